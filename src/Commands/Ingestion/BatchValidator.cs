@@ -1,0 +1,280 @@
+using System.Text.Json;
+using EventProfiles.Domain.Consent;
+using EventProfiles.Domain.Identity;
+using EventProfiles.Domain.Ingestion;
+using FluentValidation;
+
+namespace EventProfiles.Commands.Ingestion;
+
+/// <summary>The Events API limits we enforce (events-api.md §4).</summary>
+public static class BatchLimits
+{
+    public const int MaxRequestBytes = 256 * 1024;
+    public const int MaxBatchBytes = 128 * 1024;
+    public const int MaxBatchesPerRequest = 100;
+    public const int MaxUserAttributes = 100;
+    public const int MaxNameLength = 256;
+    public const int MaxValueLength = 4096;
+    public const int MaxListEntries = 1000;
+    public const int MaxListEntryLength = 512;
+    public const int MaxEventAttributes = 100;
+    public const int MaxIdentityLength = 4096;
+    public static readonly TimeSpan HistoricalMinimumAge = TimeSpan.FromHours(72);
+    /// <summary>Latest timestamp DateTimeOffset can hold (year 9999), in ms.</summary>
+    public const long MaxTimestampMs = 253_402_300_799_999;
+}
+
+/// <summary>
+/// Shape rules of one batch. Field names in errors are the JSON names the client sent
+/// (<c>events[0].data.timestamp_unixtime_ms</c>), see <see cref="WireNames"/>.
+/// </summary>
+public sealed class BatchValidator : AbstractValidator<Batch>
+{
+    private static readonly string[] Environments = ["production", "development", "unknown"];
+
+    private static readonly HashSet<string> Platforms = new(StringComparer.Ordinal)
+    {
+        "iOS", "Android", "web", "tvOS", "roku", "out_of_band", "alexa", "smart_tv", "fire_tv", "xbox", "desktop",
+    };
+
+    private static readonly string[] AttStatuses = ["authorized", "denied", "not_determined", "restricted"];
+
+    /// <summary>Key of the receive time in the root context data: present only for <c>/v2/bulkevents/historical</c>.</summary>
+    public const string HistoricalAsOf = "historical_as_of";
+
+    public BatchValidator()
+    {
+        WireNames.Use();
+
+        RuleFor(b => b.Environment)
+            .Must(e => e is null || Environments.Contains(e))
+            .WithMessage(b => $"must be \"production\" or \"development\", not \"{b.Environment}\".");
+
+        RuleFor(b => b.SourceRequestId).MaximumLength(256);
+        RuleFor(b => b.MpDeviceId).MaximumLength(BatchLimits.MaxIdentityLength);
+
+        RuleFor(b => b.UserIdentities).Custom(ValidateUserIdentities);
+        RuleFor(b => b.UserAttributes).Custom(ValidateUserAttributes);
+        RuleForEach(b => b.DeletedUserAttributes)
+            .NotEmpty().WithMessage("must be a non-empty attribute name.")
+            .MaximumLength(BatchLimits.MaxNameLength);
+
+        RuleFor(b => b.DeviceInfo!.Platform)
+            .Must(p => p is null || Platforms.Contains(p))
+            .WithMessage(b => $"\"{b.DeviceInfo!.Platform}\" is not a platform; expected one of {string.Join(", ", Platforms)}.")
+            .When(b => b.DeviceInfo is not null)
+            .OverridePropertyName("device_info.platform");
+        RuleFor(b => b.DeviceInfo!.AttAuthorizationStatus)
+            .Must(s => s is null || AttStatuses.Contains(s))
+            .WithMessage($"must be one of {string.Join(", ", AttStatuses)}.")
+            .When(b => b.DeviceInfo is not null)
+            .OverridePropertyName("device_info.att_authorization_status");
+        RuleFor(b => b.DeviceInfo!.AttTimestampUnixtimeMs)
+            .InclusiveBetween(0, BatchLimits.MaxTimestampMs)
+            .When(b => b.DeviceInfo?.AttTimestampUnixtimeMs is not null)
+            .OverridePropertyName("device_info.att_timestamp_unixtime_ms");
+
+        RuleFor(b => b.ConsentState).SetValidator(new ConsentStateValidator()!).When(b => b.ConsentState is not null);
+
+        RuleForEach(b => b.Events)
+            .NotNull().WithMessage("must be an event object, not null.")
+            .SetValidator(new EventValidator()!);
+
+        // events-api.md §1: historical batches must carry events, each with a timestamp at least 72 h old.
+        When((_, ctx) => ctx.RootContextData.ContainsKey(HistoricalAsOf), () =>
+        {
+            RuleFor(b => b.Events)
+                .Must(e => e is { Count: > 0 })
+                .WithMessage("a historical batch must contain at least one event.");
+            RuleForEach(b => b.Events)
+                .Must(e => e?.Data?.TimestampUnixtimeMs is not null)
+                .WithMessage("historical events must carry data.timestamp_unixtime_ms.")
+                .Must((_, e, ctx) => e?.Data?.TimestampUnixtimeMs is not { } ms ||
+                                     ms <= ((DateTimeOffset)ctx.RootContextData[HistoricalAsOf] - BatchLimits.HistoricalMinimumAge).ToUnixTimeMilliseconds())
+                .WithMessage("historical events must be at least 72 hours old; send newer data to /v2/events.");
+        });
+    }
+
+    private static void ValidateUserIdentities(Dictionary<string, IdentityValue?>? identities, ValidationContext<Batch> ctx)
+    {
+        foreach (var (key, value) in identities ?? [])
+        {
+            var path = $"{ctx.PropertyPath}.{key}";
+            if (IdentityTypes.FromUserIdentityKey(key) is null)
+                ctx.AddFailure(path, "is not a user identity type; expected customer_id, email, other, other_id_2 … other_id_10, mobile_number, phone_number_2, phone_number_3, facebook, twitter, google, microsoft, yahoo, alias or facebook_custom_audience_id.");
+            else if (value is { } v && v.Text.Length == 0)
+                ctx.AddFailure(path, "must not be empty (send null or leave it out).");
+            else if (value is { } w && w.Text.Length > BatchLimits.MaxIdentityLength)
+                ctx.AddFailure(path, $"is longer than {BatchLimits.MaxIdentityLength} characters.");
+        }
+    }
+
+    private static void ValidateUserAttributes(Dictionary<string, JsonElement>? attributes, ValidationContext<Batch> ctx)
+    {
+        if (attributes is null) return;
+        if (attributes.Count > BatchLimits.MaxUserAttributes)
+            ctx.AddFailure(ctx.PropertyPath, $"has {attributes.Count} attributes; a batch may set at most {BatchLimits.MaxUserAttributes}.");
+        foreach (var (name, value) in attributes)
+        {
+            var path = $"{ctx.PropertyPath}.{name}";
+            if (name.Length == 0) ctx.AddFailure(path, "attribute names must not be empty.");
+            if (name.Length > BatchLimits.MaxNameLength)
+                ctx.AddFailure(path, $"the name is {name.Length} characters long; at most {BatchLimits.MaxNameLength} are allowed.");
+            if (AttributeValueProblem(value) is { } problem) ctx.AddFailure(path, problem);
+        }
+    }
+
+    /// <summary>User attribute values: a string, number, boolean, null (a tag) or a list of strings.</summary>
+    internal static string? AttributeValueProblem(JsonElement value)
+    {
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.String when value.GetString()!.Length > BatchLimits.MaxValueLength:
+                return $"the value is longer than {BatchLimits.MaxValueLength} characters.";
+            case JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null:
+                return null;
+            case JsonValueKind.Array:
+                var count = 0;
+                foreach (var entry in value.EnumerateArray())
+                {
+                    count++;
+                    if (entry.ValueKind != JsonValueKind.String) return "a list value may only contain strings.";
+                    if (entry.GetString()!.Length > BatchLimits.MaxListEntryLength)
+                        return $"list entries may be at most {BatchLimits.MaxListEntryLength} characters long.";
+                }
+                return count > BatchLimits.MaxListEntries ? $"a list may hold at most {BatchLimits.MaxListEntries} entries." : null;
+            default:
+                return "must be a string, number, boolean, null or a list of strings; objects are not allowed.";
+        }
+    }
+}
+
+public sealed class EventValidator : AbstractValidator<EventEnvelope>
+{
+    private static readonly string[] TransitionTypes =
+        ["application_initialized", "application_exit", "application_background", "application_foreground"];
+
+    private static readonly string[] ProductActions =
+    [
+        "add_to_cart", "remove_from_cart", "checkout", "checkout_option", "click", "view_detail", "purchase", "refund",
+        "add_to_wishlist", "remove_from_wish_list", "remove_from_wishlist", "unknown",
+    ];
+
+    public EventValidator()
+    {
+        WireNames.Use();
+
+        RuleFor(e => e.EventType)
+            .NotEmpty().WithMessage("Required event field \"event_type\" is missing or empty.")
+            .Must(t => t is null || t.Length == 0 || EventTypes.All.Contains(t))
+            .WithMessage(e => $"\"{e.EventType}\" is not an event type; expected one of {string.Join(", ", EventTypes.All.Order())}.");
+
+        RuleFor(e => e.Data).SetValidator(new EventDataValidator()!).When(e => e.Data is not null);
+
+        When(e => e.EventType == EventTypes.UserAttributeChange, () =>
+            RuleFor(e => e.Data!.UserAttributeName)
+                .NotEmpty().WithMessage("is required for user_attribute_change events.")
+                .MaximumLength(BatchLimits.MaxNameLength)
+                .OverridePropertyName("data.user_attribute_name"));
+
+        When(e => e.EventType == EventTypes.UserAttributeChange && e.Data?.New is not null, () =>
+            RuleFor(e => e.Data!.New!.Value)
+                .Must(v => BatchValidator.AttributeValueProblem(v) is null)
+                .WithMessage(e => BatchValidator.AttributeValueProblem(e.Data!.New!.Value)!)
+                .OverridePropertyName("data.new"));
+
+        When(e => e.EventType == EventTypes.ApplicationStateTransition, () =>
+            RuleFor(e => e.Data!.ApplicationTransitionType)
+                .Must(TransitionTypes.Contains)
+                .WithMessage($"is required for application_state_transition events: one of {string.Join(", ", TransitionTypes)}.")
+                .OverridePropertyName("data.application_transition_type"));
+
+        When(e => e.EventType == EventTypes.PushRegistration, () =>
+            RuleFor(e => e.Data!.RegistrationToken).NotEmpty().WithMessage("is required for push_registration events.")
+                .OverridePropertyName("data.registration_token"));
+
+        When(e => e.EventType == EventTypes.Breadcrumb, () =>
+            RuleFor(e => e.Data!.Label).NotEmpty().WithMessage("is required for breadcrumb events.")
+                .OverridePropertyName("data.label"));
+
+        When(e => e.EventType == EventTypes.CommerceEvent, () =>
+        {
+            RuleFor(e => e.Data)
+                .Must(d => IsObjectOrArray(d?.ProductAction) || IsObjectOrArray(d?.PromotionAction) || IsObjectOrArray(d?.ProductImpressions))
+                .WithMessage("a commerce_event needs one of product_action, promotion_action or product_impressions.");
+            RuleFor(e => e.Data!.ProductAction)
+                .Must(a => a!.Value.TryGetProperty("action", out var action) && action.ValueKind == JsonValueKind.String &&
+                           ProductActions.Contains(action.GetString()))
+                .WithMessage($"is required: one of {string.Join(", ", ProductActions)}.")
+                .When(e => e.Data?.ProductAction is { ValueKind: JsonValueKind.Object })
+                .OverridePropertyName("data.product_action.action");
+        });
+    }
+
+    private static bool IsObjectOrArray(JsonElement? e) => e is { ValueKind: JsonValueKind.Object or JsonValueKind.Array };
+}
+
+public sealed class EventDataValidator : AbstractValidator<EventData>
+{
+    public EventDataValidator()
+    {
+        WireNames.Use();
+
+        RuleFor(d => d.TimestampUnixtimeMs).InclusiveBetween(0, BatchLimits.MaxTimestampMs).When(d => d.TimestampUnixtimeMs is not null);
+        RuleFor(d => d.SessionStartUnixtimeMs).InclusiveBetween(0, BatchLimits.MaxTimestampMs).When(d => d.SessionStartUnixtimeMs is not null);
+        RuleFor(d => d.SourceMessageId).MaximumLength(256);
+        RuleFor(d => d.EventName).MaximumLength(BatchLimits.MaxNameLength);
+        RuleFor(d => d.ScreenName).MaximumLength(BatchLimits.MaxNameLength);
+        RuleFor(d => d.CustomAttributes).Custom((attributes, ctx) =>
+        {
+            if (attributes is null) return;
+            if (attributes.Count > BatchLimits.MaxEventAttributes)
+                ctx.AddFailure(ctx.PropertyPath, $"has {attributes.Count} attributes; an event may carry at most {BatchLimits.MaxEventAttributes}.");
+            foreach (var (name, value) in attributes)
+            {
+                var path = $"{ctx.PropertyPath}.{name}";
+                if (name.Length > BatchLimits.MaxNameLength)
+                    ctx.AddFailure(path, $"the name is {name.Length} characters long; at most {BatchLimits.MaxNameLength} are allowed.");
+                if (value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
+                    ctx.AddFailure(path, "event attribute values must be strings, numbers, booleans or null.");
+                else if (value.ValueKind == JsonValueKind.String && value.GetString()!.Length > BatchLimits.MaxValueLength)
+                    ctx.AddFailure(path, $"the value is longer than {BatchLimits.MaxValueLength} characters.");
+            }
+        });
+    }
+}
+
+public sealed class ConsentStateValidator : AbstractValidator<ConsentState>
+{
+    public ConsentStateValidator()
+    {
+        WireNames.Use();
+
+        RuleFor(c => c.Gdpr).Custom((purposes, ctx) =>
+        {
+            foreach (var (purpose, record) in purposes ?? [])
+            {
+                var path = $"{ctx.PropertyPath}.{purpose}";
+                if (purpose.Trim().Length == 0) ctx.AddFailure(path, "a GDPR purpose name must not be empty.");
+                if (record is not null) ValidateRecord(record, path, ctx);
+            }
+        });
+        RuleFor(c => c.Ccpa).Custom((purposes, ctx) =>
+        {
+            foreach (var (purpose, record) in purposes ?? [])
+            {
+                var path = $"{ctx.PropertyPath}.{purpose}";
+                if (purpose != Regulations.CcpaPurpose)
+                    ctx.AddFailure(path, $"CCPA has one purpose, \"{Regulations.CcpaPurpose}\".");
+                else if (record is not null) ValidateRecord(record, path, ctx);
+            }
+        });
+    }
+
+    private static void ValidateRecord<T>(ConsentRecordInput record, string path, ValidationContext<T> ctx)
+    {
+        if (record.Consented is null) ctx.AddFailure($"{path}.consented", "is required (true or false).");
+        if (record.TimestampUnixtimeMs is < 0 or > BatchLimits.MaxTimestampMs)
+            ctx.AddFailure($"{path}.timestamp_unixtime_ms", "must be milliseconds since the Unix epoch.");
+    }
+}

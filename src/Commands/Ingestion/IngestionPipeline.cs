@@ -1,0 +1,497 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using EventProfiles.Domain.Identity;
+using EventProfiles.Domain.Ingestion;
+using EventProfiles.Domain.Profiles;
+using EventProfiles.Domain.Workspaces;
+using Marten;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using EventProfiles.Projections.Identity;
+using Npgsql;
+
+namespace EventProfiles.Commands.Ingestion;
+
+public sealed class IngestionOptions
+{
+    /// <summary>Concurrent writer transactions; about as many as PostgreSQL has cores.</summary>
+    public int Writers { get; set; } = 2;
+    /// <summary>Most batches committed in one transaction.</summary>
+    public int MaxGroupSize { get; set; } = 500;
+    /// <summary>Batches waiting to be resolved; when full, requests wait (back-pressure).</summary>
+    public int QueueCapacity { get; set; } = 20_000;
+    /// <summary>Attempts for a group that hits a transient database error or an identity race.</summary>
+    public int MaxAttempts { get; set; } = 5;
+}
+
+/// <summary>One accepted batch on its way to the database, and the promise its HTTP request waits on.</summary>
+public sealed class PendingBatch(ParsedBatch parsed, Input input, DateTimeOffset receivedAt, bool isHistorical)
+{
+    public ParsedBatch Parsed { get; } = parsed;
+    public Input Input { get; } = input;
+    public DateTimeOffset ReceivedAt { get; } = receivedAt;
+    public bool IsHistorical { get; } = isHistorical;
+    public Guid BatchId { get; } = Guid.CreateVersion7(receivedAt);
+    public TaskCompletionSource<IngestOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    internal int Attempts { get; set; }
+    internal IdentityResolutionResult? Resolution { get; set; }
+    internal IReadOnlyList<IdentityKey> Claims { get; set; } = [];
+    internal long? ClaimedNewMpid { get; set; }
+    internal (string Input, string Id)? RequestKey =>
+        Parsed.Batch.SourceRequestId is { Length: > 0 } id ? (Input.Name, id) : null;
+}
+
+/// <summary>The service is stopping and takes no new batches; the client should retry.</summary>
+public sealed class ShuttingDownException() : Exception("EventProfiles is shutting down and accepts no new batches.");
+
+public enum IngestOutcomeKind { Stored, Duplicate, Failed }
+
+public sealed record IngestOutcome(IngestOutcomeKind Kind, long Mpid, Exception? Error = null);
+
+/// <summary>
+/// Durable group commit for ingestion. Requests hand their batches to a single resolver, which looks up the
+/// identities of many batches in one query and assigns each batch its MPID; the batch then goes to the writer
+/// that owns that MPID (mpid mod writers), so one person's stream is only ever written by one transaction at a time.
+/// Each writer appends everything it has queued in ONE transaction (events, inline profile, identity index, dedupe
+/// keys) and only then completes the requests: a 202 always means committed.
+/// </summary>
+public sealed class IngestionPipeline : BackgroundService
+{
+    private readonly IDocumentStore _store;
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly IngestionOptions _options;
+    private readonly ILogger<IngestionPipeline> _logger;
+    private readonly string _schema;
+    private readonly Channel<PendingBatch> _incoming = Channel.CreateUnbounded<PendingBatch>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SemaphoreSlim _capacity;
+    private volatile bool _stopping;
+    private readonly Channel<PendingBatch>[] _writers;
+    private readonly InFlight _inFlight = new();
+    /// <summary>Batches taken but not yet answered; shutdown waits for this to reach zero.</summary>
+    private int _outstanding;
+
+    public IngestionPipeline(IDocumentStore store, NpgsqlDataSource dataSource, IOptions<IngestionOptions> options, ILogger<IngestionPipeline> logger)
+    {
+        _store = store;
+        _dataSource = dataSource;
+        _options = options.Value;
+        _logger = logger;
+        _schema = store.Options.DatabaseSchemaName;
+        _capacity = new SemaphoreSlim(_options.QueueCapacity, _options.QueueCapacity);
+        _writers = Enumerable.Range(0, Math.Max(1, _options.Writers))
+            .Select(_ => Channel.CreateUnbounded<PendingBatch>(new UnboundedChannelOptions { SingleReader = true }))
+            .ToArray();
+    }
+
+    /// <summary>Queues the batches of one request and completes when every one of them is committed (or failed).</summary>
+    public async Task<IReadOnlyList<IngestOutcome>> SubmitAsync(IReadOnlyList<PendingBatch> batches, CancellationToken ct)
+    {
+        foreach (var batch in batches)
+        {
+            if (_stopping)
+            {
+                batch.Completion.TrySetResult(new IngestOutcome(IngestOutcomeKind.Failed, 0, new ShuttingDownException()));
+                continue;
+            }
+            await _capacity.WaitAsync(ct); // back-pressure: at most QueueCapacity batches between request and commit
+            Interlocked.Increment(ref _outstanding);
+            _ = batch.Completion.Task.ContinueWith(_ =>
+            {
+                Interlocked.Decrement(ref _outstanding);
+                _capacity.Release();
+            }, TaskScheduler.Default);
+            _incoming.Writer.TryWrite(batch);
+        }
+        // Once queued, a batch is committed even if the client goes away, so we do not cancel the wait on the batches.
+        return await Task.WhenAll(batches.Select(b => b.Completion.Task));
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var writers = _writers.Select((channel, i) => Task.Run(() => WriteLoopAsync(i, channel.Reader), CancellationToken.None));
+        var resolver = Task.Run(ResolveLoopAsync, CancellationToken.None);
+        return Task.WhenAll(writers.Append(resolver));
+    }
+
+    /// <summary>Graceful shutdown: take no new batches, let everything already taken reach the database, then stop.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _stopping = true;
+        while (Volatile.Read(ref _outstanding) > 0 && !cancellationToken.IsCancellationRequested)
+            await Task.Delay(10, CancellationToken.None);
+        _incoming.Writer.TryComplete();
+        if (ExecuteTask is { } running) await running.WaitAsync(cancellationToken);
+    }
+
+    // ---------------------------------------------------------------- resolver
+
+    private async Task ResolveLoopAsync()
+    {
+        var reader = _incoming.Reader;
+        var group = new List<PendingBatch>(_options.MaxGroupSize);
+        while (await reader.WaitToReadAsync())
+        {
+            group.Clear();
+            while (group.Count < _options.MaxGroupSize && reader.TryRead(out var next)) group.Add(next);
+            try
+            {
+                await ResolveGroupAsync(group);
+            }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "Identity resolution failed for a group of {Count} batches", group.Count);
+                foreach (var batch in group.Where(b => b.Resolution is null)) Requeue(batch, ex);
+            }
+        }
+        foreach (var writer in _writers) writer.Writer.TryComplete();
+    }
+
+    private async Task ResolveGroupAsync(List<PendingBatch> group)
+    {
+        var lookup = await LookupAsync(group);
+        var routed = new List<PendingBatch>(group.Count);
+        foreach (var batch in group)
+        {
+            if (batch.RequestKey is { } key)
+            {
+                if (lookup.StoredRequests.TryGetValue(key, out var storedMpid))
+                {
+                    batch.Completion.TrySetResult(new IngestOutcome(IngestOutcomeKind.Duplicate, storedMpid));
+                    continue;
+                }
+                if (!_inFlight.TryTakeRequest(key, batch, out var original))
+                {
+                    // The same request id is already on its way: answer as it is answered.
+                    _ = original!.Completion.Task.ContinueWith(
+                        t => batch.Completion.TrySetResult(t.Result.Kind == IngestOutcomeKind.Failed ? t.Result : t.Result with { Kind = IngestOutcomeKind.Duplicate }),
+                        TaskScheduler.Default);
+                    continue;
+                }
+            }
+            routed.Add(batch);
+        }
+
+        _inFlight.Resolve(routed, lookup.Identity);
+        foreach (var batch in routed)
+            await _writers[WriterOf(batch.Resolution!.Mpid)].Writer.WriteAsync(batch);
+    }
+
+    private int WriterOf(long mpid) => (int)((ulong)mpid % (ulong)_writers.Length);
+
+    private sealed record GroupLookup(IdentityLookup Identity, Dictionary<(string, string), long> StoredRequests);
+
+    /// <summary>One round trip: owners of every identity in the group, login identities of those owners, which hinted MPIDs exist, which request ids are stored.</summary>
+    private async Task<GroupLookup> LookupAsync(List<PendingBatch> group)
+    {
+        var identities = group.SelectMany(b => b.Parsed.Identities()).Distinct().ToList();
+        var hints = group.Select(b => b.Parsed.Batch.Mpid?.Value).OfType<long>().Where(m => m != 0).Distinct().ToArray();
+        var loginTypes = group.SelectMany(b => b.Input.Workspace.LoginIdentityTypes).Distinct().ToArray();
+        var requests = group.Select(b => b.RequestKey).OfType<(string Input, string Id)>().Distinct().ToList();
+
+        var owners = new Dictionary<IdentityKey, long>();
+        var logins = new Dictionary<long, List<IdentityKey>>();
+        var known = new HashSet<long>();
+        var stored = new Dictionary<(string, string), long>();
+
+        await using var batch = _dataSource.CreateBatch();
+        var types = identities.Select(i => i.Type).ToArray();
+        var values = identities.Select(i => i.Value).ToArray();
+        batch.BatchCommands.Add(Command(
+            $"select i.identity_type, i.identity_value, i.mpid from {_schema}.{IdentityIndexProjection.TableName} i " +
+            "join unnest($1::text[], $2::text[]) q(t, v) on i.identity_type = q.t and i.identity_value = q.v",
+            [types, values]));
+        batch.BatchCommands.Add(Command(
+            $"select identity_type, identity_value, mpid from {_schema}.{IdentityIndexProjection.TableName} where identity_type = any($3) and mpid in (" +
+            $"select i.mpid from {_schema}.{IdentityIndexProjection.TableName} i join unnest($1::text[], $2::text[]) q(t, v) on i.identity_type = q.t and i.identity_value = q.v " +
+            "union select unnest($4::bigint[]))",
+            [types, values, loginTypes, hints]));
+        batch.BatchCommands.Add(Command($"select id from {_schema}.mt_streams where id = any($1)", [hints.Select(StreamKey.For).ToArray()]));
+        batch.BatchCommands.Add(Command(
+            $"select r.input, r.source_request_id, r.mpid from {_schema}.{IngestionStorage.RequestsTable} r " +
+            "join unnest($1::text[], $2::text[]) q(i, s) on r.input = q.i and r.source_request_id = q.s",
+            [requests.Select(r => r.Input).ToArray(), requests.Select(r => r.Id).ToArray()]));
+
+        await using var reader = await batch.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) owners[new IdentityKey(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
+        await reader.NextResultAsync();
+        while (await reader.ReadAsync())
+        {
+            var mpid = reader.GetInt64(2);
+            if (!logins.TryGetValue(mpid, out var list)) logins[mpid] = list = [];
+            list.Add(new IdentityKey(reader.GetString(0), reader.GetString(1)));
+        }
+        await reader.NextResultAsync();
+        while (await reader.ReadAsync()) if (StreamKey.TryParse(reader.GetString(0), out var k)) known.Add(k);
+        await reader.NextResultAsync();
+        while (await reader.ReadAsync()) stored[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
+
+        var identity = new IdentityLookup(owners, logins.ToDictionary(x => x.Key, x => (IReadOnlyList<IdentityKey>)x.Value), known);
+        return new GroupLookup(identity, stored);
+
+        static NpgsqlBatchCommand Command(string sql, IReadOnlyList<object> parameters)
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            foreach (var p in parameters) command.Parameters.Add(new NpgsqlParameter { Value = p });
+            return command;
+        }
+    }
+
+    // ---------------------------------------------------------------- writers
+
+    private async Task WriteLoopAsync(int index, ChannelReader<PendingBatch> reader)
+    {
+        var group = new List<PendingBatch>(_options.MaxGroupSize);
+        while (await reader.WaitToReadAsync())
+        {
+            group.Clear();
+            while (group.Count < _options.MaxGroupSize && reader.TryRead(out var next)) group.Add(next);
+            await CommitWithRetriesAsync(index, group);
+        }
+    }
+
+    private async Task CommitWithRetriesAsync(int writer, List<PendingBatch> group)
+    {
+        try
+        {
+            await CommitGroupAsync(group);
+            return;
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            // Another batch claimed one of these identities or request ids first: resolve these batches again.
+            _logger.LogInformation("Writer {Writer}: a concurrent claim ({Constraint}) sent {Count} batches back to resolution", writer, ex.ConstraintName, group.Count);
+            foreach (var batch in group) Requeue(batch, ex);
+            return;
+        }
+        catch (Exception ex) when (group.Count > 1)
+        {
+            // Isolate the failure: commit each batch alone so one bad batch cannot fail the others.
+            _logger.LogWarning(ex, "Writer {Writer}: group of {Count} failed; committing its batches one by one", writer, group.Count);
+        }
+        catch (Exception ex)
+        {
+            Requeue(group[0], ex);
+            return;
+        }
+
+        foreach (var batch in group)
+        {
+            try { await CommitGroupAsync([batch]); }
+            catch (Exception ex) { Requeue(batch, ex); }
+        }
+    }
+
+    private void Requeue(PendingBatch batch, Exception error)
+    {
+        _inFlight.Release(batch);
+        batch.Resolution = null;
+        batch.Attempts++;
+        if (batch.Attempts >= _options.MaxAttempts || !IsRetryable(error))
+        {
+            Fail(batch, error);
+            return;
+        }
+        _ = Task.Delay(TimeSpan.FromMilliseconds(20 * (1 << batch.Attempts)))
+            .ContinueWith(_ => _incoming.Writer.TryWrite(batch), TaskScheduler.Default);
+    }
+
+    private static bool IsRetryable(Exception error) =>
+        error is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected }
+        || error is NpgsqlException { IsTransient: true }
+        || error is TimeoutException;
+
+    private void Fail(PendingBatch batch, Exception error)
+    {
+        _inFlight.Release(batch);
+        _logger.LogError(error, "Batch {BatchId} from input {Input} could not be stored", batch.BatchId, batch.Input.Name);
+        batch.Completion.TrySetResult(new IngestOutcome(IngestOutcomeKind.Failed, batch.Resolution?.Mpid ?? 0, error));
+    }
+
+    private async Task CommitGroupAsync(IReadOnlyList<PendingBatch> group)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await using var session = _store.LightweightSession();
+
+        var keys = group.Select(b => StreamKey.For(b.Resolution!.Mpid)).Distinct().ToArray();
+        var loaded = (await session.LoadManyAsync<Profile>(keys)).ToDictionary(p => p.Mpid);
+        var knownMessageIds = await KnownMessageIdsAsync(group);
+
+        var profiles = new Dictionary<long, Profile?>();
+        var pending = new Dictionary<long, (bool IsNew, List<object> Events)>();
+        var messageRows = new List<(long Mpid, string Id)>();
+        var requestRows = new List<(string Input, string Id, long Mpid, DateTimeOffset At)>();
+
+        foreach (var batch in group)
+        {
+            var resolution = batch.Resolution!;
+            var mpid = resolution.Mpid;
+            var current = profiles.TryGetValue(mpid, out var p) ? p : loaded.GetValueOrDefault(mpid);
+            if (!knownMessageIds.TryGetValue(mpid, out var seen)) knownMessageIds[mpid] = seen = new HashSet<string>(StringComparer.Ordinal);
+
+            var ctx = new IngestionContext(
+                mpid, current is null, batch.Input.Workspace.Id, batch.Input.Name, batch.Input.Kind,
+                batch.Parsed.Batch.Environment ?? batch.Input.Environment, batch.BatchId, batch.ReceivedAt, batch.IsHistorical,
+                resolution.IdentitiesToLink, seen, batch.Input.Workspace.LoginIdentityTypes);
+            var decided = BatchDecision.Decide(current, batch.Parsed, ctx);
+
+            if (!pending.TryGetValue(mpid, out var stream)) pending[mpid] = stream = (current is null, []);
+            stream.Events.AddRange(decided);
+            var next = current;
+            foreach (var e in decided) next = next is null ? Profile.Create((ProfileCreated)e) : next.Evolve(e);
+            profiles[mpid] = next;
+
+            foreach (var captured in decided.OfType<Domain.Profiles.EventCaptured>())
+                if (captured.SourceMessageId is { } id && seen.Add(id)) messageRows.Add((mpid, id));
+            if (batch.RequestKey is { } key) requestRows.Add((key.Input, key.Id, mpid, batch.ReceivedAt));
+        }
+
+        foreach (var (mpid, stream) in pending)
+        {
+            if (stream.IsNew) session.Events.StartStream<Profile>(StreamKey.For(mpid), stream.Events.ToArray());
+            else session.Events.Append(StreamKey.For(mpid), stream.Events.ToArray());
+        }
+        if (requestRows.Count > 0)
+            session.QueueSqlCommand(
+                $"insert into {_schema}.{IngestionStorage.RequestsTable} (input, source_request_id, mpid, received_at) " +
+                "select * from unnest(?::text[], ?::text[], ?::bigint[], ?::timestamptz[])",
+                requestRows.Select(r => r.Input).ToArray(), requestRows.Select(r => r.Id).ToArray(),
+                requestRows.Select(r => r.Mpid).ToArray(), requestRows.Select(r => r.At.ToUniversalTime()).ToArray());
+        if (messageRows.Count > 0)
+            session.QueueSqlCommand(
+                $"insert into {_schema}.{IngestionStorage.MessagesTable} (mpid, source_message_id) " +
+                "select * from unnest(?::bigint[], ?::text[]) on conflict do nothing",
+                messageRows.Select(r => r.Mpid).ToArray(), messageRows.Select(r => r.Id).ToArray());
+
+        // Not cancellable: once we start committing, the outcome must be known before we answer.
+        await session.SaveChangesAsync(CancellationToken.None);
+
+        foreach (var batch in group)
+        {
+            _inFlight.Release(batch);
+            batch.Completion.TrySetResult(new IngestOutcome(IngestOutcomeKind.Stored, batch.Resolution!.Mpid));
+        }
+        if (_logger.IsEnabled(LogLevel.Debug))
+            _logger.LogDebug("Committed {Batches} batches for {Streams} streams in {Ms:F1} ms",
+                group.Count, pending.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    private async Task<Dictionary<long, HashSet<string>>> KnownMessageIdsAsync(IReadOnlyList<PendingBatch> group)
+    {
+        var pairs = group
+            .SelectMany(b => b.Parsed.Events.Select(e => e.Data?.SourceMessageId).OfType<string>().Select(id => (b.Resolution!.Mpid, id)))
+            .Distinct()
+            .ToList();
+        var result = new Dictionary<long, HashSet<string>>();
+        if (pairs.Count == 0) return result;
+
+        await using var command = _dataSource.CreateCommand(
+            $"select m.mpid, m.source_message_id from {_schema}.{IngestionStorage.MessagesTable} m " +
+            "join unnest($1::bigint[], $2::text[]) q(mpid, id) on m.mpid = q.mpid and m.source_message_id = q.id");
+        command.Parameters.Add(new NpgsqlParameter { Value = pairs.Select(p => p.Mpid).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = pairs.Select(p => p.id).ToArray() });
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            var mpid = reader.GetInt64(0);
+            if (!result.TryGetValue(mpid, out var set)) result[mpid] = set = new HashSet<string>(StringComparer.Ordinal);
+            set.Add(reader.GetString(1));
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// What the resolver has promised but the database does not hold yet: identities claimed by batches in flight,
+    /// MPIDs of profiles being created, request ids being stored. This is what makes two concurrent batches for
+    /// the same new customer end in one profile on this node; the unique index catches any other writer.
+    /// </summary>
+    private sealed class InFlight
+    {
+        private readonly Lock _lock = new();
+        private readonly Dictionary<IdentityKey, (long Mpid, int Count)> _claims = new();
+        private readonly Dictionary<long, int> _newProfiles = new();
+        private readonly Dictionary<(string, string), PendingBatch> _requests = new();
+
+        public bool TryTakeRequest((string, string) key, PendingBatch batch, out PendingBatch? original)
+        {
+            lock (_lock)
+            {
+                if (_requests.TryGetValue(key, out original) && original != batch) return false;
+                _requests[key] = batch;
+                original = null;
+                return true;
+            }
+        }
+
+        /// <summary>Resolves a group against the database's answer plus everything still in flight, claiming what each batch takes.</summary>
+        public void Resolve(IReadOnlyList<PendingBatch> batches, IdentityLookup fromDatabase)
+        {
+            lock (_lock)
+            {
+                var owners = new Dictionary<IdentityKey, long>(fromDatabase.Owners);
+                foreach (var (identity, claim) in _claims) owners.TryAdd(identity, claim.Mpid);
+                var logins = fromDatabase.LoginIdentitiesOf.ToDictionary(x => x.Key, x => x.Value.ToList());
+                var known = new HashSet<long>(fromDatabase.KnownMpids);
+                known.UnionWith(_newProfiles.Keys);
+
+                foreach (var batch in batches)
+                {
+                    var loginTypes = batch.Input.Workspace.LoginIdentityTypes;
+                    var lookup = new IdentityLookup(owners, LoginsWithClaims(logins, loginTypes), known);
+                    var result = IdentityResolution.Resolve(batch.Parsed.Identities(), NonZero(batch.Parsed.Batch.Mpid?.Value), lookup, loginTypes, RandomMpid);
+                    batch.Resolution = result;
+
+                    var claimed = result.IdentitiesToLink.Where(i => !fromDatabase.Owners.ContainsKey(i)).ToList();
+                    foreach (var identity in claimed)
+                    {
+                        _claims[identity] = _claims.TryGetValue(identity, out var c) ? (c.Mpid, c.Count + 1) : (result.Mpid, 1);
+                        owners.TryAdd(identity, result.Mpid);
+                    }
+                    batch.Claims = claimed;
+                    if (result.IsNewProfile)
+                    {
+                        _newProfiles[result.Mpid] = _newProfiles.GetValueOrDefault(result.Mpid) + 1;
+                        known.Add(result.Mpid);
+                        batch.ClaimedNewMpid = result.Mpid;
+                    }
+                }
+            }
+
+            // Login identities claimed in flight count as the claimant's login identities.
+            IReadOnlyDictionary<long, IReadOnlyList<IdentityKey>> LoginsWithClaims(Dictionary<long, List<IdentityKey>> logins, IReadOnlyList<string> loginTypes)
+            {
+                var result = logins.ToDictionary(x => x.Key, x => (IReadOnlyList<IdentityKey>)x.Value);
+                foreach (var group in _claims.Where(c => loginTypes.Contains(c.Key.Type)).GroupBy(c => c.Value.Mpid))
+                    result[group.Key] = (result.GetValueOrDefault(group.Key) ?? []).Concat(group.Select(c => c.Key)).Distinct().ToList();
+                return result;
+            }
+        }
+
+        public void Release(PendingBatch batch)
+        {
+            lock (_lock)
+            {
+                foreach (var identity in batch.Claims)
+                    if (_claims.TryGetValue(identity, out var c))
+                    {
+                        if (c.Count <= 1) _claims.Remove(identity);
+                        else _claims[identity] = (c.Mpid, c.Count - 1);
+                    }
+                batch.Claims = [];
+                if (batch.ClaimedNewMpid is { } mpid)
+                {
+                    if (_newProfiles.GetValueOrDefault(mpid) <= 1) _newProfiles.Remove(mpid);
+                    else _newProfiles[mpid]--;
+                    batch.ClaimedNewMpid = null;
+                }
+                if (batch.RequestKey is { } key && _requests.TryGetValue(key, out var holder) && holder == batch)
+                    _requests.Remove(key);
+            }
+        }
+
+        private static long? NonZero(long? mpid) => mpid is 0 ? null : mpid;
+
+        private static long RandomMpid() => BitConverter.ToInt64(RandomNumberGenerator.GetBytes(8));
+    }
+}

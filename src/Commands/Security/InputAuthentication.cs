@@ -1,0 +1,95 @@
+using System.Net.Http.Headers;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using EventProfiles.Commands.Api;
+using EventProfiles.Domain.Workspaces;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EventProfiles.Commands.Security;
+
+public static class AuthSchemes
+{
+    /// <summary>Events API: HTTP Basic with an input's key and secret (events-api.md §2).</summary>
+    public const string InputBasic = "InputBasic";
+    /// <summary>Profile API: OAuth client-credentials bearer token (profile-api.md §5).</summary>
+    public const string ProfileApiBearer = "ProfileApiBearer";
+}
+
+public static class InputClaims
+{
+    public const string InputKey = "ep:input_key";
+
+    /// <summary>The input an authenticated Events API request came from.</summary>
+    public static Input InputOf(this ClaimsPrincipal user, WorkspaceDirectory directory) =>
+        directory.InputByKey(user.FindFirstValue(InputKey) ?? "")
+        ?? throw new InvalidOperationException("The request was not authenticated as an input.");
+}
+
+/// <summary>
+/// HTTP Basic authentication of an input: missing (or empty) header → 401, present but wrong → 403, as the
+/// Events API does. Secrets are compared in constant time and never logged.
+/// </summary>
+public sealed class InputBasicAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    WorkspaceDirectory directory)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (string.IsNullOrWhiteSpace(header)) return Task.FromResult(AuthenticateResult.NoResult());
+
+        if (!AuthenticationHeaderValue.TryParse(header, out var value) ||
+            !"Basic".Equals(value.Scheme, StringComparison.OrdinalIgnoreCase) || value.Parameter is null)
+            return Task.FromResult(AuthenticateResult.Fail("The Authorization header must use the Basic scheme."));
+
+        string decoded;
+        try { decoded = Encoding.UTF8.GetString(Convert.FromBase64String(value.Parameter)); }
+        catch (FormatException) { return Task.FromResult(AuthenticateResult.Fail("The Basic credentials are not valid base64.")); }
+
+        var colon = decoded.IndexOf(':');
+        var key = colon < 0 ? decoded : decoded[..colon];
+        var secret = colon < 0 ? "" : decoded[(colon + 1)..];
+        var input = directory.InputByKey(key);
+        if (input?.Secret is null || !SecretsEqual(input.Secret, secret))
+            return Task.FromResult(AuthenticateResult.Fail("Unknown API key or wrong secret."));
+
+        var identity = new ClaimsIdentity(
+            [new Claim(InputClaims.InputKey, input.Key), new Claim(ClaimTypes.Name, input.Name)], Scheme.Name);
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name)));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var present = !string.IsNullOrWhiteSpace(Request.Headers.Authorization.ToString());
+        if (!present) Response.Headers.WWWAuthenticate = "Basic realm=\"EventProfiles\"";
+        return WriteProblemAsync(Context, present
+            ? ApiProblems.Create(StatusCodes.Status403Forbidden, "Forbidden",
+                [new FieldError("Authorization", "Unknown API key or wrong secret.", "FORBIDDEN")])
+            : ApiProblems.Create(StatusCodes.Status401Unauthorized, "Unauthorized",
+                [new FieldError("Authorization", "Send the input's key and secret with HTTP Basic authentication.", "UNAUTHORIZED")]));
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        WriteProblemAsync(Context, ApiProblems.Create(StatusCodes.Status403Forbidden, "Forbidden",
+            [new FieldError("Authorization", "These credentials may not use this endpoint.", "FORBIDDEN")]));
+
+    internal static Task WriteProblemAsync(HttpContext context, Microsoft.AspNetCore.Mvc.ProblemDetails problem)
+    {
+        context.Response.StatusCode = problem.Status ?? 400;
+        context.Response.ContentType = "application/problem+json";
+        return context.Response.WriteAsync(JsonSerializer.Serialize(problem));
+    }
+
+    internal static bool SecretsEqual(string expected, string actual) =>
+        CryptographicOperations.FixedTimeEquals(
+            SHA256.HashData(Encoding.UTF8.GetBytes(expected)), SHA256.HashData(Encoding.UTF8.GetBytes(actual)));
+}

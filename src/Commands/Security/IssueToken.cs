@@ -1,0 +1,64 @@
+using System.Text.Json.Serialization;
+using EventProfiles.Commands.Api;
+using EventProfiles.Domain.Workspaces;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Wolverine.Http;
+
+namespace EventProfiles.Commands.Security;
+
+/// <summary>The client-credentials token request (profile-api.md §5). JSON as mParticle takes it; a form post also works.</summary>
+public sealed record TokenRequest(
+    [property: JsonPropertyName("client_id")] string? ClientId,
+    [property: JsonPropertyName("client_secret")] string? ClientSecret,
+    [property: JsonPropertyName("audience")] string? Audience,
+    [property: JsonPropertyName("grant_type")] string? GrantType);
+
+public sealed record TokenResponse(
+    [property: JsonPropertyName("access_token")] string AccessToken,
+    [property: JsonPropertyName("expires_in")] int ExpiresIn,
+    [property: JsonPropertyName("token_type")] string TokenType);
+
+public static class IssueTokenEndpoint
+{
+    public static async Task<TokenRequest?> LoadAsync(HttpRequest request)
+    {
+        if (request.HasFormContentType)
+        {
+            var form = await request.ReadFormAsync();
+            return new TokenRequest(form["client_id"], form["client_secret"], form["audience"], form["grant_type"]);
+        }
+        try { return await request.ReadFromJsonAsync<TokenRequest>(); }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException) { return null; }
+    }
+
+    public static ProblemDetails Validate(TokenRequest? request)
+    {
+        if (request is null)
+            return OAuthError(StatusCodes.Status400BadRequest, "invalid_request", "", "Send a JSON object with client_id, client_secret, audience and grant_type.");
+        if (request.GrantType != "client_credentials")
+            return OAuthError(StatusCodes.Status400BadRequest, "unsupported_grant_type", "grant_type", "must be \"client_credentials\".");
+        if (string.IsNullOrEmpty(request.ClientId) || string.IsNullOrEmpty(request.ClientSecret))
+            return OAuthError(StatusCodes.Status400BadRequest, "invalid_request", "client_id", "client_id and client_secret are required.");
+        return WolverineContinue.NoProblems;
+    }
+
+    [WolverinePost("/oauth/token", Name = "Get a Profile API bearer token")]
+    public static IResult Post([NotBody] TokenRequest? request, WorkspaceDirectory directory, ProfileApiTokens tokens)
+    {
+        var client = directory.ClientById(request!.ClientId!);
+        if (client is null || !InputBasicAuthenticationHandler.SecretsEqual(client.ClientSecret, request.ClientSecret!))
+            return Results.Problem(OAuthError(StatusCodes.Status401Unauthorized, "invalid_client", "client_id", "Unknown client or wrong secret."));
+        return Results.Ok(new TokenResponse(tokens.Issue(client), (int)ProfileApiTokenOptions.Lifetime.TotalSeconds, "Bearer"));
+    }
+
+    /// <summary>ProblemDetails that also carries RFC 6749's <c>error</c> and <c>error_description</c>.</summary>
+    private static ProblemDetails OAuthError(int status, string error, string field, string description)
+    {
+        var problem = ApiProblems.Create(status, status == 401 ? "Unauthorized" : "Invalid token request",
+            [new FieldError(field, description, error.ToUpperInvariant())]);
+        problem.Extensions["error"] = error;
+        problem.Extensions["error_description"] = description;
+        return problem;
+    }
+}

@@ -1,0 +1,7 @@
+namespace EventProfiles.Domain.Identity;
+
+/// <summary>The person now holds this identity (type by its Events API name, e.g. <c>customer_id</c>, <c>ios_idfv</c>).</summary>
+public sealed record UserIdentityAdded(int WorkspaceId, string IdentityType, string Value, DateTimeOffset At, string Input);
+
+/// <summary>A user identity of the person took a new value (one value per user identity type).</summary>
+public sealed record UserIdentityChanged(int WorkspaceId, string IdentityType, string OldValue, string NewValue, DateTimeOffset At, string Input);

@@ -1,0 +1,222 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using EventProfiles.Domain.Consent;
+using EventProfiles.Domain.Identity;
+
+namespace EventProfiles.Domain.Profiles;
+
+/// <summary>
+/// The unified profile of one person, folded from their stream. It is both the state the ingestion
+/// decision reads (most-recent-wins needs each attribute's time, change detection needs current consent and
+/// devices) and the read model the Profile API serves, so one fold serves both and a rebuild equals the live value.
+/// </summary>
+public sealed record Profile
+{
+    /// <summary>Stream key: the MPID as invariant decimal text (see <see cref="StreamKey"/>).</summary>
+    public string Id { get; init; } = "";
+    public long Mpid { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    /// <summary>Earliest time we know of the person: creation, or an older event timestamp (historical data).</summary>
+    public DateTimeOffset FirstSeenAt { get; init; }
+    /// <summary>Latest receive time or event timestamp.</summary>
+    public DateTimeOffset LastSeenAt { get; init; }
+    /// <summary>When a batch for the person was last stored (Profile API <c>last_stored_timestamp_ms</c>).</summary>
+    public DateTimeOffset LastStoredAt { get; init; }
+    public ImmutableList<ProfileIdentity> Identities { get; init; } = [];
+    public ImmutableSortedDictionary<int, WorkspaceProfile> Workspaces { get; init; } = ImmutableSortedDictionary<int, WorkspaceProfile>.Empty;
+    public bool IsOptedOut { get; init; }
+    public DateTimeOffset? OptOutChangedAt { get; init; }
+    public bool? LimitAdTracking { get; init; }
+    public DateTimeOffset? LimitAdTrackingChangedAt { get; init; }
+
+    public static Profile Create(ProfileCreated e) => new()
+    {
+        Id = StreamKey.For(e.Mpid),
+        Mpid = e.Mpid,
+        CreatedAt = e.At,
+        FirstSeenAt = e.At,
+        LastSeenAt = e.At,
+        LastStoredAt = e.At,
+    };
+
+    public WorkspaceProfile Workspace(int workspaceId) =>
+        Workspaces.TryGetValue(workspaceId, out var ws) ? ws : WorkspaceProfile.Empty;
+
+    public ProfileIdentity? UserIdentity(string type) =>
+        Identities.FirstOrDefault(i => i.Type == type && !IsDeviceType(i.Type));
+
+    public bool HasIdentity(string type, string value) => Identities.Any(i => i.Type == type && i.Value == value);
+
+    public Profile Apply(BatchReceived e) =>
+        WithWorkspace(e.WorkspaceId, ws => ws.Seen(e.ReceivedAt)) with
+        {
+            LastStoredAt = Max(LastStoredAt, e.ReceivedAt),
+            LastSeenAt = Max(LastSeenAt, e.ReceivedAt),
+        };
+
+    /// <summary>True once the person sent data to this workspace: only then may the workspace see the profile.</summary>
+    public bool IsKnownIn(int workspaceId) => Workspaces.ContainsKey(workspaceId);
+
+    public Profile Apply(EventCaptured e) => this with
+    {
+        FirstSeenAt = e.Timestamp < FirstSeenAt ? e.Timestamp : FirstSeenAt,
+        LastSeenAt = Max(LastSeenAt, e.Timestamp),
+    };
+
+    public Profile Apply(UserIdentityAdded e) =>
+        HasIdentity(e.IdentityType, e.Value)
+            ? this
+            : this with { Identities = Identities.Add(new ProfileIdentity(e.IdentityType, e.Value, e.At, e.WorkspaceId, e.Input)) };
+
+    public Profile Apply(UserIdentityChanged e)
+    {
+        var old = Identities.FirstOrDefault(i => i.Type == e.IdentityType && i.Value == e.OldValue);
+        var without = old is null ? Identities : Identities.Remove(old);
+        return this with { Identities = without.Add(new ProfileIdentity(e.IdentityType, e.NewValue, e.At, e.WorkspaceId, e.Input)) };
+    }
+
+    public Profile Apply(UserAttributeSet e) =>
+        WithWorkspace(e.WorkspaceId, ws => ws.SetAttribute(e.Name, new AttributeEntry(e.Value, e.EffectiveAt, false)));
+
+    public Profile Apply(UserAttributeRemoved e) =>
+        WithWorkspace(e.WorkspaceId, ws => ws.SetAttribute(e.Name, new AttributeEntry(null, e.EffectiveAt, true)));
+
+    public Profile Apply(ConsentStateChanged e) =>
+        WithWorkspace(e.WorkspaceId, ws => ws.SetConsent(e.Regulation, e.Purpose, e.Record));
+
+    public Profile Apply(DeviceSeen e) => WithWorkspace(e.WorkspaceId, ws => ws.SeeDevice(e));
+
+    public Profile Apply(InstallAttributed e) => WithWorkspace(e.WorkspaceId, ws => ws.Attribute(e));
+
+    public Profile Apply(OptOutChanged e) =>
+        OptOutChangedAt is { } at && at > e.At ? this : this with { IsOptedOut = e.IsOptedOut, OptOutChangedAt = e.At };
+
+    public Profile Apply(LimitAdTrackingChanged e) =>
+        LimitAdTrackingChangedAt is { } at && at > e.At
+            ? this
+            : this with { LimitAdTracking = e.LimitAdTracking, LimitAdTrackingChangedAt = e.At };
+
+    /// <summary>Folds a sequence of events onto this state (the decision uses it to see its own effect).</summary>
+    public Profile Evolve(object @event) => @event switch
+    {
+        BatchReceived e => Apply(e),
+        EventCaptured e => Apply(e),
+        UserIdentityAdded e => Apply(e),
+        UserIdentityChanged e => Apply(e),
+        UserAttributeSet e => Apply(e),
+        UserAttributeRemoved e => Apply(e),
+        ConsentStateChanged e => Apply(e),
+        DeviceSeen e => Apply(e),
+        InstallAttributed e => Apply(e),
+        OptOutChanged e => Apply(e),
+        LimitAdTrackingChanged e => Apply(e),
+        _ => this,
+    };
+
+    private Profile WithWorkspace(int workspaceId, Func<WorkspaceProfile, WorkspaceProfile> change) =>
+        this with { Workspaces = Workspaces.SetItem(workspaceId, change(Workspace(workspaceId))) };
+
+    private static bool IsDeviceType(string type) => IdentityTypes.FromName(type)?.IsDeviceIdentity ?? false;
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a >= b ? a : b;
+}
+
+/// <summary>An identity the person holds, with when and through which input it was linked.</summary>
+public sealed record ProfileIdentity(string Type, string Value, DateTimeOffset AddedAt, int WorkspaceId, string Input);
+
+/// <summary>
+/// A user attribute's current state. Removed attributes stay as tombstones with their removal time, so a
+/// late-arriving older write cannot bring them back (most recent wins, also for deletions).
+/// </summary>
+public sealed record AttributeEntry(JsonElement? Value, DateTimeOffset UpdatedAt, bool Removed);
+
+/// <summary>What the person has in one workspace: attributes, consent and devices are workspace-scoped.</summary>
+public sealed record WorkspaceProfile
+{
+    public static readonly WorkspaceProfile Empty = new();
+
+    /// <summary>First and latest batch the workspace received for the person.</summary>
+    public DateTimeOffset? FirstSeenAt { get; init; }
+    public DateTimeOffset? LastSeenAt { get; init; }
+
+    public ImmutableSortedDictionary<string, AttributeEntry> Attributes { get; init; } =
+        ImmutableSortedDictionary.Create<string, AttributeEntry>(StringComparer.Ordinal);
+
+    /// <summary>GDPR purposes (lower-case) → latest record.</summary>
+    public ImmutableSortedDictionary<string, ConsentRecord> Gdpr { get; init; } =
+        ImmutableSortedDictionary.Create<string, ConsentRecord>(StringComparer.Ordinal);
+
+    /// <summary>CCPA <c>data_sale_opt_out</c>.</summary>
+    public ConsentRecord? Ccpa { get; init; }
+
+    public ImmutableSortedDictionary<string, DeviceRecord> Devices { get; init; } =
+        ImmutableSortedDictionary.Create<string, DeviceRecord>(StringComparer.Ordinal);
+
+    /// <summary>Current, non-removed attributes.</summary>
+    public IEnumerable<KeyValuePair<string, JsonElement?>> CurrentAttributes =>
+        Attributes.Where(a => !a.Value.Removed).Select(a => KeyValuePair.Create(a.Key, a.Value.Value));
+
+    public ConsentRecord? Consent(string regulation, string purpose) =>
+        regulation == Regulations.Ccpa ? Ccpa : Gdpr.GetValueOrDefault(purpose);
+
+    internal WorkspaceProfile Seen(DateTimeOffset at) => this with
+    {
+        FirstSeenAt = FirstSeenAt is { } first && first <= at ? first : at,
+        LastSeenAt = LastSeenAt is { } last && last >= at ? last : at,
+    };
+
+    internal WorkspaceProfile SetAttribute(string name, AttributeEntry entry) =>
+        Attributes.TryGetValue(name, out var current) && current.UpdatedAt > entry.UpdatedAt
+            ? this // an older write arrived late: the newer value stays
+            : this with { Attributes = Attributes.SetItem(name, entry) };
+
+    internal WorkspaceProfile SetConsent(string regulation, string purpose, ConsentRecord record)
+    {
+        var current = Consent(regulation, purpose);
+        if (current is not null && current.At > record.At) return this;
+        return regulation == Regulations.Ccpa ? this with { Ccpa = record } : this with { Gdpr = Gdpr.SetItem(purpose, record) };
+    }
+
+    internal WorkspaceProfile SeeDevice(DeviceSeen e)
+    {
+        var device = Devices.TryGetValue(e.DeviceKey, out var known)
+            ? known with
+            {
+                LastSeenAt = known.LastSeenAt > e.At ? known.LastSeenAt : e.At,
+                Identities = known.Identities.SetItems(e.Identities),
+                Platform = e.Platform ?? known.Platform,
+                AttAuthorizationStatus = e.AttAuthorizationStatus ?? known.AttAuthorizationStatus,
+                AttStatusAt = e.AttStatusAt ?? known.AttStatusAt,
+                DeviceInfo = e.DeviceInfo ?? known.DeviceInfo,
+            }
+            : new DeviceRecord(e.DeviceKey, e.DeviceApplicationStamp, e.At, e.At,
+                ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, e.Identities),
+                e.Platform, e.AttAuthorizationStatus, e.AttStatusAt, e.DeviceInfo, null);
+        return this with { Devices = Devices.SetItem(e.DeviceKey, device) };
+    }
+
+    /// <summary>Latest install attribution of the person in this workspace (also kept on its device when known).</summary>
+    public InstallAttribution? InstallAttribution { get; init; }
+
+    internal WorkspaceProfile Attribute(InstallAttributed e)
+    {
+        var attribution = new InstallAttribution(e.Publisher, e.Campaign, e.At);
+        var result = InstallAttribution is { } known && known.At > e.At ? this : this with { InstallAttribution = attribution };
+        if (e.DeviceKey is null || !Devices.TryGetValue(e.DeviceKey, out var device)) return result;
+        return result with { Devices = Devices.SetItem(e.DeviceKey, device with { InstallAttribution = attribution }) };
+    }
+}
+
+public sealed record DeviceRecord(
+    string Key,
+    string? DeviceApplicationStamp,
+    DateTimeOffset FirstSeenAt,
+    DateTimeOffset LastSeenAt,
+    ImmutableSortedDictionary<string, string> Identities,
+    string? Platform,
+    string? AttAuthorizationStatus,
+    DateTimeOffset? AttStatusAt,
+    JsonElement? DeviceInfo,
+    InstallAttribution? InstallAttribution);
+
+public sealed record InstallAttribution(string Publisher, string Campaign, DateTimeOffset At);

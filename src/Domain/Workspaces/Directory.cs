@@ -1,0 +1,42 @@
+namespace EventProfiles.Domain.Workspaces;
+
+/// <summary>How an input sends data, which decides how its batches change the profile (events-api.md §8).</summary>
+public enum InputKind
+{
+    /// <summary>Server-to-server or custom feed: batch <c>user_attributes</c> are written straight to the profile.</summary>
+    Server,
+    /// <summary>A client SDK platform (web, iOS, Android): only <c>user_attribute_change</c> events change attributes.</summary>
+    Web,
+}
+
+/// <summary>A platform or feed with its own credentials, sending into one workspace.</summary>
+public sealed record Input(string Name, InputKind Kind, string Key, string? Secret, string Environment, Workspace Workspace);
+
+public sealed record Workspace(int Id, string Name, int AccountId, int OrgId, string ImmutableIdentityType, IReadOnlyList<string> LoginIdentityTypes);
+
+/// <summary>A Profile API client (OAuth client credentials) and the workspaces it may read.</summary>
+public sealed record ProfileApiClient(string ClientId, string ClientSecret, IReadOnlySet<int> WorkspaceIds);
+
+/// <summary>The org's accounts, workspaces, inputs and API clients, as configured.</summary>
+public sealed class WorkspaceDirectory
+{
+    private readonly Dictionary<string, Input> _inputsByKey;
+    private readonly Dictionary<int, Workspace> _workspaces;
+    private readonly Dictionary<string, ProfileApiClient> _clients;
+
+    public WorkspaceDirectory(int orgId, IEnumerable<Workspace> workspaces, IEnumerable<Input> inputs, IEnumerable<ProfileApiClient> clients)
+    {
+        OrgId = orgId;
+        _workspaces = workspaces.ToDictionary(w => w.Id);
+        _inputsByKey = inputs.ToDictionary(i => i.Key, StringComparer.Ordinal);
+        _clients = clients.ToDictionary(c => c.ClientId, StringComparer.Ordinal);
+    }
+
+    public int OrgId { get; }
+    public IEnumerable<Workspace> Workspaces => _workspaces.Values;
+    public IEnumerable<Input> Inputs => _inputsByKey.Values;
+
+    public Input? InputByKey(string key) => _inputsByKey.GetValueOrDefault(key);
+    public Workspace? WorkspaceById(int id) => _workspaces.GetValueOrDefault(id);
+    public ProfileApiClient? ClientById(string clientId) => _clients.GetValueOrDefault(clientId);
+}

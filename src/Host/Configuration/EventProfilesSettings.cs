@@ -1,0 +1,98 @@
+using EventProfiles.Domain.Identity;
+using EventProfiles.Domain.Workspaces;
+
+namespace EventProfiles.Host.Configuration;
+
+/// <summary>The <c>EventProfiles</c> configuration section: org, accounts, workspaces, inputs and API clients.</summary>
+public sealed class EventProfilesSettings
+{
+    public const string Section = "EventProfiles";
+
+    /// <summary>PostgreSQL schema holding all of EventProfiles' tables.</summary>
+    public string Schema { get; set; } = "eventprofiles";
+    public OrgSettings Org { get; set; } = new();
+    public List<ProfileApiClientSettings> ProfileApiClients { get; set; } = [];
+
+    /// <summary>Builds the directory, refusing a configuration that would be ambiguous at run time.</summary>
+    public WorkspaceDirectory BuildDirectory()
+    {
+        var workspaces = new List<Workspace>();
+        var inputs = new List<Input>();
+        foreach (var account in Org.Accounts)
+        foreach (var ws in account.Workspaces)
+        {
+            var immutable = IdentityTypes.FromUserIdentityKey(ws.ImmutableIdentity)?.Name
+                ?? throw new InvalidOperationException($"Workspace {ws.Id}: unknown immutable identity type '{ws.ImmutableIdentity}'.");
+            var logins = ws.LoginIdentities.Select(l => IdentityTypes.FromUserIdentityKey(l)?.Name
+                ?? throw new InvalidOperationException($"Workspace {ws.Id}: unknown login identity type '{l}'.")).Append(immutable).Distinct().ToList();
+            var workspace = new Workspace(ws.Id, ws.Name, account.Id, Org.Id, immutable, logins);
+            workspaces.Add(workspace);
+            foreach (var input in ws.Inputs)
+            {
+                if (string.IsNullOrWhiteSpace(input.Key)) throw new InvalidOperationException($"Workspace {ws.Id}: input '{input.Name}' has no key.");
+                if (input.Kind == InputKind.Server && string.IsNullOrEmpty(input.Secret))
+                    throw new InvalidOperationException($"Workspace {ws.Id}: server input '{input.Name}' needs a secret.");
+                inputs.Add(new Input(input.Name, input.Kind, input.Key, input.Secret, input.Environment, workspace));
+            }
+        }
+        Duplicates(workspaces.Select(w => w.Id.ToString()), "workspace id");
+        Duplicates(inputs.Select(i => i.Key), "input key");
+        Duplicates(inputs.Select(i => i.Name), "input name");
+        Duplicates(ProfileApiClients.Select(c => c.ClientId), "Profile API client id");
+
+        var clients = ProfileApiClients.Select(c =>
+        {
+            if (c.Workspaces.FirstOrDefault(w => workspaces.All(x => x.Id != w)) is var missing and not 0)
+                throw new InvalidOperationException($"Profile API client '{c.ClientId}' names unknown workspace {missing}.");
+            return new ProfileApiClient(c.ClientId, c.ClientSecret, c.Workspaces.ToHashSet());
+        });
+        return new WorkspaceDirectory(Org.Id, workspaces, inputs, clients);
+    }
+
+    private static void Duplicates(IEnumerable<string> values, string what)
+    {
+        var duplicate = values.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null) throw new InvalidOperationException($"The {what} '{duplicate.Key}' is configured twice.");
+    }
+}
+
+public sealed class OrgSettings
+{
+    public int Id { get; set; } = 1;
+    public List<AccountSettings> Accounts { get; set; } = [];
+}
+
+public sealed class AccountSettings
+{
+    public int Id { get; set; }
+    public List<WorkspaceSettings> Workspaces { get; set; } = [];
+}
+
+public sealed class WorkspaceSettings
+{
+    public int Id { get; set; }
+    public string Name { get; set; } = "";
+    /// <summary>Identity type usable for Profile API look-ups; never changes once set on a profile.</summary>
+    public string ImmutableIdentity { get; set; } = "customer_id";
+    /// <summary>Login identity types (identity.md §7); the immutable identity is always one.</summary>
+    public List<string> LoginIdentities { get; set; } = [];
+    public List<InputSettings> Inputs { get; set; } = [];
+}
+
+public sealed class InputSettings
+{
+    /// <summary>Unique name of the input, used in logs and stored with every batch (never the key or secret).</summary>
+    public string Name { get; set; } = "";
+    public InputKind Kind { get; set; } = InputKind.Server;
+    public string Key { get; set; } = "";
+    public string? Secret { get; set; }
+    /// <summary>Environment of batches that do not name one.</summary>
+    public string Environment { get; set; } = "production";
+}
+
+public sealed class ProfileApiClientSettings
+{
+    public string ClientId { get; set; } = "";
+    public string ClientSecret { get; set; } = "";
+    public List<int> Workspaces { get; set; } = [];
+}

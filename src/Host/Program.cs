@@ -1,0 +1,99 @@
+using EventProfiles.Commands.Ingestion;
+using EventProfiles.Commands.Security;
+using EventProfiles.Domain.Ingestion;
+using EventProfiles.Host.Configuration;
+using EventProfiles.Host.Health;
+using EventProfiles.Projections;
+using FluentValidation;
+using JasperFx;
+using Marten;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Npgsql;
+using Scalar.AspNetCore;
+using Wolverine;
+using Wolverine.Http;
+using Wolverine.Marten;
+
+var builder = WebApplication.CreateBuilder(args);
+
+var settings = builder.Configuration.GetSection(EventProfilesSettings.Section).Get<EventProfilesSettings>() ?? new EventProfilesSettings();
+var connectionString = builder.Configuration.GetConnectionString("EventProfiles")
+    ?? throw new InvalidOperationException(
+        "No database configured: set ConnectionStrings:EventProfiles (env ConnectionStrings__EventProfiles), or start with build/run, which starts a private PostgreSQL.");
+
+// ---- org, workspaces, inputs and API clients
+builder.Services.AddSingleton(settings.BuildDirectory());
+builder.Services.AddSingleton(TimeProvider.System);
+
+// ---- event store: one stream per person, inline profile and identity index
+var dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = "eventprofiles" }.Build();
+builder.Services.AddSingleton(dataSource);
+builder.Services.AddMarten(opts =>
+    {
+        opts.Connection(dataSource);
+        opts.DatabaseSchemaName = settings.Schema;
+        opts.ConfigureEventProfiles();
+        opts.AddIngestionTables();
+    })
+    .UseLightweightSessions()
+    .ApplyAllDatabaseChangesOnStartup()
+    .IntegrateWithWolverine();
+
+builder.Host.UseWolverine(opts =>
+{
+    opts.Policies.AutoApplyTransactions();
+    opts.Discovery.IncludeAssembly(typeof(IngestBatchEndpoint).Assembly);
+    // One node by default; Balanced spreads agents across nodes (see docs/operations.md).
+    opts.Durability.Mode = builder.Configuration.GetValue("EventProfiles:Durability", DurabilityMode.Solo);
+});
+builder.Services.AddWolverineHttp();
+
+// ---- ingestion: validation and the group-commit pipeline
+builder.Services.AddSingleton<IValidator<Batch>, BatchValidator>();
+builder.Services.Configure<IngestionOptions>(builder.Configuration.GetSection("EventProfiles:Ingestion"));
+builder.Services.AddSingleton<IngestionPipeline>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestionPipeline>());
+// In-flight batches finish before the process exits.
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+
+// ---- authentication: input Basic for the Events API, bearer tokens for the Profile API
+var tokenOptions = builder.Configuration.GetSection("EventProfiles:ProfileApiTokens").Get<ProfileApiTokenOptions>() ?? new();
+var tokens = new ProfileApiTokens(ProfileApiTokens.KeyFrom(tokenOptions), TimeProvider.System);
+builder.Services.AddSingleton(tokens);
+builder.Services.AddAuthentication()
+    .AddScheme<AuthenticationSchemeOptions, InputBasicAuthenticationHandler>(AuthSchemes.InputBasic, null)
+    .AddJwtBearer(AuthSchemes.ProfileApiBearer, o =>
+    {
+        o.MapInboundClaims = false;
+        o.TokenValidationParameters = tokens.ValidationParameters();
+        o.Events = ProfileApiBearerEvents.Create();
+    });
+builder.Services.AddAuthorization();
+
+// ---- operability
+builder.Services.AddProblemDetails();
+builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+builder.Services.AddOpenApi();
+
+var app = builder.Build();
+
+if (tokenOptions.SigningKey is not { Length: > 0 })
+    app.Logger.LogWarning("EventProfiles:ProfileApiTokens:SigningKey is not set: Profile API tokens are signed with a per-process key and stop working on restart.");
+
+app.UseExceptionHandler();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapWolverineEndpoints();
+app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+app.MapOpenApi("/openapi/{documentName}.json");
+app.MapScalarApiReference("/docs", o => o.WithTitle("EventProfiles API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+app.MapGet("/", () => Results.Redirect("/docs")).ExcludeFromDescription();
+
+return await app.RunJasperFxCommands(args);
+
+/// <summary>Entry point type, public so integration tests can boot the real host.</summary>
+public partial class Program;

@@ -1,0 +1,28 @@
+using EventProfiles.Domain.Consent;
+using EventProfiles.Domain.Identity;
+using EventProfiles.Domain.Profiles;
+using Marten.Events.Aggregation;
+
+namespace EventProfiles.Projections.Profiles;
+
+/// <summary>
+/// Inline projection of a person's stream into their <see cref="Profile"/>, committed in the same transaction
+/// as the append (read-after-write consistent). Every Apply delegates to the Domain fold, so the ingestion
+/// decision, the live view and a rebuild all run the same code.
+/// </summary>
+public partial class ProfileProjection : SingleStreamProjection<Profile, string>
+{
+    public static Profile Create(ProfileCreated e) => Profile.Create(e);
+
+    public static Profile Apply(BatchReceived e, Profile p) => p.Apply(e);
+    public static Profile Apply(EventCaptured e, Profile p) => p.Apply(e);
+    public static Profile Apply(UserIdentityAdded e, Profile p) => p.Apply(e);
+    public static Profile Apply(UserIdentityChanged e, Profile p) => p.Apply(e);
+    public static Profile Apply(UserAttributeSet e, Profile p) => p.Apply(e);
+    public static Profile Apply(UserAttributeRemoved e, Profile p) => p.Apply(e);
+    public static Profile Apply(ConsentStateChanged e, Profile p) => p.Apply(e);
+    public static Profile Apply(DeviceSeen e, Profile p) => p.Apply(e);
+    public static Profile Apply(InstallAttributed e, Profile p) => p.Apply(e);
+    public static Profile Apply(OptOutChanged e, Profile p) => p.Apply(e);
+    public static Profile Apply(LimitAdTrackingChanged e, Profile p) => p.Apply(e);
+}
