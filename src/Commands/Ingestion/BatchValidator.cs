@@ -99,7 +99,7 @@ public sealed class BatchValidator : AbstractValidator<Batch>
     {
         foreach (var (key, value) in identities ?? [])
         {
-            var path = $"{ctx.PropertyPath}.{key}";
+            var path = $"user_identities.{key}";
             if (IdentityTypes.FromUserIdentityKey(key) is null)
                 ctx.AddFailure(path, "is not a user identity type; expected customer_id, email, other, other_id_2 … other_id_10, mobile_number, phone_number_2, phone_number_3, facebook, twitter, google, microsoft, yahoo, alias or facebook_custom_audience_id.");
             else if (value is { } v && v.Text.Length == 0)
@@ -113,10 +113,10 @@ public sealed class BatchValidator : AbstractValidator<Batch>
     {
         if (attributes is null) return;
         if (attributes.Count > BatchLimits.MaxUserAttributes)
-            ctx.AddFailure(ctx.PropertyPath, $"has {attributes.Count} attributes; a batch may set at most {BatchLimits.MaxUserAttributes}.");
+            ctx.AddFailure("user_attributes", $"has {attributes.Count} attributes; a batch may set at most {BatchLimits.MaxUserAttributes}.");
         foreach (var (name, value) in attributes)
         {
-            var path = $"{ctx.PropertyPath}.{name}";
+            var path = $"user_attributes.{name}";
             if (name.Length == 0) ctx.AddFailure(path, "attribute names must not be empty.");
             if (name.Length > BatchLimits.MaxNameLength)
                 ctx.AddFailure(path, $"the name is {name.Length} characters long; at most {BatchLimits.MaxNameLength} are allowed.");
@@ -229,10 +229,10 @@ public sealed class EventDataValidator : AbstractValidator<EventData>
         {
             if (attributes is null) return;
             if (attributes.Count > BatchLimits.MaxEventAttributes)
-                ctx.AddFailure(ctx.PropertyPath, $"has {attributes.Count} attributes; an event may carry at most {BatchLimits.MaxEventAttributes}.");
+                ctx.AddFailure("custom_attributes", $"has {attributes.Count} attributes; an event may carry at most {BatchLimits.MaxEventAttributes}.");
             foreach (var (name, value) in attributes)
             {
-                var path = $"{ctx.PropertyPath}.{name}";
+                var path = $"custom_attributes.{name}"; // AddFailure prefixes the parent path (events[i].data)
                 if (name.Length > BatchLimits.MaxNameLength)
                     ctx.AddFailure(path, $"the name is {name.Length} characters long; at most {BatchLimits.MaxNameLength} are allowed.");
                 if (value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
@@ -254,7 +254,7 @@ public sealed class ConsentStateValidator : AbstractValidator<ConsentState>
         {
             foreach (var (purpose, record) in purposes ?? [])
             {
-                var path = $"{ctx.PropertyPath}.{purpose}";
+                var path = $"gdpr.{purpose}"; // AddFailure prefixes the parent path (consent_state)
                 if (purpose.Trim().Length == 0) ctx.AddFailure(path, "a GDPR purpose name must not be empty.");
                 if (record is not null) ValidateRecord(record, path, ctx);
             }
@@ -263,7 +263,7 @@ public sealed class ConsentStateValidator : AbstractValidator<ConsentState>
         {
             foreach (var (purpose, record) in purposes ?? [])
             {
-                var path = $"{ctx.PropertyPath}.{purpose}";
+                var path = $"ccpa.{purpose}";
                 if (purpose != Regulations.CcpaPurpose)
                     ctx.AddFailure(path, $"CCPA has one purpose, \"{Regulations.CcpaPurpose}\".");
                 else if (record is not null) ValidateRecord(record, path, ctx);

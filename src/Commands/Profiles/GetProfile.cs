@@ -73,7 +73,7 @@ public static class PostProfileEndpoint
 
     [WolverinePost("/userprofile/v1/{orgId:int}/{accountId:int}/{workspaceId:int}/{mpid:long}", Name = "Get a profile by MPID (POST)")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
-    public static async Task<IResult> Post(long mpid, ProfileQuery query, IQuerySession session, CancellationToken ct) =>
+    public static async Task<IResult> Post(long mpid, [NotBody] ProfileQuery query, IQuerySession session, CancellationToken ct) =>
         ProfileQuery.Answer(await session.LoadAsync<Profile>(StreamKey.For(mpid), ct), query);
 }
 

@@ -1,0 +1,83 @@
+using System.Net.Http.Headers;
+using JasperFx.CommandLine;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Npgsql;
+
+namespace EventProfiles.Integration.Tests.Fixtures;
+
+/// <summary>
+/// The real Host on Kestrel (a real port, real HTTP) against the real PostgreSQL that build/test starts,
+/// in a schema of its own per run. Data is not reset between tests: every test uses its own identities,
+/// so a failing test's data stays for inspection.
+/// </summary>
+public sealed class AppFixture : IAsyncLifetime
+{
+    /// <summary>Input configured for the recordings in Fixtures/real-clients (their fake key and secret).</summary>
+    public const string RecordedKey = "test-key";
+    public const string RecordedSecret = "test-secret";
+    /// <summary>A second server input of workspace 1, to send from two sources.</summary>
+    public const string SecondKey = "second-key";
+    public const string SecondSecret = "second-secret";
+
+    private WebApplicationFactory<Program>? _factory;
+
+    public HttpClient Client { get; private set; } = null!;
+    public string Schema { get; } = $"test_{DateTime.UtcNow:yyyyMMdd_HHmmss}_{Random.Shared.Next(1000, 9999)}";
+    public NpgsqlDataSource Db { get; private set; } = null!;
+    public IServiceProvider Services => _factory!.Services;
+
+    public async Task InitializeAsync()
+    {
+        var connection = Environment.GetEnvironmentVariable("EVENTPROFILES_TEST_CONNECTION")
+            ?? throw new InvalidOperationException(
+                "EVENTPROFILES_TEST_CONNECTION is not set. Run the tests with build/test, which starts a throwaway PostgreSQL and sets it.");
+
+        // Environment variables win over appsettings.Development.json and are read before Program builds the host.
+        Set("ConnectionStrings__EventProfiles", connection);
+        Set("EventProfiles__Schema", Schema);
+        AddInput(2, "recorded-node-sdk", RecordedKey, RecordedSecret);
+        AddInput(3, "second-server", SecondKey, SecondSecret);
+        Set("Logging__LogLevel__Default", "Warning");
+
+        JasperFxEnvironment.AutoStartHost = true; // Program ends in RunJasperFxCommands
+        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b.UseEnvironment("Development"));
+        _factory.UseKestrel(0);
+        _factory.StartServer();
+        Client = _factory.CreateClient();
+        Client.Timeout = TimeSpan.FromSeconds(60);
+        Db = NpgsqlDataSource.Create(connection);
+        await Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        Client.Dispose();
+        if (_factory is not null) await _factory.DisposeAsync();
+        if (Db is not null) await Db.DisposeAsync();
+    }
+
+    /// <summary>A client of the same server without default headers, for precise header tests.</summary>
+    public HttpClient NewClient() => new() { BaseAddress = Client.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+
+    public static AuthenticationHeaderValue Basic(string key, string secret) =>
+        new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{key}:{secret}")));
+
+    private static void AddInput(int index, string name, string key, string secret)
+    {
+        var prefix = $"EventProfiles__Org__Accounts__0__Workspaces__0__Inputs__{index}__";
+        Set(prefix + "Name", name);
+        Set(prefix + "Kind", "Server");
+        Set(prefix + "Key", key);
+        Set(prefix + "Secret", secret);
+        Set(prefix + "Environment", "development");
+    }
+
+    private static void Set(string name, string value) => Environment.SetEnvironmentVariable(name, value);
+}
+
+[CollectionDefinition(Name)]
+public sealed class AppCollection : ICollectionFixture<AppFixture>
+{
+    public const string Name = "app";
+}
