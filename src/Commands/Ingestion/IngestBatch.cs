@@ -26,8 +26,8 @@ public static class IngestBatchEndpoint
     [WolverinePost("/v2/events", Name = "Upload one batch")]
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]
     [ProducesResponseType(StatusCodes.Status202Accepted)]
-    public static Task<IResult> Post([NotBody] IngestRequest request, ClaimsPrincipal user, WorkspaceDirectory directory, IngestionPipeline pipeline, CancellationToken ct) =>
-        IngestSteps.SubmitAsync(request, user.InputOf(directory), isHistorical: false, pipeline, ct);
+    public static Task<IResult> Post([NotBody] IngestRequest request, ClaimsPrincipal user, WorkspaceDirectory directory, IngestionPipeline pipeline, HttpResponse response, CancellationToken ct) =>
+        IngestSteps.SubmitAsync(request, user.InputOf(directory), isHistorical: false, pipeline, response, ct);
 }
 
 public static class IngestBulkEndpoint
@@ -41,8 +41,8 @@ public static class IngestBulkEndpoint
     [WolverinePost("/v2/bulkevents", Name = "Upload up to 100 batches")]
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]
     [ProducesResponseType(StatusCodes.Status202Accepted)]
-    public static Task<IResult> Post([NotBody] IngestRequest request, ClaimsPrincipal user, WorkspaceDirectory directory, IngestionPipeline pipeline, CancellationToken ct) =>
-        IngestSteps.SubmitAsync(request, user.InputOf(directory), isHistorical: false, pipeline, ct);
+    public static Task<IResult> Post([NotBody] IngestRequest request, ClaimsPrincipal user, WorkspaceDirectory directory, IngestionPipeline pipeline, HttpResponse response, CancellationToken ct) =>
+        IngestSteps.SubmitAsync(request, user.InputOf(directory), isHistorical: false, pipeline, response, ct);
 }
 
 public static class IngestHistoricalEndpoint
@@ -56,8 +56,8 @@ public static class IngestHistoricalEndpoint
     [WolverinePost("/v2/bulkevents/historical", Name = "Upload historical batches (older than 72 hours)")]
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]
     [ProducesResponseType(StatusCodes.Status202Accepted)]
-    public static Task<IResult> Post([NotBody] IngestRequest request, ClaimsPrincipal user, WorkspaceDirectory directory, IngestionPipeline pipeline, CancellationToken ct) =>
-        IngestSteps.SubmitAsync(request, user.InputOf(directory), isHistorical: true, pipeline, ct);
+    public static Task<IResult> Post([NotBody] IngestRequest request, ClaimsPrincipal user, WorkspaceDirectory directory, IngestionPipeline pipeline, HttpResponse response, CancellationToken ct) =>
+        IngestSteps.SubmitAsync(request, user.InputOf(directory), isHistorical: true, pipeline, response, ct);
 }
 
 /// <summary>The steps the three endpoints share.</summary>
@@ -85,7 +85,7 @@ public static class IngestSteps
         return errors.Count == 0 ? Wolverine.Http.WolverineContinue.NoProblems : ApiProblems.Invalid(errors, "The batch is invalid");
     }
 
-    public static async Task<IResult> SubmitAsync(IngestRequest request, Input input, bool isHistorical, IngestionPipeline pipeline, CancellationToken ct)
+    public static async Task<IResult> SubmitAsync(IngestRequest request, Input input, bool isHistorical, IngestionPipeline pipeline, HttpResponse response, CancellationToken ct)
     {
         var pending = request.Batches.Select(b => new PendingBatch(b, input, request.ReceivedAt, isHistorical)).ToList();
         var outcomes = await pipeline.SubmitAsync(pending, ct);
@@ -93,6 +93,7 @@ public static class IngestSteps
         if (failed is null) return Results.StatusCode(StatusCodes.Status202Accepted);
 
         // Nothing is acknowledged that is not stored: tell the client to send it again.
+        response.Headers.RetryAfter = "1";
         var reason = failed.Error is ShuttingDownException
             ? "EventProfiles is shutting down; send the request again."
             : "The batch could not be stored right now; send the request again.";
