@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using JasperFx.CommandLine;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace EventProfiles.Integration.Tests.Fixtures;
@@ -26,6 +27,7 @@ public sealed class AppFixture : IAsyncLifetime
     public string Schema { get; } = $"test_{DateTime.UtcNow:yyyyMMdd_HHmmss}_{Random.Shared.Next(1000, 9999)}";
     public NpgsqlDataSource Db { get; private set; } = null!;
     public IServiceProvider Services => _factory!.Services;
+    public CapturedLogs Logs { get; } = new();
 
     public async Task InitializeAsync()
     {
@@ -42,7 +44,9 @@ public sealed class AppFixture : IAsyncLifetime
         Set("ASPNETCORE_URLS", "http://127.0.0.1:0"); // a free port, never a developer's running service
 
         JasperFxEnvironment.AutoStartHost = true; // Program ends in RunJasperFxCommands
-        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b.UseEnvironment("Development"));
+        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b
+            .UseEnvironment("Development")
+            .ConfigureLogging(logging => logging.AddProvider(Logs).AddFilter<CapturedLogs>(null, LogLevel.Information)));
         _factory.UseKestrel(0);
         _factory.StartServer();
         Client = _factory.CreateClient();
