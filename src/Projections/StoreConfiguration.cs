@@ -26,7 +26,7 @@ public static class StoreConfiguration
         opts.Projections.RebuildErrors.SkipSerializationErrors = false;
         opts.Projections.RebuildErrors.SkipUnknownEvents = false;
 
-        opts.Schema.For<Domain.Profiles.Profile>().Index(p => p.Mpid);
+        opts.Schema.For<Domain.Profiles.Profile>().DocumentAlias(ProfileProjection.DocumentAlias).Index(p => p.Mpid);
         return opts;
     }
 }

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using EventProfiles.Projections.Identity;
+using EventProfiles.Projections.Profiles;
 using Npgsql;
 
 namespace EventProfiles.Commands.Ingestion;
@@ -64,6 +65,7 @@ public sealed class IngestionPipeline : BackgroundService
     private readonly IngestionOptions _options;
     private readonly ILogger<IngestionPipeline> _logger;
     private readonly string _schema;
+    private readonly string _profileTable;
     private readonly Channel<PendingBatch> _incoming = Channel.CreateUnbounded<PendingBatch>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SemaphoreSlim _capacity;
     private volatile bool _stopping;
@@ -79,6 +81,7 @@ public sealed class IngestionPipeline : BackgroundService
         _options = options.Value;
         _logger = logger;
         _schema = store.Options.DatabaseSchemaName;
+        _profileTable = $"{_schema}.{ProfileProjection.TableName}";
         _capacity = new SemaphoreSlim(_options.QueueCapacity, _options.QueueCapacity);
         _writers = Enumerable.Range(0, Math.Max(1, _options.Writers))
             .Select(_ => Channel.CreateUnbounded<PendingBatch>(new UnboundedChannelOptions { SingleReader = true }))
@@ -142,7 +145,7 @@ public sealed class IngestionPipeline : BackgroundService
             catch (Exception ex)
             {
                 _logger.LogError(ex, "Identity resolution failed for a group of {Count} batches", group.Count);
-                foreach (var batch in group.Where(b => b.Resolution is null)) Requeue(batch, ex);
+                foreach (var batch in group.Where(b => b.Resolution is null && !b.Completion.Task.IsCompleted)) Requeue(batch, ex);
             }
         }
         foreach (var writer in _writers) writer.Writer.TryComplete();
@@ -258,22 +261,24 @@ public sealed class IngestionPipeline : BackgroundService
             await CommitGroupAsync(group);
             return;
         }
-        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+        catch (Exception ex) when (PostgresErrorOf(ex)?.SqlState == PostgresErrorCodes.UniqueViolation)
         {
             // Another batch claimed one of these identities or request ids first: resolve these batches again.
-            _logger.LogInformation("Writer {Writer}: a concurrent claim ({Constraint}) sent {Count} batches back to resolution", writer, ex.ConstraintName, group.Count);
+            _logger.LogInformation("Writer {Writer}: a concurrent claim ({Constraint}) sent {Count} batches back to resolution",
+                writer, PostgresErrorOf(ex)!.ConstraintName, group.Count);
             foreach (var batch in group) Requeue(batch, ex);
             return;
         }
-        catch (Exception ex) when (group.Count > 1)
+        catch (Exception ex) when (IsRetryable(ex) || group.Count == 1)
         {
-            // Isolate the failure: commit each batch alone so one bad batch cannot fail the others.
-            _logger.LogWarning(ex, "Writer {Writer}: group of {Count} failed; committing its batches one by one", writer, group.Count);
+            _logger.LogWarning(ex, "Writer {Writer}: committing {Count} batches failed; retrying", writer, group.Count);
+            foreach (var batch in group) Requeue(batch, ex);
+            return;
         }
         catch (Exception ex)
         {
-            Requeue(group[0], ex);
-            return;
+            // Isolate the failure: commit each batch alone so one bad batch cannot fail the others.
+            _logger.LogWarning(ex, "Writer {Writer}: group of {Count} failed; committing its batches one by one", writer, group.Count);
         }
 
         foreach (var batch in group)
@@ -298,9 +303,16 @@ public sealed class IngestionPipeline : BackgroundService
     }
 
     private static bool IsRetryable(Exception error) =>
-        error is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected }
-        || error is NpgsqlException { IsTransient: true }
-        || error is TimeoutException;
+        PostgresErrorOf(error) is { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected }
+        || Causes(error).Any(e => e is NpgsqlException { IsTransient: true } or TimeoutException);
+
+    /// <summary>Marten wraps database errors (MartenCommandException); look through the causes.</summary>
+    private static PostgresException? PostgresErrorOf(Exception error) => Causes(error).OfType<PostgresException>().FirstOrDefault();
+
+    private static IEnumerable<Exception> Causes(Exception? error)
+    {
+        for (; error is not null; error = error.InnerException) yield return error;
+    }
 
     private void Fail(PendingBatch batch, Exception error)
     {
@@ -314,8 +326,13 @@ public sealed class IngestionPipeline : BackgroundService
         var started = Stopwatch.GetTimestamp();
         await using var session = _store.LightweightSession();
 
-        var keys = group.Select(b => StreamKey.For(b.Resolution!.Mpid)).Distinct().ToArray();
-        var loaded = (await session.LoadManyAsync<Profile>(keys)).ToDictionary(p => p.Mpid);
+        // Lock the group's profiles for this transaction (in key order, to avoid deadlocks): on this node each stream has one
+        // writer anyway, and across nodes no other transaction can append to these streams, and lose an inline profile
+        // update, until we commit.
+        await session.BeginTransactionAsync(CancellationToken.None);
+        var keys = group.Select(b => StreamKey.For(b.Resolution!.Mpid)).Distinct().Order(StringComparer.Ordinal).ToArray();
+        var loaded = (await session.QueryAsync<Profile>($"select data from {_profileTable} where id = any(?) order by id for update", [keys]))
+            .ToDictionary(p => p.Mpid);
         var knownMessageIds = await KnownMessageIdsAsync(group);
 
         var profiles = new Dictionary<long, Profile?>();
@@ -429,24 +446,27 @@ public sealed class IngestionPipeline : BackgroundService
         {
             lock (_lock)
             {
+                // One merged view per group (database + in flight), extended as the group's batches claim identities.
+                var loginTypes = batches.SelectMany(b => b.Input.Workspace.LoginIdentityTypes).ToHashSet();
                 var owners = new Dictionary<IdentityKey, long>(fromDatabase.Owners);
-                foreach (var (identity, claim) in _claims) owners.TryAdd(identity, claim.Mpid);
                 var logins = fromDatabase.LoginIdentitiesOf.ToDictionary(x => x.Key, x => x.Value.ToList());
+                foreach (var (identity, claim) in _claims)
+                    if (owners.TryAdd(identity, claim.Mpid) && loginTypes.Contains(identity.Type)) AddLogin(logins, claim.Mpid, identity);
                 var known = new HashSet<long>(fromDatabase.KnownMpids);
                 known.UnionWith(_newProfiles.Keys);
+                var lookup = new IdentityLookup(owners, new LoginView(logins), known);
 
                 foreach (var batch in batches)
                 {
-                    var loginTypes = batch.Input.Workspace.LoginIdentityTypes;
-                    var lookup = new IdentityLookup(owners, LoginsWithClaims(logins, loginTypes), known);
-                    var result = IdentityResolution.Resolve(batch.Parsed.Identities(), NonZero(batch.Parsed.Batch.Mpid?.Value), lookup, loginTypes, RandomMpid);
+                    var result = IdentityResolution.Resolve(batch.Parsed.Identities(), NonZero(batch.Parsed.Batch.Mpid?.Value), lookup,
+                        batch.Input.Workspace.LoginIdentityTypes, RandomMpid);
                     batch.Resolution = result;
 
                     var claimed = result.IdentitiesToLink.Where(i => !fromDatabase.Owners.ContainsKey(i)).ToList();
                     foreach (var identity in claimed)
                     {
                         _claims[identity] = _claims.TryGetValue(identity, out var c) ? (c.Mpid, c.Count + 1) : (result.Mpid, 1);
-                        owners.TryAdd(identity, result.Mpid);
+                        if (owners.TryAdd(identity, result.Mpid) && loginTypes.Contains(identity.Type)) AddLogin(logins, result.Mpid, identity);
                     }
                     batch.Claims = claimed;
                     if (result.IsNewProfile)
@@ -458,14 +478,30 @@ public sealed class IngestionPipeline : BackgroundService
                 }
             }
 
-            // Login identities claimed in flight count as the claimant's login identities.
-            IReadOnlyDictionary<long, IReadOnlyList<IdentityKey>> LoginsWithClaims(Dictionary<long, List<IdentityKey>> logins, IReadOnlyList<string> loginTypes)
+            static void AddLogin(Dictionary<long, List<IdentityKey>> logins, long mpid, IdentityKey identity)
             {
-                var result = logins.ToDictionary(x => x.Key, x => (IReadOnlyList<IdentityKey>)x.Value);
-                foreach (var group in _claims.Where(c => loginTypes.Contains(c.Key.Type)).GroupBy(c => c.Value.Mpid))
-                    result[group.Key] = (result.GetValueOrDefault(group.Key) ?? []).Concat(group.Select(c => c.Key)).Distinct().ToList();
-                return result;
+                if (!logins.TryGetValue(mpid, out var list)) logins[mpid] = list = [];
+                list.Add(identity);
             }
+        }
+
+        /// <summary>Read-only view of the per-group login map, so the resolution sees identities claimed earlier in the group.</summary>
+        private sealed class LoginView(Dictionary<long, List<IdentityKey>> logins) : IReadOnlyDictionary<long, IReadOnlyList<IdentityKey>>
+        {
+            public IReadOnlyList<IdentityKey> this[long key] => logins[key];
+            public IEnumerable<long> Keys => logins.Keys;
+            public IEnumerable<IReadOnlyList<IdentityKey>> Values => logins.Values;
+            public int Count => logins.Count;
+            public bool ContainsKey(long key) => logins.ContainsKey(key);
+            public bool TryGetValue(long key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out IReadOnlyList<IdentityKey> value)
+            {
+                var found = logins.TryGetValue(key, out var list);
+                value = list;
+                return found;
+            }
+            public IEnumerator<KeyValuePair<long, IReadOnlyList<IdentityKey>>> GetEnumerator() =>
+                logins.Select(x => KeyValuePair.Create(x.Key, (IReadOnlyList<IdentityKey>)x.Value)).GetEnumerator();
+            System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
         }
 
         public void Release(PendingBatch batch)

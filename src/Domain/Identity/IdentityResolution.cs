@@ -50,7 +50,7 @@ public static class IdentityResolution
 
         var isNew = resolved is null;
         var mpid = resolved ?? NewMpid(newMpid);
-        var ownLogins = isNew ? [] : lookup.LoginIdentitiesOf.GetValueOrDefault(mpid) ?? [];
+        var ownLogins = isNew ? [] : (lookup.LoginIdentitiesOf.GetValueOrDefault(mpid) ?? []).Where(l => loginTypes.Contains(l.Type)).ToList();
 
         var toLink = batchIdentities
             .Distinct()

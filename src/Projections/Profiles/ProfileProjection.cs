@@ -12,6 +12,10 @@ namespace EventProfiles.Projections.Profiles;
 /// </summary>
 public partial class ProfileProjection : SingleStreamProjection<Profile, string>
 {
+    /// <summary>The profile documents' table (the document alias is set in <see cref="StoreConfiguration"/>).</summary>
+    public const string DocumentAlias = "profile";
+    public const string TableName = "mt_doc_" + DocumentAlias;
+
     public static Profile Create(ProfileCreated e) => Profile.Create(e);
 
     public static Profile Apply(BatchReceived e, Profile p) => p.Apply(e);

@@ -40,7 +40,7 @@ public sealed class AppFixture : IAsyncLifetime
         Set("EventProfiles__Schema", Schema);
         AddInput(2, "recorded-node-sdk", RecordedKey, RecordedSecret);
         AddInput(3, "second-server", SecondKey, SecondSecret);
-        Set("Logging__LogLevel__Default", "Warning");
+        Set("Logging__LogLevel__Default", Environment.GetEnvironmentVariable("EVENTPROFILES_TEST_LOGLEVEL") ?? "Warning");
         Set("ASPNETCORE_URLS", "http://127.0.0.1:0"); // a free port, never a developer's running service
 
         JasperFxEnvironment.AutoStartHost = true; // Program ends in RunJasperFxCommands

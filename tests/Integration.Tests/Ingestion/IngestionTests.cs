@@ -86,15 +86,23 @@ public class IngestionTests(AppFixture app)
     [Fact]
     public async Task concurrent_requests_with_the_same_request_id_are_stored_once()
     {
-        var customer = Api.NewId("dupc");
-        var json = $$"""
-            { "source_request_id": "{{Api.NewId("req")}}", "user_identities": { "customer_id": "{{customer}}" },
-              "events": [ { "event_type": "custom_event", "data": { "event_name": "once", "custom_event_type": "other" } } ] }
-            """;
-        await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => app.Ingested(json)));
+        // Several rounds, so copies land both in one commit group and across groups (in flight, then committed).
+        for (var round = 0; round < 5; round++)
+        {
+            var customer = Api.NewId("dupc");
+            var json = $$"""
+                { "source_request_id": "{{Api.NewId("req")}}", "user_identities": { "customer_id": "{{customer}}" },
+                  "events": [ { "event_type": "custom_event", "data": { "event_name": "once", "custom_event_type": "other" } } ] }
+                """;
+            await Task.WhenAll(Enumerable.Range(0, 24).Select(async i =>
+            {
+                await Task.Delay(i % 6); // spread the copies over a few milliseconds
+                await app.Ingested(json);
+            }));
 
-        var mpid = (await app.ProfileOf(customer))["mpid"]!.GetValue<long>();
-        (await app.EventCount(mpid, "batch_received")).ShouldBe(1);
+            var mpid = (await app.ProfileOf(customer))["mpid"]!.GetValue<long>();
+            (await app.EventCount(mpid, "batch_received")).ShouldBe(1);
+        }
     }
 
     [Fact]
