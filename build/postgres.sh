@@ -66,7 +66,8 @@ pg_stop() {
 }
 
 pg_connection_string() {
-  echo "Host=127.0.0.1;Port=$1;Username=postgres;Database=postgres;Include Error Detail=true;Maximum Pool Size=${2:-50}"
+  # No "Include Error Detail": PostgreSQL error details can quote identity values, which must not reach the logs.
+  echo "Host=127.0.0.1;Port=$1;Username=postgres;Database=postgres;Maximum Pool Size=${2:-50}"
 }
 
 # A free TCP port on loopback (for throwaway clusters).
