@@ -36,6 +36,11 @@ public static class ApiProblems
         return problem;
     }
 
-    public static IResult ToResult(this ProblemDetails problem) =>
-        Results.Problem(problem);
+    /// <summary>Writes a problem straight to the response (authentication handlers have no IResult pipeline).</summary>
+    public static Task WriteAsync(HttpContext context, ProblemDetails problem)
+    {
+        context.Response.StatusCode = problem.Status ?? StatusCodes.Status400BadRequest;
+        context.Response.ContentType = "application/problem+json";
+        return context.Response.WriteAsync(System.Text.Json.JsonSerializer.Serialize(problem));
+    }
 }

@@ -3,7 +3,6 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
-using System.Text.Json;
 using EventProfiles.Commands.Api;
 using EventProfiles.Domain.Workspaces;
 using Microsoft.AspNetCore.Authentication;
@@ -59,7 +58,7 @@ public sealed class InputBasicAuthenticationHandler(
         var key = colon < 0 ? decoded : decoded[..colon];
         var secret = colon < 0 ? "" : decoded[(colon + 1)..];
         var input = directory.InputByKey(key);
-        if (input?.Secret is null || !SecretsEqual(input.Secret, secret))
+        if (input?.Secret is null || !Secrets.AreEqual(input.Secret, secret))
             return Task.FromResult(AuthenticateResult.Fail("Unknown API key or wrong secret."));
 
         var identity = new ClaimsIdentity(
@@ -71,7 +70,7 @@ public sealed class InputBasicAuthenticationHandler(
     {
         var present = !string.IsNullOrWhiteSpace(Request.Headers.Authorization.ToString());
         if (!present) Response.Headers.WWWAuthenticate = "Basic realm=\"EventProfiles\"";
-        return WriteProblemAsync(Context, present
+        return ApiProblems.WriteAsync(Context, present
             ? ApiProblems.Create(StatusCodes.Status403Forbidden, "Forbidden",
                 [new FieldError("Authorization", "Unknown API key or wrong secret.", "FORBIDDEN")])
             : ApiProblems.Create(StatusCodes.Status401Unauthorized, "Unauthorized",
@@ -79,17 +78,15 @@ public sealed class InputBasicAuthenticationHandler(
     }
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
-        WriteProblemAsync(Context, ApiProblems.Create(StatusCodes.Status403Forbidden, "Forbidden",
+        ApiProblems.WriteAsync(Context, ApiProblems.Create(StatusCodes.Status403Forbidden, "Forbidden",
             [new FieldError("Authorization", "These credentials may not use this endpoint.", "FORBIDDEN")]));
 
-    internal static Task WriteProblemAsync(HttpContext context, Microsoft.AspNetCore.Mvc.ProblemDetails problem)
-    {
-        context.Response.StatusCode = problem.Status ?? 400;
-        context.Response.ContentType = "application/problem+json";
-        return context.Response.WriteAsync(JsonSerializer.Serialize(problem));
-    }
+}
 
-    internal static bool SecretsEqual(string expected, string actual) =>
+public static class Secrets
+{
+    /// <summary>Compares secrets in constant time (hashing first, so their lengths do not leak either).</summary>
+    public static bool AreEqual(string expected, string actual) =>
         CryptographicOperations.FixedTimeEquals(
             SHA256.HashData(Encoding.UTF8.GetBytes(expected)), SHA256.HashData(Encoding.UTF8.GetBytes(actual)));
 }

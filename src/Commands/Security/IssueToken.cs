@@ -47,7 +47,7 @@ public static class IssueTokenEndpoint
     public static IResult Post([NotBody] TokenRequest? request, WorkspaceDirectory directory, ProfileApiTokens tokens)
     {
         var client = directory.ClientById(request!.ClientId!);
-        if (client is null || !InputBasicAuthenticationHandler.SecretsEqual(client.ClientSecret, request.ClientSecret!))
+        if (client is null || !Secrets.AreEqual(client.ClientSecret, request.ClientSecret!))
             return Results.Problem(OAuthError(StatusCodes.Status401Unauthorized, "invalid_client", "client_id", "Unknown client or wrong secret."));
         return Results.Ok(new TokenResponse(tokens.Issue(client), (int)ProfileApiTokenOptions.Lifetime.TotalSeconds, "Bearer"));
     }

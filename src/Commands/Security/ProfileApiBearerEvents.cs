@@ -16,7 +16,7 @@ public static class ProfileApiBearerEvents
             var reason = context.AuthenticateFailure is null
                 ? "Send a bearer token from POST /oauth/token."
                 : "The bearer token is invalid or expired; get a new one from POST /oauth/token.";
-            await InputBasicAuthenticationHandler.WriteProblemAsync(context.HttpContext,
+            await ApiProblems.WriteAsync(context.HttpContext,
                 ApiProblems.Create(StatusCodes.Status401Unauthorized, "Unauthorized", [new FieldError("Authorization", reason, "UNAUTHORIZED")]));
         },
     };
