@@ -34,6 +34,7 @@ pg_as_owner() {
 }
 
 # pg_start <folder> <port> [extra postgres -c options...]
+# Sets PG_PORT to the port the cluster listens on (the running cluster's own port if it was already up).
 pg_start() {
   local dir="$1" port="$2"; shift 2
   pg_ensure_installed || return 1
@@ -50,8 +51,10 @@ pg_start() {
       || { cat "$dir/initdb.log" >&2; return 1; }
   fi
   if pg_as_owner "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-    echo ">> PostgreSQL already running in $dir" >&2; return 0
+    PG_PORT="$(sed -n 4p "$dir/data/postmaster.pid")"
+    echo ">> PostgreSQL already running in $dir on port $PG_PORT" >&2; return 0
   fi
+  PG_PORT="$port"
   local opts="-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 $*"
   pg_as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -o "$opts" -l "$dir/postgres.log" -w -t 60 start >/dev/null \
     || { tail -n 30 "$dir/postgres.log" >&2; return 1; }

@@ -19,6 +19,7 @@ public partial class IdentityIndexProjection : EventProjection
 
     public IdentityIndexProjection(string schema)
     {
+        Name = "IdentityIndex";
         var table = new Table($"{schema}.{TableName}");
         _table = table.Identifier.QualifiedName;
         table.AddColumn<string>("identity_type").AsPrimaryKey();

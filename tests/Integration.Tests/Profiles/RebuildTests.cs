@@ -1,0 +1,57 @@
+using EventProfiles.Integration.Tests.Fixtures;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EventProfiles.Integration.Tests.Profiles;
+
+/// <summary>The inline read models are pure folds of the streams: replaying the events rebuilds exactly what ingestion built.</summary>
+[Collection(AppCollection.Name)]
+public class RebuildTests(AppFixture app)
+{
+    private async Task<Dictionary<string, string>> Rows(string sql)
+    {
+        var rows = new Dictionary<string, string>();
+        await using var command = app.Db.CreateCommand(sql);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) rows[reader.GetString(0)] = reader.GetString(1);
+        return rows;
+    }
+
+    [Fact]
+    public async Task rebuilding_the_profile_and_identity_index_gives_what_ingestion_built()
+    {
+        // A mixed workload: attributes out of order, deletions, consent, devices, an identity change.
+        var customer = Api.NewId("rb");
+        var t = DateTimeOffset.UtcNow.AddHours(-1).ToUnixTimeMilliseconds();
+        await app.Ingested($$"""
+            { "user_identities": { "customer_id": "{{customer}}", "email": "{{customer}}@a.org" }, "user_attributes": { "a": "1", "gone": "x" },
+              "mp_deviceid": "{{customer}}-das", "device_info": { "platform": "web" },
+              "consent_state": { "gdpr": { "ads": { "consented": true, "timestamp_unixtime_ms": {{t}} } } },
+              "events": [ { "event_type": "user_attribute_change", "data": { "user_attribute_name": "tier", "new": "gold", "timestamp_unixtime_ms": {{t + 10}} } } ] }
+            """);
+        await app.Ingested($$"""
+            { "user_identities": { "customer_id": "{{customer}}", "email": "{{customer}}@b.org" }, "deleted_user_attributes": ["gone"],
+              "events": [ { "event_type": "user_attribute_change", "data": { "user_attribute_name": "tier", "new": "old", "timestamp_unixtime_ms": {{t}} } },
+                          { "event_type": "opt_out", "data": { "is_opted_out": true, "timestamp_unixtime_ms": {{t}} } } ] }
+            """, key: AppFixture.SecondKey, secret: AppFixture.SecondSecret);
+
+        var profilesSql = $"select id, data::text from {app.Schema}.mt_doc_profile";
+        var identitiesSql = $"select identity_type || ':' || identity_value, mpid::text || '/' || workspace_id || '/' || linked_at from {app.Schema}.ep_identity_index";
+        var profiles = await Rows(profilesSql);
+        var identities = await Rows(identitiesSql);
+
+        var store = app.Services.GetRequiredService<IDocumentStore>();
+        using (var daemon = await store.BuildProjectionDaemonAsync())
+        {
+            await daemon.RebuildProjectionAsync("Profile", TimeSpan.FromMinutes(1), CancellationToken.None);
+            await daemon.RebuildProjectionAsync("IdentityIndex", TimeSpan.FromMinutes(1), CancellationToken.None);
+        }
+
+        (await Rows(profilesSql)).ShouldBe(profiles);
+        (await Rows(identitiesSql)).ShouldBe(identities);
+        var profile = await app.ProfileOf(customer);
+        profile.Attribute("tier").ShouldBe(["gold"]);
+        profile.Identities().ShouldContain($"email={customer}@b.org");
+        profile["is_opted_out"]!.GetValue<bool>().ShouldBeTrue();
+    }
+}
