@@ -41,7 +41,7 @@ public static class ProfileDocument
         if (fields.Contains(UserAttributes))
         {
             var attributes = new JsonObject();
-            foreach (var (name, value) in ws.CurrentAttributes) attributes[name] = AttributeValue(value);
+            foreach (var (name, value) in ws.CurrentAttributes()) attributes[name] = AttributeValue(value);
             json[UserAttributes] = attributes;
         }
         if (fields.Contains(AudienceMemberships)) json[AudienceMemberships] = new JsonArray();

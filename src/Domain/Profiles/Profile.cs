@@ -153,7 +153,7 @@ public sealed record WorkspaceProfile
         ImmutableSortedDictionary.Create<string, DeviceRecord>(StringComparer.Ordinal);
 
     /// <summary>Current, non-removed attributes.</summary>
-    public IEnumerable<KeyValuePair<string, JsonElement?>> CurrentAttributes =>
+    public IEnumerable<KeyValuePair<string, JsonElement?>> CurrentAttributes() =>
         Attributes.Where(a => !a.Value.Removed).Select(a => KeyValuePair.Create(a.Key, a.Value.Value));
 
     public ConsentRecord? Consent(string regulation, string purpose) =>

@@ -59,7 +59,7 @@ public class BatchDecisionTests
         captured[0].Timestamp.ShouldBe(DateTimeOffset.FromUnixTimeMilliseconds(1795878718123));
         captured[0].Data.GetProperty("custom_attributes").GetProperty("plan").GetString().ShouldBe("pro");
 
-        profile.Workspace(1).CurrentAttributes.Select(a => a.Key).ShouldBe(["favorite_genres", "plan"]);
+        profile.Workspace(1).CurrentAttributes().Select(a => a.Key).ShouldBe(["favorite_genres", "plan"]);
         profile.FirstSeenAt.ShouldBe(DateTimeOffset.FromUnixTimeMilliseconds(1795878718123)); // the earliest event, older than receipt
     }
 
@@ -128,7 +128,7 @@ public class BatchDecisionTests
         var lateSet = Parse("""{ "events": [ { "event_type": "user_attribute_change", "data": { "user_attribute_name": "temp_flag", "new": "yes", "timestamp_unixtime_ms": 1000 } } ] }""");
         var (_, after) = DecideAndFold(profile, lateSet, Context(lateSet, isNew: false));
 
-        after.Workspace(1).CurrentAttributes.ShouldBeEmpty();
+        after.Workspace(1).CurrentAttributes().ShouldBeEmpty();
     }
 
     [Fact]
@@ -137,7 +137,7 @@ public class BatchDecisionTests
         var batch = Parse("""{ "events": [ { "event_type": "user_attribute_change", "data": { "user_attribute_name": "vip", "new": null, "deleted": false, "timestamp_unixtime_ms": 1000 } } ] }""");
         var (_, profile) = DecideAndFold(null, batch, Context(batch));
 
-        profile.Workspace(1).CurrentAttributes.Single().Key.ShouldBe("vip");
+        profile.Workspace(1).CurrentAttributes().Single().Key.ShouldBe("vip");
     }
 
     [Fact]
@@ -160,7 +160,7 @@ public class BatchDecisionTests
         var (events, after) = DecideAndFold(profile, delete, Context(delete, isNew: false, receivedAt: ReceivedAt.AddSeconds(1)));
 
         events.OfType<UserAttributeRemoved>().Single().Name.ShouldBe("trial_end");
-        after.Workspace(1).CurrentAttributes.ShouldBeEmpty();
+        after.Workspace(1).CurrentAttributes().ShouldBeEmpty();
     }
 
     [Fact]

@@ -35,8 +35,8 @@ public class RebuildTests(AppFixture app)
                           { "event_type": "opt_out", "data": { "is_opted_out": true, "timestamp_unixtime_ms": {{t}} } } ] }
             """, key: AppFixture.SecondKey, secret: AppFixture.SecondSecret);
 
-        var profilesSql = $"select id, data::text from {app.Schema}.mt_doc_profile";
-        var identitiesSql = $"select identity_type || ':' || identity_value, mpid::text || '/' || workspace_id || '/' || linked_at from {app.Schema}.ep_identity_index";
+        var profilesSql = $"select id, data::text from {app.Schema}.mt_doc_profile order by 1";
+        var identitiesSql = $"select identity_type || ':' || identity_value, mpid::text || '/' || workspace_id || '/' || linked_at from {app.Schema}.ep_identity_index order by 1";
         var profiles = await Rows(profilesSql);
         var identities = await Rows(identitiesSql);
 
