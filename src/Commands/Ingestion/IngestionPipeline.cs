@@ -10,7 +10,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using EventProfiles.Projections.Identity;
-using EventProfiles.Projections.Profiles;
 using Npgsql;
 
 namespace EventProfiles.Commands.Ingestion;
@@ -65,7 +64,6 @@ public sealed class IngestionPipeline : BackgroundService
     private readonly IngestionOptions _options;
     private readonly ILogger<IngestionPipeline> _logger;
     private readonly string _schema;
-    private readonly string _profileTable;
     private readonly Channel<PendingBatch> _incoming = Channel.CreateUnbounded<PendingBatch>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SemaphoreSlim _capacity;
     private volatile bool _stopping;
@@ -81,7 +79,6 @@ public sealed class IngestionPipeline : BackgroundService
         _options = options.Value;
         _logger = logger;
         _schema = store.Options.DatabaseSchemaName;
-        _profileTable = $"{_schema}.{ProfileProjection.TableName}";
         _capacity = new SemaphoreSlim(_options.QueueCapacity, _options.QueueCapacity);
         _writers = Enumerable.Range(0, Math.Max(1, _options.Writers))
             .Select(_ => Channel.CreateUnbounded<PendingBatch>(new UnboundedChannelOptions { SingleReader = true }))
@@ -185,50 +182,67 @@ public sealed class IngestionPipeline : BackgroundService
 
     private sealed record GroupLookup(IdentityLookup Identity, Dictionary<(string, string), long> StoredRequests);
 
-    /// <summary>One round trip: owners of every identity in the group, login identities of those owners, which hinted MPIDs exist, which request ids are stored.</summary>
+    /// <summary>
+    /// One round trip for the group: owners of its identities, which hinted MPIDs exist, which request ids are stored.
+    /// A second one only when a batch brings a login identity nobody holds yet: the login identities of the profiles
+    /// it could resolve to (a profile with another customer id is not returned for a new customer).
+    /// </summary>
     private async Task<GroupLookup> LookupAsync(List<PendingBatch> group)
     {
         var identities = group.SelectMany(b => b.Parsed.Identities()).Distinct().ToList();
         var hints = group.Select(b => b.Parsed.Batch.Mpid?.Value).OfType<long>().Where(m => m != 0).Distinct().ToArray();
-        var loginTypes = group.SelectMany(b => b.Input.Workspace.LoginIdentityTypes).Distinct().ToArray();
         var requests = group.Select(b => b.RequestKey).OfType<(string Input, string Id)>().Distinct().ToList();
 
         var owners = new Dictionary<IdentityKey, long>();
-        var logins = new Dictionary<long, List<IdentityKey>>();
         var known = new HashSet<long>();
         var stored = new Dictionary<(string, string), long>();
-
-        await using var batch = _dataSource.CreateBatch();
-        var types = identities.Select(i => i.Type).ToArray();
-        var values = identities.Select(i => i.Value).ToArray();
-        batch.BatchCommands.Add(Command(
-            $"select i.identity_type, i.identity_value, i.mpid from {_schema}.{IdentityIndexProjection.TableName} i " +
-            "join unnest($1::text[], $2::text[]) q(t, v) on i.identity_type = q.t and i.identity_value = q.v",
-            [types, values]));
-        batch.BatchCommands.Add(Command(
-            $"select identity_type, identity_value, mpid from {_schema}.{IdentityIndexProjection.TableName} where identity_type = any($3) and mpid in (" +
-            $"select i.mpid from {_schema}.{IdentityIndexProjection.TableName} i join unnest($1::text[], $2::text[]) q(t, v) on i.identity_type = q.t and i.identity_value = q.v " +
-            "union select unnest($4::bigint[]))",
-            [types, values, loginTypes, hints]));
-        batch.BatchCommands.Add(Command($"select id from {_schema}.mt_streams where id = any($1)", [hints.Select(StreamKey.For).ToArray()]));
-        batch.BatchCommands.Add(Command(
-            $"select r.input, r.source_request_id, r.mpid from {_schema}.{IngestionStorage.RequestsTable} r " +
-            "join unnest($1::text[], $2::text[]) q(i, s) on r.input = q.i and r.source_request_id = q.s",
-            [requests.Select(r => r.Input).ToArray(), requests.Select(r => r.Id).ToArray()]));
-
-        await using var reader = await batch.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) owners[new IdentityKey(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
-        await reader.NextResultAsync();
-        while (await reader.ReadAsync())
+        await using (var batch = _dataSource.CreateBatch())
         {
-            var mpid = reader.GetInt64(2);
-            if (!logins.TryGetValue(mpid, out var list)) logins[mpid] = list = [];
-            list.Add(new IdentityKey(reader.GetString(0), reader.GetString(1)));
+            batch.BatchCommands.Add(Command(
+                $"select i.identity_type, i.identity_value, i.mpid from {_schema}.{IdentityIndexProjection.TableName} i " +
+                "join unnest($1::text[], $2::text[]) q(t, v) on i.identity_type = q.t and i.identity_value = q.v",
+                [identities.Select(i => i.Type).ToArray(), identities.Select(i => i.Value).ToArray()]));
+            batch.BatchCommands.Add(Command($"select id from {_schema}.mt_streams where id = any($1)", [hints.Select(StreamKey.For).ToArray()]));
+            batch.BatchCommands.Add(Command(
+                $"select r.input, r.source_request_id, r.mpid from {_schema}.{IngestionStorage.RequestsTable} r " +
+                "join unnest($1::text[], $2::text[]) q(i, s) on r.input = q.i and r.source_request_id = q.s",
+                [requests.Select(r => r.Input).ToArray(), requests.Select(r => r.Id).ToArray()]));
+
+            await using var reader = await batch.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) owners[new IdentityKey(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
+            await reader.NextResultAsync();
+            while (await reader.ReadAsync()) if (StreamKey.TryParse(reader.GetString(0), out var k)) known.Add(k);
+            await reader.NextResultAsync();
+            while (await reader.ReadAsync()) stored[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
         }
-        await reader.NextResultAsync();
-        while (await reader.ReadAsync()) if (StreamKey.TryParse(reader.GetString(0), out var k)) known.Add(k);
-        await reader.NextResultAsync();
-        while (await reader.ReadAsync()) stored[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
+
+        var logins = new Dictionary<long, List<IdentityKey>>();
+        var candidates = new HashSet<long>();
+        var loginTypes = new HashSet<string>();
+        foreach (var b in group)
+        {
+            var batchIdentities = b.Parsed.Identities();
+            var types = b.Input.Workspace.LoginIdentityTypes;
+            if (!batchIdentities.Any(i => types.Contains(i.Type) && !owners.ContainsKey(i))) continue;
+            loginTypes.UnionWith(types);
+            candidates.UnionWith(batchIdentities.Where(owners.ContainsKey).Select(i => owners[i]));
+            candidates.UnionWith(_inFlight.ClaimedOwnersOf(batchIdentities));
+            if (b.Parsed.Batch.Mpid?.Value is { } hint && known.Contains(hint)) candidates.Add(hint);
+        }
+        if (candidates.Count > 0)
+        {
+            await using var command = _dataSource.CreateCommand(
+                $"select identity_type, identity_value, mpid from {_schema}.{IdentityIndexProjection.TableName} where mpid = any($1) and identity_type = any($2)");
+            command.Parameters.Add(new NpgsqlParameter { Value = candidates.ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = loginTypes.ToArray() });
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                var mpid = reader.GetInt64(2);
+                if (!logins.TryGetValue(mpid, out var list)) logins[mpid] = list = [];
+                list.Add(new IdentityKey(reader.GetString(0), reader.GetString(1)));
+            }
+        }
 
         var identity = new IdentityLookup(owners, logins.ToDictionary(x => x.Key, x => (IReadOnlyList<IdentityKey>)x.Value), known);
         return new GroupLookup(identity, stored);
@@ -324,19 +338,15 @@ public sealed class IngestionPipeline : BackgroundService
     private async Task CommitGroupAsync(IReadOnlyList<PendingBatch> group)
     {
         var started = Stopwatch.GetTimestamp();
-        await using var session = _store.LightweightSession();
-
-        // Lock the group's profiles for this transaction (in key order, to avoid deadlocks): on this node each stream has one
-        // writer anyway, and across nodes no other transaction can append to these streams, and lose an inline profile
-        // update, until we commit.
+        // An identity session: the profiles loaded here are the ones the inline projection folds, not read twice.
+        await using var session = _store.IdentitySession();
         await session.BeginTransactionAsync(CancellationToken.None);
         var keys = group.Select(b => StreamKey.For(b.Resolution!.Mpid)).Distinct().Order(StringComparer.Ordinal).ToArray();
-        var loaded = (await session.QueryAsync<Profile>($"select data from {_profileTable} where id = any(?) order by id for update", [keys]))
-            .ToDictionary(p => p.Mpid);
-        var knownMessageIds = await KnownMessageIdsAsync(group);
+        var knownMessageIds = await LockStreamsAndReadMessageIdsAsync((NpgsqlConnection)session.Connection!, keys, group);
+        var loaded = (await session.LoadManyAsync<Profile>(keys)).ToDictionary(p => p.Mpid);
 
         var profiles = new Dictionary<long, Profile?>();
-        var pending = new Dictionary<long, (bool IsNew, List<object> Events)>();
+        var pending = new Dictionary<long, List<object>>();
         var messageRows = new List<(long Mpid, string Id)>();
         var requestRows = new List<(string Input, string Id, long Mpid, DateTimeOffset At)>();
 
@@ -353,8 +363,8 @@ public sealed class IngestionPipeline : BackgroundService
                 resolution.IdentitiesToLink, seen, batch.Input.Workspace.LoginIdentityTypes);
             var decided = BatchDecision.Decide(current, batch.Parsed, ctx);
 
-            if (!pending.TryGetValue(mpid, out var stream)) pending[mpid] = stream = (current is null, []);
-            stream.Events.AddRange(decided);
+            if (!pending.TryGetValue(mpid, out var stream)) pending[mpid] = stream = [];
+            stream.AddRange(decided);
             var next = current;
             foreach (var e in decided) next = next is null ? Profile.Create((ProfileCreated)e) : next.Evolve(e);
             profiles[mpid] = next;
@@ -366,8 +376,10 @@ public sealed class IngestionPipeline : BackgroundService
 
         foreach (var (mpid, stream) in pending)
         {
-            if (stream.IsNew) session.Events.StartStream<Profile>(StreamKey.For(mpid), stream.Events.ToArray());
-            else session.Events.Append(StreamKey.For(mpid), stream.Events.ToArray());
+            // Append also creates a new stream, through the same one-call-per-stream quick append as existing
+            // streams; StartStream would insert new streams' events row by row. (A random 64-bit MPID colliding
+            // with an existing stream is not guarded against.)
+            session.Events.Append(StreamKey.For(mpid), stream.ToArray());
         }
         if (requestRows.Count > 0)
             session.QueueSqlCommand(
@@ -394,21 +406,36 @@ public sealed class IngestionPipeline : BackgroundService
                 group.Count, pending.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
-    private async Task<Dictionary<long, HashSet<string>>> KnownMessageIdsAsync(IReadOnlyList<PendingBatch> group)
+    /// <summary>
+    /// One round trip in the group's transaction: lock the group's streams (in key order, so two writers never
+    /// deadlock on them) and read which of the group's source_message_ids those streams already hold. On one node a
+    /// stream has one writer anyway; the lock is what keeps another node from appending to the same stream until we
+    /// commit, which would lose an inline profile update.
+    /// </summary>
+    private async Task<Dictionary<long, HashSet<string>>> LockStreamsAndReadMessageIdsAsync(
+        NpgsqlConnection connection, string[] keys, IReadOnlyList<PendingBatch> group)
     {
+        // A profile created by this group cannot hold any message id yet.
         var pairs = group
-            .SelectMany(b => b.Parsed.Events.Select(e => e.Data?.SourceMessageId).OfType<string>().Select(id => (b.Resolution!.Mpid, id)))
+            .Where(b => !b.Resolution!.IsNewProfile)
+            .SelectMany(b => b.Parsed.Events.Select(e => e.Data?.SourceMessageId).OfType<string>().Select(id => (b.Resolution!.Mpid, Id: id)))
             .Distinct()
             .ToList();
-        var result = new Dictionary<long, HashSet<string>>();
-        if (pairs.Count == 0) return result;
 
-        await using var command = _dataSource.CreateCommand(
+        await using var batch = connection.CreateBatch();
+        var lockStreams = new NpgsqlBatchCommand($"select id from {_schema}.mt_streams where id = any($1) order by id for update");
+        lockStreams.Parameters.Add(new NpgsqlParameter { Value = keys });
+        batch.BatchCommands.Add(lockStreams);
+        var messages = new NpgsqlBatchCommand(
             $"select m.mpid, m.source_message_id from {_schema}.{IngestionStorage.MessagesTable} m " +
             "join unnest($1::bigint[], $2::text[]) q(mpid, id) on m.mpid = q.mpid and m.source_message_id = q.id");
-        command.Parameters.Add(new NpgsqlParameter { Value = pairs.Select(p => p.Mpid).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter { Value = pairs.Select(p => p.id).ToArray() });
-        await using var reader = await command.ExecuteReaderAsync();
+        messages.Parameters.Add(new NpgsqlParameter { Value = pairs.Select(p => p.Mpid).ToArray() });
+        messages.Parameters.Add(new NpgsqlParameter { Value = pairs.Select(p => p.Id).ToArray() });
+        batch.BatchCommands.Add(messages);
+
+        var result = new Dictionary<long, HashSet<string>>();
+        await using var reader = await batch.ExecuteReaderAsync();
+        await reader.NextResultAsync(); // the locked stream ids are not needed
         while (await reader.ReadAsync())
         {
             var mpid = reader.GetInt64(0);
@@ -502,6 +529,12 @@ public sealed class IngestionPipeline : BackgroundService
             public IEnumerator<KeyValuePair<long, IReadOnlyList<IdentityKey>>> GetEnumerator() =>
                 logins.Select(x => KeyValuePair.Create(x.Key, (IReadOnlyList<IdentityKey>)x.Value)).GetEnumerator();
             System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+        }
+
+        /// <summary>Profiles that batches in flight are linking these identities to.</summary>
+        public IReadOnlyList<long> ClaimedOwnersOf(IEnumerable<IdentityKey> identities)
+        {
+            lock (_lock) return identities.Where(_claims.ContainsKey).Select(i => _claims[i].Mpid).ToList();
         }
 
         public void Release(PendingBatch batch)

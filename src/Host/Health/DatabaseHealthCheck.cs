@@ -1,3 +1,6 @@
+using EventProfiles.Commands.Ingestion;
+using EventProfiles.Projections.Identity;
+using EventProfiles.Projections.Profiles;
 using Marten;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
@@ -7,7 +10,8 @@ namespace EventProfiles.Host.Health;
 /// <summary>Ready when PostgreSQL answers and our schema (event store, profiles, identity index) is in place.</summary>
 public sealed class DatabaseHealthCheck(NpgsqlDataSource db, IDocumentStore store) : IHealthCheck
 {
-    private static readonly string[] RequiredTables = ["mt_events", "mt_streams", "mt_doc_profile", "ep_identity_index", "ep_ingest_requests"];
+    private static readonly string[] RequiredTables =
+        ["mt_events", "mt_streams", ProfileProjection.TableName, IdentityIndexProjection.TableName, IngestionStorage.RequestsTable, IngestionStorage.MessagesTable];
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
     {
