@@ -5,11 +5,11 @@ using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Ingestion;
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Domain.Workspaces;
+using EventProfiles.Projections.Identity;
 using Marten;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using EventProfiles.Projections.Identity;
 using Npgsql;
 
 namespace EventProfiles.Commands.Ingestion;
