@@ -24,7 +24,8 @@ var connectionString = builder.Configuration.GetConnectionString("EventProfiles"
         "No database configured: set ConnectionStrings:EventProfiles (env ConnectionStrings__EventProfiles), or start with build/run, which starts a private PostgreSQL.");
 
 // ---- org, workspaces, inputs and API clients
-builder.Services.AddSingleton(settings.BuildDirectory());
+var directory = settings.BuildDirectory();
+builder.Services.AddSingleton(directory);
 builder.Services.AddSingleton(TimeProvider.System);
 
 // ---- event store: one stream per person, inline profile and identity index
@@ -34,7 +35,7 @@ builder.Services.AddMarten(opts =>
     {
         opts.Connection(dataSource);
         opts.DatabaseSchemaName = settings.Schema;
-        opts.ConfigureEventProfiles();
+        opts.ConfigureEventProfiles(directory.Identity);
         opts.AddIngestionTables();
     })
     .UseLightweightSessions()

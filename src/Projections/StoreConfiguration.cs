@@ -1,3 +1,4 @@
+using EventProfiles.Domain.Identity;
 using EventProfiles.Projections.Identity;
 using EventProfiles.Projections.Profiles;
 using JasperFx.Events;
@@ -9,14 +10,14 @@ namespace EventProfiles.Projections;
 public static class StoreConfiguration
 {
     /// <summary>Event store shape and every projection of EventProfiles, registered in one place.</summary>
-    public static StoreOptions ConfigureEventProfiles(this StoreOptions opts)
+    public static StoreOptions ConfigureEventProfiles(this StoreOptions opts, IdentitySettings identity)
     {
         // Streams are keyed by the MPID as invariant decimal text (StreamKey.For).
         opts.Events.StreamIdentity = StreamIdentity.AsString;
         opts.Events.AppendMode = EventAppendMode.Quick;
 
         opts.Projections.Add<ProfileProjection>(ProjectionLifecycle.Inline);
-        opts.Projections.Add(new IdentityIndexProjection(opts.DatabaseSchemaName), ProjectionLifecycle.Inline);
+        opts.Projections.Add(new IdentityIndexProjection(opts.DatabaseSchemaName, identity), ProjectionLifecycle.Inline);
 
         // Fail loudly instead of skipping events a projection cannot apply.
         opts.Projections.Errors.SkipApplyErrors = false;

@@ -37,7 +37,7 @@ public sealed class PendingBatch(ParsedBatch parsed, Input input, DateTimeOffset
     public TaskCompletionSource<IngestOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     internal int Attempts { get; set; }
     internal IdentityResolutionResult? Resolution { get; set; }
-    internal IReadOnlyList<IdentityKey> Claims { get; set; } = [];
+    internal IReadOnlyList<(IdentityKey Identity, long Mpid)> Claims { get; set; } = [];
     internal long? ClaimedNewMpid { get; set; }
     internal (string Input, string Id)? RequestKey =>
         Parsed.Batch.SourceRequestId is { Length: > 0 } id ? (Input.Name, id) : null;
@@ -68,12 +68,16 @@ public sealed class IngestionPipeline : BackgroundService
     private readonly SemaphoreSlim _capacity;
     private volatile bool _stopping;
     private readonly Channel<PendingBatch>[] _writers;
-    private readonly InFlight _inFlight = new();
+    private readonly InFlight _inFlight;
+    private readonly IdentitySettings _identity;
     /// <summary>Batches taken but not yet answered; shutdown waits for this to reach zero.</summary>
     private int _outstanding;
 
-    public IngestionPipeline(IDocumentStore store, NpgsqlDataSource dataSource, IOptions<IngestionOptions> options, ILogger<IngestionPipeline> logger)
+    public IngestionPipeline(IDocumentStore store, NpgsqlDataSource dataSource, WorkspaceDirectory directory,
+        IOptions<IngestionOptions> options, ILogger<IngestionPipeline> logger)
     {
+        _identity = directory.Identity;
+        _inFlight = new InFlight(_identity);
         _store = store;
         _dataSource = dataSource;
         _options = options.Value;
@@ -193,13 +197,13 @@ public sealed class IngestionPipeline : BackgroundService
         var hints = group.Select(b => b.Parsed.Batch.Mpid?.Value).OfType<long>().Where(m => m != 0).Distinct().ToArray();
         var requests = group.Select(b => b.RequestKey).OfType<(string Input, string Id)>().Distinct().ToList();
 
-        var owners = new Dictionary<IdentityKey, long>();
+        var owners = new Dictionary<IdentityKey, List<IdentityOwner>>();
         var known = new HashSet<long>();
         var stored = new Dictionary<(string, string), long>();
         await using (var batch = _dataSource.CreateBatch())
         {
             batch.BatchCommands.Add(Command(
-                $"select i.identity_type, i.identity_value, i.mpid from {_schema}.{IdentityIndexProjection.TableName} i " +
+                $"select i.identity_type, i.identity_value, i.mpid, i.linked_at from {_schema}.{IdentityIndexProjection.TableName} i " +
                 "join unnest($1::text[], $2::text[]) q(t, v) on i.identity_type = q.t and i.identity_value = q.v",
                 [identities.Select(i => i.Type).ToArray(), identities.Select(i => i.Value).ToArray()]));
             batch.BatchCommands.Add(Command($"select id from {_schema}.mt_streams where id = any($1)", [hints.Select(StreamKey.For).ToArray()]));
@@ -209,7 +213,12 @@ public sealed class IngestionPipeline : BackgroundService
                 [requests.Select(r => r.Input).ToArray(), requests.Select(r => r.Id).ToArray()]));
 
             await using var reader = await batch.ExecuteReaderAsync();
-            while (await reader.ReadAsync()) owners[new IdentityKey(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
+            while (await reader.ReadAsync())
+            {
+                var key = new IdentityKey(reader.GetString(0), reader.GetString(1));
+                if (!owners.TryGetValue(key, out var list)) owners[key] = list = [];
+                list.Add(new IdentityOwner(reader.GetInt64(2), reader.GetFieldValue<DateTimeOffset>(3)));
+            }
             await reader.NextResultAsync();
             while (await reader.ReadAsync()) if (StreamKey.TryParse(reader.GetString(0), out var k)) known.Add(k);
             await reader.NextResultAsync();
@@ -218,14 +227,11 @@ public sealed class IngestionPipeline : BackgroundService
 
         var logins = new Dictionary<long, List<IdentityKey>>();
         var candidates = new HashSet<long>();
-        var loginTypes = new HashSet<string>();
         foreach (var b in group)
         {
             var batchIdentities = b.Parsed.Identities();
-            var types = b.Input.Workspace.LoginIdentityTypes;
-            if (!batchIdentities.Any(i => types.Contains(i.Type) && !owners.ContainsKey(i))) continue;
-            loginTypes.UnionWith(types);
-            candidates.UnionWith(batchIdentities.Where(owners.ContainsKey).Select(i => owners[i]));
+            if (!batchIdentities.Any(i => _identity.IsLogin(i.Type) && !owners.ContainsKey(i))) continue;
+            candidates.UnionWith(batchIdentities.Where(owners.ContainsKey).SelectMany(i => owners[i]).Select(o => o.Mpid));
             candidates.UnionWith(_inFlight.ClaimedOwnersOf(batchIdentities));
             if (b.Parsed.Batch.Mpid?.Value is { } hint && known.Contains(hint)) candidates.Add(hint);
         }
@@ -234,7 +240,7 @@ public sealed class IngestionPipeline : BackgroundService
             await using var command = _dataSource.CreateCommand(
                 $"select identity_type, identity_value, mpid from {_schema}.{IdentityIndexProjection.TableName} where mpid = any($1) and identity_type = any($2)");
             command.Parameters.Add(new NpgsqlParameter { Value = candidates.ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { Value = loginTypes.ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = _identity.LoginTypes.ToArray() });
             await using var reader = await command.ExecuteReaderAsync();
             while (await reader.ReadAsync())
             {
@@ -244,7 +250,7 @@ public sealed class IngestionPipeline : BackgroundService
             }
         }
 
-        var identity = new IdentityLookup(owners, logins.ToDictionary(x => x.Key, x => (IReadOnlyList<IdentityKey>)x.Value), known);
+        var identity = new IdentityLookup(new ListMapView<IdentityKey, IdentityOwner>(owners), new ListMapView<long, IdentityKey>(logins), known);
         return new GroupLookup(identity, stored);
 
         static NpgsqlBatchCommand Command(string sql, IReadOnlyList<object> parameters)
@@ -360,7 +366,7 @@ public sealed class IngestionPipeline : BackgroundService
             var ctx = new IngestionContext(
                 mpid, current is null, batch.Input.Workspace.Id, batch.Input.Name, batch.Input.Kind,
                 batch.Parsed.Batch.Environment ?? batch.Input.Environment, batch.BatchId, batch.ReceivedAt, batch.IsHistorical,
-                resolution.IdentitiesToLink, seen, batch.Input.Workspace.LoginIdentityTypes);
+                resolution.IdentitiesToLink, seen, _identity);
             var decided = BatchDecision.Decide(current, batch.Parsed, ctx);
 
             if (!pending.TryGetValue(mpid, out var stream)) pending[mpid] = stream = [];
@@ -450,10 +456,11 @@ public sealed class IngestionPipeline : BackgroundService
     /// MPIDs of profiles being created, request ids being stored. This is what makes two concurrent batches for
     /// the same new customer end in one profile on this node; the unique index catches any other writer.
     /// </summary>
-    private sealed class InFlight
+    private sealed class InFlight(IdentitySettings identity)
     {
         private readonly Lock _lock = new();
-        private readonly Dictionary<IdentityKey, (long Mpid, int Count)> _claims = new();
+        /// <summary>Identity → the profiles batches in flight are linking it to (one entry per batch).</summary>
+        private readonly Dictionary<IdentityKey, List<long>> _claims = new();
         private readonly Dictionary<long, int> _newProfiles = new();
         private readonly Dictionary<(string, string), PendingBatch> _requests = new();
 
@@ -474,28 +481,27 @@ public sealed class IngestionPipeline : BackgroundService
             lock (_lock)
             {
                 // One merged view per group (database + in flight), extended as the group's batches claim identities.
-                var loginTypes = batches.SelectMany(b => b.Input.Workspace.LoginIdentityTypes).ToHashSet();
-                var owners = new Dictionary<IdentityKey, long>(fromDatabase.Owners);
+                var owners = fromDatabase.Owners.ToDictionary(x => x.Key, x => x.Value.ToList());
                 var logins = fromDatabase.LoginIdentitiesOf.ToDictionary(x => x.Key, x => x.Value.ToList());
-                foreach (var (identity, claim) in _claims)
-                    if (owners.TryAdd(identity, claim.Mpid) && loginTypes.Contains(identity.Type)) AddLogin(logins, claim.Mpid, identity);
+                foreach (var (key, mpids) in _claims)
+                    foreach (var mpid in mpids) AddOwner(key, mpid);
                 var known = new HashSet<long>(fromDatabase.KnownMpids);
                 known.UnionWith(_newProfiles.Keys);
-                var lookup = new IdentityLookup(owners, new LoginView(logins), known);
+                var lookup = new IdentityLookup(new ListMapView<IdentityKey, IdentityOwner>(owners), new ListMapView<long, IdentityKey>(logins), known);
 
                 foreach (var batch in batches)
                 {
-                    var result = IdentityResolution.Resolve(batch.Parsed.Identities(), NonZero(batch.Parsed.Batch.Mpid?.Value), lookup,
-                        batch.Input.Workspace.LoginIdentityTypes, RandomMpid);
+                    var result = IdentityResolution.Resolve(batch.Parsed.Identities(), NonZero(batch.Parsed.Batch.Mpid?.Value), lookup, identity, RandomMpid);
                     batch.Resolution = result;
 
-                    var claimed = result.IdentitiesToLink.Where(i => !fromDatabase.Owners.ContainsKey(i)).ToList();
-                    foreach (var identity in claimed)
+                    var claimed = result.IdentitiesToLink.Where(i => !fromDatabase.OwnersOf(i).Any(o => o.Mpid == result.Mpid)).ToList();
+                    foreach (var key in claimed)
                     {
-                        _claims[identity] = _claims.TryGetValue(identity, out var c) ? (c.Mpid, c.Count + 1) : (result.Mpid, 1);
-                        if (owners.TryAdd(identity, result.Mpid) && loginTypes.Contains(identity.Type)) AddLogin(logins, result.Mpid, identity);
+                        if (!_claims.TryGetValue(key, out var mpids)) _claims[key] = mpids = [];
+                        mpids.Add(result.Mpid);
+                        AddOwner(key, result.Mpid);
                     }
-                    batch.Claims = claimed;
+                    batch.Claims = claimed.Select(key => (key, result.Mpid)).ToList();
                     if (result.IsNewProfile)
                     {
                         _newProfiles[result.Mpid] = _newProfiles.GetValueOrDefault(result.Mpid) + 1;
@@ -503,64 +509,67 @@ public sealed class IngestionPipeline : BackgroundService
                         batch.ClaimedNewMpid = result.Mpid;
                     }
                 }
-            }
 
-            static void AddLogin(Dictionary<long, List<IdentityKey>> logins, long mpid, IdentityKey identity)
-            {
-                if (!logins.TryGetValue(mpid, out var list)) logins[mpid] = list = [];
-                list.Add(identity);
+                // An identity linked in flight is the most recent link of all.
+                void AddOwner(IdentityKey key, long mpid)
+                {
+                    if (!owners.TryGetValue(key, out var list)) owners[key] = list = [];
+                    if (list.Any(o => o.Mpid == mpid)) return;
+                    list.Add(new IdentityOwner(mpid, DateTimeOffset.MaxValue));
+                    if (!identity.IsLogin(key.Type)) return;
+                    if (!logins.TryGetValue(mpid, out var own)) logins[mpid] = own = [];
+                    own.Add(key);
+                }
             }
-        }
-
-        /// <summary>Read-only view of the per-group login map, so the resolution sees identities claimed earlier in the group.</summary>
-        private sealed class LoginView(Dictionary<long, List<IdentityKey>> logins) : IReadOnlyDictionary<long, IReadOnlyList<IdentityKey>>
-        {
-            public IReadOnlyList<IdentityKey> this[long key] => logins[key];
-            public IEnumerable<long> Keys => logins.Keys;
-            public IEnumerable<IReadOnlyList<IdentityKey>> Values => logins.Values;
-            public int Count => logins.Count;
-            public bool ContainsKey(long key) => logins.ContainsKey(key);
-            public bool TryGetValue(long key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out IReadOnlyList<IdentityKey> value)
-            {
-                var found = logins.TryGetValue(key, out var list);
-                value = list;
-                return found;
-            }
-            public IEnumerator<KeyValuePair<long, IReadOnlyList<IdentityKey>>> GetEnumerator() =>
-                logins.Select(x => KeyValuePair.Create(x.Key, (IReadOnlyList<IdentityKey>)x.Value)).GetEnumerator();
-            System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
         }
 
         /// <summary>Profiles that batches in flight are linking these identities to.</summary>
         public IReadOnlyList<long> ClaimedOwnersOf(IEnumerable<IdentityKey> identities)
         {
-            lock (_lock) return identities.Where(_claims.ContainsKey).Select(i => _claims[i].Mpid).ToList();
+            lock (_lock) return identities.Where(_claims.ContainsKey).SelectMany(i => _claims[i]).Distinct().ToList();
         }
 
         public void Release(PendingBatch batch)
         {
             lock (_lock)
             {
-                foreach (var identity in batch.Claims)
-                    if (_claims.TryGetValue(identity, out var c))
-                    {
-                        if (c.Count <= 1) _claims.Remove(identity);
-                        else _claims[identity] = (c.Mpid, c.Count - 1);
-                    }
+                foreach (var (key, mpid) in batch.Claims)
+                    if (_claims.TryGetValue(key, out var mpids) && mpids.Remove(mpid) && mpids.Count == 0)
+                        _claims.Remove(key);
                 batch.Claims = [];
-                if (batch.ClaimedNewMpid is { } mpid)
+                if (batch.ClaimedNewMpid is { } newMpid)
                 {
-                    if (_newProfiles.GetValueOrDefault(mpid) <= 1) _newProfiles.Remove(mpid);
-                    else _newProfiles[mpid]--;
+                    if (_newProfiles.GetValueOrDefault(newMpid) <= 1) _newProfiles.Remove(newMpid);
+                    else _newProfiles[newMpid]--;
                     batch.ClaimedNewMpid = null;
                 }
-                if (batch.RequestKey is { } key && _requests.TryGetValue(key, out var holder) && holder == batch)
-                    _requests.Remove(key);
+                if (batch.RequestKey is { } request && _requests.TryGetValue(request, out var holder) && holder == batch)
+                    _requests.Remove(request);
             }
         }
 
         private static long? NonZero(long? mpid) => mpid is 0 ? null : mpid;
 
         private static long RandomMpid() => BitConverter.ToInt64(RandomNumberGenerator.GetBytes(8));
+    }
+
+    /// <summary>A dictionary of lists seen as a read-only dictionary of read-only lists (what the Domain lookup takes).</summary>
+    private sealed class ListMapView<TKey, TItem>(Dictionary<TKey, List<TItem>> map) : IReadOnlyDictionary<TKey, IReadOnlyList<TItem>>
+        where TKey : notnull
+    {
+        public IReadOnlyList<TItem> this[TKey key] => map[key];
+        public IEnumerable<TKey> Keys => map.Keys;
+        public IEnumerable<IReadOnlyList<TItem>> Values => map.Values;
+        public int Count => map.Count;
+        public bool ContainsKey(TKey key) => map.ContainsKey(key);
+        public bool TryGetValue(TKey key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out IReadOnlyList<TItem> value)
+        {
+            var found = map.TryGetValue(key, out var list);
+            value = list;
+            return found;
+        }
+        public IEnumerator<KeyValuePair<TKey, IReadOnlyList<TItem>>> GetEnumerator() =>
+            map.Select(x => KeyValuePair.Create(x.Key, (IReadOnlyList<TItem>)x.Value)).GetEnumerator();
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 }

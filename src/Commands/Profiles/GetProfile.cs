@@ -91,13 +91,13 @@ public static class ResolveProfileEndpoint
     public static ProfileQuery Load(int orgId, int accountId, int workspaceId, [FromQuery] string? fields, ClaimsPrincipal user, WorkspaceDirectory directory) =>
         ProfileQuery.From(orgId, accountId, workspaceId, fields, user, directory);
 
-    public static ProblemDetails Validate(ProfileQuery query, ResolveProfileRequest request)
+    public static ProblemDetails Validate(ProfileQuery query, ResolveProfileRequest request, WorkspaceDirectory directory)
     {
         if (query.Problem is not null) return query.Problem;
         var errors = new List<FieldError>();
         if (request.EnvironmentType is not ("development" or "production"))
             errors.Add(new FieldError("environment_type", "is required: \"development\" or \"production\"."));
-        var immutable = query.Workspace!.ImmutableIdentityType;
+        var immutable = directory.Identity.ImmutableType;
         var type = request.Identity?.Type is { } t ? IdentityTypes.FromUserIdentityKey(t) ?? IdentityTypes.FromIdSyncName(t) : null;
         if (type?.Name != immutable)
             errors.Add(new FieldError("identity.type", $"must be the workspace's immutable identity type, \"{immutable}\"."));
@@ -108,11 +108,11 @@ public static class ResolveProfileEndpoint
 
     [WolverinePost("/userprofile/v1/resolve/{orgId:int}/{accountId:int}/{workspaceId:int}", Name = "Get a profile by immutable identity")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
-    public static async Task<IResult> Post(ResolveProfileRequest request, ProfileQuery query, IQuerySession session, NpgsqlDataSource db, CancellationToken ct)
+    public static async Task<IResult> Post(ResolveProfileRequest request, ProfileQuery query, IQuerySession session, NpgsqlDataSource db, WorkspaceDirectory directory, CancellationToken ct)
     {
         await using var command = db.CreateCommand(
             $"select mpid from {session.DocumentStore.Options.DatabaseSchemaName}.{IdentityIndexProjection.TableName} where identity_type = $1 and identity_value = $2");
-        command.Parameters.Add(new NpgsqlParameter { Value = query.Workspace!.ImmutableIdentityType });
+        command.Parameters.Add(new NpgsqlParameter { Value = directory.Identity.ImmutableType });
         command.Parameters.Add(new NpgsqlParameter { Value = request.Identity!.Value! });
         if (await command.ExecuteScalarAsync(ct) is not long mpid)
             return ProfileQuery.NotFound("No profile holds this identity.");

@@ -5,3 +5,9 @@ public sealed record UserIdentityAdded(int WorkspaceId, string IdentityType, str
 
 /// <summary>A user identity of the person took a new value (one value per user identity type).</summary>
 public sealed record UserIdentityChanged(int WorkspaceId, string IdentityType, string OldValue, string NewValue, DateTimeOffset At, string Input);
+
+/// <summary>
+/// The person no longer holds this identity: removed by a modify request, or taken by another profile because the
+/// type is unique (<paramref name="TakenBy"/> is then that profile's MPID).
+/// </summary>
+public sealed record UserIdentityRemoved(int WorkspaceId, string IdentityType, string Value, DateTimeOffset At, string Input, long? TakenBy = null);

@@ -6,23 +6,30 @@ public readonly record struct IdentityKey(string Type, string Value)
     public override string ToString() => $"{Type}:{Value}";
 }
 
+/// <summary>A profile holding an identity, and since when (the most recent link breaks ties).</summary>
+public readonly record struct IdentityOwner(long Mpid, DateTimeOffset LinkedAt);
+
 /// <summary>What the identity index says about a batch's identities and about the profiles they point to.</summary>
 public sealed record IdentityLookup(
-    IReadOnlyDictionary<IdentityKey, long> Owners,
+    IReadOnlyDictionary<IdentityKey, IReadOnlyList<IdentityOwner>> Owners,
     IReadOnlyDictionary<long, IReadOnlyList<IdentityKey>> LoginIdentitiesOf,
     IReadOnlySet<long> KnownMpids)
 {
     public static readonly IdentityLookup Empty = new(
-        new Dictionary<IdentityKey, long>(), new Dictionary<long, IReadOnlyList<IdentityKey>>(), new HashSet<long>());
+        new Dictionary<IdentityKey, IReadOnlyList<IdentityOwner>>(), new Dictionary<long, IReadOnlyList<IdentityKey>>(), new HashSet<long>());
+
+    public IReadOnlyList<IdentityOwner> OwnersOf(IdentityKey identity) => Owners.GetValueOrDefault(identity) ?? [];
 }
 
 /// <summary>The profile a batch belongs to, and which of its identities that profile may take.</summary>
 public sealed record IdentityResolutionResult(long Mpid, bool IsNewProfile, IReadOnlyList<IdentityKey> IdentitiesToLink);
 
 /// <summary>
-/// Resolves a batch to one profile (identity.md §7, events-api.md §12): the batch's MPID if it is known; else the
-/// owner of its highest-priority known identity, skipping a profile whose login identity contradicts the batch's;
-/// else a new profile. Identities nobody owns yet go to the resolved profile; identities owned by another profile stay there.
+/// Resolves a batch to one profile (identity.md §7, events-api.md §12): the batch's MPID if it is known; else walk
+/// the batch's identities in priority order, narrowing the profiles that hold them until one remains (lower-priority
+/// identities break ties, then the most recent link), skipping a profile whose login identity contradicts the
+/// batch's; else a new profile. A unique identity another profile holds stays there; other identities may be
+/// shared (a device used by two people).
 /// </summary>
 public static class IdentityResolution
 {
@@ -30,31 +37,39 @@ public static class IdentityResolution
         IReadOnlyList<IdentityKey> batchIdentities,
         long? mpidHint,
         IdentityLookup lookup,
-        IReadOnlyCollection<string> loginTypes,
-        Func<long> newMpid,
-        IReadOnlyList<IdentityType>? priority = null)
+        IdentitySettings settings,
+        Func<long> newMpid)
     {
         long? resolved = mpidHint is { } hint && lookup.KnownMpids.Contains(hint) ? hint : null;
 
         if (resolved is null)
         {
-            var batchLogins = batchIdentities.Where(i => loginTypes.Contains(i.Type)).ToList();
-            foreach (var identity in OrderByPriority(batchIdentities, priority))
+            var batchLogins = batchIdentities.Where(i => settings.IsLogin(i.Type)).ToList();
+            List<IdentityOwner>? candidates = null;
+            foreach (var identity in OrderByPriority(batchIdentities, settings.Priority))
             {
-                if (!lookup.Owners.TryGetValue(identity, out var owner)) continue;
-                if (ContradictsLogin(batchLogins, lookup.LoginIdentitiesOf.GetValueOrDefault(owner))) continue;
-                resolved = owner;
-                break;
+                var eligible = lookup.OwnersOf(identity)
+                    .Where(o => !ContradictsLogin(batchLogins, lookup.LoginIdentitiesOf.GetValueOrDefault(o.Mpid)))
+                    .ToList();
+                if (eligible.Count == 0) continue;
+                var narrowed = candidates is null ? eligible : candidates.Where(c => eligible.Any(e => e.Mpid == c.Mpid)).ToList();
+                if (narrowed.Count > 0) candidates = narrowed;
+                if (candidates!.Select(c => c.Mpid).Distinct().Count() == 1) break;
             }
+            // Still several: the profile most recently linked to any of the batch's identities.
+            resolved = candidates?
+                .Select(c => c.Mpid).Distinct()
+                .OrderByDescending(mpid => batchIdentities.SelectMany(lookup.OwnersOf).Where(o => o.Mpid == mpid).Max(o => o.LinkedAt))
+                .First();
         }
 
         var isNew = resolved is null;
         var mpid = resolved ?? NewMpid(newMpid);
-        var ownLogins = isNew ? [] : (lookup.LoginIdentitiesOf.GetValueOrDefault(mpid) ?? []).Where(l => loginTypes.Contains(l.Type)).ToList();
+        var ownLogins = isNew ? [] : (lookup.LoginIdentitiesOf.GetValueOrDefault(mpid) ?? []).Where(l => settings.IsLogin(l.Type)).ToList();
 
         var toLink = batchIdentities
             .Distinct()
-            .Where(i => !lookup.Owners.TryGetValue(i, out var owner) || owner == mpid)
+            .Where(i => !settings.IsUnique(i.Type) || lookup.OwnersOf(i).All(o => o.Mpid == mpid))
             // a login identity never replaces another value of its type (it is immutable once set)
             .Where(i => !ownLogins.Any(l => l.Type == i.Type && l.Value != i.Value))
             .ToList();
@@ -62,20 +77,20 @@ public static class IdentityResolution
     }
 
     /// <summary>True when the candidate holds a login identity of a type the batch also carries, with another value.</summary>
-    private static bool ContradictsLogin(IReadOnlyList<IdentityKey> batchLogins, IReadOnlyList<IdentityKey>? candidateLogins)
+    public static bool ContradictsLogin(IReadOnlyList<IdentityKey> batchLogins, IReadOnlyList<IdentityKey>? candidateLogins)
     {
         if (batchLogins.Count == 0 || candidateLogins is null || candidateLogins.Count == 0) return false;
         if (batchLogins.Any(candidateLogins.Contains)) return false;
         return batchLogins.Any(b => candidateLogins.Any(c => c.Type == b.Type));
     }
 
-    private static IEnumerable<IdentityKey> OrderByPriority(IReadOnlyList<IdentityKey> identities, IReadOnlyList<IdentityType>? priority) =>
+    public static IEnumerable<IdentityKey> OrderByPriority(IReadOnlyList<IdentityKey> identities, IReadOnlyList<IdentityType> priority) =>
         identities
             .Select(i => (Identity: i, Type: IdentityTypes.FromName(i.Type)))
             .OrderBy(x => x.Type is null ? int.MaxValue : IdentityTypes.PriorityOf(x.Type, priority))
             .Select(x => x.Identity);
 
-    private static long NewMpid(Func<long> newMpid)
+    public static long NewMpid(Func<long> newMpid)
     {
         long mpid;
         do mpid = newMpid(); while (mpid == 0); // 0 means "no MPID" to the SDKs

@@ -19,7 +19,7 @@ public sealed record IngestionContext(
     bool IsHistorical,
     IReadOnlyList<IdentityKey> IdentitiesToLink,
     IReadOnlySet<string> KnownMessageIds,
-    IReadOnlyCollection<string> LoginIdentityTypes);
+    IdentitySettings Identity);
 
 /// <summary>
 /// The ingestion decision: (current profile, batch) → the events to append to the person's stream.
@@ -87,7 +87,7 @@ public static class BatchDecision
         if (type is { IsDeviceIdentity: false } && profile.UserIdentity(identity.Type) is { } existing)
         {
             // One value per user identity type; login identities (customer id) are immutable once set.
-            if (ctx.LoginIdentityTypes.Contains(identity.Type)) return null;
+            if (ctx.Identity.IsLogin(identity.Type)) return null;
             return new UserIdentityChanged(ctx.WorkspaceId, identity.Type, existing.Value, identity.Value, ctx.ReceivedAt, ctx.Input);
         }
         return new UserIdentityAdded(ctx.WorkspaceId, identity.Type, identity.Value, ctx.ReceivedAt, ctx.Input);

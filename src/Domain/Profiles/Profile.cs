@@ -75,6 +75,9 @@ public sealed record Profile
         return this with { Identities = without.Add(new ProfileIdentity(e.IdentityType, e.NewValue, e.At, e.WorkspaceId, e.Input)) };
     }
 
+    public Profile Apply(UserIdentityRemoved e) =>
+        this with { Identities = Identities.RemoveAll(i => i.Type == e.IdentityType && i.Value == e.Value) };
+
     public Profile Apply(UserAttributeSet e) =>
         WithWorkspace(e.WorkspaceId, ws => ws.SetAttribute(e.Name, new AttributeEntry(e.Value, e.EffectiveAt, false)));
 
@@ -103,6 +106,7 @@ public sealed record Profile
         EventCaptured e => Apply(e),
         UserIdentityAdded e => Apply(e),
         UserIdentityChanged e => Apply(e),
+        UserIdentityRemoved e => Apply(e),
         UserAttributeSet e => Apply(e),
         UserAttributeRemoved e => Apply(e),
         ConsentStateChanged e => Apply(e),

@@ -1,3 +1,5 @@
+using EventProfiles.Domain.Identity;
+
 namespace EventProfiles.Domain.Workspaces;
 
 /// <summary>How an input sends data, which decides how its batches change the profile (events-api.md §8).</summary>
@@ -12,7 +14,7 @@ public enum InputKind
 /// <summary>A platform or feed with its own credentials, sending into one workspace.</summary>
 public sealed record Input(string Name, InputKind Kind, string Key, string? Secret, string Environment, Workspace Workspace);
 
-public sealed record Workspace(int Id, string Name, int AccountId, int OrgId, string ImmutableIdentityType, IReadOnlyList<string> LoginIdentityTypes);
+public sealed record Workspace(int Id, string Name, int AccountId, int OrgId);
 
 /// <summary>A Profile API client (OAuth client credentials) and the workspaces it may read.</summary>
 public sealed record ProfileApiClient(string ClientId, string ClientSecret, IReadOnlySet<int> WorkspaceIds);
@@ -24,15 +26,18 @@ public sealed class WorkspaceDirectory
     private readonly Dictionary<int, Workspace> _workspaces;
     private readonly Dictionary<string, ProfileApiClient> _clients;
 
-    public WorkspaceDirectory(int orgId, IEnumerable<Workspace> workspaces, IEnumerable<Input> inputs, IEnumerable<ProfileApiClient> clients)
+    public WorkspaceDirectory(int orgId, IdentitySettings identity, IEnumerable<Workspace> workspaces, IEnumerable<Input> inputs, IEnumerable<ProfileApiClient> clients)
     {
         OrgId = orgId;
+        Identity = identity;
         _workspaces = workspaces.ToDictionary(w => w.Id);
         _inputsByKey = inputs.ToDictionary(i => i.Key, StringComparer.Ordinal);
         _clients = clients.ToDictionary(c => c.ClientId, StringComparer.Ordinal);
     }
 
     public int OrgId { get; }
+    /// <summary>Identity rules of the org (one org is one identity scope).</summary>
+    public IdentitySettings Identity { get; }
     public IEnumerable<Workspace> Workspaces => _workspaces.Values;
     public IEnumerable<Input> Inputs => _inputsByKey.Values;
 

@@ -21,11 +21,7 @@ public sealed class EventProfilesSettings
         foreach (var account in Org.Accounts)
         foreach (var ws in account.Workspaces)
         {
-            var immutable = IdentityTypes.FromUserIdentityKey(ws.ImmutableIdentity)?.Name
-                ?? throw new InvalidOperationException($"Workspace {ws.Id}: unknown immutable identity type '{ws.ImmutableIdentity}'.");
-            var logins = ws.LoginIdentities.Select(l => IdentityTypes.FromUserIdentityKey(l)?.Name
-                ?? throw new InvalidOperationException($"Workspace {ws.Id}: unknown login identity type '{l}'.")).Append(immutable).Distinct().ToList();
-            var workspace = new Workspace(ws.Id, ws.Name, account.Id, Org.Id, immutable, logins);
+            var workspace = new Workspace(ws.Id, ws.Name, account.Id, Org.Id);
             workspaces.Add(workspace);
             foreach (var input in ws.Inputs)
             {
@@ -46,7 +42,7 @@ public sealed class EventProfilesSettings
                 throw new InvalidOperationException($"Profile API client '{c.ClientId}' names unknown workspace {missing}.");
             return new ProfileApiClient(c.ClientId, c.ClientSecret, c.Workspaces.ToHashSet());
         });
-        return new WorkspaceDirectory(Org.Id, workspaces, inputs, clients);
+        return new WorkspaceDirectory(Org.Id, Org.Identity.Build(), workspaces, inputs, clients);
     }
 
     private static void Duplicates(IEnumerable<string> values, string what)
@@ -59,7 +55,37 @@ public sealed class EventProfilesSettings
 public sealed class OrgSettings
 {
     public int Id { get; set; } = 1;
+    public IdentitySettingsSection Identity { get; set; } = new();
     public List<AccountSettings> Accounts { get; set; } = [];
+}
+
+/// <summary>The org's identity rules (identity.md §7); identity type names in either spelling (customer_id / customerid).</summary>
+public sealed class IdentitySettingsSection
+{
+    public IdentityStrategy Strategy { get; set; } = IdentityStrategy.ProfileConversion;
+    /// <summary>Usable for Profile API look-ups; never changes once set; always also a login and a unique type.</summary>
+    public string Immutable { get; set; } = IdentitySettings.Default.ImmutableType;
+    /// <summary>A profile with a login identity is only returned to a request that carries one of its login identities.</summary>
+    public List<string>? Login { get; set; }
+    /// <summary>Only one profile may hold a value of a unique type; setting it on one takes it from the other.</summary>
+    public List<string>? Unique { get; set; }
+    /// <summary>Resolution order, highest first; default: the spec's hierarchy.</summary>
+    public List<string>? Priority { get; set; }
+
+    public IdentitySettings Build()
+    {
+        var defaults = IdentitySettings.Default;
+        return IdentitySettings.Create(
+            Strategy,
+            TypeName(Immutable, "Immutable"),
+            (Login ?? [.. defaults.LoginTypes]).Select(t => TypeName(t, "Login")),
+            (Unique ?? [.. defaults.UniqueTypes]).Select(t => TypeName(t, "Unique")),
+            Priority is null ? defaults.Priority : Priority.Select(t => IdentityTypes.FromName(TypeName(t, "Priority"))!).ToList());
+    }
+
+    private static string TypeName(string configured, string setting) =>
+        (IdentityTypes.FromName(configured) ?? IdentityTypes.FromUserIdentityKey(configured) ?? IdentityTypes.FromIdSyncName(configured))?.Name
+        ?? throw new InvalidOperationException($"EventProfiles:Org:Identity:{setting}: '{configured}' is not an identity type.");
 }
 
 public sealed class AccountSettings
@@ -72,10 +98,6 @@ public sealed class WorkspaceSettings
 {
     public int Id { get; set; }
     public string Name { get; set; } = "";
-    /// <summary>Identity type usable for Profile API look-ups; never changes once set on a profile.</summary>
-    public string ImmutableIdentity { get; set; } = "customer_id";
-    /// <summary>Login identity types (identity.md §7); the immutable identity is always one.</summary>
-    public List<string> LoginIdentities { get; set; } = [];
     public List<InputSettings> Inputs { get; set; } = [];
 }
 

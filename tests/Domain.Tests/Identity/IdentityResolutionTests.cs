@@ -8,16 +8,18 @@ public class IdentityResolutionTests
     private static readonly IdentityKey Customer2 = new("customer_id", "c-2");
     private static readonly IdentityKey Email = new("email", "a@example.org");
     private static readonly IdentityKey Idfv = new("ios_idfv", "IDFV-1");
-    private static readonly string[] Logins = ["customer_id"];
+    private static readonly IdentityKey Das = new("device_application_stamp", "D-1");
+    private static readonly IdentitySettings Settings = IdentitySettings.Default; // customer id login+unique, email unique
+    private static readonly DateTimeOffset T0 = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
 
     private static IdentityLookup Lookup(
         Dictionary<IdentityKey, long>? owners = null,
         Dictionary<long, IReadOnlyList<IdentityKey>>? logins = null,
         params long[] known) =>
-        new(owners ?? [], logins ?? [], known.ToHashSet());
+        new((owners ?? []).ToDictionary(o => o.Key, o => (IReadOnlyList<IdentityOwner>)[new IdentityOwner(o.Value, T0)]), logins ?? [], known.ToHashSet());
 
     private static IdentityResolutionResult Resolve(IReadOnlyList<IdentityKey> identities, IdentityLookup lookup, long? hint = null) =>
-        IdentityResolution.Resolve(identities, hint, lookup, Logins, () => 777);
+        IdentityResolution.Resolve(identities, hint, lookup, Settings, () => 777);
 
     [Fact]
     public void a_known_mpid_wins()
@@ -74,8 +76,41 @@ public class IdentityResolutionTests
     public void nothing_known_makes_a_new_profile_and_never_mpid_zero()
     {
         var next = new Queue<long>([0, 0, 31]);
-        var result = IdentityResolution.Resolve([Customer1], null, Lookup(), Logins, next.Dequeue);
+        var result = IdentityResolution.Resolve([Customer1], null, Lookup(), Settings, next.Dequeue);
         result.Mpid.ShouldBe(31);
         result.IsNewProfile.ShouldBeTrue();
+    }
+
+    [Fact]
+    public void a_device_shared_by_two_people_is_linked_to_the_new_one_too()
+    {
+        var lookup = Lookup(new() { [Das] = 5 }, new() { [5] = [Customer2] });
+        var result = Resolve([Customer1, Das], lookup);
+
+        result.IsNewProfile.ShouldBeTrue();
+        result.IdentitiesToLink.ShouldBe([Customer1, Das], ignoreOrder: true); // a device is not a unique identity
+    }
+
+    [Fact]
+    public void lower_priority_identities_narrow_shared_ones_and_the_most_recent_link_breaks_ties()
+    {
+        var owners = new Dictionary<IdentityKey, IReadOnlyList<IdentityOwner>>
+        {
+            [Das] = [new(5, T0), new(6, T0.AddMinutes(1)), new(7, T0.AddMinutes(2))],
+            [Idfv] = [new(5, T0), new(6, T0)],
+        };
+        Resolve([Das, Idfv], new IdentityLookup(owners, new Dictionary<long, IReadOnlyList<IdentityKey>>(), new HashSet<long>()))
+            .Mpid.ShouldBe(6); // 7 is out (no IDFV), 6 is the more recent link of the two left
+
+        Resolve([Das], new IdentityLookup(owners, new Dictionary<long, IReadOnlyList<IdentityKey>>(), new HashSet<long>()))
+            .Mpid.ShouldBe(7);
+    }
+
+    [Fact]
+    public void a_unique_email_held_by_another_profile_is_not_linked()
+    {
+        var result = Resolve([Customer1, Email], Lookup(new() { [Customer1] = 5, [Email] = 6 }));
+        result.Mpid.ShouldBe(5);
+        result.IdentitiesToLink.ShouldBe([Customer1]);
     }
 }

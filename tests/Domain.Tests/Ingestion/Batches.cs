@@ -30,5 +30,5 @@ internal static class Batches
         IReadOnlySet<string>? knownMessageIds = null,
         IReadOnlyList<IdentityKey>? link = null) =>
         new(Mpid, isNew, 1, "server", kind, "development", Guid.NewGuid(), receivedAt ?? ReceivedAt, false,
-            link ?? batch.Identities(), knownMessageIds ?? new HashSet<string>(), ["customer_id"]);
+            link ?? batch.Identities(), knownMessageIds ?? new HashSet<string>(), IdentitySettings.Default);
 }

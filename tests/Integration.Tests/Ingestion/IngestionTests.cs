@@ -206,4 +206,20 @@ public class IngestionTests(AppFixture app)
         command.Parameters.AddWithValue(customers.ToArray());
         ((long)(await command.ExecuteScalarAsync())!).ShouldBe(50);
     }
+
+    [Fact]
+    public async Task two_people_on_one_device_both_hold_the_device_and_a_device_only_batch_goes_to_the_latest()
+    {
+        var device = Api.NewId("das");
+        var first = Api.NewId("dev1");
+        var second = Api.NewId("dev2");
+        await app.Ingested($$"""{ "user_identities": { "customer_id": "{{first}}" }, "mp_deviceid": "{{device}}" }""");
+        await app.Ingested($$"""{ "user_identities": { "customer_id": "{{second}}" }, "mp_deviceid": "{{device}}" }""");
+        await app.Ingested($$"""{ "mp_deviceid": "{{device}}", "user_attributes": { "last_on_device": "yes" } }""");
+
+        (await app.ProfileOf(first)).Identities("device_identities").ShouldBe([$"device_application_stamp={device}"]);
+        var latest = await app.ProfileOf(second);
+        latest.Identities("device_identities").ShouldBe([$"device_application_stamp={device}"]);
+        latest.Attribute("last_on_device").ShouldBe(["yes"]);
+    }
 }
