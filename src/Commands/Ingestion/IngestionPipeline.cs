@@ -5,7 +5,7 @@ using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Ingestion;
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Domain.Workspaces;
-using EventProfiles.Projections.Identity;
+using EventProfiles.Commands.Identity;
 using Marten;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -202,25 +202,17 @@ public sealed class IngestionPipeline : BackgroundService
         var stored = new Dictionary<(string, string), long>();
         await using (var batch = _dataSource.CreateBatch())
         {
-            batch.BatchCommands.Add(Command(
-                $"select i.identity_type, i.identity_value, i.mpid, i.linked_at from {_schema}.{IdentityIndexProjection.TableName} i " +
-                "join unnest($1::text[], $2::text[]) q(t, v) on i.identity_type = q.t and i.identity_value = q.v",
-                [identities.Select(i => i.Type).ToArray(), identities.Select(i => i.Value).ToArray()]));
-            batch.BatchCommands.Add(Command($"select id from {_schema}.mt_streams where id = any($1)", [hints.Select(StreamKey.For).ToArray()]));
+            batch.BatchCommands.Add(IdentityIndexQueries.Owners(_schema, identities));
+            batch.BatchCommands.Add(IdentityIndexQueries.ExistingStreams(_schema, hints));
             batch.BatchCommands.Add(Command(
                 $"select r.input, r.source_request_id, r.mpid from {_schema}.{IngestionStorage.RequestsTable} r " +
                 "join unnest($1::text[], $2::text[]) q(i, s) on r.input = q.i and r.source_request_id = q.s",
                 [requests.Select(r => r.Input).ToArray(), requests.Select(r => r.Id).ToArray()]));
 
             await using var reader = await batch.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-            {
-                var key = new IdentityKey(reader.GetString(0), reader.GetString(1));
-                if (!owners.TryGetValue(key, out var list)) owners[key] = list = [];
-                list.Add(new IdentityOwner(reader.GetInt64(2), reader.GetFieldValue<DateTimeOffset>(3)));
-            }
+            await IdentityIndexQueries.ReadOwnersAsync(reader, owners);
             await reader.NextResultAsync();
-            while (await reader.ReadAsync()) if (StreamKey.TryParse(reader.GetString(0), out var k)) known.Add(k);
+            await IdentityIndexQueries.ReadExistingStreamsAsync(reader, known);
             await reader.NextResultAsync();
             while (await reader.ReadAsync()) stored[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
         }
@@ -237,17 +229,10 @@ public sealed class IngestionPipeline : BackgroundService
         }
         if (candidates.Count > 0)
         {
-            await using var command = _dataSource.CreateCommand(
-                $"select identity_type, identity_value, mpid from {_schema}.{IdentityIndexProjection.TableName} where mpid = any($1) and identity_type = any($2)");
-            command.Parameters.Add(new NpgsqlParameter { Value = candidates.ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { Value = _identity.LoginTypes.ToArray() });
-            await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-            {
-                var mpid = reader.GetInt64(2);
-                if (!logins.TryGetValue(mpid, out var list)) logins[mpid] = list = [];
-                list.Add(new IdentityKey(reader.GetString(0), reader.GetString(1)));
-            }
+            await using var batch = _dataSource.CreateBatch();
+            batch.BatchCommands.Add(IdentityIndexQueries.Logins(_schema, candidates, _identity.LoginTypes));
+            await using var reader = await batch.ExecuteReaderAsync();
+            await IdentityIndexQueries.ReadLoginsAsync(reader, logins);
         }
 
         var identity = new IdentityLookup(new ListMapView<IdentityKey, IdentityOwner>(owners), new ListMapView<long, IdentityKey>(logins), known);
@@ -551,25 +536,5 @@ public sealed class IngestionPipeline : BackgroundService
         private static long? NonZero(long? mpid) => mpid is 0 ? null : mpid;
 
         private static long RandomMpid() => BitConverter.ToInt64(RandomNumberGenerator.GetBytes(8));
-    }
-
-    /// <summary>A dictionary of lists seen as a read-only dictionary of read-only lists (what the Domain lookup takes).</summary>
-    private sealed class ListMapView<TKey, TItem>(Dictionary<TKey, List<TItem>> map) : IReadOnlyDictionary<TKey, IReadOnlyList<TItem>>
-        where TKey : notnull
-    {
-        public IReadOnlyList<TItem> this[TKey key] => map[key];
-        public IEnumerable<TKey> Keys => map.Keys;
-        public IEnumerable<IReadOnlyList<TItem>> Values => map.Values;
-        public int Count => map.Count;
-        public bool ContainsKey(TKey key) => map.ContainsKey(key);
-        public bool TryGetValue(TKey key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out IReadOnlyList<TItem> value)
-        {
-            var found = map.TryGetValue(key, out var list);
-            value = list;
-            return found;
-        }
-        public IEnumerator<KeyValuePair<TKey, IReadOnlyList<TItem>>> GetEnumerator() =>
-            map.Select(x => KeyValuePair.Create(x.Key, (IReadOnlyList<TItem>)x.Value)).GetEnumerator();
-        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 }

@@ -45,35 +45,41 @@ public static class IdentityResolution
         if (resolved is null)
         {
             var batchLogins = batchIdentities.Where(i => settings.IsLogin(i.Type)).ToList();
-            List<IdentityOwner>? candidates = null;
-            foreach (var identity in OrderByPriority(batchIdentities, settings.Priority))
-            {
-                var eligible = lookup.OwnersOf(identity)
-                    .Where(o => !ContradictsLogin(batchLogins, lookup.LoginIdentitiesOf.GetValueOrDefault(o.Mpid)))
-                    .ToList();
-                if (eligible.Count == 0) continue;
-                var narrowed = candidates is null ? eligible : candidates.Where(c => eligible.Any(e => e.Mpid == c.Mpid)).ToList();
-                if (narrowed.Count > 0) candidates = narrowed;
-                if (candidates!.Select(c => c.Mpid).Distinct().Count() == 1) break;
-            }
-            // Still several: the profile most recently linked to any of the batch's identities.
-            resolved = candidates?
-                .Select(c => c.Mpid).Distinct()
-                .OrderByDescending(mpid => batchIdentities.SelectMany(lookup.OwnersOf).Where(o => o.Mpid == mpid).Max(o => o.LinkedAt))
-                .First();
+            resolved = Walk(batchIdentities, lookup, settings,
+                mpid => !ContradictsLogin(batchLogins, lookup.LoginIdentitiesOf.GetValueOrDefault(mpid)));
         }
 
         var isNew = resolved is null;
         var mpid = resolved ?? NewMpid(newMpid);
-        var ownLogins = isNew ? [] : (lookup.LoginIdentitiesOf.GetValueOrDefault(mpid) ?? []).Where(l => settings.IsLogin(l.Type)).ToList();
+        var ownImmutable = isNew ? [] : (lookup.LoginIdentitiesOf.GetValueOrDefault(mpid) ?? []).Where(l => l.Type == settings.ImmutableType).ToList();
 
         var toLink = batchIdentities
             .Distinct()
             .Where(i => !settings.IsUnique(i.Type) || lookup.OwnersOf(i).All(o => o.Mpid == mpid))
-            // a login identity never replaces another value of its type (it is immutable once set)
-            .Where(i => !ownLogins.Any(l => l.Type == i.Type && l.Value != i.Value))
+            // the immutable identity never takes another value
+            .Where(i => !ownImmutable.Any(l => l.Type == i.Type && l.Value != i.Value))
             .ToList();
         return new IdentityResolutionResult(mpid, isNew, toLink);
+    }
+
+    /// <summary>
+    /// Walks the identities in priority order, narrowing the eligible profiles holding them until one remains; lower
+    /// priority identities break ties, then the profile most recently linked to one of the identities. Null: none.
+    /// </summary>
+    public static long? Walk(IReadOnlyList<IdentityKey> identities, IdentityLookup lookup, IdentitySettings settings, Func<long, bool> eligible)
+    {
+        List<long>? candidates = null;
+        foreach (var identity in OrderByPriority(identities, settings.Priority))
+        {
+            var holders = lookup.OwnersOf(identity).Select(o => o.Mpid).Where(eligible).Distinct().ToList();
+            if (holders.Count == 0) continue;
+            var narrowed = candidates is null ? holders : candidates.Intersect(holders).ToList();
+            if (narrowed.Count > 0) candidates = narrowed;
+            if (candidates!.Count == 1) break;
+        }
+        return candidates?
+            .OrderByDescending(mpid => identities.SelectMany(lookup.OwnersOf).Where(o => o.Mpid == mpid).Max(o => o.LinkedAt))
+            .First();
     }
 
     /// <summary>True when the candidate holds a login identity of a type the batch also carries, with another value.</summary>

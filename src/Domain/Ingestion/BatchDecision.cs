@@ -44,8 +44,9 @@ public static class BatchDecision
 
         Emit(new BatchReceived(ctx.BatchId, ws, ctx.Input, ctx.Environment, ctx.ReceivedAt, batch.SourceRequestId, ctx.IsHistorical, parsed.Envelope));
 
+        var source = new IdentitySource(ws, ctx.Input, ctx.ReceivedAt);
         foreach (var identity in ctx.IdentitiesToLink)
-            if (LinkIdentity(profile!, identity, ctx) is { } change) Emit(change);
+            if (IdentityLinking.Link(profile!, identity, ctx.Identity, source) is { } change) Emit(change);
 
         // Server inputs write batch attributes straight to the profile at receive time; SDK batches carry a
         // snapshot that may be stale, so for them only user_attribute_change events count (events-api.md §8).
@@ -78,19 +79,6 @@ public static class BatchDecision
         }
 
         return decided;
-    }
-
-    private static object? LinkIdentity(Profile profile, IdentityKey identity, IngestionContext ctx)
-    {
-        if (profile.HasIdentity(identity.Type, identity.Value)) return null;
-        var type = IdentityTypes.FromName(identity.Type);
-        if (type is { IsDeviceIdentity: false } && profile.UserIdentity(identity.Type) is { } existing)
-        {
-            // One value per user identity type; login identities (customer id) are immutable once set.
-            if (ctx.Identity.IsLogin(identity.Type)) return null;
-            return new UserIdentityChanged(ctx.WorkspaceId, identity.Type, existing.Value, identity.Value, ctx.ReceivedAt, ctx.Input);
-        }
-        return new UserIdentityAdded(ctx.WorkspaceId, identity.Type, identity.Value, ctx.ReceivedAt, ctx.Input);
     }
 
     private static UserAttributeSet? SetAttribute(Profile profile, int ws, string name, JsonElement value, DateTimeOffset at, string input)

@@ -12,7 +12,8 @@ public enum InputKind
 }
 
 /// <summary>A platform or feed with its own credentials, sending into one workspace.</summary>
-public sealed record Input(string Name, InputKind Kind, string Key, string? Secret, string Environment, Workspace Workspace);
+/// <param name="AllowKeyOnly">May IDSync and SDK calls authenticate with the key alone (x-mp-key, as the web SDK does)?</param>
+public sealed record Input(string Name, InputKind Kind, string Key, string? Secret, string Environment, Workspace Workspace, bool AllowKeyOnly);
 
 public sealed record Workspace(int Id, string Name, int AccountId, int OrgId);
 

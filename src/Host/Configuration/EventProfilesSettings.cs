@@ -28,7 +28,8 @@ public sealed class EventProfilesSettings
                 if (string.IsNullOrWhiteSpace(input.Key)) throw new InvalidOperationException($"Workspace {ws.Id}: input '{input.Name}' has no key.");
                 if (input.Kind == InputKind.Server && string.IsNullOrEmpty(input.Secret))
                     throw new InvalidOperationException($"Workspace {ws.Id}: server input '{input.Name}' needs a secret.");
-                inputs.Add(new Input(input.Name, input.Kind, input.Key, input.Secret, input.Environment, workspace));
+                inputs.Add(new Input(input.Name, input.Kind, input.Key, input.Secret, input.Environment, workspace,
+                    input.AllowKeyOnly ?? input.Kind == InputKind.Web));
             }
         }
         Duplicates(workspaces.Select(w => w.Id.ToString()), "workspace id");
@@ -110,6 +111,8 @@ public sealed class InputSettings
     public string? Secret { get; set; }
     /// <summary>Environment of batches that do not name one.</summary>
     public string Environment { get; set; } = "production";
+    /// <summary>Whether IDSync and SDK calls may authenticate with the key alone (default: web inputs only).</summary>
+    public bool? AllowKeyOnly { get; set; }
 }
 
 public sealed class ProfileApiClientSettings

@@ -1,0 +1,111 @@
+using System.Net.Http.Headers;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using EventProfiles.Commands.Api;
+using EventProfiles.Domain.Workspaces;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EventProfiles.Commands.Security;
+
+/// <summary>
+/// Authentication of the IDSync and SDK endpoints, the three ways identity.md §2 allows:
+/// HMAC (<c>x-mp-key</c> + <c>Date</c> + <c>x-mp-signature</c> = hex HMAC-SHA256 of <c>METHOD\nDATE\nPATH+BODY</c> with
+/// the input's secret, as iOS/Android sign), Basic (key:secret), or the key alone in <c>x-mp-key</c> (the web SDK),
+/// only for inputs that allow it. No credentials or an unknown key → 401; a bad signature or secret, or key-only where
+/// it is not allowed → 403.
+/// </summary>
+public sealed class IdentityApiAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    WorkspaceDirectory directory)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    private const string KeyHeader = "x-mp-key";
+    private const string SignatureHeader = "x-mp-signature";
+    private const string FailureStatus = "ep:failure_status";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var key = Request.Headers[KeyHeader].ToString();
+        var authorization = Request.Headers.Authorization.ToString();
+
+        if (key.Length == 0 && string.IsNullOrWhiteSpace(authorization)) return AuthenticateResult.NoResult();
+
+        if (key.Length == 0) return Basic(authorization);
+
+        var input = directory.InputByKey(key);
+        if (input is null) return Fail(StatusCodes.Status401Unauthorized, "Unknown API key.");
+
+        var signature = Request.Headers[SignatureHeader].ToString();
+        if (signature.Length > 0)
+        {
+            if (input.Secret is null) return Fail(StatusCodes.Status403Forbidden, "This input has no secret to sign with.");
+            var date = Request.Headers.Date.ToString();
+            if (date.Length == 0) return Fail(StatusCodes.Status403Forbidden, "A signed request needs its Date header.");
+            var expected = await SignatureAsync(input.Secret, date);
+            if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(signature.ToLowerInvariant())))
+                return Fail(StatusCodes.Status403Forbidden, "The x-mp-signature does not match.");
+            return Success(input);
+        }
+
+        return input.AllowKeyOnly
+            ? Success(input)
+            : Fail(StatusCodes.Status403Forbidden, "This input needs a signed request or Basic authentication, not the key alone.");
+    }
+
+    private AuthenticateResult Basic(string authorization)
+    {
+        if (!AuthenticationHeaderValue.TryParse(authorization, out var value) ||
+            !"Basic".Equals(value.Scheme, StringComparison.OrdinalIgnoreCase) || value.Parameter is null)
+            return Fail(StatusCodes.Status401Unauthorized, "Send x-mp-key (and a signature) or Basic credentials.");
+        string decoded;
+        try { decoded = Encoding.UTF8.GetString(Convert.FromBase64String(value.Parameter)); }
+        catch (FormatException) { return Fail(StatusCodes.Status401Unauthorized, "The Basic credentials are not valid base64."); }
+        var colon = decoded.IndexOf(':');
+        var input = directory.InputByKey(colon < 0 ? decoded : decoded[..colon]);
+        if (input is null) return Fail(StatusCodes.Status401Unauthorized, "Unknown API key.");
+        if (input.Secret is null || !Secrets.AreEqual(input.Secret, colon < 0 ? "" : decoded[(colon + 1)..]))
+            return Fail(StatusCodes.Status403Forbidden, "Wrong secret for this API key.");
+        return Success(input);
+    }
+
+    /// <summary>Lower-case hex HMAC-SHA256 over METHOD\nDATE\nPATH+BODY, the body as sent (after decompression).</summary>
+    private async Task<string> SignatureAsync(string secret, string date)
+    {
+        Request.EnableBuffering();
+        using var reader = new StreamReader(Request.Body, Encoding.UTF8, leaveOpen: true);
+        var body = await reader.ReadToEndAsync(Context.RequestAborted);
+        Request.Body.Position = 0;
+        var path = Request.PathBase + Request.Path + Request.QueryString;
+        var message = $"{Request.Method}\n{date}\n{path}{body}";
+        return Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(message)));
+    }
+
+    private AuthenticateResult Success(Input input)
+    {
+        var identity = new ClaimsIdentity(
+            [new Claim(InputClaims.InputKey, input.Key), new Claim(ClaimTypes.Name, input.Name)], Scheme.Name);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
+    }
+
+    private AuthenticateResult Fail(int status, string reason)
+    {
+        Context.Items[FailureStatus] = status;
+        return AuthenticateResult.Fail(reason);
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var result = await HandleAuthenticateOnceSafeAsync();
+        var status = Context.Items[FailureStatus] as int? ?? StatusCodes.Status401Unauthorized;
+        var reason = result.Failure?.Message ?? "Send the input's key in x-mp-key (signed with x-mp-signature where the input needs it) or Basic credentials.";
+        await ApiProblems.WriteAsync(Context, ApiProblems.Create(status, status == 401 ? "Unauthorized" : "Forbidden",
+            [new FieldError("x-mp-key", reason, status == 401 ? "UNAUTHORIZED" : "FORBIDDEN")]));
+    }
+}
