@@ -11,7 +11,7 @@ public static class IdentityIndexQueries
     public static NpgsqlBatchCommand Owners(string schema, IReadOnlyCollection<IdentityKey> identities) => Command(
         $"select i.identity_type, i.identity_value, i.mpid, i.linked_at from {schema}.{IdentityIndexProjection.TableName} i " +
         "join unnest($1::text[], $2::text[]) q(t, v) on i.identity_type = q.t and i.identity_value = q.v",
-        identities.Select(i => i.Type).ToArray(), identities.Select(i => i.Value).ToArray());
+        [identities.Select(i => i.Type).ToArray(), identities.Select(i => i.Value).ToArray()]);
 
     public static async Task ReadOwnersAsync(NpgsqlDataReader reader, Dictionary<IdentityKey, List<IdentityOwner>> owners)
     {
@@ -24,7 +24,7 @@ public static class IdentityIndexQueries
     }
 
     public static NpgsqlBatchCommand ExistingStreams(string schema, IEnumerable<long> mpids) =>
-        Command($"select id from {schema}.mt_streams where id = any($1)", mpids.Select(StreamKey.For).ToArray());
+        Command($"select id from {schema}.mt_streams where id = any($1)", [mpids.Select(StreamKey.For).ToArray()]);
 
     public static async Task ReadExistingStreamsAsync(NpgsqlDataReader reader, HashSet<long> known)
     {
@@ -33,7 +33,7 @@ public static class IdentityIndexQueries
 
     public static NpgsqlBatchCommand Logins(string schema, IEnumerable<long> mpids, IEnumerable<string> loginTypes) => Command(
         $"select identity_type, identity_value, mpid from {schema}.{IdentityIndexProjection.TableName} where mpid = any($1) and identity_type = any($2)",
-        mpids.ToArray(), loginTypes.ToArray());
+        [mpids.ToArray(), loginTypes.ToArray()]);
 
     public static async Task ReadLoginsAsync(NpgsqlDataReader reader, Dictionary<long, List<IdentityKey>> logins)
     {
@@ -75,7 +75,8 @@ public static class IdentityIndexQueries
         return new IdentityLookup(new ListMapView<IdentityKey, IdentityOwner>(owners), new ListMapView<long, IdentityKey>(logins), known);
     }
 
-    private static NpgsqlBatchCommand Command(string sql, params object[] parameters)
+    // Not `params object[]`: a single string[] argument would be taken as the parameter list itself.
+    private static NpgsqlBatchCommand Command(string sql, IReadOnlyList<object> parameters)
     {
         var command = new NpgsqlBatchCommand(sql);
         foreach (var p in parameters) command.Parameters.Add(new NpgsqlParameter { Value = p });

@@ -36,7 +36,7 @@ public class RebuildTests(AppFixture app)
             """, key: AppFixture.SecondKey, secret: AppFixture.SecondSecret);
 
         var profilesSql = $"select id, data::text from {app.Schema}.mt_doc_profile order by 1";
-        var identitiesSql = $"select identity_type || ':' || identity_value, mpid::text || '/' || workspace_id || '/' || linked_at from {app.Schema}.ep_identity_index order by 1";
+        var identitiesSql = $"select identity_type || ':' || identity_value || '@' || mpid, is_unique || '/' || workspace_id || '/' || linked_at from {app.Schema}.ep_identity_index order by 1";
         var profiles = await Rows(profilesSql);
         var identities = await Rows(identitiesSql);
 
