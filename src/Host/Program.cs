@@ -1,3 +1,4 @@
+using EventProfiles.Commands.Identity;
 using EventProfiles.Commands.Ingestion;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Ingestion;
@@ -10,6 +11,7 @@ using Marten;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Rewrite;
 using Npgsql;
 using Scalar.AspNetCore;
 using Wolverine;
@@ -65,6 +67,7 @@ var tokens = new ProfileApiTokens(ProfileApiTokens.KeyFrom(tokenOptions), TimePr
 builder.Services.AddSingleton(tokens);
 builder.Services.AddAuthentication()
     .AddScheme<AuthenticationSchemeOptions, InputBasicAuthenticationHandler>(AuthSchemes.InputBasic, null)
+    .AddScheme<AuthenticationSchemeOptions, IdentityApiAuthenticationHandler>(AuthSchemes.IdentityApi, null)
     .AddJwtBearer(AuthSchemes.ProfileApiBearer, o =>
     {
         o.MapInboundClaims = false;
@@ -72,6 +75,18 @@ builder.Services.AddAuthentication()
         o.Events = ProfileApiBearerEvents.Create();
     });
 builder.Services.AddAuthorization();
+
+// ---- identity (IDSync) and the browser SDK's endpoints
+builder.Services.AddSingleton<IdentityStore>();
+var sdkOrigins = builder.Configuration.GetSection("EventProfiles:Sdk:AllowedOrigins").Get<string[]>() ?? [];
+builder.Services.AddCors(o => o.AddPolicy(SdkCors.Policy, policy =>
+{
+    // The SDK runs on the customer's pages, so every call is cross-origin (no credentials are sent).
+    if (sdkOrigins.Contains("*")) policy.SetIsOriginAllowed(_ => true);
+    else policy.WithOrigins(sdkOrigins);
+    policy.WithMethods("GET", "POST", "OPTIONS").AllowAnyHeader().SetPreflightMaxAge(TimeSpan.FromMinutes(10));
+}));
+builder.Services.AddRequestDecompression(); // Android gzips identity requests (identity.md §2)
 
 // ---- operability
 builder.Services.AddProblemDetails();
@@ -84,6 +99,15 @@ if (tokenOptions.SigningKey is not { Length: > 0 })
     app.Logger.LogWarning("EventProfiles:ProfileApiTokens:SigningKey is not set: Profile API tokens are signed with a per-process key and stop working on restart.");
 
 app.UseExceptionHandler();
+// mParticle's CNAME path families (web SDK `domain` option) lead to the same endpoints as the direct ones.
+app.UseRewriter(new RewriteOptions()
+    .AddRewrite("^identity/v1/(.*)", "v1/$1", skipRemainingRules: true)
+    .AddRewrite("^webevents/v3/JS/(.*)", "v3/JS/$1", skipRemainingRules: true)
+    .AddRewrite("^webevents/v1/identity/(.*)", "v1/identity/$1", skipRemainingRules: true)
+    .AddRewrite("^tags/JS/v2/(.*)", "JS/v2/$1", skipRemainingRules: true));
+app.UseRequestDecompression();
+app.UseRouting();
+app.UseCors();
 app.UseAuthentication();
 app.UseAuthorization();
 

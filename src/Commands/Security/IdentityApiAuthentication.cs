@@ -82,7 +82,9 @@ public sealed class IdentityApiAuthenticationHandler(
         using var reader = new StreamReader(Request.Body, Encoding.UTF8, leaveOpen: true);
         var body = await reader.ReadToEndAsync(Context.RequestAborted);
         Request.Body.Position = 0;
-        var path = Request.PathBase + Request.Path + Request.QueryString;
+        // The path as the client sent and signed it (before any rewrite of the CNAME path families).
+        var path = Context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget
+                   ?? (Request.PathBase + Request.Path + Request.QueryString).ToString();
         var message = $"{Request.Method}\n{date}\n{path}{body}";
         return Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(message)));
     }

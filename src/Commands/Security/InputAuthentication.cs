@@ -16,6 +16,8 @@ public static class AuthSchemes
 {
     /// <summary>Events API: HTTP Basic with an input's key and secret (events-api.md §2).</summary>
     public const string InputBasic = "InputBasic";
+    /// <summary>IDSync and SDK endpoints: HMAC signature, Basic, or key alone where the input allows it (identity.md §2).</summary>
+    public const string IdentityApi = "IdentityApi";
     /// <summary>Profile API: OAuth client-credentials bearer token (profile-api.md §5).</summary>
     public const string ProfileApiBearer = "ProfileApiBearer";
 }

@@ -63,16 +63,23 @@ public sealed record Profile
         LastSeenAt = Max(LastSeenAt, e.Timestamp),
     };
 
+    // An identity linked through a workspace's input (a batch or an IDSync call) makes the person known there.
     public Profile Apply(UserIdentityAdded e) =>
         HasIdentity(e.IdentityType, e.Value)
             ? this
-            : this with { Identities = Identities.Add(new ProfileIdentity(e.IdentityType, e.Value, e.At, e.WorkspaceId, e.Input)) };
+            : WithWorkspace(e.WorkspaceId, ws => ws.Seen(e.At)) with
+            {
+                Identities = Identities.Add(new ProfileIdentity(e.IdentityType, e.Value, e.At, e.WorkspaceId, e.Input)),
+            };
 
     public Profile Apply(UserIdentityChanged e)
     {
         var old = Identities.FirstOrDefault(i => i.Type == e.IdentityType && i.Value == e.OldValue);
         var without = old is null ? Identities : Identities.Remove(old);
-        return this with { Identities = without.Add(new ProfileIdentity(e.IdentityType, e.NewValue, e.At, e.WorkspaceId, e.Input)) };
+        return WithWorkspace(e.WorkspaceId, ws => ws.Seen(e.At)) with
+        {
+            Identities = without.Add(new ProfileIdentity(e.IdentityType, e.NewValue, e.At, e.WorkspaceId, e.Input)),
+        };
     }
 
     public Profile Apply(UserIdentityRemoved e) =>

@@ -38,7 +38,8 @@ public sealed class AppFixture : IAsyncLifetime
         // Environment variables win over appsettings.Development.json and are read before Program builds the host.
         Set("ConnectionStrings__EventProfiles", connection);
         Set("EventProfiles__Schema", Schema);
-        AddInput(2, "recorded-node-sdk", RecordedKey, RecordedSecret);
+        AddInput(2, "recorded-sdks", RecordedKey, RecordedSecret);
+        Set("EventProfiles__Org__Accounts__0__Workspaces__0__Inputs__2__AllowKeyOnly", "true"); // the web SDK recordings use x-mp-key alone
         AddInput(3, "second-server", SecondKey, SecondSecret);
         Set("Logging__LogLevel__Default", Environment.GetEnvironmentVariable("EVENTPROFILES_TEST_LOGLEVEL") ?? "Warning");
         Set("ASPNETCORE_URLS", "http://127.0.0.1:0"); // a free port, never a developer's running service

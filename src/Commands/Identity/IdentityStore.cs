@@ -1,0 +1,133 @@
+using System.Security.Cryptography;
+using EventProfiles.Domain.Identity;
+using EventProfiles.Domain.Profiles;
+using EventProfiles.Domain.Workspaces;
+using Marten;
+using Npgsql;
+
+namespace EventProfiles.Commands.Identity;
+
+public sealed record ModifyResult(bool Found, IReadOnlyList<(IdentityChange Change, string Error)> Errors);
+
+/// <summary>
+/// Runs IDSync calls and modify against the event store: read the identity index, decide (pure Domain), then in one
+/// transaction lock the streams involved, load their profiles and append the identity events (a unique identity's
+/// removal on the profile that loses it first, then the links on the profile that gets it). Two concurrent calls that
+/// both create the same unique identity cannot both commit; the loser starts again and finds the winner's profile.
+/// </summary>
+public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, WorkspaceDirectory directory)
+{
+    private const int MaxAttempts = 5;
+    private string Schema => store.Options.DatabaseSchemaName;
+    private IdentitySettings Settings => directory.Identity;
+
+    public async Task<IdSyncOutcome?> RunAsync(IdSyncRequest request, IdentitySource source, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var mpids = request.PreviousMpid is { } previous ? new[] { previous } : [];
+            var lookup = await IdentityIndexQueries.LookupAsync(db, Schema, request.Known, mpids, Settings, ct);
+            var outcome = IdSync.Decide(request, lookup, Settings, RandomMpid);
+            if (outcome is null || request.Call == IdSyncCall.Search) return outcome;
+            if (!outcome.IsNewProfile && outcome.ToLink.Count == 0) return outcome; // nothing changes
+
+            try
+            {
+                await using var session = store.IdentitySession();
+                var losers = outcome.ToTake.Select(t => t.From).Distinct().ToList();
+                var profiles = await LockAndLoadAsync(session, [outcome.Mpid, .. losers], ct);
+
+                foreach (var loser in losers)
+                {
+                    if (!profiles.TryGetValue(loser, out var held)) continue;
+                    var removals = outcome.ToTake
+                        .Where(t => t.From == loser && held.HasIdentity(t.Identity.Type, t.Identity.Value))
+                        .Select(t => (object)Taken(t.Identity, outcome.Mpid, source))
+                        .ToArray();
+                    if (removals.Length > 0) session.Events.Append(StreamKey.For(loser), removals);
+                }
+
+                var events = new List<object>();
+                var profile = profiles.GetValueOrDefault(outcome.Mpid);
+                if (profile is null)
+                {
+                    var created = new ProfileCreated(outcome.Mpid, source.At);
+                    events.Add(created);
+                    profile = Profile.Create(created);
+                }
+                foreach (var identity in outcome.ToLink)
+                {
+                    if (IdentityLinking.Link(profile, identity, Settings, source) is not { } linked) continue;
+                    events.Add(linked);
+                    profile = profile.Evolve(linked);
+                }
+                if (events.Count > 0) session.Events.Append(StreamKey.For(outcome.Mpid), events.ToArray());
+                await session.SaveChangesAsync(ct);
+                return outcome;
+            }
+            catch (Exception ex) when (IsUniqueViolation(ex) && attempt < MaxAttempts)
+            {
+                // Someone else linked one of these unique identities first: decide again on what is stored now.
+            }
+        }
+    }
+
+    public async Task<ModifyResult> ModifyAsync(long mpid, IReadOnlyList<IdentityChange> changes, IdentitySource source, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var added = changes.Where(c => c.NewValue is not null).Select(c => new IdentityKey(c.IdentityType, c.NewValue!)).Distinct().ToList();
+            var lookup = await IdentityIndexQueries.LookupAsync(db, Schema, added, [mpid], Settings, ct);
+            if (!lookup.KnownMpids.Contains(mpid)) return new ModifyResult(false, []);
+
+            try
+            {
+                await using var session = store.IdentitySession();
+                var holders = added.Where(i => Settings.IsUnique(i.Type)).SelectMany(lookup.OwnersOf).Select(o => o.Mpid).Where(m => m != mpid).Distinct();
+                var profiles = await LockAndLoadAsync(session, [mpid, .. holders], ct);
+                if (!profiles.TryGetValue(mpid, out var profile)) return new ModifyResult(false, []);
+
+                var outcome = IdentityModification.Decide(profile, changes, lookup, Settings, source);
+                if (outcome.Errors.Count > 0) return new ModifyResult(true, outcome.Errors);
+
+                foreach (var group in outcome.Taken.GroupBy(t => t.Mpid))
+                {
+                    if (!profiles.TryGetValue(group.Key, out var loser)) continue;
+                    var removals = group.Select(t => t.Removal).Where(r => loser.HasIdentity(r.IdentityType, r.Value)).Cast<object>().ToArray();
+                    if (removals.Length > 0) session.Events.Append(StreamKey.For(group.Key), removals);
+                }
+                if (outcome.Events.Count > 0) session.Events.Append(StreamKey.For(mpid), outcome.Events.ToArray());
+                await session.SaveChangesAsync(ct);
+                return new ModifyResult(true, []);
+            }
+            catch (Exception ex) when (IsUniqueViolation(ex) && attempt < MaxAttempts)
+            {
+            }
+        }
+    }
+
+    /// <summary>Locks the streams (in key order, as the ingestion writers do) for this transaction, then loads their profiles.</summary>
+    private async Task<Dictionary<long, Profile>> LockAndLoadAsync(IDocumentSession session, IReadOnlyCollection<long> mpids, CancellationToken ct)
+    {
+        await session.BeginTransactionAsync(ct);
+        var keys = mpids.Distinct().Select(StreamKey.For).Order(StringComparer.Ordinal).ToArray();
+        await using (var command = new NpgsqlCommand($"select id from {Schema}.mt_streams where id = any($1) order by id for update", (NpgsqlConnection)session.Connection!))
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = keys });
+            await command.ExecuteNonQueryAsync(ct);
+        }
+        return (await session.LoadManyAsync<Profile>(ct, keys)).ToDictionary(p => p.Mpid);
+    }
+
+    private static UserIdentityRemoved Taken(IdentityKey identity, long by, IdentitySource source) =>
+        new(source.WorkspaceId, identity.Type, identity.Value, source.At, source.Input, by, source.RequestId);
+
+    private static bool IsUniqueViolation(Exception ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+            if (e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation }) return true;
+        return false;
+    }
+
+    private static long RandomMpid() => BitConverter.ToInt64(RandomNumberGenerator.GetBytes(8));
+}

@@ -1,0 +1,38 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+
+namespace EventProfiles.Integration.Tests.Fixtures;
+
+/// <summary>IDSync calls as the web SDK makes them (x-mp-key alone, the recorded input).</summary>
+public static class IdSync
+{
+    public static async Task<HttpResponseMessage> Call(this AppFixture app, string path, object body, string key = AppFixture.RecordedKey)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+        request.Headers.Add("x-mp-key", key);
+        return await app.NewClient().SendAsync(request);
+    }
+
+    /// <summary>identify/login/logout/search with these known identities; returns the parsed 200 answer.</summary>
+    public static async Task<JsonObject> Identity(this AppFixture app, string call, object knownIdentities, string? previousMpid = null)
+    {
+        using var response = await app.Call($"/v1/{call}", new
+        {
+            client_sdk = new { platform = "web", sdk_vendor = "mparticle", sdk_version = "2.68.0" },
+            environment = "development",
+            request_id = Guid.NewGuid().ToString(),
+            request_timestamp_ms = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            context = (string?)null,
+            previous_mpid = previousMpid,
+            known_identities = knownIdentities,
+        });
+        var text = await response.Content.ReadAsStringAsync();
+        ((int)response.StatusCode).ShouldBe(200, text);
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    public static async Task<HttpResponseMessage> Modify(this AppFixture app, string mpid, params object[] changes) =>
+        await app.Call($"/v1/{mpid}/modify", new { environment = "development", request_id = Guid.NewGuid().ToString(), identity_changes = changes });
+
+    public static string Mpid(this JsonObject answer) => answer["mpid"]!.GetValue<string>();
+}
