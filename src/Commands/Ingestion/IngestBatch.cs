@@ -27,7 +27,7 @@ public static class IngestBatchEndpoint
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]
     [ProducesResponseType(StatusCodes.Status202Accepted)]
     public static Task<IResult> Post([NotBody] IngestRequest request, ClaimsPrincipal user, WorkspaceDirectory directory, IngestionPipeline pipeline, HttpResponse response, CancellationToken ct) =>
-        IngestSteps.SubmitAsync(request, user.InputOf(directory), isHistorical: false, pipeline, response, ct);
+        IngestSteps.SubmitAsync(request, user.InputOf(directory), InputKind.Server, isHistorical: false, pipeline, response, ct);
 }
 
 public static class IngestBulkEndpoint
@@ -42,7 +42,7 @@ public static class IngestBulkEndpoint
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]
     [ProducesResponseType(StatusCodes.Status202Accepted)]
     public static Task<IResult> Post([NotBody] IngestRequest request, ClaimsPrincipal user, WorkspaceDirectory directory, IngestionPipeline pipeline, HttpResponse response, CancellationToken ct) =>
-        IngestSteps.SubmitAsync(request, user.InputOf(directory), isHistorical: false, pipeline, response, ct);
+        IngestSteps.SubmitAsync(request, user.InputOf(directory), InputKind.Server, isHistorical: false, pipeline, response, ct);
 }
 
 public static class IngestHistoricalEndpoint
@@ -57,7 +57,7 @@ public static class IngestHistoricalEndpoint
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]
     [ProducesResponseType(StatusCodes.Status202Accepted)]
     public static Task<IResult> Post([NotBody] IngestRequest request, ClaimsPrincipal user, WorkspaceDirectory directory, IngestionPipeline pipeline, HttpResponse response, CancellationToken ct) =>
-        IngestSteps.SubmitAsync(request, user.InputOf(directory), isHistorical: true, pipeline, response, ct);
+        IngestSteps.SubmitAsync(request, user.InputOf(directory), InputKind.Server, isHistorical: true, pipeline, response, ct);
 }
 
 /// <summary>The steps the three endpoints share.</summary>
@@ -85,9 +85,10 @@ public static class IngestSteps
         return errors.Count == 0 ? Wolverine.Http.WolverineContinue.NoProblems : ApiProblems.Invalid(errors, "The batch is invalid");
     }
 
-    public static async Task<IResult> SubmitAsync(IngestRequest request, Input input, bool isHistorical, IngestionPipeline pipeline, HttpResponse response, CancellationToken ct)
+    public static async Task<IResult> SubmitAsync(IngestRequest request, Input input, InputKind channel, bool isHistorical,
+        IngestionPipeline pipeline, HttpResponse response, CancellationToken ct)
     {
-        var pending = request.Batches.Select(b => new PendingBatch(b, input, request.ReceivedAt, isHistorical)).ToList();
+        var pending = request.Batches.Select(b => new PendingBatch(b, input, channel, request.ReceivedAt, isHistorical)).ToList();
         var outcomes = await pipeline.SubmitAsync(pending, ct);
         var failed = outcomes.FirstOrDefault(o => o.Kind == IngestOutcomeKind.Failed);
         if (failed is null) return Results.StatusCode(StatusCodes.Status202Accepted);

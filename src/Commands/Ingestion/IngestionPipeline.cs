@@ -27,10 +27,12 @@ public sealed class IngestionOptions
 }
 
 /// <summary>One accepted batch on its way to the database, and the promise its HTTP request waits on.</summary>
-public sealed class PendingBatch(ParsedBatch parsed, Input input, DateTimeOffset receivedAt, bool isHistorical)
+/// <param name="channel">How it arrived: server-to-server, or from an SDK (which decides how its attributes count).</param>
+public sealed class PendingBatch(ParsedBatch parsed, Input input, InputKind channel, DateTimeOffset receivedAt, bool isHistorical)
 {
     public ParsedBatch Parsed { get; } = parsed;
     public Input Input { get; } = input;
+    public InputKind Channel { get; } = channel;
     public DateTimeOffset ReceivedAt { get; } = receivedAt;
     public bool IsHistorical { get; } = isHistorical;
     public Guid BatchId { get; } = Guid.CreateVersion7(receivedAt);
@@ -349,7 +351,7 @@ public sealed class IngestionPipeline : BackgroundService
             if (!knownMessageIds.TryGetValue(mpid, out var seen)) knownMessageIds[mpid] = seen = new HashSet<string>(StringComparer.Ordinal);
 
             var ctx = new IngestionContext(
-                mpid, current is null, batch.Input.Workspace.Id, batch.Input.Name, batch.Input.Kind,
+                mpid, current is null, batch.Input.Workspace.Id, batch.Input.Name, batch.Channel,
                 batch.Parsed.Batch.Environment ?? batch.Input.Environment, batch.BatchId, batch.ReceivedAt, batch.IsHistorical,
                 resolution.IdentitiesToLink, seen, _identity);
             var decided = BatchDecision.Decide(current, batch.Parsed, ctx);

@@ -46,7 +46,11 @@ public static class BatchDecision
 
         var source = new IdentitySource(ws, ctx.Input, ctx.ReceivedAt);
         foreach (var identity in ctx.IdentitiesToLink)
+        {
+            // An SDK batch repeats what its IDSync calls already settled, possibly late: it adds, it never replaces.
+            if (ctx.InputKind == InputKind.Web && profile!.UserIdentity(identity.Type) is not null) continue;
             if (IdentityLinking.Link(profile!, identity, ctx.Identity, source) is { } change) Emit(change);
+        }
 
         // Server inputs write batch attributes straight to the profile at receive time; SDK batches carry a
         // snapshot that may be stale, so for them only user_attribute_change events count (events-api.md §8).
