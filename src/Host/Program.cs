@@ -39,6 +39,7 @@ builder.Services.AddMarten(opts =>
         opts.DatabaseSchemaName = settings.Schema;
         opts.ConfigureEventProfiles(directory.Identity);
         opts.AddIngestionTables();
+        opts.AddIdentityDocuments();
     })
     .UseLightweightSessions()
     .ApplyAllDatabaseChangesOnStartup()
@@ -47,6 +48,8 @@ builder.Services.AddMarten(opts =>
 builder.Host.UseWolverine(opts =>
 {
     opts.Policies.AutoApplyTransactions();
+    // Background work (alias copies, later deliveries) survives restarts: local queues are backed by the database.
+    opts.Policies.UseDurableLocalQueues();
     opts.Discovery.IncludeAssembly(typeof(IngestBatchEndpoint).Assembly);
     // One node by default; Balanced spreads agents across nodes (see docs/operations.md).
     opts.Durability.Mode = builder.Configuration.GetValue("EventProfiles:Durability", DurabilityMode.Solo);

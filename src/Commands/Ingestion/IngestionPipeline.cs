@@ -497,11 +497,13 @@ public sealed class IngestionPipeline : BackgroundService
                     }
                 }
 
-                // An identity linked in flight is the most recent link of all.
+                // An identity linked in flight is the most recent link of all. A unique identity the database already
+                // gives to a profile has no other holder: a claim for another profile is a race that claim will lose.
                 void AddOwner(IdentityKey key, long mpid)
                 {
                     if (!owners.TryGetValue(key, out var list)) owners[key] = list = [];
                     if (list.Any(o => o.Mpid == mpid)) return;
+                    if (identity.IsUnique(key.Type) && list.Count > 0) return;
                     list.Add(new IdentityOwner(mpid, DateTimeOffset.MaxValue));
                     if (!identity.IsLogin(key.Type)) return;
                     if (!logins.TryGetValue(mpid, out var own)) logins[mpid] = own = [];

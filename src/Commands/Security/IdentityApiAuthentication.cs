@@ -7,6 +7,7 @@ using EventProfiles.Commands.Api;
 using EventProfiles.Domain.Workspaces;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -35,9 +36,13 @@ public sealed class IdentityApiAuthenticationHandler(
         var key = Request.Headers[KeyHeader].ToString();
         var authorization = Request.Headers.Authorization.ToString();
 
-        if (key.Length == 0 && string.IsNullOrWhiteSpace(authorization)) return AuthenticateResult.NoResult();
-
-        if (key.Length == 0) return Basic(authorization);
+        if (key.Length == 0 && !string.IsNullOrWhiteSpace(authorization)) return Basic(authorization);
+        if (key.Length == 0)
+        {
+            // The web SDK's alias call carries the key in the path only (…/v1/identity/{apiKey}/Alias).
+            if (Context.GetRouteValue("apiKey") is not string pathKey) return AuthenticateResult.NoResult();
+            key = pathKey;
+        }
 
         var input = directory.InputByKey(key);
         if (input is null) return Fail(StatusCodes.Status401Unauthorized, "Unknown API key.");

@@ -24,6 +24,8 @@ public sealed record Profile
     public DateTimeOffset LastStoredAt { get; init; }
     public ImmutableList<ProfileIdentity> Identities { get; init; } = [];
     public ImmutableSortedDictionary<int, WorkspaceProfile> Workspaces { get; init; } = ImmutableSortedDictionary<int, WorkspaceProfile>.Empty;
+    /// <summary>Aliases this profile took part in, as source or destination.</summary>
+    public ImmutableList<ProfileAlias> Aliases { get; init; } = [];
     public bool IsOptedOut { get; init; }
     public DateTimeOffset? OptOutChangedAt { get; init; }
     public bool? LimitAdTracking { get; init; }
@@ -98,6 +100,16 @@ public sealed record Profile
 
     public Profile Apply(InstallAttributed e) => WithWorkspace(e.WorkspaceId, ws => ws.Attribute(e));
 
+    public Profile Apply(ProfileAliasedTo e) =>
+        this with { Aliases = Aliases.Add(new ProfileAlias(e.AliasId, Mpid, e.DestinationMpid, e.WindowStart, e.WindowEnd, 0, e.At)) };
+
+    /// <summary>The source's first seen overwrites the destination's (identity.md §9).</summary>
+    public Profile Apply(ProfileAliasedFrom e) => this with
+    {
+        FirstSeenAt = e.SourceFirstSeenAt,
+        Aliases = Aliases.Add(new ProfileAlias(e.AliasId, e.SourceMpid, Mpid, e.WindowStart, e.WindowEnd, e.EventsCopied, e.At)),
+    };
+
     public Profile Apply(OptOutChanged e) =>
         OptOutChangedAt is { } at && at > e.At ? this : this with { IsOptedOut = e.IsOptedOut, OptOutChangedAt = e.At };
 
@@ -120,6 +132,8 @@ public sealed record Profile
         DeviceSeen e => Apply(e),
         InstallAttributed e => Apply(e),
         OptOutChanged e => Apply(e),
+        ProfileAliasedTo e => Apply(e),
+        ProfileAliasedFrom e => Apply(e),
         LimitAdTrackingChanged e => Apply(e),
         _ => this,
     };
@@ -131,6 +145,8 @@ public sealed record Profile
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a >= b ? a : b;
 }
+
+public sealed record ProfileAlias(string Id, long SourceMpid, long DestinationMpid, DateTimeOffset WindowStart, DateTimeOffset WindowEnd, int EventsCopied, DateTimeOffset At);
 
 /// <summary>An identity the person holds, with when and through which input it was linked.</summary>
 public sealed record ProfileIdentity(string Type, string Value, DateTimeOffset AddedAt, int WorkspaceId, string Input);

@@ -23,7 +23,10 @@ public sealed record BatchReceived(
     bool IsHistorical,
     JsonElement Batch);
 
-/// <summary>One event of a batch, with its own timestamp and its complete <c>data</c> object.</summary>
+/// <summary>
+/// One event of a batch, with its own timestamp and its complete <c>data</c> object. <paramref name="CopiedFrom"/> is
+/// set on copies an alias made: the MPID the event was captured for.
+/// </summary>
 public sealed record EventCaptured(
     Guid BatchId,
     int WorkspaceId,
@@ -31,7 +34,8 @@ public sealed record EventCaptured(
     DateTimeOffset Timestamp,
     string? SourceMessageId,
     string? EventName,
-    JsonElement Data);
+    JsonElement Data,
+    long? CopiedFrom = null);
 
 /// <summary>A user attribute took a value. <paramref name="EffectiveAt"/> orders competing writes: newest wins.</summary>
 public sealed record UserAttributeSet(int WorkspaceId, string Name, JsonElement Value, DateTimeOffset EffectiveAt, string Input);

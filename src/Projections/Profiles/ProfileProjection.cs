@@ -29,5 +29,7 @@ public partial class ProfileProjection : SingleStreamProjection<Profile, string>
     public static Profile Apply(DeviceSeen e, Profile p) => p.Apply(e);
     public static Profile Apply(InstallAttributed e, Profile p) => p.Apply(e);
     public static Profile Apply(OptOutChanged e, Profile p) => p.Apply(e);
+    public static Profile Apply(ProfileAliasedTo e, Profile p) => p.Apply(e);
+    public static Profile Apply(ProfileAliasedFrom e, Profile p) => p.Apply(e);
     public static Profile Apply(LimitAdTrackingChanged e, Profile p) => p.Apply(e);
 }

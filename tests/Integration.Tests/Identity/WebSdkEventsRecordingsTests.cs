@@ -67,6 +67,23 @@ public class WebSdkEventsRecordingsTests(AppFixture app)
         (await app.EventCount(long.Parse(_mpids["6955434514263548357"]), "event_captured")).ShouldBe(4);
 
         (await app.EventCount(long.Parse(_mpids["-7593332183360562422"]), "event_captured")).ShouldBe(1);
+
+        // Finally the SDK aliases the anonymous visitor after logout to the logged-in web-cust-2.
+        var alias = Recordings.Load("web-sdk-alias.json").Single();
+        var (anonymous, known) = (long.Parse(_mpids["-7593332183360562422"]), long.Parse(_mpids["6955434514263548357"]));
+        using (var response = await Replay(alias))
+        {
+            ((int)response.StatusCode).ShouldBe(alias.Status, await response.Content.ReadAsStringAsync());
+            response.Headers.GetValues("Access-Control-Allow-Origin").Single().ShouldBe(alias.Headers["origin"]);
+        }
+        await Waiting.Until(async () => await app.EventCount(known, "profile_aliased_from") == 1, "the alias copy");
+        // The recorded window closed just before "Anonymous Browse" was logged, so nothing falls inside it.
+        (await app.EventCount(known, "event_captured")).ShouldBe(4);
+        (await app.EventCount(anonymous, "profile_aliased_to")).ShouldBe(1);
+        (await app.ProfileOf("web-cust-2"))["user_identities"]!.AsArray().Count.ShouldBe(2); // identities are not copied
+
+        using (var again = await Replay(alias)) ((int)again.StatusCode).ShouldBe(202); // repeating changes nothing
+        (await app.EventCount(known, "profile_aliased_from")).ShouldBe(1);
     }
 
     [Fact]

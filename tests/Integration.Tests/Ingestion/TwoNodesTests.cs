@@ -40,7 +40,17 @@ public class TwoNodesTests(AppFixture app)
             command.Parameters.AddWithValue(customer);
             ((long)(await command.ExecuteScalarAsync())!).ShouldBe(1);
             var profile = await app.ProfileOf(customer);
-            for (var i = 1; i < 16; i += 2) profile.Attribute($"n{i}").ShouldBe(["x"]);
+            var mpid = profile["mpid"]!.GetValue<long>();
+            for (var i = 1; i < 16; i += 2)
+                profile.Attribute($"n{i}").ShouldBe(["x"], $"n{i}; events: {await StreamDump(mpid)}");
         }
+    }
+
+    private async Task<string> StreamDump(long mpid)
+    {
+        await using var command = app.Db.CreateCommand(
+            $"select string_agg(version || ':' || type || coalesce(':' || (data->>'Name'), ''), ', ' order by version) from {app.Schema}.mt_events where stream_id = $1");
+        command.Parameters.AddWithValue(mpid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return (await command.ExecuteScalarAsync())?.ToString() ?? "";
     }
 }
