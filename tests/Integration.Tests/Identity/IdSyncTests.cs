@@ -148,4 +148,36 @@ public class IdSyncTests(AppFixture app)
         using var response = await app.Call("/identity/v1/identify", new { environment = "development", known_identities = new { email = $"{Api.NewId("cname")}@example.org" } });
         response.StatusCode.ShouldBe(HttpStatusCode.OK);
     }
+
+    [Fact]
+    public async Task the_identity_history_explains_who_took_what_when_and_through_which_request()
+    {
+        var email = $"{Api.NewId("hist")}@example.org";
+        var (a, b) = (Api.NewId("ha"), Api.NewId("hb"));
+        var first = await app.Identity("identify", new { customerid = a, email });
+        var second = await app.Identity("identify", new { customerid = b });
+        using (var modify = await app.Modify(second.Mpid(), new { identity_type = "email", old_value = (string?)null, new_value = email }))
+            modify.StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        var loser = await History(first.Mpid());
+        var taken = loser["history"]!.AsArray().Single(h => h!["change"]!.GetValue<string>() == "taken")!;
+        taken["value"]!.GetValue<string>().ShouldBe(email);
+        taken["taken_by_mpid"]!.GetValue<long>().ToString().ShouldBe(second.Mpid());
+        taken["input"]!.GetValue<string>().ShouldBe("recorded-sdks");
+        taken["request_id"]!.GetValue<string>().ShouldNotBeNullOrEmpty();
+        loser["identities"]!.AsArray().Select(i => i!["type"]!.GetValue<string>()).ShouldBe(["customer_id"]);
+
+        var winner = await History(second.Mpid());
+        winner["history"]!.AsArray().Select(h => $"{h!["change"]}:{h["type"]}").ShouldBe(["added:customer_id", "added:email"]);
+    }
+
+    private async Task<System.Text.Json.Nodes.JsonObject> History(string mpid)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/userprofile/v1/1/1/1/{mpid}/identity-history");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", await app.Token());
+        using var response = await app.Client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(HttpStatusCode.OK, text);
+        return System.Text.Json.Nodes.JsonNode.Parse(text)!.AsObject();
+    }
 }
