@@ -13,6 +13,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Cors;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using EventProfiles.Commands.Streams;
 using Npgsql;
 using Wolverine.Http;
 
@@ -181,15 +182,7 @@ public static class RunAliasHandler
             return;
         }
 
-        await session.BeginTransactionAsync(ct);
-        var keys = new[] { StreamKey.For(job.SourceMpid), StreamKey.For(job.DestinationMpid) }.Order(StringComparer.Ordinal).ToArray();
-        await using (var lockStreams = new NpgsqlCommand(
-            $"select id from {session.DocumentStore.Options.DatabaseSchemaName}.mt_streams where id = any($1) order by id for update",
-            (NpgsqlConnection)session.Connection!))
-        {
-            lockStreams.Parameters.Add(new NpgsqlParameter { Value = keys });
-            await lockStreams.ExecuteNonQueryAsync(ct);
-        }
+        await StreamLocks.LockAsync(session, [job.SourceMpid, job.DestinationMpid], ct);
         var source = await session.LoadAsync<Profile>(StreamKey.For(job.SourceMpid), ct);
         if (source is null)
         {

@@ -3,6 +3,7 @@ using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Domain.Workspaces;
 using Marten;
+using EventProfiles.Commands.Streams;
 using Npgsql;
 
 namespace EventProfiles.Commands.Identity;
@@ -106,16 +107,10 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
         }
     }
 
-    /// <summary>Locks the streams (in key order, as the ingestion writers do) for this transaction, then loads their profiles.</summary>
-    private async Task<Dictionary<long, Profile>> LockAndLoadAsync(IDocumentSession session, IReadOnlyCollection<long> mpids, CancellationToken ct)
+    /// <summary>Locks the streams for this transaction, then loads their profiles.</summary>
+    private static async Task<Dictionary<long, Profile>> LockAndLoadAsync(IDocumentSession session, IReadOnlyCollection<long> mpids, CancellationToken ct)
     {
-        await session.BeginTransactionAsync(ct);
-        var keys = mpids.Distinct().Select(StreamKey.For).Order(StringComparer.Ordinal).ToArray();
-        await using (var command = new NpgsqlCommand($"select id from {Schema}.mt_streams where id = any($1) order by id for update", (NpgsqlConnection)session.Connection!))
-        {
-            command.Parameters.Add(new NpgsqlParameter { Value = keys });
-            await command.ExecuteNonQueryAsync(ct);
-        }
+        var keys = await StreamLocks.LockAsync(session, mpids, ct);
         return (await session.LoadManyAsync<Profile>(ct, keys)).ToDictionary(p => p.Mpid);
     }
 

@@ -6,6 +6,7 @@ using EventProfiles.Domain.Ingestion;
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Domain.Workspaces;
 using EventProfiles.Commands.Identity;
+using EventProfiles.Commands.Streams;
 using Marten;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -334,7 +335,7 @@ public sealed class IngestionPipeline : BackgroundService
         // An identity session: the profiles loaded here are the ones the inline projection folds, not read twice.
         await using var session = _store.IdentitySession();
         await session.BeginTransactionAsync(CancellationToken.None);
-        var keys = group.Select(b => StreamKey.For(b.Resolution!.Mpid)).Distinct().Order(StringComparer.Ordinal).ToArray();
+        var keys = StreamLocks.KeysInLockOrder(group.Select(b => b.Resolution!.Mpid));
         var knownMessageIds = await LockStreamsAndReadMessageIdsAsync((NpgsqlConnection)session.Connection!, keys, group);
         var loaded = (await session.LoadManyAsync<Profile>(keys)).ToDictionary(p => p.Mpid);
 
@@ -400,10 +401,8 @@ public sealed class IngestionPipeline : BackgroundService
     }
 
     /// <summary>
-    /// One round trip in the group's transaction: lock the group's streams (in key order, so two writers never
-    /// deadlock on them) and read which of the group's source_message_ids those streams already hold. On one node a
-    /// stream has one writer anyway; the lock is what keeps another node from appending to the same stream until we
-    /// commit, which would lose an inline profile update.
+    /// One round trip in the group's transaction: lock the group's streams (see <see cref="StreamLocks"/>) and read which
+    /// of the group's source_message_ids those streams already hold.
     /// </summary>
     private async Task<Dictionary<long, HashSet<string>>> LockStreamsAndReadMessageIdsAsync(
         NpgsqlConnection connection, string[] keys, IReadOnlyList<PendingBatch> group)
@@ -416,9 +415,7 @@ public sealed class IngestionPipeline : BackgroundService
             .ToList();
 
         await using var batch = connection.CreateBatch();
-        var lockStreams = new NpgsqlBatchCommand($"select id from {_schema}.mt_streams where id = any($1) order by id for update");
-        lockStreams.Parameters.Add(new NpgsqlParameter { Value = keys });
-        batch.BatchCommands.Add(lockStreams);
+        batch.BatchCommands.Add(StreamLocks.Command(_schema, keys));
         var messages = new NpgsqlBatchCommand(
             $"select m.mpid, m.source_message_id from {_schema}.{IngestionStorage.MessagesTable} m " +
             "join unnest($1::bigint[], $2::text[]) q(mpid, id) on m.mpid = q.mpid and m.source_message_id = q.id");
