@@ -1,3 +1,4 @@
+using EventProfiles.Commands.Forwarding;
 using EventProfiles.Commands.Identity;
 using EventProfiles.Commands.Ingestion;
 using EventProfiles.Commands.Security;
@@ -16,6 +17,7 @@ using Npgsql;
 using Scalar.AspNetCore;
 using Wolverine;
 using Wolverine.Http;
+using Wolverine.ErrorHandling;
 using Wolverine.Marten;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -40,6 +42,7 @@ builder.Services.AddMarten(opts =>
         opts.ConfigureEventProfiles(directory.Identity);
         opts.AddIngestionTables();
         opts.AddIdentityDocuments();
+        opts.AddForwarding();
     })
     .UseLightweightSessions()
     .ApplyAllDatabaseChangesOnStartup()
@@ -48,8 +51,14 @@ builder.Services.AddMarten(opts =>
 builder.Host.UseWolverine(opts =>
 {
     opts.Policies.AutoApplyTransactions();
-    // Background work (alias copies, later deliveries) survives restarts: local queues are backed by the database.
+    // Background work (alias copies, deliveries to outputs) survives restarts: local queues are backed by the database.
     opts.Policies.UseDurableLocalQueues();
+
+    // Deliveries: a refusal (400, 409, 413, …) is final; a failure (5xx, timeout, no connection) is retried with
+    // back-off, durably (the retry is a scheduled message), and dead-lettered after the last attempt (forwarding.md §5).
+    var retryDelays = builder.Configuration.GetSection("EventProfiles:Forwarding:RetryDelaysMs").Get<int[]>() ?? [1_000, 5_000, 30_000, 120_000, 600_000];
+    opts.OnException<DeliveryRejectedException>().MoveToErrorQueue();
+    opts.OnException<DeliveryFailedException>().ScheduleRetry(retryDelays.Select(ms => TimeSpan.FromMilliseconds(ms)).ToArray());
     opts.Discovery.IncludeAssembly(typeof(IngestBatchEndpoint).Assembly);
     // One node by default; Balanced spreads agents across nodes (see docs/operations.md).
     opts.Durability.Mode = builder.Configuration.GetValue("EventProfiles:Durability", DurabilityMode.Solo);
@@ -71,6 +80,7 @@ builder.Services.AddSingleton(tokens);
 builder.Services.AddAuthentication()
     .AddScheme<AuthenticationSchemeOptions, InputBasicAuthenticationHandler>(AuthSchemes.InputBasic, null)
     .AddScheme<AuthenticationSchemeOptions, IdentityApiAuthenticationHandler>(AuthSchemes.IdentityApi, null)
+    .AddScheme<AuthenticationSchemeOptions, AdminBasicAuthenticationHandler>(AuthSchemes.Admin, null)
     .AddJwtBearer(AuthSchemes.ProfileApiBearer, o =>
     {
         o.MapInboundClaims = false;
@@ -78,6 +88,16 @@ builder.Services.AddAuthentication()
         o.Events = ProfileApiBearerEvents.Create();
     });
 builder.Services.AddAuthorization();
+
+// ---- forwarding: outputs, connections, deliveries, live stream
+builder.Services.AddSingleton<LiveStream>();
+builder.Services.AddSingleton<OutputCounters>();
+builder.Services.AddSingleton<DeadDeliveries>();
+builder.Services.AddSingleton<WebhookSender>();
+builder.Services.AddHttpClient(nameof(WebhookSender), client => client.Timeout = TimeSpan.FromSeconds(10));
+builder.Services.AddValidatorsFromAssemblyContaining<OutputBody>(ServiceLifetime.Singleton, includeInternalTypes: false);
+builder.Services.AddSingleton(new AdminUsers(
+    (builder.Configuration.GetSection("EventProfiles:Admin:Users").Get<List<AdminUserSettings>>() ?? []).Select(u => new AdminUser(u.Name, u.Password)).ToList()));
 
 // ---- identity (IDSync) and the browser SDK's endpoints
 builder.Services.AddSingleton<IdentityStore>();

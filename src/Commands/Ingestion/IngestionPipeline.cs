@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Threading.Channels;
+using EventProfiles.Domain.Forwarding;
 using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Ingestion;
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Domain.Workspaces;
+using EventProfiles.Commands.Forwarding;
 using EventProfiles.Commands.Identity;
 using EventProfiles.Commands.Streams;
 using Marten;
@@ -12,6 +14,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Wolverine.Runtime;
 
 namespace EventProfiles.Commands.Ingestion;
 
@@ -72,13 +75,17 @@ public sealed class IngestionPipeline : BackgroundService
     private volatile bool _stopping;
     private readonly Channel<PendingBatch>[] _writers;
     private readonly InFlight _inFlight;
+    private readonly IWolverineRuntime _runtime;
+    private readonly LiveStream _live;
     private readonly IdentitySettings _identity;
     /// <summary>Batches taken but not yet answered; shutdown waits for this to reach zero.</summary>
     private int _outstanding;
 
     public IngestionPipeline(IDocumentStore store, NpgsqlDataSource dataSource, WorkspaceDirectory directory,
-        IOptions<IngestionOptions> options, ILogger<IngestionPipeline> logger)
+        IWolverineRuntime runtime, LiveStream live, IOptions<IngestionOptions> options, ILogger<IngestionPipeline> logger)
     {
+        _runtime = runtime;
+        _live = live;
         _identity = directory.Identity;
         _inFlight = new InFlight(_identity);
         _store = store;
@@ -338,6 +345,7 @@ public sealed class IngestionPipeline : BackgroundService
         var keys = StreamLocks.KeysInLockOrder(group.Select(b => b.Resolution!.Mpid));
         var knownMessageIds = await LockStreamsAndReadMessageIdsAsync((NpgsqlConnection)session.Connection!, keys, group);
         var loaded = (await session.LoadManyAsync<Profile>(keys)).ToDictionary(p => p.Mpid);
+        var forwarding = await ForwardingPlan.StartAsync(session, _live, CancellationToken.None);
 
         var profiles = new Dictionary<long, Profile?>();
         var pending = new Dictionary<long, List<object>>();
@@ -351,9 +359,10 @@ public sealed class IngestionPipeline : BackgroundService
             var current = profiles.TryGetValue(mpid, out var p) ? p : loaded.GetValueOrDefault(mpid);
             if (!knownMessageIds.TryGetValue(mpid, out var seen)) knownMessageIds[mpid] = seen = new HashSet<string>(StringComparer.Ordinal);
 
+            var environment = batch.Parsed.Batch.Environment ?? batch.Input.Environment;
             var ctx = new IngestionContext(
                 mpid, current is null, batch.Input.Workspace.Id, batch.Input.Name, batch.Channel,
-                batch.Parsed.Batch.Environment ?? batch.Input.Environment, batch.BatchId, batch.ReceivedAt, batch.IsHistorical,
+                environment, batch.BatchId, batch.ReceivedAt, batch.IsHistorical,
                 resolution.IdentitiesToLink, seen, _identity);
             var decided = BatchDecision.Decide(current, batch.Parsed, ctx);
 
@@ -362,6 +371,8 @@ public sealed class IngestionPipeline : BackgroundService
             var next = current;
             foreach (var e in decided) next = next is null ? Profile.Create((ProfileCreated)e) : next.Evolve(e);
             profiles[mpid] = next;
+            forwarding.Add(batch.Parsed, batch.Input.Name, environment, current, next!, decided,
+                new BatchOrigin(batch.Input.Workspace.Id, batch.BatchId, batch.ReceivedAt, batch.Channel, batch.IsHistorical));
 
             foreach (var captured in decided.OfType<Domain.Profiles.EventCaptured>())
                 if (captured.SourceMessageId is { } id && seen.Add(id)) messageRows.Add((mpid, id));
@@ -387,8 +398,11 @@ public sealed class IngestionPipeline : BackgroundService
                 "select * from unnest(?::bigint[], ?::text[]) on conflict do nothing",
                 messageRows.Select(r => r.Mpid).ToArray(), messageRows.Select(r => r.Id).ToArray());
 
+        await forwarding.EnlistAsync(session, _runtime);
+
         // Not cancellable: once we start committing, the outcome must be known before we answer.
         await session.SaveChangesAsync(CancellationToken.None);
+        forwarding.Committed();
 
         foreach (var batch in group)
         {

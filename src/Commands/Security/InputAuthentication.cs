@@ -18,6 +18,8 @@ public static class AuthSchemes
     public const string InputBasic = "InputBasic";
     /// <summary>IDSync and SDK endpoints: HMAC signature, Basic, or key alone where the input allows it (identity.md §2).</summary>
     public const string IdentityApi = "IdentityApi";
+    /// <summary>Admin API: HTTP Basic with a configured admin user.</summary>
+    public const string Admin = "Admin";
     /// <summary>Profile API: OAuth client-credentials bearer token (profile-api.md §5).</summary>
     public const string ProfileApiBearer = "ProfileApiBearer";
 }

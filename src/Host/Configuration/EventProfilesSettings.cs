@@ -121,3 +121,9 @@ public sealed class ProfileApiClientSettings
     public string ClientSecret { get; set; } = "";
     public List<int> Workspaces { get; set; } = [];
 }
+
+public sealed class AdminUserSettings
+{
+    public string Name { get; set; } = "";
+    public string Password { get; set; } = "";
+}

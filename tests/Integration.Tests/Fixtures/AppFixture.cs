@@ -21,6 +21,11 @@ public sealed class AppFixture : IAsyncLifetime
     public const string SecondKey = "second-key";
     public const string SecondSecret = "second-secret";
 
+    /// <summary>An input only the forwarding tests send to, so their connections see no other test's batches.</summary>
+    public const string ForwardingInput = "forwarding-server";
+    public const string ForwardingKey = "fwd-key";
+    public const string ForwardingSecret = "fwd-secret";
+
     private WebApplicationFactory<Program>? _factory;
 
     public HttpClient Client { get; private set; } = null!;
@@ -41,6 +46,12 @@ public sealed class AppFixture : IAsyncLifetime
         AddInput(2, "recorded-sdks", RecordedKey, RecordedSecret);
         Set("EventProfiles__Org__Accounts__0__Workspaces__0__Inputs__2__AllowKeyOnly", "true"); // the web SDK recordings use x-mp-key alone
         AddInput(3, "second-server", SecondKey, SecondSecret);
+        AddInput(4, ForwardingInput, ForwardingKey, ForwardingSecret);
+        Set("EventProfiles__Forwarding__RetryDelaysMs__0", "100"); // retries quickly, so an outage in a test is short
+        Set("EventProfiles__Forwarding__RetryDelaysMs__1", "200");
+        Set("EventProfiles__Forwarding__RetryDelaysMs__2", "400");
+        Set("EventProfiles__Forwarding__RetryDelaysMs__3", "800");
+        Set("EventProfiles__Forwarding__RetryDelaysMs__4", "1600");
         Set("Logging__LogLevel__Default", Environment.GetEnvironmentVariable("EVENTPROFILES_TEST_LOGLEVEL") ?? "Warning");
         Set("ASPNETCORE_URLS", "http://127.0.0.1:0"); // a free port, never a developer's running service
 

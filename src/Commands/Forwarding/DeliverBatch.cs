@@ -1,0 +1,83 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using EventProfiles.Domain.Forwarding;
+using Marten;
+using Wolverine;
+
+namespace EventProfiles.Commands.Forwarding;
+
+/// <summary>
+/// One enriched, filtered batch for one output. Written to Wolverine's durable local queue in the same transaction as
+/// the events it comes from, so no batch is accepted without its deliveries recorded.
+/// </summary>
+public sealed record DeliverBatch(string OutputId, string ConnectionId, Guid DeliveryId, Guid BatchId, long Mpid, string Input, string Environment, string Payload);
+
+/// <summary>The destination failed in a way that may pass (5xx, 408, 429, no connection): retried with back-off, then dead-lettered.</summary>
+public sealed class DeliveryFailedException(string message) : Exception(message);
+
+/// <summary>The destination refused the batch for good (400, 409, 413, 414, …): dead-lettered at once, as mParticle does.</summary>
+public sealed class DeliveryRejectedException(string message) : Exception(message);
+
+public static class DeliverBatchHandler
+{
+    /// <summary>How long a delivery for a paused output waits before it looks again.</summary>
+    public static readonly TimeSpan PausedRecheck = TimeSpan.FromSeconds(5);
+
+    public static async Task<object?> Handle(DeliverBatch delivery, IQuerySession session, WebhookSender sender, OutputCounters counters,
+        LiveStream live, CancellationToken ct)
+    {
+        var output = await session.LoadAsync<Output>(delivery.OutputId, ct);
+        if (output is null) return null; // the output was deleted: its deliveries go with it
+        if (output.Paused) return delivery.DelayedFor(PausedRecheck);
+
+        await sender.SendAsync(output.Webhook, delivery, ct);
+        await counters.DeliveredAsync(output.Id, ct);
+        live.Outbound(delivery);
+        return null;
+    }
+}
+
+/// <summary>POSTs a delivery to a webhook. Receivers may dedupe on <c>X-EventProfiles-Delivery-Id</c>.</summary>
+public sealed class WebhookSender(IHttpClientFactory clients)
+{
+    public const string SignatureHeader = "X-EventProfiles-Signature";
+    public const string DeliveryHeader = "X-EventProfiles-Delivery-Id";
+
+    private static readonly HashSet<HttpStatusCode> Retryable =
+        [HttpStatusCode.RequestTimeout, HttpStatusCode.TooManyRequests, (HttpStatusCode)306];
+
+    public async Task SendAsync(WebhookSettings webhook, DeliverBatch delivery, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url)
+        {
+            Content = new StringContent(delivery.Payload, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add(DeliveryHeader, delivery.DeliveryId.ToString());
+        if (webhook.Secret is { Length: > 0 } secret)
+            request.Headers.Add(SignatureHeader, "sha256=" + Convert.ToHexStringLower(
+                HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(delivery.Payload))));
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await clients.CreateClient(nameof(WebhookSender)).SendAsync(request, ct);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new DeliveryFailedException($"{webhook.Url} could not be reached: {ex.Message}");
+        }
+        catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new DeliveryFailedException($"{webhook.Url} did not answer in time.");
+        }
+        using (response)
+        {
+            var status = (int)response.StatusCode;
+            if (status is >= 200 and < 300) return;
+            if (status >= 500 || Retryable.Contains(response.StatusCode))
+                throw new DeliveryFailedException($"{webhook.Url} answered {status}.");
+            throw new DeliveryRejectedException($"{webhook.Url} refused the batch with {status}.");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using EventProfiles.Commands.Security;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Wolverine.Http;
+
+namespace EventProfiles.Commands.Forwarding;
+
+/// <summary>One line of the Live Stream: a batch that came in, or a delivery that went out to an output.</summary>
+public sealed record LiveMessage(string Direction, string Input, long Mpid, Guid BatchId, string? OutputId, JsonObject Body);
+
+/// <summary>
+/// Live Stream (forwarding.md §6): development batches as they are committed and deliveries as they leave, fanned out
+/// to the subscribers of this node. A slow subscriber loses its oldest lines, never slows ingestion down.
+/// </summary>
+public sealed class LiveStream
+{
+    private readonly Lock _lock = new();
+    private readonly List<Channel<LiveMessage>> _subscribers = [];
+
+    public bool HasSubscribers { get { lock (_lock) return _subscribers.Count > 0; } }
+
+    public void Inbound(string input, long mpid, Guid batchId, string environment, Func<JsonObject> body)
+    {
+        if (environment != "development" || !HasSubscribers) return;
+        Publish(new LiveMessage("inbound", input, mpid, batchId, null, body()));
+    }
+
+    public void Outbound(DeliverBatch delivery)
+    {
+        if (delivery.Environment != "development" || !HasSubscribers) return;
+        Publish(new LiveMessage("outbound", delivery.Input, delivery.Mpid, delivery.BatchId, delivery.OutputId,
+            JsonNode.Parse(delivery.Payload)!.AsObject()));
+    }
+
+    private void Publish(LiveMessage message)
+    {
+        lock (_lock)
+            foreach (var subscriber in _subscribers) subscriber.Writer.TryWrite(message);
+    }
+
+    public async IAsyncEnumerable<LiveMessage> SubscribeAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        var channel = Channel.CreateBounded<LiveMessage>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.DropOldest });
+        lock (_lock) _subscribers.Add(channel);
+        try
+        {
+            await foreach (var message in channel.Reader.ReadAllAsync(ct)) yield return message;
+        }
+        finally
+        {
+            lock (_lock) _subscribers.Remove(channel);
+        }
+    }
+}
+
+/// <summary>
+/// <c>GET /api/admin/live-stream?input=&amp;mpid=&amp;direction=inbound|outbound|both</c>: Server-Sent Events, one
+/// <c>inbound</c> or <c>outbound</c> event per message, its data the JSON of the batch.
+/// </summary>
+public static class LiveStreamEndpoint
+{
+    [WolverineGet("/api/admin/live-stream", Name = "Live Stream (Server-Sent Events)")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static IResult Get(LiveStream live, HttpContext context, string? input, long? mpid, string? direction) =>
+        TypedResults.ServerSentEvents(Lines(live, input, mpid, direction ?? "both", context.RequestAborted));
+
+    private static async IAsyncEnumerable<SseItem<string>> Lines(LiveStream live, string? input, long? mpid, string direction,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
+        // A first comment line tells the client the stream is open before any batch arrives.
+        yield return new SseItem<string>("ready", "subscribed");
+        await foreach (var message in live.SubscribeAsync(ct))
+        {
+            if (input is not null && message.Input != input) continue;
+            if (mpid is not null && message.Mpid != mpid) continue;
+            if (direction != "both" && message.Direction != direction) continue;
+            var data = new JsonObject
+            {
+                ["direction"] = message.Direction, ["input"] = message.Input, ["mpid"] = message.Mpid,
+                ["batch_id"] = message.BatchId.ToString(), ["output_id"] = message.OutputId, ["batch"] = message.Body.DeepClone(),
+            };
+            yield return new SseItem<string>(data.ToJsonString(), message.Direction);
+        }
+    }
+}

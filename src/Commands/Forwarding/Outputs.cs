@@ -1,0 +1,168 @@
+using System.Text.Json.Serialization;
+using EventProfiles.Commands.Api;
+using EventProfiles.Commands.Security;
+using EventProfiles.Domain.Forwarding;
+using FluentValidation;
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Wolverine.Http;
+
+namespace EventProfiles.Commands.Forwarding;
+
+public sealed record WebhookBody(
+    [property: JsonPropertyName("url")] string? Url,
+    [property: JsonPropertyName("secret")] string? Secret);
+
+/// <summary>An output as the admin API takes it.</summary>
+public sealed record OutputBody(
+    [property: JsonPropertyName("name")] string? Name,
+    [property: JsonPropertyName("kind")] string? Kind,
+    [property: JsonPropertyName("webhook")] WebhookBody? Webhook)
+{
+    public sealed class Validator : AbstractValidator<OutputBody>
+    {
+        public Validator()
+        {
+            RuleFor(o => o.Name).NotEmpty().WithMessage("is required.").MaximumLength(200).OverridePropertyName("name");
+            RuleFor(o => o.Kind).Must(k => k == "webhook").WithMessage("must be \"webhook\" (the output kind available now).").OverridePropertyName("kind");
+            RuleFor(o => o.Webhook).NotNull().WithMessage("is required for a webhook output.").OverridePropertyName("webhook");
+            RuleFor(o => o.Webhook!.Url)
+                .Must(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
+                .WithMessage("must be an absolute http or https URL.")
+                .When(o => o.Webhook is not null).OverridePropertyName("webhook.url");
+        }
+    }
+}
+
+/// <summary>An output as the admin API shows it: never its secret; with its delivery counters.</summary>
+public sealed record OutputView(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("webhook")] object Webhook,
+    [property: JsonPropertyName("paused")] bool Paused,
+    [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt,
+    [property: JsonPropertyName("counters")] OutputCountersView Counters);
+
+public sealed record OutputCountersView(
+    [property: JsonPropertyName("enqueued")] long Enqueued,
+    [property: JsonPropertyName("delivered")] long Delivered,
+    [property: JsonPropertyName("failed")] long Failed,
+    [property: JsonPropertyName("pending")] long Pending);
+
+public static class OutputViews
+{
+    public static async Task<OutputView> ViewAsync(Output output, OutputCounters counters, DeadDeliveries dead, CancellationToken ct)
+    {
+        var (enqueued, delivered) = await counters.ReadAsync(output.Id, ct);
+        var failed = (await dead.ForOutputAsync(output.Id, ct)).Count;
+        return new OutputView(output.Id, output.Name, "webhook",
+            new { url = output.Webhook.Url, has_secret = output.Webhook.Secret is { Length: > 0 } },
+            output.Paused, output.CreatedAt,
+            new OutputCountersView(enqueued, delivered, failed, Math.Max(0, enqueued - delivered - failed)));
+    }
+
+    public static ProblemDetails Check(OutputBody body, IValidator<OutputBody> validator)
+    {
+        var result = validator.Validate(body);
+        return result.IsValid ? WolverineContinue.NoProblems
+            : ApiProblems.Invalid(result.Errors.Select(e => new FieldError(e.PropertyName, e.ErrorMessage)).ToList());
+    }
+
+    public static IResult NotFound(string id) =>
+        Results.Problem(ApiProblems.Create(StatusCodes.Status404NotFound, "Not found", [new FieldError("id", $"There is no output {id}.", "NOT_FOUND")]));
+}
+
+public static class CreateOutputEndpoint
+{
+    public static ProblemDetails Validate(OutputBody body, IValidator<OutputBody> validator) => OutputViews.Check(body, validator);
+
+    [WolverinePost("/api/admin/outputs", Name = "Create an output")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Post(OutputBody body, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, TimeProvider clock, CancellationToken ct)
+    {
+        var output = new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Webhook,
+            new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret), false, clock.GetUtcNow());
+        session.Insert(output);
+        return Results.Created($"/api/admin/outputs/{output.Id}", await OutputViews.ViewAsync(output, counters, dead, ct));
+    }
+}
+
+public static class ListOutputsEndpoint
+{
+    [WolverineGet("/api/admin/outputs", Name = "List outputs")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Get(IQuerySession session, OutputCounters counters, DeadDeliveries dead, CancellationToken ct)
+    {
+        var views = new List<OutputView>();
+        foreach (var output in (await session.Query<Output>().ToListAsync(ct)).OrderBy(o => o.CreatedAt))
+            views.Add(await OutputViews.ViewAsync(output, counters, dead, ct));
+        return Results.Ok(views);
+    }
+}
+
+public static class GetOutputEndpoint
+{
+    [WolverineGet("/api/admin/outputs/{id}", Name = "Get an output")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Get(string id, IQuerySession session, OutputCounters counters, DeadDeliveries dead, CancellationToken ct) =>
+        await session.LoadAsync<Output>(id, ct) is { } output ? Results.Ok(await OutputViews.ViewAsync(output, counters, dead, ct)) : OutputViews.NotFound(id);
+}
+
+public static class UpdateOutputEndpoint
+{
+    public static ProblemDetails Validate(OutputBody body, IValidator<OutputBody> validator) => OutputViews.Check(body, validator);
+
+    [WolverinePut("/api/admin/outputs/{id}", Name = "Update an output")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Put(string id, OutputBody body, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, CancellationToken ct)
+    {
+        if (await session.LoadAsync<Output>(id, ct) is not { } output) return OutputViews.NotFound(id);
+        // A missing secret keeps the one set before: the API never shows it, so a client cannot send it back.
+        var updated = output with { Name = body.Name!, Webhook = new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret ?? output.Webhook.Secret) };
+        session.Store(updated);
+        return Results.Ok(await OutputViews.ViewAsync(updated, counters, dead, ct));
+    }
+}
+
+public static class PauseOutputEndpoint
+{
+    [WolverinePost("/api/admin/outputs/{id}/pause", Name = "Pause an output (deliveries wait)")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static Task<IResult> Post(string id, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, CancellationToken ct) =>
+        OutputSwitch.SetPausedAsync(id, true, session, counters, dead, ct);
+}
+
+public static class ResumeOutputEndpoint
+{
+    [WolverinePost("/api/admin/outputs/{id}/resume", Name = "Resume an output")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static Task<IResult> Post(string id, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, CancellationToken ct) =>
+        OutputSwitch.SetPausedAsync(id, false, session, counters, dead, ct);
+}
+
+public static class OutputSwitch
+{
+    public static async Task<IResult> SetPausedAsync(string id, bool paused, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, CancellationToken ct)
+    {
+        if (await session.LoadAsync<Output>(id, ct) is not { } output) return OutputViews.NotFound(id);
+        var updated = output with { Paused = paused };
+        session.Store(updated);
+        return Results.Ok(await OutputViews.ViewAsync(updated, counters, dead, ct));
+    }
+}
+
+public static class DeleteOutputEndpoint
+{
+    [WolverineDelete("/api/admin/outputs/{id}", Name = "Delete an output and its connections")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Delete(string id, IDocumentSession session, CancellationToken ct)
+    {
+        if (await session.LoadAsync<Output>(id, ct) is null) return OutputViews.NotFound(id);
+        session.Delete<Output>(id);
+        session.DeleteWhere<Connection>(c => c.OutputId == id);
+        return Results.NoContent();
+    }
+}

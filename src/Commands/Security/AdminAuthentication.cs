@@ -1,0 +1,51 @@
+using System.Net.Http.Headers;
+using System.Security.Claims;
+using System.Text;
+using System.Text.Encodings.Web;
+using EventProfiles.Commands.Api;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EventProfiles.Commands.Security;
+
+/// <summary>An operator allowed to use the admin API (outputs, connections, live stream) and, later, the web UI.</summary>
+public sealed record AdminUser(string Name, string Password);
+
+public sealed class AdminUsers(IReadOnlyList<AdminUser> users)
+{
+    public AdminUser? Find(string name, string password) =>
+        users.FirstOrDefault(u => u.Name == name && Secrets.AreEqual(u.Password, password));
+}
+
+/// <summary>HTTP Basic with the configured admin users: no header → 401, wrong credentials → 403.</summary>
+public sealed class AdminBasicAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, AdminUsers users)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (string.IsNullOrWhiteSpace(header)) return Task.FromResult(AuthenticateResult.NoResult());
+        if (!AuthenticationHeaderValue.TryParse(header, out var value) || !"Basic".Equals(value.Scheme, StringComparison.OrdinalIgnoreCase) || value.Parameter is null)
+            return Task.FromResult(AuthenticateResult.Fail("The admin API takes HTTP Basic credentials."));
+        string decoded;
+        try { decoded = Encoding.UTF8.GetString(Convert.FromBase64String(value.Parameter)); }
+        catch (FormatException) { return Task.FromResult(AuthenticateResult.Fail("The Basic credentials are not valid base64.")); }
+        var colon = decoded.IndexOf(':');
+        var user = colon < 0 ? null : users.Find(decoded[..colon], decoded[(colon + 1)..]);
+        if (user is null) return Task.FromResult(AuthenticateResult.Fail("Unknown admin user or wrong password."));
+        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user.Name)], Scheme.Name);
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name)));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var present = !string.IsNullOrWhiteSpace(Request.Headers.Authorization.ToString());
+        if (!present) Response.Headers.WWWAuthenticate = "Basic realm=\"EventProfiles admin\"";
+        return ApiProblems.WriteAsync(Context, present
+            ? ApiProblems.Create(StatusCodes.Status403Forbidden, "Forbidden", [new FieldError("Authorization", "Unknown admin user or wrong password.", "FORBIDDEN")])
+            : ApiProblems.Create(StatusCodes.Status401Unauthorized, "Unauthorized", [new FieldError("Authorization", "Sign in with an admin user (HTTP Basic).", "UNAUTHORIZED")]));
+    }
+}

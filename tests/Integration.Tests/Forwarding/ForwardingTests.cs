@@ -1,0 +1,167 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using EventProfiles.Integration.Tests.Fixtures;
+
+namespace EventProfiles.Integration.Tests.Forwarding;
+
+/// <summary>Batches leave enriched, filtered per connection, and reach a real HTTP receiver exactly once.</summary>
+[Collection(AppCollection.Name)]
+public sealed class ForwardingTests(AppFixture app) : IAsyncLifetime
+{
+    private Receiver _receiver = null!;
+    private string _outputId = "";
+
+    public async Task InitializeAsync() => _receiver = await Receiver.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        // Deleting the output deletes its connections: later tests' batches are not sent to this stopped receiver.
+        if (_outputId.Length > 0) using (await app.AdminClient().DeleteAsync($"/api/admin/outputs/{_outputId}")) { }
+        await _receiver.DisposeAsync();
+    }
+
+    private async Task<string> Connected(object? filter = null, object? consentRules = null, string? secret = null)
+    {
+        _outputId = (await app.CreateOutput(_receiver.Url, secret))["id"]!.GetValue<string>();
+        await app.Connect(AppFixture.ForwardingInput, _outputId, filter, consentRules);
+        return _outputId;
+    }
+
+    private Task Send(string json) => app.Ingested(json, key: AppFixture.ForwardingKey, secret: AppFixture.ForwardingSecret);
+
+    private static string Event(string name) => $$"""{ "event_type": "custom_event", "data": { "event_name": "{{name}}", "custom_event_type": "other" } }""";
+
+    [Fact]
+    public async Task a_later_batch_arrives_enriched_with_what_earlier_batches_set()
+    {
+        await Connected(secret: "hook-secret");
+        var customer = Api.NewId("fw");
+        await Send($$"""{ "user_identities": { "customer_id": "{{customer}}", "email": "{{customer}}@example.org" }, "user_attributes": { "tier": "gold" } }""");
+        await Send($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" }, "events": [ {{Event("Play")}} ] }""");
+
+        await Waiting.Until(() => Task.FromResult(_receiver.BatchesOf(customer).Count == 1), "the forwarded batch");
+        var batch = _receiver.BatchesOf(customer).Single();
+        batch["user_attributes"]!["tier"]!.GetValue<string>().ShouldBe("gold");
+        batch["user_identities"]!.AsArray().Select(i => i!["identity_type"]!.GetValue<string>()).ShouldBe(["customer_id", "email"], ignoreOrder: true);
+        batch["events"]!.AsArray().Single()!["data"]!["event_name"]!.GetValue<string>().ShouldBe("Play");
+        _receiver.Received.Single(r => r.Batch == batch).Signature!.ShouldStartWith("sha256=");
+        (await app.Output(_outputId))["counters"]!["delivered"]!.GetValue<long>().ShouldBe(1); // the profile-only batch was not forwarded
+    }
+
+    [Fact]
+    public async Task blocked_attributes_and_events_never_leave()
+    {
+        await Connected(filter: new
+        {
+            blocked_event_names = new[] { new { event_type = "custom_event", event_name = "Hidden" } },
+            blocked_user_attributes = new[] { "secret" },
+            blocked_identity_types = new[] { "email" },
+        });
+        var customer = Api.NewId("blk");
+        await Send($$"""{ "user_identities": { "customer_id": "{{customer}}", "email": "{{customer}}@example.org" }, "user_attributes": { "secret": "s", "tier": "gold" }, "events": [ {{Event("Hidden")}} ] }""");
+        await Send($$"""{ "user_identities": { "customer_id": "{{customer}}" }, "events": [ {{Event("Hidden")}}, {{Event("Shown")}} ] }""");
+
+        await Waiting.Until(() => Task.FromResult(_receiver.BatchesOf(customer).Count == 1), "the allowed batch");
+        var batch = _receiver.BatchesOf(customer).Single(); // the first batch had only a blocked event: nothing left to send
+        batch["events"]!.AsArray().Select(e => e!["data"]!["event_name"]!.GetValue<string>()).ShouldBe(["Shown"]);
+        batch["user_attributes"]!.AsObject().Select(a => a.Key).ShouldBe(["tier"]);
+        batch["user_identities"]!.AsArray().Select(i => i!["identity_type"]!.GetValue<string>()).ShouldBe(["customer_id"]);
+        (await app.Output(_outputId))["counters"]!["enqueued"]!.GetValue<long>().ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task a_consent_rule_holds_batches_back_until_consent_is_given()
+    {
+        await Connected(consentRules: new[] { new { kind = "require_gdpr_consent", purpose = "Marketing" } });
+        var customer = Api.NewId("cons");
+        var t = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await Send($$"""{ "user_identities": { "customer_id": "{{customer}}" }, "events": [ {{Event("Before consent")}} ] }""");
+        (await app.Output(_outputId))["counters"]!["enqueued"]!.GetValue<long>().ShouldBe(0); // held back in the same transaction
+
+        await Send($$"""
+            { "user_identities": { "customer_id": "{{customer}}" }, "events": [ {{Event("After consent")}} ],
+              "consent_state": { "gdpr": { "marketing": { "consented": true, "timestamp_unixtime_ms": {{t}} } } } }
+            """);
+        await Waiting.Until(() => Task.FromResult(_receiver.BatchesOf(customer).Count == 1), "the consented batch");
+        var batch = _receiver.BatchesOf(customer).Single();
+        batch["events"]![0]!["data"]!["event_name"]!.GetValue<string>().ShouldBe("After consent");
+        batch["system_notifications"]!.AsArray().Single()!["type"]!.GetValue<string>().ShouldBe("gdpr_change");
+    }
+
+    [Fact]
+    public async Task a_receiver_that_fails_and_then_recovers_gets_every_batch_exactly_once()
+    {
+        await Connected();
+        var customers = Enumerable.Range(0, 10).Select(_ => Api.NewId("down")).ToList();
+        _receiver.Failing = true; // answers 500 for a while
+        foreach (var c in customers.Take(5)) await Send($$"""{ "user_identities": { "customer_id": "{{c}}" }, "events": [ {{Event("e")}} ] }""");
+        await _receiver.StopAsync(); // then refuses connections
+        foreach (var c in customers.Skip(5)) await Send($$"""{ "user_identities": { "customer_id": "{{c}}" }, "events": [ {{Event("e")}} ] }""");
+        await Task.Delay(300); // let some retries fail against the closed port
+        _receiver.Failing = false;
+        await _receiver.RestartAsync();
+
+        await Waiting.Until(() => Task.FromResult(customers.All(c => _receiver.BatchesOf(c).Count >= 1)), "every batch after the outage", seconds: 30);
+        customers.ShouldAllBe(c => _receiver.BatchesOf(c).Count == 1);
+        _receiver.Received.Select(r => r.DeliveryId).Distinct().Count().ShouldBe(_receiver.Received.Count);
+    }
+
+    [Fact]
+    public async Task deliveries_refused_for_good_are_dead_letters_that_can_be_replayed()
+    {
+        var refusing = await Receiver.StartAsync();
+        await refusing.StopAsync();
+        _outputId = (await app.CreateOutput(_receiver.Url.Replace("/hook", "/missing")))["id"]!.GetValue<string>(); // 404: refused for good
+        await app.Connect(AppFixture.ForwardingInput, _outputId);
+        var customer = Api.NewId("dead");
+        await Send($$"""{ "user_identities": { "customer_id": "{{customer}}" }, "events": [ {{Event("e")}} ] }""");
+
+        JsonArray dead = [];
+        await Waiting.Until(async () => (dead = (await app.AdminClient().GetFromJsonAsync<JsonArray>($"/api/admin/outputs/{_outputId}/dead-letters"))!).Count == 1,
+            "the dead letter");
+        dead[0]!["error"]!.GetValue<string>().ShouldContain("404");
+        var output = await app.Output(_outputId);
+        output["counters"]!["failed"]!.GetValue<long>().ShouldBe(1);
+        output["counters"]!["pending"]!.GetValue<long>().ShouldBe(0);
+
+        // Point the output at the right URL, replay: the batch arrives.
+        using (var update = await app.AdminClient().PutAsJsonAsync($"/api/admin/outputs/{_outputId}", new { name = "fixed", kind = "webhook", webhook = new { url = _receiver.Url } }))
+            update.StatusCode.ShouldBe(HttpStatusCode.OK);
+        using (var replay = await app.AdminClient().PostAsync($"/api/admin/outputs/{_outputId}/dead-letters/replay", null))
+            (await replay.Content.ReadFromJsonAsync<JsonObject>())!["replayed"]!.GetValue<int>().ShouldBe(1);
+        await Waiting.Until(() => Task.FromResult(_receiver.BatchesOf(customer).Count == 1), "the replayed batch", seconds: 30);
+        await refusing.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task a_paused_output_keeps_its_deliveries_until_resumed()
+    {
+        await Connected();
+        using (var pause = await app.AdminClient().PostAsync($"/api/admin/outputs/{_outputId}/pause", null)) pause.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var customer = Api.NewId("pause");
+        await Send($$"""{ "user_identities": { "customer_id": "{{customer}}" }, "events": [ {{Event("e")}} ] }""");
+        (await app.Output(_outputId))["counters"]!["pending"]!.GetValue<long>().ShouldBe(1);
+
+        using (var resume = await app.AdminClient().PostAsync($"/api/admin/outputs/{_outputId}/resume", null)) resume.StatusCode.ShouldBe(HttpStatusCode.OK);
+        await Waiting.Until(() => Task.FromResult(_receiver.BatchesOf(customer).Count == 1), "the resumed delivery", seconds: 30);
+    }
+
+    [Fact]
+    public async Task the_admin_api_needs_an_admin_and_names_bad_fields()
+    {
+        using (var anonymous = await app.NewClient().GetAsync("/api/admin/outputs")) anonymous.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        var wrong = app.NewClient();
+        wrong.DefaultRequestHeaders.Authorization = AppFixture.Basic("admin", "nope");
+        using (var forbidden = await wrong.GetAsync("/api/admin/outputs")) forbidden.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+
+        using var bad = await app.AdminClient().PostAsJsonAsync("/api/admin/connections",
+            new { input = "nowhere", output_id = "missing", consent_rules = new[] { new { kind = "require_gdpr_consent" } } });
+        bad.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await bad.Errors()).Select(e => e.Field).ShouldBe(["input", "output_id", "consent_rules[0]"], ignoreOrder: true);
+
+        var created = await app.CreateOutput("http://127.0.0.1:9/x", secret: "s3cret");
+        _outputId = created["id"]!.GetValue<string>();
+        created.ToJsonString().ShouldNotContain("s3cret");
+    }
+}
