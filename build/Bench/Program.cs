@@ -12,6 +12,8 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 
+if (Environment.GetEnvironmentVariable("BENCH_MODE") == "forward") return await ForwardingBench.RunAsync();
+
 var cfg = Config.FromEnvironment();
 var runId = Guid.NewGuid().ToString("N")[..8]; // keeps request/message ids unique across reruns on one database
 

@@ -59,6 +59,8 @@ builder.Host.UseWolverine(opts =>
     var retryDelays = builder.Configuration.GetSection("EventProfiles:Forwarding:RetryDelaysMs").Get<int[]>() ?? [1_000, 5_000, 30_000, 120_000, 600_000];
     opts.OnException<DeliveryRejectedException>().MoveToErrorQueue();
     opts.OnException<DeliveryFailedException>().ScheduleRetry(retryDelays.Select(ms => TimeSpan.FromMilliseconds(ms)).ToArray());
+    // Deliveries wait on the network, not the CPU: several at once per node.
+    opts.LocalQueueFor<DeliverBatch>().MaximumParallelMessages(builder.Configuration.GetValue("EventProfiles:Forwarding:Parallelism", 16));
     opts.Discovery.IncludeAssembly(typeof(IngestBatchEndpoint).Assembly);
     // One node by default; Balanced spreads agents across nodes (see docs/operations.md).
     opts.Durability.Mode = builder.Configuration.GetValue("EventProfiles:Durability", DurabilityMode.Solo);
