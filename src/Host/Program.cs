@@ -94,6 +94,8 @@ builder.Services.AddAuthorization();
 // ---- forwarding: outputs, connections, deliveries, live stream
 builder.Services.AddSingleton<LiveStream>();
 builder.Services.AddSingleton<OutputCounters>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<OutputCounters>());
+builder.Services.AddSingleton<OutputCache>();
 builder.Services.AddSingleton<DeadDeliveries>();
 builder.Services.AddSingleton<WebhookSender>();
 builder.Services.AddHttpClient(nameof(WebhookSender), client => client.Timeout = TimeSpan.FromSeconds(10));
@@ -136,7 +138,7 @@ app.UseCors();
 app.UseAuthentication();
 app.UseAuthorization();
 
-app.MapWolverineEndpoints();
+app.MapWolverineEndpoints(o => o.RejectUnparseableQueryValues = true); // a bad query value is a 400, not a default
 app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
 app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
 app.MapOpenApi("/openapi/{documentName}.json");

@@ -2,7 +2,6 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using EventProfiles.Domain.Forwarding;
-using Marten;
 using Wolverine;
 
 namespace EventProfiles.Commands.Forwarding;
@@ -24,15 +23,15 @@ public static class DeliverBatchHandler
     /// <summary>How long a delivery for a paused output waits before it looks again.</summary>
     public static readonly TimeSpan PausedRecheck = TimeSpan.FromSeconds(5);
 
-    public static async Task<object?> Handle(DeliverBatch delivery, IQuerySession session, WebhookSender sender, OutputCounters counters,
+    public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, OutputCounters counters,
         LiveStream live, CancellationToken ct)
     {
-        var output = await session.LoadAsync<Output>(delivery.OutputId, ct);
+        var output = await outputs.GetAsync(delivery.OutputId, ct);
         if (output is null) return null; // the output was deleted: its deliveries go with it
         if (output.Paused) return delivery.DelayedFor(PausedRecheck);
 
         await sender.SendAsync(output.Webhook, delivery, ct);
-        await counters.DeliveredAsync(output.Id, ct);
+        counters.Delivered(output.Id);
         live.Outbound(delivery);
         return null;
     }

@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using EventProfiles.Domain.Forwarding;
 using Marten;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Weasel.Postgresql.Tables;
 
@@ -33,24 +35,71 @@ public static class ForwardingStorage
     }
 }
 
-/// <summary>Delivered and enqueued counts per output.</summary>
-public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store)
+/// <summary>
+/// Delivered and enqueued counts per output. Deliveries are counted in memory and written every half second, one
+/// statement for all outputs, so counting does not cost a round trip per delivery.
+/// </summary>
+public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store) : BackgroundService
 {
+    private readonly ConcurrentDictionary<string, long> _unflushed = new();
     private string Table => $"{store.Options.DatabaseSchemaName}.{ForwardingStorage.CountersTable}";
 
-    public async Task DeliveredAsync(string outputId, CancellationToken ct)
-    {
-        await using var command = db.CreateCommand(
-            $"insert into {Table} as c (output_id, delivered) values ($1, 1) on conflict (output_id) do update set delivered = c.delivered + 1");
-        command.Parameters.Add(new NpgsqlParameter { Value = outputId });
-        await command.ExecuteNonQueryAsync(ct);
-    }
+    public void Delivered(string outputId) => _unflushed.AddOrUpdate(outputId, 1, (_, n) => n + 1);
 
     public async Task<(long Enqueued, long Delivered)> ReadAsync(string outputId, CancellationToken ct)
     {
         await using var command = db.CreateCommand($"select enqueued, delivered from {Table} where output_id = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = outputId });
         await using var reader = await command.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
+        var (enqueued, delivered) = await reader.ReadAsync(ct) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
+        return (enqueued, delivered + _unflushed.GetValueOrDefault(outputId));
     }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
+        try { while (await timer.WaitForNextTickAsync(stoppingToken)) await FlushAsync(); }
+        catch (OperationCanceledException) { }
+        await FlushAsync(); // what was counted before the stop
+    }
+
+    private async Task FlushAsync()
+    {
+        var taken = new Dictionary<string, long>();
+        foreach (var key in _unflushed.Keys)
+            if (_unflushed.TryRemove(key, out var n)) taken[key] = n;
+        if (taken.Count == 0) return;
+        try
+        {
+            await using var command = db.CreateCommand(
+                $"insert into {Table} as c (output_id, delivered) select * from unnest($1::text[], $2::bigint[]) " +
+                "on conflict (output_id) do update set delivered = c.delivered + excluded.delivered");
+            command.Parameters.Add(new NpgsqlParameter { Value = taken.Keys.ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = taken.Values.ToArray() });
+            await command.ExecuteNonQueryAsync();
+        }
+        catch (NpgsqlException)
+        {
+            foreach (var (key, n) in taken) _unflushed.AddOrUpdate(key, n, (_, m) => m + n); // try again at the next tick
+        }
+    }
+}
+
+/// <summary>Outputs as deliveries see them, read at most every two seconds per output (a pause applies within that).</summary>
+public sealed class OutputCache(IDocumentStore store, TimeProvider clock)
+{
+    private readonly ConcurrentDictionary<string, (Output? Output, DateTimeOffset ReadAt)> _outputs = new();
+    private static readonly TimeSpan Freshness = TimeSpan.FromSeconds(2);
+
+    public async Task<Output?> GetAsync(string id, CancellationToken ct)
+    {
+        if (_outputs.TryGetValue(id, out var cached) && clock.GetUtcNow() - cached.ReadAt < Freshness) return cached.Output;
+        await using var session = store.QuerySession();
+        var output = await session.LoadAsync<Output>(id, ct);
+        _outputs[id] = (output, clock.GetUtcNow());
+        return output;
+    }
+
+    /// <summary>An admin change on this node applies at once.</summary>
+    public void Forget(string id) => _outputs.TryRemove(id, out _);
 }

@@ -117,8 +117,10 @@ public static class UpdateOutputEndpoint
 
     [WolverinePut("/api/admin/outputs/{id}", Name = "Update an output")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Put(string id, OutputBody body, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, CancellationToken ct)
+    public static async Task<IResult> Put(string id, OutputBody body, IDocumentSession session, OutputCounters counters, DeadDeliveries dead,
+        OutputCache cache, CancellationToken ct)
     {
+        cache.Forget(id);
         if (await session.LoadAsync<Output>(id, ct) is not { } output) return OutputViews.NotFound(id);
         // A missing secret keeps the one set before: the API never shows it, so a client cannot send it back.
         var updated = output with { Name = body.Name!, Webhook = new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret ?? output.Webhook.Secret) };
@@ -131,22 +133,24 @@ public static class PauseOutputEndpoint
 {
     [WolverinePost("/api/admin/outputs/{id}/pause", Name = "Pause an output (deliveries wait)")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static Task<IResult> Post(string id, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, CancellationToken ct) =>
-        OutputSwitch.SetPausedAsync(id, true, session, counters, dead, ct);
+    public static Task<IResult> Post(string id, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, OutputCache cache, CancellationToken ct) =>
+        OutputSwitch.SetPausedAsync(id, true, session, counters, dead, cache, ct);
 }
 
 public static class ResumeOutputEndpoint
 {
     [WolverinePost("/api/admin/outputs/{id}/resume", Name = "Resume an output")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static Task<IResult> Post(string id, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, CancellationToken ct) =>
-        OutputSwitch.SetPausedAsync(id, false, session, counters, dead, ct);
+    public static Task<IResult> Post(string id, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, OutputCache cache, CancellationToken ct) =>
+        OutputSwitch.SetPausedAsync(id, false, session, counters, dead, cache, ct);
 }
 
 public static class OutputSwitch
 {
-    public static async Task<IResult> SetPausedAsync(string id, bool paused, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, CancellationToken ct)
+    public static async Task<IResult> SetPausedAsync(string id, bool paused, IDocumentSession session, OutputCounters counters, DeadDeliveries dead,
+        OutputCache cache, CancellationToken ct)
     {
+        cache.Forget(id);
         if (await session.LoadAsync<Output>(id, ct) is not { } output) return OutputViews.NotFound(id);
         var updated = output with { Paused = paused };
         session.Store(updated);
@@ -158,8 +162,9 @@ public static class DeleteOutputEndpoint
 {
     [WolverineDelete("/api/admin/outputs/{id}", Name = "Delete an output and its connections")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Delete(string id, IDocumentSession session, CancellationToken ct)
+    public static async Task<IResult> Delete(string id, IDocumentSession session, OutputCache cache, CancellationToken ct)
     {
+        cache.Forget(id);
         if (await session.LoadAsync<Output>(id, ct) is null) return OutputViews.NotFound(id);
         session.Delete<Output>(id);
         session.DeleteWhere<Connection>(c => c.OutputId == id);
