@@ -1,6 +1,4 @@
-using System.Net.Http.Headers;
 using System.Security.Claims;
-using System.Text;
 using System.Text.Encodings.Web;
 using EventProfiles.Commands.Api;
 using Microsoft.AspNetCore.Authentication;
@@ -28,13 +26,9 @@ public sealed class AdminBasicAuthenticationHandler(
     {
         var header = Request.Headers.Authorization.ToString();
         if (string.IsNullOrWhiteSpace(header)) return Task.FromResult(AuthenticateResult.NoResult());
-        if (!AuthenticationHeaderValue.TryParse(header, out var value) || !"Basic".Equals(value.Scheme, StringComparison.OrdinalIgnoreCase) || value.Parameter is null)
-            return Task.FromResult(AuthenticateResult.Fail("The admin API takes HTTP Basic credentials."));
-        string decoded;
-        try { decoded = Encoding.UTF8.GetString(Convert.FromBase64String(value.Parameter)); }
-        catch (FormatException) { return Task.FromResult(AuthenticateResult.Fail("The Basic credentials are not valid base64.")); }
-        var colon = decoded.IndexOf(':');
-        var user = colon < 0 ? null : users.Find(decoded[..colon], decoded[(colon + 1)..]);
+        if (BasicCredentials.Parse(header, out var notBase64) is not { } credentials)
+            return Task.FromResult(AuthenticateResult.Fail(notBase64 ? BasicCredentials.NotBase64 : "The admin API takes HTTP Basic credentials."));
+        var user = users.Find(credentials.User, credentials.Password);
         if (user is null) return Task.FromResult(AuthenticateResult.Fail("Unknown admin user or wrong password."));
         var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user.Name)], Scheme.Name);
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name)));

@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -66,16 +65,11 @@ public sealed class IdentityApiAuthenticationHandler(
 
     private AuthenticateResult Basic(string authorization)
     {
-        if (!AuthenticationHeaderValue.TryParse(authorization, out var value) ||
-            !"Basic".Equals(value.Scheme, StringComparison.OrdinalIgnoreCase) || value.Parameter is null)
-            return Fail(StatusCodes.Status401Unauthorized, "Send x-mp-key (and a signature) or Basic credentials.");
-        string decoded;
-        try { decoded = Encoding.UTF8.GetString(Convert.FromBase64String(value.Parameter)); }
-        catch (FormatException) { return Fail(StatusCodes.Status401Unauthorized, "The Basic credentials are not valid base64."); }
-        var colon = decoded.IndexOf(':');
-        var input = directory.InputByKey(colon < 0 ? decoded : decoded[..colon]);
+        if (BasicCredentials.Parse(authorization, out var notBase64) is not { } credentials)
+            return Fail(StatusCodes.Status401Unauthorized, notBase64 ? BasicCredentials.NotBase64 : "Send x-mp-key (and a signature) or Basic credentials.");
+        var input = directory.InputByKey(credentials.User);
         if (input is null) return Fail(StatusCodes.Status401Unauthorized, "Unknown API key.");
-        if (input.Secret is null || !Secrets.AreEqual(input.Secret, colon < 0 ? "" : decoded[(colon + 1)..]))
+        if (input.Secret is null || !Secrets.AreEqual(input.Secret, credentials.Password))
             return Fail(StatusCodes.Status403Forbidden, "Wrong secret for this API key.");
         return Success(input);
     }

@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -50,19 +49,11 @@ public sealed class InputBasicAuthenticationHandler(
         var header = Request.Headers.Authorization.ToString();
         if (string.IsNullOrWhiteSpace(header)) return Task.FromResult(AuthenticateResult.NoResult());
 
-        if (!AuthenticationHeaderValue.TryParse(header, out var value) ||
-            !"Basic".Equals(value.Scheme, StringComparison.OrdinalIgnoreCase) || value.Parameter is null)
-            return Task.FromResult(AuthenticateResult.Fail("The Authorization header must use the Basic scheme."));
+        if (BasicCredentials.Parse(header, out var notBase64) is not { } credentials)
+            return Task.FromResult(AuthenticateResult.Fail(notBase64 ? BasicCredentials.NotBase64 : "The Authorization header must use the Basic scheme."));
 
-        string decoded;
-        try { decoded = Encoding.UTF8.GetString(Convert.FromBase64String(value.Parameter)); }
-        catch (FormatException) { return Task.FromResult(AuthenticateResult.Fail("The Basic credentials are not valid base64.")); }
-
-        var colon = decoded.IndexOf(':');
-        var key = colon < 0 ? decoded : decoded[..colon];
-        var secret = colon < 0 ? "" : decoded[(colon + 1)..];
-        var input = directory.InputByKey(key);
-        if (input?.Secret is null || !Secrets.AreEqual(input.Secret, secret))
+        var input = directory.InputByKey(credentials.User);
+        if (input?.Secret is null || !Secrets.AreEqual(input.Secret, credentials.Password))
             return Task.FromResult(AuthenticateResult.Fail("Unknown API key or wrong secret."));
 
         var identity = new ClaimsIdentity(
