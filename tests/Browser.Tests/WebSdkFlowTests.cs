@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Playwright;
+using EventProfiles.Integration.Tests.Fixtures;
 using Npgsql;
 
 namespace EventProfiles.Browser.Tests;
@@ -79,17 +80,17 @@ public class WebSdkFlowTests(BrowserFixture host)
             }
             """);
         // Everything of the first person is stored before the SDK switches user.
-        await Until(async () => (await Profile(first))?["user_attributes"]?["plan"] is not null && await Events(long.Parse(firstMpid)) >= 5,
-            "the first person's uploads");
+        await Waiting.Until(async () => (await Profile(first))?["user_attributes"]?["plan"] is not null && await Events(long.Parse(firstMpid)) >= 5,
+            "the first person's uploads", seconds: 30);
 
         var secondMpid = await Identity(page, "login", $$"""{ userIdentities: { customerid: '{{second}}', email: '{{second}}@example.org' } }""");
         await Identity(page, "modify", $$"""{ userIdentities: { customerid: '{{second}}', email: '{{second}}-new@example.org' } }""");
         await page.EvaluateAsync("() => mParticle.logEvent('After Modify', mParticle.EventType.Other)");
-        await Until(async () => await Events(long.Parse(secondMpid)) >= 1, "the logged-in person's event");
+        await Waiting.Until(async () => await Events(long.Parse(secondMpid)) >= 1, "the logged-in person's event", seconds: 30);
 
         var anonymousMpid = await Identity(page, "logout", "{}");
         await page.EvaluateAsync("() => mParticle.logEvent('Anonymous Browse', mParticle.EventType.Navigation)");
-        await Until(async () => await Events(long.Parse(anonymousMpid)) >= 1, "the anonymous visitor's event");
+        await Waiting.Until(async () => await Events(long.Parse(anonymousMpid)) >= 1, "the anonymous visitor's event", seconds: 30);
 
         var aliasStatus = await page.EvaluateAsync<int>($$"""
             () => new Promise(resolve => {
@@ -98,7 +99,7 @@ public class WebSdkFlowTests(BrowserFixture host)
             })
             """);
         aliasStatus.ShouldBe(202);
-        await Until(async () => await EventsOfType(long.Parse(secondMpid), "profile_aliased_from") == 1, "the alias copy");
+        await Waiting.Until(async () => await EventsOfType(long.Parse(secondMpid), "profile_aliased_from") == 1, "the alias copy", seconds: 30);
 
         // What the Profile API shows for each MPID the SDK reported.
         new[] { firstMpid, secondMpid, anonymousMpid }.Distinct().Count().ShouldBe(3);
@@ -179,16 +180,5 @@ public class WebSdkFlowTests(BrowserFixture host)
         command.Parameters.Add(new NpgsqlParameter { Value = type });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)eventType ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    /// <summary>Waits for the SDK's asynchronous uploads to be stored, failing after the deadline.</summary>
-    private static async Task Until(Func<Task<bool>> condition, string what, int seconds = 30)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Waited {seconds} s for {what}.");
-            await Task.Delay(100);
-        }
     }
 }
