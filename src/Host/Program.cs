@@ -1,4 +1,6 @@
+using EventProfiles.Commands.CalculatedAttributes;
 using EventProfiles.Commands.Forwarding;
+using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Commands.Identity;
 using EventProfiles.Commands.Ingestion;
 using EventProfiles.Commands.Security;
@@ -35,17 +37,21 @@ builder.Services.AddSingleton(TimeProvider.System);
 // ---- event store: one stream per person, inline profile and identity index
 var dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = "eventprofiles" }.Build();
 builder.Services.AddSingleton(dataSource);
-builder.Services.AddMarten(opts =>
+builder.Services.AddMarten(services =>
     {
+        var opts = new StoreOptions();
         opts.Connection(dataSource);
         opts.DatabaseSchemaName = settings.Schema;
-        opts.ConfigureEventProfiles(directory.Identity);
+        opts.ConfigureEventProfiles(directory.Identity, services.GetRequiredService<TimeProvider>());
         opts.AddIngestionTables();
         opts.AddIdentityDocuments();
         opts.AddForwarding();
+        return opts;
     })
     .UseLightweightSessions()
     .ApplyAllDatabaseChangesOnStartup()
+    // Async projections (calculated attributes) run on one node at a time: HotCold elects it with an advisory lock.
+    .AddAsyncDaemon(builder.Configuration.GetValue("EventProfiles:Daemon", JasperFx.Events.Daemon.DaemonMode.HotCold))
     .IntegrateWithWolverine();
 
 builder.Host.UseWolverine(opts =>
@@ -61,6 +67,8 @@ builder.Host.UseWolverine(opts =>
     opts.OnException<DeliveryFailedException>().ScheduleRetry(retryDelays.Select(ms => TimeSpan.FromMilliseconds(ms)).ToArray());
     // Deliveries wait on the network, not the CPU: several at once per node.
     opts.LocalQueueFor<DeliverBatch>().MaximumParallelMessages(builder.Configuration.GetValue("EventProfiles:Forwarding:Parallelism", 16));
+    // Replays that initialise calculated attributes run one at a time, in the background.
+    opts.LocalQueueFor<InitialiseCalculatedAttribute>().Sequential();
     opts.Discovery.IncludeAssembly(typeof(IngestBatchEndpoint).Assembly);
     // One node by default; Balanced spreads agents across nodes (see docs/operations.md).
     opts.Durability.Mode = builder.Configuration.GetValue("EventProfiles:Durability", DurabilityMode.Solo);
@@ -102,6 +110,9 @@ builder.Services.AddHttpClient(nameof(WebhookSender), client => client.Timeout =
 builder.Services.AddValidatorsFromAssemblyContaining<OutputBody>(ServiceLifetime.Singleton, includeInternalTypes: false);
 builder.Services.AddSingleton(new AdminUsers(
     (builder.Configuration.GetSection("EventProfiles:Admin:Users").Get<List<AdminUserSettings>>() ?? []).Select(u => new AdminUser(u.Name, u.Password)).ToList()));
+
+// ---- calculated attributes: plan limits (the real-time lookback bounds windows and initialisation)
+builder.Services.AddSingleton(builder.Configuration.GetSection("EventProfiles:CalculatedAttributes").Get<CalculatedAttributeLimits>() ?? new CalculatedAttributeLimits());
 
 // ---- identity (IDSync) and the browser SDK's endpoints
 builder.Services.AddSingleton<IdentityStore>();

@@ -1,16 +1,19 @@
+using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Identity;
+using EventProfiles.Projections.CalculatedAttributes;
 using EventProfiles.Projections.Identity;
 using EventProfiles.Projections.Profiles;
 using JasperFx.Events;
 using JasperFx.Events.Projections;
 using Marten;
+using Marten.Schema;
 
 namespace EventProfiles.Projections;
 
 public static class StoreConfiguration
 {
     /// <summary>Event store shape and every projection of EventProfiles, registered in one place.</summary>
-    public static StoreOptions ConfigureEventProfiles(this StoreOptions opts, IdentitySettings identity)
+    public static StoreOptions ConfigureEventProfiles(this StoreOptions opts, IdentitySettings identity, TimeProvider clock)
     {
         // Streams are keyed by the MPID as invariant decimal text (StreamKey.For).
         opts.Events.StreamIdentity = StreamIdentity.AsString;
@@ -18,6 +21,8 @@ public static class StoreConfiguration
 
         opts.Projections.Add<ProfileProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add(new IdentityIndexProjection(opts.DatabaseSchemaName, identity), ProjectionLifecycle.Inline);
+        // Calculated attributes follow the events asynchronously (the daemon), as mParticle's do.
+        opts.Projections.Add(new CalculatedAttributeProjection(clock), ProjectionLifecycle.Async);
 
         // Fail loudly instead of skipping events a projection cannot apply.
         opts.Projections.Errors.SkipApplyErrors = false;
@@ -28,6 +33,12 @@ public static class StoreConfiguration
         opts.Projections.RebuildErrors.SkipUnknownEvents = false;
 
         opts.Schema.For<Domain.Profiles.Profile>().DocumentAlias(ProfileProjection.DocumentAlias).Index(p => p.Mpid);
+        opts.Schema.For<PersonCalculations>().DocumentAlias(CalculatedAttributeProjection.DocumentAlias);
+        opts.Schema.For<InitialisedCalculation>().DocumentAlias("calculated_attribute_initialised").Index(c => c.Mpid).Index(c => c.DefinitionId);
+        opts.Schema.For<CalculatedAttribute>().DocumentAlias("calculated_attribute")
+            .UniqueIndex(UniqueIndexType.Computed, "ux_calculated_attribute_name", c => c.WorkspaceId, c => c.Name)
+            .Index(c => c.Status);
+        opts.Schema.For<Initialisation>().DocumentAlias("calculated_attribute_initialisation");
         return opts;
     }
 }

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using EventProfiles.Commands.Api;
+using EventProfiles.Commands.CalculatedAttributes;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Profiles;
@@ -43,10 +44,15 @@ public sealed record ProfileQuery(Workspace? Workspace, IReadOnlySet<string> Fie
     public static IResult NotFound(string message) =>
         Results.Problem(ApiProblems.Create(StatusCodes.Status404NotFound, "Profile not found", [new FieldError("mpid", message, "NOT_FOUND")]));
 
-    public static IResult Answer(Profile? profile, ProfileQuery query) =>
-        profile is null || !profile.IsKnownIn(query.Workspace!.Id)
-            ? NotFound("No profile with this MPID has data in this workspace (or it is no longer live).")
-            : Results.Json(ProfileDocument.Build(profile, query.Workspace.Id, query.Fields));
+    public static async Task<IResult> AnswerAsync(Profile? profile, ProfileQuery query, IQuerySession session, TimeProvider clock, CancellationToken ct)
+    {
+        if (profile is null || !profile.IsKnownIn(query.Workspace!.Id))
+            return NotFound("No profile with this MPID has data in this workspace (or it is no longer live).");
+        var calculated = query.Fields.Contains(ProfileDocument.UserAttributes)
+            ? await CalculatedAttributeValuesQuery.ForPersonAsync(session, profile.Mpid, query.Workspace.Id, clock.GetUtcNow(), ct)
+            : null;
+        return Results.Json(ProfileDocument.Build(profile, query.Workspace.Id, query.Fields, calculated));
+    }
 }
 
 /// <summary><c>GET|POST /userprofile/v1/{orgId}/{accountId}/{workspaceId}/{mpid}?fields=…</c> (profile-api.md §1).</summary>
@@ -59,8 +65,8 @@ public static class GetProfileEndpoint
 
     [WolverineGet("/userprofile/v1/{orgId:int}/{accountId:int}/{workspaceId:int}/{mpid:long}", Name = "Get a profile by MPID")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
-    public static async Task<IResult> Get(long mpid, ProfileQuery query, IQuerySession session, CancellationToken ct) =>
-        ProfileQuery.Answer(await session.LoadAsync<Profile>(StreamKey.For(mpid), ct), query);
+    public static async Task<IResult> Get(long mpid, ProfileQuery query, IQuerySession session, TimeProvider clock, CancellationToken ct) =>
+        await ProfileQuery.AnswerAsync(await session.LoadAsync<Profile>(StreamKey.For(mpid), ct), query, session, clock, ct);
 }
 
 /// <summary>The docs show both GET and POST for the MPID lookup; we serve both (profile-api.md §1).</summary>
@@ -73,8 +79,8 @@ public static class PostProfileEndpoint
 
     [WolverinePost("/userprofile/v1/{orgId:int}/{accountId:int}/{workspaceId:int}/{mpid:long}", Name = "Get a profile by MPID (POST)")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
-    public static async Task<IResult> Post(long mpid, [NotBody] ProfileQuery query, IQuerySession session, CancellationToken ct) =>
-        ProfileQuery.Answer(await session.LoadAsync<Profile>(StreamKey.For(mpid), ct), query);
+    public static async Task<IResult> Post(long mpid, [NotBody] ProfileQuery query, IQuerySession session, TimeProvider clock, CancellationToken ct) =>
+        await ProfileQuery.AnswerAsync(await session.LoadAsync<Profile>(StreamKey.For(mpid), ct), query, session, clock, ct);
 }
 
 public sealed record ResolveIdentity(
@@ -108,7 +114,7 @@ public static class ResolveProfileEndpoint
 
     [WolverinePost("/userprofile/v1/resolve/{orgId:int}/{accountId:int}/{workspaceId:int}", Name = "Get a profile by immutable identity")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
-    public static async Task<IResult> Post(ResolveProfileRequest request, ProfileQuery query, IQuerySession session, NpgsqlDataSource db, WorkspaceDirectory directory, CancellationToken ct)
+    public static async Task<IResult> Post(ResolveProfileRequest request, ProfileQuery query, IQuerySession session, NpgsqlDataSource db, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct)
     {
         await using var command = db.CreateCommand(
             $"select mpid from {session.DocumentStore.Options.DatabaseSchemaName}.{IdentityIndexProjection.TableName} where identity_type = $1 and identity_value = $2");
@@ -116,6 +122,6 @@ public static class ResolveProfileEndpoint
         command.Parameters.Add(new NpgsqlParameter { Value = request.Identity!.Value! });
         if (await command.ExecuteScalarAsync(ct) is not long mpid)
             return ProfileQuery.NotFound("No profile holds this identity.");
-        return ProfileQuery.Answer(await session.LoadAsync<Profile>(StreamKey.For(mpid), ct), query);
+        return await ProfileQuery.AnswerAsync(await session.LoadAsync<Profile>(StreamKey.For(mpid), ct), query, session, clock, ct);
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Consent;
 using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Profiles;
@@ -22,7 +23,8 @@ public static class ProfileDocument
     public static readonly IReadOnlyList<string> AllFields =
         [DeviceIdentities, UserIdentities, UserAttributes, AudienceMemberships, Attribution, ConsentState, Devices];
 
-    public static JsonObject Build(Profile profile, int workspaceId, IReadOnlySet<string> fields)
+    /// <param name="calculated">The workspace's calculated attributes, shown as user attributes; a calculated attribute wins over a user attribute of the same name (§A7).</param>
+    public static JsonObject Build(Profile profile, int workspaceId, IReadOnlySet<string> fields, IReadOnlyDictionary<string, CalculatedValue>? calculated = null)
     {
         var ws = profile.Workspace(workspaceId);
         var json = new JsonObject
@@ -42,6 +44,8 @@ public static class ProfileDocument
         {
             var attributes = new JsonObject();
             foreach (var (name, value) in ws.CurrentAttributes()) attributes[name] = AttributeValue(value);
+            foreach (var (name, value) in calculated ?? new Dictionary<string, CalculatedValue>())
+                attributes[name] = value.List is { } list ? new JsonArray(list.Select(v => (JsonNode?)v).ToArray()) : value.Text;
             json[UserAttributes] = attributes;
         }
         if (fields.Contains(AudienceMemberships)) json[AudienceMemberships] = new JsonArray();

@@ -4,10 +4,8 @@ public enum CalculatedAttributeStatus
 {
     /// <summary>Never activated: not computed.</summary>
     Draft,
-    /// <summary>Active; the replay over retained events is still running (values may be partial).</summary>
-    Calculating,
-    /// <summary>Active and initialised: values are complete and kept current.</summary>
-    Ready,
+    /// <summary>Computed: live, and initialised by replay (see <see cref="Initialisation"/> for calculating → ready).</summary>
+    Active,
     /// <summary>Was active, now deactivated: not computed, not shown.</summary>
     Inactive,
 }
@@ -29,9 +27,6 @@ public sealed class CalculatedAttribute
     public Guid? Activation { get; set; }
     /// <summary>Event store position at activation: events up to here are initialised by replay, later ones live.</summary>
     public long LiveAfterSequence { get; set; }
-    public long EventsToInitialise { get; set; }
-    public long EventsInitialised { get; set; }
-    public DateTimeOffset? InitialisedOn { get; set; }
     public string CreatedBy { get; set; } = "";
     public DateTimeOffset CreatedOn { get; set; }
     public string LastModifiedBy { get; set; } = "";
@@ -40,7 +35,7 @@ public sealed class CalculatedAttribute
     public DateTimeOffset? ActivatedOn { get; set; }
 
     public bool WasActivated => ActivatedOn is not null;
-    public bool IsComputed => Status is CalculatedAttributeStatus.Calculating or CalculatedAttributeStatus.Ready;
+    public bool IsComputed => Status == CalculatedAttributeStatus.Active;
 
     public ActiveDefinition? Computed() =>
         IsComputed && ActiveDefinition is { } definition && Activation is { } activation
@@ -52,10 +47,7 @@ public sealed class CalculatedAttribute
         ActiveDefinition = DraftDefinition!.Normalized();
         Activation = Guid.NewGuid();
         LiveAfterSequence = liveAfterSequence;
-        Status = CalculatedAttributeStatus.Calculating;
-        EventsToInitialise = 0;
-        EventsInitialised = 0;
-        InitialisedOn = null;
+        Status = CalculatedAttributeStatus.Active;
         ActivatedBy = by;
         ActivatedOn = at;
         Touch(by, at);
@@ -74,3 +66,26 @@ public sealed class CalculatedAttribute
         LastModifiedOn = at;
     }
 }
+
+/// <summary>
+/// Progress of the replay that initialises one activation of a definition over the retained events. Kept apart from
+/// the definition so the job and API edits never overwrite each other; the cursor lets a restarted job skip finished people.
+/// </summary>
+public sealed class Initialisation
+{
+    /// <summary>The definition's id.</summary>
+    public int Id { get; set; }
+    public Guid Activation { get; set; }
+    public long EventsTotal { get; set; }
+    public long EventsDone { get; set; }
+    public long People { get; set; }
+    /// <summary>Streams are replayed in key order; everything up to this key is done.</summary>
+    public string? DoneThroughStream { get; set; }
+    public DateTimeOffset StartedAt { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+
+    public bool IsFinished => FinishedAt is not null;
+}
+
+/// <summary>Limits of the org's plan that calculated attributes check (§A3, §C12).</summary>
+public sealed record CalculatedAttributeLimits(int RealTimeLookbackDays = 30, int MaxActive = 100);

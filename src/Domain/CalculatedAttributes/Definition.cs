@@ -11,7 +11,7 @@ public sealed record Definition
     [JsonPropertyName("recipe_type")] public string? RecipeType { get; init; }
     [JsonPropertyName("data_point")] public DataPoint? DataPoint { get; init; }
     /// <summary>The docs also spell the field <c>datapoint</c>; either is accepted.</summary>
-    [JsonPropertyName("datapoint")] public DataPoint? DataPointAlternateSpelling { get; init; }
+    [JsonPropertyName("datapoint"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DataPoint? DataPointAlternateSpelling { get; init; }
     [JsonPropertyName("conditions")] public IReadOnlyList<Condition>? Conditions { get; init; }
     [JsonPropertyName("calculation_type")] public string? CalculationType { get; init; }
     [JsonPropertyName("time_period")] public TimePeriod? TimePeriod { get; init; }
