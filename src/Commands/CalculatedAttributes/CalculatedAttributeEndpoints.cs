@@ -40,7 +40,7 @@ public static class CalculatedAttributeExistsEndpoint
 
     [WolverineHead("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes", Name = "Does a calculated attribute exist")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
-    public static async Task<IResult> Head(PlatformScope scope, [FromQuery] string? name, IQuerySession session, CancellationToken ct) =>
+    public static async Task<IResult> Head([NotBody] PlatformScope scope, [FromQuery] string? name, IQuerySession session, CancellationToken ct) =>
         name is not null && await session.Query<CalculatedAttribute>().AnyAsync(c => c.WorkspaceId == scope.WorkspaceId && c.Name == name, ct)
             ? Results.NoContent()
             : Results.NotFound();
@@ -53,7 +53,7 @@ public static class GetCalculatedAttributeEndpoint
 
     [WolverineGet("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes/{id:int}", Name = "Get a calculated attribute")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
-    public static async Task<IResult> Get(int id, PlatformScope scope, IQuerySession session, CancellationToken ct)
+    public static async Task<IResult> Get(int id, [NotBody] PlatformScope scope, IQuerySession session, CancellationToken ct)
     {
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
         if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId) return PlatformScope.NotFound(id);
@@ -145,7 +145,7 @@ public static class DeleteCalculatedAttributeEndpoint
     /// <summary>Deletes the definition, its initialised values and progress; live state and seeds for it are ignored from now on.</summary>
     [WolverineDelete("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes/{id:int}", Name = "Delete a calculated attribute")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
-    public static async Task<IResult> Delete(int id, PlatformScope scope, IDocumentSession session, CancellationToken ct)
+    public static async Task<IResult> Delete(int id, [NotBody] PlatformScope scope, IDocumentSession session, CancellationToken ct)
     {
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
         if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId) return PlatformScope.NotFound(id);
@@ -168,7 +168,7 @@ public static class ActivateCalculatedAttributeEndpoint
     [WolverinePost("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes/{id:int}/activation", Name = "Activate a calculated attribute")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
     public static async Task<(IResult, InitialiseCalculatedAttribute?)> Post(
-        int id, PlatformScope scope, IDocumentSession session, NpgsqlDataSource db, CalculatedAttributeLimits limits, TimeProvider clock, CancellationToken ct)
+        int id, [NotBody] PlatformScope scope, IDocumentSession session, NpgsqlDataSource db, CalculatedAttributeLimits limits, TimeProvider clock, CancellationToken ct)
     {
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
         if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId) return (PlatformScope.NotFound(id), null);
@@ -199,7 +199,7 @@ public static class DeactivateCalculatedAttributeEndpoint
     /// <summary>EventProfiles extension: stops computing an active attribute (its values disappear; the draft stays).</summary>
     [WolverinePost("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes/{id:int}/deactivation", Name = "Deactivate a calculated attribute")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
-    public static async Task<IResult> Post(int id, PlatformScope scope, IDocumentSession session, TimeProvider clock, CancellationToken ct)
+    public static async Task<IResult> Post(int id, [NotBody] PlatformScope scope, IDocumentSession session, TimeProvider clock, CancellationToken ct)
     {
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
         if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId) return PlatformScope.NotFound(id);

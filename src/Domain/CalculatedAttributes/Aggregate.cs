@@ -102,13 +102,14 @@ public sealed class Aggregate
     }
 
     /// <summary>
-    /// The calculated value (§A2, §C1): numbers and timestamps as strings, the unique list alphabetically. Counts, sums and
+    /// The calculated value (§A2, §C1): numbers and timestamps as strings, the unique list alphabetically. Counts and
     /// unique-value counts fall back to 0 when nothing is left in the window; the other types have no value then (§C3).
     /// </summary>
     public CalculatedValue? Result(string calculation) => calculation switch
     {
         CalculationTypes.Count => CalculatedValue.Of(Count.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-        CalculationTypes.Sum => CalculatedValue.Of(AttributeValues.FormatNumber(Sum ?? 0)),
+        // No numeric value to add (none in the window, or none convertible): empty, as mParticle shows "-" (§C5).
+        CalculationTypes.Sum => Sum is { } sum0 ? CalculatedValue.Of(AttributeValues.FormatNumber(sum0)) : null,
         CalculationTypes.UniqueValuesCount => CalculatedValue.Of((Distinct?.Count ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture)),
         CalculationTypes.Min => Min is { } min ? CalculatedValue.Of(AttributeValues.FormatNumber(min)) : null,
         CalculationTypes.Max => Max is { } max ? CalculatedValue.Of(AttributeValues.FormatNumber(max)) : null,

@@ -16,13 +16,14 @@ namespace EventProfiles.Projections.CalculatedAttributes;
 public partial class CalculatedAttributeProjection : SingleStreamProjection<PersonCalculations, string>
 {
     public const string DocumentAlias = "calculated_attribute_state";
+    public const string ProjectionName = nameof(PersonCalculations);
     private readonly TimeProvider _clock;
     private volatile IReadOnlyList<ActiveDefinition> _definitions = [];
 
     public CalculatedAttributeProjection(TimeProvider clock)
     {
         _clock = clock;
-        Name = nameof(PersonCalculations);
+        Name = ProjectionName;
         IncludeType<EventCaptured>();
         IncludeType<CalculatedAttributeSeeded>();
     }

@@ -2,6 +2,8 @@ using System.Net.Http.Headers;
 using JasperFx.CommandLine;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -33,6 +35,8 @@ public sealed class AppFixture : IAsyncLifetime
     public NpgsqlDataSource Db { get; private set; } = null!;
     public IServiceProvider Services => _factory!.Services;
     public CapturedLogs Logs { get; } = new();
+    /// <summary>The Host's <see cref="TimeProvider"/>: real time, movable forward by a test.</summary>
+    public TestClock Clock { get; } = new();
 
     public async Task InitializeAsync()
     {
@@ -58,6 +62,7 @@ public sealed class AppFixture : IAsyncLifetime
         JasperFxEnvironment.AutoStartHost = true; // Program ends in RunJasperFxCommands
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b
             .UseEnvironment("Development")
+            .ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Clock))
             .ConfigureLogging(logging => logging.AddProvider(Logs).AddFilter<CapturedLogs>(null, LogLevel.Information)));
         _factory.UseKestrel(0);
         _factory.StartServer();
