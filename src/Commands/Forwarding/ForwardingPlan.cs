@@ -1,5 +1,8 @@
 using System.Text.Json.Nodes;
+using EventProfiles.Commands.CalculatedAttributes;
+using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Forwarding;
+using EventProfiles.Projections.CalculatedAttributes;
 using EventProfiles.Domain.Ingestion;
 using EventProfiles.Domain.Profiles;
 using Marten;
@@ -18,20 +21,27 @@ namespace EventProfiles.Commands.Forwarding;
 public sealed class ForwardingPlan
 {
     private readonly ILookup<string, Connection> _connections;
+    private readonly List<Outbound> _outbound = [];
     private readonly List<DeliverBatch> _deliveries = [];
     private readonly List<Action> _afterCommit = [];
     private readonly LiveStream _live;
+    private readonly TimeProvider _clock;
 
-    private ForwardingPlan(ILookup<string, Connection> connections, LiveStream live)
+    /// <summary>An enriched batch waiting for its calculated attributes, then for its connections' filters.</summary>
+    private sealed record Outbound(JsonObject Batch, IReadOnlyList<Connection> Connections, WorkspaceProfile Workspace, int WorkspaceId,
+        long Mpid, Guid BatchId, string Input, string Environment);
+
+    private ForwardingPlan(ILookup<string, Connection> connections, LiveStream live, TimeProvider clock)
     {
         _connections = connections;
         _live = live;
+        _clock = clock;
     }
 
-    public static async Task<ForwardingPlan> StartAsync(IQuerySession session, LiveStream live, CancellationToken ct)
+    public static async Task<ForwardingPlan> StartAsync(IQuerySession session, LiveStream live, TimeProvider clock, CancellationToken ct)
     {
         var active = await session.Query<Connection>().Where(c => c.Active).ToListAsync(ct);
-        return new ForwardingPlan(active.ToLookup(c => c.Input), live);
+        return new ForwardingPlan(active.ToLookup(c => c.Input), live, clock);
     }
 
     public void Add(ParsedBatch batch, string input, string environment, Profile? before, Profile after, IReadOnlyList<object> decided, BatchOrigin origin)
@@ -41,20 +51,54 @@ public sealed class ForwardingPlan
         var connections = _connections[input].ToList();
         if (connections.Count == 0) return;
         if (OutboundBatch.Build(batch, before, after, decided, origin) is not { } outbound) return;
-        var workspace = after.Workspace(origin.WorkspaceId);
-        foreach (var connection in connections)
-            if (ConnectionFilter.Apply(outbound, connection, workspace) is { } payload)
-                _deliveries.Add(new DeliverBatch(connection.OutputId, connection.Id, Guid.CreateVersion7(), origin.BatchId, after.Mpid,
-                    input, environment, payload.ToJsonString()));
+        _outbound.Add(new Outbound(outbound, connections, after.Workspace(origin.WorkspaceId), origin.WorkspaceId, after.Mpid, origin.BatchId, input, environment));
     }
 
-    /// <summary>Puts the deliveries into the session's transaction (durable queue rows and counters).</summary>
+    /// <summary>
+    /// Adds the people's calculated attributes to their outbound batches (a calculated attribute replaces a user
+    /// attribute of the same name, §A7), then puts the deliveries, filtered per connection, into the session's transaction
+    /// (durable queue rows and counters). Calculated attributes come from the async projection: they reflect events the
+    /// daemon has applied, so this batch's own events show up from the next batch on (mParticle's "async" behaviour).
+    /// </summary>
     public async Task EnlistAsync(IDocumentSession session, IWolverineRuntime runtime)
     {
+        if (_outbound.Count == 0) return;
+        await AddCalculatedAttributesAsync(session);
+        foreach (var o in _outbound)
+            foreach (var connection in o.Connections)
+                if (ConnectionFilter.Apply(o.Batch, connection, o.Workspace) is { } payload)
+                    _deliveries.Add(new DeliverBatch(connection.OutputId, connection.Id, Guid.CreateVersion7(), o.BatchId, o.Mpid,
+                        o.Input, o.Environment, payload.ToJsonString()));
         if (_deliveries.Count == 0) return;
         var outbox = new MartenOutbox(runtime, session);
         foreach (var delivery in _deliveries) await outbox.SendAsync(delivery);
         session.CountEnqueued(_deliveries.GroupBy(d => d.OutputId).ToDictionary(g => g.Key, g => g.Count()));
+    }
+
+    private async Task AddCalculatedAttributesAsync(IQuerySession session)
+    {
+        var workspaces = _outbound.Select(o => o.WorkspaceId).Distinct().ToArray();
+        var definitions = await session.Query<CalculatedAttribute>()
+            .Where(c => c.Status == CalculatedAttributeStatus.Active && workspaces.Contains(c.WorkspaceId)).ToListAsync();
+        if (definitions.Count == 0) return;
+        var mpids = _outbound.Select(o => o.Mpid).Distinct().ToArray();
+        var batch = session.CreateBatchQuery();
+        var live = batch.LoadMany<PersonCalculations>().ById(mpids.Select(StreamKey.For).ToArray());
+        var initialised = batch.Query<InitialisedCalculation>().Where(c => mpids.Contains(c.Mpid)).ToList();
+        await batch.Execute();
+        var liveByMpid = (await live).ToDictionary(l => l.Mpid);
+        var initialisedByMpid = (await initialised).ToLookup(i => i.Mpid);
+        var now = _clock.GetUtcNow();
+        foreach (var o in _outbound)
+        {
+            var values = CalculatedAttributeValuesQuery.Combine(definitions.Where(d => d.WorkspaceId == o.WorkspaceId),
+                liveByMpid.GetValueOrDefault(o.Mpid), initialisedByMpid[o.Mpid], now);
+            if (values.Count == 0) continue;
+            var attributes = o.Batch["user_attributes"] as JsonObject ?? [];
+            foreach (var (name, value) in values)
+                attributes[name] = value.List is { } list ? new JsonArray(list.Select(v => (JsonNode?)v).ToArray()) : value.Text;
+            o.Batch["user_attributes"] = attributes;
+        }
     }
 
     public void Committed()

@@ -78,12 +78,14 @@ public sealed class IngestionPipeline : BackgroundService
     private readonly IWolverineRuntime _runtime;
     private readonly LiveStream _live;
     private readonly IdentitySettings _identity;
+    private readonly TimeProvider _clock;
     /// <summary>Batches taken but not yet answered; shutdown waits for this to reach zero.</summary>
     private int _outstanding;
 
     public IngestionPipeline(IDocumentStore store, NpgsqlDataSource dataSource, WorkspaceDirectory directory,
-        IWolverineRuntime runtime, LiveStream live, IOptions<IngestionOptions> options, ILogger<IngestionPipeline> logger)
+        IWolverineRuntime runtime, LiveStream live, IOptions<IngestionOptions> options, TimeProvider clock, ILogger<IngestionPipeline> logger)
     {
+        _clock = clock;
         _runtime = runtime;
         _live = live;
         _identity = directory.Identity;
@@ -345,7 +347,7 @@ public sealed class IngestionPipeline : BackgroundService
         var keys = StreamLocks.KeysInLockOrder(group.Select(b => b.Resolution!.Mpid));
         var knownMessageIds = await LockStreamsAndReadMessageIdsAsync((NpgsqlConnection)session.Connection!, keys, group);
         var loaded = (await session.LoadManyAsync<Profile>(keys)).ToDictionary(p => p.Mpid);
-        var forwarding = await ForwardingPlan.StartAsync(session, _live, CancellationToken.None);
+        var forwarding = await ForwardingPlan.StartAsync(session, _live, _clock, CancellationToken.None);
 
         var profiles = new Dictionary<long, Profile?>();
         var pending = new Dictionary<long, List<object>>();

@@ -50,6 +50,25 @@ public sealed class ForwardingTests(AppFixture app) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task batches_carry_the_persons_calculated_attributes_in_place_of_a_user_attribute_of_the_same_name()
+    {
+        var s = Guid.NewGuid().ToString("N")[..8];
+        await app.ActiveCalculatedAttribute($"plays_{s}", $$"""
+            { "data_point": { "type": "event", "event_type": "custom_event", "event_name": "Play{{s}}" }, "calculation_type": "count",
+              "time_period": { "type": "within", "within": 30, "within_unit": "days" } }
+            """);
+        await Connected();
+        var customer = Api.NewId("fw-ca");
+        await Send($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" }, "events": [ {{Event($"Play{s}")}}, {{Event($"Play{s}")}} ] }""");
+        await app.CatchUpDaemon();
+        await Send($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" }, "user_attributes": { "plays_{{s}}": "a user value" }, "events": [ {{Event("Other")}} ] }""");
+
+        await Waiting.Until(() => Task.FromResult(_receiver.BatchesOf(customer).Count == 2), "the forwarded batches");
+        var second = _receiver.BatchesOf(customer).Single(b => b["events"]!.AsArray().Any(e => e!["data"]!["event_name"]!.GetValue<string>() == "Other"));
+        second["user_attributes"]![$"plays_{s}"]!.GetValue<string>().ShouldBe("2");
+    }
+
+    [Fact]
     public async Task blocked_attributes_and_events_never_leave()
     {
         await Connected(filter: new
