@@ -13,6 +13,7 @@ using System.Text;
 using System.Text.Json;
 
 if (Environment.GetEnvironmentVariable("BENCH_MODE") == "forward") return await ForwardingBench.RunAsync();
+if (Environment.GetEnvironmentVariable("BENCH_MODE") is { } caMode && caMode.StartsWith("ca-", StringComparison.Ordinal)) return await CalculatedAttributesBench.RunAsync(caMode);
 
 var cfg = Config.FromEnvironment();
 var runId = Guid.NewGuid().ToString("N")[..8]; // keeps request/message ids unique across reruns on one database
