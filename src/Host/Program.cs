@@ -1,3 +1,4 @@
+using EventProfiles.Commands.Audiences;
 using EventProfiles.Commands.CalculatedAttributes;
 using EventProfiles.Commands.Forwarding;
 using EventProfiles.Domain.CalculatedAttributes;
@@ -46,6 +47,7 @@ builder.Services.AddMarten(services =>
         opts.AddIngestionTables();
         opts.AddIdentityDocuments();
         opts.AddForwarding();
+        opts.AddAudienceDocuments();
         return opts;
     })
     .UseLightweightSessions()
@@ -67,8 +69,11 @@ builder.Host.UseWolverine(opts =>
     opts.OnException<DeliveryFailedException>().ScheduleRetry(retryDelays.Select(ms => TimeSpan.FromMilliseconds(ms)).ToArray());
     // Deliveries wait on the network, not the CPU: several at once per node.
     opts.LocalQueueFor<DeliverBatch>().MaximumParallelMessages(builder.Configuration.GetValue("EventProfiles:Forwarding:Parallelism", 16));
-    // Replays that initialise calculated attributes run one at a time, in the background.
-    opts.LocalQueueFor<InitialiseCalculatedAttribute>().Sequential();
+    // Replays that initialise calculated attributes and audiences run one at a time, in order, in the background:
+    // an audience's job runs after its event counters' replays.
+    opts.LocalQueue("initialisation").Sequential();
+    opts.PublishMessage<InitialiseCalculatedAttribute>().ToLocalQueue("initialisation");
+    opts.PublishMessage<EventProfiles.Commands.Audiences.InitialiseAudience>().ToLocalQueue("initialisation");
     opts.Discovery.IncludeAssembly(typeof(IngestBatchEndpoint).Assembly);
     // One node by default; Balanced spreads agents across nodes (see docs/operations.md).
     opts.Durability.Mode = builder.Configuration.GetValue("EventProfiles:Durability", DurabilityMode.Solo);
@@ -113,6 +118,10 @@ builder.Services.AddSingleton(new AdminUsers(
 
 // ---- calculated attributes: plan limits (the real-time lookback bounds windows and initialisation)
 builder.Services.AddSingleton(builder.Configuration.GetSection("EventProfiles:CalculatedAttributes").Get<CalculatedAttributeLimits>() ?? new CalculatedAttributeLimits());
+
+// ---- audiences: time-based re-evaluation at the moments the projection scheduled
+builder.Services.AddSingleton<ReevaluationScheduler>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<ReevaluationScheduler>());
 
 // ---- identity (IDSync) and the browser SDK's endpoints
 builder.Services.AddSingleton<IdentityStore>();

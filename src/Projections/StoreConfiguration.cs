@@ -22,7 +22,7 @@ public static class StoreConfiguration
         opts.Projections.Add<ProfileProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add(new IdentityIndexProjection(opts.DatabaseSchemaName, identity), ProjectionLifecycle.Inline);
         // Calculated attributes follow the events asynchronously (the daemon), as mParticle's do.
-        opts.Projections.Add(new CalculatedAttributeProjection(clock), ProjectionLifecycle.Async);
+        opts.Projections.Add(new PersonCalculationsProjection(clock), ProjectionLifecycle.Async);
 
         // Fail loudly instead of skipping events a projection cannot apply.
         opts.Projections.Errors.SkipApplyErrors = false;
@@ -33,12 +33,13 @@ public static class StoreConfiguration
         opts.Projections.RebuildErrors.SkipUnknownEvents = false;
 
         opts.Schema.For<Domain.Profiles.Profile>().DocumentAlias(ProfileProjection.DocumentAlias).Index(p => p.Mpid);
-        opts.Schema.For<PersonCalculations>().DocumentAlias(CalculatedAttributeProjection.DocumentAlias);
+        opts.Schema.For<PersonCalculations>().DocumentAlias(PersonCalculationsProjection.DocumentAlias);
         opts.Schema.For<InitialisedCalculation>().DocumentAlias("calculated_attribute_initialised").Index(c => c.Mpid).Index(c => c.DefinitionId);
         opts.Schema.For<CalculatedAttribute>().DocumentAlias("calculated_attribute")
             .UniqueIndex(UniqueIndexType.Computed, "ux_calculated_attribute_name", c => c.WorkspaceId, c => c.Name)
             .Index(c => c.Status);
         opts.Schema.For<Initialisation>().DocumentAlias("calculated_attribute_initialisation");
+        opts.Schema.For<Domain.Audiences.Audience>().DocumentAlias("audience").Index(a => a.Status);
         return opts;
     }
 }

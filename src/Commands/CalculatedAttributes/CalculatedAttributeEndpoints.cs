@@ -25,7 +25,7 @@ public static class ListCalculatedAttributesEndpoint
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
     public static async Task<IReadOnlyList<CalculatedAttributeResource>> Get(PlatformScope scope, [FromQuery] string? name, IQuerySession session, CancellationToken ct)
     {
-        var query = session.Query<CalculatedAttribute>().Where(c => c.WorkspaceId == scope.WorkspaceId);
+        var query = session.Query<CalculatedAttribute>().Where(c => c.WorkspaceId == scope.WorkspaceId && c.OwnerAudienceId == null);
         if (name is not null) query = query.Where(c => c.Name == name);
         var attributes = await query.OrderBy(c => c.Id).ToListAsync(ct);
         var progress = await session.LoadManyAsync<Initialisation>(ct, attributes.Select(a => a.Id).ToArray());
@@ -56,7 +56,7 @@ public static class GetCalculatedAttributeEndpoint
     public static async Task<IResult> Get(int id, [NotBody] PlatformScope scope, IQuerySession session, CancellationToken ct)
     {
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
-        if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId) return PlatformScope.NotFound(id);
+        if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId || attribute.OwnerAudienceId is not null) return PlatformScope.NotFound(id);
         return Results.Ok(CalculatedAttributeResource.From(attribute, await session.LoadAsync<Initialisation>(id, ct)));
     }
 }
@@ -119,7 +119,7 @@ public static class UpdateCalculatedAttributeEndpoint
     public static async Task<IResult> Put(int id, CalculatedAttributeBody body, PlatformScope scope, IDocumentSession session, TimeProvider clock, CancellationToken ct)
     {
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
-        if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId) return PlatformScope.NotFound(id);
+        if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId || attribute.OwnerAudienceId is not null) return PlatformScope.NotFound(id);
         if (body.Name is not null && body.Name != attribute.Name)
         {
             if (attribute.WasActivated)
@@ -148,7 +148,7 @@ public static class DeleteCalculatedAttributeEndpoint
     public static async Task<IResult> Delete(int id, [NotBody] PlatformScope scope, IDocumentSession session, CancellationToken ct)
     {
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
-        if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId) return PlatformScope.NotFound(id);
+        if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId || attribute.OwnerAudienceId is not null) return PlatformScope.NotFound(id);
         session.Delete(attribute);
         CalculatedAttributeActivation.ForgetInitialisation(session, id);
         await session.SaveChangesAsync(ct);
@@ -171,14 +171,14 @@ public static class ActivateCalculatedAttributeEndpoint
         int id, [NotBody] PlatformScope scope, IDocumentSession session, NpgsqlDataSource db, CalculatedAttributeLimits limits, TimeProvider clock, CancellationToken ct)
     {
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
-        if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId) return (PlatformScope.NotFound(id), null);
+        if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId || attribute.OwnerAudienceId is not null) return (PlatformScope.NotFound(id), null);
         if (attribute.DraftDefinition is null)
             return (Results.Problem(ApiProblems.Invalid([new FieldError("draft_definition", "No draft definition was found to activate.")])), null);
         var now = clock.GetUtcNow();
         // The definition may have aged since it was saved (a since date, the lookback): check it as it is activated.
         var problems = DefinitionRules.Check(attribute.DraftDefinition, limits.RealTimeLookbackDays, now);
         if (problems.Count > 0) return (Results.Problem(ApiProblems.Invalid(problems.Select(p => new FieldError(p.Field, p.Reason)).ToList(), "The calculated attribute is invalid")), null);
-        if (!attribute.IsComputed && await session.Query<CalculatedAttribute>().CountAsync(c => c.Status == CalculatedAttributeStatus.Active, ct) >= limits.MaxActive)
+        if (!attribute.IsComputed && await session.Query<CalculatedAttribute>().CountAsync(c => c.Status == CalculatedAttributeStatus.Active && c.OwnerAudienceId == null, ct) >= limits.MaxActive)
             return (PlatformScope.Conflict("id", "You have reached the account limit on active calculated attributes."), null);
 
         var liveAfter = await CalculatedAttributeActivation.HighWaterMarkAsync(db, session.DocumentStore.Options.DatabaseSchemaName, ct);
@@ -202,7 +202,7 @@ public static class DeactivateCalculatedAttributeEndpoint
     public static async Task<IResult> Post(int id, [NotBody] PlatformScope scope, IDocumentSession session, TimeProvider clock, CancellationToken ct)
     {
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
-        if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId) return PlatformScope.NotFound(id);
+        if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId || attribute.OwnerAudienceId is not null) return PlatformScope.NotFound(id);
         if (!attribute.IsComputed) return PlatformScope.Conflict("id", "The calculated attribute is not active.");
         attribute.Deactivate(scope.Caller, clock.GetUtcNow());
         session.Store(attribute);

@@ -10,7 +10,7 @@ namespace EventProfiles.Commands.CalculatedAttributes;
 /// </summary>
 public static class RebuildCalculatedAttributes
 {
-    public const string ProjectionName = CalculatedAttributeProjection.ProjectionName;
+    public const string ProjectionName = PersonCalculationsProjection.ProjectionName;
 
     public static async Task RunAsync(IProjectionCoordinator coordinator, TimeSpan shardTimeout, CancellationToken ct)
     {

@@ -67,7 +67,7 @@ public static class SeedCalculatedAttributes
     {
         var errors = new List<FieldError>();
         var workspaceId = from.Workspace.Id;
-        var definitions = await session.Query<CalculatedAttribute>().Where(c => c.WorkspaceId == workspaceId).ToListAsync(ct);
+        var definitions = await session.Query<CalculatedAttribute>().Where(c => c.WorkspaceId == workspaceId && c.OwnerAudienceId == null).ToListAsync(ct);
         for (var i = 0; i < requests.Count; i++) errors.AddRange(Check(requests[i], requests.Count > 1 ? $"[{i}]." : "", definitions));
         if (errors.Count > 0) return Results.Problem(ApiProblems.Invalid(errors, "The seeding request is invalid"));
 

@@ -91,7 +91,7 @@ public sealed class ForwardingPlan
         var now = _clock.GetUtcNow();
         foreach (var o in _outbound)
         {
-            var values = CalculatedAttributeValuesQuery.Combine(definitions.Where(d => d.WorkspaceId == o.WorkspaceId),
+            var values = VisibleCalculatedValues.Combine(definitions.Where(d => d.WorkspaceId == o.WorkspaceId),
                 liveByMpid.GetValueOrDefault(o.Mpid), initialisedByMpid[o.Mpid], now);
             if (values.Count == 0) continue;
             var attributes = o.Batch["user_attributes"] as JsonObject ?? [];

@@ -1,7 +1,6 @@
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using EventProfiles.Commands.Api;
-using EventProfiles.Commands.CalculatedAttributes;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Profiles;
@@ -48,10 +47,10 @@ public sealed record ProfileQuery(Workspace? Workspace, IReadOnlySet<string> Fie
     {
         if (profile is null || !profile.IsKnownIn(query.Workspace!.Id))
             return NotFound("No profile with this MPID has data in this workspace (or it is no longer live).");
-        var calculated = query.Fields.Contains(ProfileDocument.UserAttributes)
-            ? await CalculatedAttributeValuesQuery.ForPersonAsync(session, profile.Mpid, query.Workspace.Id, clock.GetUtcNow(), ct)
+        var computed = query.Fields.Contains(ProfileDocument.UserAttributes) || query.Fields.Contains(ProfileDocument.AudienceMemberships)
+            ? await ComputedProfileQuery.ForPersonAsync(session, profile.Mpid, query.Workspace.Id, clock.GetUtcNow(), ct)
             : null;
-        return Results.Json(ProfileDocument.Build(profile, query.Workspace.Id, query.Fields, calculated));
+        return Results.Json(ProfileDocument.Build(profile, query.Workspace.Id, query.Fields, computed));
     }
 }
 

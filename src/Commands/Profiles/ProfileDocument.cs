@@ -23,8 +23,8 @@ public static class ProfileDocument
     public static readonly IReadOnlyList<string> AllFields =
         [DeviceIdentities, UserIdentities, UserAttributes, AudienceMemberships, Attribution, ConsentState, Devices];
 
-    /// <param name="calculated">The workspace's calculated attributes, shown as user attributes; a calculated attribute wins over a user attribute of the same name (§A7).</param>
-    public static JsonObject Build(Profile profile, int workspaceId, IReadOnlySet<string> fields, IReadOnlyDictionary<string, CalculatedValue>? calculated = null)
+    /// <param name="computed">Calculated attributes (shown as user attributes; one wins over a user attribute of the same name, §A7) and audience memberships.</param>
+    public static JsonObject Build(Profile profile, int workspaceId, IReadOnlySet<string> fields, ComputedProfile? computed = null)
     {
         var ws = profile.Workspace(workspaceId);
         var json = new JsonObject
@@ -44,11 +44,15 @@ public static class ProfileDocument
         {
             var attributes = new JsonObject();
             foreach (var (name, value) in ws.CurrentAttributes()) attributes[name] = AttributeValue(value);
-            foreach (var (name, value) in calculated ?? new Dictionary<string, CalculatedValue>())
+            foreach (var (name, value) in computed?.CalculatedAttributes ?? new Dictionary<string, CalculatedValue>())
                 attributes[name] = value.List is { } list ? new JsonArray(list.Select(v => (JsonNode?)v).ToArray()) : value.Text;
             json[UserAttributes] = attributes;
         }
-        if (fields.Contains(AudienceMemberships)) json[AudienceMemberships] = new JsonArray();
+        if (fields.Contains(AudienceMemberships))
+            json[AudienceMemberships] = new JsonArray((computed?.Audiences ?? []).Select(a => (JsonNode?)new JsonObject
+            {
+                ["audience_id"] = a.AudienceId, ["audience_name"] = a.AudienceName, ["expiration_timestamp_ms"] = null,
+            }).ToArray());
         if (fields.Contains(Attribution))
         {
             var attribution = new JsonArray();

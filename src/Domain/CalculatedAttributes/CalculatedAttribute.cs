@@ -20,6 +20,8 @@ public sealed class CalculatedAttribute
     public int WorkspaceId { get; set; }
     public string Name { get; set; } = "";
     public string? Description { get; set; }
+    /// <summary>Set on the hidden event counters an audience creates for its event criteria: not listed, not shown.</summary>
+    public int? OwnerAudienceId { get; set; }
     public Definition? DraftDefinition { get; set; }
     public Definition? ActiveDefinition { get; set; }
     public CalculatedAttributeStatus Status { get; set; }

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+using EventProfiles.Domain.Audiences;
 using EventProfiles.Domain.Profiles;
 
 namespace EventProfiles.Domain.CalculatedAttributes;
@@ -14,6 +16,46 @@ public sealed class PersonCalculations
     public Dictionary<int, Calculation> Definitions { get; set; } = [];
     /// <summary>The next moment a rolling value changes with no new event (for whoever must react to it, e.g. audiences).</summary>
     public DateTimeOffset? NextChangeAt { get; set; }
+    /// <summary>Audience id → where the person stands (members, and people who were members).</summary>
+    public Dictionary<int, Membership> Audiences { get; set; } = [];
+    /// <summary>When a re-evaluation of this person is already scheduled (so it is not scheduled twice).</summary>
+    public DateTimeOffset? ReevaluationScheduledFor { get; set; }
+
+    /// <summary>Membership changes found while applying the current events; sent on by the projection, never stored.</summary>
+    [JsonIgnore] public List<MembershipChange> Changes { get; } = [];
+
+    public bool IsMemberOf(int audienceId, Guid? activation = null) =>
+        Audiences.TryGetValue(audienceId, out var m) && m.IsMember && (activation is null || m.Activation == activation);
+
+    /// <summary>
+    /// Evaluates each audience (audiences nested in others first) and records a change where the verdict differs from
+    /// what is stored. Returns whether anything changed.
+    /// </summary>
+    public bool EvaluateAudiences(IReadOnlyList<ActiveAudience> audiences, Func<PersonCalculations, PersonFacts> facts, DateTimeOffset now)
+    {
+        var changed = false;
+        var current = facts(this);
+        DateTimeOffset? next = null;
+        foreach (var audience in audiences.OrderBy(a => a.Criteria.Any(c => c.Kind == CriterionKinds.AudienceMembership) ? 1 : 0))
+        {
+            var verdict = AudienceEvaluation.Evaluate(audience, current);
+            var was = IsMemberOf(audience.Id, audience.Activation);
+            if (verdict.IsMember != was)
+            {
+                Audiences[audience.Id] = new Membership(audience.Activation, verdict.IsMember, now);
+                Changes.Add(new MembershipChange(audience.Id, audience.Activation, Mpid, verdict.IsMember, now, verdict.Reason));
+                changed = true;
+            }
+            if (AudienceEvaluation.NextChangeAt(audience, current) is { } at && (next is null || at < next)) next = at;
+        }
+        foreach (var id in Audiences.Keys.Where(id => !audiences.Any(a => a.Id == id && a.Activation == Audiences[id].Activation)).ToList())
+        {
+            Audiences.Remove(id); // deactivated, deleted or re-activated: its members are forgotten (no message, §M3)
+            changed = true;
+        }
+        if (next is not null && (NextChangeAt is null || next < NextChangeAt)) NextChangeAt = next;
+        return changed;
+    }
 
     public static PersonCalculations For(long mpid) => new() { Id = StreamKey.For(mpid), Mpid = mpid };
 

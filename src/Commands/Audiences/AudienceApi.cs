@@ -1,0 +1,133 @@
+using System.Security.Claims;
+using System.Text.Json.Serialization;
+using EventProfiles.Commands.Api;
+using EventProfiles.Commands.Security;
+using EventProfiles.Domain.Audiences;
+using EventProfiles.Domain.Forwarding;
+using EventProfiles.Domain.Workspaces;
+using Marten;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Wolverine.Http;
+
+namespace EventProfiles.Commands.Audiences;
+
+/// <summary>A person in an audience now (kept by the membership-change handler; counts give the audience's size).</summary>
+public sealed class AudienceMember
+{
+    public string Id { get; set; } = "";
+    public int AudienceId { get; set; }
+    public long Mpid { get; set; }
+    public DateTimeOffset Since { get; set; }
+
+    public static string IdFor(int audienceId, long mpid) => $"{audienceId}:{mpid}";
+}
+
+/// <summary>One membership change as it happened: who, which audience, added or removed, when and why.</summary>
+public sealed class MembershipChangeRecord
+{
+    public Guid Id { get; set; }
+    public int AudienceId { get; set; }
+    public long Mpid { get; set; }
+    public bool Added { get; set; }
+    public DateTimeOffset At { get; set; }
+    public string Reason { get; set; } = "";
+}
+
+/// <summary>An audience sent to an output: its membership changes become add/delete messages there.</summary>
+public sealed class AudienceConnection
+{
+    public string Id { get; set; } = "";
+    public int AudienceId { get; set; }
+    public string OutputId { get; set; } = "";
+}
+
+/// <summary>Create and update body. <c>workspaces</c> are workspace ids.</summary>
+public sealed record AudienceBody(
+    [property: JsonPropertyName("name")] string? Name,
+    [property: JsonPropertyName("external_name")] string? ExternalName,
+    [property: JsonPropertyName("workspaces")] IReadOnlyList<int>? Workspaces,
+    [property: JsonPropertyName("criteria")] IReadOnlyList<Criterion>? Criteria);
+
+public sealed record AudienceWorkspace(
+    [property: JsonPropertyName("id")] int Id,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("data_type")] string DataType,
+    [property: JsonPropertyName("created_on")] DateTimeOffset CreatedOn);
+
+public sealed record ConnectedOutput(
+    [property: JsonPropertyName("provider_name")] string ProviderName,
+    [property: JsonPropertyName("configurations")] IReadOnlyList<Dictionary<string, string>> Configurations,
+    [property: JsonPropertyName("data_type")] string DataType);
+
+/// <summary>The audience object of §B2, plus <c>audience_type</c> and <c>criteria</c> (ours).</summary>
+public sealed record AudienceResource(
+    [property: JsonPropertyName("id")] int Id,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("external_name")] string ExternalName,
+    [property: JsonPropertyName("size")] long Size,
+    [property: JsonPropertyName("added_last_24_hours")] long AddedLast24Hours,
+    [property: JsonPropertyName("dropped_last_24_hours")] long DroppedLast24Hours,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("is_calculated")] bool IsCalculated,
+    [property: JsonPropertyName("audience_type")] string AudienceType,
+    [property: JsonPropertyName("workspaces")] IReadOnlyList<AudienceWorkspace> Workspaces,
+    [property: JsonPropertyName("connected_outputs")] IReadOnlyList<ConnectedOutput> ConnectedOutputs,
+    [property: JsonPropertyName("criteria")] IReadOnlyList<Criterion> Criteria,
+    [property: JsonPropertyName("created_by")] string CreatedBy,
+    [property: JsonPropertyName("last_modified_by")] string LastModifiedBy,
+    [property: JsonPropertyName("last_modified_on")] DateTimeOffset LastModifiedOn,
+    [property: JsonPropertyName("data_type")] string DataType)
+{
+    public static async Task<AudienceResource> ViewAsync(Audience audience, IQuerySession session, WorkspaceDirectory directory, DateTimeOffset now, CancellationToken ct)
+    {
+        var size = await session.Query<AudienceMember>().CountAsync(m => m.AudienceId == audience.Id, ct);
+        var since = now.AddHours(-24);
+        var added = await session.Query<MembershipChangeRecord>().CountAsync(r => r.AudienceId == audience.Id && r.Added && r.At > since, ct);
+        var dropped = await session.Query<MembershipChangeRecord>().CountAsync(r => r.AudienceId == audience.Id && !r.Added && r.At > since, ct);
+        var connections = await session.Query<AudienceConnection>().Where(c => c.AudienceId == audience.Id).ToListAsync(ct);
+        var outputs = connections.Count == 0 ? [] : await session.LoadManyAsync<Output>(ct, connections.Select(c => c.OutputId).ToArray());
+        return new AudienceResource(audience.Id, audience.Name, audience.ExternalName, size, added, dropped,
+            audience.Status.ToString().ToLowerInvariant(), audience.Status == AudienceStatus.Active, "real_time",
+            audience.WorkspaceIds.Select(w => new AudienceWorkspace(w, directory.WorkspaceById(w)?.Name ?? "", "workspace", audience.CreatedOn)).ToList(),
+            outputs.Select(o => new ConnectedOutput(o.Kind.ToString().ToLowerInvariant(), [new() { ["name"] = o.Name }], "audience_output")).ToList(),
+            audience.Criteria, audience.CreatedBy, audience.LastModifiedBy, audience.LastModifiedOn, "audience");
+    }
+}
+
+/// <summary>
+/// The account a Platform API v1 call names (<c>accountId</c>, required), checked against the bearer token: a token
+/// sees the audiences of its workspaces only.
+/// </summary>
+public sealed record AudienceScope(int AccountId, IReadOnlySet<int> Workspaces, string Caller, ProblemDetails? Problem)
+{
+    public static AudienceScope For(int? accountId, int? workspaceId, ClaimsPrincipal user, WorkspaceDirectory directory)
+    {
+        var caller = user.Identity?.Name ?? "unknown";
+        if (accountId is not { } account)
+            return new(0, new HashSet<int>(), caller, ApiProblems.Invalid([new FieldError("accountId", "is required (query string).")]));
+        var visible = directory.Workspaces.Where(w => w.AccountId == account && user.MayRead(w.Id)).Select(w => w.Id).ToHashSet();
+        if (workspaceId is { } ws)
+        {
+            if (directory.WorkspaceById(ws) is not { } workspace || workspace.AccountId != account)
+                return new(account, visible, caller, ApiProblems.Create(StatusCodes.Status404NotFound, "Not found", [new FieldError("workspaceId", $"There is no workspace {ws} in account {account}.", "NOT_FOUND")]));
+            if (!visible.Contains(ws))
+                return new(account, visible, caller, ApiProblems.Create(StatusCodes.Status403Forbidden, "Forbidden", [new FieldError("workspaceId", $"These credentials may not use workspace {ws}.", "FORBIDDEN")]));
+            visible = [ws];
+        }
+        else if (visible.Count == 0)
+            return new(account, visible, caller, ApiProblems.Create(StatusCodes.Status403Forbidden, "Forbidden", [new FieldError("accountId", $"These credentials may not use account {account}.", "FORBIDDEN")]));
+        return new(account, visible, caller, null);
+    }
+
+    public ProblemDetails Check() => Problem ?? WolverineContinue.NoProblems;
+
+    /// <summary>An audience is visible when all its workspaces are the caller's.</summary>
+    public bool Sees(Audience audience) => audience.WorkspaceIds.All(Workspaces.Contains);
+
+    public static IResult NotFound(int id) =>
+        Results.Problem(ApiProblems.Create(StatusCodes.Status404NotFound, "Not found", [new FieldError("id", $"There is no audience {id} in this account.", "NOT_FOUND")]));
+
+    public static IResult Conflict(string field, string message) =>
+        Results.Problem(ApiProblems.Create(StatusCodes.Status409Conflict, "Conflict", [new FieldError(field, message, "CONFLICT")]));
+}

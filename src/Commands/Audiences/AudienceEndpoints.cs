@@ -1,0 +1,207 @@
+using System.Security.Claims;
+using EventProfiles.Commands.Api;
+using EventProfiles.Commands.Security;
+using EventProfiles.Domain.Audiences;
+using EventProfiles.Domain.CalculatedAttributes;
+using EventProfiles.Domain.Workspaces;
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Npgsql;
+using Wolverine;
+using Wolverine.Http;
+
+namespace EventProfiles.Commands.Audiences;
+
+// Platform API v1 for audiences (audiences-and-calculated-attributes.md §B2), bearer token from /oauth/token.
+// One class per endpoint: Wolverine applies a class's Load/Validate to every endpoint in it.
+
+public static class ListAudiencesEndpoint
+{
+    public static AudienceScope Load([FromQuery] int? accountId, ClaimsPrincipal user, WorkspaceDirectory directory) => AudienceScope.For(accountId, null, user, directory);
+    public static ProblemDetails Validate(AudienceScope scope) => scope.Check();
+
+    [WolverineGet("/v1/audiences", Name = "List audiences")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    public static Task<List<AudienceResource>> Get(AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct) =>
+        AudienceQueries.ListAsync(scope, session, directory, clock, ct);
+}
+
+public static class ListWorkspaceAudiencesEndpoint
+{
+    public static AudienceScope Load(int workspaceId, [FromQuery] int? accountId, ClaimsPrincipal user, WorkspaceDirectory directory) => AudienceScope.For(accountId, workspaceId, user, directory);
+    public static ProblemDetails Validate(AudienceScope scope) => scope.Check();
+
+    [WolverineGet("/v1/workspace/{workspaceId:int}/audiences", Name = "List a workspace's audiences")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    public static Task<List<AudienceResource>> Get(AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct) =>
+        AudienceQueries.ListAsync(scope, session, directory, clock, ct);
+}
+
+public static class GetAudienceEndpoint
+{
+    public static AudienceScope Load([FromQuery] int? accountId, ClaimsPrincipal user, WorkspaceDirectory directory) => AudienceScope.For(accountId, null, user, directory);
+    public static ProblemDetails Validate(AudienceScope scope) => scope.Check();
+
+    [WolverineGet("/v1/audiences/{id:int}", Name = "Get an audience")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    public static async Task<IResult> Get(int id, AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct) =>
+        await session.LoadAsync<Audience>(id, ct) is { } audience && scope.Sees(audience)
+            ? Results.Ok(await AudienceResource.ViewAsync(audience, session, directory, clock.GetUtcNow(), ct))
+            : AudienceScope.NotFound(id);
+}
+
+public static class CreateAudienceEndpoint
+{
+    public static AudienceScope Load([FromQuery] int? accountId, ClaimsPrincipal user, WorkspaceDirectory directory) => AudienceScope.For(accountId, null, user, directory);
+
+    public static async Task<ProblemDetails> ValidateAsync(AudienceScope scope, AudienceBody body, IQuerySession session, CalculatedAttributeLimits limits, CancellationToken ct) =>
+        scope.Problem ?? await AudienceQueries.CheckAsync(scope, body, session, limits, null, requireAll: true, ct);
+
+    /// <summary>Creates a draft (not evaluated until activated); answers with the audience object.</summary>
+    [WolverinePost("/v1/audiences", Name = "Create an audience (draft)")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    public static async Task<IResult> Post(AudienceBody body, AudienceScope scope, IDocumentSession session, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct)
+    {
+        if (await session.Query<Audience>().AnyAsync(a => a.Name == body.Name, ct))
+            return AudienceScope.Conflict("name", $"An audience named \"{body.Name}\" already exists.");
+        var now = clock.GetUtcNow();
+        var audience = new Audience
+        {
+            Name = body.Name!, ExternalName = body.ExternalName ?? body.Name!, WorkspaceIds = body.Workspaces!.Distinct().ToList(),
+            Criteria = body.Criteria!.ToList(), Status = AudienceStatus.Draft, CreatedBy = scope.Caller, CreatedOn = now,
+            LastModifiedBy = scope.Caller, LastModifiedOn = now,
+        };
+        session.Store(audience);
+        await session.SaveChangesAsync(ct);
+        return Results.Ok(await AudienceResource.ViewAsync(audience, session, directory, now, ct));
+    }
+}
+
+public static class UpdateAudienceEndpoint
+{
+    public static AudienceScope Load([FromQuery] int? accountId, ClaimsPrincipal user, WorkspaceDirectory directory) => AudienceScope.For(accountId, null, user, directory);
+
+    public static async Task<ProblemDetails> ValidateAsync(int id, AudienceScope scope, AudienceBody body, IQuerySession session, CalculatedAttributeLimits limits, CancellationToken ct) =>
+        scope.Problem ?? await AudienceQueries.CheckAsync(scope, body, session, limits, id, requireAll: false, ct);
+
+    /// <summary>Edits name, external name, workspaces and criteria; an evaluated audience is activated again with the new criteria.</summary>
+    [WolverinePut("/v1/audiences/{id:int}", Name = "Update an audience")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    public static async Task<(IResult, OutgoingMessages)> Put(int id, AudienceBody body, AudienceScope scope, IDocumentSession session, NpgsqlDataSource db,
+        CalculatedAttributeLimits limits, TimeProvider clock, CancellationToken ct)
+    {
+        var messages = new OutgoingMessages();
+        var audience = await session.LoadAsync<Audience>(id, ct);
+        if (audience is null || !scope.Sees(audience)) return (AudienceScope.NotFound(id), messages);
+        if (body.Name is not null && body.Name != audience.Name && await session.Query<Audience>().AnyAsync(a => a.Name == body.Name && a.Id != id, ct))
+            return (AudienceScope.Conflict("name", $"An audience named \"{body.Name}\" already exists."), messages);
+        var now = clock.GetUtcNow();
+        audience.Name = body.Name ?? audience.Name;
+        audience.ExternalName = body.ExternalName ?? audience.ExternalName;
+        var redefined = body.Criteria is not null || body.Workspaces is not null;
+        if (body.Workspaces is not null) audience.WorkspaceIds = body.Workspaces.Distinct().ToList();
+        if (body.Criteria is not null) audience.Criteria = body.Criteria.ToList();
+        audience.LastModifiedBy = scope.Caller;
+        audience.LastModifiedOn = now;
+        if (redefined && audience.Status is AudienceStatus.Active or AudienceStatus.Calculating)
+            messages.AddRange(await AudienceLifecycle.ActivateAsync(audience, session, db, limits, scope.Caller, now, ct));
+        session.Store(audience);
+        return (Results.NoContent(), messages);
+    }
+}
+
+public static class ActivateAudienceEndpoint
+{
+    public static AudienceScope Load([FromQuery] int? accountId, ClaimsPrincipal user, WorkspaceDirectory directory) => AudienceScope.For(accountId, null, user, directory);
+    public static ProblemDetails Validate(AudienceScope scope) => scope.Check();
+
+    /// <summary>
+    /// Starts evaluating: event counts are initialised from the real-time lookback (status <c>calculating</c>), then
+    /// everyone in the audience's workspaces is evaluated and the audience is <c>active</c>; from then on changes are live.
+    /// </summary>
+    [WolverinePost("/v1/audiences/{id:int}/activation", Name = "Activate an audience")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    public static async Task<(IResult, OutgoingMessages)> Post(int id, [NotBody] AudienceScope scope, IDocumentSession session, NpgsqlDataSource db,
+        CalculatedAttributeLimits limits, TimeProvider clock, CancellationToken ct)
+    {
+        var messages = new OutgoingMessages();
+        var audience = await session.LoadAsync<Audience>(id, ct);
+        if (audience is null || !scope.Sees(audience)) return (AudienceScope.NotFound(id), messages);
+        messages.AddRange(await AudienceLifecycle.ActivateAsync(audience, session, db, limits, scope.Caller, clock.GetUtcNow(), ct));
+        return (Results.NoContent(), messages); // committed with the jobs (transactional outbox)
+    }
+}
+
+public static class DeactivateAudienceEndpoint
+{
+    public static AudienceScope Load([FromQuery] int? accountId, ClaimsPrincipal user, WorkspaceDirectory directory) => AudienceScope.For(accountId, null, user, directory);
+    public static ProblemDetails Validate(AudienceScope scope) => scope.Check();
+
+    /// <summary>EventProfiles extension: stops evaluating; members are dropped without messages (as a deletion, §M3).</summary>
+    [WolverinePost("/v1/audiences/{id:int}/deactivation", Name = "Deactivate an audience")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    public static async Task<IResult> Post(int id, [NotBody] AudienceScope scope, IDocumentSession session, TimeProvider clock, CancellationToken ct)
+    {
+        var audience = await session.LoadAsync<Audience>(id, ct);
+        if (audience is null || !scope.Sees(audience)) return AudienceScope.NotFound(id);
+        await AudienceLifecycle.DeactivateAsync(audience, session, scope.Caller, clock.GetUtcNow(), ct);
+        return Results.NoContent();
+    }
+}
+
+public static class DeleteAudienceEndpoint
+{
+    public static AudienceScope Load([FromQuery] int? accountId, ClaimsPrincipal user, WorkspaceDirectory directory) => AudienceScope.For(accountId, null, user, directory);
+    public static ProblemDetails Validate(AudienceScope scope) => scope.Check();
+
+    [WolverineDelete("/v1/audiences/{id:int}", Name = "Delete an audience")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    public static async Task<IResult> Delete(int id, [NotBody] AudienceScope scope, IDocumentSession session, TimeProvider clock, CancellationToken ct)
+    {
+        var audience = await session.LoadAsync<Audience>(id, ct);
+        if (audience is null || !scope.Sees(audience)) return AudienceScope.NotFound(id);
+        var nesting = (await session.Query<Audience>().Where(a => a.Id != id).ToListAsync(ct)).FirstOrDefault(a => a.Nested.Contains(id));
+        if (nesting is not null) return AudienceScope.Conflict("id", $"Audience {nesting.Id} (\"{nesting.Name}\") uses this audience; change it first.");
+        await AudienceLifecycle.DeactivateAsync(audience, session, scope.Caller, clock.GetUtcNow(), ct);
+        session.DeleteWhere<AudienceConnection>(c => c.AudienceId == id);
+        session.Delete(audience);
+        return Results.NoContent();
+    }
+}
+
+public static class AudienceQueries
+{
+    public static async Task<List<AudienceResource>> ListAsync(AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct)
+    {
+        var audiences = (await session.Query<Audience>().OrderBy(a => a.Id).ToListAsync(ct)).Where(scope.Sees).ToList();
+        var views = new List<AudienceResource>();
+        foreach (var audience in audiences) views.Add(await AudienceResource.ViewAsync(audience, session, directory, clock.GetUtcNow(), ct));
+        return views;
+    }
+
+    public static async Task<ProblemDetails> CheckAsync(AudienceScope scope, AudienceBody body, IQuerySession session, CalculatedAttributeLimits limits,
+        int? id, bool requireAll, CancellationToken ct)
+    {
+        var errors = new List<FieldError>();
+        if (requireAll || body.Name is not null)
+        {
+            if (string.IsNullOrWhiteSpace(body.Name)) errors.Add(new FieldError("name", "is required."));
+            else if (body.Name.Length > Audience.MaxNameLength) errors.Add(new FieldError("name", $"must be at most {Audience.MaxNameLength} characters."));
+        }
+        if (body.ExternalName is { Length: > Audience.MaxNameLength }) errors.Add(new FieldError("external_name", $"must be at most {Audience.MaxNameLength} characters."));
+        var existing = id is { } known ? await session.LoadAsync<Audience>(known, ct) : null;
+        var workspaces = body.Workspaces ?? existing?.WorkspaceIds ?? [];
+        if ((requireAll || body.Workspaces is not null) && workspaces.Count == 0) errors.Add(new FieldError("workspaces", "needs at least one workspace id."));
+        foreach (var ws in workspaces.Where(w => !scope.Workspaces.Contains(w)))
+            errors.Add(new FieldError("workspaces", $"workspace {ws} is not one these credentials may use in account {scope.AccountId}."));
+        if (requireAll || body.Criteria is not null)
+        {
+            var others = (await session.Query<Audience>().ToListAsync(ct)).ToDictionary(a => a.Id);
+            errors.AddRange(AudienceRules.Check(body.Criteria, workspaces.ToList(), limits.RealTimeLookbackDays, other => others.GetValueOrDefault(other), id)
+                .Select(p => new FieldError(p.Field, p.Reason)));
+        }
+        return errors.Count == 0 ? WolverineContinue.NoProblems : ApiProblems.Invalid(errors, "The audience is invalid");
+    }
+}

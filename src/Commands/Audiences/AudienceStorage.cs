@@ -1,0 +1,16 @@
+using Marten;
+
+namespace EventProfiles.Commands.Audiences;
+
+public static class AudienceStorage
+{
+    /// <summary>Members, change records and audience connections, indexed as the API reads them.</summary>
+    public static StoreOptions AddAudienceDocuments(this StoreOptions opts)
+    {
+        opts.Schema.For<AudienceMember>().DocumentAlias("audience_member").Index(m => m.AudienceId).Index(m => m.Mpid);
+        opts.Schema.For<MembershipChangeRecord>().DocumentAlias("audience_membership_change").Index(r => r.AudienceId).Index(r => r.Mpid).Index(r => r.At);
+        opts.Schema.For<AudienceConnection>().DocumentAlias("audience_connection").Index(c => c.AudienceId);
+        opts.Schema.For<ScheduledReevaluation>().DocumentAlias("audience_reevaluation").Index(r => r.DueAt);
+        return opts;
+    }
+}

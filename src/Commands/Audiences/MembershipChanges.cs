@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using EventProfiles.Commands.Api;
+using EventProfiles.Commands.Forwarding;
+using EventProfiles.Commands.Security;
+using EventProfiles.Domain.Audiences;
+using EventProfiles.Domain.Forwarding;
+using EventProfiles.Domain.Identity;
+using EventProfiles.Domain.Profiles;
+using EventProfiles.Domain.Workspaces;
+using EventProfiles.Projections.CalculatedAttributes;
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Wolverine;
+using Wolverine.Http;
+
+namespace EventProfiles.Commands.Audiences;
+
+/// <summary>
+/// Membership changes from the projection: each is recorded (who, audience, add/remove, when, why), the audience's
+/// member list is updated, and every output the audience is connected to gets the §B8 message for it, through the
+/// same durable delivery as event batches (retries, dead letters, pause). All in one transaction.
+/// </summary>
+public static class AudienceMembershipsChangedHandler
+{
+    public static async Task<OutgoingMessages> Handle(AudienceMembershipsChanged changed, IDocumentSession session, WorkspaceDirectory directory, CancellationToken ct)
+    {
+        var messages = new OutgoingMessages();
+        var audienceIds = changed.Changes.Select(c => c.AudienceId).Distinct().ToArray();
+        var audiences = (await session.LoadManyAsync<Audience>(ct, audienceIds)).ToDictionary(a => a.Id);
+        var connections = (await session.Query<AudienceConnection>().Where(c => audienceIds.Contains(c.AudienceId)).ToListAsync(ct)).ToLookup(c => c.AudienceId);
+        var profiles = (await session.LoadManyAsync<Profile>(ct, changed.Changes.Select(c => StreamKey.For(c.Mpid)).Distinct().ToArray())).ToDictionary(p => p.Mpid);
+        foreach (var change in changed.Changes)
+        {
+            // A change of an earlier activation (the audience was edited or deactivated since) is void.
+            if (!audiences.TryGetValue(change.AudienceId, out var audience) || audience.Activation != change.Activation || audience.Status != AudienceStatus.Active) continue;
+            var id = Guid.CreateVersion7();
+            session.Store(new MembershipChangeRecord { Id = id, AudienceId = change.AudienceId, Mpid = change.Mpid, Added = change.Added, At = change.At, Reason = change.Reason });
+            if (change.Added) session.Store(new AudienceMember { Id = AudienceMember.IdFor(change.AudienceId, change.Mpid), AudienceId = change.AudienceId, Mpid = change.Mpid, Since = change.At });
+            else session.Delete<AudienceMember>(AudienceMember.IdFor(change.AudienceId, change.Mpid));
+            var accountId = directory.WorkspaceById(audience.WorkspaceIds[0])?.AccountId ?? 0;
+            var payload = Message(id, change, audience, accountId, profiles.GetValueOrDefault(change.Mpid)).ToJsonString();
+            foreach (var connection in connections[change.AudienceId])
+                messages.Add(new DeliverBatch(connection.OutputId, connection.Id, id, id, change.Mpid, $"audience:{audience.Id}", "production", payload));
+        }
+        return messages;
+    }
+
+    /// <summary>The partner message of §B8 for one person and one audience: their identities and the action.</summary>
+    public static JsonObject Message(Guid id, MembershipChange change, Audience audience, int accountId, Profile? profile)
+    {
+        var identities = profile?.Identities ?? [];
+        JsonArray List(bool devices) => new(identities
+            .Where(i => IdentityTypes.FromName(i.Type) is { } t && t.IsDeviceIdentity == devices)
+            .Select(i => (JsonNode?)new JsonObject
+            {
+                ["type"] = devices ? IdentityTypes.FromName(i.Type)!.ProfileApiName : i.Type, ["encoding"] = "raw", ["value"] = i.Value,
+            }).ToArray());
+        return new JsonObject
+        {
+            ["type"] = "audience_membership_change_request",
+            ["id"] = id.ToString(),
+            ["timestamp_ms"] = change.At.ToUnixTimeMilliseconds(),
+            ["account"] = new JsonObject { ["account_id"] = accountId, ["account_settings"] = new JsonObject() },
+            ["user_profiles"] = new JsonArray(new JsonObject
+            {
+                ["mpid"] = change.Mpid.ToString(CultureInfo.InvariantCulture),
+                ["user_identities"] = List(devices: false),
+                ["device_identities"] = List(devices: true),
+                ["audiences"] = new JsonArray(new JsonObject
+                {
+                    ["audience_id"] = audience.Id,
+                    ["audience_name"] = audience.ExternalName,
+                    ["audience_subscription_settings"] = new JsonObject(),
+                    ["action"] = change.Added ? "add" : "delete",
+                }),
+            }),
+        };
+    }
+}
+
+public sealed record AudienceConnectionBody(
+    [property: JsonPropertyName("audience_id")] int? AudienceId,
+    [property: JsonPropertyName("output_id")] string? OutputId);
+
+/// <summary>Admin API: connect an audience to an output (<c>/api/admin/audience-connections</c>).</summary>
+public static class CreateAudienceConnectionEndpoint
+{
+    [WolverinePost("/api/admin/audience-connections", Name = "Connect an audience to an output")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Post(AudienceConnectionBody body, IDocumentSession session, CancellationToken ct)
+    {
+        var errors = new List<FieldError>();
+        if (body.AudienceId is not { } audienceId || await session.LoadAsync<Audience>(audienceId, ct) is null) errors.Add(new FieldError("audience_id", "must name an existing audience."));
+        if (body.OutputId is not { } outputId || await session.LoadAsync<Output>(outputId, ct) is null) errors.Add(new FieldError("output_id", "must name an existing output."));
+        if (errors.Count > 0) return Results.Problem(ApiProblems.Invalid(errors));
+        var connection = new AudienceConnection { Id = Guid.NewGuid().ToString("N"), AudienceId = body.AudienceId!.Value, OutputId = body.OutputId! };
+        session.Store(connection);
+        await session.SaveChangesAsync(ct);
+        return Results.Created($"/api/admin/audience-connections/{connection.Id}", new { id = connection.Id, audience_id = connection.AudienceId, output_id = connection.OutputId });
+    }
+}
+
+public static class ListAudienceConnectionsEndpoint
+{
+    [WolverineGet("/api/admin/audience-connections", Name = "List audience connections")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Get(IQuerySession session, CancellationToken ct) =>
+        Results.Ok((await session.Query<AudienceConnection>().ToListAsync(ct)).Select(c => new { id = c.Id, audience_id = c.AudienceId, output_id = c.OutputId }));
+}
+
+public static class DeleteAudienceConnectionEndpoint
+{
+    [WolverineDelete("/api/admin/audience-connections/{id}", Name = "Delete an audience connection")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Delete(string id, IDocumentSession session, CancellationToken ct)
+    {
+        if (await session.LoadAsync<AudienceConnection>(id, ct) is null) return Results.NotFound();
+        session.Delete<AudienceConnection>(id);
+        await session.SaveChangesAsync(ct);
+        return Results.NoContent();
+    }
+}

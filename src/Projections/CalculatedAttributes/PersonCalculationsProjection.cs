@@ -1,0 +1,206 @@
+using EventProfiles.Domain.Audiences;
+using EventProfiles.Domain.CalculatedAttributes;
+using EventProfiles.Domain.Consent;
+using EventProfiles.Domain.Identity;
+using EventProfiles.Domain.Profiles;
+using JasperFx.Events;
+using JasperFx.Events.Grouping;
+using Marten;
+using Marten.Events.Aggregation;
+
+namespace EventProfiles.Projections.CalculatedAttributes;
+
+/// <summary>
+/// Async projection (run by the daemon) of each person's events into what is computed about them: calculated
+/// attributes, and right after them (so audience criteria see current values) real-time audience memberships.
+/// Definitions and audiences are created at run time, so each page of events reads them afresh, after the page was
+/// fetched: a definition activated later has a <see cref="ActiveDefinition.LiveAfterSequence"/> at or beyond every
+/// event of the page, and those events belong to its initialisation by replay instead (<see cref="InitialisedCalculation"/>).
+/// Membership changes leave as side-effect messages (never during a rebuild, so a rebuild sends nothing again).
+/// </summary>
+public partial class PersonCalculationsProjection : SingleStreamProjection<PersonCalculations, string>
+{
+    public const string DocumentAlias = "calculated_attribute_state";
+    public const string ProjectionName = nameof(PersonCalculations);
+    private readonly TimeProvider _clock;
+    private volatile PageContext _page = PageContext.Empty;
+
+    /// <summary>What one page of events is evaluated with, loaded in one batched query.</summary>
+    private sealed record PageContext(
+        IReadOnlyList<ActiveDefinition> Definitions, IReadOnlyList<CalculatedAttribute> Visible, IReadOnlyList<ActiveAudience> Audiences,
+        IReadOnlyDictionary<long, Profile> Profiles, ILookup<long, InitialisedCalculation> Initialised)
+    {
+        public static readonly PageContext Empty = new([], [], [], new Dictionary<long, Profile>(), Array.Empty<InitialisedCalculation>().ToLookup(i => i.Mpid));
+    }
+
+    public PersonCalculationsProjection(TimeProvider clock)
+    {
+        _clock = clock;
+        Name = ProjectionName;
+        IncludeType<EventCaptured>();
+        IncludeType<CalculatedAttributeSeeded>();
+        IncludeType<AudiencesReevaluationDue>();
+        // Profile changes can change memberships.
+        IncludeType<UserAttributeSet>();
+        IncludeType<UserAttributeRemoved>();
+        IncludeType<ConsentStateChanged>();
+        IncludeType<OptOutChanged>();
+        IncludeType<UserIdentityAdded>();
+        IncludeType<UserIdentityRemoved>();
+        IncludeType<UserIdentityChanged>();
+        IncludeType<DeviceSeen>();
+    }
+
+    public override async Task EnrichEventsAsync(SliceGroup<PersonCalculations, string> group, IQuerySession querySession, CancellationToken cancellation)
+    {
+        var computed = await ComputedDefinitions.LoadAttributesAsync(querySession, cancellation);
+        var definitions = ComputedDefinitions.Active(computed);
+        var audiences = await ComputedDefinitions.LoadAudiencesAsync(querySession, definitions, cancellation);
+        IReadOnlyDictionary<long, Profile> profiles = new Dictionary<long, Profile>();
+        var initialised = Array.Empty<InitialisedCalculation>().ToLookup(i => i.Mpid);
+        if (audiences.Count > 0)
+        {
+            // Audience criteria read the profile and every calculated value, replayed parts included.
+            var keys = group.Slices.Select(s => s.Id).ToArray();
+            var mpids = keys.Select(k => long.Parse(k, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            var batch = querySession.CreateBatchQuery();
+            var loadedProfiles = batch.LoadMany<Profile>().ById(keys);
+            var loadedParts = batch.Query<InitialisedCalculation>().Where(c => mpids.Contains(c.Mpid)).ToList();
+            await batch.Execute(cancellation);
+            profiles = (await loadedProfiles).ToDictionary(p => p.Mpid);
+            initialised = (await loadedParts).ToLookup(i => i.Mpid);
+        }
+        _page = new PageContext(definitions, computed.Where(c => c.OwnerAudienceId is null).ToList(), audiences, profiles, initialised);
+        await base.EnrichEventsAsync(group, querySession, cancellation);
+    }
+
+    public override PersonCalculations? Evolve(PersonCalculations? snapshot, string id, IEvent e)
+    {
+        var page = _page;
+        var now = _clock.GetUtcNow();
+        var mpid = long.Parse(id, System.Globalization.CultureInfo.InvariantCulture);
+        var changed = false;
+        foreach (var definition in page.Definitions)
+        {
+            if (e.Sequence <= definition.LiveAfterSequence) continue; // initialised by replay
+            switch (e.Data)
+            {
+                case EventCaptured captured when captured.WorkspaceId == definition.WorkspaceId:
+                    snapshot ??= PersonCalculations.For(mpid);
+                    snapshot.Observe(definition, captured, now);
+                    changed = true;
+                    break;
+                case CalculatedAttributeSeeded seed when definition.AcceptsSeed(seed):
+                    snapshot ??= PersonCalculations.For(mpid);
+                    snapshot.TakeSeed(definition, seed);
+                    changed = true;
+                    break;
+            }
+        }
+        if (changed) snapshot!.Tidy(page.Definitions, now);
+
+        if ((page.Audiences.Count > 0 || snapshot?.Audiences.Count > 0) && page.Profiles.TryGetValue(mpid, out var profile))
+        {
+            var state = snapshot ?? PersonCalculations.For(mpid);
+            if (state.EvaluateAudiences(page.Audiences, person => Facts(person, profile, page, now), now) || state.Audiences.Count > 0) snapshot = state;
+        }
+        // An empty state is not worth a row.
+        return snapshot is { Definitions.Count: 0, Audiences.Count: 0 } ? null : snapshot;
+    }
+
+    private static PersonFacts Facts(PersonCalculations person, Profile profile, PageContext page, DateTimeOffset now)
+    {
+        var replayed = page.Initialised[person.Mpid].ToList();
+        return new PersonFacts(profile, now,
+            counter => [replayed.FirstOrDefault(r => r.DefinitionId == counter.Id)?.Calculation, person.Definitions.GetValueOrDefault(counter.Id)],
+            workspace => VisibleCalculatedValues.Combine(page.Visible.Where(v => v.WorkspaceId == workspace), person, replayed, now),
+            audience => person.IsMemberOf(audience));
+    }
+
+    /// <summary>Membership changes go to Wolverine (recorded, sent to audience outputs); a time-based change is scheduled.</summary>
+    public override ValueTask RaiseSideEffects(IDocumentOperations operations, IEventSlice<PersonCalculations> slice)
+    {
+        if (slice.Snapshot is not { } person) return ValueTask.CompletedTask;
+        if (person.Changes.Count > 0)
+        {
+            slice.PublishMessage(new AudienceMembershipsChanged(person.Changes.ToList()));
+            person.Changes.Clear();
+        }
+        if (person.Audiences.Count > 0 || _page.Audiences.Count > 0)
+            if (person.NextChangeAt is { } next && (person.ReevaluationScheduledFor is not { } scheduled || next < scheduled || scheduled <= _clock.GetUtcNow()))
+            {
+                person.ReevaluationScheduledFor = next;
+                slice.PublishMessage(new ReevaluateAudiencesAt(person.Mpid, next));
+            }
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Membership changes found by the projection, in the order found.</summary>
+public sealed record AudienceMembershipsChanged(IReadOnlyList<MembershipChange> Changes);
+
+/// <summary>Evaluate this person's audiences again at this moment (time alone changes a verdict then).</summary>
+public sealed record ReevaluateAudiencesAt(long Mpid, DateTimeOffset At);
+
+/// <summary>The definitions and audiences being computed, read from their documents.</summary>
+public static class ComputedDefinitions
+{
+    public static async Task<IReadOnlyList<CalculatedAttribute>> LoadAttributesAsync(IQuerySession session, CancellationToken ct) =>
+        await session.Query<CalculatedAttribute>().Where(c => c.Status == CalculatedAttributeStatus.Active).ToListAsync(ct);
+
+    public static IReadOnlyList<ActiveDefinition> Active(IEnumerable<CalculatedAttribute> computed) =>
+        computed.Select(c => c.Computed()).OfType<ActiveDefinition>().OrderBy(d => d.Id).ToList();
+
+    public static async Task<IReadOnlyList<ActiveDefinition>> LoadAsync(IQuerySession session, CancellationToken ct) =>
+        Active(await LoadAttributesAsync(session, ct));
+
+    /// <summary>Audiences whose initialisation is done (status active), with their counters' definitions.</summary>
+    public static async Task<IReadOnlyList<ActiveAudience>> LoadAudiencesAsync(IQuerySession session, IReadOnlyList<ActiveDefinition> definitions, CancellationToken ct)
+    {
+        var audiences = await session.Query<Audience>().Where(a => a.Status == AudienceStatus.Active).ToListAsync(ct);
+        return audiences.Select(a => Active(a, definitions)).OfType<ActiveAudience>().ToList();
+    }
+
+    public static ActiveAudience? Active(Audience audience, IReadOnlyList<ActiveDefinition> definitions)
+    {
+        if (audience.Activation is not { } activation) return null;
+        var counters = new Dictionary<int, ActiveDefinition>();
+        for (var i = 0; i < audience.Criteria.Count && i < audience.Counters.Count; i++)
+            if (audience.Counters[i] != 0 && definitions.FirstOrDefault(d => d.Id == audience.Counters[i]) is { } counter) counters[i] = counter;
+        return new ActiveAudience(audience.Id, audience.ExternalName, activation, audience.WorkspaceIds, audience.Criteria, counters, 0);
+    }
+}
+
+/// <summary>
+/// The part of a person's value that the replay computed when a definition was activated (events up to
+/// <see cref="ActiveDefinition.LiveAfterSequence"/>). Written only by the initialisation, read with the live part.
+/// </summary>
+public sealed class InitialisedCalculation
+{
+    public string Id { get; set; } = "";
+    public long Mpid { get; set; }
+    public int DefinitionId { get; set; }
+    public Guid Activation { get; set; }
+    public Calculation Calculation { get; set; } = new();
+
+    public static string IdFor(int definitionId, long mpid) =>
+        $"{definitionId.ToString(System.Globalization.CultureInfo.InvariantCulture)}:{StreamKey.For(mpid)}";
+}
+
+/// <summary>Combining a person's live and replayed parts into the values of the visible (not audience-owned) calculated attributes.</summary>
+public static class VisibleCalculatedValues
+{
+    public static IReadOnlyDictionary<string, CalculatedValue> Combine(
+        IEnumerable<CalculatedAttribute> attributes, PersonCalculations? live, IEnumerable<InitialisedCalculation> initialised, DateTimeOffset now)
+    {
+        var values = new SortedDictionary<string, CalculatedValue>(StringComparer.Ordinal);
+        var replayedParts = initialised.ToList();
+        foreach (var definition in attributes.Where(a => a.OwnerAudienceId is null).Select(a => a.Computed()).OfType<ActiveDefinition>())
+        {
+            var replayed = replayedParts.FirstOrDefault(i => i.DefinitionId == definition.Id && i.Activation == definition.Activation)?.Calculation;
+            var current = live?.Definitions.GetValueOrDefault(definition.Id);
+            if (Domain.CalculatedAttributes.CalculatedAttributeValues.ValueAt(definition, now, replayed, current) is { } value) values[definition.Name] = value;
+        }
+        return values;
+    }
+}
