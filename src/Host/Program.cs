@@ -73,7 +73,8 @@ builder.Host.UseWolverine(opts =>
     // an audience's job runs after its event counters' replays.
     opts.LocalQueue("initialisation").Sequential();
     opts.PublishMessage<InitialiseCalculatedAttribute>().ToLocalQueue("initialisation");
-    opts.PublishMessage<EventProfiles.Commands.Audiences.InitialiseAudience>().ToLocalQueue("initialisation");
+    opts.PublishMessage<InitialiseAudience>().ToLocalQueue("initialisation");
+    opts.PublishMessage<CalculateStandardAudience>().ToLocalQueue("initialisation");
     opts.Discovery.IncludeAssembly(typeof(IngestBatchEndpoint).Assembly);
     // One node by default; Balanced spreads agents across nodes (see docs/operations.md).
     opts.Durability.Mode = builder.Configuration.GetValue("EventProfiles:Durability", DurabilityMode.Solo);

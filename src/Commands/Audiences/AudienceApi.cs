@@ -47,7 +47,18 @@ public sealed record AudienceBody(
     [property: JsonPropertyName("name")] string? Name,
     [property: JsonPropertyName("external_name")] string? ExternalName,
     [property: JsonPropertyName("workspaces")] IReadOnlyList<int>? Workspaces,
-    [property: JsonPropertyName("criteria")] IReadOnlyList<Criterion>? Criteria);
+    [property: JsonPropertyName("criteria")] IReadOnlyList<Criterion>? Criteria,
+    [property: JsonPropertyName("audience_type")] string? AudienceType = null,
+    [property: JsonPropertyName("date_range")] DateRange? DateRange = null);
+
+/// <summary>Progress of a standard audience's calculation.</summary>
+public sealed record CalculationView(
+    [property: JsonPropertyName("people_total")] long PeopleTotal,
+    [property: JsonPropertyName("people_done")] long PeopleDone,
+    [property: JsonPropertyName("events_read")] long EventsRead,
+    [property: JsonPropertyName("percent")] double Percent,
+    [property: JsonPropertyName("started_on")] DateTimeOffset StartedOn,
+    [property: JsonPropertyName("finished_on")] DateTimeOffset? FinishedOn);
 
 public sealed record AudienceWorkspace(
     [property: JsonPropertyName("id")] int Id,
@@ -71,6 +82,8 @@ public sealed record AudienceResource(
     [property: JsonPropertyName("status")] string Status,
     [property: JsonPropertyName("is_calculated")] bool IsCalculated,
     [property: JsonPropertyName("audience_type")] string AudienceType,
+    [property: JsonPropertyName("date_range")] DateRange? DateRange,
+    [property: JsonPropertyName("calculation")] CalculationView? Calculation,
     [property: JsonPropertyName("workspaces")] IReadOnlyList<AudienceWorkspace> Workspaces,
     [property: JsonPropertyName("connected_outputs")] IReadOnlyList<ConnectedOutput> ConnectedOutputs,
     [property: JsonPropertyName("criteria")] IReadOnlyList<Criterion> Criteria,
@@ -87,12 +100,22 @@ public sealed record AudienceResource(
         var dropped = await session.Query<MembershipChangeRecord>().CountAsync(r => r.AudienceId == audience.Id && !r.Added && r.At > since, ct);
         var connections = await session.Query<AudienceConnection>().Where(c => c.AudienceId == audience.Id).ToListAsync(ct);
         var outputs = connections.Count == 0 ? [] : await session.LoadManyAsync<Output>(ct, connections.Select(c => c.OutputId).ToArray());
+        CalculationView? calculation = null;
+        if (audience.Kind == AudienceKinds.Standard && await session.LoadAsync<StandardCalculation>(audience.Id, ct) is { } c && c.Activation == audience.Activation)
+            calculation = new CalculationView(c.PeopleTotal, c.PeopleDone, c.EventsRead,
+                c.FinishedAt is not null ? 100 : c.PeopleTotal == 0 ? 0 : Math.Round(100.0 * c.PeopleDone / c.PeopleTotal, 1), c.StartedAt, c.FinishedAt);
         return new AudienceResource(audience.Id, audience.Name, audience.ExternalName, size, added, dropped,
-            audience.Status.ToString().ToLowerInvariant(), audience.Status == AudienceStatus.Active, "real_time",
+            StatusOf(audience, now), audience.Status is AudienceStatus.Active or AudienceStatus.Ready, audience.Kind, audience.DateRange, calculation,
             audience.WorkspaceIds.Select(w => new AudienceWorkspace(w, directory.WorkspaceById(w)?.Name ?? "", "workspace", audience.CreatedOn)).ToList(),
             outputs.Select(o => new ConnectedOutput(o.Kind.ToString().ToLowerInvariant(), [new() { ["name"] = o.Name }], "audience_output")).ToList(),
             audience.Criteria, audience.CreatedBy, audience.LastModifiedBy, audience.LastModifiedOn, "audience");
     }
+
+    /// <summary>draft, calculating, active, inactive; standard audiences: ready, then expired 30 days after calculation.</summary>
+    public static string StatusOf(Audience audience, DateTimeOffset now) =>
+        audience.Status == AudienceStatus.Ready && audience.CalculatedOn is { } on && now - on > AudienceKinds.StandardLifetime
+            ? "expired"
+            : audience.Status.ToString().ToLowerInvariant();
 }
 
 /// <summary>

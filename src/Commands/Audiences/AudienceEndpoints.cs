@@ -70,7 +70,7 @@ public static class CreateAudienceEndpoint
         var audience = new Audience
         {
             Name = body.Name!, ExternalName = body.ExternalName ?? body.Name!, WorkspaceIds = body.Workspaces!.Distinct().ToList(),
-            Criteria = body.Criteria!.ToList(), Status = AudienceStatus.Draft, CreatedBy = scope.Caller, CreatedOn = now,
+            Criteria = body.Criteria!.ToList(), Kind = body.AudienceType ?? AudienceKinds.RealTime, DateRange = body.DateRange, Status = AudienceStatus.Draft, CreatedBy = scope.Caller, CreatedOn = now,
             LastModifiedBy = scope.Caller, LastModifiedOn = now,
         };
         session.Store(audience);
@@ -103,9 +103,10 @@ public static class UpdateAudienceEndpoint
         var redefined = body.Criteria is not null || body.Workspaces is not null;
         if (body.Workspaces is not null) audience.WorkspaceIds = body.Workspaces.Distinct().ToList();
         if (body.Criteria is not null) audience.Criteria = body.Criteria.ToList();
+        if (body.DateRange is not null) audience.DateRange = body.DateRange;
         audience.LastModifiedBy = scope.Caller;
         audience.LastModifiedOn = now;
-        if (redefined && audience.Status is AudienceStatus.Active or AudienceStatus.Calculating)
+        if (redefined && audience.Kind == AudienceKinds.RealTime && audience.Status is AudienceStatus.Active or AudienceStatus.Calculating)
             messages.AddRange(await AudienceLifecycle.ActivateAsync(audience, session, db, limits, scope.Caller, now, ct));
         session.Store(audience);
         return (Results.NoContent(), messages);
@@ -129,7 +130,18 @@ public static class ActivateAudienceEndpoint
         var messages = new OutgoingMessages();
         var audience = await session.LoadAsync<Audience>(id, ct);
         if (audience is null || !scope.Sees(audience)) return (AudienceScope.NotFound(id), messages);
-        messages.AddRange(await AudienceLifecycle.ActivateAsync(audience, session, db, limits, scope.Caller, clock.GetUtcNow(), ct));
+        if (audience.Kind == AudienceKinds.Standard)
+        {
+            // Standard audiences are calculated once per activation (a new activation calculates again).
+            session.DeleteWhere<AudienceMember>(m => m.AudienceId == id);
+            audience.Activation = Guid.NewGuid();
+            audience.Status = AudienceStatus.Calculating;
+            audience.ActivatedOn = clock.GetUtcNow();
+            audience.CalculatedOn = null;
+            session.Store(audience);
+            messages.Add(new CalculateStandardAudience(id, audience.Activation.Value));
+        }
+        else messages.AddRange(await AudienceLifecycle.ActivateAsync(audience, session, db, limits, scope.Caller, clock.GetUtcNow(), ct));
         return (Results.NoContent(), messages); // committed with the jobs (transactional outbox)
     }
 }
@@ -190,6 +202,11 @@ public static class AudienceQueries
             if (string.IsNullOrWhiteSpace(body.Name)) errors.Add(new FieldError("name", "is required."));
             else if (body.Name.Length > Audience.MaxNameLength) errors.Add(new FieldError("name", $"must be at most {Audience.MaxNameLength} characters."));
         }
+        if (body.AudienceType is not (null or AudienceKinds.RealTime or AudienceKinds.Standard))
+            errors.Add(new FieldError("audience_type", "must be real_time or standard."));
+        else if (id is not null && body.AudienceType is not null) errors.Add(new FieldError("audience_type", "cannot change; create another audience."));
+        if (body.DateRange is { From: { } from, To: { } to } && from > to) errors.Add(new FieldError("date_range.from", "must not be after date_range.to."));
+        if (body.DateRange is not null && body.AudienceType is not AudienceKinds.Standard && id is null) errors.Add(new FieldError("date_range", "applies to standard audiences only."));
         if (body.ExternalName is { Length: > Audience.MaxNameLength }) errors.Add(new FieldError("external_name", $"must be at most {Audience.MaxNameLength} characters."));
         var existing = id is { } known ? await session.LoadAsync<Audience>(known, ct) : null;
         var workspaces = body.Workspaces ?? existing?.WorkspaceIds ?? [];
@@ -203,5 +220,28 @@ public static class AudienceQueries
                 .Select(p => new FieldError(p.Field, p.Reason)));
         }
         return errors.Count == 0 ? WolverineContinue.NoProblems : ApiProblems.Invalid(errors, "The audience is invalid");
+    }
+}
+
+public static class SendStandardAudienceEndpoint
+{
+    public static AudienceScope Load([FromQuery] int? accountId, ClaimsPrincipal user, WorkspaceDirectory directory) => AudienceScope.For(accountId, null, user, directory);
+    public static ProblemDetails Validate(AudienceScope scope) => scope.Check();
+
+    /// <summary>Sends every member of a calculated standard audience to its connected outputs once more (§B1 "Send").</summary>
+    [WolverinePost("/v1/audiences/{id:int}/send", Name = "Send a standard audience to its outputs")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    public static async Task<(IResult, OutgoingMessages)> Post(int id, [NotBody] AudienceScope scope, IDocumentSession session, WorkspaceDirectory directory,
+        TimeProvider clock, CancellationToken ct)
+    {
+        var messages = new OutgoingMessages();
+        var audience = await session.LoadAsync<Audience>(id, ct);
+        if (audience is null || !scope.Sees(audience)) return (AudienceScope.NotFound(id), messages);
+        var now = clock.GetUtcNow();
+        if (audience.Kind != AudienceKinds.Standard || AudienceResource.StatusOf(audience, now) != "ready")
+            return (AudienceScope.Conflict("id", "Only a calculated, unexpired standard audience can be sent; an expired one can be calculated again."), messages);
+        var members = (await session.Query<AudienceMember>().Where(m => m.AudienceId == id).ToListAsync(ct)).Select(m => m.Mpid).ToList();
+        messages.AddRange(await StandardAudienceSend.MessagesAsync(audience, members, session, directory, now, ct));
+        return (Results.Accepted(), messages);
     }
 }

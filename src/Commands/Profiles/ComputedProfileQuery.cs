@@ -26,11 +26,14 @@ public static class ComputedProfileQuery
             .Where(c => c.WorkspaceId == workspaceId && c.Status == CalculatedAttributeStatus.Active).ToList();
         var live = batch.Load<PersonCalculations>(StreamKey.For(mpid));
         var initialised = batch.Query<InitialisedCalculation>().Where(c => c.Mpid == mpid).ToList();
-        var audiences = batch.Query<Audience>().Where(a => a.Status == AudienceStatus.Active).ToList();
+        var audiences = batch.Query<Audience>().Where(a => a.Status == AudienceStatus.Active || a.Status == AudienceStatus.Ready).ToList();
+        var standardMembers = batch.Query<Audiences.AudienceMember>().Where(m => m.Mpid == mpid).ToList();
         await batch.Execute(ct);
         var person = await live;
+        var inStandard = (await standardMembers).Select(m => m.AudienceId).ToHashSet();
         var memberships = (await audiences)
-            .Where(a => person?.IsMemberOf(a.Id, a.Activation) == true)
+            // Standard-audience membership stays on the profile after the audience expires (§B4).
+            .Where(a => a.Kind == AudienceKinds.Standard ? inStandard.Contains(a.Id) : person?.IsMemberOf(a.Id, a.Activation) == true)
             .OrderBy(a => a.Id)
             .Select(a => new AudienceMembershipView(a.Id, a.Name))
             .ToList();

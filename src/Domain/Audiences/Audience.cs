@@ -2,6 +2,23 @@ using EventProfiles.Domain.CalculatedAttributes;
 
 namespace EventProfiles.Domain.Audiences;
 
+public static class AudienceKinds
+{
+    public const string RealTime = "real_time";
+    public const string Standard = "standard";
+    /// <summary>A standard audience can no longer be sent this long after its calculation (§B1).</summary>
+    public static readonly TimeSpan StandardLifetime = TimeSpan.FromDays(30);
+}
+
+/// <summary>Days of data, UTC, both inclusive.</summary>
+public sealed record DateRange(
+    [property: System.Text.Json.Serialization.JsonPropertyName("from")] DateOnly? From,
+    [property: System.Text.Json.Serialization.JsonPropertyName("to")] DateOnly? To)
+{
+    public DateTimeOffset Start => From is { } f ? new DateTimeOffset(f.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) : DateTimeOffset.MinValue;
+    public DateTimeOffset End => To is { } t ? new DateTimeOffset(t.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero).AddDays(1).AddTicks(-1) : DateTimeOffset.MaxValue;
+}
+
 public enum AudienceStatus
 {
     /// <summary>Never activated: not evaluated.</summary>
@@ -12,6 +29,8 @@ public enum AudienceStatus
     Active,
     /// <summary>Deactivated: no members, nothing sent.</summary>
     Inactive,
+    /// <summary>Standard audiences: calculated; members fixed until calculated again.</summary>
+    Ready,
 }
 
 /// <summary>
@@ -27,7 +46,13 @@ public sealed class Audience
     public string ExternalName { get; set; } = "";
     public List<int> WorkspaceIds { get; set; } = [];
     public List<Criterion> Criteria { get; set; } = [];
+    /// <summary><c>real_time</c> (evaluated continuously) or <c>standard</c> (calculated once over <see cref="DateRange"/>).</summary>
+    public string Kind { get; set; } = AudienceKinds.RealTime;
+    /// <summary>Standard audiences: the days of data (UTC, both inclusive) they are calculated over; null = all retained data.</summary>
+    public DateRange? DateRange { get; set; }
     public AudienceStatus Status { get; set; }
+    /// <summary>Standard audiences: when the calculation finished (they expire 30 days later, §B1).</summary>
+    public DateTimeOffset? CalculatedOn { get; set; }
     public Guid? Activation { get; set; }
     /// <summary>Per criterion, the id of its event counter (a hidden calculated attribute), or 0 when it is not an event criterion.</summary>
     public List<int> Counters { get; set; } = [];

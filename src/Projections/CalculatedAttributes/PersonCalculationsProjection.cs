@@ -157,7 +157,7 @@ public static class ComputedDefinitions
     /// <summary>Audiences whose initialisation is done (status active), with their counters' definitions.</summary>
     public static async Task<IReadOnlyList<ActiveAudience>> LoadAudiencesAsync(IQuerySession session, IReadOnlyList<ActiveDefinition> definitions, CancellationToken ct)
     {
-        var audiences = await session.Query<Audience>().Where(a => a.Status == AudienceStatus.Active).ToListAsync(ct);
+        var audiences = await session.Query<Audience>().Where(a => a.Status == AudienceStatus.Active && a.Kind == AudienceKinds.RealTime).ToListAsync(ct);
         return audiences.Select(a => Active(a, definitions)).OfType<ActiveAudience>().ToList();
     }
 

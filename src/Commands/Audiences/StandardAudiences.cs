@@ -1,0 +1,228 @@
+using EventProfiles.Commands.Forwarding;
+using EventProfiles.Domain.Audiences;
+using EventProfiles.Domain.CalculatedAttributes;
+using EventProfiles.Domain.Profiles;
+using EventProfiles.Domain.Workspaces;
+using EventProfiles.Projections.CalculatedAttributes;
+using EventProfiles.Projections.Profiles;
+using Marten;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Wolverine;
+using Wolverine.Attributes;
+
+namespace EventProfiles.Commands.Audiences;
+
+/// <summary>Durable job: calculate a standard audience once over its date range.</summary>
+public sealed record CalculateStandardAudience(int AudienceId, Guid Activation);
+
+/// <summary>How far a standard audience's calculation got.</summary>
+public sealed class StandardCalculation
+{
+    /// <summary>The audience's id.</summary>
+    public int Id { get; set; }
+    public Guid Activation { get; set; }
+    public long PeopleTotal { get; set; }
+    public long PeopleDone { get; set; }
+    public long EventsRead { get; set; }
+    public long Members { get; set; }
+    public DateTimeOffset StartedAt { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+}
+
+/// <summary>
+/// Standard audiences (§B1): every person of the audience's workspaces is evaluated once, by replaying their stored
+/// events of the date range (each event criterion counts the matching events in the whole range) with their current
+/// profile, by the same pure evaluation as real-time audiences. Members are stored, then sent once to every connected
+/// output. Streams are read in key order, 500 people per transaction.
+/// </summary>
+public static class CalculateStandardAudienceHandler
+{
+    private const int PeoplePerChunk = 500;
+
+    [MessageTimeout(24 * 60 * 60)]
+    public static async Task<OutgoingMessages> Handle(CalculateStandardAudience job, IDocumentStore store, NpgsqlDataSource db, WorkspaceDirectory directory,
+        TimeProvider clock, ILogger<CalculateStandardAudience> logger, CancellationToken ct)
+    {
+        var messages = new OutgoingMessages();
+        await using var query = store.QuerySession();
+        var audience = await query.LoadAsync<Audience>(job.AudienceId, ct);
+        if (audience is not { Status: AudienceStatus.Calculating, Kind: AudienceKinds.Standard } || audience.Activation != job.Activation) return messages;
+        var range = audience.DateRange ?? new DateRange(null, null);
+        var schema = store.Options.DatabaseSchemaName;
+        var now = clock.GetUtcNow();
+
+        // Each event criterion counts its events over the whole range: a "since" counter, fed by the replay below.
+        var counters = new Dictionary<int, ActiveDefinition>();
+        for (var i = 0; i < audience.Criteria.Count; i++)
+        {
+            var c = audience.Criteria[i];
+            if (c.Kind != CriterionKinds.Event) continue;
+            var definition = Audience.CounterFor(c, 30) with
+            {
+                TimePeriod = new TimePeriod { Type = TimePeriodTypes.Since, Date = range.From is null ? DateTimeOffset.MinValue : range.Start },
+            };
+            counters[i] = new ActiveDefinition(-(i + 1), c.WorkspaceId ?? audience.WorkspaceIds[0], $"criterion {i + 1}", job.Activation, definition);
+        }
+        var active = new ActiveAudience(audience.Id, audience.ExternalName, job.Activation, audience.WorkspaceIds, audience.Criteria, counters, 0);
+
+        var people = await PeopleAsync(db, schema, audience.WorkspaceIds, ct);
+        var progress = new StandardCalculation { Id = audience.Id, Activation = job.Activation, PeopleTotal = people.Count, StartedAt = now };
+        var members = new List<long>();
+        await using var events = new EventReader(store, db, audience, counters.Values.Select(c => c.Definition.Selector!.EventType!).Distinct().ToArray(), range);
+        foreach (var chunk in people.Chunk(PeoplePerChunk))
+        {
+            var keys = chunk.Select(StreamKey.For).ToArray();
+            var batch = query.CreateBatchQuery();
+            var profiles = batch.LoadMany<Profile>().ById(keys);
+            var computed = batch.LoadMany<PersonCalculations>().ById(keys);
+            var replayed = batch.Query<InitialisedCalculation>().Where(c => chunk.Contains(c.Mpid)).ToList();
+            var attributes = batch.Query<CalculatedAttribute>().Where(c => c.Status == CalculatedAttributeStatus.Active).ToList();
+            await batch.Execute(ct);
+            var profileByMpid = (await profiles).ToDictionary(p => p.Mpid);
+            var computedByMpid = (await computed).ToDictionary(p => p.Mpid);
+            var replayedByMpid = (await replayed).ToLookup(r => r.Mpid);
+            var visible = await attributes;
+
+            await using var session = store.LightweightSession();
+            foreach (var mpid in chunk)
+            {
+                var parts = counters.ToDictionary(c => c.Value.Id, c => Calculation.For(c.Value));
+                await foreach (var e in events.ForStreamAsync(StreamKey.For(mpid), ct))
+                {
+                    progress.EventsRead++;
+                    foreach (var counter in counters.Values)
+                        foreach (var observation in counter.Observe(e).Where(o => o.At <= range.End))
+                            parts[counter.Id].Observe(counter, observation, now);
+                }
+                if (!profileByMpid.TryGetValue(mpid, out var profile)) continue;
+                var person = computedByMpid.GetValueOrDefault(mpid) ?? PersonCalculations.For(mpid);
+                var replayedParts = replayedByMpid[mpid].ToList();
+                var facts = new PersonFacts(profile, now,
+                    counter => [parts.GetValueOrDefault(counter.Id)],
+                    workspace => VisibleCalculatedValues.Combine(visible.Where(v => v.WorkspaceId == workspace), person, replayedParts, now),
+                    other => person.IsMemberOf(other));
+                if (AudienceEvaluation.Evaluate(active, facts).IsMember)
+                {
+                    members.Add(mpid);
+                    session.Store(new AudienceMember { Id = AudienceMember.IdFor(audience.Id, mpid), AudienceId = audience.Id, Mpid = mpid, Since = now });
+                }
+            }
+            progress.PeopleDone += chunk.Length;
+            progress.Members = members.Count;
+            session.Store(progress);
+            var latest = await session.LoadAsync<Audience>(audience.Id, ct);
+            if (latest?.Activation != job.Activation) return messages; // recalculated or deleted meanwhile
+            await session.SaveChangesAsync(ct);
+        }
+
+        await using (var session = store.LightweightSession())
+        {
+            var latest = await session.LoadAsync<Audience>(audience.Id, ct);
+            if (latest?.Activation != job.Activation) return messages;
+            progress.FinishedAt = clock.GetUtcNow();
+            latest.Status = AudienceStatus.Ready;
+            latest.CalculatedOn = progress.FinishedAt;
+            session.Store(progress);
+            session.Store(latest);
+            await session.SaveChangesAsync(ct);
+            messages.AddRange(await StandardAudienceSend.MessagesAsync(latest, members, session, directory, progress.FinishedAt.Value, ct));
+        }
+        logger.LogInformation("Standard audience {Id} calculated: {Members} of {People} people, {Events} events read in {Seconds:0.0} s",
+            audience.Id, members.Count, people.Count, progress.EventsRead, (progress.FinishedAt!.Value - progress.StartedAt).TotalSeconds);
+        return messages;
+    }
+
+    /// <summary>Everyone who sent data to one of the workspaces, in stream-key order (the order the events are read in).</summary>
+    private static async Task<List<long>> PeopleAsync(NpgsqlDataSource db, string schema, IEnumerable<int> workspaces, CancellationToken ct)
+    {
+        var people = new List<long>();
+        await using var command = db.CreateCommand(
+            $"select (data->>'Mpid')::bigint from {schema}.{ProfileProjection.TableName} where data->'Workspaces' ?| $1 order by id collate \"C\"");
+        command.Parameters.Add(new NpgsqlParameter { Value = workspaces.Select(w => w.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray() });
+        command.CommandTimeout = 0;
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) people.Add(reader.GetInt64(0));
+        return people;
+    }
+
+    /// <summary>The range's captured events of the criteria's types, read once in stream-key order and handed out person by person.</summary>
+    private sealed class EventReader(IDocumentStore store, NpgsqlDataSource db, Audience audience, string[] eventTypes, DateRange range) : IAsyncDisposable
+    {
+        private NpgsqlCommand? _command;
+        private NpgsqlDataReader? _reader;
+        private bool _hasRow;
+        private bool _started;
+
+        private async Task StartAsync(CancellationToken ct)
+        {
+            _started = true;
+            if (eventTypes.Length == 0) return;
+            var captured = ((Marten.Events.EventGraph)((StoreOptions)store.Options).Events).EventMappingFor(typeof(EventCaptured)).EventTypeName;
+            _command = db.CreateCommand(
+                $"""
+                select stream_id, data from {store.Options.Events.DatabaseSchemaName}.mt_events
+                where type = '{captured}' and is_archived = false and data->>'WorkspaceId' = any($1) and data->>'EventType' = any($2)
+                  and (data->>'Timestamp')::timestamptz between $3 and $4
+                order by stream_id collate "C", seq_id
+                """);
+            _command.Parameters.Add(new NpgsqlParameter { Value = audience.WorkspaceIds.Select(w => w.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray() });
+            _command.Parameters.Add(new NpgsqlParameter { Value = eventTypes });
+            _command.Parameters.Add(new NpgsqlParameter { Value = range.From is null ? DateTimeOffset.UnixEpoch : range.Start });
+            _command.Parameters.Add(new NpgsqlParameter { Value = range.To is null ? new DateTimeOffset(9999, 1, 1, 0, 0, 0, TimeSpan.Zero) : range.End });
+            _command.CommandTimeout = 0;
+            _reader = await _command.ExecuteReaderAsync(ct);
+            _hasRow = await _reader.ReadAsync(ct);
+        }
+
+        /// <summary>This person's events; people must be asked for in the same key order.</summary>
+        public async IAsyncEnumerable<EventCaptured> ForStreamAsync(string key, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+        {
+            if (!_started) await StartAsync(ct);
+            if (_reader is null) yield break;
+            var serializer = store.Options.Serializer();
+            while (_hasRow && string.CompareOrdinal(_reader.GetString(0), key) < 0) _hasRow = await _reader.ReadAsync(ct);
+            while (_hasRow && _reader.GetString(0) == key)
+            {
+                yield return serializer.FromJson<EventCaptured>(_reader, 1);
+                _hasRow = await _reader.ReadAsync(ct);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_reader is not null) await _reader.DisposeAsync();
+            if (_command is not null) await _command.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>The one-time send of a standard audience: an add for every member, to every connected output (§B1).</summary>
+public static class StandardAudienceSend
+{
+    private const int ProfilesPerMessage = 100;
+
+    public static async Task<IReadOnlyList<object>> MessagesAsync(Audience audience, IReadOnlyList<long> members, IQuerySession session,
+        WorkspaceDirectory directory, DateTimeOffset now, CancellationToken ct)
+    {
+        var connections = await session.Query<AudienceConnection>().Where(c => c.AudienceId == audience.Id).ToListAsync(ct);
+        var messages = new List<object>();
+        if (connections.Count == 0) return messages;
+        var accountId = directory.WorkspaceById(audience.WorkspaceIds[0])?.AccountId ?? 0;
+        foreach (var chunk in members.Chunk(ProfilesPerMessage))
+        {
+            var profiles = (await session.LoadManyAsync<Profile>(ct, chunk.Select(StreamKey.For).ToArray())).ToDictionary(p => p.Mpid);
+            var id = Guid.CreateVersion7();
+            var message = AudienceMembershipsChangedHandler.Message(id, new MembershipChange(audience.Id, audience.Activation ?? Guid.Empty, chunk[0], true, now, "standard audience send"),
+                audience, accountId, profiles.GetValueOrDefault(chunk[0]));
+            var userProfiles = message["user_profiles"]!.AsArray();
+            foreach (var mpid in chunk.Skip(1))
+                userProfiles.Add(AudienceMembershipsChangedHandler.Message(id, new MembershipChange(audience.Id, Guid.Empty, mpid, true, now, ""), audience, accountId,
+                    profiles.GetValueOrDefault(mpid))["user_profiles"]![0]!.DeepClone());
+            var payload = message.ToJsonString();
+            foreach (var connection in connections)
+                messages.Add(new DeliverBatch(connection.OutputId, connection.Id, id, id, chunk[0], $"audience:{audience.Id}", "production", payload));
+        }
+        return messages;
+    }
+}
