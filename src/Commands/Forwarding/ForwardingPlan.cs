@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using EventProfiles.Commands.CalculatedAttributes;
+using EventProfiles.Domain.Audiences;
 using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Forwarding;
 using EventProfiles.Projections.CalculatedAttributes;
@@ -75,12 +75,21 @@ public sealed class ForwardingPlan
         session.CountEnqueued(_deliveries.GroupBy(d => d.OutputId).ToDictionary(g => g.Key, g => g.Count()));
     }
 
+    /// <summary>
+    /// Adds calculated attributes (as user attributes) and current real-time audience memberships
+    /// (<c>audience_memberships</c>, shaped as in the Profile API; mParticle documents no outbound field for them).
+    /// </summary>
     private async Task AddCalculatedAttributesAsync(IQuerySession session)
     {
         var workspaces = _outbound.Select(o => o.WorkspaceId).Distinct().ToArray();
-        var definitions = await session.Query<CalculatedAttribute>()
-            .Where(c => c.Status == CalculatedAttributeStatus.Active && workspaces.Contains(c.WorkspaceId)).ToListAsync();
-        if (definitions.Count == 0) return;
+        var first = session.CreateBatchQuery();
+        var definitionsQuery = first.Query<CalculatedAttribute>()
+            .Where(c => c.Status == CalculatedAttributeStatus.Active && workspaces.Contains(c.WorkspaceId)).ToList();
+        var audiencesQuery = first.Query<Audience>().Where(a => a.Status == AudienceStatus.Active && a.Kind == AudienceKinds.RealTime).ToList();
+        await first.Execute();
+        var definitions = await definitionsQuery;
+        var audiences = await audiencesQuery;
+        if (definitions.Count == 0 && audiences.Count == 0) return;
         var mpids = _outbound.Select(o => o.Mpid).Distinct().ToArray();
         var batch = session.CreateBatchQuery();
         var live = batch.LoadMany<PersonCalculations>().ById(mpids.Select(StreamKey.For).ToArray());
@@ -91,13 +100,19 @@ public sealed class ForwardingPlan
         var now = _clock.GetUtcNow();
         foreach (var o in _outbound)
         {
-            var values = VisibleCalculatedValues.Combine(definitions.Where(d => d.WorkspaceId == o.WorkspaceId),
-                liveByMpid.GetValueOrDefault(o.Mpid), initialisedByMpid[o.Mpid], now);
-            if (values.Count == 0) continue;
-            var attributes = o.Batch["user_attributes"] as JsonObject ?? [];
-            foreach (var (name, value) in values)
-                attributes[name] = value.List is { } list ? new JsonArray(list.Select(v => (JsonNode?)v).ToArray()) : value.Text;
-            o.Batch["user_attributes"] = attributes;
+            var person = liveByMpid.GetValueOrDefault(o.Mpid);
+            var values = VisibleCalculatedValues.Combine(definitions.Where(d => d.WorkspaceId == o.WorkspaceId), person, initialisedByMpid[o.Mpid], now);
+            if (values.Count > 0)
+            {
+                var attributes = o.Batch["user_attributes"] as JsonObject ?? [];
+                foreach (var (name, value) in values)
+                    attributes[name] = value.List is { } list ? new JsonArray(list.Select(v => (JsonNode?)v).ToArray()) : value.Text;
+                o.Batch["user_attributes"] = attributes;
+            }
+            if (audiences.Count > 0)
+                o.Batch["audience_memberships"] = new JsonArray(audiences
+                    .Where(a => person?.IsMemberOf(a.Id, a.Activation) == true)
+                    .Select(a => (JsonNode?)new JsonObject { ["audience_id"] = a.Id, ["audience_name"] = a.Name }).ToArray());
         }
     }
 

@@ -69,6 +69,23 @@ public sealed class ForwardingTests(AppFixture app) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task batches_carry_the_persons_current_audience_memberships()
+    {
+        var s = Guid.NewGuid().ToString("N")[..8];
+        var id = await app.ActiveAudience($"Members {s}", $$"""[ { "kind": "user_attribute", "attribute_name": "club_{{s}}", "type": "string", "operator": "exists" } ]""");
+        await Connected();
+        var customer = Api.NewId("fw-aud");
+        await Send($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" }, "user_attributes": { "club_{{s}}": "yes" }, "events": [ {{Event("First")}} ] }""");
+        await app.CatchUpDaemon();
+        await Waiting.Until(async () => (await app.MembershipsOf(customer)).Contains(id), "the membership");
+        await Send($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" }, "events": [ {{Event("Second")}} ] }""");
+
+        await Waiting.Until(() => Task.FromResult(_receiver.BatchesOf(customer).Count == 2), "the forwarded batches");
+        var second = _receiver.BatchesOf(customer).Single(b => b["events"]!.AsArray().Any(e => e!["data"]!["event_name"]!.GetValue<string>() == "Second"));
+        second["audience_memberships"]!.AsArray().Select(a => a!["audience_id"]!.GetValue<int>()).ShouldContain(id);
+    }
+
+    [Fact]
     public async Task blocked_attributes_and_events_never_leave()
     {
         await Connected(filter: new
