@@ -14,6 +14,7 @@ using System.Text.Json;
 
 if (Environment.GetEnvironmentVariable("BENCH_MODE") == "forward") return await ForwardingBench.RunAsync();
 if (Environment.GetEnvironmentVariable("BENCH_MODE") is { } caMode && caMode.StartsWith("ca-", StringComparison.Ordinal)) return await CalculatedAttributesBench.RunAsync(caMode);
+if (Environment.GetEnvironmentVariable("BENCH_MODE") is { } audMode && audMode.StartsWith("aud-", StringComparison.Ordinal)) return await AudiencesBench.RunAsync(audMode);
 
 var cfg = Config.FromEnvironment();
 var runId = Guid.NewGuid().ToString("N")[..8]; // keeps request/message ids unique across reruns on one database

@@ -17,7 +17,11 @@ public sealed record PersonFacts(
 
 public sealed record CriterionResult(int Index, string Kind, bool Holds, string Why);
 
-public sealed record AudienceVerdict(bool IsMember, IReadOnlyList<CriterionResult> Criteria, string Reason);
+public sealed record AudienceVerdict(bool IsMember, IReadOnlyList<CriterionResult> Criteria, string? Overall = null)
+{
+    /// <summary>Why, in words: built only when asked (a change is recorded, or explained), not on every evaluation.</summary>
+    public string Reason => Overall ?? string.Join("; ", Criteria.Select(r => $"#{r.Index + 1} {r.Kind} {(r.Holds ? "true" : "false")}: {r.Why}"));
+}
 
 /// <summary>
 /// Evaluates an audience's chain for one person (§B4, §B5): left to right, <c>and</c>, <c>or</c>, <c>exclude</c>
@@ -40,8 +44,7 @@ public static class AudienceEvaluation
                 Joins.Exclude => member && !results[i].Holds,
                 _ => member && results[i].Holds,
             };
-        var reason = string.Join("; ", results.Select(r => $"#{r.Index + 1} {r.Kind} {(r.Holds ? "true" : "false")}: {r.Why}"));
-        return new AudienceVerdict(member, results, reason);
+        return new AudienceVerdict(member, results);
     }
 
     /// <summary>The next moment a verdict can change with no new event: event periods sliding, "first seen within N days".</summary>
@@ -253,4 +256,28 @@ public static class AudienceEvaluation
 
     private static JsonElement? Json(CalculatedValue? value) =>
         value is null ? null : value.List is { } list ? JsonSerializer.SerializeToElement(list) : JsonSerializer.SerializeToElement(value.Text);
+}
+
+/// <summary>
+/// Which events can change a verdict of these audiences, so the projection evaluates (and loads profiles) only for
+/// them: events an event criterion counts, the profile changes its other criteria read, opt-out, and the scheduled
+/// re-evaluation. Anything a calculated-attribute or first-seen criterion reads is any captured event.
+/// </summary>
+public static class AudienceRelevance
+{
+    public static bool IsRelevant(IReadOnlyList<ActiveAudience> audiences, object data) => data switch
+    {
+        AudiencesReevaluationDue or OptOutChanged => audiences.Count > 0,
+        EventCaptured e => audiences.Any(a =>
+            a.Counters.Values.Any(c => e.WorkspaceId == c.WorkspaceId && EventSelection.Selects(c.Definition.Selector!, e))
+            || a.Criteria.Any(c => c.Kind is CriterionKinds.CalculatedAttribute or CriterionKinds.FirstSeen)),
+        UserAttributeSet or UserAttributeRemoved => Uses(audiences, CriterionKinds.UserAttribute, CriterionKinds.UserAttributeList),
+        ConsentStateChanged => Uses(audiences, CriterionKinds.Consent),
+        DeviceSeen => Uses(audiences, CriterionKinds.Device, CriterionKinds.FirstSeen),
+        Identity.UserIdentityAdded or Identity.UserIdentityRemoved or Identity.UserIdentityChanged => Uses(audiences, CriterionKinds.Identity),
+        _ => false,
+    };
+
+    private static bool Uses(IReadOnlyList<ActiveAudience> audiences, params string[] kinds) =>
+        audiences.Any(a => a.Criteria.Any(c => kinds.Contains(c.Kind)));
 }

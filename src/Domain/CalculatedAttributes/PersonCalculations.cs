@@ -18,6 +18,8 @@ public sealed class PersonCalculations
     public DateTimeOffset? NextChangeAt { get; set; }
     /// <summary>Audience id → where the person stands (members, and people who were members).</summary>
     public Dictionary<int, Membership> Audiences { get; set; } = [];
+    /// <summary>The next moment one of the person's audience verdicts can change with no new event (time-based re-evaluation).</summary>
+    public DateTimeOffset? AudiencesChangeAt { get; set; }
     /// <summary>When a re-evaluation of this person is already scheduled (so it is not scheduled twice).</summary>
     public DateTimeOffset? ReevaluationScheduledFor { get; set; }
 
@@ -47,13 +49,15 @@ public sealed class PersonCalculations
                 changed = true;
             }
             if (AudienceEvaluation.NextChangeAt(audience, current) is { } at && (next is null || at < next)) next = at;
+            // A rolling calculated value used by the audience changes the verdict when it falls back.
+            if (audience.Criteria.Any(c => c.Kind == CriterionKinds.CalculatedAttribute) && NextChangeAt is { } value && (next is null || value < next)) next = value;
         }
         foreach (var id in Audiences.Keys.Where(id => !audiences.Any(a => a.Id == id && a.Activation == Audiences[id].Activation)).ToList())
         {
             Audiences.Remove(id); // deactivated, deleted or re-activated: its members are forgotten (no message, §M3)
             changed = true;
         }
-        if (next is not null && (NextChangeAt is null || next < NextChangeAt)) NextChangeAt = next;
+        if (AudiencesChangeAt != next) { AudiencesChangeAt = next; changed = true; }
         return changed;
     }
 

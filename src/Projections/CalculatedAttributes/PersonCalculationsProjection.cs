@@ -37,6 +37,9 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
     {
         _clock = clock;
         Name = ProjectionName;
+        // Bigger pages and people's state kept in memory between pages: fewer round trips and loads under load.
+        Options.BatchSize = 2_000;
+        Options.CacheLimitPerTenant = 20_000;
         IncludeType<EventCaptured>();
         IncludeType<CalculatedAttributeSeeded>();
         IncludeType<AudiencesReevaluationDue>();
@@ -60,8 +63,9 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         var initialised = Array.Empty<InitialisedCalculation>().ToLookup(i => i.Mpid);
         if (audiences.Count > 0)
         {
-            // Audience criteria read the profile and every calculated value, replayed parts included.
-            var keys = group.Slices.Select(s => s.Id).ToArray();
+            // Audience criteria read the profile and every calculated value, replayed parts included: loaded for the
+            // people whose events can change a verdict.
+            var keys = group.Slices.Where(s => s.Events().Any(e => AudienceRelevance.IsRelevant(audiences, e.Data))).Select(s => s.Id).ToArray();
             var mpids = keys.Select(k => long.Parse(k, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
             var batch = querySession.CreateBatchQuery();
             var loadedProfiles = batch.LoadMany<Profile>().ById(keys);
@@ -99,7 +103,8 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         }
         if (changed) snapshot!.Tidy(page.Definitions, now);
 
-        if ((page.Audiences.Count > 0 || snapshot?.Audiences.Count > 0) && page.Profiles.TryGetValue(mpid, out var profile))
+        if ((page.Audiences.Count > 0 || snapshot?.Audiences.Count > 0) && page.Profiles.TryGetValue(mpid, out var profile)
+            && (AudienceRelevance.IsRelevant(page.Audiences, e.Data) || snapshot?.Audiences.Count > page.Audiences.Count))
         {
             var state = snapshot ?? PersonCalculations.For(mpid);
             if (state.EvaluateAudiences(page.Audiences, person => Facts(person, profile, page, now), now) || state.Audiences.Count > 0) snapshot = state;
@@ -126,12 +131,12 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
             slice.PublishMessage(new AudienceMembershipsChanged(person.Changes.ToList()));
             person.Changes.Clear();
         }
-        if (person.Audiences.Count > 0 || _page.Audiences.Count > 0)
-            if (person.NextChangeAt is { } next && (person.ReevaluationScheduledFor is not { } scheduled || next < scheduled || scheduled <= _clock.GetUtcNow()))
-            {
-                person.ReevaluationScheduledFor = next;
-                slice.PublishMessage(new ReevaluateAudiencesAt(person.Mpid, next));
-            }
+        // Only moments that can change a verdict are scheduled, and each once.
+        if (person.AudiencesChangeAt is { } next && (person.ReevaluationScheduledFor is not { } scheduled || next < scheduled || scheduled <= _clock.GetUtcNow()))
+        {
+            person.ReevaluationScheduledFor = next;
+            slice.PublishMessage(new ReevaluateAudiencesAt(person.Mpid, next));
+        }
         return ValueTask.CompletedTask;
     }
 }
