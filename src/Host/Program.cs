@@ -4,6 +4,7 @@ using EventProfiles.Commands.Forwarding;
 using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Commands.Identity;
 using EventProfiles.Commands.Ingestion;
+using EventProfiles.Commands.Privacy;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Ingestion;
 using EventProfiles.Host.Configuration;
@@ -48,6 +49,7 @@ builder.Services.AddMarten(services =>
         opts.AddIdentityDocuments();
         opts.AddForwarding();
         opts.AddAudienceDocuments();
+        opts.AddPrivacyDocuments();
         return opts;
     })
     .UseLightweightSessions()
@@ -123,6 +125,9 @@ builder.Services.AddSingleton(builder.Configuration.GetSection("EventProfiles:Ca
 // ---- audiences: time-based re-evaluation at the moments the projection scheduled
 builder.Services.AddSingleton<ReevaluationScheduler>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<ReevaluationScheduler>());
+
+// ---- data subject requests: the key that signs responses and callbacks
+builder.Services.AddSingleton(new DsrSigner(builder.Configuration["EventProfiles:Dsr:SigningKeyPem"]));
 
 // ---- identity (IDSync) and the browser SDK's endpoints
 builder.Services.AddSingleton<IdentityStore>();

@@ -1,0 +1,202 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using EventProfiles.Integration.Tests.Fixtures;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EventProfiles.Integration.Tests.Privacy;
+
+/// <summary>OpenDSR v3: erasure that leaves nothing anywhere, access exports, and the API's rules.</summary>
+[Collection(AppCollection.Name)]
+public sealed class DataSubjectRequestTests(AppFixture app) : IAsyncLifetime
+{
+    private Receiver _receiver = null!;
+    private string _outputId = "";
+
+    public async Task InitializeAsync() => _receiver = await Receiver.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (_outputId.Length > 0) using (await app.AdminClient().DeleteAsync($"/api/admin/outputs/{_outputId}")) { }
+        await _receiver.DisposeAsync();
+    }
+
+    private static string Request(string type, string identities, bool skip = true, string? id = null, string extra = "") => $$"""
+        { "regulation": "gdpr", "subject_request_id": "{{id ?? Guid.NewGuid().ToString()}}", "subject_request_type": "{{type}}",
+          "submitted_time": "2026-11-01T10:00:00Z", "subject_identities": {{identities}}, "api_version": "3.0"{{extra}},
+          "extensions": { "opendsr.mparticle.com": { "skip_waiting_period": {{(skip ? "true" : "false")}} } } }
+        """;
+
+    private async Task<HttpResponseMessage> Send(HttpMethod method, string path, string? json = null, string key = Api.DemoKey, string secret = Api.DemoSecret)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+        request.Headers.Authorization = AppFixture.Basic(key, secret);
+        return await app.Client.SendAsync(request);
+    }
+
+    private async Task<JsonObject> Submitted(string json)
+    {
+        using var response = await Send(HttpMethod.Post, "/v3/requests", json);
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(HttpStatusCode.Created, text);
+        response.Headers.GetValues("X-OpenDSR-Signature").Single().ShouldNotBeEmpty();
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    private async Task<JsonObject> Status(string id)
+    {
+        using var response = await Send(HttpMethod.Get, $"/v3/requests/{id}");
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(HttpStatusCode.OK, text);
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    private Task UntilCompleted(string id) =>
+        Waiting.Until(async () => (await Status(id))["request_status"]!.GetValue<string>() == "completed", $"request {id} to complete", 60);
+
+    /// <summary>Every row of every table of our schema that contains one of the needles, as "table: row".</summary>
+    private async Task<List<string>> Traces(params string[] needles)
+    {
+        var found = new List<string>();
+        var tables = new List<(string Table, List<string> Bytea)>();
+        await using (var command = app.Db.CreateCommand(
+            "select table_name, coalesce(array_agg(column_name::text) filter (where data_type = 'bytea'), '{}') from information_schema.columns where table_schema = $1 group by 1"))
+        {
+            command.Parameters.AddWithValue(app.Schema);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) tables.Add((reader.GetString(0), reader.GetFieldValue<string[]>(1).ToList()));
+        }
+        foreach (var (table, bytea) in tables)
+            foreach (var needle in needles)
+            {
+                var bytes = string.Concat(bytea.Select(c => $" or position(convert_to($1, 'UTF8') in t.\"{c}\") > 0"));
+                await using var command = app.Db.CreateCommand($"select t::text from {app.Schema}.\"{table}\" t where strpos(t::text, $1) > 0{bytes} limit 3");
+                command.Parameters.AddWithValue(needle);
+                await using var reader = await command.ExecuteReaderAsync();
+                while (await reader.ReadAsync()) found.Add($"{table} ({needle}): {reader.GetString(0)[..Math.Min(200, reader.GetString(0).Length)]}");
+            }
+        return found;
+    }
+
+    [Fact]
+    public async Task an_erasure_leaves_no_trace_in_any_table_and_no_rebuild_brings_it_back()
+    {
+        var s = Guid.NewGuid().ToString("N")[..8];
+        await app.ActiveCalculatedAttribute($"buys_{s}", $$"""
+            { "data_point": { "type": "event", "event_type": "custom_event", "event_name": "Buy{{s}}" }, "calculation_type": "count",
+              "time_period": { "type": "within", "within": 30, "within_unit": "days" } }
+            """);
+        var audience = await app.ActiveAudience($"Secret keepers {s}", $$"""[ { "kind": "user_attribute", "attribute_name": "secret_{{s}}", "type": "string", "operator": "exists" } ]""");
+        _outputId = (await app.CreateOutput(_receiver.Url))["id"]!.GetValue<string>();
+        await app.Connect(AppFixture.ForwardingInput, _outputId);
+
+        var customer = Api.NewId("erase-me");
+        var email = $"{customer}@example.org";
+        var secret = $"value-{Guid.NewGuid():N}";
+        var batch = $$"""
+            { "environment": "development", "user_identities": { "customer_id": "{{customer}}", "email": "{{email}}" }, "user_attributes": { "secret_{{s}}": "{{secret}}" },
+              "events": [ { "event_type": "custom_event", "data": { "event_name": "Buy{{s}}", "custom_event_type": "other", "custom_attributes": { "note": "{{secret}}" } } } ] }
+            """;
+        await app.Ingested(batch, key: AppFixture.ForwardingKey, secret: AppFixture.ForwardingSecret);
+        await app.Ingested(batch.Replace($"Buy{s}", "Other"), key: AppFixture.ForwardingKey, secret: AppFixture.ForwardingSecret);
+        await app.CatchUpDaemon();
+        await Waiting.Until(async () => (await app.MembershipsOf(customer)).Contains(audience), "the membership");
+        await Waiting.Until(() => Task.FromResult(_receiver.BatchesOf(customer).Count == 2), "the forwarded batches");
+        var mpid = (await app.ProfileOf(customer))["mpid"]!.GetValue<long>().ToString();
+        (await Traces(email, secret, mpid)).ShouldNotBeEmpty(); // the scan does find the person before
+
+        var id = (await Submitted(Request("erasure", $$"""{ "email": { "value": "{{email}}", "encoding": "raw" } }""")))["subject_request_id"]!.GetValue<string>();
+        await UntilCompleted(id);
+
+        (await Traces(email, customer, secret, mpid)).ShouldBeEmpty();
+        using (var gone = await app.ResolveProfile(customer)) gone.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+
+        // Nothing of them can come back from the events: rebuild every projection and look again.
+        var store = app.Services.GetRequiredService<IDocumentStore>();
+        using (var daemon = await store.BuildProjectionDaemonAsync())
+        {
+            await daemon.RebuildProjectionAsync("Profile", TimeSpan.FromMinutes(1), CancellationToken.None);
+            await daemon.RebuildProjectionAsync("IdentityIndex", TimeSpan.FromMinutes(1), CancellationToken.None);
+        }
+        await app.RebuildCalculatedAttributes(); // synchronous: done when it returns
+        (await Traces(email, customer, secret, mpid)).ShouldBeEmpty();
+        (await Status(id))["request_status"]!.GetValue<string>().ShouldBe("completed");
+    }
+
+    [Fact]
+    public async Task an_access_request_exports_the_profile_and_every_batch_of_that_person_only()
+    {
+        var customer = Api.NewId("access");
+        var other = Api.NewId("access-other");
+        string Batch(string who, string name) => $$"""{ "environment": "development", "user_identities": { "customer_id": "{{who}}" }, "user_attributes": { "tier": "gold" }, "events": [ { "event_type": "custom_event", "data": { "event_name": "{{name}}", "custom_event_type": "other" } } ] }""";
+        await app.Ingested(Batch(customer, "First"));
+        await app.Ingested(Batch(customer, "Second"));
+        await app.Ingested(Batch(other, "Elsewhere"));
+
+        var id = (await Submitted(Request("access", $$"""{ "controller_customer_id": { "value": "{{customer}}", "encoding": "raw" } }""")))["subject_request_id"]!.GetValue<string>();
+        await UntilCompleted(id);
+        var status = await Status(id);
+        var url = status["results_url"]!.GetValue<string>();
+        using var download = await Send(HttpMethod.Get, url);
+        download.StatusCode.ShouldBe(HttpStatusCode.OK);
+        using var zip = new ZipArchive(await download.Content.ReadAsStreamAsync());
+        string Read(string name) { using var r = new StreamReader(zip.GetEntry(name)!.Open()); return r.ReadToEnd(); }
+        var profile = Read("profile.jsonl").Trim().Split('\n').Single();
+        JsonNode.Parse(profile)!["user_attributes"]!["tier"]!.GetValue<string>().ShouldBe("gold");
+        var batches = Read("batches.jsonl").Trim().Split('\n').Select(l => JsonNode.Parse(l)!).ToList();
+        batches.Count.ShouldBe(2);
+        batches.SelectMany(b => b["events"]!.AsArray()).Select(e => e!["data"]!["event_name"]!.GetValue<string>()).ShouldBe(["First", "Second"], ignoreOrder: true);
+        (profile + string.Join("", batches.Select(b => b.ToJsonString()))).ShouldNotContain(other);
+
+        using var foreign = await Send(HttpMethod.Get, url, key: Api.OtherKey, secret: Api.OtherSecret);
+        foreign.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task the_api_validates_scopes_to_the_workspace_and_cancels_in_the_waiting_period()
+    {
+        var email = $"{Api.NewId("dsr")}@example.org";
+        var identities = $$"""{ "email": { "value": "{{email}}", "encoding": "raw" } }""";
+
+        using (var mixed = await Send(HttpMethod.Post, "/v3/requests", Request("erasure", identities).Replace("\"skip_waiting_period\": true", "\"skip_waiting_period\": true, \"subject_identities\": { \"mpid\": { \"value\": \"42\", \"encoding\": \"raw\" } }")))
+        {
+            mixed.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+            var body = JsonNode.Parse(await mixed.Content.ReadAsStringAsync())!;
+            body["code"]!.GetValue<int>().ShouldBe(400);
+            body["errors"]![0]!["domain"]!.GetValue<string>().ShouldBe("Validation");
+        }
+        using (var unknown = await Send(HttpMethod.Post, "/v3/requests", Request("erasure", """{ "shoe_size": { "value": "42", "encoding": "raw" } }""")))
+            (await unknown.Errors()).ShouldContain(e => e.Field == "subject_identities.shoe_size");
+        using (var hashed = await Send(HttpMethod.Post, "/v3/requests", Request("erasure", $$"""{ "email": { "value": "{{email}}", "encoding": "md5" } }""")))
+            hashed.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        using (var anonymous = await app.NewClient().PostAsync("/v3/requests", new StringContent(Request("erasure", identities), Encoding.UTF8, "application/json")))
+            anonymous.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+
+        var requestId = Guid.NewGuid().ToString();
+        var created = await Submitted(Request("erasure", identities, skip: false, id: requestId, extra: ", \"group_id\": \"case-77\""));
+        created["controller_id"]!.GetValue<string>().ShouldBe("1");
+        DateTimeOffset.Parse(created["expected_completion_time"]!.GetValue<string>()).ShouldBeGreaterThan(DateTimeOffset.UtcNow.AddDays(8)); // 7 days + 48 h
+        using (var duplicate = await Send(HttpMethod.Post, "/v3/requests", Request("erasure", identities, id: requestId))) duplicate.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        using (var again = await Send(HttpMethod.Post, "/v3/requests", Request("erasure", identities, skip: false))) again.StatusCode.ShouldBe(HttpStatusCode.Conflict);
+        using (var foreign = await Send(HttpMethod.Get, $"/v3/requests/{requestId}", key: Api.OtherKey, secret: Api.OtherSecret)) foreign.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        (await Status(requestId))["request_status"]!.GetValue<string>().ShouldBe("pending");
+        using (var group = await Send(HttpMethod.Get, "/v3/requests?group_id=case-77"))
+            JsonNode.Parse(await group.Content.ReadAsStringAsync())!.AsArray().ShouldContain(r => r!["subject_request_id"]!.GetValue<string>() == requestId);
+
+        using (var cancelled = await Send(HttpMethod.Delete, $"/v3/requests/{requestId}")) cancelled.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var status = await Status(requestId);
+        status["request_status"]!.GetValue<string>().ShouldBe("cancelled");
+        status["expected_completion_time"].ShouldBeNull();
+        using (var twice = await Send(HttpMethod.Delete, $"/v3/requests/{requestId}")) twice.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+
+        using var discovery = await app.NewClient().GetAsync("/v3/discovery");
+        var found = JsonNode.Parse(await discovery.Content.ReadAsStringAsync())!;
+        found["supported_subject_request_types"]!.AsArray().Select(t => t!.GetValue<string>()).ShouldBe(["access", "portability", "erasure"]);
+        using var certificate = await app.NewClient().GetAsync(new Uri(found["processor_certificate"]!.GetValue<string>()).PathAndQuery);
+        (await certificate.Content.ReadAsStringAsync()).ShouldStartWith("-----BEGIN CERTIFICATE-----");
+    }
+}
