@@ -128,6 +128,8 @@ builder.Services.AddHostedService(sp => sp.GetRequiredService<ReevaluationSchedu
 
 // ---- data subject requests: the key that signs responses and callbacks
 builder.Services.AddSingleton(new DsrSigner(builder.Configuration["EventProfiles:Dsr:SigningKeyPem"]));
+builder.Services.AddSingleton<RetentionEnforcer>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<RetentionEnforcer>());
 
 // ---- identity (IDSync) and the browser SDK's endpoints
 builder.Services.AddSingleton<IdentityStore>();

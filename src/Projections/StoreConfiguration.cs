@@ -32,7 +32,7 @@ public static class StoreConfiguration
         opts.Projections.RebuildErrors.SkipSerializationErrors = false;
         opts.Projections.RebuildErrors.SkipUnknownEvents = false;
 
-        opts.Schema.For<Domain.Profiles.Profile>().DocumentAlias(ProfileProjection.DocumentAlias).Index(p => p.Mpid);
+        opts.Schema.For<Domain.Profiles.Profile>().DocumentAlias(ProfileProjection.DocumentAlias).Index(p => p.Mpid).Index(p => p.LastStoredAt);
         opts.Schema.For<PersonCalculations>().DocumentAlias(PersonCalculationsProjection.DocumentAlias);
         opts.Schema.For<InitialisedCalculation>().DocumentAlias("calculated_attribute_initialised").Index(c => c.Mpid).Index(c => c.DefinitionId);
         opts.Schema.For<CalculatedAttribute>().DocumentAlias("calculated_attribute")

@@ -48,11 +48,14 @@ public static class ProcessDataSubjectRequestHandler
         await using (var session = store.LightweightSession())
         {
             var request = await session.LoadAsync<DataSubjectRequest>(job.RequestId, ct);
-            if (request is not { Status: DsrStatuses.Pending }) return messages; // cancelled, or done before
-            request.Status = DsrStatuses.InProgress;
-            session.Store(request);
-            await session.SaveChangesAsync(ct);
-            messages.AddRange(DsrCallbacks.For(request));
+            if (request is null || request.Status is DsrStatuses.Completed or DsrStatuses.Cancelled) return messages; // cancelled, or done before
+            if (request.Status == DsrStatuses.Pending)
+            {
+                request.Status = DsrStatuses.InProgress;
+                session.Store(request);
+                await session.SaveChangesAsync(ct);
+                messages.AddRange(DsrCallbacks.For(request));
+            }
         }
 
         DataSubjectRequest done;
@@ -62,7 +65,14 @@ public static class ProcessDataSubjectRequestHandler
             var mpids = await MatchAsync(request, db, store.Options.DatabaseSchemaName, directory, ct);
             request.ProfilesMatched = mpids.Count;
             if (request.Type == DsrTypes.Erasure)
-                messages.AddRange(await EraseAsync(session, db, mpids, directory, clock, ct));
+            {
+                if (await EraseAsync(session, db, mpids, directory, clock, ct) is not { } removals)
+                {
+                    messages.Add(job.DelayedFor(TimeSpan.FromSeconds(5))); // the daemon is behind: again shortly, still in progress
+                    return messages;
+                }
+                messages.AddRange(removals);
+            }
             else if (mpids.Count > 0)
                 session.Store(new DsrExport
                 {
@@ -96,15 +106,16 @@ public static class ProcessDataSubjectRequestHandler
     /// about them, identity-index rows, dedupe keys, queued deliveries and dead letters holding their MPID or identities.
     /// Audience outputs get a removal for each membership they held.
     /// </summary>
-    private static async Task<IReadOnlyList<object>> EraseAsync(IDocumentSession session, NpgsqlDataSource db, List<long> mpids, WorkspaceDirectory directory,
+    /// <returns>The removal messages to send, or null when the daemon has not applied the people's events yet (nothing was changed).</returns>
+    public static async Task<IReadOnlyList<object>?> EraseAsync(IDocumentSession session, NpgsqlDataSource db, List<long> mpids, WorkspaceDirectory directory,
         TimeProvider clock, CancellationToken ct)
     {
         var messages = new List<object>();
         if (mpids.Count == 0) return messages;
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
         var keys = await StreamLocks.LockAsync(session, mpids, ct);
-        // The daemon may hold a page with these people's events: let it pass them, so it does not write their state back.
-        await WaitForDaemonPastAsync(db, schema, keys, ct);
+        // The daemon must have applied these people's events first (see DeletionCeilingAsync); if not yet, try later.
+        if (!await DaemonPastAsync(db, schema, keys, ct)) return null;
 
         var profiles = (await session.LoadManyAsync<Profile>(ct, keys)).ToList();
         var now = clock.GetUtcNow();
@@ -150,19 +161,34 @@ public static class ProcessDataSubjectRequestHandler
         return messages;
     }
 
-    private static async Task WaitForDaemonPastAsync(NpgsqlDataSource db, string schema, string[] keys, CancellationToken ct)
+    /// <summary>
+    /// Events may only be deleted below what the async daemon has applied: a gap above its high-water mark would be
+    /// taken for a transaction still in flight and hold the daemon up; and a page it holds would write the person's
+    /// state back. The ceiling is the lower of the high-water mark and the projection's progress (none before it ever ran).
+    /// </summary>
+    public static async Task<long> DeletionCeilingAsync(NpgsqlDataSource db, string schema, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand($"""
+            select min(last_seq_id), count(*) filter (where name = '{PersonCalculationsProjection.ProjectionName}:All')
+            from {schema}.mt_event_progression where name in ('HighWaterMark', '{PersonCalculationsProjection.ProjectionName}:All')
+            """);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return reader.GetInt64(1) == 0 || reader.IsDBNull(0) ? long.MaxValue : reader.GetInt64(0);
+    }
+
+    private static async Task<bool> DaemonPastAsync(NpgsqlDataSource db, string schema, string[] keys, CancellationToken ct)
     {
         await using var last = db.CreateCommand($"select coalesce(max(seq_id), 0) from {schema}.mt_events where stream_id = any($1)");
         last.Parameters.Add(new NpgsqlParameter { Value = keys });
         var target = Convert.ToInt64(await last.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
         while (DateTime.UtcNow < deadline)
         {
-            await using var progress = db.CreateCommand(
-                $"select coalesce((select last_seq_id from {schema}.mt_event_progression where name = '{PersonCalculationsProjection.ProjectionName}:All'), 0)");
-            if (Convert.ToInt64(await progress.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) >= target) return;
+            if (await DeletionCeilingAsync(db, schema, ct) >= target) return true;
             await Task.Delay(100, ct);
         }
+        return false;
     }
 
     /// <summary>

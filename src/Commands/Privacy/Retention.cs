@@ -1,0 +1,154 @@
+using System.Text.Json.Serialization;
+using EventProfiles.Commands.Api;
+using EventProfiles.Commands.Security;
+using EventProfiles.Domain.CalculatedAttributes;
+using EventProfiles.Domain.Privacy;
+using EventProfiles.Domain.Profiles;
+using EventProfiles.Domain.Workspaces;
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Wolverine;
+using Wolverine.Http;
+using Wolverine.Marten;
+using Wolverine.Runtime;
+
+namespace EventProfiles.Commands.Privacy;
+
+public sealed record RetentionBody(
+    [property: JsonPropertyName("data_retention_days")] int? DataRetentionDays,
+    [property: JsonPropertyName("profile_lifetime_days")] int? ProfileLifetimeDays,
+    [property: JsonPropertyName("lifetime_profiles")] bool? LifetimeProfiles);
+
+public sealed record RetentionView(
+    [property: JsonPropertyName("data_retention_days")] int DataRetentionDays,
+    [property: JsonPropertyName("real_time_lookback_days")] int RealTimeLookbackDays,
+    [property: JsonPropertyName("profile_lifetime_days")] int ProfileLifetimeDays,
+    [property: JsonPropertyName("lifetime_profiles")] bool LifetimeProfiles)
+{
+    public static RetentionView Of(RetentionSettings s, CalculatedAttributeLimits limits) =>
+        new(s.DataRetentionDays, limits.RealTimeLookbackDays, s.ProfileLifetimeDays, s.LifetimeProfiles);
+}
+
+public static class RetentionSettingsStore
+{
+    public static async Task<RetentionSettings> LoadAsync(IQuerySession session, CancellationToken ct) =>
+        await session.LoadAsync<RetentionSettings>(RetentionSettings.DocumentId, ct) ?? new RetentionSettings();
+}
+
+/// <summary><c>GET /api/admin/retention</c>: the org's retention period, real-time lookback, profile lifetime and Lifetime Profiles.</summary>
+public static class GetRetentionEndpoint
+{
+    [WolverineGet("/api/admin/retention", Name = "Get the retention settings")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<RetentionView> Get(IQuerySession session, CalculatedAttributeLimits limits, CancellationToken ct) =>
+        RetentionView.Of(await RetentionSettingsStore.LoadAsync(session, ct), limits);
+}
+
+/// <summary><c>PUT /api/admin/retention</c>: change them (the lookback is the deployment's, <c>EventProfiles:CalculatedAttributes:RealTimeLookbackDays</c>).</summary>
+public static class PutRetentionEndpoint
+{
+    [WolverinePut("/api/admin/retention", Name = "Change the retention settings")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Put(RetentionBody body, IDocumentSession session, CalculatedAttributeLimits limits, CancellationToken ct)
+    {
+        var current = await RetentionSettingsStore.LoadAsync(session, ct);
+        var next = current with
+        {
+            DataRetentionDays = body.DataRetentionDays ?? current.DataRetentionDays,
+            ProfileLifetimeDays = body.ProfileLifetimeDays ?? current.ProfileLifetimeDays,
+            LifetimeProfiles = body.LifetimeProfiles ?? current.LifetimeProfiles,
+        };
+        var problems = next.Problems(limits.RealTimeLookbackDays);
+        if (problems.Count > 0) return Results.Problem(ApiProblems.Invalid(problems.Select(p => new FieldError(p.Field, p.Reason)).ToList(), "The retention settings are invalid"));
+        session.Store(next);
+        await session.SaveChangesAsync(ct);
+        return Results.Ok(RetentionView.Of(next, limits));
+    }
+}
+
+/// <summary>
+/// Enforces the data retention period (§1, R1, R11) in the background, in bounded steps that never hold ingestion up
+/// for long: captured events whose own time, and batch records whose receive time, are older than the period are
+/// deleted for good — a cursor sweeps the event table 5,000 rows per statement; and a person whose profile was last
+/// stored before the period disappears entirely (the erasure of data-subject requests, removal messages included).
+/// The events that make up the profile's state (identities, attributes, consent) stay while the profile does.
+/// </summary>
+public sealed class RetentionEnforcer(IDocumentStore store, NpgsqlDataSource db, WorkspaceDirectory directory, TimeProvider clock, IWolverineRuntime runtime,
+    ILogger<RetentionEnforcer> logger) : BackgroundService
+{
+    private const int RowsPerStatement = 5_000;
+    private const int ProfilesPerRound = 100;
+    private long _cursor;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1));
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try { await RunOnceAsync(stoppingToken, maxStatements: 200); }
+            catch (Exception ex) when (ex is not OperationCanceledException) { logger.LogWarning(ex, "Retention round failed; it runs again in a minute"); }
+        }
+    }
+
+    /// <summary>
+    /// One round: up to <paramref name="maxStatements"/> steps of the event sweep (continuing where the last round stopped,
+    /// starting over at the end of the table; a full sweep from the start when unlimited), then the expired profiles.
+    /// Returns (events deleted, people removed).
+    /// </summary>
+    public async Task<(long Events, int People)> RunOnceAsync(CancellationToken ct, int maxStatements = int.MaxValue)
+    {
+        await using var query = store.QuerySession();
+        var settings = await RetentionSettingsStore.LoadAsync(query, ct);
+        var cutoff = clock.GetUtcNow() - settings.DataRetention;
+        var schema = store.Options.DatabaseSchemaName;
+        var events = ((StoreOptions)store.Options).Events;
+        var graph = (Marten.Events.EventGraph)events;
+        var captured = graph.EventMappingFor(typeof(EventCaptured)).EventTypeName;
+        var received = graph.EventMappingFor(typeof(BatchReceived)).EventTypeName;
+
+        var ceiling = await ProcessDataSubjectRequestHandler.DeletionCeilingAsync(db, schema, ct);
+        long deleted = 0;
+        if (maxStatements == int.MaxValue) _cursor = 0;
+        for (var step = 0; step < maxStatements; step++)
+        {
+            // The next 5,000 rows by sequence: delete the expired among them, then move on.
+            await using var command = db.CreateCommand($"""
+                with batch_window as (select seq_id, type, data from {schema}.mt_events where seq_id > $1 order by seq_id limit {RowsPerStatement}),
+                     gone as (delete from {schema}.mt_events e using batch_window w
+                              where e.seq_id = w.seq_id and w.seq_id <= $3 and ((w.type = '{captured}' and (w.data->>'Timestamp')::timestamptz < $2)
+                                                          or (w.type = '{received}' and (w.data->>'ReceivedAt')::timestamptz < $2))
+                              returning 1)
+                select (select max(seq_id) from batch_window), (select count(*) from gone)
+                """);
+            command.Parameters.Add(new NpgsqlParameter { Value = _cursor });
+            command.Parameters.Add(new NpgsqlParameter { Value = cutoff });
+            command.Parameters.Add(new NpgsqlParameter { Value = ceiling });
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            await reader.ReadAsync(ct);
+            if (reader.IsDBNull(0)) { _cursor = 0; break; } // end of the table: the next round starts over
+            _cursor = reader.GetInt64(0);
+            deleted += reader.GetInt64(1);
+        }
+
+        var people = 0;
+        while (true)
+        {
+            await using var session = store.LightweightSession();
+            var expired = await session.Query<Profile>().Where(p => p.LastStoredAt < cutoff).OrderBy(p => p.LastStoredAt).Take(ProfilesPerRound).ToListAsync(ct);
+            if (expired.Count == 0) break;
+            var messages = await ProcessDataSubjectRequestHandler.EraseAsync(session, db, expired.Select(p => p.Mpid).ToList(), directory, clock, ct);
+            if (messages is null) break; // the daemon is behind: next round
+            // Removal messages to audience outputs are committed with the erasure (transactional outbox).
+            var outbox = new MartenOutbox(runtime, session);
+            foreach (var message in messages) await outbox.SendAsync(message);
+            await session.SaveChangesAsync(ct);
+            people += expired.Count;
+        }
+        if (deleted > 0 || people > 0) logger.LogInformation("Retention: {Events} events and {People} people past {Days} days removed", deleted, people, settings.DataRetentionDays);
+        return (deleted, people);
+    }
+}
