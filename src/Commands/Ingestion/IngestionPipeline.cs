@@ -8,6 +8,7 @@ using EventProfiles.Domain.Profiles;
 using EventProfiles.Domain.Workspaces;
 using EventProfiles.Commands.Forwarding;
 using EventProfiles.Commands.Identity;
+using EventProfiles.Commands.Privacy;
 using EventProfiles.Commands.Streams;
 using Marten;
 using Microsoft.Extensions.Hosting;
@@ -347,6 +348,10 @@ public sealed class IngestionPipeline : BackgroundService
         var keys = StreamLocks.KeysInLockOrder(group.Select(b => b.Resolution!.Mpid));
         var knownMessageIds = await LockStreamsAndReadMessageIdsAsync((NpgsqlConnection)session.Connection!, keys, group);
         var loaded = (await session.LoadManyAsync<Profile>(keys)).ToDictionary(p => p.Mpid);
+        // Aged-out people sending data again come back (Lifetime Profiles, retention-and-privacy.md §3): their streams are
+        // taken out of the archive first, in this transaction, then the batch is applied to the reactivated profile.
+        var agedOut = loaded.Values.Where(p => !p.IsLive).Select(p => p.Id).ToArray();
+        if (agedOut.Length > 0) await ProfileLifetime.UnarchiveAsync((NpgsqlConnection)session.Connection!, _schema, agedOut);
         var forwarding = await ForwardingPlan.StartAsync(session, _live, _clock, CancellationToken.None);
 
         var profiles = new Dictionary<long, Profile?>();
@@ -359,6 +364,13 @@ public sealed class IngestionPipeline : BackgroundService
             var resolution = batch.Resolution!;
             var mpid = resolution.Mpid;
             var current = profiles.TryGetValue(mpid, out var p) ? p : loaded.GetValueOrDefault(mpid);
+            if (!pending.TryGetValue(mpid, out var stream)) pending[mpid] = stream = [];
+            if (current is { AgedOutAt: { } agedOutAt })
+            {
+                var reactivated = new ProfileReactivated(batch.ReceivedAt, agedOutAt);
+                stream.Add(reactivated);
+                current = current.Apply(reactivated);
+            }
             if (!knownMessageIds.TryGetValue(mpid, out var seen)) knownMessageIds[mpid] = seen = new HashSet<string>(StringComparer.Ordinal);
 
             var environment = batch.Parsed.Batch.Environment ?? batch.Input.Environment;
@@ -368,7 +380,6 @@ public sealed class IngestionPipeline : BackgroundService
                 resolution.IdentitiesToLink, seen, _identity);
             var decided = BatchDecision.Decide(current, batch.Parsed, ctx);
 
-            if (!pending.TryGetValue(mpid, out var stream)) pending[mpid] = stream = [];
             stream.AddRange(decided);
             var next = current;
             foreach (var e in decided) next = next is null ? Profile.Create((ProfileCreated)e) : next.Evolve(e);

@@ -148,6 +148,8 @@ public sealed class RetentionEnforcer(IDocumentStore store, NpgsqlDataSource db,
             await session.SaveChangesAsync(ct);
             people += expired.Count;
         }
+        var (agedOut, archived) = await ProfileLifetime.RunAsync(store, db, settings, clock.GetUtcNow(), ct);
+        if (agedOut > 0 || archived > 0) logger.LogInformation("Profile lifetime: {AgedOut} people aged out, {Archived} streams archived", agedOut, archived);
         if (deleted > 0 || people > 0) logger.LogInformation("Retention: {Events} events and {People} people past {Days} days removed", deleted, people, settings.DataRetentionDays);
         return (deleted, people);
     }

@@ -45,7 +45,8 @@ public sealed record ProfileQuery(Workspace? Workspace, IReadOnlySet<string> Fie
 
     public static async Task<IResult> AnswerAsync(Profile? profile, ProfileQuery query, IQuerySession session, TimeProvider clock, CancellationToken ct)
     {
-        if (profile is null || !profile.IsKnownIn(query.Workspace!.Id))
+        // An aged-out profile is answered only once it is reactivated by new data (retention-and-privacy.md R8).
+        if (profile is null || !profile.IsKnownIn(query.Workspace!.Id) || !profile.IsLive)
             return NotFound("No profile with this MPID has data in this workspace (or it is no longer live).");
         var computed = query.Fields.Contains(ProfileDocument.UserAttributes) || query.Fields.Contains(ProfileDocument.AudienceMemberships)
             ? await ComputedProfileQuery.ForPersonAsync(session, profile.Mpid, query.Workspace.Id, clock.GetUtcNow(), ct)

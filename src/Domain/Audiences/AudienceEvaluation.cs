@@ -35,6 +35,7 @@ public static class AudienceEvaluation
         var results = new List<CriterionResult>();
         for (var i = 0; i < audience.Criteria.Count; i++) results.Add(Criterion(audience, i, facts));
         if (facts.Profile.IsOptedOut) return new AudienceVerdict(false, results, "the person opted out");
+        if (!facts.Profile.IsLive) return new AudienceVerdict(false, results, "the profile aged out");
         if (!audience.WorkspaceIds.Any(facts.Profile.IsKnownIn)) return new AudienceVerdict(false, results, "no data in the audience's workspaces");
         var member = results.Count > 0 && results[0].Holds;
         for (var i = 1; i < results.Count; i++)
@@ -267,7 +268,7 @@ public static class AudienceRelevance
 {
     public static bool IsRelevant(IReadOnlyList<ActiveAudience> audiences, object data) => data switch
     {
-        AudiencesReevaluationDue or OptOutChanged => audiences.Count > 0,
+        AudiencesReevaluationDue or OptOutChanged or ProfileAgedOut or ProfileReactivated => audiences.Count > 0,
         EventCaptured e => audiences.Any(a =>
             a.Counters.Values.Any(c => e.WorkspaceId == c.WorkspaceId && EventSelection.Selects(c.Definition.Selector!, e))
             || a.Criteria.Any(c => c.Kind is CriterionKinds.CalculatedAttribute or CriterionKinds.FirstSeen)),

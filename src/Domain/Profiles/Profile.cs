@@ -27,6 +27,9 @@ public sealed record Profile
     /// <summary>Aliases this profile took part in, as source or destination.</summary>
     public ImmutableList<ProfileAlias> Aliases { get; init; } = [];
     public bool IsOptedOut { get; init; }
+    /// <summary>Set while the profile is aged out (no data within its lifetime); cleared on reactivation.</summary>
+    public DateTimeOffset? AgedOutAt { get; init; }
+    public bool IsLive => AgedOutAt is null;
     public DateTimeOffset? OptOutChangedAt { get; init; }
     public bool? LimitAdTracking { get; init; }
     public DateTimeOffset? LimitAdTrackingChangedAt { get; init; }
@@ -118,6 +121,16 @@ public sealed record Profile
             ? this
             : this with { LimitAdTracking = e.LimitAdTracking, LimitAdTrackingChangedAt = e.At };
 
+    public Profile Apply(ProfileAgedOut e) => this with { AgedOutAt = e.At };
+
+    /// <summary>Live again with everything kept, except historical devices: only the device in use now is reliable (§3).</summary>
+    public Profile Apply(ProfileReactivated e) => this with
+    {
+        AgedOutAt = null,
+        Identities = Identities.RemoveAll(i => IsDeviceType(i.Type)),
+        Workspaces = Workspaces.ToImmutableSortedDictionary(w => w.Key, w => w.Value with { Devices = w.Value.Devices.Clear() }),
+    };
+
     /// <summary>Folds a sequence of events onto this state (the decision uses it to see its own effect).</summary>
     public Profile Evolve(object @event) => @event switch
     {
@@ -135,6 +148,8 @@ public sealed record Profile
         ProfileAliasedTo e => Apply(e),
         ProfileAliasedFrom e => Apply(e),
         LimitAdTrackingChanged e => Apply(e),
+        ProfileAgedOut e => Apply(e),
+        ProfileReactivated e => Apply(e),
         _ => this,
     };
 

@@ -60,3 +60,9 @@ public sealed record InstallAttributed(int WorkspaceId, string? DeviceKey, strin
 public sealed record OptOutChanged(int WorkspaceId, bool IsOptedOut, DateTimeOffset At);
 
 public sealed record LimitAdTrackingChanged(int WorkspaceId, bool LimitAdTracking, DateTimeOffset At);
+
+/// <summary>The person sent nothing within the profile lifetime: out of enrichment, audiences and the Profile API (retention-and-privacy.md R3).</summary>
+public sealed record ProfileAgedOut(DateTimeOffset At, DateTimeOffset LastStoredAt);
+
+/// <summary>An aged-out person sent data again: the profile is live again, without its historical devices (§3).</summary>
+public sealed record ProfileReactivated(DateTimeOffset At, DateTimeOffset AgedOutAt);

@@ -52,6 +52,8 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         IncludeType<UserIdentityRemoved>();
         IncludeType<UserIdentityChanged>();
         IncludeType<DeviceSeen>();
+        IncludeType<ProfileAgedOut>();
+        IncludeType<ProfileReactivated>();
     }
 
     public override async Task EnrichEventsAsync(SliceGroup<PersonCalculations, string> group, IQuerySession querySession, CancellationToken cancellation)

@@ -32,4 +32,6 @@ public partial class ProfileProjection : SingleStreamProjection<Profile, string>
     public static Profile Apply(ProfileAliasedTo e, Profile p) => p.Apply(e);
     public static Profile Apply(ProfileAliasedFrom e, Profile p) => p.Apply(e);
     public static Profile Apply(LimitAdTrackingChanged e, Profile p) => p.Apply(e);
+    public static Profile Apply(ProfileAgedOut e, Profile p) => p.Apply(e);
+    public static Profile Apply(ProfileReactivated e, Profile p) => p.Apply(e);
 }
