@@ -3,6 +3,7 @@ using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Domain.Workspaces;
 using Marten;
+using EventProfiles.Commands.Privacy;
 using EventProfiles.Commands.Streams;
 using Npgsql;
 
@@ -62,6 +63,8 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
                     events.Add(linked);
                     profile = profile.Evolve(linked);
                 }
+                // IDSync is data from the person: an aged-out profile that changes here is live again.
+                if (events.Count > 0 && profile.AgedOutAt is { } agedOutAt) events.Insert(0, new ProfileReactivated(source.At, agedOutAt));
                 if (events.Count > 0) session.Events.Append(StreamKey.For(outcome.Mpid), events.ToArray());
                 await session.SaveChangesAsync(ct);
                 return outcome;
@@ -97,7 +100,9 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
                     var removals = group.Select(t => t.Removal).Where(r => loser.HasIdentity(r.IdentityType, r.Value)).Cast<object>().ToArray();
                     if (removals.Length > 0) session.Events.Append(StreamKey.For(group.Key), removals);
                 }
-                if (outcome.Events.Count > 0) session.Events.Append(StreamKey.For(mpid), outcome.Events.ToArray());
+                if (outcome.Events.Count > 0)
+                    session.Events.Append(StreamKey.For(mpid),
+                        profile.AgedOutAt is { } agedOutAt ? [new ProfileReactivated(source.At, agedOutAt), .. outcome.Events] : outcome.Events.ToArray());
                 await session.SaveChangesAsync(ct);
                 return new ModifyResult(true, []);
             }
@@ -111,7 +116,11 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
     private static async Task<Dictionary<long, Profile>> LockAndLoadAsync(IDocumentSession session, IReadOnlyCollection<long> mpids, CancellationToken ct)
     {
         var keys = await StreamLocks.LockAsync(session, mpids, ct);
-        return (await session.LoadManyAsync<Profile>(ct, keys)).ToDictionary(p => p.Mpid);
+        var profiles = (await session.LoadManyAsync<Profile>(ct, keys)).ToDictionary(p => p.Mpid);
+        // Aged-out streams are archived: take them out so identity changes can be recorded (see ProfileLifetime).
+        var agedOut = profiles.Values.Where(p => !p.IsLive).Select(p => p.Id).ToArray();
+        if (agedOut.Length > 0) await ProfileLifetime.UnarchiveAsync((NpgsqlConnection)session.Connection!, session.DocumentStore.Options.DatabaseSchemaName, agedOut);
+        return profiles;
     }
 
     private static UserIdentityRemoved Taken(IdentityKey identity, long by, IdentitySource source) =>
