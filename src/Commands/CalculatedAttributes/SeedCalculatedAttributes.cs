@@ -80,7 +80,8 @@ public static class SeedCalculatedAttributes
         }
         if (errors.Count > 0) return Results.Problem(ApiProblems.Create(StatusCodes.Status404NotFound, "Profile not found", errors));
 
-        await StreamLocks.LockAsync(session, people, ct);
+        // Seeds are data about the person: an aged-out profile is reactivated by them.
+        var profiles = await Privacy.ProfileLifetime.LockAndUnarchiveAsync(session, people, ct);
         var now = clock.GetUtcNow();
         for (var i = 0; i < requests.Count; i++)
         {
@@ -90,6 +91,7 @@ public static class SeedCalculatedAttributes
                     Seeds.ParseCutoff(seed.CutoffDate)!.Value, seed.Seed!.Value.Clone(), now));
             foreach (var attribute in requests[i].Attributes())
                 events.Add(new UserAttributeSet(workspaceId, attribute.AttributeName!, attribute.AttributeValue?.Clone() ?? JsonNull, now, from.Name));
+            if (events.Count > 0 && profiles.GetValueOrDefault(people[i]) is { AgedOutAt: { } agedOutAt }) events.Insert(0, new ProfileReactivated(now, agedOutAt));
             if (events.Count > 0) session.Events.Append(StreamKey.For(people[i]), events.ToArray());
         }
         return Results.Accepted();

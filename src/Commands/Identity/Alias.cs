@@ -182,8 +182,9 @@ public static class RunAliasHandler
             return;
         }
 
-        await StreamLocks.LockAsync(session, [job.SourceMpid, job.DestinationMpid], ct);
-        var source = await session.LoadAsync<Profile>(StreamKey.For(job.SourceMpid), ct);
+        // Either side may be aged out (archived): the copy is recorded on both streams, so both are taken out of the archive.
+        var profiles = await Privacy.ProfileLifetime.LockAndUnarchiveAsync(session, [job.SourceMpid, job.DestinationMpid], ct);
+        var source = profiles.GetValueOrDefault(job.SourceMpid);
         if (source is null)
         {
             job.Status = AliasJobStatus.Rejected;

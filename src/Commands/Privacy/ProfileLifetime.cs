@@ -73,6 +73,19 @@ public static class ProfileLifetime
         return (agedOut, archived);
     }
 
+    /// <summary>
+    /// For writers other than ingestion and IDSync (alias, seeding): lock the streams, load the profiles, and take the
+    /// aged-out ones out of the archive so events can be appended. Returns the profiles by MPID.
+    /// </summary>
+    public static async Task<Dictionary<long, Profile>> LockAndUnarchiveAsync(IDocumentSession session, IEnumerable<long> mpids, CancellationToken ct)
+    {
+        var keys = await StreamLocks.LockAsync(session, mpids, ct);
+        var profiles = (await session.LoadManyAsync<Profile>(ct, keys)).ToDictionary(p => p.Mpid);
+        var agedOut = profiles.Values.Where(p => !p.IsLive).Select(p => p.Id).ToArray();
+        if (agedOut.Length > 0) await UnarchiveAsync((NpgsqlConnection)session.Connection!, session.DocumentStore.Options.DatabaseSchemaName, agedOut);
+        return profiles;
+    }
+
     /// <summary>Takes streams out of the archive (Marten has no API for it: its flags are cleared), inside the caller's transaction.</summary>
     public static async Task UnarchiveAsync(NpgsqlConnection connection, string schema, string[] keys)
     {
