@@ -63,9 +63,19 @@ public static class AudienceEvaluation
                     if (inner > TimeSpan.Zero) moments.Add(DateTimeOffset.FromUnixTimeSeconds(start) + inner); // enters "between N and M days ago"
                 }
         }
-        foreach (var c in audience.Criteria.Where(c => c.Kind == CriterionKinds.FirstSeen && c.Operator == AudienceOperators.WithinLastDays))
-            if (FirstSeen(facts.Profile, c, audience) is { } first && int.TryParse(c.Value, CultureInfo.InvariantCulture, out var days))
-                moments.Add(first.AddDays(days));
+        foreach (var c in audience.Criteria.Where(c => c.Operator == AudienceOperators.WithinLastDays && int.TryParse(c.Value, CultureInfo.InvariantCulture, out _)))
+        {
+            var days = int.Parse(c.Value!, CultureInfo.InvariantCulture);
+            var ws = c.WorkspaceId ?? audience.WorkspaceIds[0];
+            var date = c.Kind switch
+            {
+                CriterionKinds.FirstSeen => FirstSeen(facts.Profile, c, audience),
+                CriterionKinds.UserAttribute => facts.Profile.Workspace(ws).Attributes.TryGetValue(c.AttributeName ?? "", out var a) && !a.Removed && a.Value is { } v ? AttributeValues.AsDate(v) : null,
+                CriterionKinds.CalculatedAttribute => facts.CalculatedAttributes(ws).GetValueOrDefault(c.AttributeName ?? "")?.Text is { } text ? AttributeValues.ParseDate(text) : null,
+                _ => null,
+            };
+            if (date is { } d) moments.Add(d.AddDays(days));
+        }
         return moments.Where(m => m > facts.Now).Order().Cast<DateTimeOffset?>().FirstOrDefault();
     }
 
@@ -75,7 +85,7 @@ public static class AudienceEvaluation
         var newest = now - TimeSpan.FromDays(innerDays);
         return parts.Where(p => p is not null && p.Activation == counter.Activation)
             .SelectMany(p => p!.PartsAt(counter, now))
-            .Where(b => innerDays == 0 || DateTimeOffset.FromUnixTimeSeconds(b.Start) < newest)
+            .Where(b => innerDays == 0 || DateTimeOffset.FromUnixTimeSeconds(b.Start) <= newest)
             .Sum(b => b.Part.Count);
     }
 
@@ -87,7 +97,9 @@ public static class AudienceEvaluation
         (bool Holds, string Why) result = c.Kind switch
         {
             CriterionKinds.Event => EventCriterion(audience, index, facts),
+            CriterionKinds.UserAttribute when c.Type == "list" => ListValue(c, profile.Attributes.TryGetValue(c.AttributeName ?? "", out var la) && !la.Removed ? la.Value : null),
             CriterionKinds.UserAttribute => Value(c, profile.Attributes.TryGetValue(c.AttributeName ?? "", out var a) && !a.Removed ? a.Value : null, facts.Now, $"user attribute {c.AttributeName}"),
+            CriterionKinds.CalculatedAttribute when c.Type == "list" => ListValue(c, Json(facts.CalculatedAttributes(ws).GetValueOrDefault(c.AttributeName ?? ""))),
             CriterionKinds.UserAttributeList => ListValue(c, profile.Attributes.TryGetValue(c.AttributeName ?? "", out var l) && !l.Removed ? l.Value : null),
             CriterionKinds.CalculatedAttribute => Value(c, Json(facts.CalculatedAttributes(ws).GetValueOrDefault(c.AttributeName ?? "")), facts.Now, $"calculated attribute {c.AttributeName}"),
             CriterionKinds.Identity => IdentityCriterion(c, facts.Profile),
@@ -208,7 +220,7 @@ public static class AudienceEvaluation
         AudienceOperators.NotEquals => !Same(text, c.Value),
         AudienceOperators.Contains => text.Contains(c.Value ?? "", StringComparison.OrdinalIgnoreCase),
         AudienceOperators.NotContains => !text.Contains(c.Value ?? "", StringComparison.OrdinalIgnoreCase),
-        AudienceOperators.Pattern => Wildcard(c.Value ?? "").IsMatch(text),
+        AudienceOperators.Pattern => Matches(Wildcard(c.Value ?? ""), text),
         AudienceOperators.InList => (c.Values ?? []).Any(v => Same(text, v)),
         _ => false,
     };
@@ -243,16 +255,23 @@ public static class AudienceEvaluation
             AudienceOperators.After => Day(c.Value) is { } a && day >= a,
             AudienceOperators.On => Day(c.Value) is { } o && day == o,
             AudienceOperators.Between => Day(c.MinValue) is { } from && Day(c.MaxValue) is { } to && day >= from && day <= to,
-            AudienceOperators.WithinLastDays => int.TryParse(c.Value, CultureInfo.InvariantCulture, out var days) && d > now - TimeSpan.FromDays(days),
+            AudienceOperators.WithinLastDays => int.TryParse(c.Value, CultureInfo.InvariantCulture, out var days) && d > now - TimeSpan.FromDays(days) && d <= now,
             _ => false,
         };
     }
 
     private static bool Same(string text, string? operand) => string.Equals(text, operand, StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>A pattern too slow to match does not hold (and never stops an evaluation).</summary>
+    private static bool Matches(Regex pattern, string text)
+    {
+        try { return pattern.IsMatch(text); }
+        catch (RegexMatchTimeoutException) { return false; }
+    }
+
     /// <summary><c>*</c> any run of characters, <c>?</c> one character; the rest literal; case-insensitive.</summary>
     public static Regex Wildcard(string pattern) =>
-        new("^" + Regex.Escape(pattern).Replace("\\*", ".*").Replace("\\?", ".") + "$",
+        new("^" + Regex.Escape(pattern).Replace("\\*", ".*").Replace("\\?", ".") + "\\z",
             RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Singleline, TimeSpan.FromMilliseconds(100));
 
     private static JsonElement? Json(CalculatedValue? value) =>

@@ -36,6 +36,13 @@ public sealed class PersonCalculations
     public bool EvaluateAudiences(IReadOnlyList<ActiveAudience> audiences, Func<PersonCalculations, PersonFacts> facts, DateTimeOffset now)
     {
         var changed = false;
+        // First forget the state of deactivated, deleted or re-activated audiences (no message, §M3), so an audience
+        // nesting one of them never reads a stale membership.
+        foreach (var id in Audiences.Keys.Where(id => !audiences.Any(a => a.Id == id && a.Activation == Audiences[id].Activation)).ToList())
+        {
+            Audiences.Remove(id);
+            changed = true;
+        }
         var current = facts(this);
         DateTimeOffset? next = null;
         foreach (var audience in audiences.OrderBy(a => a.Criteria.Any(c => c.Kind == CriterionKinds.AudienceMembership) ? 1 : 0))
@@ -51,11 +58,6 @@ public sealed class PersonCalculations
             if (AudienceEvaluation.NextChangeAt(audience, current) is { } at && (next is null || at < next)) next = at;
             // A rolling calculated value used by the audience changes the verdict when it falls back.
             if (audience.Criteria.Any(c => c.Kind == CriterionKinds.CalculatedAttribute) && NextChangeAt is { } value && (next is null || value < next)) next = value;
-        }
-        foreach (var id in Audiences.Keys.Where(id => !audiences.Any(a => a.Id == id && a.Activation == Audiences[id].Activation)).ToList())
-        {
-            Audiences.Remove(id); // deactivated, deleted or re-activated: its members are forgotten (no message, §M3)
-            changed = true;
         }
         if (AudiencesChangeAt != next) { AudiencesChangeAt = next; changed = true; }
         return changed;
