@@ -54,10 +54,7 @@ public static class ExplainMembershipEndpoint
         var person = await session.LoadAsync<PersonCalculations>(StreamKey.For(mpid), ct) ?? PersonCalculations.For(mpid);
         var replayed = await session.Query<InitialisedCalculation>().Where(c => c.Mpid == mpid).ToListAsync(ct);
         var now = clock.GetUtcNow();
-        var facts = new PersonFacts(profile, now,
-            counter => [replayed.FirstOrDefault(r => r.DefinitionId == counter.Id)?.Calculation, person.Definitions.GetValueOrDefault(counter.Id)],
-            workspace => VisibleCalculatedValues.Combine(computed.Where(c => c.WorkspaceId == workspace), person, replayed, now),
-            other => person.IsMemberOf(other));
+        var facts = PersonFactsFor.Person(profile, person, replayed, computed, now);
         var verdict = AudienceEvaluation.Evaluate(active, facts);
         return Results.Ok(new MembershipExplanation(id, StreamKey.For(mpid), verdict.IsMember, person.IsMemberOf(id, audience.Activation), verdict.Reason,
             verdict.Criteria.Select(c => new CriterionExplanation(c.Index + 1, c.Index == 0 ? null : audience.Criteria[c.Index].Join ?? Joins.And, c.Kind, c.Holds, c.Why)).ToList()));

@@ -98,10 +98,7 @@ public static class CalculateStandardAudienceHandler
                 if (!profileByMpid.TryGetValue(mpid, out var profile)) continue;
                 var person = computedByMpid.GetValueOrDefault(mpid) ?? PersonCalculations.For(mpid);
                 var replayedParts = replayedByMpid[mpid].ToList();
-                var facts = new PersonFacts(profile, now,
-                    counter => [parts.GetValueOrDefault(counter.Id)],
-                    workspace => VisibleCalculatedValues.Combine(visible.Where(v => v.WorkspaceId == workspace), person, replayedParts, now),
-                    other => person.IsMemberOf(other));
+                var facts = PersonFactsFor.Person(profile, person, replayedParts, visible, now, counter => [parts.GetValueOrDefault(counter.Id)]);
                 if (AudienceEvaluation.Evaluate(active, facts).IsMember)
                 {
                     members.Add(mpid);

@@ -112,16 +112,9 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
         }
     }
 
-    /// <summary>Locks the streams for this transaction, then loads their profiles.</summary>
-    private static async Task<Dictionary<long, Profile>> LockAndLoadAsync(IDocumentSession session, IReadOnlyCollection<long> mpids, CancellationToken ct)
-    {
-        var keys = await StreamLocks.LockAsync(session, mpids, ct);
-        var profiles = (await session.LoadManyAsync<Profile>(ct, keys)).ToDictionary(p => p.Mpid);
-        // Aged-out streams are archived: take them out so identity changes can be recorded (see ProfileLifetime).
-        var agedOut = profiles.Values.Where(p => !p.IsLive).Select(p => p.Id).ToArray();
-        if (agedOut.Length > 0) await ProfileLifetime.UnarchiveAsync((NpgsqlConnection)session.Connection!, session.DocumentStore.Options.DatabaseSchemaName, agedOut);
-        return profiles;
-    }
+    /// <summary>Locks the streams for this transaction, loads their profiles, and takes aged-out ones out of the archive.</summary>
+    private static Task<Dictionary<long, Profile>> LockAndLoadAsync(IDocumentSession session, IReadOnlyCollection<long> mpids, CancellationToken ct) =>
+        ProfileLifetime.LockAndUnarchiveAsync(session, mpids, ct);
 
     private static UserIdentityRemoved Taken(IdentityKey identity, long by, IdentitySource source) =>
         new(source.WorkspaceId, identity.Type, identity.Value, source.At, source.Input, by, source.RequestId);

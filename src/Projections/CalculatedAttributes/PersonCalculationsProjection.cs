@@ -115,14 +115,8 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         return snapshot is { Definitions.Count: 0, Audiences.Count: 0 } ? null : snapshot;
     }
 
-    private static PersonFacts Facts(PersonCalculations person, Profile profile, PageContext page, DateTimeOffset now)
-    {
-        var replayed = page.Initialised[person.Mpid].ToList();
-        return new PersonFacts(profile, now,
-            counter => [replayed.FirstOrDefault(r => r.DefinitionId == counter.Id)?.Calculation, person.Definitions.GetValueOrDefault(counter.Id)],
-            workspace => VisibleCalculatedValues.Combine(page.Visible.Where(v => v.WorkspaceId == workspace), person, replayed, now),
-            audience => person.IsMemberOf(audience));
-    }
+    private static PersonFacts Facts(PersonCalculations person, Profile profile, PageContext page, DateTimeOffset now) =>
+        PersonFactsFor.Person(profile, person, page.Initialised[person.Mpid].ToList(), page.Visible, now);
 
     /// <summary>Membership changes go to Wolverine (recorded, sent to audience outputs); a time-based change is scheduled.</summary>
     public override ValueTask RaiseSideEffects(IDocumentOperations operations, IEventSlice<PersonCalculations> slice)
@@ -141,6 +135,18 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         }
         return ValueTask.CompletedTask;
     }
+}
+
+/// <summary>What an audience verdict reads about a person: the projection, "explain" and standard audiences build it the same way.</summary>
+public static class PersonFactsFor
+{
+    /// <param name="counterParts">Where event counters come from; by default the replayed and live parts of each counter.</param>
+    public static PersonFacts Person(Profile profile, PersonCalculations person, IReadOnlyList<InitialisedCalculation> replayed,
+        IEnumerable<CalculatedAttribute> visible, DateTimeOffset now, Func<ActiveDefinition, Calculation?[]>? counterParts = null) =>
+        new(profile, now,
+            counterParts ?? (counter => [replayed.FirstOrDefault(r => r.DefinitionId == counter.Id)?.Calculation, person.Definitions.GetValueOrDefault(counter.Id)]),
+            workspace => VisibleCalculatedValues.Combine(visible.Where(v => v.WorkspaceId == workspace), person, replayed, now),
+            audience => person.IsMemberOf(audience));
 }
 
 /// <summary>Membership changes found by the projection, in the order found.</summary>

@@ -7,22 +7,12 @@ namespace EventProfiles.Integration.Tests.Audiences;
 
 /// <summary>The audience API: validation, scope, lifecycle; standard audiences; rebuilds that equal the live memberships.</summary>
 [Collection(AppCollection.Name)]
-public sealed class AudienceApiTests(AppFixture app) : IAsyncLifetime
+public sealed class AudienceApiTests(AppFixture app) : WithReceiver(app)
 {
-    private Receiver _receiver = null!;
-    private string _outputId = "";
-
-    public async Task InitializeAsync() => _receiver = await Receiver.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (_outputId.Length > 0) using (await app.AdminClient().DeleteAsync($"/api/admin/outputs/{_outputId}")) { }
-        await _receiver.DisposeAsync();
-    }
 
     private async Task<IReadOnlyList<(string Field, string Message)>> Rejected(string body)
     {
-        using var response = await app.Platform(HttpMethod.Post, "/v1/audiences?accountId=1", body);
+        using var response = await App.Platform(HttpMethod.Post, "/v1/audiences?accountId=1", body);
         response.StatusCode.ShouldBe(HttpStatusCode.BadRequest, await response.Content.ReadAsStringAsync());
         return await response.Errors();
     }
@@ -42,27 +32,27 @@ public sealed class AudienceApiTests(AppFixture app) : IAsyncLifetime
             .ShouldContain(e => e.Field == "criteria[0].recency" && e.Message.Contains("30 days"));
         (await Rejected($$"""{ "name": "{{name}}", "workspaces": [2], "criteria": [ { "kind": "identity", "identity_type": "email", "operator": "exists" } ] }"""))
             .ShouldContain(e => e.Field == "workspaces"); // the demo client may not use workspace 2
-        using var list = await app.Platform(HttpMethod.Get, "/v1/audiences?accountId=1");
+        using var list = await App.Platform(HttpMethod.Get, "/v1/audiences?accountId=1");
         JsonNode.Parse(await list.Content.ReadAsStringAsync())!.AsArray().ShouldNotContain(a => a!["name"]!.GetValue<string>() == name);
     }
 
     [Fact]
     public async Task a_token_sees_only_audiences_of_its_workspaces_and_accountId_is_required()
     {
-        var created = await app.CreateAudience(Api.NewId("scoped"), """[ { "kind": "identity", "identity_type": "email", "operator": "exists" } ]""");
+        var created = await App.CreateAudience(Api.NewId("scoped"), """[ { "kind": "identity", "identity_type": "email", "operator": "exists" } ]""");
         var id = created["id"]!.GetValue<int>();
         created["status"]!.GetValue<string>().ShouldBe("draft");
         created["workspaces"]![0]!["id"]!.GetValue<int>().ShouldBe(1);
         created["data_type"]!.GetValue<string>().ShouldBe("audience");
-        var other = await app.Token("other-client", "other-client-secret");
-        using (var hidden = await app.Platform(HttpMethod.Get, $"/v1/audiences/{id}?accountId=1", token: other)) hidden.StatusCode.ShouldBe(HttpStatusCode.NotFound);
-        using (var wsList = await app.Platform(HttpMethod.Get, "/v1/workspace/1/audiences?accountId=1", token: other)) wsList.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
-        using (var noAccount = await app.Platform(HttpMethod.Get, "/v1/audiences")) noAccount.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
-        using (var anonymous = await app.NewClient().GetAsync("/v1/audiences?accountId=1")) anonymous.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
-        using (var mine = await app.Platform(HttpMethod.Get, "/v1/workspace/1/audiences?accountId=1"))
+        var other = await App.Token("other-client", "other-client-secret");
+        using (var hidden = await App.Platform(HttpMethod.Get, $"/v1/audiences/{id}?accountId=1", token: other)) hidden.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        using (var wsList = await App.Platform(HttpMethod.Get, "/v1/workspace/1/audiences?accountId=1", token: other)) wsList.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        using (var noAccount = await App.Platform(HttpMethod.Get, "/v1/audiences")) noAccount.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        using (var anonymous = await App.NewClient().GetAsync("/v1/audiences?accountId=1")) anonymous.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        using (var mine = await App.Platform(HttpMethod.Get, "/v1/workspace/1/audiences?accountId=1"))
             JsonNode.Parse(await mine.Content.ReadAsStringAsync())!.AsArray().ShouldContain(a => a!["id"]!.GetValue<int>() == id);
-        using (var deleted = await app.Platform(HttpMethod.Delete, $"/v1/audiences/{id}?accountId=1")) deleted.StatusCode.ShouldBe(HttpStatusCode.NoContent);
-        using (var gone = await app.Platform(HttpMethod.Get, $"/v1/audiences/{id}?accountId=1")) gone.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        using (var deleted = await App.Platform(HttpMethod.Delete, $"/v1/audiences/{id}?accountId=1")) deleted.StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        using (var gone = await App.Platform(HttpMethod.Get, $"/v1/audiences/{id}?accountId=1")) gone.StatusCode.ShouldBe(HttpStatusCode.NotFound);
     }
 
     [Fact]
@@ -74,45 +64,43 @@ public sealed class AudienceApiTests(AppFixture app) : IAsyncLifetime
         var twice = Api.NewId("std-twice");
         var day = DateTimeOffset.UtcNow.UtcDateTime.Date.AddDays(-20);
         foreach (var c in inRange)
-            await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{c}}" }, "events": [ {{Event($"Signup{s}", day.AddHours(12))}} ] }""");
-        await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{outOfRange}}" }, "events": [ {{Event($"Signup{s}", day.AddDays(-5))}} ] }""");
-        await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{twice}}" }, "events": [ {{Event($"Signup{s}", day.AddHours(1))}}, {{Event($"Signup{s}", day.AddHours(2))}} ] }""");
+            await App.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{c}}" }, "events": [ {{Event($"Signup{s}", day.AddHours(12))}} ] }""");
+        await App.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{outOfRange}}" }, "events": [ {{Event($"Signup{s}", day.AddDays(-5))}} ] }""");
+        await App.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{twice}}" }, "events": [ {{Event($"Signup{s}", day.AddHours(1))}}, {{Event($"Signup{s}", day.AddHours(2))}} ] }""");
 
-        using var created = await app.Platform(HttpMethod.Post, "/v1/audiences?accountId=1", $$"""
+        using var created = await App.Platform(HttpMethod.Post, "/v1/audiences?accountId=1", $$"""
             { "name": "Signed up {{s}}", "audience_type": "standard", "workspaces": [1],
               "date_range": { "from": "{{day.AddDays(-1):yyyy-MM-dd}}", "to": "{{day.AddDays(1):yyyy-MM-dd}}" },
               "criteria": [ { "kind": "event", "event_type": "custom_event", "event_name": "Signup{{s}}", "frequency": { "operator": "equals", "count": 1 } } ] }
             """);
         created.StatusCode.ShouldBe(HttpStatusCode.OK, await created.Content.ReadAsStringAsync());
         var id = JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!.GetValue<int>();
-        _outputId = (await app.CreateOutput(_receiver.Url))["id"]!.GetValue<string>();
-        using (var connected = await app.AdminClient().PostAsJsonAsync("/api/admin/audience-connections", new { audience_id = id, output_id = _outputId }))
-            connected.StatusCode.ShouldBe(HttpStatusCode.Created);
+        await ConnectAudienceAsync(id);
 
-        using (var activated = await app.Platform(HttpMethod.Post, $"/v1/audiences/{id}/activation?accountId=1")) activated.StatusCode.ShouldBe(HttpStatusCode.NoContent);
-        await Waiting.Until(async () => (await app.Audience(id))["status"]!.GetValue<string>() == "ready", "the standard audience", 60);
-        var audience = await app.Audience(id);
+        using (var activated = await App.Platform(HttpMethod.Post, $"/v1/audiences/{id}/activation?accountId=1")) activated.StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        await Waiting.Until(async () => (await App.Audience(id))["status"]!.GetValue<string>() == "ready", "the standard audience", 60);
+        var audience = await App.Audience(id);
         audience["size"]!.GetValue<long>().ShouldBe(2);
         audience["calculation"]!["percent"]!.GetValue<double>().ShouldBe(100);
-        foreach (var c in inRange) (await app.MembershipsOf(c)).ShouldContain(id);
-        (await app.MembershipsOf(outOfRange)).ShouldNotContain(id);
-        (await app.MembershipsOf(twice)).ShouldNotContain(id); // two signups: "equals 1" is false
+        foreach (var c in inRange) (await App.MembershipsOf(c)).ShouldContain(id);
+        (await App.MembershipsOf(outOfRange)).ShouldNotContain(id);
+        (await App.MembershipsOf(twice)).ShouldNotContain(id); // two signups: "equals 1" is false
 
-        await Waiting.Until(() => Task.FromResult(_receiver.Received.Any()), "the one-time send");
-        var sent = _receiver.Received.Select(r => r.Batch).SelectMany(b => b["user_profiles"]!.AsArray()).Select(p => p!["mpid"]!.GetValue<string>()).ToList();
+        await Waiting.Until(() => Task.FromResult(Receiver.Received.Any()), "the one-time send");
+        var sent = Receiver.Received.Select(r => r.Batch).SelectMany(b => b["user_profiles"]!.AsArray()).Select(p => p!["mpid"]!.GetValue<string>()).ToList();
         sent.Count.ShouldBe(2);
 
         try
         {
-            app.Clock.Advance(TimeSpan.FromDays(31));
-            (await app.Audience(id))["status"]!.GetValue<string>().ShouldBe("expired");
-            using var late = await app.Platform(HttpMethod.Post, $"/v1/audiences/{id}/send?accountId=1");
+            App.Clock.Advance(TimeSpan.FromDays(31));
+            (await App.Audience(id))["status"]!.GetValue<string>().ShouldBe("expired");
+            using var late = await App.Platform(HttpMethod.Post, $"/v1/audiences/{id}/send?accountId=1");
             late.StatusCode.ShouldBe(HttpStatusCode.Conflict);
-            (await app.MembershipsOf(inRange[0])).ShouldContain(id); // membership survives expiry
+            (await App.MembershipsOf(inRange[0])).ShouldContain(id); // membership survives expiry
         }
         finally
         {
-            app.Clock.Reset();
+            App.Clock.Reset();
         }
     }
 
@@ -120,33 +108,31 @@ public sealed class AudienceApiTests(AppFixture app) : IAsyncLifetime
     public async Task rebuilding_the_projection_gives_the_same_members_and_sends_nothing_again()
     {
         var s = Guid.NewGuid().ToString("N")[..8];
-        var id = await app.ActiveAudience($"Viewers {s}", $$"""
+        var id = await App.ActiveAudience($"Viewers {s}", $$"""
             [ { "kind": "event", "event_type": "custom_event", "event_name": "View{{s}}", "frequency": { "operator": "greater_or_equal", "count": 2 }, "recency": { "within_days": 7 } },
               { "join": "or", "kind": "user_attribute", "attribute_name": "vip_{{s}}", "type": "boolean", "operator": "equals", "value": "true" },
               { "join": "exclude", "kind": "consent", "regulation": "ccpa", "consented": true } ]
             """);
-        _outputId = (await app.CreateOutput(_receiver.Url))["id"]!.GetValue<string>();
-        using (var connected = await app.AdminClient().PostAsJsonAsync("/api/admin/audience-connections", new { audience_id = id, output_id = _outputId }))
-            connected.StatusCode.ShouldBe(HttpStatusCode.Created);
+        await ConnectAudienceAsync(id);
         var now = DateTimeOffset.UtcNow;
         var people = Enumerable.Range(0, 5).Select(i => Api.NewId($"aud-rb{i}")).ToList();
         for (var i = 0; i < people.Count; i++)
         {
             var events = string.Join(",", Enumerable.Range(0, i).Select(k => Event($"View{s}", now.AddDays(-k))));
             var optOut = i == 4 ? """, "consent_state": { "ccpa": { "data_sale_opt_out": { "consented": true, "timestamp_unixtime_ms": 1700000000000 } } }""" : "";
-            await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{people[i]}}" }, "user_attributes": { "vip_{{s}}": {{(i == 1 ? "true" : "false")}} }{{optOut}}, "events": [ {{events}} ] }""");
+            await App.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{people[i]}}" }, "user_attributes": { "vip_{{s}}": {{(i == 1 ? "true" : "false")}} }{{optOut}}, "events": [ {{events}} ] }""");
         }
-        await app.CatchUpDaemon();
+        await App.CatchUpDaemon();
         var before = new List<int[]>();
-        foreach (var p in people) before.Add(await app.MembershipsOf(p));
+        foreach (var p in people) before.Add(await App.MembershipsOf(p));
         before.Select(m => m.Contains(id)).ShouldBe([false, true, true, true, false]); // 0 views; vip; 2 and 3 views; excluded (CCPA opt-out)
-        await Waiting.Until(() => Task.FromResult(_receiver.Received.Count == 3), "three add messages");
+        await Waiting.Until(() => Task.FromResult(Receiver.Received.Count == 3), "three add messages");
 
-        await app.RebuildCalculatedAttributes();
-        await app.CatchUpDaemon();
-        for (var i = 0; i < people.Count; i++) (await app.MembershipsOf(people[i])).ShouldBe(before[i]);
-        (await app.Audience(id))["size"]!.GetValue<long>().ShouldBe(3);
+        await App.RebuildCalculatedAttributes();
+        await App.CatchUpDaemon();
+        for (var i = 0; i < people.Count; i++) (await App.MembershipsOf(people[i])).ShouldBe(before[i]);
+        (await App.Audience(id))["size"]!.GetValue<long>().ShouldBe(3);
         await Task.Delay(500); // give any (wrong) duplicate a chance to arrive before counting
-        _receiver.Received.Count.ShouldBe(3);
+        Receiver.Received.Count.ShouldBe(3);
     }
 }

@@ -11,18 +11,8 @@ namespace EventProfiles.Integration.Tests.Privacy;
 
 /// <summary>OpenDSR v3: erasure that leaves nothing anywhere, access exports, and the API's rules.</summary>
 [Collection(AppCollection.Name)]
-public sealed class DataSubjectRequestTests(AppFixture app) : IAsyncLifetime
+public sealed class DataSubjectRequestTests(AppFixture app) : WithReceiver(app)
 {
-    private Receiver _receiver = null!;
-    private string _outputId = "";
-
-    public async Task InitializeAsync() => _receiver = await Receiver.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (_outputId.Length > 0) using (await app.AdminClient().DeleteAsync($"/api/admin/outputs/{_outputId}")) { }
-        await _receiver.DisposeAsync();
-    }
 
     private static string Request(string type, string identities, bool skip = true, string? id = null, string extra = "") => $$"""
         { "regulation": "gdpr", "subject_request_id": "{{id ?? Guid.NewGuid().ToString()}}", "subject_request_type": "{{type}}",
@@ -35,7 +25,7 @@ public sealed class DataSubjectRequestTests(AppFixture app) : IAsyncLifetime
         using var request = new HttpRequestMessage(method, path);
         if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
         request.Headers.Authorization = AppFixture.Basic(key, secret);
-        return await app.Client.SendAsync(request);
+        return await App.Client.SendAsync(request);
     }
 
     private async Task<JsonObject> Submitted(string json)
@@ -63,10 +53,10 @@ public sealed class DataSubjectRequestTests(AppFixture app) : IAsyncLifetime
     {
         var found = new List<string>();
         var tables = new List<(string Table, List<string> Bytea)>();
-        await using (var command = app.Db.CreateCommand(
+        await using (var command = App.Db.CreateCommand(
             "select table_name, coalesce(array_agg(column_name::text) filter (where data_type = 'bytea'), '{}') from information_schema.columns where table_schema = $1 group by 1"))
         {
-            command.Parameters.AddWithValue(app.Schema);
+            command.Parameters.AddWithValue(App.Schema);
             await using var reader = await command.ExecuteReaderAsync();
             while (await reader.ReadAsync()) tables.Add((reader.GetString(0), reader.GetFieldValue<string[]>(1).ToList()));
         }
@@ -74,7 +64,7 @@ public sealed class DataSubjectRequestTests(AppFixture app) : IAsyncLifetime
             foreach (var needle in needles)
             {
                 var bytes = string.Concat(bytea.Select(c => $" or position(convert_to($1, 'UTF8') in t.\"{c}\") > 0"));
-                await using var command = app.Db.CreateCommand($"select t::text from {app.Schema}.\"{table}\" t where strpos(t::text, $1) > 0{bytes} limit 3");
+                await using var command = App.Db.CreateCommand($"select t::text from {App.Schema}.\"{table}\" t where strpos(t::text, $1) > 0{bytes} limit 3");
                 command.Parameters.AddWithValue(needle);
                 await using var reader = await command.ExecuteReaderAsync();
                 while (await reader.ReadAsync()) found.Add($"{table} ({needle}): {reader.GetString(0)[..Math.Min(200, reader.GetString(0).Length)]}");
@@ -86,13 +76,13 @@ public sealed class DataSubjectRequestTests(AppFixture app) : IAsyncLifetime
     public async Task an_erasure_leaves_no_trace_in_any_table_and_no_rebuild_brings_it_back()
     {
         var s = Guid.NewGuid().ToString("N")[..8];
-        await app.ActiveCalculatedAttribute($"buys_{s}", $$"""
+        await App.ActiveCalculatedAttribute($"buys_{s}", $$"""
             { "data_point": { "type": "event", "event_type": "custom_event", "event_name": "Buy{{s}}" }, "calculation_type": "count",
               "time_period": { "type": "within", "within": 30, "within_unit": "days" } }
             """);
-        var audience = await app.ActiveAudience($"Secret keepers {s}", $$"""[ { "kind": "user_attribute", "attribute_name": "secret_{{s}}", "type": "string", "operator": "exists" } ]""");
-        _outputId = (await app.CreateOutput(_receiver.Url))["id"]!.GetValue<string>();
-        await app.Connect(AppFixture.ForwardingInput, _outputId);
+        var audience = await App.ActiveAudience($"Secret keepers {s}", $$"""[ { "kind": "user_attribute", "attribute_name": "secret_{{s}}", "type": "string", "operator": "exists" } ]""");
+        await NewOutputAsync();
+        await App.Connect(AppFixture.ForwardingInput, OutputId);
 
         var customer = Api.NewId("erase-me");
         var email = $"{customer}@example.org";
@@ -101,28 +91,28 @@ public sealed class DataSubjectRequestTests(AppFixture app) : IAsyncLifetime
             { "environment": "development", "user_identities": { "customer_id": "{{customer}}", "email": "{{email}}" }, "user_attributes": { "secret_{{s}}": "{{secret}}" },
               "events": [ { "event_type": "custom_event", "data": { "event_name": "Buy{{s}}", "custom_event_type": "other", "custom_attributes": { "note": "{{secret}}" } } } ] }
             """;
-        await app.Ingested(batch, key: AppFixture.ForwardingKey, secret: AppFixture.ForwardingSecret);
-        await app.Ingested(batch.Replace($"Buy{s}", "Other"), key: AppFixture.ForwardingKey, secret: AppFixture.ForwardingSecret);
-        await app.CatchUpDaemon();
-        await Waiting.Until(async () => (await app.MembershipsOf(customer)).Contains(audience), "the membership");
-        await Waiting.Until(() => Task.FromResult(_receiver.BatchesOf(customer).Count == 2), "the forwarded batches");
-        var mpid = (await app.ProfileOf(customer))["mpid"]!.GetValue<long>().ToString();
+        await App.Ingested(batch, key: AppFixture.ForwardingKey, secret: AppFixture.ForwardingSecret);
+        await App.Ingested(batch.Replace($"Buy{s}", "Other"), key: AppFixture.ForwardingKey, secret: AppFixture.ForwardingSecret);
+        await App.CatchUpDaemon();
+        await Waiting.Until(async () => (await App.MembershipsOf(customer)).Contains(audience), "the membership");
+        await Waiting.Until(() => Task.FromResult(Receiver.BatchesOf(customer).Count == 2), "the forwarded batches");
+        var mpid = (await App.ProfileOf(customer))["mpid"]!.GetValue<long>().ToString();
         (await Traces(email, secret, mpid)).ShouldNotBeEmpty(); // the scan does find the person before
 
         var id = (await Submitted(Request("erasure", $$"""{ "email": { "value": "{{email}}", "encoding": "raw" } }""")))["subject_request_id"]!.GetValue<string>();
         await UntilCompleted(id);
 
         (await Traces(email, customer, secret, mpid)).ShouldBeEmpty();
-        using (var gone = await app.ResolveProfile(customer)) gone.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        using (var gone = await App.ResolveProfile(customer)) gone.StatusCode.ShouldBe(HttpStatusCode.NotFound);
 
         // Nothing of them can come back from the events: rebuild every projection and look again.
-        var store = app.Services.GetRequiredService<IDocumentStore>();
+        var store = App.Services.GetRequiredService<IDocumentStore>();
         using (var daemon = await store.BuildProjectionDaemonAsync())
         {
             await daemon.RebuildProjectionAsync("Profile", TimeSpan.FromMinutes(1), CancellationToken.None);
             await daemon.RebuildProjectionAsync("IdentityIndex", TimeSpan.FromMinutes(1), CancellationToken.None);
         }
-        await app.RebuildCalculatedAttributes(); // synchronous: done when it returns
+        await App.RebuildCalculatedAttributes(); // synchronous: done when it returns
         (await Traces(email, customer, secret, mpid)).ShouldBeEmpty();
         (await Status(id))["request_status"]!.GetValue<string>().ShouldBe("completed");
     }
@@ -133,9 +123,9 @@ public sealed class DataSubjectRequestTests(AppFixture app) : IAsyncLifetime
         var customer = Api.NewId("access");
         var other = Api.NewId("access-other");
         string Batch(string who, string name) => $$"""{ "environment": "development", "user_identities": { "customer_id": "{{who}}" }, "user_attributes": { "tier": "gold" }, "events": [ { "event_type": "custom_event", "data": { "event_name": "{{name}}", "custom_event_type": "other" } } ] }""";
-        await app.Ingested(Batch(customer, "First"));
-        await app.Ingested(Batch(customer, "Second"));
-        await app.Ingested(Batch(other, "Elsewhere"));
+        await App.Ingested(Batch(customer, "First"));
+        await App.Ingested(Batch(customer, "Second"));
+        await App.Ingested(Batch(other, "Elsewhere"));
 
         var id = (await Submitted(Request("access", $$"""{ "controller_customer_id": { "value": "{{customer}}", "encoding": "raw" } }""")))["subject_request_id"]!.GetValue<string>();
         await UntilCompleted(id);
@@ -173,7 +163,7 @@ public sealed class DataSubjectRequestTests(AppFixture app) : IAsyncLifetime
             (await unknown.Errors()).ShouldContain(e => e.Field == "subject_identities.shoe_size");
         using (var hashed = await Send(HttpMethod.Post, "/v3/requests", Request("erasure", $$"""{ "email": { "value": "{{email}}", "encoding": "md5" } }""")))
             hashed.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
-        using (var anonymous = await app.NewClient().PostAsync("/v3/requests", new StringContent(Request("erasure", identities), Encoding.UTF8, "application/json")))
+        using (var anonymous = await App.NewClient().PostAsync("/v3/requests", new StringContent(Request("erasure", identities), Encoding.UTF8, "application/json")))
             anonymous.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
 
         var requestId = Guid.NewGuid().ToString();
@@ -193,10 +183,10 @@ public sealed class DataSubjectRequestTests(AppFixture app) : IAsyncLifetime
         status["expected_completion_time"].ShouldBeNull();
         using (var twice = await Send(HttpMethod.Delete, $"/v3/requests/{requestId}")) twice.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
 
-        using var discovery = await app.NewClient().GetAsync("/v3/discovery");
+        using var discovery = await App.NewClient().GetAsync("/v3/discovery");
         var found = JsonNode.Parse(await discovery.Content.ReadAsStringAsync())!;
         found["supported_subject_request_types"]!.AsArray().Select(t => t!.GetValue<string>()).ShouldBe(["access", "portability", "erasure"]);
-        using var certificate = await app.NewClient().GetAsync(new Uri(found["processor_certificate"]!.GetValue<string>()).PathAndQuery);
+        using var certificate = await App.NewClient().GetAsync(new Uri(found["processor_certificate"]!.GetValue<string>()).PathAndQuery);
         (await certificate.Content.ReadAsStringAsync()).ShouldStartWith("-----BEGIN CERTIFICATE-----");
     }
 }

@@ -8,24 +8,14 @@ namespace EventProfiles.Integration.Tests.Privacy;
 
 /// <summary>Profile lifetime: ageing out at the boundary (archived stream, audience removal), Lifetime Profiles, reactivation.</summary>
 [Collection(AppCollection.Name)]
-public sealed class ProfileLifetimeTests(AppFixture app) : IAsyncLifetime
+public sealed class ProfileLifetimeTests(AppFixture app) : WithReceiver(app)
 {
-    private Receiver _receiver = null!;
-    private string _outputId = "";
 
-    public async Task InitializeAsync() => _receiver = await Receiver.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (_outputId.Length > 0) using (await app.AdminClient().DeleteAsync($"/api/admin/outputs/{_outputId}")) { }
-        await _receiver.DisposeAsync();
-    }
-
-    private RetentionEnforcer Enforcer => app.Services.GetRequiredService<RetentionEnforcer>();
+    private RetentionEnforcer Enforcer => App.Services.GetRequiredService<RetentionEnforcer>();
 
     private async Task<bool> IsArchived(long mpid)
     {
-        await using var command = app.Db.CreateCommand($"select is_archived from {app.Schema}.mt_streams where id = $1");
+        await using var command = App.Db.CreateCommand($"select is_archived from {App.Schema}.mt_streams where id = $1");
         command.Parameters.AddWithValue(mpid.ToString());
         return (bool)(await command.ExecuteScalarAsync())!;
     }
@@ -39,46 +29,44 @@ public sealed class ProfileLifetimeTests(AppFixture app) : IAsyncLifetime
     public async Task a_profile_ages_out_at_the_lifetime_boundary_and_comes_back_with_new_data_but_not_its_old_devices()
     {
         var s = Guid.NewGuid().ToString("N")[..8];
-        var audience = await app.ActiveAudience($"Lifers {s}", $$"""[ { "kind": "user_attribute", "attribute_name": "life_{{s}}", "type": "string", "operator": "exists" } ]""");
-        _outputId = (await app.CreateOutput(_receiver.Url))["id"]!.GetValue<string>();
-        using (var connected = await app.AdminClient().PostAsJsonAsync("/api/admin/audience-connections", new { audience_id = audience, output_id = _outputId }))
-            connected.StatusCode.ShouldBe(HttpStatusCode.Created);
+        var audience = await App.ActiveAudience($"Lifers {s}", $$"""[ { "kind": "user_attribute", "attribute_name": "life_{{s}}", "type": "string", "operator": "exists" } ]""");
+        await ConnectAudienceAsync(audience);
 
         var customer = Api.NewId("lifetime");
         var oldDevice = Guid.NewGuid().ToString().ToUpperInvariant();
-        await app.Ingested(Batch(customer, oldDevice, $$""", "user_attributes": { "life_{{s}}": "yes" }"""));
-        var mpid = (await app.ProfileOf(customer))["mpid"]!.GetValue<long>();
-        await app.CatchUpDaemon();
-        await Waiting.Until(async () => (await app.MembershipsOf(customer)).Contains(audience), "the membership");
+        await App.Ingested(Batch(customer, oldDevice, $$""", "user_attributes": { "life_{{s}}": "yes" }"""));
+        var mpid = (await App.ProfileOf(customer))["mpid"]!.GetValue<long>();
+        await App.CatchUpDaemon();
+        await Waiting.Until(async () => (await App.MembershipsOf(customer)).Contains(audience), "the membership");
 
         try
         {
-            app.Clock.Advance(TimeSpan.FromDays(30) - TimeSpan.FromMinutes(1)); // just inside the 30-day lifetime
+            App.Clock.Advance(TimeSpan.FromDays(30) - TimeSpan.FromMinutes(1)); // just inside the 30-day lifetime
             await Enforcer.RunOnceAsync(CancellationToken.None);
-            using (var live = await app.ResolveProfile(customer)) live.StatusCode.ShouldBe(HttpStatusCode.OK);
+            using (var live = await App.ResolveProfile(customer)) live.StatusCode.ShouldBe(HttpStatusCode.OK);
 
-            app.Clock.Advance(TimeSpan.FromMinutes(2)); // just past it
+            App.Clock.Advance(TimeSpan.FromMinutes(2)); // just past it
             await Enforcer.RunOnceAsync(CancellationToken.None);
-            using (var agedOut = await app.ResolveProfile(customer)) agedOut.StatusCode.ShouldBe(HttpStatusCode.NotFound);
-            await app.CatchUpDaemon();
+            using (var agedOut = await App.ResolveProfile(customer)) agedOut.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+            await App.CatchUpDaemon();
             await Enforcer.RunOnceAsync(CancellationToken.None); // the daemon has applied the ageing out: now archived
             (await IsArchived(mpid)).ShouldBeTrue();
-            await Waiting.Until(() => Task.FromResult(_receiver.Received.Count(r => r.Batch.ToJsonString().Contains("\"delete\"")) == 1), "the removal message");
+            await Waiting.Until(() => Task.FromResult(Receiver.Received.Count(r => r.Batch.ToJsonString().Contains("\"delete\"")) == 1), "the removal message");
 
             var newDevice = Guid.NewGuid().ToString().ToUpperInvariant();
-            await app.Ingested(Batch(customer, newDevice)); // seen again: reactivated
+            await App.Ingested(Batch(customer, newDevice)); // seen again: reactivated
             (await IsArchived(mpid)).ShouldBeFalse();
-            var profile = await app.ProfileOf(customer);
+            var profile = await App.ProfileOf(customer);
             profile["mpid"]!.GetValue<long>().ShouldBe(mpid);
             profile.Attribute($"life_{s}").ShouldBe(["yes"]); // attributes come back
             profile.Identities("device_identities").ShouldBe([$"ios_vendor_id={newDevice}"]); // the old device does not
             profile.Identities().ShouldContain($"customer_id={customer}");
-            await app.CatchUpDaemon();
-            await Waiting.Until(async () => (await app.MembershipsOf(customer)).Contains(audience), "the membership back");
+            await App.CatchUpDaemon();
+            await Waiting.Until(async () => (await App.MembershipsOf(customer)).Contains(audience), "the membership back");
         }
         finally
         {
-            app.Clock.Reset();
+            App.Clock.Reset();
         }
     }
 
@@ -86,20 +74,20 @@ public sealed class ProfileLifetimeTests(AppFixture app) : IAsyncLifetime
     public async Task with_lifetime_profiles_a_profile_stays_live_past_the_default_lifetime()
     {
         var customer = Api.NewId("lifetime-long");
-        await app.Ingested(Batch(customer, Guid.NewGuid().ToString()));
+        await App.Ingested(Batch(customer, Guid.NewGuid().ToString()));
         try
         {
-            using (var set = await app.AdminClient().PutAsJsonAsync("/api/admin/retention", new { data_retention_days = 365, profile_lifetime_days = 200, lifetime_profiles = true }))
+            using (var set = await App.AdminClient().PutAsJsonAsync("/api/admin/retention", new { data_retention_days = 365, profile_lifetime_days = 200, lifetime_profiles = true }))
                 set.StatusCode.ShouldBe(HttpStatusCode.OK);
-            app.Clock.Advance(TimeSpan.FromDays(45));
+            App.Clock.Advance(TimeSpan.FromDays(45));
             await Enforcer.RunOnceAsync(CancellationToken.None);
-            using var live = await app.ResolveProfile(customer);
+            using var live = await App.ResolveProfile(customer);
             live.StatusCode.ShouldBe(HttpStatusCode.OK);
         }
         finally
         {
-            app.Clock.Reset();
-            using (await app.AdminClient().PutAsJsonAsync("/api/admin/retention", new { data_retention_days = 730, profile_lifetime_days = 30, lifetime_profiles = false })) { }
+            App.Clock.Reset();
+            using (await App.AdminClient().PutAsJsonAsync("/api/admin/retention", new { data_retention_days = 730, profile_lifetime_days = 30, lifetime_profiles = false })) { }
         }
     }
 }
