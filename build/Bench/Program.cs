@@ -13,6 +13,7 @@ using System.Text;
 using System.Text.Json;
 
 if (Environment.GetEnvironmentVariable("BENCH_MODE") == "forward") return await ForwardingBench.RunAsync();
+if (Environment.GetEnvironmentVariable("BENCH_MODE") == "dsr-probe") return await PrivacyBench.RunAsync();
 if (Environment.GetEnvironmentVariable("BENCH_MODE") is { } caMode && caMode.StartsWith("ca-", StringComparison.Ordinal)) return await CalculatedAttributesBench.RunAsync(caMode);
 if (Environment.GetEnvironmentVariable("BENCH_MODE") is { } audMode && audMode.StartsWith("aud-", StringComparison.Ordinal)) return await AudiencesBench.RunAsync(audMode);
 

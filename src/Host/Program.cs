@@ -106,6 +106,7 @@ builder.Services.AddAuthentication()
         o.Events = ProfileApiBearerEvents.Create();
     });
 builder.Services.AddAuthorization();
+builder.Services.AddRateLimiter(o => DsrRateLimits.Configure(o, builder.Configuration.GetValue("EventProfiles:Dsr:RequestsPerMinute", 1_000)));
 
 // ---- forwarding: outputs, connections, deliveries, live stream
 builder.Services.AddSingleton<LiveStream>();
@@ -165,6 +166,7 @@ app.UseRouting();
 app.UseCors();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRateLimiter();
 
 app.MapWolverineEndpoints(o => o.RejectUnparseableQueryValues = true); // a bad query value is a 400, not a default
 app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });

@@ -91,7 +91,7 @@ public static class SeedCalculatedAttributes
                     Seeds.ParseCutoff(seed.CutoffDate)!.Value, seed.Seed!.Value.Clone(), now));
             foreach (var attribute in requests[i].Attributes())
                 events.Add(new UserAttributeSet(workspaceId, attribute.AttributeName!, attribute.AttributeValue?.Clone() ?? JsonNull, now, from.Name));
-            if (events.Count > 0 && profiles.GetValueOrDefault(people[i]) is { AgedOutAt: { } agedOutAt }) events.Insert(0, new ProfileReactivated(now, agedOutAt));
+            if (events.Count > 0 && profiles.GetValueOrDefault(people[i]) is { } held) events.InsertRange(0, Reactivation.Events(held, now, from.Name));
             if (events.Count > 0) session.Events.Append(StreamKey.For(people[i]), events.ToArray());
         }
         return Results.Accepted();

@@ -64,7 +64,7 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
                     profile = profile.Evolve(linked);
                 }
                 // IDSync is data from the person: an aged-out profile that changes here is live again.
-                if (events.Count > 0 && profile.AgedOutAt is { } agedOutAt) events.Insert(0, new ProfileReactivated(source.At, agedOutAt));
+                if (events.Count > 0) events.InsertRange(0, Reactivation.Events(profile, source.At, source.Input));
                 if (events.Count > 0) session.Events.Append(StreamKey.For(outcome.Mpid), events.ToArray());
                 await session.SaveChangesAsync(ct);
                 return outcome;
@@ -101,8 +101,7 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
                     if (removals.Length > 0) session.Events.Append(StreamKey.For(group.Key), removals);
                 }
                 if (outcome.Events.Count > 0)
-                    session.Events.Append(StreamKey.For(mpid),
-                        profile.AgedOutAt is { } agedOutAt ? [new ProfileReactivated(source.At, agedOutAt), .. outcome.Events] : outcome.Events.ToArray());
+                    session.Events.Append(StreamKey.For(mpid), [.. Reactivation.Events(profile, source.At, source.Input), .. outcome.Events]);
                 await session.SaveChangesAsync(ct);
                 return new ModifyResult(true, []);
             }

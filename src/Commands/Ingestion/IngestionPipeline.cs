@@ -365,12 +365,12 @@ public sealed class IngestionPipeline : BackgroundService
             var mpid = resolution.Mpid;
             var current = profiles.TryGetValue(mpid, out var p) ? p : loaded.GetValueOrDefault(mpid);
             if (!pending.TryGetValue(mpid, out var stream)) pending[mpid] = stream = [];
-            if (current is { AgedOutAt: { } agedOutAt })
-            {
-                var reactivated = new ProfileReactivated(batch.ReceivedAt, agedOutAt);
-                stream.Add(reactivated);
-                current = current.Apply(reactivated);
-            }
+            if (current is { IsLive: false })
+                foreach (var e in Reactivation.Events(current, batch.ReceivedAt, batch.Input.Name))
+                {
+                    stream.Add(e);
+                    current = current.Evolve(e);
+                }
             if (!knownMessageIds.TryGetValue(mpid, out var seen)) knownMessageIds[mpid] = seen = new HashSet<string>(StringComparer.Ordinal);
 
             var environment = batch.Parsed.Batch.Environment ?? batch.Input.Environment;

@@ -11,6 +11,7 @@ using Marten;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.RateLimiting;
 using Wolverine;
 using Wolverine.Http;
 
@@ -125,6 +126,7 @@ public static class CreateDsrEndpoint
 
     [WolverinePost("/v3/requests", Name = "Submit a data subject request (OpenDSR v3)")]
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]
+    [EnableRateLimiting(DsrRateLimits.Policy)]
     public static async Task<(IResult, OutgoingMessages)> Post(DsrBody body, ClaimsPrincipal user, WorkspaceDirectory directory, IDocumentSession session,
         DsrSigner signer, HttpResponse response, TimeProvider clock, CancellationToken ct)
     {
@@ -173,6 +175,7 @@ public static class GetDsrEndpoint
 {
     [WolverineGet("/v3/requests/{id}", Name = "Status of a data subject request")]
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]
+    [EnableRateLimiting(DsrRateLimits.Policy)]
     public static async Task<IResult> Get(string id, ClaimsPrincipal user, WorkspaceDirectory directory, IQuerySession session, CancellationToken ct) =>
         Guid.TryParse(id, out var guid) && await session.LoadAsync<DataSubjectRequest>(guid, ct) is { } r && r.WorkspaceId == user.InputOf(directory).Workspace.Id
             ? Results.Ok(DsrStatusView.Of(r))
@@ -183,6 +186,7 @@ public static class ListDsrEndpoint
 {
     [WolverineGet("/v3/requests", Name = "Statuses of a group of data subject requests")]
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]
+    [EnableRateLimiting(DsrRateLimits.Policy)]
     public static async Task<IResult> Get([FromQuery(Name = "group_id")] string? groupId, ClaimsPrincipal user, WorkspaceDirectory directory, IQuerySession session, CancellationToken ct)
     {
         if (string.IsNullOrEmpty(groupId))
@@ -198,6 +202,7 @@ public static class CancelDsrEndpoint
     /// <summary>Cancels a request still in its waiting period (§4.1).</summary>
     [WolverineDelete("/v3/requests/{id}", Name = "Cancel a pending data subject request")]
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]
+    [EnableRateLimiting(DsrRateLimits.Policy)]
     public static async Task<(IResult, OutgoingMessages)> Delete(string id, ClaimsPrincipal user, WorkspaceDirectory directory, IDocumentSession session, CancellationToken ct)
     {
         var messages = new OutgoingMessages();
@@ -242,6 +247,7 @@ public static class DsrResultsEndpoint
     /// <summary>The access/portability export (a ZIP of JSON Lines), for the requesting workspace's credentials, for 7 days (§1).</summary>
     [WolverineGet("/v3/requests/{id}/results", Name = "Download the results of an access or portability request")]
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]
+    [EnableRateLimiting(DsrRateLimits.Policy)]
     public static async Task<IResult> Get(string id, ClaimsPrincipal user, WorkspaceDirectory directory, IQuerySession session, TimeProvider clock, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var guid) || await session.LoadAsync<DsrExport>(guid, ct) is not { } export || export.WorkspaceId != user.InputOf(directory).Workspace.Id)

@@ -42,33 +42,38 @@ public static class ProfileLifetime
 
         var archived = 0;
         var schema = store.Options.DatabaseSchemaName;
-        var keys = new List<string>();
-        await using (var command = db.CreateCommand(
-            $"select p.id from {schema}.{ProfileProjection.TableName} p join {schema}.mt_streams s on s.id = p.id where p.data->>'AgedOutAt' is not null and s.is_archived = false limit 1000"))
+        while (true)
         {
-            await using var reader = await command.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct)) keys.Add(reader.GetString(0));
-        }
-        if (keys.Count == 0) return (agedOut, 0);
-        var ceiling = await ProcessDataSubjectRequestHandler.DeletionCeilingAsync(db, schema, ct);
-        foreach (var chunk in keys.Chunk(PeoplePerRound))
-        {
-            await using var session = store.LightweightSession();
-            var locked = await StreamLocks.LockAsync(session, chunk.Select(k => long.Parse(k, System.Globalization.CultureInfo.InvariantCulture)), ct);
-            await using var last = ((NpgsqlConnection)session.Connection!).CreateCommand();
-            last.CommandText = $"select stream_id, max(seq_id) from {schema}.mt_events where stream_id = any($1) group by 1";
-            last.Parameters.Add(new NpgsqlParameter { Value = locked });
-            var applied = new HashSet<string>();
-            await using (var reader = await last.ExecuteReaderAsync(ct))
-                while (await reader.ReadAsync(ct))
-                    if (reader.GetInt64(1) <= ceiling) applied.Add(reader.GetString(0));
-            foreach (var profile in await session.LoadManyAsync<Profile>(ct, locked))
-                if (!profile.IsLive && applied.Contains(profile.Id))
-                {
-                    session.Events.ArchiveStream(profile.Id);
-                    archived++;
-                }
-            await session.SaveChangesAsync(ct);
+            var keys = new List<string>();
+            await using (var command = db.CreateCommand(
+                $"select p.id from {schema}.{ProfileProjection.TableName} p join {schema}.mt_streams s on s.id = p.id where p.data->>'AgedOutAt' is not null and s.is_archived = false limit 1000"))
+            {
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct)) keys.Add(reader.GetString(0));
+            }
+            if (keys.Count == 0) break;
+            var ceiling = await ProcessDataSubjectRequestHandler.DeletionCeilingAsync(db, schema, ct);
+            var before = archived;
+            foreach (var chunk in keys.Chunk(PeoplePerRound))
+            {
+                await using var session = store.LightweightSession();
+                var locked = await StreamLocks.LockAsync(session, chunk.Select(k => long.Parse(k, System.Globalization.CultureInfo.InvariantCulture)), ct);
+                await using var last = ((NpgsqlConnection)session.Connection!).CreateCommand();
+                last.CommandText = $"select stream_id, max(seq_id) from {schema}.mt_events where stream_id = any($1) group by 1";
+                last.Parameters.Add(new NpgsqlParameter { Value = locked });
+                var applied = new HashSet<string>();
+                await using (var reader = await last.ExecuteReaderAsync(ct))
+                    while (await reader.ReadAsync(ct))
+                        if (reader.GetInt64(1) <= ceiling) applied.Add(reader.GetString(0));
+                foreach (var profile in await session.LoadManyAsync<Profile>(ct, locked))
+                    if (!profile.IsLive && applied.Contains(profile.Id))
+                    {
+                        session.Events.ArchiveStream(profile.Id);
+                        archived++;
+                    }
+                await session.SaveChangesAsync(ct);
+            }
+            if (archived == before) break; // the daemon has not applied the rest yet: next round
         }
         return (agedOut, archived);
     }

@@ -123,11 +123,10 @@ public sealed record Profile
 
     public Profile Apply(ProfileAgedOut e) => this with { AgedOutAt = e.At };
 
-    /// <summary>Live again with everything kept, except historical devices: only the device in use now is reliable (§3).</summary>
+    /// <summary>Live again with everything kept, except historical devices (their identities go with <see cref="Reactivation"/>'s removals).</summary>
     public Profile Apply(ProfileReactivated e) => this with
     {
         AgedOutAt = null,
-        Identities = Identities.RemoveAll(i => IsDeviceType(i.Type)),
         Workspaces = Workspaces.ToImmutableSortedDictionary(w => w.Key, w => w.Value with { Devices = w.Value.Devices.Clear() }),
     };
 
@@ -262,3 +261,21 @@ public sealed record DeviceRecord(
     InstallAttribution? InstallAttribution);
 
 public sealed record InstallAttribution(string Publisher, string Campaign, DateTimeOffset At);
+
+/// <summary>
+/// What bringing an aged-out person back records (retention-and-privacy.md §3): the reactivation, and the removal of
+/// every device identity — only the device in use now is reliable, and the batch at hand records it again. The removals
+/// also take the old devices out of the identity index.
+/// </summary>
+public static class Reactivation
+{
+    public static IReadOnlyList<object> Events(Profile profile, DateTimeOffset at, string input) =>
+        profile.AgedOutAt is not { } agedOutAt
+            ? []
+            : [
+                new ProfileReactivated(at, agedOutAt),
+                .. profile.Identities
+                    .Where(i => IdentityTypes.FromName(i.Type)?.IsDeviceIdentity ?? false)
+                    .Select(i => (object)new UserIdentityRemoved(i.WorkspaceId, i.Type, i.Value, at, input)),
+            ];
+}

@@ -20,7 +20,9 @@ public class LifetimeAndRetentionTests
             .Evolve(new ProfileAgedOut(T0.AddDays(31), T0));
         profile.IsLive.ShouldBeFalse();
 
-        var back = profile.Evolve(new ProfileReactivated(T0.AddDays(40), T0.AddDays(31)));
+        var events = Reactivation.Events(profile, T0.AddDays(40), "server");
+        events.OfType<UserIdentityRemoved>().Select(r => r.Value).ShouldBe(["OLD"]); // also out of the identity index
+        var back = events.Aggregate(profile, (p, e) => p.Evolve(e));
         back.IsLive.ShouldBeTrue();
         back.Identities.Select(i => i.Type).ShouldBe(["customer_id"]);
         back.Workspace(1).Devices.ShouldBeEmpty();

@@ -28,6 +28,10 @@ public sealed class AppFixture : IAsyncLifetime
     public const string ForwardingKey = "fwd-key";
     public const string ForwardingSecret = "fwd-secret";
 
+    /// <summary>Input of a third workspace that only the rate-limit test uses, so spending its budget affects nobody else.</summary>
+    public const string LimitedKey = "limited-key";
+    public const string LimitedSecret = "limited-secret";
+
     private WebApplicationFactory<Program>? _factory;
 
     public HttpClient Client { get; private set; } = null!;
@@ -51,6 +55,14 @@ public sealed class AppFixture : IAsyncLifetime
         Set("EventProfiles__Org__Accounts__0__Workspaces__0__Inputs__2__AllowKeyOnly", "true"); // the web SDK recordings use x-mp-key alone
         AddInput(3, "second-server", SecondKey, SecondSecret);
         AddInput(4, ForwardingInput, ForwardingKey, ForwardingSecret);
+        Set("EventProfiles__Dsr__RequestsPerMinute", "300"); // reachable in a test, above what status polling in the others needs
+        Set("EventProfiles__Org__Accounts__0__Workspaces__2__Id", "3");
+        Set("EventProfiles__Org__Accounts__0__Workspaces__2__Name", "Limited");
+        Set("EventProfiles__Org__Accounts__0__Workspaces__2__Inputs__0__Name", "limited-server");
+        Set("EventProfiles__Org__Accounts__0__Workspaces__2__Inputs__0__Kind", "Server");
+        Set("EventProfiles__Org__Accounts__0__Workspaces__2__Inputs__0__Key", LimitedKey);
+        Set("EventProfiles__Org__Accounts__0__Workspaces__2__Inputs__0__Secret", LimitedSecret);
+        Set("EventProfiles__Org__Accounts__0__Workspaces__2__Inputs__0__Environment", "development"); // small, so the OpenDSR rate limit can be reached in a test
         Set("EventProfiles__Forwarding__RetryDelaysMs__0", "100"); // retries quickly, so an outage in a test is short
         Set("EventProfiles__Forwarding__RetryDelaysMs__1", "200");
         Set("EventProfiles__Forwarding__RetryDelaysMs__2", "400");

@@ -45,8 +45,13 @@ public sealed class DataSubjectRequestTests(AppFixture app) : WithReceiver(app)
         return JsonNode.Parse(text)!.AsObject();
     }
 
+    /// <summary>Polls at most a few times a second: OpenDSR status calls count against the workspace's rate limit.</summary>
     private Task UntilCompleted(string id) =>
-        Waiting.Until(async () => (await Status(id))["request_status"]!.GetValue<string>() == "completed", $"request {id} to complete", 60);
+        Waiting.Until(async () =>
+        {
+            await Task.Delay(200);
+            return (await Status(id))["request_status"]!.GetValue<string>() == "completed";
+        }, $"request {id} to complete", 60);
 
     /// <summary>Every row of every table of our schema that contains one of the needles, as "table: row".</summary>
     private async Task<List<string>> Traces(params string[] needles)
@@ -188,5 +193,27 @@ public sealed class DataSubjectRequestTests(AppFixture app) : WithReceiver(app)
         found["supported_subject_request_types"]!.AsArray().Select(t => t!.GetValue<string>()).ShouldBe(["access", "portability", "erasure"]);
         using var certificate = await App.NewClient().GetAsync(new Uri(found["processor_certificate"]!.GetValue<string>()).PathAndQuery);
         (await certificate.Content.ReadAsStringAsync()).ShouldStartWith("-----BEGIN CERTIFICATE-----");
+    }
+
+    [Fact]
+    public async Task more_requests_in_a_minute_than_the_limit_are_refused_with_retry_after_per_workspace()
+    {
+        HttpResponseMessage? limited = null;
+        for (var i = 0; i < 310 && limited is null; i++)
+        {
+            var response = await Send(HttpMethod.Get, $"/v3/requests/{Guid.NewGuid()}", key: AppFixture.LimitedKey, secret: AppFixture.LimitedSecret);
+            if (response.StatusCode == (HttpStatusCode)429) limited = response;
+            else
+            {
+                response.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+                response.Dispose();
+            }
+        }
+        limited.ShouldNotBeNull();
+        limited.Headers.RetryAfter.ShouldNotBeNull();
+        JsonNode.Parse(await limited.Content.ReadAsStringAsync())!["code"]!.GetValue<int>().ShouldBe(429);
+        limited.Dispose();
+        using var otherWorkspace = await Send(HttpMethod.Get, $"/v3/requests/{Guid.NewGuid()}"); // workspace 1 has its own budget
+        otherWorkspace.StatusCode.ShouldBe(HttpStatusCode.NotFound);
     }
 }
