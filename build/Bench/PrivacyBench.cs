@@ -28,12 +28,19 @@ static class PrivacyBench
                   "extensions": { "opendsr.mparticle.com": { "skip_waiting_period": true } } }
                 """, Encoding.UTF8, "application/json"), ct);
             if (!submitted.IsSuccessStatusCode) { Interlocked.Increment(ref failed); return; }
-            var deadline = Stopwatch.GetTimestamp() + 120 * Stopwatch.Frequency;
+            var deadline = Stopwatch.GetTimestamp() + 180 * Stopwatch.Frequency;
             while (Stopwatch.GetTimestamp() < deadline)
             {
-                var status = await http.GetFromJsonAsync<JsonObject>($"v3/requests/{id}", ct);
+                // Once a second per request: status calls count against the workspace's rate limit (429 → wait as told).
+                using var response = await http.GetAsync($"v3/requests/{id}", ct);
+                if (response.StatusCode == System.Net.HttpStatusCode.TooManyRequests)
+                {
+                    await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(5), ct);
+                    continue;
+                }
+                var status = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
                 if (status!["request_status"]!.GetValue<string>() == "completed") { latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds); return; }
-                await Task.Delay(200, ct);
+                await Task.Delay(1000, ct);
             }
             Interlocked.Increment(ref failed);
         });
