@@ -107,7 +107,7 @@ public static class InitialiseAudienceHandler
         var audienceNow = await store.QuerySession().LoadAsync<Audience>(job.AudienceId, ct);
         var workspaces = audienceNow!.WorkspaceIds.Select(w => w.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         var people = new List<long>();
-        await using (var command = db.CreateCommand($"select (data->>'Mpid')::bigint from {schema}.{Projections.Profiles.ProfileProjection.TableName} where data->'Workspaces' ?| $1"))
+        await using (var command = db.CreateCommand($"select (data->>'Mpid')::bigint from {schema}.{Projections.Profiles.ProfileProjection.TableName} where data->'Workspaces' ?| $1 and data->>'AgedOutAt' is null"))
         {
             command.Parameters.Add(new NpgsqlParameter { Value = workspaces });
             command.CommandTimeout = 0;
@@ -119,7 +119,8 @@ public static class InitialiseAudienceHandler
             await using var session = store.LightweightSession();
             var keys = await StreamLocks.LockAsync(session, chunk, ct);
             var now = clock.GetUtcNow();
-            foreach (var key in keys) session.Events.Append(key, new AudiencesReevaluationDue(now));
+            var live = (await session.LoadManyAsync<Profile>(ct, keys)).Where(p => p.IsLive).Select(p => p.Id); // not aged out meanwhile
+            foreach (var key in live) session.Events.Append(key, new AudiencesReevaluationDue(now));
             await session.SaveChangesAsync(ct);
         }
         return null;
@@ -179,7 +180,8 @@ public sealed class ReevaluationScheduler(IDocumentStore store, TimeProvider clo
         var due = await session.Query<ScheduledReevaluation>().Where(r => r.DueAt <= now).OrderBy(r => r.DueAt).Take(PerRound).ToListAsync(ct);
         if (due.Count == 0) return 0;
         var keys = await StreamLocks.LockAsync(session, due.Select(d => d.Mpid), ct);
-        var existing = (await session.LoadManyAsync<Profile>(ct, keys)).Select(p => p.Id).ToHashSet();
+        // Erased people have no profile; aged-out ones are archived and in no audience until they come back.
+        var existing = (await session.LoadManyAsync<Profile>(ct, keys)).Where(p => p.IsLive).Select(p => p.Id).ToHashSet();
         foreach (var key in keys.Where(existing.Contains)) session.Events.Append(key, new AudiencesReevaluationDue(now));
         foreach (var row in due) session.Delete(row);
         await session.SaveChangesAsync(ct);
