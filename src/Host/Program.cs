@@ -113,6 +113,7 @@ builder.Services.AddSingleton<LiveStream>();
 builder.Services.AddSingleton<OutputCounters>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<OutputCounters>());
 builder.Services.AddSingleton<OutputCache>();
+builder.Services.AddSingleton<EnrichmentDefinitionsCache>();
 builder.Services.AddSingleton<DeadDeliveries>();
 builder.Services.AddSingleton<WebhookSender>();
 builder.Services.AddHttpClient(nameof(WebhookSender), client => client.Timeout = TimeSpan.FromSeconds(10));

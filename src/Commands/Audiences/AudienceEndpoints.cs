@@ -90,8 +90,9 @@ public static class UpdateAudienceEndpoint
     [WolverinePut("/v1/audiences/{id:int}", Name = "Update an audience")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
     public static async Task<(IResult, OutgoingMessages)> Put(int id, AudienceBody body, AudienceScope scope, IDocumentSession session, NpgsqlDataSource db,
-        CalculatedAttributeLimits limits, TimeProvider clock, CancellationToken ct)
+        CalculatedAttributeLimits limits, TimeProvider clock, Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
     {
+        enrichment.Forget();
         var messages = new OutgoingMessages();
         var audience = await session.LoadAsync<Audience>(id, ct);
         if (audience is null || !scope.Sees(audience)) return (AudienceScope.NotFound(id), messages);
@@ -154,8 +155,9 @@ public static class DeactivateAudienceEndpoint
     /// <summary>EventProfiles extension: stops evaluating; members are dropped without messages (as a deletion, §M3).</summary>
     [WolverinePost("/v1/audiences/{id:int}/deactivation", Name = "Deactivate an audience")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
-    public static async Task<IResult> Post(int id, [NotBody] AudienceScope scope, IDocumentSession session, TimeProvider clock, CancellationToken ct)
+    public static async Task<IResult> Post(int id, [NotBody] AudienceScope scope, IDocumentSession session, TimeProvider clock, Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
     {
+        enrichment.Forget();
         var audience = await session.LoadAsync<Audience>(id, ct);
         if (audience is null || !scope.Sees(audience)) return AudienceScope.NotFound(id);
         await AudienceLifecycle.DeactivateAsync(audience, session, scope.Caller, clock.GetUtcNow(), ct);
@@ -170,8 +172,9 @@ public static class DeleteAudienceEndpoint
 
     [WolverineDelete("/v1/audiences/{id:int}", Name = "Delete an audience")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
-    public static async Task<IResult> Delete(int id, [NotBody] AudienceScope scope, IDocumentSession session, TimeProvider clock, CancellationToken ct)
+    public static async Task<IResult> Delete(int id, [NotBody] AudienceScope scope, IDocumentSession session, TimeProvider clock, Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
     {
+        enrichment.Forget();
         var audience = await session.LoadAsync<Audience>(id, ct);
         if (audience is null || !scope.Sees(audience)) return AudienceScope.NotFound(id);
         var nesting = (await session.Query<Audience>().Where(a => a.Id != id).ToListAsync(ct)).FirstOrDefault(a => a.Nested.Contains(id));

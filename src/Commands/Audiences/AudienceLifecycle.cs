@@ -88,7 +88,8 @@ public static class AudienceLifecycle
 public static class InitialiseAudienceHandler
 {
     [MessageTimeout(24 * 60 * 60)]
-    public static async Task<object?> Handle(InitialiseAudience job, IDocumentStore store, NpgsqlDataSource db, TimeProvider clock, CancellationToken ct)
+    public static async Task<object?> Handle(InitialiseAudience job, IDocumentStore store, NpgsqlDataSource db, TimeProvider clock,
+        Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
     {
         await using (var session = store.LightweightSession())
         {
@@ -100,6 +101,7 @@ public static class InitialiseAudienceHandler
             audience.Status = AudienceStatus.Active;
             session.Store(audience);
             await session.SaveChangesAsync(ct);
+            enrichment.Forget();
         }
 
         // Everyone who sent data to the audience's workspaces is evaluated once, through their own stream.

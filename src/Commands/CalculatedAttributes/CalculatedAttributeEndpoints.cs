@@ -145,8 +145,10 @@ public static class DeleteCalculatedAttributeEndpoint
     /// <summary>Deletes the definition, its initialised values and progress; live state and seeds for it are ignored from now on.</summary>
     [WolverineDelete("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes/{id:int}", Name = "Delete a calculated attribute")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
-    public static async Task<IResult> Delete(int id, [NotBody] PlatformScope scope, IDocumentSession session, CancellationToken ct)
+    public static async Task<IResult> Delete(int id, [NotBody] PlatformScope scope, IDocumentSession session,
+        Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
     {
+        enrichment.Forget();
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
         if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId || attribute.OwnerAudienceId is not null) return PlatformScope.NotFound(id);
         session.Delete(attribute);
@@ -168,8 +170,10 @@ public static class ActivateCalculatedAttributeEndpoint
     [WolverinePost("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes/{id:int}/activation", Name = "Activate a calculated attribute")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
     public static async Task<(IResult, InitialiseCalculatedAttribute?)> Post(
-        int id, [NotBody] PlatformScope scope, IDocumentSession session, NpgsqlDataSource db, CalculatedAttributeLimits limits, TimeProvider clock, CancellationToken ct)
+        int id, [NotBody] PlatformScope scope, IDocumentSession session, NpgsqlDataSource db, CalculatedAttributeLimits limits, TimeProvider clock,
+        Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
     {
+        enrichment.Forget();
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
         if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId || attribute.OwnerAudienceId is not null) return (PlatformScope.NotFound(id), null);
         if (attribute.DraftDefinition is null)
@@ -199,8 +203,10 @@ public static class DeactivateCalculatedAttributeEndpoint
     /// <summary>EventProfiles extension: stops computing an active attribute (its values disappear; the draft stays).</summary>
     [WolverinePost("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes/{id:int}/deactivation", Name = "Deactivate a calculated attribute")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
-    public static async Task<IResult> Post(int id, [NotBody] PlatformScope scope, IDocumentSession session, TimeProvider clock, CancellationToken ct)
+    public static async Task<IResult> Post(int id, [NotBody] PlatformScope scope, IDocumentSession session, TimeProvider clock,
+        Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
     {
+        enrichment.Forget();
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
         if (attribute is null || attribute.WorkspaceId != scope.WorkspaceId || attribute.OwnerAudienceId is not null) return PlatformScope.NotFound(id);
         if (!attribute.IsComputed) return PlatformScope.Conflict("id", "The calculated attribute is not active.");

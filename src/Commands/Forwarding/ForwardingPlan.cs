@@ -26,22 +26,24 @@ public sealed class ForwardingPlan
     private readonly List<Action> _afterCommit = [];
     private readonly LiveStream _live;
     private readonly TimeProvider _clock;
+    private readonly EnrichmentDefinitionsCache _definitions;
 
     /// <summary>An enriched batch waiting for its calculated attributes, then for its connections' filters.</summary>
     private sealed record Outbound(JsonObject Batch, IReadOnlyList<Connection> Connections, WorkspaceProfile Workspace, int WorkspaceId,
         long Mpid, Guid BatchId, string Input, string Environment);
 
-    private ForwardingPlan(ILookup<string, Connection> connections, LiveStream live, TimeProvider clock)
+    private ForwardingPlan(ILookup<string, Connection> connections, LiveStream live, TimeProvider clock, EnrichmentDefinitionsCache definitions)
     {
+        _definitions = definitions;
         _connections = connections;
         _live = live;
         _clock = clock;
     }
 
-    public static async Task<ForwardingPlan> StartAsync(IQuerySession session, LiveStream live, TimeProvider clock, CancellationToken ct)
+    public static async Task<ForwardingPlan> StartAsync(IQuerySession session, LiveStream live, TimeProvider clock, EnrichmentDefinitionsCache definitions, CancellationToken ct)
     {
         var active = await session.Query<Connection>().Where(c => c.Active).ToListAsync(ct);
-        return new ForwardingPlan(active.ToLookup(c => c.Input), live, clock);
+        return new ForwardingPlan(active.ToLookup(c => c.Input), live, clock, definitions);
     }
 
     public void Add(ParsedBatch batch, string input, string environment, Profile? before, Profile after, IReadOnlyList<object> decided, BatchOrigin origin)
@@ -81,14 +83,10 @@ public sealed class ForwardingPlan
     /// </summary>
     private async Task AddCalculatedAttributesAsync(IQuerySession session)
     {
-        var workspaces = _outbound.Select(o => o.WorkspaceId).Distinct().ToArray();
-        var first = session.CreateBatchQuery();
-        var definitionsQuery = first.Query<CalculatedAttribute>()
-            .Where(c => c.Status == CalculatedAttributeStatus.Active && workspaces.Contains(c.WorkspaceId)).ToList();
-        var audiencesQuery = first.Query<Audience>().Where(a => a.Status == AudienceStatus.Active && a.Kind == AudienceKinds.RealTime).ToList();
-        await first.Execute();
-        var definitions = await definitionsQuery;
-        var audiences = await audiencesQuery;
+        var workspaces = _outbound.Select(o => o.WorkspaceId).ToHashSet();
+        var computed = await _definitions.GetAsync(CancellationToken.None);
+        var definitions = computed.Attributes.Where(c => workspaces.Contains(c.WorkspaceId)).ToList();
+        var audiences = computed.Audiences;
         if (definitions.Count == 0 && audiences.Count == 0) return;
         var mpids = _outbound.Select(o => o.Mpid).Distinct().ToArray();
         var batch = session.CreateBatchQuery();

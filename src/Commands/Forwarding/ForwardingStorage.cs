@@ -103,3 +103,31 @@ public sealed class OutputCache(IDocumentStore store, TimeProvider clock)
     /// <summary>An admin change on this node applies at once.</summary>
     public void Forget(string id) => _outputs.TryRemove(id, out _);
 }
+
+/// <summary>
+/// The active calculated attributes and real-time audiences that enrichment adds, read at most every 2 seconds per node
+/// instead of once per ingestion transaction (a new definition reaches forwarded batches within that delay).
+/// </summary>
+public sealed class EnrichmentDefinitionsCache(IDocumentStore store, TimeProvider clock)
+{
+    private static readonly TimeSpan Freshness = TimeSpan.FromSeconds(2);
+    private volatile Snapshot? _snapshot;
+
+    public sealed record Snapshot(IReadOnlyList<Domain.CalculatedAttributes.CalculatedAttribute> Attributes, IReadOnlyList<Domain.Audiences.Audience> Audiences, DateTimeOffset ReadAt);
+
+    public async Task<Snapshot> GetAsync(CancellationToken ct)
+    {
+        if (_snapshot is { } cached && clock.GetUtcNow() - cached.ReadAt < Freshness) return cached;
+        await using var session = store.QuerySession();
+        var batch = session.CreateBatchQuery();
+        var attributes = batch.Query<Domain.CalculatedAttributes.CalculatedAttribute>()
+            .Where(c => c.Status == Domain.CalculatedAttributes.CalculatedAttributeStatus.Active).ToList();
+        var audiences = batch.Query<Domain.Audiences.Audience>()
+            .Where(a => a.Status == Domain.Audiences.AudienceStatus.Active && a.Kind == Domain.Audiences.AudienceKinds.RealTime).ToList();
+        await batch.Execute(ct);
+        return _snapshot = new Snapshot(await attributes, await audiences, clock.GetUtcNow());
+    }
+
+    /// <summary>A definition or audience changed on this node: the next enrichment reads them again.</summary>
+    public void Forget() => _snapshot = null;
+}

@@ -80,13 +80,15 @@ public sealed class IngestionPipeline : BackgroundService
     private readonly LiveStream _live;
     private readonly IdentitySettings _identity;
     private readonly TimeProvider _clock;
+    private readonly EnrichmentDefinitionsCache _definitions;
     /// <summary>Batches taken but not yet answered; shutdown waits for this to reach zero.</summary>
     private int _outstanding;
 
     public IngestionPipeline(IDocumentStore store, NpgsqlDataSource dataSource, WorkspaceDirectory directory,
-        IWolverineRuntime runtime, LiveStream live, IOptions<IngestionOptions> options, TimeProvider clock, ILogger<IngestionPipeline> logger)
+        IWolverineRuntime runtime, LiveStream live, IOptions<IngestionOptions> options, TimeProvider clock, EnrichmentDefinitionsCache definitions, ILogger<IngestionPipeline> logger)
     {
         _clock = clock;
+        _definitions = definitions;
         _runtime = runtime;
         _live = live;
         _identity = directory.Identity;
@@ -352,7 +354,7 @@ public sealed class IngestionPipeline : BackgroundService
         // taken out of the archive first, in this transaction, then the batch is applied to the reactivated profile.
         var agedOut = loaded.Values.Where(p => !p.IsLive).Select(p => p.Id).ToArray();
         if (agedOut.Length > 0) await ProfileLifetime.UnarchiveAsync((NpgsqlConnection)session.Connection!, _schema, agedOut);
-        var forwarding = await ForwardingPlan.StartAsync(session, _live, _clock, CancellationToken.None);
+        var forwarding = await ForwardingPlan.StartAsync(session, _live, _clock, _definitions, CancellationToken.None);
 
         var profiles = new Dictionary<long, Profile?>();
         var pending = new Dictionary<long, List<object>>();
