@@ -7,6 +7,7 @@ using EventProfiles.Commands.Ingestion;
 using EventProfiles.Commands.Privacy;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Ingestion;
+using EventProfiles.Host.ActivityView;
 using EventProfiles.Host.Configuration;
 using EventProfiles.Host.Health;
 using EventProfiles.Projections;
@@ -99,6 +100,7 @@ builder.Services.AddAuthentication()
     .AddScheme<AuthenticationSchemeOptions, InputBasicAuthenticationHandler>(AuthSchemes.InputBasic, null)
     .AddScheme<AuthenticationSchemeOptions, IdentityApiAuthenticationHandler>(AuthSchemes.IdentityApi, null)
     .AddScheme<AuthenticationSchemeOptions, AdminBasicAuthenticationHandler>(AuthSchemes.Admin, null)
+    .AddAdminSession(TimeSpan.FromMinutes(builder.Configuration.GetValue("EventProfiles:Admin:SessionMinutes", 60)))
     .AddJwtBearer(AuthSchemes.ProfileApiBearer, o =>
     {
         o.MapInboundClaims = false;
@@ -119,7 +121,8 @@ builder.Services.AddSingleton<WebhookSender>();
 builder.Services.AddHttpClient(nameof(WebhookSender), client => client.Timeout = TimeSpan.FromSeconds(10));
 builder.Services.AddValidatorsFromAssemblyContaining<OutputBody>(ServiceLifetime.Singleton, includeInternalTypes: false);
 builder.Services.AddSingleton(new AdminUsers(
-    (builder.Configuration.GetSection("EventProfiles:Admin:Users").Get<List<AdminUserSettings>>() ?? []).Select(u => new AdminUser(u.Name, u.Password)).ToList()));
+    (builder.Configuration.GetSection("EventProfiles:Admin:Users").Get<List<AdminUserSettings>>() ?? [])
+    .Select(u => new AdminUser(u.Name, u.Password, u.Workspaces is { Count: > 0 } w ? w : null)).ToList()));
 
 // ---- calculated attributes: plan limits (the real-time lookback bounds windows and initialisation)
 builder.Services.AddSingleton(builder.Configuration.GetSection("EventProfiles:CalculatedAttributes").Get<CalculatedAttributeLimits>() ?? new CalculatedAttributeLimits());
@@ -174,7 +177,8 @@ app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => fa
 app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
 app.MapOpenApi("/openapi/{documentName}.json");
 app.MapScalarApiReference("/docs", o => o.WithTitle("EventProfiles API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
-app.MapGet("/", () => Results.Redirect("/docs")).ExcludeFromDescription();
+app.MapActivityView();
+app.MapGet("/", () => Results.Redirect("/ui/")).ExcludeFromDescription();
 
 return await app.RunJasperFxCommands(args);
 

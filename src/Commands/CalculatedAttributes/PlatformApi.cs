@@ -73,12 +73,7 @@ public sealed record CalculatedAttributeResource(
     public static CalculatedAttributeResource From(CalculatedAttribute ca, Initialisation? init)
     {
         var current = init is not null && init.Activation == ca.Activation ? init : null;
-        var status = ca.Status switch
-        {
-            CalculatedAttributeStatus.Draft => "draft",
-            CalculatedAttributeStatus.Inactive => "inactive",
-            _ => current is { IsFinished: true } ? "ready" : "calculating",
-        };
+        var status = StatusOf(ca, init);
         var progress = current is null ? null : new InitialisationResource(
             current.EventsTotal, current.EventsDone, current.People,
             current.IsFinished ? 100 : current.EventsTotal == 0 ? 0 : Math.Round(100.0 * current.EventsDone / current.EventsTotal, 1),
@@ -86,4 +81,12 @@ public sealed record CalculatedAttributeResource(
         return new CalculatedAttributeResource(ca.Id, ca.Name, ca.Description, ca.DraftDefinition, ca.ActiveDefinition, 0, status, progress,
             ca.CreatedBy, ca.CreatedOn, ca.LastModifiedBy, ca.LastModifiedOn, ca.ActivatedBy, ca.ActivatedOn);
     }
+
+    /// <summary>draft, calculating (activated, initialisation not finished), ready or inactive.</summary>
+    public static string StatusOf(CalculatedAttribute ca, Initialisation? init) => ca.Status switch
+    {
+        CalculatedAttributeStatus.Draft => "draft",
+        CalculatedAttributeStatus.Inactive => "inactive",
+        _ => init is not null && init.Activation == ca.Activation && init.IsFinished ? "ready" : "calculating",
+    };
 }

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using EventProfiles.Commands.Security;
+using EventProfiles.Domain.Profiles;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Wolverine.Http;
@@ -64,7 +65,7 @@ public sealed class LiveStream
 public static class LiveStreamEndpoint
 {
     [WolverineGet("/api/admin/live-stream", Name = "Live Stream (Server-Sent Events)")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)] // the web UI's Live Stream page reads it with its session
     public static IResult Get(LiveStream live, HttpContext context, string? input, long? mpid, string? direction) =>
         TypedResults.ServerSentEvents(Lines(live, input, mpid, direction ?? "both", context.RequestAborted));
 
@@ -80,7 +81,7 @@ public static class LiveStreamEndpoint
             if (direction != "both" && message.Direction != direction) continue;
             var data = new JsonObject
             {
-                ["direction"] = message.Direction, ["input"] = message.Input, ["mpid"] = message.Mpid,
+                ["direction"] = message.Direction, ["input"] = message.Input, ["mpid"] = StreamKey.For(message.Mpid), // a string: MPIDs are 64-bit, beyond JavaScript's exact integers
                 ["batch_id"] = message.BatchId.ToString(), ["output_id"] = message.OutputId, ["batch"] = message.Body.DeepClone(),
             };
             yield return new SseItem<string>(data.ToJsonString(), message.Direction);

@@ -8,8 +8,24 @@ using Microsoft.Extensions.Options;
 
 namespace EventProfiles.Commands.Security;
 
-/// <summary>An operator allowed to use the admin API (outputs, connections, live stream) and, later, the web UI.</summary>
-public sealed record AdminUser(string Name, string Password);
+/// <summary>
+/// An operator allowed to use the admin API (outputs, connections, live stream) and the web UI. <paramref name="Workspaces"/>
+/// limits what the web UI shows them (null: every workspace).
+/// </summary>
+public sealed record AdminUser(string Name, string Password, IReadOnlyList<int>? Workspaces = null)
+{
+    public const string WorkspaceClaim = "ep:workspace";
+    public const string AllWorkspaces = "*";
+
+    public ClaimsPrincipal Principal(string scheme)
+    {
+        var claims = new List<Claim> { new(ClaimTypes.Name, Name) };
+        claims.AddRange(Workspaces is null
+            ? [new Claim(WorkspaceClaim, AllWorkspaces)]
+            : Workspaces.Select(w => new Claim(WorkspaceClaim, w.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, scheme));
+    }
+}
 
 public sealed class AdminUsers(IReadOnlyList<AdminUser> users)
 {
@@ -30,8 +46,7 @@ public sealed class AdminBasicAuthenticationHandler(
             return Task.FromResult(AuthenticateResult.Fail(notBase64 ? BasicCredentials.NotBase64 : "The admin API takes HTTP Basic credentials."));
         var user = users.Find(credentials.User, credentials.Password);
         if (user is null) return Task.FromResult(AuthenticateResult.Fail("Unknown admin user or wrong password."));
-        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user.Name)], Scheme.Name);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name)));
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(user.Principal(Scheme.Name), Scheme.Name)));
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)

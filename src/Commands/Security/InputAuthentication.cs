@@ -19,6 +19,10 @@ public static class AuthSchemes
     public const string IdentityApi = "IdentityApi";
     /// <summary>Admin API: HTTP Basic with a configured admin user.</summary>
     public const string Admin = "Admin";
+    /// <summary>Web UI: a signed-in admin's session cookie (sliding expiry).</summary>
+    public const string AdminSession = "AdminSession";
+    /// <summary>The admin endpoints the web UI also calls (live stream): Basic when an Authorization header is sent, else the session cookie.</summary>
+    public const string AdminOrSession = "AdminOrSession";
     /// <summary>Profile API: OAuth client-credentials bearer token (profile-api.md §5).</summary>
     public const string ProfileApiBearer = "ProfileApiBearer";
 }

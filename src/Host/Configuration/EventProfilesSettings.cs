@@ -126,4 +126,6 @@ public sealed class AdminUserSettings
 {
     public string Name { get; set; } = "";
     public string Password { get; set; } = "";
+    /// <summary>Workspaces the user sees in the web UI; none listed: all.</summary>
+    public List<int>? Workspaces { get; set; }
 }

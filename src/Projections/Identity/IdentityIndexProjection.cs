@@ -36,6 +36,9 @@ public partial class IdentityIndexProjection : EventProjection
         {
             Columns = ["identity_type", "identity_value"], IsUnique = true, Predicate = "is_unique",
         });
+        // The web UI's prefix search on emails and customer ids (LIKE 'abc%'): a "C"-collated index serves it under any
+        // database collation.
+        table.Indexes.Add(new IndexDefinition("ix_ep_identity_index_prefix") { Columns = ["identity_type", "identity_value"], Collation = "C" });
         SchemaObjects.Add(table);
         Options.DeleteDataInTableOnTeardown(_table);
     }

@@ -28,6 +28,10 @@ public sealed class AppFixture : IAsyncLifetime
     public const string ForwardingKey = "fwd-key";
     public const string ForwardingSecret = "fwd-secret";
 
+    /// <summary>A web UI user limited to workspace 2.</summary>
+    public const string SupportUser = "support";
+    public const string SupportPassword = "support-password";
+
     /// <summary>Input of a third workspace that only the rate-limit test uses, so spending its budget affects nobody else.</summary>
     public const string LimitedKey = "limited-key";
     public const string LimitedSecret = "limited-secret";
@@ -68,6 +72,9 @@ public sealed class AppFixture : IAsyncLifetime
         Set("EventProfiles__Forwarding__RetryDelaysMs__2", "400");
         Set("EventProfiles__Forwarding__RetryDelaysMs__3", "800");
         Set("EventProfiles__Forwarding__RetryDelaysMs__4", "1600");
+        Set("EventProfiles__Admin__Users__1__Name", SupportUser); // a web UI user who sees workspace 2 only
+        Set("EventProfiles__Admin__Users__1__Password", SupportPassword);
+        Set("EventProfiles__Admin__Users__1__Workspaces__0", "2");
         Set("Logging__LogLevel__Default", Environment.GetEnvironmentVariable("EVENTPROFILES_TEST_LOGLEVEL") ?? "Warning");
         Set("ASPNETCORE_URLS", "http://127.0.0.1:0"); // a free port, never a developer's running service
 

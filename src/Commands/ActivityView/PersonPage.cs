@@ -1,0 +1,124 @@
+using System.Security.Claims;
+using System.Text.Json;
+using EventProfiles.Commands.CalculatedAttributes;
+using EventProfiles.Commands.Profiles;
+using EventProfiles.Commands.Security;
+using EventProfiles.Domain.Audiences;
+using EventProfiles.Domain.CalculatedAttributes;
+using EventProfiles.Domain.Consent;
+using EventProfiles.Domain.Identity;
+using EventProfiles.Domain.Privacy;
+using EventProfiles.Domain.Profiles;
+using EventProfiles.Domain.Workspaces;
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Wolverine.Http;
+
+namespace EventProfiles.Commands.ActivityView;
+
+/// <summary>Everything the profile page shows about one person, limited to the workspaces the user sees.</summary>
+public sealed record PersonView(
+    string Mpid, string Status, DateTimeOffset CreatedAt, DateTimeOffset? FirstSeen, DateTimeOffset? LastSeen, DateTimeOffset LastStoredAt,
+    bool OptedOut, bool? LimitAdTracking, RetentionView Retention, IReadOnlyList<IdentityView> Identities, IReadOnlyList<AliasView> Aliases,
+    IReadOnlyList<WorkspaceView> Workspaces, IReadOnlyList<AudienceView> Audiences);
+
+/// <summary>
+/// Where the person stands against the org's data clocks: live until <c>LiveUntil</c> without new data, then aged out
+/// (kept, not served) until data retention removes the events.
+/// </summary>
+public sealed record RetentionView(string Status, int DataRetentionDays, int ProfileLifetimeDays, bool LifetimeProfiles, DateTimeOffset? LiveUntil, DateTimeOffset? AgedOutAt);
+
+/// <summary>An identity with when and how it was linked: the workspace and input that sent it.</summary>
+public sealed record IdentityView(string Type, string Kind, string Value, DateTimeOffset LinkedAt, WorkspaceRef Workspace, string Input);
+
+public sealed record AliasView(string SourceMpid, string DestinationMpid, DateTimeOffset WindowStart, DateTimeOffset WindowEnd, int EventsCopied, DateTimeOffset At);
+
+public sealed record WorkspaceView(
+    int Id, string Name, DateTimeOffset? FirstSeen, DateTimeOffset? LastSeen, IReadOnlyList<AttributeView> UserAttributes,
+    IReadOnlyList<CalculatedAttributeView> CalculatedAttributes, ConsentView Consent, IReadOnlyList<DeviceView> Devices, InstallAttribution? Attribution);
+
+public sealed record AttributeView(string Name, JsonElement? Value, DateTimeOffset UpdatedAt);
+
+/// <summary>A calculated attribute of the workspace: its status (draft, calculating, ready, inactive) and the person's value when computed.</summary>
+public sealed record CalculatedAttributeView(int Id, string Name, string Status, CalculatedValue? Value);
+
+public sealed record ConsentView(IReadOnlyList<ConsentPurposeView> Gdpr, ConsentRecord? Ccpa);
+
+public sealed record ConsentPurposeView(string Purpose, bool Consented, DateTimeOffset At, string? Document, string? Location, string? HardwareId);
+
+public sealed record DeviceView(
+    string Key, string? Platform, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, IReadOnlyDictionary<string, string> Identities,
+    string? DeviceApplicationStamp, string? AttAuthorizationStatus, JsonElement? DeviceInfo);
+
+public sealed record AudienceView(int Id, string Name, string Kind, IReadOnlyList<WorkspaceRef> Workspaces);
+
+/// <summary><c>GET /ui/api/people/{mpid}</c>: the profile page (forwarding.md §7).</summary>
+public static class PersonPageEndpoint
+{
+    [WolverineGet("/ui/api/people/{mpid}", Name = "Web UI: a person's profile")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminSession)]
+    public static async Task<IResult> Get(string mpid, ClaimsPrincipal user, WorkspaceDirectory directory, IQuerySession session, TimeProvider clock, CancellationToken ct)
+    {
+        var access = ActivityViewAccess.For(user, directory);
+        if (await VisiblePersonAsync(mpid, access, session, ct) is not { } profile)
+            return ActivityViewJson.NotFound("mpid", $"No person {mpid} has data in the workspaces you may see.");
+        var now = clock.GetUtcNow();
+        var retention = await session.LoadAsync<RetentionSettings>(RetentionSettings.DocumentId, ct) ?? new RetentionSettings();
+        var visible = profile.Workspaces.Where(w => access.Sees(w.Key)).ToList();
+
+        var workspaces = new List<WorkspaceView>();
+        var memberships = new HashSet<int>();
+        foreach (var (workspaceId, data) in visible)
+        {
+            var computed = await ComputedProfileQuery.ForPersonAsync(session, profile.Mpid, workspaceId, now, ct);
+            memberships.UnionWith(computed.Audiences.Select(a => a.AudienceId));
+            workspaces.Add(new WorkspaceView(workspaceId, access.NameOf(workspaceId), data.FirstSeenAt, data.LastSeenAt,
+                data.Attributes.Where(a => !a.Value.Removed).Select(a => new AttributeView(a.Key, a.Value.Value, a.Value.UpdatedAt)).ToList(),
+                await CalculatedAttributesAsync(session, workspaceId, computed, ct),
+                new ConsentView(data.Gdpr.Select(g => new ConsentPurposeView(g.Key, g.Value.Consented, g.Value.At, g.Value.Document, g.Value.Location, g.Value.HardwareId)).ToList(), data.Ccpa),
+                data.Devices.Values.OrderByDescending(d => d.LastSeenAt).Select(d => new DeviceView(d.Key, d.Platform, d.FirstSeenAt, d.LastSeenAt, d.Identities,
+                    d.DeviceApplicationStamp, d.AttAuthorizationStatus, d.DeviceInfo)).ToList(),
+                data.InstallAttribution));
+        }
+
+        var audiences = memberships.Count == 0 ? [] : (await session.LoadManyAsync<Audience>(ct, memberships.ToArray()))
+            .Where(a => a.WorkspaceIds.Any(access.Sees))
+            .OrderBy(a => a.Name, StringComparer.OrdinalIgnoreCase)
+            .Select(a => new AudienceView(a.Id, a.Name, a.Kind, a.WorkspaceIds.Where(access.Sees).Select(w => new WorkspaceRef(w, access.NameOf(w))).ToList()))
+            .ToList();
+
+        return ActivityViewJson.Ok(new PersonView(
+            StreamKey.For(profile.Mpid), PersonStatuses.Of(profile), profile.CreatedAt,
+            visible.Select(w => w.Value.FirstSeenAt).Min(), visible.Select(w => w.Value.LastSeenAt).Max(), profile.LastStoredAt,
+            profile.IsOptedOut, profile.LimitAdTracking,
+            new RetentionView(PersonStatuses.Of(profile), retention.DataRetentionDays, retention.ProfileLifetimeDays, retention.LifetimeProfiles,
+                profile.IsLive ? profile.LastStoredAt.AddDays(retention.ProfileLifetimeDays) : null, profile.AgedOutAt),
+            profile.Identities.Where(i => access.Sees(i.WorkspaceId))
+                .OrderBy(i => IdentityTypes.FromName(i.Type)?.IsDeviceIdentity == true).ThenBy(i => i.Type, StringComparer.Ordinal)
+                .Select(i => new IdentityView(i.Type, IdentityTypes.FromName(i.Type)?.IsDeviceIdentity == true ? "device" : "user", i.Value, i.AddedAt,
+                    new WorkspaceRef(i.WorkspaceId, access.NameOf(i.WorkspaceId)), i.Input)).ToList(),
+            profile.Aliases.Select(a => new AliasView(StreamKey.For(a.SourceMpid), StreamKey.For(a.DestinationMpid), a.WindowStart, a.WindowEnd, a.EventsCopied, a.At)).ToList(),
+            workspaces, audiences));
+    }
+
+    /// <summary>The person, if they exist and have data in a workspace the user sees; otherwise nothing (a 404 either way, so nothing leaks).</summary>
+    public static async Task<Profile?> VisiblePersonAsync(string mpid, ActivityViewAccess access, IQuerySession session, CancellationToken ct)
+    {
+        if (!StreamKey.TryParse(mpid, out var id)) return null;
+        var profile = await session.LoadAsync<Profile>(StreamKey.For(id), ct);
+        return profile is not null && access.Sees(profile) ? profile : null;
+    }
+
+    private static async Task<IReadOnlyList<CalculatedAttributeView>> CalculatedAttributesAsync(IQuerySession session, int workspaceId, ComputedProfile computed, CancellationToken ct)
+    {
+        // Audiences' hidden event counters are not attributes anyone defined: not shown.
+        var definitions = await session.Query<CalculatedAttribute>().Where(c => c.WorkspaceId == workspaceId && c.OwnerAudienceId == null).ToListAsync(ct);
+        if (definitions.Count == 0) return [];
+        var progress = (await session.LoadManyAsync<Initialisation>(ct, definitions.Select(d => d.Id).ToArray())).ToDictionary(i => i.Id);
+        return definitions.OrderBy(d => d.Name, StringComparer.OrdinalIgnoreCase)
+            .Select(d => new CalculatedAttributeView(d.Id, d.Name, CalculatedAttributeResource.StatusOf(d, progress.GetValueOrDefault(d.Id)),
+                d.IsComputed ? computed.CalculatedAttributes.GetValueOrDefault(d.Name) : null))
+            .ToList();
+    }
+}

@@ -1,0 +1,221 @@
+// The profile page: who the person is (identities, attributes, calculated attributes, audiences, consent, devices,
+// retention) and what they did (activity chart and the filterable timeline of their events).
+import { api, badge, empty, failure, formatDate, formatValue, h, link, loading, show, time } from './dom.js';
+
+// mParticle's User Activity View lists these first, in this order; the rest alphabetically.
+const reservedAttributes = ['$Age', '$FirstName', '$LastName', '$Gender', '$Mobile', '$Address', '$City', '$State', '$Zip', '$Country'];
+const pageSize = 25;
+
+export async function personPage(main, mpid) {
+  document.title = `MPID ${mpid} · EventProfiles`;
+  show(main, loading('the profile'));
+  let person;
+  try {
+    person = await api(`/ui/api/people/${mpid}`);
+  } catch (error) {
+    show(main, h('h1', {}, `MPID ${mpid}`), failure(error), h('p', {}, h('a', { href: '/ui/', 'data-internal': true }, 'Back to search')));
+    return;
+  }
+  const timeline = h('section', { class: 'card', 'aria-labelledby': 'timeline-title' });
+  show(main,
+    header(person),
+    h('div', { class: 'grid wide-first' }, identities(person), audiences(person)),
+    person.workspaces.map(workspace),
+    person.aliases.length ? aliases(person) : null,
+    timeline);
+  await renderTimeline(timeline, mpid);
+}
+
+function header(person) {
+  const retention = person.retention;
+  return h('section', { class: 'card', 'aria-labelledby': 'person-title' },
+    h('div', { class: 'person-head' },
+      h('h1', { id: 'person-title' }, 'MPID ', h('span', { class: 'mpid' }, person.mpid)),
+      badge(person.status)),
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'First seen'), h('dd', {}, time(person.first_seen)),
+      h('dt', {}, 'Last seen'), h('dd', {}, time(person.last_seen)),
+      h('dt', {}, 'Last data stored'), h('dd', {}, time(person.last_stored_at)),
+      h('dt', {}, 'Opted out'), h('dd', {}, badge(person.opted_out ? 'yes' : 'no', person.opted_out ? 'no' : 'yes')),
+      h('dt', {}, 'Limit ad tracking'), h('dd', {}, person.limit_ad_tracking === undefined ? 'not reported' : person.limit_ad_tracking ? 'on' : 'off'),
+      h('dt', {}, 'Retention'), h('dd', {},
+        retention.status === 'live'
+          ? ['Live until ', time(retention.live_until), ` unless new data arrives (profile lifetime ${retention.profile_lifetime_days} days)`]
+          : ['Aged out on ', time(retention.aged_out_at), '; new data reactivates the profile'],
+        `. Events are kept for ${retention.data_retention_days} days.`)));
+}
+
+function identities(person) {
+  return h('section', { class: 'card', 'aria-labelledby': 'identities-title' },
+    h('h2', { id: 'identities-title' }, 'Identities'),
+    person.identities.length === 0 ? empty('No identities.') : h('table', {},
+      h('thead', {}, h('tr', {}, ['Type', 'Value', 'Linked', 'Through'].map(t => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, person.identities.map(i => h('tr', {},
+        h('td', {}, i.type, i.kind === 'device' ? h('span', { class: 'muted' }, ' (device)') : null),
+        h('td', { class: 'value' }, i.value),
+        h('td', {}, time(i.linked_at)),
+        h('td', {}, `${i.input} · ${i.workspace.name}`))))));
+}
+
+function audiences(person) {
+  return h('section', { class: 'card', 'aria-labelledby': 'audiences-title' },
+    h('h2', { id: 'audiences-title' }, 'Audience memberships'),
+    person.audiences.length === 0 ? empty('Not in any audience.') : h('ul', { class: 'chips' },
+      person.audiences.map(a => h('li', {}, a.name, h('span', { class: 'muted' }, ` · ${a.kind === 'standard' ? 'standard' : 'real-time'} #${a.id}`)))));
+}
+
+function workspace(ws) {
+  const attributes = [...ws.user_attributes].sort((a, b) => order(a.name) - order(b.name) || a.name.localeCompare(b.name));
+  const titleId = `ws-${ws.id}-title`;
+  return h('section', { class: 'card', 'aria-labelledby': titleId },
+    h('h2', { id: titleId }, `Workspace: ${ws.name}`),
+    h('p', { class: 'muted' }, 'First seen ', time(ws.first_seen), ' · last seen ', time(ws.last_seen)),
+    h('div', { class: 'grid' },
+      h('div', {},
+        h('h3', {}, 'User attributes'),
+        attributes.length === 0 ? empty('No user attributes.') : h('table', {},
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'Updated'))),
+          h('tbody', {}, attributes.map(a => h('tr', {}, h('td', {}, a.name), h('td', { class: 'value' }, formatValue(a.value)), h('td', {}, time(a.updated_at)))))),
+        h('h3', {}, 'Calculated attributes'),
+        ws.calculated_attributes.length === 0 ? empty('No calculated attributes defined in this workspace.') : h('table', {},
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'Status'))),
+          h('tbody', {}, ws.calculated_attributes.map(c => h('tr', {},
+            h('td', {}, c.name),
+            h('td', { class: 'value' }, c.value ? (c.value.list ? c.value.list.join(', ') : c.value.text ?? '—') : '—'),
+            h('td', {}, badge(c.status))))))),
+      h('div', {},
+        h('h3', {}, 'Consent'),
+        consent(ws.consent),
+        h('h3', {}, 'Devices'),
+        ws.devices.length === 0 ? empty('No devices.') : h('table', {},
+          h('thead', {}, h('tr', {}, ['Device', 'Platform', 'Last seen'].map(t => h('th', { scope: 'col' }, t)))),
+          h('tbody', {}, ws.devices.map(d => h('tr', {},
+            h('td', { class: 'value' }, Object.entries(d.identities).map(([k, v]) => h('div', {}, `${k}: ${v}`)),
+              d.device_application_stamp && !Object.values(d.identities).includes(d.device_application_stamp) ? h('div', {}, `device_application_stamp: ${d.device_application_stamp}`) : null),
+            h('td', {}, d.platform ?? '—', d.att_authorization_status ? h('div', { class: 'muted' }, `ATT: ${d.att_authorization_status}`) : null),
+            h('td', {}, time(d.last_seen)))))),
+        ws.attribution ? [h('h3', {}, 'Attribution'), h('p', {}, `${ws.attribution.publisher} · ${ws.attribution.campaign} (`, time(ws.attribution.at), ')')] : null)));
+}
+
+const order = (name) => { const i = reservedAttributes.indexOf(name); return i < 0 ? reservedAttributes.length : i; };
+
+function consent(state) {
+  const rows = state.gdpr.map(g => ['GDPR', g.purpose, g.consented, g.at, g.document]);
+  if (state.ccpa) rows.push(['CCPA', 'data_sale_opt_out', state.ccpa.consented, state.ccpa.at, state.ccpa.document]);
+  if (rows.length === 0) return empty('No consent state recorded.');
+  return h('table', {},
+    h('thead', {}, h('tr', {}, ['Regulation', 'Purpose', 'Consented', 'Since'].map(t => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, rows.map(([regulation, purpose, consented, at, document]) => h('tr', {},
+      h('td', {}, regulation), h('td', {}, purpose, document ? h('div', { class: 'muted' }, document) : null),
+      h('td', {}, badge(consented ? 'yes' : 'no')), h('td', {}, time(at))))));
+}
+
+function aliases(person) {
+  return h('section', { class: 'card', 'aria-labelledby': 'aliases-title' },
+    h('h2', { id: 'aliases-title' }, 'Aliases'),
+    h('table', {},
+      h('thead', {}, h('tr', {}, ['From', 'To', 'Events copied', 'When'].map(t => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, person.aliases.map(a => h('tr', {},
+        h('td', { class: 'value' }, link(`/ui/people/${a.source_mpid}`, a.source_mpid)),
+        h('td', { class: 'value' }, link(`/ui/people/${a.destination_mpid}`, a.destination_mpid)),
+        h('td', {}, a.events_copied), h('td', {}, time(a.at)))))));
+}
+
+// ---- timeline: filters live in the address (shareable), the chart shows the retention period.
+
+async function renderTimeline(section, mpid) {
+  const params = new URLSearchParams(location.search);
+  const filters = { type: params.get('type') ?? '', name: params.get('name') ?? '', from: params.get('from') ?? '', to: params.get('to') ?? '' };
+  const pageNumber = Math.max(1, Number(params.get('page') ?? 1) || 1);
+  const chart = h('div', { class: 'chart' }, loading('activity'));
+  const list = h('div', { 'aria-live': 'polite' }, loading('events'));
+  const typeSelect = h('select', { id: 'filter-type', name: 'type' }, h('option', { value: '' }, 'All event types'));
+  const field = (id, label, input) => h('div', { class: 'field' }, h('label', { for: id }, label), input);
+  const form = h('form', { class: 'inline', 'aria-label': 'Filter events', onsubmit: (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      apply(Object.fromEntries([...data.entries()].map(([k, v]) => [k, String(v).trim()])), 1);
+    } },
+    field('filter-type', 'Event type', typeSelect),
+    field('filter-name', 'Event name contains', h('input', { id: 'filter-name', name: 'name', value: filters.name })),
+    field('filter-from', 'From', h('input', { id: 'filter-from', name: 'from', type: 'date', value: filters.from })),
+    field('filter-to', 'To', h('input', { id: 'filter-to', name: 'to', type: 'date', value: filters.to })),
+    h('button', { type: 'submit' }, 'Apply filters'),
+    h('button', { type: 'button', class: 'secondary', onclick: () => apply({ type: '', name: '', from: '', to: '' }, 1) }, 'Clear'));
+
+  function apply(next, page) {
+    const query = new URLSearchParams(Object.entries({ ...next, page: page > 1 ? page : '' }).filter(([, v]) => v));
+    history.pushState(null, '', `${location.pathname}${query.size ? '?' + query : ''}`);
+    renderTimeline(section, mpid);
+  }
+
+  show(section, h('h2', { id: 'timeline-title' }, 'Timeline'), chart, h('div', { class: 'card' }, form), list);
+  api(`/ui/api/people/${mpid}/activity`).then(activity => show(chart, activityChart(activity))).catch(error => show(chart, failure(error)));
+  try {
+    const events = await api(`/ui/api/people/${mpid}/events`, { ...filters, page: pageNumber, size: pageSize });
+    for (const type of events.event_types) typeSelect.append(h('option', { value: type, selected: type === filters.type }, type));
+    const pages = Math.max(1, Math.ceil(events.total / events.size));
+    const filtered = Object.values(filters).some(Boolean);
+    show(list,
+      h('p', { class: 'muted' }, `${events.total} event${events.total === 1 ? '' : 's'}${filtered ? ' match the filters' : ''}, newest first.`),
+      events.events.length === 0 ? empty(filtered ? 'No events match these filters.' : 'No events stored for this person.') :
+        h('ul', { class: 'events' }, events.events.map(eventItem)),
+      pages > 1 ? h('nav', { class: 'pager', 'aria-label': 'Timeline pages' },
+        h('button', { type: 'button', class: 'secondary', disabled: pageNumber <= 1, onclick: () => apply(filters, pageNumber - 1) }, 'Newer'),
+        h('span', {}, `Page ${pageNumber} of ${pages}`),
+        h('button', { type: 'button', class: 'secondary', disabled: pageNumber >= pages, onclick: () => apply(filters, pageNumber + 1) }, 'Older')) : null);
+  } catch (error) {
+    show(list, failure(error));
+  }
+}
+
+function eventItem(event) {
+  return h('li', { 'data-event-type': event.event_type },
+    h('details', {},
+      h('summary', {},
+        time(event.timestamp, { seconds: true }),
+        h('span', {}, badge(event.event_type.replaceAll('_', ' '), 'inbound')),
+        h('strong', { class: 'event-name' }, event.name ?? '(no name)', event.copied_from ? h('span', { class: 'muted' }, ` · copied from ${event.copied_from}`) : null),
+        h('span', { class: 'muted' }, `${event.input ?? '?'} · ${event.workspace.name}`)),
+      h('p', { class: 'muted' }, `Batch ${event.batch_id}, received `, time(event.received_at), event.environment ? ` (${event.environment})` : ''),
+      h('pre', { tabindex: 0, 'aria-label': 'Event and batch JSON' }, event.json)));
+}
+
+const dayMs = 86400000;
+
+function activityChart(activity) {
+  // The retention period from the person's first active day (nothing exists before it), at least the last 30 days.
+  const end = Date.parse(activity.to + 'T00:00:00Z');
+  const firstActive = activity.days.length ? Date.parse(activity.days[0].date + 'T00:00:00Z') : end;
+  const start = Math.max(Date.parse(activity.from + 'T00:00:00Z'), Math.min(firstActive - dayMs, end - 29 * dayMs));
+  const dayCount = Math.round((end - start) / dayMs) + 1;
+  const from = new Date(start).toISOString().slice(0, 10);
+  const max = Math.max(1, ...activity.days.map(d => d.count));
+  const svgNs = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(svgNs, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${dayCount} 100`);
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.setAttribute('role', 'img');
+  const summary = `${activity.total} event${activity.total === 1 ? '' : 's'} on ${activity.days.length} day${activity.days.length === 1 ? '' : 's'} between ${formatDate(from)} and ${formatDate(activity.to)}`;
+  svg.setAttribute('aria-label', `Activity per day: ${summary}`);
+  for (const day of activity.days) {
+    const index = Math.round((Date.parse(day.date + 'T00:00:00Z') - start) / dayMs);
+    if (index < 0) continue;
+    const height = Math.max(2, 100 * day.count / max);
+    const bar = document.createElementNS(svgNs, 'rect');
+    bar.setAttribute('y', 100 - height);
+    bar.setAttribute('x', index + 0.1);
+    bar.setAttribute('width', 0.8);
+    bar.setAttribute('height', height);
+    const title = document.createElementNS(svgNs, 'title');
+    title.textContent = `${day.date}: ${day.count} event${day.count === 1 ? '' : 's'}`;
+    bar.append(title);
+    svg.append(bar);
+  }
+  return [
+    h('p', { class: 'muted', id: 'activity-summary' },
+      `Activity per day (events are kept ${activity.retention_days} days; the chart starts at the first of them that has activity, or 30 days ago): ${summary}. Busiest day: ${max} event${max === 1 ? '' : 's'}.`),
+    svg,
+    h('div', { class: 'axis', 'aria-hidden': 'true' }, h('span', {}, formatDate(from)), h('span', {}, formatDate(activity.to))),
+  ];
+}
