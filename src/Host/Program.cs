@@ -1,3 +1,4 @@
+using EventProfiles.Commands.ActivityView;
 using EventProfiles.Commands.Audiences;
 using EventProfiles.Commands.CalculatedAttributes;
 using EventProfiles.Commands.Forwarding;
@@ -123,6 +124,7 @@ builder.Services.AddValidatorsFromAssemblyContaining<OutputBody>(ServiceLifetime
 builder.Services.AddSingleton(new AdminUsers(
     (builder.Configuration.GetSection("EventProfiles:Admin:Users").Get<List<AdminUserSettings>>() ?? [])
     .Select(u => new AdminUser(u.Name, u.Password, u.Workspaces is { Count: > 0 } w ? w : null)).ToList()));
+builder.Services.AddSingleton(new SignInThrottle(builder.Configuration.GetValue("EventProfiles:Admin:SignInFailuresPer15Minutes", 10), TimeSpan.FromMinutes(15)));
 
 // ---- calculated attributes: plan limits (the real-time lookback bounds windows and initialisation)
 builder.Services.AddSingleton(builder.Configuration.GetSection("EventProfiles:CalculatedAttributes").Get<CalculatedAttributeLimits>() ?? new CalculatedAttributeLimits());

@@ -14,15 +14,22 @@ public static class SignInEndpoint
 {
     [WolverinePost(AdminSession.SignInPath, Name = "Web UI: sign in")]
     [AllowAnonymous]
-    public static async Task<IResult> Post(HttpContext context, AdminUsers users)
+    public static async Task<IResult> Post(HttpContext context, AdminUsers users, SignInThrottle throttle)
     {
         if (!context.Request.HasFormContentType)
             return Results.Redirect($"{AdminSession.SignInPath}?error=form", preserveMethod: false);
         var form = await context.Request.ReadFormAsync(context.RequestAborted);
         var returnUrl = SafeReturnUrl(form["returnUrl"].ToString());
-        var user = users.Find(form["username"].ToString(), form["password"].ToString());
+        var name = form["username"].ToString();
+        var address = context.Connection.RemoteIpAddress?.ToString();
+        if (throttle.IsLockedOut(address, name))
+            return Results.Redirect($"{AdminSession.SignInPath}?error=throttled&returnUrl={Uri.EscapeDataString(returnUrl)}");
+        var user = users.Find(name, form["password"].ToString());
         if (user is null)
+        {
+            throttle.Failed(address, name);
             return Results.Redirect($"{AdminSession.SignInPath}?error=credentials&returnUrl={Uri.EscapeDataString(returnUrl)}");
+        }
         await context.SignInAsync(AuthSchemes.AdminSession, user.Principal(AuthSchemes.AdminSession));
         return Results.Redirect(returnUrl);
     }

@@ -52,6 +52,7 @@ public static class ActivityViewPages
         var message = error switch
         {
             "credentials" => "<p class=\"error\" role=\"alert\">Unknown user name or wrong password.</p>",
+            "throttled" => "<p class=\"error\" role=\"alert\">Too many failed attempts for this user: wait a few minutes, then try again.</p>",
             "form" => "<p class=\"error\" role=\"alert\">Sign in with the form below.</p>",
             _ when signedOut => "<p class=\"notice\" role=\"status\">You are signed out.</p>",
             _ when returnUrl != "/ui/" => "<p class=\"notice\" role=\"status\">Sign in to continue (your session may have expired).</p>",

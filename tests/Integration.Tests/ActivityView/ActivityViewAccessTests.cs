@@ -120,4 +120,24 @@ public class ActivityViewAccessTests(AppFixture app)
         using var missing = await browser.GetAsync("/ui/assets/nothing.js");
         missing.StatusCode.ShouldBe(HttpStatusCode.NotFound);
     }
+
+    [Fact]
+    public async Task repeated_wrong_passwords_lock_that_user_name_out_for_a_while_even_with_the_right_password()
+    {
+        // A user of its own: the lock-out is per (address, user name), so no other test's sign-ins are affected.
+        using var browser = app.Browser();
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            using var wrong = await browser.SignIn(AppFixture.LockoutUser, $"guess-{attempt}");
+            wrong.Headers.Location!.ToString().ShouldStartWith("/ui/sign-in?error=credentials");
+        }
+        using (var locked = await browser.SignIn(AppFixture.LockoutUser, AppFixture.LockoutPassword))
+        {
+            locked.Headers.Location!.ToString().ShouldStartWith("/ui/sign-in?error=throttled");
+            locked.Headers.Contains("Set-Cookie").ShouldBeFalse();
+        }
+        using (var form = await browser.GetAsync("/ui/sign-in?error=throttled"))
+            (await form.Content.ReadAsStringAsync()).ShouldContain("Too many failed attempts");
+        using (var admin = await app.Browser().SignIn("admin", "admin-password")) admin.Headers.Location!.ToString().ShouldBe("/ui/"); // others still can
+    }
 }

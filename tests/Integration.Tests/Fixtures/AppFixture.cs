@@ -31,6 +31,9 @@ public sealed class AppFixture : IAsyncLifetime
     /// <summary>A web UI user limited to workspace 2.</summary>
     public const string SupportUser = "support";
     public const string SupportPassword = "support-password";
+    /// <summary>A web UI user only the sign-in lock-out test uses (it stays locked out for 15 minutes).</summary>
+    public const string LockoutUser = "lockout";
+    public const string LockoutPassword = "lockout-password";
 
     /// <summary>Input of a third workspace that only the rate-limit test uses, so spending its budget affects nobody else.</summary>
     public const string LimitedKey = "limited-key";
@@ -75,6 +78,8 @@ public sealed class AppFixture : IAsyncLifetime
         Set("EventProfiles__Admin__Users__1__Name", SupportUser); // a web UI user who sees workspace 2 only
         Set("EventProfiles__Admin__Users__1__Password", SupportPassword);
         Set("EventProfiles__Admin__Users__1__Workspaces__0", "2");
+        Set("EventProfiles__Admin__Users__2__Name", LockoutUser); // only the sign-in lock-out test uses it
+        Set("EventProfiles__Admin__Users__2__Password", LockoutPassword);
         Set("Logging__LogLevel__Default", Environment.GetEnvironmentVariable("EVENTPROFILES_TEST_LOGLEVEL") ?? "Warning");
         Set("ASPNETCORE_URLS", "http://127.0.0.1:0"); // a free port, never a developer's running service
 
