@@ -5,6 +5,7 @@ using EventProfiles.Commands.Forwarding;
 using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Commands.Identity;
 using EventProfiles.Commands.Ingestion;
+using EventProfiles.Commands.Operations;
 using EventProfiles.Commands.Privacy;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Ingestion;
@@ -52,6 +53,7 @@ builder.Services.AddMarten(services =>
         opts.AddForwarding();
         opts.AddAudienceDocuments();
         opts.AddPrivacyDocuments();
+        opts.AddOperationDocuments();
         return opts;
     })
     .UseLightweightSessions()
@@ -137,6 +139,16 @@ builder.Services.AddHostedService(sp => sp.GetRequiredService<ReevaluationSchedu
 builder.Services.AddSingleton(new DsrSigner(builder.Configuration["EventProfiles:Dsr:SigningKeyPem"]));
 builder.Services.AddSingleton<RetentionEnforcer>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<RetentionEnforcer>());
+
+// ---- operations: rebuilds, data replay, export and import as durable jobs (admin API and command line)
+builder.Services.AddSingleton(new OperationFiles(builder.Configuration["EventProfiles:Operations:Folder"]
+    ?? Path.Combine(builder.Environment.ContentRootPath, ".data", "operations")));
+builder.Services.AddSingleton<RebuildCalculations>();
+builder.Services.AddSingleton<IOperation, RebuildProjections>();
+builder.Services.AddSingleton<IOperation, ReplayBatches>();
+builder.Services.AddSingleton<IOperation, ExportEvents>();
+builder.Services.AddSingleton<IOperation, ImportEvents>();
+builder.Services.AddHostedService<OperationRunner>();
 
 // ---- identity (IDSync) and the browser SDK's endpoints
 builder.Services.AddSingleton<IdentityStore>();

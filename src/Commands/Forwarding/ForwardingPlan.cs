@@ -46,6 +46,20 @@ public sealed class ForwardingPlan
         return new ForwardingPlan(active.ToLookup(c => c.Input), live, clock, definitions);
     }
 
+    /// <summary>A plan that forwards to one connection only, whatever its status: a data replay's (Operations).</summary>
+    public static ForwardingPlan ForReplay(Connection connection, LiveStream live, TimeProvider clock, EnrichmentDefinitionsCache definitions) =>
+        new(new[] { connection }.ToLookup(c => c.Input), live, clock, definitions);
+
+    /// <summary>
+    /// A stored batch replayed (already built by <see cref="OutboundBatch.Replayed"/>): enriched and filtered like a live
+    /// one when enlisted, not shown on the Live Stream as inbound (it did not come in now).
+    /// </summary>
+    public void AddReplayed(JsonObject outbound, Profile now, BatchOrigin origin, string input, string environment) =>
+        _outbound.Add(new Outbound(outbound, _connections[input].ToList(), now.Workspace(origin.WorkspaceId), origin.WorkspaceId, now.Mpid, origin.BatchId, input, environment));
+
+    /// <summary>How many deliveries the last <see cref="EnlistAsync"/> put into the transaction.</summary>
+    public int Deliveries => _deliveries.Count;
+
     public void Add(ParsedBatch batch, string input, string environment, Profile? before, Profile after, IReadOnlyList<object> decided, BatchOrigin origin)
     {
         _afterCommit.Add(() => _live.Inbound(input, after.Mpid, origin.BatchId, environment, () => AsReceived(batch)));

@@ -28,9 +28,30 @@ public static class OutboundBatch
         var events = decided.OfType<EventCaptured>().ToList();
         if (events.Count == 0 || origin.IsHistorical) return null;
 
-        var outbound = JsonNode.Parse(batch.Envelope.GetRawText())!.AsObject();
-        var workspace = after.Workspace(origin.WorkspaceId);
+        var outbound = Complete(JsonNode.Parse(batch.Envelope.GetRawText())!.AsObject(), after, origin, events,
+            i => decided.OfType<UserIdentityAdded>().Any(a => a.IdentityType == i.Type && a.Value == i.Value));
+        var notifications = ConsentNotifications(before?.Workspace(origin.WorkspaceId), decided);
+        if (notifications.Count > 0) outbound["system_notifications"] = notifications;
+        return outbound;
+    }
 
+    /// <summary>
+    /// A stored batch sent again by a data replay (forwarding.md §8): the batch as it was received with its stored events,
+    /// enriched from the profile as it is now, and marked: <c>source_info.is_replay</c> and a <c>replay</c> object naming
+    /// the replay job, so outputs can tell it from live traffic. Historical batches are not replayed (they were never forwarded).
+    /// </summary>
+    public static JsonObject? Replayed(JsonElement storedBatch, IReadOnlyList<EventCaptured> events, Profile now, BatchOrigin origin, Guid replayId, DateTimeOffset replayedAt)
+    {
+        if (events.Count == 0 || origin.IsHistorical) return null;
+        var outbound = Complete(JsonNode.Parse(storedBatch.GetRawText())!.AsObject(), now, origin, events, _ => false);
+        outbound["source_info"]!["is_replay"] = true;
+        outbound["replay"] = new JsonObject { ["replay_id"] = replayId.ToString(), ["replayed_at_unixtime_ms"] = replayedAt.ToUnixTimeMilliseconds() };
+        return outbound;
+    }
+
+    private static JsonObject Complete(JsonObject outbound, Profile after, BatchOrigin origin, IReadOnlyList<EventCaptured> events, Func<ProfileIdentity, bool> createdThisBatch)
+    {
+        var workspace = after.Workspace(origin.WorkspaceId);
         outbound["mpid"] = after.Mpid;
         outbound["batch_id"] = origin.BatchId.ToString();
         outbound["timestamp_unixtime_ms"] = origin.ReceivedAt.ToUnixTimeMilliseconds();
@@ -47,7 +68,7 @@ public static class OutboundBatch
                 ["identity_type"] = i.Type,
                 ["identity"] = i.Value,
                 ["timestamp_unixtime_ms"] = i.AddedAt.ToUnixTimeMilliseconds(),
-                ["created_this_batch"] = decided.OfType<UserIdentityAdded>().Any(a => a.IdentityType == i.Type && a.Value == i.Value),
+                ["created_this_batch"] = createdThisBatch(i),
             }).ToArray());
         var attributes = new JsonObject();
         foreach (var (name, value) in workspace.CurrentAttributes())
@@ -55,10 +76,6 @@ public static class OutboundBatch
         outbound["user_attributes"] = attributes;
         outbound["consent_state"] = Consent(workspace);
         outbound.Remove("deleted_user_attributes"); // applied to the profile; the outbound attributes are the result
-
-        var notifications = ConsentNotifications(before?.Workspace(origin.WorkspaceId), decided);
-        if (notifications.Count > 0) outbound["system_notifications"] = notifications;
-
         outbound["events"] = new JsonArray(events.Select(e => (JsonNode?)new JsonObject
         {
             ["event_type"] = e.EventType,

@@ -43,6 +43,8 @@ public sealed class WorkspaceDirectory
     public IEnumerable<Input> Inputs => _inputsByKey.Values;
 
     public Input? InputByKey(string key) => _inputsByKey.GetValueOrDefault(key);
+
+    public Input? InputByName(string name) => Inputs.FirstOrDefault(i => i.Name == name);
     public Workspace? WorkspaceById(int id) => _workspaces.GetValueOrDefault(id);
     public ProfileApiClient? ClientById(string clientId) => _clients.GetValueOrDefault(clientId);
 }

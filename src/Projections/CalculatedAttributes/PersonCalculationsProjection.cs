@@ -58,6 +58,13 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
 
     public override async Task EnrichEventsAsync(SliceGroup<PersonCalculations, string> group, IQuerySession querySession, CancellationToken cancellation)
     {
+        _page = await LoadPageAsync(querySession, group.Slices.Select(s => (s.Id, (IEnumerable<IEvent>)s.Events())), cancellation);
+        await base.EnrichEventsAsync(group, querySession, cancellation);
+    }
+
+    private static async Task<PageContext> LoadPageAsync(IQuerySession querySession, IEnumerable<(string Id, IEnumerable<IEvent> Events)> people,
+        CancellationToken cancellation)
+    {
         var computed = await ComputedDefinitions.LoadAttributesAsync(querySession, cancellation);
         var definitions = ComputedDefinitions.Active(computed);
         var audiences = await ComputedDefinitions.LoadAudiencesAsync(querySession, definitions, cancellation);
@@ -67,7 +74,7 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         {
             // Audience criteria read the profile and every calculated value, replayed parts included: loaded for the
             // people whose events can change a verdict.
-            var keys = group.Slices.Where(s => s.Events().Any(e => AudienceRelevance.IsRelevant(audiences, e.Data))).Select(s => s.Id).ToArray();
+            var keys = people.Where(p => p.Events.Any(e => AudienceRelevance.IsRelevant(audiences, e.Data))).Select(p => p.Id).ToArray();
             var mpids = keys.Select(k => long.Parse(k, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
             var batch = querySession.CreateBatchQuery();
             var loadedProfiles = batch.LoadMany<Profile>().ById(keys);
@@ -76,8 +83,28 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
             profiles = (await loadedProfiles).ToDictionary(p => p.Mpid);
             initialised = (await loadedParts).ToLookup(i => i.Mpid);
         }
-        _page = new PageContext(definitions, computed.Where(c => c.OwnerAudienceId is null).ToList(), audiences, profiles, initialised);
-        await base.EnrichEventsAsync(group, querySession, cancellation);
+        return new PageContext(definitions, computed.Where(c => c.OwnerAudienceId is null).ToList(), audiences, profiles, initialised);
+    }
+
+    /// <summary>
+    /// Rebuild in place (the Operations feature): the people's state from all their events, folded exactly as the daemon
+    /// folds them. Use a fresh instance (the page context is per instance) while the daemon's shard is stopped. Membership
+    /// changes found on the way are history, not news: they are cleared, as Marten's own rebuild sends no side effects.
+    /// </summary>
+    public async Task<Dictionary<string, PersonCalculations>> FoldAsync(IQuerySession session, IReadOnlyList<IEvent> events, CancellationToken ct)
+    {
+        var people = events.Where(e => IncludedEventTypes.Contains(e.EventType)).GroupBy(e => e.StreamKey!).ToList();
+        _page = await LoadPageAsync(session, people.Select(g => (g.Key, (IEnumerable<IEvent>)g)), ct);
+        var result = new Dictionary<string, PersonCalculations>(StringComparer.Ordinal);
+        foreach (var person in people)
+        {
+            PersonCalculations? snapshot = null;
+            foreach (var e in person) snapshot = Evolve(snapshot, person.Key, e);
+            if (snapshot is null) continue;
+            snapshot.Changes.Clear();
+            result[person.Key] = snapshot;
+        }
+        return result;
     }
 
     public override PersonCalculations? Evolve(PersonCalculations? snapshot, string id, IEvent e)

@@ -1,0 +1,196 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Text.Json.Serialization;
+using EventProfiles.Commands.Api;
+using EventProfiles.Commands.Security;
+using EventProfiles.Domain.Forwarding;
+using EventProfiles.Domain.Operations;
+using EventProfiles.Domain.Profiles;
+using EventProfiles.Domain.Workspaces;
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Wolverine.Http;
+
+namespace EventProfiles.Commands.Operations;
+
+/// <summary>A request for an operation: <c>{ "kind": "rebuild", "workspace_id": 1, "parameters": { … } }</c>.</summary>
+public sealed record JobRequest(
+    [property: JsonPropertyName("kind")] string? Kind,
+    [property: JsonPropertyName("workspace_id")] int? WorkspaceId,
+    [property: JsonPropertyName("parameters")] Dictionary<string, string>? Parameters);
+
+/// <summary>A job as the admin API and the command line show it, with its rate and the time left.</summary>
+public sealed record JobView(
+    [property: JsonPropertyName("id")] Guid Id,
+    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("workspace_id")] int WorkspaceId,
+    [property: JsonPropertyName("parameters")] IReadOnlyDictionary<string, string> Parameters,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("requested_by")] string RequestedBy,
+    [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt,
+    [property: JsonPropertyName("started_at")] DateTimeOffset? StartedAt,
+    [property: JsonPropertyName("finished_at")] DateTimeOffset? FinishedAt,
+    [property: JsonPropertyName("done")] long Done,
+    [property: JsonPropertyName("total")] long? Total,
+    [property: JsonPropertyName("percent")] double? Percent,
+    [property: JsonPropertyName("events")] long Events,
+    [property: JsonPropertyName("events_per_second")] double? EventsPerSecond,
+    [property: JsonPropertyName("seconds_left")] double? SecondsLeft,
+    [property: JsonPropertyName("cursor")] string? Cursor,
+    [property: JsonPropertyName("error")] string? Error,
+    [property: JsonPropertyName("result")] string? Result)
+{
+    public static JobView From(OperationJob job)
+    {
+        var rate = job.ElapsedSeconds > 0 ? Math.Round(job.Events / job.ElapsedSeconds, 1) : (double?)null;
+        var unitRate = job.ElapsedSeconds > 0 ? job.Done / job.ElapsedSeconds : 0;
+        var left = job.Total is { } total && unitRate > 0 && job.Status == OperationStatuses.Running ? Math.Round((total - job.Done) / unitRate, 1) : (double?)null;
+        return new JobView(job.Id, job.Kind, job.WorkspaceId, job.Parameters, job.Status, job.RequestedBy, job.CreatedAt, job.StartedAt, job.FinishedAt,
+            job.Done, job.Total, job.Percent, job.Events, rate, left, job.Cursor, job.Error, job.Result);
+    }
+}
+
+/// <summary>What each kind of job needs, checked before it is queued (each problem names its field).</summary>
+public static class JobRequests
+{
+    public static async Task<(string Kind, int WorkspaceId, Dictionary<string, string> Parameters, List<FieldError> Problems)> CheckAsync(
+        JobRequest request, WorkspaceDirectory directory, IQuerySession session, CancellationToken ct)
+    {
+        var problems = new List<FieldError>();
+        var kind = request.Kind ?? "";
+        var parameters = request.Parameters ?? [];
+        var workspace = request.WorkspaceId ?? 0;
+        string Parameter(string name) => parameters.GetValueOrDefault(name) ?? "";
+        void Require(bool ok, string field, string message) { if (!ok) problems.Add(new FieldError(field, message)); }
+
+        if (!OperationKinds.All.Contains(kind))
+        {
+            problems.Add(new FieldError("kind", $"must be one of {string.Join(", ", OperationKinds.All)}."));
+            return (kind, workspace, parameters, problems);
+        }
+        if (kind == OperationKinds.Rebuild)
+        {
+            Require(workspace == 0, "workspace_id", "must be left out: a rebuild covers every workspace (people are org-wide).");
+            Require(Parameter("projection") is "" || RebuildTargets.Names.Contains(Parameter("projection")), "parameters.projection",
+                $"must be one of {string.Join(", ", RebuildTargets.Names)}.");
+            Require(Parameter("mpid") is "" || StreamKey.TryParse(Parameter("mpid"), out _), "parameters.mpid", "is not an MPID (a 64-bit integer).");
+            return (kind, 0, parameters, problems);
+        }
+
+        if (directory.WorkspaceById(workspace) is null)
+        {
+            problems.Add(new FieldError("workspace_id", request.WorkspaceId is null ? "is required." : $"there is no workspace {workspace}."));
+            return (kind, workspace, parameters, problems);
+        }
+        switch (kind)
+        {
+            case OperationKinds.Replay:
+                var input = directory.InputByName(Parameter("input"));
+                Require(input is not null && input.Workspace.Id == workspace, "parameters.input", $"must name an input of workspace {workspace}.");
+                var connection = Parameter("connection") is { Length: > 0 } id ? await session.LoadAsync<Connection>(id, ct) : null;
+                Require(connection is not null, "parameters.connection", "must name an existing connection (its output receives the replay).");
+                Require(connection is null || input is null || connection.Input == input.Name, "parameters.connection", "must be a connection of that input.");
+                var from = TryTime(Parameter("from"));
+                var to = TryTime(Parameter("to"));
+                Require(from is not null, "parameters.from", "must be an ISO 8601 time (e.g. 2026-11-01T00:00:00Z).");
+                Require(to is not null, "parameters.to", "must be an ISO 8601 time (e.g. 2026-11-02T00:00:00Z).");
+                Require(from is null || to is null || from < to, "parameters.to", "must be after from.");
+                break;
+            case OperationKinds.Import:
+                Require(File.Exists(Parameter("file")), "parameters.file", "must name a readable JSON Lines file on the server (an export).");
+                break;
+        }
+        return (kind, workspace, parameters, problems);
+    }
+
+    public static DateTimeOffset? TryTime(string text) =>
+        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at) ? at : null;
+}
+
+public static class CreateJobEndpoint
+{
+    [WolverinePost("/api/admin/jobs", Name = "Start an operation (rebuild, replay, export, import)")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Post(JobRequest request, IDocumentStore store, WorkspaceDirectory directory, ClaimsPrincipal user, TimeProvider clock,
+        CancellationToken ct)
+    {
+        await using var session = store.QuerySession();
+        var (kind, workspace, parameters, problems) = await JobRequests.CheckAsync(request, directory, session, ct);
+        if (problems.Count > 0) return Results.Problem(ApiProblems.Invalid(problems));
+        try
+        {
+            var job = await OperationJobs.QueueAsync(store, kind, workspace, parameters, user.Identity?.Name ?? "", clock.GetUtcNow(), ct);
+            return Results.Json(JobView.From(job), statusCode: StatusCodes.Status202Accepted);
+        }
+        catch (OperationConflictException conflict)
+        {
+            return Results.Problem(ApiProblems.Create(StatusCodes.Status409Conflict, "An operation of this kind is already open",
+                [new FieldError("kind", conflict.Message, "CONFLICT")]));
+        }
+    }
+}
+
+public static class ListJobsEndpoint
+{
+    [WolverineGet("/api/admin/jobs", Name = "List operations, newest first")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Get(string? kind, string? status, IQuerySession session, CancellationToken ct)
+    {
+        IQueryable<OperationJob> query = session.Query<OperationJob>();
+        if (kind is { Length: > 0 }) query = query.Where(j => j.Kind == kind);
+        if (status is { Length: > 0 }) query = query.Where(j => j.Status == status);
+        var jobs = await query.OrderByDescending(j => j.CreatedAt).Take(100).ToListAsync(ct);
+        return Results.Json(jobs.Select(JobView.From));
+    }
+}
+
+public static class GetJobEndpoint
+{
+    [WolverineGet("/api/admin/jobs/{id}", Name = "An operation's status and progress")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Get(Guid id, IQuerySession session, CancellationToken ct) =>
+        await session.LoadAsync<OperationJob>(id, ct) is { } job ? Results.Json(JobView.From(job)) : JobNotFound(id);
+
+    public static IResult JobNotFound(Guid id) =>
+        Results.Problem(ApiProblems.Create(StatusCodes.Status404NotFound, "Not found", [new FieldError("id", $"There is no job {id}.", "NOT_FOUND")]));
+}
+
+public static class StopJobEndpoints
+{
+    [WolverinePost("/api/admin/jobs/{id}/pause", Name = "Pause an operation (resumable at its cursor)")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static Task<IResult> Pause(Guid id, IDocumentStore store, TimeProvider clock, CancellationToken ct) =>
+        StopAsync(id, OperationStatuses.Paused, store, clock, ct);
+
+    [WolverinePost("/api/admin/jobs/{id}/cancel", Name = "Cancel an operation")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static Task<IResult> Cancel(Guid id, IDocumentStore store, TimeProvider clock, CancellationToken ct) =>
+        StopAsync(id, OperationStatuses.Cancelled, store, clock, ct);
+
+    private static async Task<IResult> StopAsync(Guid id, string stopAs, IDocumentStore store, TimeProvider clock, CancellationToken ct)
+    {
+        var job = await OperationJobs.StopAsync(store, id, stopAs, clock.GetUtcNow(), ct);
+        if (job is null) return GetJobEndpoint.JobNotFound(id);
+        if (!OperationStatuses.IsOpen(job.Status) && job.Status != stopAs)
+            return Results.Problem(ApiProblems.Create(StatusCodes.Status409Conflict, "The operation has ended",
+                [new FieldError("id", $"Job {id} is {job.Status}.", "CONFLICT")]));
+        return Results.Json(JobView.From(job), statusCode: StatusCodes.Status202Accepted);
+    }
+}
+
+public static class ResumeJobEndpoint
+{
+    [WolverinePost("/api/admin/jobs/{id}/resume", Name = "Resume a paused or failed operation at its cursor")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Post(Guid id, IDocumentStore store, CancellationToken ct)
+    {
+        var job = await OperationJobs.ResumeAsync(store, id, ct);
+        if (job is null) return GetJobEndpoint.JobNotFound(id);
+        if (job.Status != OperationStatuses.Queued)
+            return Results.Problem(ApiProblems.Create(StatusCodes.Status409Conflict, "Only a paused or failed operation can be resumed",
+                [new FieldError("id", $"Job {id} is {job.Status}.", "CONFLICT")]));
+        return Results.Json(JobView.From(job), statusCode: StatusCodes.Status202Accepted);
+    }
+}

@@ -1,0 +1,104 @@
+using System.Globalization;
+using EventProfiles.Commands.Audiences;
+using EventProfiles.Domain.CalculatedAttributes;
+using EventProfiles.Domain.Operations;
+using EventProfiles.Domain.Profiles;
+using EventProfiles.Projections.CalculatedAttributes;
+using JasperFx.Events.Daemon;
+using Marten;
+using Npgsql;
+
+namespace EventProfiles.Commands.Operations;
+
+/// <summary>
+/// Rebuilds the async read model (calculated attributes, real-time audience memberships) in place, with the same rule as
+/// the profiles: old documents are served until each group of people is replaced. The daemon's shard is stopped for the
+/// duration and the people are rebuilt from their events up to the shard's position P, so at every moment every
+/// document reflects exactly the events up to P; when the rebuild ends (finished, paused, cancelled or failed) the shard
+/// starts again at P and applies what arrived meanwhile. Replayed parts from activations are kept, as in a live run; aged-out (archived) people are left as
+/// they are, since the daemon does not read archived events either.
+/// Runs on the node holding the daemon (HotCold: the leader).
+/// </summary>
+public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource db, IProjectionCoordinator coordinator, TimeProvider clock)
+{
+    public const string ShardName = PersonCalculationsProjection.ProjectionName + ":All";
+    private const string CursorPrefix = RebuildTargets.Calculations + ":";
+
+    public async Task RunAsync(OperationJob job, JobProgress progress, long? person, CancellationToken ct)
+    {
+        var daemon = coordinator.DaemonForMainDatabase();
+        if (!daemon.CurrentAgents().Any(a => a.Name.Identity == ShardName))
+            throw new InvalidOperationException(
+                $"The {ShardName} shard does not run on this node: calculations are rebuilt on the node that runs the async daemon (set EventProfiles:Daemon to HotCold or Solo there).");
+        await daemon.StopAgentAsync(ShardName);
+        try
+        {
+            var position = await ShardPositionAsync(ct);
+            var schema = store.Options.DatabaseSchemaName;
+            var cursor = (job.Cursor ?? "").StartsWith(CursorPrefix, StringComparison.Ordinal) ? job.Cursor![CursorPrefix.Length..] : "";
+            var (done, events) = (job.Cursor?.StartsWith(CursorPrefix, StringComparison.Ordinal) == true ? job.Done : 0, job.Events);
+            var total = person is null ? await CountStreamsAsync(schema, ct) : 1;
+            var projection = new PersonCalculationsProjection(clock); // its own page context, apart from the daemon's instance
+            while (true)
+            {
+                var keys = person is { } one ? (cursor.Length == 0 ? [StreamKey.For(one)] : []) : await RebuildProjections.NextStreamsAsync(db, schema, cursor, ct, includeArchived: false);
+                if (keys.Count == 0) break;
+                events += await RebuildGroupAsync(projection, keys, position, ct);
+                done += keys.Count;
+                cursor = keys[^1];
+                await progress.CheckpointAsync(CursorPrefix + cursor, done, events, total, ct);
+            }
+        }
+        finally
+        {
+            await daemon.StartAgentAsync(ShardName, CancellationToken.None);
+        }
+    }
+
+    private async Task<int> RebuildGroupAsync(PersonCalculationsProjection projection, IReadOnlyList<string> keys, long position, CancellationToken ct)
+    {
+        await using var session = store.LightweightSession();
+        var events = await session.Events.QueryAllRawEvents()
+            .Where(e => keys.Contains(e.StreamKey) && e.Sequence <= position)
+            .OrderBy(e => e.Sequence)
+            .ToListAsync(ct);
+        var rebuilt = await projection.FoldAsync(session, events, ct);
+        var before = (await session.LoadManyAsync<PersonCalculations>(ct, keys.ToArray())).ToDictionary(p => p.Id);
+        foreach (var key in keys)
+        {
+            if (!rebuilt.TryGetValue(key, out var state))
+            {
+                if (before.ContainsKey(key)) session.Delete<PersonCalculations>(key);
+                continue;
+            }
+            var old = before.GetValueOrDefault(key);
+            // "Member since" is when the live evaluation saw it happen, not when a rebuild looked again: an unchanged membership keeps it.
+            foreach (var (audience, membership) in state.Audiences.ToList())
+                if (old?.Audiences.GetValueOrDefault(audience) is { } was && was.IsMember == membership.IsMember && was.Activation == membership.Activation)
+                    state.Audiences[audience] = was;
+            // The next moment a verdict can change is scheduled, as the live projection does.
+            state.ReevaluationScheduledFor = old?.ReevaluationScheduledFor;
+            if (state.AudiencesChangeAt is { } next && (state.ReevaluationScheduledFor is not { } scheduled || next < scheduled || scheduled <= clock.GetUtcNow()))
+            {
+                state.ReevaluationScheduledFor = next;
+                await ReevaluateAudiencesAtHandler.Handle(new ReevaluateAudiencesAt(state.Mpid, next), session, ct);
+            }
+            session.Store(state);
+        }
+        await session.SaveChangesAsync(ct);
+        return events.Count;
+    }
+
+    private async Task<long> ShardPositionAsync(CancellationToken ct)
+    {
+        await using var command = db.CreateCommand($"select coalesce((select last_seq_id from {store.Options.DatabaseSchemaName}.mt_event_progression where name = $1), 0)");
+        command.Parameters.AddWithValue(ShardName);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+    }
+
+    private async Task<long> CountStreamsAsync(string schema, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand($"select count(*) from {schema}.mt_streams where not is_archived and {RebuildProjections.PeopleOnly}");
+        return (long)(await command.ExecuteScalarAsync(ct))!;
+    }
+}

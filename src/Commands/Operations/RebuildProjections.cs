@@ -1,0 +1,137 @@
+using System.Globalization;
+using EventProfiles.Commands.Streams;
+using EventProfiles.Domain.Identity;
+using EventProfiles.Domain.Operations;
+using EventProfiles.Domain.Profiles;
+using EventProfiles.Domain.Workspaces;
+using EventProfiles.Projections.Identity;
+using JasperFx.Events;
+using Marten;
+using Marten.Events.Archiving;
+using Npgsql;
+
+namespace EventProfiles.Commands.Operations;
+
+public static class RebuildTargets
+{
+    /// <summary>The inline read models of a person: the profile and its identity-index rows.</summary>
+    public const string Profiles = "profiles";
+    /// <summary>The async read model: calculated attributes and real-time audience memberships.</summary>
+    public const string Calculations = "calculations";
+    public const string All = "all";
+
+    public static readonly IReadOnlyList<string> Names = [Profiles, Calculations, All];
+}
+
+/// <summary>
+/// Rebuilds read models from the events, person by person, in place — the chosen safety rule: <b>keep serving the old
+/// read model and switch each person atomically</b>. A group of people is rebuilt in one transaction that holds their
+/// stream locks (the same locks ingestion and IDSync take), reads all their events, folds them with the same Domain code
+/// as the live projection and replaces their documents and identity-index rows. Readers see a person's old read model
+/// until that commit, then the new one, never a half-built one; a batch for someone in the group waits for the commit
+/// and then applies on top of the rebuilt state, so ingestion goes on and its events end up in the result. The cursor is
+/// the last person rebuilt: a stopped rebuild resumes after it.
+/// </summary>
+public sealed class RebuildProjections(IDocumentStore store, NpgsqlDataSource db, WorkspaceDirectory directory, RebuildCalculations calculations) : IOperation
+{
+    public const int GroupSize = 500;
+
+    public string Kind => OperationKinds.Rebuild;
+
+    public async Task<string?> RunAsync(OperationJob job, JobProgress progress, CancellationToken ct)
+    {
+        var target = job.Parameter("projection") is { Length: > 0 } p ? p : RebuildTargets.All;
+        long? person = StreamKey.TryParse(job.Parameter("mpid"), out var mpid) ? mpid : null;
+        // "all": profiles first (the cursor names the part it is in), then the calculations from the rebuilt profiles.
+        if (target is RebuildTargets.Profiles or RebuildTargets.All && !(job.Cursor ?? "").StartsWith(RebuildTargets.Calculations + ":", StringComparison.Ordinal))
+        {
+            await RebuildProfilesAsync(job, progress, person, ct);
+            if (target == RebuildTargets.All) await progress.CheckpointAsync(RebuildTargets.Calculations + ":", 0, job.Events, null, ct);
+        }
+        if (target is RebuildTargets.Calculations or RebuildTargets.All)
+            await calculations.RunAsync(job, progress, person, ct);
+        return person is null ? $"rebuilt {target} for {job.Done} people ({job.Events} events)" : $"rebuilt {target} for MPID {person}";
+    }
+
+    private async Task RebuildProfilesAsync(OperationJob job, JobProgress progress, long? person, CancellationToken ct)
+    {
+        var schema = store.Options.DatabaseSchemaName;
+        var cursor = job.Cursor ?? "";
+        var (done, events) = (job.Done, job.Events);
+        var total = person is null ? await CountStreamsAsync(schema, ct) : 1;
+        await progress.CheckpointAsync(cursor, done, events, total, ct);
+        while (true)
+        {
+            var keys = person is { } one ? (cursor.Length == 0 ? [StreamKey.For(one)] : []) : await NextStreamsAsync(db, schema, cursor, ct);
+            if (keys.Count == 0) break;
+            events += await RebuildGroupAsync(keys, ct);
+            done += keys.Count;
+            cursor = keys[^1];
+            await progress.CheckpointAsync(cursor, done, events, total, ct);
+        }
+    }
+
+    /// <summary>Rebuilds one group's profiles and identity-index rows in one transaction under their stream locks; returns the events read.</summary>
+    public async Task<int> RebuildGroupAsync(IReadOnlyList<string> keys, CancellationToken ct)
+    {
+        await using var session = store.LightweightSession();
+        var mpids = keys.Select(k => long.Parse(k, CultureInfo.InvariantCulture)).ToArray();
+        await StreamLocks.LockAsync(session, mpids, ct);
+        var events = await session.Events.QueryAllRawEvents()
+            .Where(e => e.MaybeArchived() && keys.Contains(e.StreamKey))
+            .OrderBy(e => e.Sequence)
+            .ToListAsync(ct);
+        var profiles = Fold(events);
+
+        var index = $"{store.Options.DatabaseSchemaName}.{IdentityIndexProjection.TableName}";
+        session.QueueSqlCommand($"delete from {index} where mpid = any(?)", mpids);
+        foreach (var key in keys)
+        {
+            if (!profiles.TryGetValue(key, out var profile))
+            {
+                session.Delete<Profile>(key); // no stream (erased meanwhile) or no first event: nothing to serve
+                continue;
+            }
+            session.Store(profile);
+            foreach (var identity in profile.Identities)
+                session.QueueSqlCommand(
+                    $"insert into {index} (identity_type, identity_value, mpid, is_unique, workspace_id, linked_at) values (?, ?, ?, ?, ?, ?)",
+                    identity.Type, identity.Value, profile.Mpid, directory.Identity.IsUnique(identity.Type), identity.WorkspaceId, identity.AddedAt);
+        }
+        await session.SaveChangesAsync(ct);
+        return events.Count;
+    }
+
+    /// <summary>The same fold as the inline projection (<see cref="Projections.Profiles.ProfileProjection"/> delegates to it).</summary>
+    private static Dictionary<string, Profile> Fold(IEnumerable<IEvent> events)
+    {
+        var profiles = new Dictionary<string, Profile>(StringComparer.Ordinal);
+        foreach (var e in events)
+        {
+            if (e.Data is ProfileCreated created) profiles[e.StreamKey!] = Profile.Create(created);
+            else if (profiles.TryGetValue(e.StreamKey!, out var profile)) profiles[e.StreamKey!] = profile.Evolve(e.Data);
+        }
+        return profiles;
+    }
+
+    private async Task<long> CountStreamsAsync(string schema, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand($"select count(*) from {schema}.mt_streams where {PeopleOnly}");
+        return (long)(await command.ExecuteScalarAsync(ct))!;
+    }
+
+    /// <summary>A person's stream is keyed by their MPID; Marten keeps a stream of its own (mt_tombstone) for failed appends.</summary>
+    public const string PeopleOnly = "id ~ '^-?[0-9]+$'";
+
+    /// <summary>The next group of people (stream keys) after the cursor, in key order.</summary>
+    public static async Task<List<string>> NextStreamsAsync(NpgsqlDataSource db, string schema, string after, CancellationToken ct, bool includeArchived = true)
+    {
+        await using var command = db.CreateCommand(
+            $"select id from {schema}.mt_streams where id > $1 and {PeopleOnly}{(includeArchived ? "" : " and not is_archived")} order by id limit {GroupSize}");
+        command.Parameters.AddWithValue(after);
+        var keys = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) keys.Add(reader.GetString(0));
+        return keys;
+    }
+}
