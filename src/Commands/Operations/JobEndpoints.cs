@@ -194,3 +194,18 @@ public static class ResumeJobEndpoint
         return Results.Json(JobView.From(job), statusCode: StatusCodes.Status202Accepted);
     }
 }
+
+public static class DownloadExportEndpoint
+{
+    [WolverineGet("/api/admin/jobs/{id}/download", Name = "Download an export's JSON Lines")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Get(Guid id, IQuerySession session, CancellationToken ct)
+    {
+        var job = await session.LoadAsync<OperationJob>(id, ct);
+        if (job is null) return GetJobEndpoint.JobNotFound(id);
+        if (job.Kind != OperationKinds.Export || job.Status != OperationStatuses.Completed || job.Result is not { } path || !File.Exists(path))
+            return Results.Problem(ApiProblems.Create(StatusCodes.Status409Conflict, "Nothing to download",
+                [new FieldError("id", $"Job {id} is not a completed export whose file is still on the server.", "CONFLICT")]));
+        return Results.File(path, "application/x-ndjson", Path.GetFileName(path));
+    }
+}

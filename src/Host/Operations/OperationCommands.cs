@@ -13,7 +13,7 @@ namespace EventProfiles.Host.Operations;
 /// What every operation command shares: it hands the operation to the service as a durable job (the same job the admin
 /// API creates; the running service executes it, so it continues if this terminal closes) and follows it with a live
 /// progress bar. Ctrl+C pauses the job (it keeps its cursor); <c>--resume &lt;job id&gt;</c> continues a paused or failed one.
-/// Exit codes: 0 completed, 1 failed or cancelled, 2 paused, 3 refused (bad arguments, another job of the kind is open).
+/// Exit code 0 when the job completed, 1 otherwise (refused, failed, cancelled, paused, not picked up: the last lines say which).
 /// </summary>
 public abstract class OperationInput : NetCoreInput
 {
@@ -26,11 +26,19 @@ public abstract class OperationInput : NetCoreInput
 
 public static class OperationConsole
 {
+    // Returned to the command, which reports success (exit code 0) only for a completed job.
     public const int Completed = 0, Failed = 1, Paused = 2, Refused = 3;
+
+    /// <summary>Output to a file or a pipe (CI, scripts) has no window: tables get a width that keeps names whole.</summary>
+    public static void FitOutput()
+    {
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 160;
+    }
 
     /// <summary>Queues (or resumes) the job and follows it to its end.</summary>
     public static async Task<int> RunAsync(OperationInput input, string kind, int workspaceId, Dictionary<string, string> parameters)
     {
+        FitOutput();
         using var host = input.BuildHost();
         var store = host.Services.GetRequiredService<IDocumentStore>();
         var clock = host.Services.GetRequiredService<TimeProvider>();
@@ -160,8 +168,7 @@ public sealed class RebuildCommand : JasperFxAsyncCommand<RebuildInput>
     {
         var parameters = new Dictionary<string, string> { ["projection"] = input.ProjectionFlag };
         if (input.MpidFlag is { Length: > 0 } mpid) parameters["mpid"] = mpid;
-        Environment.ExitCode = await OperationConsole.RunAsync(input, OperationKinds.Rebuild, 0, parameters);
-        return Environment.ExitCode == 0;
+        return await OperationConsole.RunAsync(input, OperationKinds.Rebuild, 0, parameters) == OperationConsole.Completed;
     }
 }
 
@@ -179,11 +186,10 @@ public sealed class ReplayCommand : JasperFxAsyncCommand<ReplayInput>
 {
     public override async Task<bool> Execute(ReplayInput input)
     {
-        Environment.ExitCode = await OperationConsole.RunAsync(input, OperationKinds.Replay, input.WorkspaceFlag, new Dictionary<string, string>
+        return await OperationConsole.RunAsync(input, OperationKinds.Replay, input.WorkspaceFlag, new Dictionary<string, string>
         {
             ["input"] = input.InputFlag, ["connection"] = input.ConnectionFlag, ["from"] = input.FromFlag, ["to"] = input.ToFlag,
-        });
-        return Environment.ExitCode == 0;
+        }) == OperationConsole.Completed;
     }
 }
 
@@ -200,8 +206,7 @@ public sealed class ExportCommand : JasperFxAsyncCommand<ExportInput>
     {
         var parameters = new Dictionary<string, string>();
         if (input.FileFlag is { Length: > 0 } file) parameters["file"] = Path.GetFullPath(file);
-        Environment.ExitCode = await OperationConsole.RunAsync(input, OperationKinds.Export, input.WorkspaceFlag, parameters);
-        return Environment.ExitCode == 0;
+        return await OperationConsole.RunAsync(input, OperationKinds.Export, input.WorkspaceFlag, parameters) == OperationConsole.Completed;
     }
 }
 
@@ -216,9 +221,8 @@ public sealed class ImportCommand : JasperFxAsyncCommand<ImportInput>
 {
     public override async Task<bool> Execute(ImportInput input)
     {
-        Environment.ExitCode = await OperationConsole.RunAsync(input, OperationKinds.Import, input.WorkspaceFlag,
-            new Dictionary<string, string> { ["file"] = Path.GetFullPath(input.FileFlag) });
-        return Environment.ExitCode == 0;
+        return await OperationConsole.RunAsync(input, OperationKinds.Import, input.WorkspaceFlag,
+            new Dictionary<string, string> { ["file"] = input.FileFlag is { Length: > 0 } file ? Path.GetFullPath(file) : "" }) == OperationConsole.Completed;
     }
 }
 
@@ -229,6 +233,7 @@ public sealed class StatusCommand : JasperFxAsyncCommand<StatusInput>
 {
     public override async Task<bool> Execute(StatusInput input)
     {
+        OperationConsole.FitOutput();
         using var host = input.BuildHost();
         var store = host.Services.GetRequiredService<IDocumentStore>();
         await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
