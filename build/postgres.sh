@@ -52,13 +52,13 @@ pg_start() {
   fi
   if pg_as_owner "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     PG_PORT="$(sed -n 4p "$dir/data/postmaster.pid")"
-    echo ">> PostgreSQL already running in $dir on port $PG_PORT" >&2; return 0
+    PG_STARTED=0; echo ">> PostgreSQL already running in $dir on port $PG_PORT" >&2; return 0
   fi
   PG_PORT="$port"
   local opts="-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 $*"
   pg_as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -o "$opts" -l "$dir/postgres.log" -w -t 60 start >/dev/null \
     || { tail -n 30 "$dir/postgres.log" >&2; return 1; }
-  echo ">> PostgreSQL listening on 127.0.0.1:$port (data: $dir/data, log: $dir/postgres.log)" >&2
+  PG_STARTED=1; echo ">> PostgreSQL listening on 127.0.0.1:$port (data: $dir/data, log: $dir/postgres.log)" >&2
 }
 
 pg_stop() {
