@@ -61,10 +61,12 @@ public static class CalculatedAttributesApi
     public static Task CatchUpDaemon(this AppFixture app) =>
         app.Services.GetRequiredService<IDocumentStore>().WaitForNonStaleProjectionDataAsync(TimeSpan.FromSeconds(60));
 
-    /// <summary>Rebuilds the calculated-attribute projection from the events, with the running daemon.</summary>
-    public static Task RebuildCalculatedAttributes(this AppFixture app) =>
-        Commands.CalculatedAttributes.RebuildCalculatedAttributes.RunAsync(
-            app.Services.GetRequiredService<IProjectionCoordinator>(), TimeSpan.FromMinutes(2), CancellationToken.None);
+    /// <summary>Rebuilds the calculated-attribute and audience state from the events, as an operator does (a rebuild job); done when it returns.</summary>
+    public static async Task RebuildCalculatedAttributes(this AppFixture app)
+    {
+        var job = await app.StartJob(Domain.Operations.OperationKinds.Rebuild, new { projection = "calculations" });
+        await app.Completed(job["id"]!.GetValue<string>());
+    }
 
     /// <summary>A customer's user attributes in workspace 1 as the Profile API returns them.</summary>
     public static async Task<JsonObject> UserAttributesOf(this AppFixture app, string customerId) =>
