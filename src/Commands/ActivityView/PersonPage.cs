@@ -13,6 +13,7 @@ using EventProfiles.Domain.Workspaces;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
+using Npgsql;
 using Wolverine.Http;
 
 namespace EventProfiles.Commands.ActivityView;
@@ -35,7 +36,7 @@ public sealed record IdentityView(string Type, string Kind, string Value, DateTi
 public sealed record AliasView(string SourceMpid, string DestinationMpid, DateTimeOffset WindowStart, DateTimeOffset WindowEnd, int EventsCopied, DateTimeOffset At);
 
 public sealed record WorkspaceView(
-    int Id, string Name, DateTimeOffset? FirstSeen, DateTimeOffset? LastSeen, IReadOnlyList<AttributeView> UserAttributes,
+    int Id, string Name, DateTimeOffset? FirstSeen, DateTimeOffset? LastSeen, IReadOnlyList<string> Inputs, IReadOnlyList<AttributeView> UserAttributes,
     IReadOnlyList<CalculatedAttributeView> CalculatedAttributes, ConsentView Consent, IReadOnlyList<DeviceView> Devices, InstallAttribution? Attribution);
 
 public sealed record AttributeView(string Name, JsonElement? Value, DateTimeOffset UpdatedAt);
@@ -58,7 +59,8 @@ public static class PersonPageEndpoint
 {
     [WolverineGet("/ui/api/people/{mpid}", Name = "Web UI: a person's profile")]
     [Authorize(AuthenticationSchemes = AuthSchemes.AdminSession)]
-    public static async Task<IResult> Get(string mpid, ClaimsPrincipal user, WorkspaceDirectory directory, IQuerySession session, TimeProvider clock, CancellationToken ct)
+    public static async Task<IResult> Get(string mpid, ClaimsPrincipal user, WorkspaceDirectory directory, IQuerySession session, NpgsqlDataSource db,
+        TimeProvider clock, CancellationToken ct)
     {
         var access = ActivityViewAccess.For(user, directory);
         if (await VisiblePersonAsync(mpid, access, session, ct) is not { } profile)
@@ -66,6 +68,7 @@ public static class PersonPageEndpoint
         var now = clock.GetUtcNow();
         var retention = await session.LoadAsync<RetentionSettings>(RetentionSettings.DocumentId, ct) ?? new RetentionSettings();
         var visible = profile.Workspaces.Where(w => access.Sees(w.Key)).ToList();
+        var inputs = await InputsAsync(db, session.DocumentStore.Options.DatabaseSchemaName, profile.Mpid, access, ct);
 
         var workspaces = new List<WorkspaceView>();
         var memberships = new HashSet<int>();
@@ -73,7 +76,7 @@ public static class PersonPageEndpoint
         {
             var computed = await ComputedProfileQuery.ForPersonAsync(session, profile.Mpid, workspaceId, now, ct);
             memberships.UnionWith(computed.Audiences.Select(a => a.AudienceId));
-            workspaces.Add(new WorkspaceView(workspaceId, access.NameOf(workspaceId), data.FirstSeenAt, data.LastSeenAt,
+            workspaces.Add(new WorkspaceView(workspaceId, access.NameOf(workspaceId), data.FirstSeenAt, data.LastSeenAt, inputs[workspaceId].ToList(),
                 data.Attributes.Where(a => !a.Value.Removed).Select(a => new AttributeView(a.Key, a.Value.Value, a.Value.UpdatedAt)).ToList(),
                 await CalculatedAttributesAsync(session, workspaceId, computed, ct),
                 new ConsentView(data.Gdpr.Select(g => new ConsentPurposeView(g.Key, g.Value.Consented, g.Value.At, g.Value.Document, g.Value.Location, g.Value.HardwareId)).ToList(), data.Ccpa),
@@ -108,6 +111,17 @@ public static class PersonPageEndpoint
         if (!StreamKey.TryParse(mpid, out var id)) return null;
         var profile = await session.LoadAsync<Profile>(StreamKey.For(id), ct);
         return profile is not null && access.Sees(profile) ? profile : null;
+    }
+
+    /// <summary>The inputs each workspace received the person's batches from (mParticle's "workspace usage").</summary>
+    private static async Task<ILookup<int, string>> InputsAsync(NpgsqlDataSource db, string schema, long mpid, ActivityViewAccess access, CancellationToken ct)
+    {
+        await using var batch = db.CreateBatch();
+        batch.BatchCommands.Add(PersonTimelineEndpoints.InputsCommand(schema, StreamKey.For(mpid), access.Ids));
+        var rows = new List<(int Workspace, string Input)>();
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) rows.Add((reader.GetInt32(0), reader.GetString(1)));
+        return rows.ToLookup(r => r.Workspace, r => r.Input);
     }
 
     private static async Task<IReadOnlyList<CalculatedAttributeView>> CalculatedAttributesAsync(IQuerySession session, int workspaceId, ComputedProfile computed, CancellationToken ct)

@@ -23,7 +23,7 @@ public sealed record TimelineEvent(
     long Sequence, string EventType, string? Name, DateTimeOffset Timestamp, WorkspaceRef Workspace, string? Input, string? Environment,
     string BatchId, DateTimeOffset? ReceivedAt, string? CopiedFrom, string Json);
 
-public sealed record TimelinePage(int Page, int Size, long Total, IReadOnlyList<string> EventTypes, IReadOnlyList<TimelineEvent> Events);
+public sealed record TimelinePage(int Page, int Size, long Total, IReadOnlyList<string> EventTypes, IReadOnlyList<string> Inputs, IReadOnlyList<TimelineEvent> Events);
 
 public sealed record ActivityDay(string Date, long Count);
 
@@ -42,7 +42,7 @@ public static class PersonTimelineEndpoints
 
     [WolverineGet("/ui/api/people/{mpid}/events", Name = "Web UI: a person's events")]
     [Authorize(AuthenticationSchemes = AuthSchemes.AdminSession)]
-    public static async Task<IResult> Events(string mpid, string? type, string? name, string? from, string? to, int? page, int? size,
+    public static async Task<IResult> Events(string mpid, string? type, string? name, string? input, string? from, string? to, int? page, int? size,
         ClaimsPrincipal user, WorkspaceDirectory directory, IQuerySession session, NpgsqlDataSource db, CancellationToken ct)
     {
         var access = ActivityViewAccess.For(user, directory);
@@ -61,19 +61,23 @@ public static class PersonTimelineEndpoints
                       "and ($3::text is null or data->>'EventType' = $3) " +
                       @"and ($4::text is null or data->>'EventName' ilike '%' || replace(replace(replace($4, '\', '\\'), '%', '\%'), '_', '\_') || '%') " +
                       "and ($5::timestamptz is null or (data->>'Timestamp')::timestamptz >= $5) " +
-                      "and ($6::timestamptz is null or (data->>'Timestamp')::timestamptz < $6)";
+                      "and ($6::timestamptz is null or (data->>'Timestamp')::timestamptz < $6) " +
+                      $"and ($7::text is null or data->>'BatchId' in (select b.data->>'BatchId' from {schema}.mt_events b " +
+                      "where b.stream_id = $1 and b.type = 'batch_received' and b.data->>'Input' = $7))";
         await using var batch = db.CreateBatch();
         batch.BatchCommands.Add(Command(
             $"select seq_id, data, count(*) over () from {schema}.mt_events where {filters} " +
             $"order by (data->>'Timestamp')::timestamptz desc, seq_id desc limit {pageSize} offset {(pageNumber - 1) * pageSize}",
-            key, access.Ids, type, name, fromDate, toDate?.AddDays(1)));
+            key, access.Ids, type, name, fromDate, toDate?.AddDays(1), input));
         batch.BatchCommands.Add(Command(
             $"select distinct data->>'EventType' from {schema}.mt_events where stream_id = $1 and type = 'event_captured' and (data->>'WorkspaceId')::int = any($2) order by 1",
             key, access.Ids));
+        batch.BatchCommands.Add(InputsCommand(schema, key, access.Ids));
 
         var rows = new List<(long Sequence, JsonElement Data)>();
         long total = 0;
         var types = new List<string>();
+        var inputs = new List<string>();
         await using (var reader = await batch.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
@@ -83,11 +87,13 @@ public static class PersonTimelineEndpoints
             }
             await reader.NextResultAsync(ct);
             while (await reader.ReadAsync(ct)) types.Add(reader.GetString(0));
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct)) inputs.Add(reader.GetString(1));
         }
 
         var batches = await BatchesAsync(db, schema, key, rows.Select(r => r.Data.GetProperty("BatchId").GetString()!).Distinct().ToArray(), ct);
         var events = rows.Select(r => ToTimelineEvent(r.Sequence, r.Data, batches, access)).ToList();
-        return ActivityViewJson.Ok(new TimelinePage(pageNumber, pageSize, total, types, events));
+        return ActivityViewJson.Ok(new TimelinePage(pageNumber, pageSize, total, types, inputs.Distinct().Order(StringComparer.Ordinal).ToList(), events));
     }
 
     [WolverineGet("/ui/api/people/{mpid}/activity", Name = "Web UI: a person's activity per day")]
@@ -150,6 +156,12 @@ public static class PersonTimelineEndpoints
         return batches;
     }
 
+    /// <summary>The inputs the person's batches came through, per workspace (workspace id, input name).</summary>
+    public static NpgsqlBatchCommand InputsCommand(string schema, string key, int[] workspaces) => Command(
+        $"select distinct (data->>'WorkspaceId')::int, data->>'Input' from {schema}.mt_events " +
+        "where stream_id = $1 and type = 'batch_received' and (data->>'WorkspaceId')::int = any($2) order by 1, 2",
+        key, workspaces);
+
     private static bool TryDate(string? text, out DateTime? date)
     {
         date = null;
@@ -162,7 +174,7 @@ public static class PersonTimelineEndpoints
     private static string Iso(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
     // Typed parameters, so a null filter is still a typed value PostgreSQL can compare.
-    private static NpgsqlBatchCommand Command(string sql, params object?[] values)
+    internal static NpgsqlBatchCommand Command(string sql, params object?[] values)
     {
         var command = new NpgsqlBatchCommand(sql);
         foreach (var value in values)

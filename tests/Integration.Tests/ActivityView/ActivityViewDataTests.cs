@@ -188,6 +188,15 @@ public class ActivityViewDataTests(AppFixture app)
             .ShouldBe([$"{day.AddDays(-3):yyyy-MM-dd}:2", $"{yesterday}:2", $"{day:yyyy-MM-dd}:1"]);
         chart["to"]!.GetValue<string>().ShouldBe(today.ToString("yyyy-MM-dd"));
 
+        // A batch through another input: the input filter and the workspace's inputs.
+        await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" }, "events": [ {{Event("custom_event", "From second", day)}} ] }""",
+            key: AppFixture.SecondKey, secret: AppFixture.SecondSecret);
+        var second = await Page("input=second-server");
+        second["events"]!.AsArray().Select(e => e!["name"]!.GetValue<string>()).ShouldBe(["From second"]);
+        second["inputs"]!.AsArray().Select(i => i!.GetValue<string>()).ShouldBe(["demo-server", "second-server"]);
+        (await Page("input=demo-server"))["total"]!.GetValue<int>().ShouldBe(5);
+        (await browser.UiJson($"/ui/api/people/{mpid}"))["workspaces"]![0]!["inputs"]!.AsArray().Select(i => i!.GetValue<string>()).ShouldBe(["demo-server", "second-server"]);
+
         foreach (var (query, field) in new[] { ("page=0", "page"), ("size=500", "size"), ("from=2026-02-30", "from"), ("to=yesterday", "to"), ($"from={yesterday}&to={day.AddDays(-3):yyyy-MM-dd}", "from") })
         {
             using var bad = await browser.GetAsync($"/ui/api/people/{mpid}/events?{query}");

@@ -69,7 +69,8 @@ function workspace(ws) {
   const titleId = `ws-${ws.id}-title`;
   return h('section', { class: 'card', 'aria-labelledby': titleId },
     h('h2', { id: titleId }, `Workspace: ${ws.name}`),
-    h('p', { class: 'muted' }, 'First seen ', time(ws.first_seen), ' · last seen ', time(ws.last_seen)),
+    h('p', { class: 'muted' }, 'First seen ', time(ws.first_seen), ' · last seen ', time(ws.last_seen),
+      ws.inputs.length ? ` · inputs: ${ws.inputs.join(', ')}` : ''),
     h('div', { class: 'grid' },
       h('div', {},
         h('h3', {}, 'User attributes'),
@@ -125,11 +126,12 @@ function aliases(person) {
 
 async function renderTimeline(section, mpid) {
   const params = new URLSearchParams(location.search);
-  const filters = { type: params.get('type') ?? '', name: params.get('name') ?? '', from: params.get('from') ?? '', to: params.get('to') ?? '' };
+  const filters = { type: params.get('type') ?? '', name: params.get('name') ?? '', input: params.get('input') ?? '', from: params.get('from') ?? '', to: params.get('to') ?? '' };
   const pageNumber = Math.max(1, Number(params.get('page') ?? 1) || 1);
   const chart = h('div', { class: 'chart' }, loading('activity'));
   const list = h('div', { 'aria-live': 'polite' }, loading('events'));
   const typeSelect = h('select', { id: 'filter-type', name: 'type' }, h('option', { value: '' }, 'All event types'));
+  const inputSelect = h('select', { id: 'filter-input', name: 'input' }, h('option', { value: '' }, 'All inputs'));
   const field = (id, label, input) => h('div', { class: 'field' }, h('label', { for: id }, label), input);
   const form = h('form', { class: 'inline', 'aria-label': 'Filter events', onsubmit: (event) => {
       event.preventDefault();
@@ -138,10 +140,11 @@ async function renderTimeline(section, mpid) {
     } },
     field('filter-type', 'Event type', typeSelect),
     field('filter-name', 'Event name contains', h('input', { id: 'filter-name', name: 'name', value: filters.name })),
+    field('filter-input', 'Input', inputSelect),
     field('filter-from', 'From', h('input', { id: 'filter-from', name: 'from', type: 'date', value: filters.from })),
     field('filter-to', 'To', h('input', { id: 'filter-to', name: 'to', type: 'date', value: filters.to })),
     h('button', { type: 'submit' }, 'Apply filters'),
-    h('button', { type: 'button', class: 'secondary', onclick: () => apply({ type: '', name: '', from: '', to: '' }, 1) }, 'Clear'));
+    h('button', { type: 'button', class: 'secondary', onclick: () => apply({ type: '', name: '', input: '', from: '', to: '' }, 1) }, 'Clear'));
 
   function apply(next, page) {
     const query = new URLSearchParams(Object.entries({ ...next, page: page > 1 ? page : '' }).filter(([, v]) => v));
@@ -154,6 +157,7 @@ async function renderTimeline(section, mpid) {
   try {
     const events = await api(`/ui/api/people/${mpid}/events`, { ...filters, page: pageNumber, size: pageSize });
     for (const type of events.event_types) typeSelect.append(h('option', { value: type, selected: type === filters.type }, type));
+    for (const input of events.inputs) inputSelect.append(h('option', { value: input, selected: input === filters.input }, input));
     const pages = Math.max(1, Math.ceil(events.total / events.size));
     const filtered = Object.values(filters).some(Boolean);
     show(list,
