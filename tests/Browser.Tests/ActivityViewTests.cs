@@ -93,6 +93,14 @@ public class ActivityViewTests(BrowserFixture host)
         await page.Locator(".events > li").First.Locator("summary").ClickAsync();
         await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "activity-view-4-timeline-filtered.png"), FullPage = true });
 
+        // A privacy request from the profile page (confirmed in the browser's dialog), listed as pending.
+        page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
+        await page.GetByLabel("Request", new() { Exact = true }).SelectOptionAsync("erasure");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Submit request" }).ClickAsync();
+        var privacy = page.GetByRole(AriaRole.Region, new() { Name = "Privacy requests" });
+        await Expect(privacy.GetByRole(AriaRole.Status)).ToContainTextAsync("Submitted: GDPR erasure request");
+        await Expect(privacy.GetByRole(AriaRole.Row).Filter(new() { HasText = "GDPR erasure" })).ToContainTextAsync("pending");
+
         // Live Stream: a batch sent now shows up.
         await page.GetByRole(AriaRole.Link, new() { Name = "Live Stream" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Status).Filter(new() { HasText = "Connected" })).ToBeVisibleAsync();

@@ -117,6 +117,22 @@ public static class DsrProblems
 }
 
 /// <summary><c>POST /v3/requests</c>: a data-subject request of the input's workspace (§4.1–§4.3).</summary>
+/// <summary>Accepting a request, wherever it comes from (OpenDSR, the web UI): one open request per type and subject.</summary>
+public static class DataSubjectRequests
+{
+    /// <summary>Stores the request and schedules its processing and callbacks; false when the same request is already open.</summary>
+    public static async Task<bool> SubmitAsync(IDocumentSession session, DataSubjectRequest request, OutgoingMessages messages, CancellationToken ct)
+    {
+        var open = await session.Query<DataSubjectRequest>()
+            .Where(r => r.WorkspaceId == request.WorkspaceId && (r.Status == DsrStatuses.Pending || r.Status == DsrStatuses.InProgress)).ToListAsync(ct);
+        if (open.Any(request.SameAs)) return false;
+        session.Store(request);
+        messages.Add(new ProcessDataSubjectRequest(request.Id).ScheduledAt(request.ProcessAt));
+        messages.AddRange(DsrCallbacks.For(request));
+        return true;
+    }
+}
+
 public static class CreateDsrEndpoint
 {
     public static ProblemDetails Validate(DsrBody body) =>
@@ -149,14 +165,9 @@ public static class CreateDsrEndpoint
             ProcessAt = body.SubjectRequestType == DsrTypes.Erasure && !skip ? now + DataSubjectRequest.WaitingPeriod : now,
             EncodedRequest = Convert.ToBase64String(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(body))),
         };
-        var open = await session.Query<DataSubjectRequest>()
-            .Where(r => r.WorkspaceId == workspace && (r.Status == DsrStatuses.Pending || r.Status == DsrStatuses.InProgress)).ToListAsync(ct);
-        if (open.Any(request.SameAs))
+        if (!await DataSubjectRequests.SubmitAsync(session, request, messages, ct))
             return (Results.Problem(DsrProblems.Create(StatusCodes.Status409Conflict, "Conflict",
                 [new FieldError("subject_identities", "An open request of this type for these identities exists.", "CONFLICT")])), messages);
-        session.Store(request);
-        messages.Add(new ProcessDataSubjectRequest(id).ScheduledAt(request.ProcessAt));
-        messages.AddRange(DsrCallbacks.For(request));
         response.Headers["X-OpenDSR-Processor-Domain"] = DsrProblems.ProcessorDomain;
         var answer = JsonSerializer.Serialize(new
         {

@@ -12,7 +12,7 @@ public class ActivityViewAccessTests(AppFixture app)
     private static readonly string[] DataCalls =
     [
         "/ui/api/session", "/ui/api/search?q=someone@example.org", "/ui/api/people/123", "/ui/api/people/123/events",
-        "/ui/api/people/123/activity", "/api/admin/live-stream",
+        "/ui/api/people/123/activity", "/ui/api/people/123/requests", "/api/admin/live-stream",
     ];
 
     [Fact]
@@ -33,6 +33,8 @@ public class ActivityViewAccessTests(AppFixture app)
             response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json", call);
         }
         using (var signOut = await browser.PostAsync("/ui/sign-out", null)) signOut.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        using (var request = await browser.PostAsync("/ui/api/people/123/requests", new StringContent("{}", System.Text.Encoding.UTF8, "application/json")))
+            request.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
 
         // Only the sign-in form and its stylesheet are public, and they hold no data.
         using (var form = await browser.GetAsync("/ui/sign-in")) form.StatusCode.ShouldBe(HttpStatusCode.OK);

@@ -234,4 +234,50 @@ public class ActivityViewDataTests(AppFixture app)
         hit["mpid"].ShouldBeNull();
         hit.ToJsonString().ShouldNotContain("pro");
     }
+
+    [Fact]
+    public async Task a_privacy_request_started_from_the_profile_page_is_a_data_subject_request_for_that_person()
+    {
+        var customer = Api.NewId("dsr-ui");
+        await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" }, "user_attributes": { "plan": "pro" }, "events": [] }""");
+        var mpid = await MpidOf(customer);
+        using var browser = await app.SignedIn();
+        async Task<(HttpStatusCode Status, JsonNode? Body)> Submit(object body)
+        {
+            using var response = await browser.PostAsync($"/ui/api/people/{mpid}/requests",
+                new StringContent(System.Text.Json.JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"));
+            return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync()));
+        }
+
+        var bad = await Submit(new { workspace_id = 2, regulation = "lgpd", type = "forget" });
+        bad.Status.ShouldBe(HttpStatusCode.BadRequest);
+        bad.Body!["errors"]!.AsArray().Select(e => e!["field"]!.GetValue<string>()).ShouldBe(["workspace_id", "regulation", "type"]);
+
+        var created = await Submit(new { workspace_id = 1, regulation = "gdpr", type = "erasure" });
+        created.Status.ShouldBe(HttpStatusCode.Created, created.Body?.ToJsonString());
+        created.Body!["status"]!.GetValue<string>().ShouldBe("pending");
+        var id = created.Body["subject_request_id"]!.GetValue<string>();
+        (await Submit(new { workspace_id = 1, regulation = "gdpr", type = "erasure" })).Status.ShouldBe(HttpStatusCode.Conflict);
+
+        var listed = JsonNode.Parse(await browser.GetStringAsync($"/ui/api/people/{mpid}/requests"))!.AsArray();
+        listed.Single()!["subject_request_id"]!.GetValue<string>().ShouldBe(id);
+        // It is an OpenDSR request like any other: the workspace's credentials see it and may cancel it in its waiting period.
+        using (var status = new HttpRequestMessage(HttpMethod.Get, $"/v3/requests/{id}"))
+        {
+            status.Headers.Authorization = AppFixture.Basic(Api.DemoKey, Api.DemoSecret);
+            using var response = await app.Client.SendAsync(status);
+            response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        }
+        using (var cancel = new HttpRequestMessage(HttpMethod.Delete, $"/v3/requests/{id}"))
+        {
+            cancel.Headers.Authorization = AppFixture.Basic(Api.DemoKey, Api.DemoSecret);
+            using var response = await app.Client.SendAsync(cancel);
+            response.IsSuccessStatusCode.ShouldBeTrue();
+        }
+
+        using var support = await app.SignedIn(AppFixture.SupportUser, AppFixture.SupportPassword);
+        using var refused = await support.PostAsync($"/ui/api/people/{mpid}/requests",
+            new StringContent("""{ "workspace_id": 1, "regulation": "gdpr", "type": "access" }""", Encoding.UTF8, "application/json"));
+        refused.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+    }
 }

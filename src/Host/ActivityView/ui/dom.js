@@ -40,6 +40,20 @@ export async function api(path, params = {}) {
   return body;
 }
 
+/** POST JSON to a UI data endpoint (same session rules as api()). */
+export async function apiPost(path, body) {
+  const response = await fetch(path, {
+    method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, credentials: 'same-origin', body: JSON.stringify(body),
+  });
+  if (response.status === 401) {
+    location.assign(`/ui/sign-in?returnUrl=${encodeURIComponent(location.pathname + location.search)}`);
+    throw new ApiError(401, 'Your session has expired: signing in again…');
+  }
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, answer?.detail || answer?.title || `The server answered ${response.status}.`);
+  return answer;
+}
+
 export const formatDate = (iso) => iso ? new Date(iso).toLocaleDateString(undefined, { dateStyle: 'medium' }) : '—';
 /** A moment, shown in the reader's time zone (to the minute, or to the second), with its exact UTC value on hover. */
 export const time = (iso, { seconds = false, dateless = false } = {}) => iso

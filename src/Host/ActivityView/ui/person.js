@@ -1,6 +1,6 @@
 // The profile page: who the person is (identities, attributes, calculated attributes, audiences, consent, devices,
 // retention) and what they did (activity chart and the filterable timeline of their events).
-import { api, badge, empty, failure, formatDate, formatValue, h, link, loading, show, time } from './dom.js';
+import { api, apiPost, badge, empty, failure, formatDate, formatValue, h, link, loading, show, time } from './dom.js';
 
 // mParticle's User Activity View lists these first, in this order; the rest alphabetically.
 const reservedAttributes = ['$Age', '$FirstName', '$LastName', '$Gender', '$Mobile', '$Address', '$City', '$State', '$Zip', '$Country'];
@@ -22,7 +22,8 @@ export async function personPage(main, mpid) {
     h('div', { class: 'grid wide-first' }, identities(person), audiences(person)),
     person.workspaces.map(workspace),
     person.aliases.length ? aliases(person) : null,
-    timeline);
+    timeline,
+    privacy(person));
   await renderTimeline(timeline, mpid);
 }
 
@@ -120,6 +121,55 @@ function aliases(person) {
         h('td', { class: 'value' }, link(`/ui/people/${a.source_mpid}`, a.source_mpid)),
         h('td', { class: 'value' }, link(`/ui/people/${a.destination_mpid}`, a.destination_mpid)),
         h('td', {}, a.events_copied), h('td', {}, time(a.at)))))));
+}
+
+// ---- privacy: a GDPR/CCPA request for this person, processed like one sent to the OpenDSR API.
+
+function privacy(person) {
+  const list = h('div', { 'aria-live': 'polite' }, loading('requests'));
+  const status = h('p', { role: 'status' });
+  const select = (id, label, options) => h('div', { class: 'field' }, h('label', { for: id }, label),
+    h('select', { id, name: id.replace('dsr-', '') }, options.map(([value, text]) => h('option', { value }, text))));
+  const form = h('form', { class: 'inline', 'aria-label': 'Start a data subject request', onsubmit: async (event) => {
+      event.preventDefault();
+      const data = Object.fromEntries(new FormData(form).entries());
+      const workspace = person.workspaces.find(w => String(w.id) === data.workspace);
+      const what = `${data.regulation.toUpperCase()} ${data.type} request for MPID ${person.mpid} in workspace ${workspace?.name}`;
+      const note = data.type === 'erasure' ? ' It deletes everything about the person after the 7-day waiting period.' : '';
+      if (!confirm(`Submit a ${what}?${note}`)) return;
+      try {
+        const created = await apiPost(`/ui/api/people/${person.mpid}/requests`, { workspace_id: Number(data.workspace), regulation: data.regulation, type: data.type });
+        status.className = 'notice';
+        status.textContent = `Submitted: ${what} (${created.subject_request_id}), ${created.status}.`;
+        await refresh();
+      } catch (error) {
+        status.className = 'error';
+        status.textContent = error.message;
+      }
+    } },
+    select('dsr-workspace', 'Workspace', person.workspaces.map(w => [w.id, w.name])),
+    select('dsr-regulation', 'Regulation', [['gdpr', 'GDPR'], ['ccpa', 'CCPA']]),
+    select('dsr-type', 'Request', [['access', 'Access'], ['portability', 'Portability'], ['erasure', 'Erasure']]),
+    h('button', { type: 'submit' }, 'Submit request'));
+  async function refresh() {
+    try {
+      const requests = await api(`/ui/api/people/${person.mpid}/requests`);
+      show(list, requests.length === 0 ? empty('No open requests for this person.') : h('table', {},
+        h('thead', {}, h('tr', {}, ['Request', 'Workspace', 'Status', 'Runs at'].map(t => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, requests.map(r => h('tr', {},
+          h('td', {}, `${r.regulation.toUpperCase()} ${r.type}`, h('div', { class: 'muted mono' }, r.subject_request_id)),
+          h('td', {}, person.workspaces.find(w => w.id === r.workspace_id)?.name ?? r.workspace_id),
+          h('td', {}, badge(r.status, r.status === 'pending' ? 'calculating' : 'ready')),
+          h('td', {}, time(r.process_at)))))));
+    } catch (error) {
+      show(list, failure(error));
+    }
+  }
+  refresh();
+  return h('section', { class: 'card', 'aria-labelledby': 'privacy-title' },
+    h('h2', { id: 'privacy-title' }, 'Privacy requests'),
+    h('p', { class: 'muted' }, 'Access and portability requests run at once; erasures wait 7 days (cancel them with DELETE /v3/requests/{id}).'),
+    form, status, list);
 }
 
 // ---- timeline: filters live in the address (shareable), the chart shows the retention period.
