@@ -16,6 +16,10 @@ namespace EventProfiles.Commands.Operations;
 public sealed record OperationFiles(string Folder)
 {
     public string ExportPath(Guid jobId) => Path.Combine(Folder, $"export-{jobId}.jsonl");
+
+    /// <summary>An uploaded file's path by its name; null for anything that is not a plain name (no way out of the folder).</summary>
+    public string? Upload(string name) =>
+        name.Length > 0 && name == Path.GetFileName(name) && name != ".." ? Path.Combine(Folder, name) : null;
 }
 
 /// <summary>

@@ -55,8 +55,13 @@ public sealed record JobView(
 /// <summary>What each kind of job needs, checked before it is queued (each problem names its field).</summary>
 public static class JobRequests
 {
+    /// <param name="confineFiles">
+    /// For requests over HTTP: files stay in the operations folder (an export's file is chosen there, an import names an
+    /// upload), so the admin API can never read or write elsewhere on the server. Null for the command line, whose user
+    /// already holds the database credentials and names files on their own machine.
+    /// </param>
     public static async Task<(string Kind, int WorkspaceId, Dictionary<string, string> Parameters, List<FieldError> Problems)> CheckAsync(
-        JobRequest request, WorkspaceDirectory directory, IQuerySession session, CancellationToken ct)
+        JobRequest request, WorkspaceDirectory directory, IQuerySession session, OperationFiles? confineFiles, CancellationToken ct)
     {
         var problems = new List<FieldError>();
         var kind = request.Kind ?? "";
@@ -98,8 +103,17 @@ public static class JobRequests
                 Require(to is not null, "parameters.to", "must be an ISO 8601 time (e.g. 2026-11-02T00:00:00Z).");
                 Require(from is null || to is null || from < to, "parameters.to", "must be after from.");
                 break;
+            case OperationKinds.Export:
+                Require(confineFiles is null || Parameter("file") is "", "parameters.file",
+                    "must be left out: the export is written on the server and downloaded from /api/admin/jobs/{id}/download.");
+                break;
+            case OperationKinds.Import when confineFiles is not null:
+                var upload = confineFiles.Upload(Parameter("file"));
+                Require(upload is not null && File.Exists(upload), "parameters.file", "must name a file uploaded with POST /api/admin/jobs/files.");
+                if (upload is not null) parameters["file"] = upload;
+                break;
             case OperationKinds.Import:
-                Require(File.Exists(Parameter("file")), "parameters.file", "must name a readable JSON Lines file on the server (an export).");
+                Require(File.Exists(Parameter("file")), "parameters.file", "must name a readable JSON Lines file (an export).");
                 break;
         }
         return (kind, workspace, parameters, problems);
@@ -113,11 +127,11 @@ public static class CreateJobEndpoint
 {
     [WolverinePost("/api/admin/jobs", Name = "Start an operation (rebuild, replay, export, import)")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Post(JobRequest request, IDocumentStore store, WorkspaceDirectory directory, ClaimsPrincipal user, TimeProvider clock,
-        CancellationToken ct)
+    public static async Task<IResult> Post(JobRequest request, IDocumentStore store, WorkspaceDirectory directory, OperationFiles files, ClaimsPrincipal user,
+        TimeProvider clock, CancellationToken ct)
     {
         await using var session = store.QuerySession();
-        var (kind, workspace, parameters, problems) = await JobRequests.CheckAsync(request, directory, session, ct);
+        var (kind, workspace, parameters, problems) = await JobRequests.CheckAsync(request, directory, session, files, ct);
         if (problems.Count > 0) return Results.Problem(ApiProblems.Invalid(problems));
         try
         {
@@ -207,5 +221,19 @@ public static class DownloadExportEndpoint
             return Results.Problem(ApiProblems.Create(StatusCodes.Status409Conflict, "Nothing to download",
                 [new FieldError("id", $"Job {id} is not a completed export whose file is still on the server.", "CONFLICT")]));
         return Results.File(path, "application/x-ndjson", Path.GetFileName(path));
+    }
+}
+
+/// <summary><c>POST /api/admin/jobs/files</c>: the body (an export's JSON Lines) saved in the operations folder, to import by its name.</summary>
+public static class UploadFileEndpoint
+{
+    [WolverinePost("/api/admin/jobs/files", Name = "Upload a file for an import")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    public static async Task<IResult> Post(HttpRequest request, OperationFiles files, CancellationToken ct)
+    {
+        var name = $"upload-{Guid.CreateVersion7()}.jsonl";
+        Directory.CreateDirectory(files.Folder);
+        await using (var file = File.Create(Path.Combine(files.Folder, name))) await request.Body.CopyToAsync(file, ct);
+        return Results.Json(new Dictionary<string, string> { ["file"] = name }, statusCode: StatusCodes.Status201Created);
     }
 }

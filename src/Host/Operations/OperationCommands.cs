@@ -56,7 +56,7 @@ public static class OperationConsole
         {
             await using var session = store.QuerySession();
             var (_, _, _, problems) = await JobRequests.CheckAsync(new JobRequest(kind, workspaceId == 0 ? null : workspaceId, parameters),
-                host.Services.GetRequiredService<WorkspaceDirectory>(), session, CancellationToken.None);
+                host.Services.GetRequiredService<WorkspaceDirectory>(), session, confineFiles: null, CancellationToken.None);
             if (problems.Count > 0) return Refuse(string.Join(Environment.NewLine, problems.Select(p => $"{p.Field}: {p.Message}")));
             try
             {

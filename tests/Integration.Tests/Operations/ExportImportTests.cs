@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json.Nodes;
 using EventProfiles.Domain.Operations;
 using EventProfiles.Integration.Tests.Fixtures;
@@ -36,47 +37,50 @@ public class ExportImportTests(AppFixture app)
                 """, key: Api.OtherKey, secret: Api.OtherSecret);
         }
 
-        var file = Path.Combine(Path.GetTempPath(), $"eventprofiles-export-{s}.jsonl");
-        try
+        // Exported on the server, downloaded, uploaded to the other database's service, imported there.
+        var export = await app.Completed((await app.StartJob(OperationKinds.Export, workspace: 2))["id"]!.GetValue<string>());
+        string content;
+        using (var download = await app.AdminClient().GetAsync($"/api/admin/jobs/{export["id"]}/download"))
         {
-            var export = await app.Completed((await app.StartJob(OperationKinds.Export, new { file }, workspace: 2))["id"]!.GetValue<string>());
-            export["result"]!.GetValue<string>().ShouldBe(file);
-            var lines = await File.ReadAllLinesAsync(file);
-            JsonNode.Parse(lines[0])!["format"]!.GetValue<string>().ShouldBe("eventprofiles-events");
-            lines.Skip(1).Select(l => JsonNode.Parse(l)!["data"]!["WorkspaceId"]).Where(w => w is not null).ShouldAllBe(w => w!.GetValue<int>() == 2);
-            using (var download = await app.AdminClient().GetAsync($"/api/admin/jobs/{export["id"]}/download"))
-            {
-                download.StatusCode.ShouldBe(HttpStatusCode.OK);
-                (await download.Content.ReadAsStringAsync()).ShouldBe(await File.ReadAllTextAsync(file));
-            }
-
-            await using var empty = new EmptyDatabaseHost(app, $"{app.Schema}_import");
-            using (var admin = empty.Client())
-            {
-                admin.DefaultRequestHeaders.Authorization = AppFixture.Basic("admin", "admin-password");
-                using var started = await admin.PostAsJsonAsync("/api/admin/jobs", new { kind = "import", workspace_id = 2, parameters = new { file } });
-                var job = JsonNode.Parse(await started.Content.ReadAsStringAsync())!;
-                started.StatusCode.ShouldBe(HttpStatusCode.Accepted, job.ToJsonString());
-                JsonNode status = job;
-                await Waiting.Until(async () =>
-                {
-                    status = (await admin.GetFromJsonAsync<JsonObject>($"/api/admin/jobs/{job["id"]}"))!;
-                    return status["status"]!.GetValue<string>() is not ("queued" or "running");
-                }, "the import", 60);
-                status["status"]!.GetValue<string>().ShouldBe("completed", status.ToJsonString());
-                status["events"]!.GetValue<long>().ShouldBe(lines.Length - 1);
-            }
-
-            foreach (var customer in people)
-            {
-                var original = await Resolve(app.Client, customer);
-                var imported = await Resolve(empty.Client(), customer);
-                JsonNode.DeepEquals(imported, original).ShouldBeTrue($"{customer}:\nimported {imported}\noriginal {original}");
-            }
+            download.StatusCode.ShouldBe(HttpStatusCode.OK);
+            content = await download.Content.ReadAsStringAsync();
         }
-        finally
+        var lines = content.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        JsonNode.Parse(lines[0])!["format"]!.GetValue<string>().ShouldBe("eventprofiles-events");
+        lines.Skip(1).Select(l => JsonNode.Parse(l)!["data"]!["WorkspaceId"]).Where(w => w is not null).ShouldAllBe(w => w!.GetValue<int>() == 2);
+        lines.ShouldContain(l => l.Contains(people[0]));
+
+        await using var empty = new EmptyDatabaseHost(app, $"{app.Schema}_import");
+        using (var admin = empty.Client())
         {
-            File.Delete(file);
+            admin.DefaultRequestHeaders.Authorization = AppFixture.Basic("admin", "admin-password");
+            using var uploaded = await admin.PostAsync("/api/admin/jobs/files", new StringContent(content, Encoding.UTF8, "application/x-ndjson"));
+            uploaded.StatusCode.ShouldBe(HttpStatusCode.Created);
+            var file = (await uploaded.Content.ReadFromJsonAsync<JsonObject>())!["file"]!.GetValue<string>();
+            using var started = await admin.PostAsJsonAsync("/api/admin/jobs", new { kind = "import", workspace_id = 2, parameters = new { file } });
+            var job = JsonNode.Parse(await started.Content.ReadAsStringAsync())!;
+            started.StatusCode.ShouldBe(HttpStatusCode.Accepted, job.ToJsonString());
+            JsonNode status = job;
+            await Waiting.Until(async () =>
+            {
+                status = (await admin.GetFromJsonAsync<JsonObject>($"/api/admin/jobs/{job["id"]}"))!;
+                return status["status"]!.GetValue<string>() is not ("queued" or "running");
+            }, "the import", 60);
+            status["status"]!.GetValue<string>().ShouldBe("completed", status.ToJsonString());
+            status["events"]!.GetValue<long>().ShouldBe(lines.Length - 1);
+
+            // Over HTTP, files stay in the operations folder: no path of the server's choosing can be read or written.
+            using var outside = await admin.PostAsJsonAsync("/api/admin/jobs", new { kind = "import", workspace_id = 2, parameters = new { file = "../../etc/passwd" } });
+            outside.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+            using var exportTo = await admin.PostAsJsonAsync("/api/admin/jobs", new { kind = "export", workspace_id = 2, parameters = new { file = "/tmp/anywhere.jsonl" } });
+            (await exportTo.Content.ReadAsStringAsync()).ShouldContain("parameters.file");
+        }
+
+        foreach (var customer in people)
+        {
+            var original = await Resolve(app.Client, customer);
+            var imported = await Resolve(empty.Client(), customer);
+            JsonNode.DeepEquals(imported, original).ShouldBeTrue($"{customer}:\nimported {imported}\noriginal {original}");
         }
     }
 
