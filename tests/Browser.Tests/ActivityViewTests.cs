@@ -62,6 +62,7 @@ public class ActivityViewTests(BrowserFixture host)
         await Expect(result).ToContainTextAsync(customer);
         await Expect(result).ToContainTextAsync("live");
         await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "activity-view-2-search.png") });
+        await EveryControlIsLabelled(page);
 
         // The profile: what the earlier batches set.
         await result.GetByRole(AriaRole.Link, new() { Name = mpid }).ClickAsync();
@@ -76,6 +77,7 @@ public class ActivityViewTests(BrowserFixture host)
         await Expect(page.GetByRole(AriaRole.Img, new() { NameRegex = new System.Text.RegularExpressions.Regex($"Activity per day: 7 events on {activeDays} days") })).ToBeVisibleAsync();
         await Expect(page.Locator(".events > li")).ToHaveCountAsync(7);
         await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "activity-view-3-profile.png"), FullPage = true });
+        await EveryControlIsLabelled(page);
 
         // The timeline, filtered to screen views, one opened to its JSON.
         await page.GetByLabel("Event type").SelectOptionAsync("screen_view");
@@ -114,6 +116,7 @@ public class ActivityViewTests(BrowserFixture host)
         await Expect(live.Locator("pre")).ToContainTextAsync(customer);
         await Expect(live.GetByRole(AriaRole.Link, new() { Name = mpid })).ToBeVisibleAsync();
         await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "activity-view-5-live-stream.png"), FullPage = true });
+        await EveryControlIsLabelled(page);
 
         // Signing out ends the session: the pages lead to the form again.
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
@@ -122,6 +125,17 @@ public class ActivityViewTests(BrowserFixture host)
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/ui/sign-in"));
 
         browserErrors.ShouldBeEmpty();
+    }
+
+    /// <summary>Screen readers name every form control (a label, or an aria-label), and every image-like element has a name.</summary>
+    private static async Task EveryControlIsLabelled(IPage page)
+    {
+        var unnamed = await page.EvaluateAsync<string[]>("""
+            () => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, [role=img]')]
+              .filter(e => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || (e.tagName === 'BUTTON' && e.textContent.trim())))
+              .map(e => e.outerHTML.slice(0, 120))
+            """);
+        unnamed.ShouldBeEmpty();
     }
 
     /// <summary>A count of "Viewed Pricing" over 30 days and an audience of people who viewed pricing more than once (Platform API).</summary>
