@@ -33,7 +33,7 @@ public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource d
         await daemon.StopAgentAsync(ShardName);
         try
         {
-            var position = await ShardPositionAsync(ct);
+            var position = await SettledPositionAsync(ct);
             var schema = store.Options.DatabaseSchemaName;
             var cursor = (job.Cursor ?? "").StartsWith(CursorPrefix, StringComparison.Ordinal) ? job.Cursor![CursorPrefix.Length..] : "";
             var (done, events) = (job.Cursor?.StartsWith(CursorPrefix, StringComparison.Ordinal) == true ? job.Done : 0, job.Events);
@@ -87,6 +87,20 @@ public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource d
         }
         await session.SaveChangesAsync(ct);
         return events.Count;
+    }
+
+    /// <summary>The stopped shard's position, read until two reads agree (a page in flight when it stopped may still commit).</summary>
+    private async Task<long> SettledPositionAsync(CancellationToken ct)
+    {
+        var position = await ShardPositionAsync(ct);
+        for (var i = 0; i < 50; i++)
+        {
+            await Task.Delay(100, ct);
+            var again = await ShardPositionAsync(ct);
+            if (again == position) return position;
+            position = again;
+        }
+        throw new InvalidOperationException($"The {ShardName} shard kept moving after it was stopped; try again.");
     }
 
     private async Task<long> ShardPositionAsync(CancellationToken ct)
