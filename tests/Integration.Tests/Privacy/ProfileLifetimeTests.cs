@@ -52,10 +52,20 @@ public sealed class ProfileLifetimeTests(AppFixture app) : WithReceiver(app)
             await Enforcer.RunOnceAsync(CancellationToken.None); // the daemon has applied the ageing out: now archived
             (await IsArchived(mpid)).ShouldBeTrue();
             await Waiting.Until(() => Task.FromResult(Receiver.Received.Count(r => r.Batch.ToJsonString().Contains("\"delete\"")) == 1), "the removal message");
+            // The User Activity View still finds them, marked aged out, with their stored events.
+            using (var browser = await App.SignedIn())
+            {
+                (await browser.UiJson($"/ui/api/search?q={customer}"))["results"]![0]!["status"]!.GetValue<string>().ShouldBe("aged_out");
+                var page = await browser.UiJson($"/ui/api/people/{mpid}");
+                (page["status"]!.GetValue<string>(), page["retention"]!["aged_out_at"] is not null).ShouldBe(("aged_out", true));
+                (await browser.UiJson($"/ui/api/people/{mpid}/events"))["total"]!.GetValue<int>().ShouldBeGreaterThan(0);
+            }
 
             var newDevice = Guid.NewGuid().ToString().ToUpperInvariant();
             await App.Ingested(Batch(customer, newDevice)); // seen again: reactivated
             (await IsArchived(mpid)).ShouldBeFalse();
+            using (var browser = await App.SignedIn())
+                (await browser.UiJson($"/ui/api/search?q={customer}"))["results"]![0]!["status"]!.GetValue<string>().ShouldBe("live");
             var profile = await App.ProfileOf(customer);
             profile["mpid"]!.GetValue<long>().ShouldBe(mpid);
             profile.Attribute($"life_{s}").ShouldBe(["yes"]); // attributes come back
