@@ -30,7 +30,15 @@ public static class DeliverBatchHandler
         if (output is null) return null; // the output was deleted: its deliveries go with it
         if (output.Paused) return delivery.DelayedFor(PausedRecheck);
 
-        await sender.SendAsync(output.Webhook, delivery, ct);
+        try
+        {
+            await sender.SendAsync(output.Webhook, delivery, ct);
+        }
+        catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
+        {
+            live.Outbound(delivery, e.Message); // the Live Stream shows the failure and its reason (forwarding.md §6)
+            throw;
+        }
         counters.Delivered(output.Id);
         live.Outbound(delivery);
         return null;

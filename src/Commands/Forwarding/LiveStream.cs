@@ -10,8 +10,8 @@ using Wolverine.Http;
 
 namespace EventProfiles.Commands.Forwarding;
 
-/// <summary>One line of the Live Stream: a batch that came in, or a delivery that went out to an output.</summary>
-public sealed record LiveMessage(string Direction, string Input, long Mpid, Guid BatchId, string? OutputId, JsonObject Body);
+/// <summary>One line of the Live Stream: a batch that came in, or a delivery that went out to an output (with the reason when it failed).</summary>
+public sealed record LiveMessage(string Direction, string Input, long Mpid, Guid BatchId, string? OutputId, JsonObject Body, string? Error = null);
 
 /// <summary>
 /// Live Stream (forwarding.md §6): development batches as they are committed and deliveries as they leave, fanned out
@@ -30,11 +30,11 @@ public sealed class LiveStream
         Publish(new LiveMessage("inbound", input, mpid, batchId, null, body()));
     }
 
-    public void Outbound(DeliverBatch delivery)
+    public void Outbound(DeliverBatch delivery, string? error = null)
     {
         if (delivery.Environment != "development" || !HasSubscribers) return;
         Publish(new LiveMessage("outbound", delivery.Input, delivery.Mpid, delivery.BatchId, delivery.OutputId,
-            JsonNode.Parse(delivery.Payload)!.AsObject()));
+            JsonNode.Parse(delivery.Payload)!.AsObject(), error));
     }
 
     private void Publish(LiveMessage message)
@@ -82,7 +82,7 @@ public static class LiveStreamEndpoint
             var data = new JsonObject
             {
                 ["direction"] = message.Direction, ["input"] = message.Input, ["mpid"] = StreamKey.For(message.Mpid), // a string: MPIDs are 64-bit, beyond JavaScript's exact integers
-                ["batch_id"] = message.BatchId.ToString(), ["output_id"] = message.OutputId, ["batch"] = message.Body.DeepClone(),
+                ["batch_id"] = message.BatchId.ToString(), ["output_id"] = message.OutputId, ["error"] = message.Error, ["batch"] = message.Body.DeepClone(),
             };
             yield return new SseItem<string>(data.ToJsonString(), message.Direction);
         }

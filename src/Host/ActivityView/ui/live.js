@@ -78,9 +78,10 @@ function entry(raw) {
     h('details', {},
       h('summary', {},
         time(new Date().toISOString(), { dateless: true }),
-        h('span', {}, badge(message.direction)),
+        h('span', {}, badge(message.direction), message.error ? [' ', badge('failed', 'erased')] : null),
         h('strong', {}, names.length ? names.slice(0, 3).join(', ') + (names.length > 3 ? ` +${names.length - 3}` : '') : '(profile update, no events)'),
         h('span', { class: 'muted' }, message.direction === 'outbound' ? `→ ${message.output_id}` : message.input)),
+      message.error ? h('p', { class: 'error' }, `Delivery failed: ${message.error}`) : null,
       h('p', {}, 'MPID ', link(`/ui/people/${message.mpid}`, message.mpid), ` · batch ${message.batch_id} · input ${message.input}`),
       h('pre', { tabindex: 0, 'aria-label': 'Batch JSON' }, indentJson(batchText))));
 }
