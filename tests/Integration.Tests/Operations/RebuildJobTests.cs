@@ -10,7 +10,7 @@ namespace EventProfiles.Integration.Tests.Operations;
 
 /// <summary>Rebuilding read models from the events: equal to the live ones, while ingestion goes on; one person; jobs' rules.</summary>
 [Collection(AppCollection.Name)]
-public class RebuildTests(AppFixture app)
+public class RebuildJobTests(AppFixture app)
 {
     private static string Purchase(string name, DateTimeOffset at) =>
         $$"""{ "event_type": "custom_event", "data": { "event_name": "{{name}}", "custom_event_type": "transaction", "timestamp_unixtime_ms": {{at.ToUnixTimeMilliseconds()}}, "custom_attributes": { "amount": "12" } } }""";
