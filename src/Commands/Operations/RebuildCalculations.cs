@@ -37,11 +37,11 @@ public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource d
             var schema = store.Options.DatabaseSchemaName;
             var cursor = (job.Cursor ?? "").StartsWith(CursorPrefix, StringComparison.Ordinal) ? job.Cursor![CursorPrefix.Length..] : "";
             var (done, events) = (job.Cursor?.StartsWith(CursorPrefix, StringComparison.Ordinal) == true ? job.Done : 0, job.Events);
-            var total = person is null ? await CountStreamsAsync(schema, ct) : 1;
+            var total = person is null ? await PeopleInKeyOrder.CountAsync(db, schema, includeArchived: false, ct) : 1;
             var projection = new PersonCalculationsProjection(clock); // its own page context, apart from the daemon's instance
             while (true)
             {
-                var keys = person is { } one ? (cursor.Length == 0 ? [StreamKey.For(one)] : []) : await RebuildProjections.NextStreamsAsync(db, schema, cursor, ct, includeArchived: false);
+                var keys = await PeopleInKeyOrder.NextGroupAsync(db, schema, person, cursor, includeArchived: false, ct);
                 if (keys.Count == 0) break;
                 events += await RebuildGroupAsync(projection, keys, position, ct);
                 done += keys.Count;
@@ -108,11 +108,5 @@ public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource d
         await using var command = db.CreateCommand($"select coalesce((select last_seq_id from {store.Options.DatabaseSchemaName}.mt_event_progression where name = $1), 0)");
         command.Parameters.AddWithValue(ShardName);
         return Convert.ToInt64(await command.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
-    }
-
-    private async Task<long> CountStreamsAsync(string schema, CancellationToken ct)
-    {
-        await using var command = db.CreateCommand($"select count(*) from {schema}.mt_streams where not is_archived and {RebuildProjections.PeopleOnly}");
-        return (long)(await command.ExecuteScalarAsync(ct))!;
     }
 }

@@ -34,8 +34,6 @@ public static class RebuildTargets
 /// </summary>
 public sealed class RebuildProjections(IDocumentStore store, NpgsqlDataSource db, WorkspaceDirectory directory, RebuildCalculations calculations) : IOperation
 {
-    public const int GroupSize = 500;
-
     public string Kind => OperationKinds.Rebuild;
 
     public async Task<string?> RunAsync(OperationJob job, JobProgress progress, CancellationToken ct)
@@ -58,11 +56,11 @@ public sealed class RebuildProjections(IDocumentStore store, NpgsqlDataSource db
         var schema = store.Options.DatabaseSchemaName;
         var cursor = job.Cursor ?? "";
         var (done, events) = (job.Done, job.Events);
-        var total = person is null ? await CountStreamsAsync(schema, ct) : 1;
+        var total = person is null ? await PeopleInKeyOrder.CountAsync(db, schema, includeArchived: true, ct) : 1;
         await progress.CheckpointAsync(cursor, done, events, total, ct);
         while (true)
         {
-            var keys = person is { } one ? (cursor.Length == 0 ? [StreamKey.For(one)] : []) : await NextStreamsAsync(db, schema, cursor, ct);
+            var keys = await PeopleInKeyOrder.NextGroupAsync(db, schema, person, cursor, includeArchived: true, ct);
             if (keys.Count == 0) break;
             events += await RebuildGroupAsync(keys, ct);
             done += keys.Count;
@@ -113,19 +111,29 @@ public sealed class RebuildProjections(IDocumentStore store, NpgsqlDataSource db
         }
         return profiles;
     }
+}
 
-    private async Task<long> CountStreamsAsync(string schema, CancellationToken ct)
+/// <summary>
+/// The people (stream keys) a rebuild walks through, in key order, a group at a time after a cursor; or the one person
+/// asked for. Both rebuilds share it, so their cursors mean the same thing.
+/// </summary>
+public static class PeopleInKeyOrder
+{
+    public const int GroupSize = 500;
+
+    /// <summary>A person's stream is keyed by their MPID; Marten keeps a stream of its own (mt_tombstone) for failed appends.</summary>
+    private const string PeopleOnly = "id ~ '^-?[0-9]+$'";
+
+    public static async Task<long> CountAsync(NpgsqlDataSource db, string schema, bool includeArchived, CancellationToken ct)
     {
-        await using var command = db.CreateCommand($"select count(*) from {schema}.mt_streams where {PeopleOnly}");
+        await using var command = db.CreateCommand($"select count(*) from {schema}.mt_streams where {PeopleOnly}{(includeArchived ? "" : " and not is_archived")}");
         return (long)(await command.ExecuteScalarAsync(ct))!;
     }
 
-    /// <summary>A person's stream is keyed by their MPID; Marten keeps a stream of its own (mt_tombstone) for failed appends.</summary>
-    public const string PeopleOnly = "id ~ '^-?[0-9]+$'";
-
-    /// <summary>The next group of people (stream keys) after the cursor, in key order.</summary>
-    public static async Task<List<string>> NextStreamsAsync(NpgsqlDataSource db, string schema, string after, CancellationToken ct, bool includeArchived = true)
+    /// <summary>The next group after the cursor; for one person, that person first and nothing after.</summary>
+    public static async Task<List<string>> NextGroupAsync(NpgsqlDataSource db, string schema, long? person, string after, bool includeArchived, CancellationToken ct)
     {
+        if (person is { } one) return after.Length == 0 ? [StreamKey.For(one)] : [];
         await using var command = db.CreateCommand(
             $"select id from {schema}.mt_streams where id > $1 and {PeopleOnly}{(includeArchived ? "" : " and not is_archived")} order by id limit {GroupSize}");
         command.Parameters.AddWithValue(after);
