@@ -121,7 +121,10 @@ builder.Services.AddSingleton<OutputCache>();
 builder.Services.AddSingleton<EnrichmentDefinitionsCache>();
 builder.Services.AddSingleton<DeadDeliveries>();
 builder.Services.AddSingleton<WebhookSender>();
-builder.Services.AddHttpClient(nameof(WebhookSender), client => client.Timeout = TimeSpan.FromSeconds(10));
+// Every outbound call (webhooks, OpenDSR callbacks) goes through this client: one address policy, checked at connect time.
+builder.Services.AddSingleton(new OutboundAddresses(builder.Configuration.GetSection(OutboundAddresses.AllowedHostsSetting).Get<string[]>() ?? []));
+builder.Services.AddHttpClient(nameof(WebhookSender), client => client.Timeout = TimeSpan.FromSeconds(10))
+    .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<OutboundAddresses>().CreateHandler());
 builder.Services.AddValidatorsFromAssemblyContaining<OutputBody>(ServiceLifetime.Singleton, includeInternalTypes: false);
 builder.Services.AddSingleton(new AdminUsers(
     (builder.Configuration.GetSection("EventProfiles:Admin:Users").Get<List<AdminUserSettings>>() ?? [])

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Forwarding;
 using Wolverine;
 
@@ -70,6 +71,11 @@ public sealed class WebhookSender(IHttpClientFactory clients)
         {
             response = await clients.CreateClient(nameof(WebhookSender)).SendAsync(request, ct);
         }
+        catch (HttpRequestException ex) when (OutboundAddresses.RefusalOf(ex) is { } refused)
+        {
+            // Refused before connecting: the same answer whatever listens there, so the dead letters are no port scanner.
+            throw new DeliveryRejectedException($"{webhook.Url} was not called: {refused.Message}.");
+        }
         catch (HttpRequestException ex)
         {
             throw new DeliveryFailedException($"{webhook.Url} could not be reached: {ex.Message}");
@@ -84,6 +90,8 @@ public sealed class WebhookSender(IHttpClientFactory clients)
             if (status is >= 200 and < 300) return;
             if (status >= 500 || Retryable.Contains(response.StatusCode))
                 throw new DeliveryFailedException($"{webhook.Url} answered {status}.");
+            if (status is >= 300 and < 400)
+                throw new DeliveryRejectedException($"{webhook.Url} answered {status}; redirects are not followed.");
             throw new DeliveryRejectedException($"{webhook.Url} refused the batch with {status}.");
         }
     }

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Forwarding;
+using EventProfiles.Domain.Security;
 using FluentValidation;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
@@ -29,9 +30,8 @@ public sealed record OutputBody(
             RuleFor(o => o.Kind).Must(k => k == "webhook").WithMessage("must be \"webhook\" (the output kind available now).").OverridePropertyName("kind");
             RuleFor(o => o.Webhook).NotNull().WithMessage("is required for a webhook output.").OverridePropertyName("webhook");
             RuleFor(o => o.Webhook!.Url)
-                .Must(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
-                .WithMessage("must be an absolute http or https URL.")
-                .When(o => o.Webhook is not null).OverridePropertyName("webhook.url");
+                .Custom((url, context) => { if (OutboundUrls.Parse(url, out var problem) is null) context.AddFailure("webhook.url", problem!); })
+                .When(o => o.Webhook is not null);
         }
     }
 }
@@ -71,13 +71,24 @@ public static class OutputViews
             : ApiProblems.Invalid(result.Errors.Select(e => new FieldError(e.PropertyName, e.ErrorMessage)).ToList());
     }
 
+    /// <summary>The shape first, then where the URL leads (a lookup, so not in the synchronous validator).</summary>
+    public static async Task<ProblemDetails> CheckAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound, CancellationToken ct)
+    {
+        var shape = Check(body, validator);
+        if (!ReferenceEquals(shape, WolverineContinue.NoProblems)) return shape;
+        return await outbound.ProblemAsync(body.Webhook!.Url, ct) is { } reason
+            ? ApiProblems.Invalid([new FieldError("webhook.url", reason)])
+            : WolverineContinue.NoProblems;
+    }
+
     public static IResult NotFound(string id) =>
         Results.Problem(ApiProblems.Create(StatusCodes.Status404NotFound, "Not found", [new FieldError("id", $"There is no output {id}.", "NOT_FOUND")]));
 }
 
 public static class CreateOutputEndpoint
 {
-    public static ProblemDetails Validate(OutputBody body, IValidator<OutputBody> validator) => OutputViews.Check(body, validator);
+    public static Task<ProblemDetails> ValidateAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound, CancellationToken ct) =>
+        OutputViews.CheckAsync(body, validator, outbound, ct);
 
     [WolverinePost("/api/admin/outputs", Name = "Create an output")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
@@ -113,7 +124,8 @@ public static class GetOutputEndpoint
 
 public static class UpdateOutputEndpoint
 {
-    public static ProblemDetails Validate(OutputBody body, IValidator<OutputBody> validator) => OutputViews.Check(body, validator);
+    public static Task<ProblemDetails> ValidateAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound, CancellationToken ct) =>
+        OutputViews.CheckAsync(body, validator, outbound, ct);
 
     [WolverinePut("/api/admin/outputs/{id}", Name = "Update an output")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]

@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Privacy;
+using EventProfiles.Domain.Security;
 using EventProfiles.Domain.Workspaces;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
@@ -35,6 +36,7 @@ public sealed record DsrBody(
 {
     public const string ExtensionKey = "opendsr.mparticle.com";
     public const int MaxIdentities = 50;
+    public const int MaxCallbackUrls = 5;
 
     public DsrExtension? Extension => Extensions?.GetValueOrDefault(ExtensionKey);
 
@@ -49,8 +51,11 @@ public sealed record DsrBody(
         if (SubjectRequestType is null || !DsrTypes.All.Contains(SubjectRequestType)) errors.Add(new FieldError("subject_request_type", "must be access, portability or erasure."));
         if (!DateTimeOffset.TryParse(SubmittedTime, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out _)) errors.Add(new FieldError("submitted_time", "must be an ISO 8601 time."));
         if (ApiVersion is not (null or "3.0")) errors.Add(new FieldError("api_version", "must be 3.0."));
-        foreach (var url in StatusCallbackUrls ?? [])
-            if (!Uri.TryCreate(url, UriKind.Absolute, out var u) || u.Scheme is not ("https" or "http")) errors.Add(new FieldError("status_callback_urls", $"\"{url}\" is not an http(s) URL."));
+        // Each URL is called on every status change: a bound keeps one request from becoming many calls.
+        if (StatusCallbackUrls?.Count > MaxCallbackUrls) errors.Add(new FieldError("status_callback_urls", $"At most {MaxCallbackUrls} callback URLs."));
+        else
+            for (var i = 0; i < (StatusCallbackUrls?.Count ?? 0); i++)
+                if (OutboundUrls.Parse(StatusCallbackUrls![i], out var problem) is null) errors.Add(new FieldError($"status_callback_urls[{i}]", problem!));
 
         var given = new List<(string Field, string Name, DsrIdentity? Identity, bool Extension)>();
         given.AddRange((SubjectIdentities ?? []).Select(kv => ($"subject_identities.{kv.Key}", kv.Key, kv.Value, false)));
@@ -135,10 +140,15 @@ public static class DataSubjectRequests
 
 public static class CreateDsrEndpoint
 {
-    public static ProblemDetails Validate(DsrBody body) =>
-        body.Check(out _, out _) is { Count: > 0 } errors
-            ? DsrProblems.Create(StatusCodes.Status400BadRequest, "The request is invalid", errors)
-            : WolverineContinue.NoProblems;
+    public static async Task<ProblemDetails> ValidateAsync(DsrBody body, OutboundAddresses outbound, CancellationToken ct)
+    {
+        var errors = body.Check(out _, out _);
+        // Where the callbacks lead needs a lookup, so it comes after the shape is right.
+        if (errors.Count == 0)
+            for (var i = 0; i < (body.StatusCallbackUrls?.Count ?? 0); i++)
+                if (await outbound.ProblemAsync(body.StatusCallbackUrls![i], ct) is { } reason) errors.Add(new FieldError($"status_callback_urls[{i}]", reason));
+        return errors.Count > 0 ? DsrProblems.Create(StatusCodes.Status400BadRequest, "The request is invalid", errors) : WolverineContinue.NoProblems;
+    }
 
     [WolverinePost("/v3/requests", Name = "Submit a data subject request (OpenDSR v3)")]
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]

@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using EventProfiles.Commands.Forwarding;
+using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Privacy;
 
 namespace EventProfiles.Commands.Privacy;
@@ -55,11 +56,19 @@ public static class SendDsrCallbackHandler
         request.Headers.Add("X-OpenDSR-Signature", signer.Sign(callback.Body));
         HttpResponseMessage response;
         try { response = await clients.CreateClient(nameof(WebhookSender)).SendAsync(request, ct); }
+        catch (HttpRequestException ex) when (OutboundAddresses.RefusalOf(ex) is { } refused)
+        {
+            throw new DeliveryRejectedException($"DSR callback not sent: {refused.Message}");
+        }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
         {
             throw new DeliveryFailedException($"DSR callback not delivered: {ex.GetType().Name}");
         }
         using (response)
+        {
+            if ((int)response.StatusCode is >= 300 and < 400)
+                throw new DeliveryRejectedException($"DSR callback answered {(int)response.StatusCode}; redirects are not followed");
             if (!response.IsSuccessStatusCode) throw new DeliveryFailedException($"DSR callback answered {(int)response.StatusCode}");
+        }
     }
 }
