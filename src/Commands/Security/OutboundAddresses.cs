@@ -23,8 +23,6 @@ public sealed class OutboundAddresses(OutboundAllowList allowList)
 
     public OutboundAddresses(IEnumerable<string> allowedHosts) : this(new OutboundAllowList(allowedHosts)) { }
 
-    public OutboundAllowList AllowList => allowList;
-
     /// <summary>Why this URL may not be called (a sentence to follow the field name), or null when it may.</summary>
     public async Task<string?> ProblemAsync(string? url, CancellationToken ct)
     {
@@ -45,8 +43,9 @@ public sealed class OutboundAddresses(OutboundAllowList allowList)
         {
             return "must name a valid host.";
         }
-        return addresses.Select(a => (Address: a, Kind: OutboundAddressRules.Refusal(a))).FirstOrDefault(a => a.Kind is not null) is { Kind: { } refused } hit
-            ? $"{NotAllowed}: {target.Host} resolves to {hit.Address}, {refused}."
+        // The kind of address, not the address: the answer should not map the internal network's names.
+        return addresses.Select(OutboundAddressRules.Refusal).FirstOrDefault(kind => kind is not null) is { } refused
+            ? $"{NotAllowed}: {target.Host} resolves to an address that is {refused}."
             : null;
     }
 
@@ -77,13 +76,13 @@ public sealed class OutboundAddresses(OutboundAllowList allowList)
     }
 
     /// <summary>The addresses a call to <paramref name="host"/> may use, or a refusal naming the kind of address (never its port's state).</summary>
-    public async Task<IPAddress[]> AddressesAsync(string host, CancellationToken ct)
+    private async Task<IPAddress[]> AddressesAsync(string host, CancellationToken ct)
     {
         IPAddress[] addresses = OutboundAddressRules.TryParseLiteral(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, ct);
         if (allowList.Allows(host)) return addresses;
         foreach (var address in addresses)
             if (OutboundAddressRules.Refusal(address) is { } kind)
-                throw new OutboundAddressRefusedException($"{NotAllowed} ({kind})");
+                throw new OutboundAddressRefusedException($"{NotAllowed}: {kind}");
         return addresses.Length > 0 ? addresses : throw new OutboundAddressRefusedException($"{host} has no address");
     }
 

@@ -41,12 +41,12 @@ public static class OutboundAddressRules
 
     private static string? RefusalV6(byte[] b)
     {
-        if (b.AsSpan(0, 10).IndexOfAnyExcept((byte)0) < 0 && b[10] == 0xff && b[11] == 0xff) return Embedding("IPv4-mapped", b.AsSpan(12, 4));
+        if (b.AsSpan(0, 10).IndexOfAnyExcept((byte)0) < 0 && b[10] == 0xff && b[11] == 0xff) return Embedding("an IPv4-mapped", b.AsSpan(12, 4));
         if (b.AsSpan(0, 15).IndexOfAnyExcept((byte)0) < 0 && b[15] <= 1) return b[15] == 0 ? "unspecified (::)" : "loopback (::1)";
         if (b.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0) return "IPv4-compatible IPv6 (::/96, deprecated)";
         if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b)
-            return b.AsSpan(4, 8).IndexOfAnyExcept((byte)0) < 0 ? Embedding("NAT64", b.AsSpan(12, 4)) : "reserved (64:ff9b:1::/48, local-use NAT64)";
-        if (b[0] == 0x20 && b[1] == 0x02) return Embedding("6to4", b.AsSpan(2, 4));
+            return b.AsSpan(4, 8).IndexOfAnyExcept((byte)0) < 0 ? Embedding("a NAT64", b.AsSpan(12, 4)) : "reserved (64:ff9b:1::/48, local-use NAT64)";
+        if (b[0] == 0x20 && b[1] == 0x02) return Embedding("a 6to4", b.AsSpan(2, 4));
         if (b[0] == 0xff) return "multicast (ff00::/8)";
         if ((b[0] & 0xfe) == 0xfc) return "unique-local (fc00::/7)";
         if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "link-local (fe80::/10)";

@@ -20,10 +20,10 @@ public class OutboundAddressRulesTests
     [InlineData("169.254.43518", "link-local (cloud metadata)")]
     [InlineData("169.16689662", "link-local (cloud metadata)")]
     [InlineData("169.254.169.254.", "link-local (cloud metadata)")]
-    [InlineData("[::ffff:169.254.169.254]", "IPv4-mapped form of 169.254.169.254, link-local (cloud metadata)")]
-    [InlineData("::ffff:a9fe:a9fe", "IPv4-mapped form of 169.254.169.254, link-local (cloud metadata)")]
-    [InlineData("64:ff9b::169.254.169.254", "NAT64 form of 169.254.169.254, link-local (cloud metadata)")]
-    [InlineData("2002:a9fe:a9fe::1", "6to4 form of 169.254.169.254, link-local (cloud metadata)")]
+    [InlineData("[::ffff:169.254.169.254]", "an IPv4-mapped form of 169.254.169.254, link-local (cloud metadata)")]
+    [InlineData("::ffff:a9fe:a9fe", "an IPv4-mapped form of 169.254.169.254, link-local (cloud metadata)")]
+    [InlineData("64:ff9b::169.254.169.254", "a NAT64 form of 169.254.169.254, link-local (cloud metadata)")]
+    [InlineData("2002:a9fe:a9fe::1", "a 6to4 form of 169.254.169.254, link-local (cloud metadata)")]
     [InlineData("169.254.1.1", "link-local (169.254.0.0/16)")]
     // loopback
     [InlineData("127.0.0.1", "loopback (127.0.0.0/8)")]
@@ -36,7 +36,7 @@ public class OutboundAddressRulesTests
     [InlineData("::1", "loopback (::1)")]
     [InlineData("[::1]", "loopback (::1)")]
     [InlineData("[0:0:0:0:0:0:0:1]", "loopback (::1)")]
-    [InlineData("::ffff:127.0.0.1", "IPv4-mapped form of 127.0.0.1, loopback (127.0.0.0/8)")]
+    [InlineData("::ffff:127.0.0.1", "an IPv4-mapped form of 127.0.0.1, loopback (127.0.0.0/8)")]
     // unspecified, private, shared, reserved, multicast, broadcast
     [InlineData("0.0.0.0", "unspecified (0.0.0.0/8)")]
     [InlineData("0", "unspecified (0.0.0.0/8)")]
