@@ -94,7 +94,10 @@ public sealed record Profile
     public Profile Apply(UserIdentityIgnored e) =>
         HasIgnored(e.IdentityType, e.Value)
             ? this
-            : this with { IgnoredIdentities = IgnoredIdentities.Add(new ProfileIdentity(e.IdentityType, e.Value, e.At, e.WorkspaceId, e.Input)) };
+            : WithWorkspace(e.WorkspaceId, ws => ws.Seen(e.At)) with // the person did send it to this workspace
+            {
+                IgnoredIdentities = IgnoredIdentities.Add(new ProfileIdentity(e.IdentityType, e.Value, e.At, e.WorkspaceId, e.Input)),
+            };
 
     public Profile Apply(UserIdentityRemoved e) =>
         this with { Identities = Identities.RemoveAll(i => i.Type == e.IdentityType && i.Value == e.Value) };
