@@ -155,6 +155,7 @@ builder.Services.AddHostedService<OperationRunner>();
 
 // ---- identity (IDSync) and the browser SDK's endpoints
 builder.Services.AddSingleton<IdentityStore>();
+builder.Services.Configure<SignedRequestOptions>(builder.Configuration.GetSection(SignedRequestOptions.Section));
 var sdkOrigins = builder.Configuration.GetSection("EventProfiles:Sdk:AllowedOrigins").Get<string[]>() ?? [];
 builder.Services.AddCors(o => o.AddPolicy(SdkCors.Policy, policy =>
 {

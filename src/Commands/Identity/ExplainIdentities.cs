@@ -15,7 +15,8 @@ namespace EventProfiles.Commands.Identity;
 
 /// <summary>
 /// Why identities are one person (beyond mParticle): for an MPID, every identity change on its stream — added,
-/// changed, removed or taken by another profile — with when, through which input and which request, and every alias.
+/// changed, removed, taken by another profile, or ignored as a placeholder (with the reason) — with when, through which
+/// input and which request, and every alias.
 /// <c>GET /userprofile/v1/{orgId}/{accountId}/{workspaceId}/{mpid}/identity-history</c>, with a Profile API token.
 /// </summary>
 public static class ExplainIdentitiesEndpoint
@@ -41,6 +42,7 @@ public static class ExplainIdentitiesEndpoint
                 UserIdentityAdded a => Change("added", a.IdentityType, a.Value, null, a.At, a.WorkspaceId, a.Input, a.RequestId),
                 UserIdentityChanged c => Change("changed", c.IdentityType, c.NewValue, c.OldValue, c.At, c.WorkspaceId, c.Input, c.RequestId),
                 UserIdentityRemoved r => Change(r.TakenBy is null ? "removed" : "taken", r.IdentityType, r.Value, null, r.At, r.WorkspaceId, r.Input, r.RequestId, r.TakenBy),
+                UserIdentityIgnored i => Change("ignored", i.IdentityType, i.Value, null, i.At, i.WorkspaceId, i.Input, i.RequestId, reason: i.Reason),
                 _ => null,
             };
             if (entry is not null) history.Add(entry);
@@ -65,9 +67,14 @@ public static class ExplainIdentitiesEndpoint
     }
 
     private static JsonObject Change(string change, string type, string value, string? old, DateTimeOffset at, int workspaceId, string input,
-        string? requestId, long? takenBy = null) => new()
+        string? requestId, long? takenBy = null, string? reason = null)
     {
-        ["change"] = change, ["type"] = type, ["value"] = value, ["old_value"] = old, ["at_ms"] = at.ToUnixTimeMilliseconds(),
-        ["workspace_id"] = workspaceId, ["input"] = input, ["request_id"] = requestId, ["taken_by_mpid"] = takenBy,
-    };
+        var entry = new JsonObject
+        {
+            ["change"] = change, ["type"] = type, ["value"] = value, ["old_value"] = old, ["at_ms"] = at.ToUnixTimeMilliseconds(),
+            ["workspace_id"] = workspaceId, ["input"] = input, ["request_id"] = requestId, ["taken_by_mpid"] = takenBy,
+        };
+        if (reason is not null) entry["reason"] = reason; // "ignored": why the value matches nobody
+        return entry;
+    }
 }

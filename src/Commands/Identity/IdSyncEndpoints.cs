@@ -119,7 +119,7 @@ public static class ModifyEndpoint
         if (!long.TryParse(mpid, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var id) || id == 0)
             return Results.Problem(ApiProblems.Invalid([new FieldError("mpid", "must be a signed 64-bit integer (the MPID in the path).")]));
         var changes = input.Body!.IdentityChanges!.Select(c => new IdentityChange(IdSyncSteps.TypeOf(c!.IdentityType!)!.Name, c.OldValue, c.NewValue)).ToList();
-        var result = await store.ModifyAsync(id, changes, IdSyncSteps.SourceOf(input, user, directory, clock), ct);
+        var result = await store.ModifyAsync(id, changes, IdSyncSteps.SourceOf(input, user, directory, clock), user.AuthorityOf(), ct);
         if (!result.Found) return IdSyncSteps.NotFound($"There is no profile {id}; modify never creates one.");
         if (result.Errors.Count > 0)
             return Results.Problem(ApiProblems.Invalid(result.Errors.Select(e =>
@@ -195,7 +195,7 @@ public static class IdSyncSteps
         IdentityStore store, TimeProvider clock, CancellationToken ct)
     {
         var previous = input.Body!.PreviousMpid?.Value is { } p and not 0 ? p : (long?)null;
-        var request = new IdSyncRequest(call, input.KnownIdentities(), previous);
+        var request = new IdSyncRequest(call, input.KnownIdentities(), previous, user.AuthorityOf());
         var outcome = await store.RunAsync(request, SourceOf(input, user, directory, clock), ct);
         if (outcome is null) return NotFound("No profile matches these identities.");
         return Results.Ok(new IdSyncResponse(

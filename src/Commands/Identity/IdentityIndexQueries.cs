@@ -47,11 +47,14 @@ public static class IdentityIndexQueries
 
     /// <summary>
     /// The whole picture IDSync decides on, in two round trips: owners of the identities, then which of the owners and
-    /// the given MPIDs exist and which login identities they hold.
+    /// the given MPIDs exist and which login identities they hold. Placeholder values match nobody.
     /// </summary>
     public static async Task<IdentityLookup> LookupAsync(NpgsqlDataSource db, string schema, IReadOnlyCollection<IdentityKey> identities,
         IReadOnlyCollection<long> mpids, IdentitySettings settings, CancellationToken ct)
     {
+        // A placeholder (all-zero advertising id, "unknown") names nobody, also in rows indexed before it was ignored:
+        // IDSync, modify, data-subject requests and seeding must not find everyone who ever sent it.
+        identities = identities.Where(settings.IsMatchable).ToList();
         var owners = new Dictionary<IdentityKey, List<IdentityOwner>>();
         await using (var batch = db.CreateBatch())
         {

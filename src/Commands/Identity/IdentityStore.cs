@@ -31,7 +31,7 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
             var lookup = await IdentityIndexQueries.LookupAsync(db, Schema, request.Known, mpids, Settings, ct);
             var outcome = IdSync.Decide(request, lookup, Settings, RandomMpid);
             if (outcome is null || request.Call == IdSyncCall.Search) return outcome;
-            if (!outcome.IsNewProfile && outcome.ToLink.Count == 0) return outcome; // nothing changes
+            if (!outcome.IsNewProfile && outcome.ToLink.Count == 0 && outcome.Ignored.Count == 0) return outcome; // nothing changes
 
             try
             {
@@ -63,6 +63,12 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
                     events.Add(linked);
                     profile = profile.Evolve(linked);
                 }
+                foreach (var identity in outcome.Ignored)
+                {
+                    if (IdentityLinking.Ignored(profile, identity, Settings, source) is not { } ignored) continue;
+                    events.Add(ignored);
+                    profile = profile.Evolve(ignored);
+                }
                 // IDSync is data from the person: an aged-out profile that changes here is live again.
                 if (events.Count > 0) events.InsertRange(0, Reactivation.Events(profile, source.At, source.Input));
                 if (events.Count > 0) session.Events.Append(StreamKey.For(outcome.Mpid), events.ToArray());
@@ -76,7 +82,8 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
         }
     }
 
-    public async Task<ModifyResult> ModifyAsync(long mpid, IReadOnlyList<IdentityChange> changes, IdentitySource source, CancellationToken ct)
+    public async Task<ModifyResult> ModifyAsync(long mpid, IReadOnlyList<IdentityChange> changes, IdentitySource source, IdentityAuthority authority,
+        CancellationToken ct)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -87,11 +94,11 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
             try
             {
                 await using var session = store.IdentitySession();
-                var holders = added.Where(i => Settings.IsUnique(i.Type)).SelectMany(lookup.OwnersOf).Select(o => o.Mpid).Where(m => m != mpid).Distinct();
+                var holders = added.Where(i => Settings.IsUnique(i.Type) && Settings.IsMatchable(i)).SelectMany(lookup.OwnersOf).Select(o => o.Mpid).Where(m => m != mpid).Distinct();
                 var profiles = await LockAndLoadAsync(session, [mpid, .. holders], ct);
                 if (!profiles.TryGetValue(mpid, out var profile)) return new ModifyResult(false, []);
 
-                var outcome = IdentityModification.Decide(profile, changes, lookup, Settings, source);
+                var outcome = IdentityModification.Decide(profile, changes, lookup, Settings, source, authority);
                 if (outcome.Errors.Count > 0) return new ModifyResult(true, outcome.Errors);
 
                 foreach (var group in outcome.Taken.GroupBy(t => t.Mpid))

@@ -3,6 +3,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using EventProfiles.Commands.Api;
+using EventProfiles.Domain.Identity;
+using EventProfiles.Domain.Security;
 using EventProfiles.Domain.Workspaces;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
@@ -16,19 +18,24 @@ namespace EventProfiles.Commands.Security;
 /// Authentication of the IDSync and SDK endpoints, the three ways identity.md §2 allows:
 /// HMAC (<c>x-mp-key</c> + <c>Date</c> + <c>x-mp-signature</c> = hex HMAC-SHA256 of <c>METHOD\nDATE\nPATH+BODY</c> with
 /// the input's secret, as iOS/Android sign), Basic (key:secret), or the key alone in <c>x-mp-key</c> (the web SDK),
-/// only for inputs that allow it. No credentials or an unknown key → 401; a bad signature or secret, or key-only where
-/// it is not allowed → 403.
+/// only for inputs that allow it. No credentials or an unknown key → 401; a signed request whose Date is missing,
+/// unreadable or further than <see cref="SignedRequestOptions.MaxClockSkew"/> from the server's clock → 401 (field
+/// <c>Date</c>); a bad signature or secret, or key-only where it is not allowed → 403. The claims say which way was used
+/// (<see cref="IdentityApiClaims.Authority"/>): a key-only caller has less authority over identities.
 /// </summary>
 public sealed class IdentityApiAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    WorkspaceDirectory directory)
+    WorkspaceDirectory directory,
+    TimeProvider clock,
+    IOptions<SignedRequestOptions> signedRequests)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     private const string KeyHeader = "x-mp-key";
     private const string SignatureHeader = "x-mp-signature";
     private const string FailureStatus = "ep:failure_status";
+    private const string FailureField = "ep:failure_field";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -51,15 +58,17 @@ public sealed class IdentityApiAuthenticationHandler(
         {
             if (input.Secret is null) return Fail(StatusCodes.Status403Forbidden, "This input has no secret to sign with.");
             var date = Request.Headers.Date.ToString();
-            if (date.Length == 0) return Fail(StatusCodes.Status403Forbidden, "A signed request needs its Date header.");
+            // The signature covers the Date: an old (or missing) Date is a captured request being replayed.
+            if (SignedDate.Rejection(date, clock.GetUtcNow(), signedRequests.Value.MaxClockSkew) is { } stale)
+                return Fail(StatusCodes.Status401Unauthorized, stale, "Date");
             var expected = await SignatureAsync(input.Secret, date);
             if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(signature.ToLowerInvariant())))
                 return Fail(StatusCodes.Status403Forbidden, "The x-mp-signature does not match.");
-            return Success(input);
+            return Success(input, IdentityAuthority.Server);
         }
 
         return input.AllowKeyOnly
-            ? Success(input)
+            ? Success(input, IdentityAuthority.KeyOnly)
             : Fail(StatusCodes.Status403Forbidden, "This input needs a signed request or Basic authentication, not the key alone.");
     }
 
@@ -71,7 +80,7 @@ public sealed class IdentityApiAuthenticationHandler(
         if (input is null) return Fail(StatusCodes.Status401Unauthorized, "Unknown API key.");
         if (input.Secret is null || !Secrets.AreEqual(input.Secret, credentials.Password))
             return Fail(StatusCodes.Status403Forbidden, "Wrong secret for this API key.");
-        return Success(input);
+        return Success(input, IdentityAuthority.Server);
     }
 
     /// <summary>Lower-case hex HMAC-SHA256 over METHOD\nDATE\nPATH+BODY, the body as sent (after decompression).</summary>
@@ -88,16 +97,18 @@ public sealed class IdentityApiAuthenticationHandler(
         return Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(message)));
     }
 
-    private AuthenticateResult Success(Input input)
+    private AuthenticateResult Success(Input input, IdentityAuthority authority)
     {
         var identity = new ClaimsIdentity(
-            [new Claim(InputClaims.InputKey, input.Key), new Claim(ClaimTypes.Name, input.Name)], Scheme.Name);
+            [new Claim(InputClaims.InputKey, input.Key), new Claim(ClaimTypes.Name, input.Name), new Claim(IdentityApiClaims.Authority, authority.ToString())],
+            Scheme.Name);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
     }
 
-    private AuthenticateResult Fail(int status, string reason)
+    private AuthenticateResult Fail(int status, string reason, string field = KeyHeader)
     {
         Context.Items[FailureStatus] = status;
+        Context.Items[FailureField] = field;
         return AuthenticateResult.Fail(reason);
     }
 
@@ -107,6 +118,27 @@ public sealed class IdentityApiAuthenticationHandler(
         var status = Context.Items[FailureStatus] as int? ?? StatusCodes.Status401Unauthorized;
         var reason = result.Failure?.Message ?? "Send the input's key in x-mp-key (signed with x-mp-signature where the input needs it) or Basic credentials.";
         await ApiProblems.WriteAsync(Context, ApiProblems.Create(status, status == 401 ? "Unauthorized" : "Forbidden",
-            [new FieldError("x-mp-key", reason, status == 401 ? "UNAUTHORIZED" : "FORBIDDEN")]));
+            [new FieldError(Context.Items[FailureField] as string ?? KeyHeader, reason, status == 401 ? "UNAUTHORIZED" : "FORBIDDEN")]));
     }
+}
+
+/// <summary>How old or new a signed request's Date may be (<c>EventProfiles:IdSync:MaxClockSkewMinutes</c>).</summary>
+public sealed class SignedRequestOptions
+{
+    public const string Section = "EventProfiles:IdSync";
+
+    /// <summary>Either way from the server's clock; 15 minutes by default.</summary>
+    public double MaxClockSkewMinutes { get; set; } = 15;
+
+    public TimeSpan MaxClockSkew => TimeSpan.FromMinutes(MaxClockSkewMinutes);
+}
+
+public static class IdentityApiClaims
+{
+    /// <summary>How the caller authenticated (<see cref="IdentityAuthority"/>).</summary>
+    public const string Authority = "ep:identity_authority";
+
+    /// <summary>Key-only unless the request was signed or carried the secret.</summary>
+    public static IdentityAuthority AuthorityOf(this ClaimsPrincipal user) =>
+        Enum.TryParse<IdentityAuthority>(user.FindFirstValue(Authority), out var authority) ? authority : IdentityAuthority.KeyOnly;
 }

@@ -16,3 +16,10 @@ public sealed record UserIdentityChanged(
 /// </summary>
 public sealed record UserIdentityRemoved(
     int WorkspaceId, string IdentityType, string Value, DateTimeOffset At, string Input, long? TakenBy = null, string? RequestId = null);
+
+/// <summary>
+/// The person sent this identity but it is a placeholder (an all-zero advertising id, <c>unknown</c>, …), so it was not
+/// used to match or link anyone (<paramref name="Reason"/> says why). Recorded once per profile and value.
+/// </summary>
+public sealed record UserIdentityIgnored(
+    int WorkspaceId, string IdentityType, string Value, string Reason, DateTimeOffset At, string Input, string? RequestId = null);

@@ -23,4 +23,13 @@ public static class IdentityLinking
         }
         return new UserIdentityAdded(source.WorkspaceId, identity.Type, identity.Value, source.At, source.Input, source.RequestId);
     }
+
+    /// <summary>
+    /// The event recording that this identity is a placeholder and was not used to match the person, or null when it is
+    /// a real identity or the profile already records it (so a device sending an all-zero id on every batch adds it once).
+    /// </summary>
+    public static UserIdentityIgnored? Ignored(Profile profile, IdentityKey identity, IdentitySettings settings, IdentitySource source) =>
+        settings.WhyNotMatchable(identity.Type, identity.Value) is { } reason && !profile.HasIgnored(identity.Type, identity.Value)
+            ? new UserIdentityIgnored(source.WorkspaceId, identity.Type, identity.Value, reason, source.At, source.Input, source.RequestId)
+            : null;
 }

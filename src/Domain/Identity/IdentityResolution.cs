@@ -29,7 +29,7 @@ public sealed record IdentityResolutionResult(long Mpid, bool IsNewProfile, IRea
 /// the batch's identities in priority order, narrowing the profiles that hold them until one remains (lower-priority
 /// identities break ties, then the most recent link), skipping a profile whose login identity contradicts the
 /// batch's; else a new profile. A unique identity another profile holds stays there; other identities may be
-/// shared (a device used by two people).
+/// shared (a device used by two people). Placeholder values (<see cref="IdentitySettings.WhyNotMatchable"/>) take no part.
 /// </summary>
 public static class IdentityResolution
 {
@@ -40,6 +40,8 @@ public static class IdentityResolution
         IdentitySettings settings,
         Func<long> newMpid)
     {
+        // Placeholders (an all-zero advertising id, "unknown") would make strangers one person: never match or link on them.
+        batchIdentities = batchIdentities.Where(settings.IsMatchable).ToList();
         long? resolved = mpidHint is { } hint && lookup.KnownMpids.Contains(hint) ? hint : null;
 
         if (resolved is null)

@@ -23,6 +23,14 @@ public sealed record IdentitySettings(
     IReadOnlySet<string> UniqueTypes,
     IReadOnlyList<IdentityType> Priority)
 {
+    // Declared before Default, which reads it while the type initialises.
+    /// <summary>
+    /// Placeholder values SDKs and careless integrations send when they have no real identity; compared trimmed and
+    /// case-insensitively. Two strangers sending the same placeholder must not become one person.
+    /// </summary>
+    public static readonly IReadOnlyList<string> DefaultIgnoredValues =
+        ["", "null", "undefined", "0", "-1", "unknown", "[object Object]", "NaN"];
+
     /// <summary>Profile conversion; customer id immutable, login and unique; email unique (so concurrent first sightings make one person).</summary>
     public static readonly IdentitySettings Default = Create(
         IdentityStrategy.ProfileConversion, IdentityTypes.CustomerId.Name, [], [IdentityTypes.Email.Name], IdentityTypes.DefaultPriority);
@@ -38,4 +46,42 @@ public sealed record IdentitySettings(
     public bool IsLogin(string type) => LoginTypes.Contains(type);
 
     public bool IsUnique(string type) => UniqueTypes.Contains(type);
+
+    /// <summary>The org's placeholder values (see <see cref="DefaultIgnoredValues"/>); configurable per org.</summary>
+    public IReadOnlySet<string> IgnoredValues { get; init; } = IgnoredSet(DefaultIgnoredValues);
+
+    /// <summary>Also ignore any value made only of zeros (and dashes): the all-zero IDFA/IDFV/GAID an opted-out device reports, an all-zero Android ID.</summary>
+    public bool IgnoreAllZeroValues { get; init; } = true;
+
+    public static IReadOnlySet<string> IgnoredSet(IEnumerable<string> values) =>
+        values.Select(v => v.Trim()).ToHashSet(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Why this value may not be used to match or link people, or null when it may. The one rule every matcher
+    /// (ingestion, IDSync, modify, the identity index, data-subject requests) applies; the value itself is still kept
+    /// where it was sent (the batch, the device record).
+    /// </summary>
+    public string? WhyNotMatchable(string type, string value)
+    {
+        var trimmed = value.Trim();
+        if (trimmed.Length == 0) return "an empty value identifies nobody";
+        if (IgnoreAllZeroValues && IsAllZero(trimmed)) return "an all-zero id is a placeholder (a device that does not share its id), not a person";
+        if (IgnoredValues.Contains(trimmed)) return $"\"{trimmed}\" is one of the org's placeholder values, not a person";
+        return null;
+    }
+
+    public bool IsMatchable(string type, string value) => WhyNotMatchable(type, value) is null;
+
+    public bool IsMatchable(IdentityKey identity) => IsMatchable(identity.Type, identity.Value);
+
+    private static bool IsAllZero(string value)
+    {
+        var zeros = 0;
+        foreach (var c in value)
+        {
+            if (c == '0') zeros++;
+            else if (c != '-') return false;
+        }
+        return zeros > 0;
+    }
 }

@@ -45,12 +45,15 @@ public static class BatchDecision
         Emit(new BatchReceived(ctx.BatchId, ws, ctx.Input, ctx.Environment, ctx.ReceivedAt, batch.SourceRequestId, ctx.IsHistorical, parsed.Envelope));
 
         var source = new IdentitySource(ws, ctx.Input, ctx.ReceivedAt);
-        foreach (var identity in ctx.IdentitiesToLink)
+        foreach (var identity in ctx.IdentitiesToLink.Where(ctx.Identity.IsMatchable))
         {
             // An SDK batch repeats what its IDSync calls already settled, possibly late: it adds, it never replaces.
             if (ctx.InputKind == InputKind.Web && profile!.UserIdentity(identity.Type) is not null) continue;
             if (IdentityLinking.Link(profile!, identity, ctx.Identity, source) is { } change) Emit(change);
         }
+        // Placeholders stay in the batch and on the device record as sent; the profile notes once that they were ignored.
+        foreach (var identity in parsed.Identities())
+            if (IdentityLinking.Ignored(profile!, identity, ctx.Identity, source) is { } ignored) Emit(ignored);
 
         // Server inputs write batch attributes straight to the profile at receive time; SDK batches carry a
         // snapshot that may be stale, so for them only user_attribute_change events count (events-api.md §8).

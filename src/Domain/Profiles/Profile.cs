@@ -23,6 +23,8 @@ public sealed record Profile
     /// <summary>When a batch for the person was last stored (Profile API <c>last_stored_timestamp_ms</c>).</summary>
     public DateTimeOffset LastStoredAt { get; init; }
     public ImmutableList<ProfileIdentity> Identities { get; init; } = [];
+    /// <summary>Placeholder identities the person sent that were never used to match them (<see cref="UserIdentityIgnored"/>).</summary>
+    public ImmutableList<ProfileIdentity> IgnoredIdentities { get; init; } = [];
     public ImmutableSortedDictionary<int, WorkspaceProfile> Workspaces { get; init; } = ImmutableSortedDictionary<int, WorkspaceProfile>.Empty;
     /// <summary>Aliases this profile took part in, as source or destination.</summary>
     public ImmutableList<ProfileAlias> Aliases { get; init; } = [];
@@ -87,6 +89,16 @@ public sealed record Profile
         };
     }
 
+    public bool HasIgnored(string type, string value) => IgnoredIdentities.Any(i => i.Type == type && i.Value == value);
+
+    public Profile Apply(UserIdentityIgnored e) =>
+        HasIgnored(e.IdentityType, e.Value)
+            ? this
+            : WithWorkspace(e.WorkspaceId, ws => ws.Seen(e.At)) with // the person did send it to this workspace
+            {
+                IgnoredIdentities = IgnoredIdentities.Add(new ProfileIdentity(e.IdentityType, e.Value, e.At, e.WorkspaceId, e.Input)),
+            };
+
     public Profile Apply(UserIdentityRemoved e) =>
         this with { Identities = Identities.RemoveAll(i => i.Type == e.IdentityType && i.Value == e.Value) };
 
@@ -138,6 +150,7 @@ public sealed record Profile
         UserIdentityAdded e => Apply(e),
         UserIdentityChanged e => Apply(e),
         UserIdentityRemoved e => Apply(e),
+        UserIdentityIgnored e => Apply(e),
         UserAttributeSet e => Apply(e),
         UserAttributeRemoved e => Apply(e),
         ConsentStateChanged e => Apply(e),

@@ -72,6 +72,13 @@ public sealed class IdentitySettingsSection
     public List<string>? Unique { get; set; }
     /// <summary>Resolution order, highest first; default: the spec's hierarchy.</summary>
     public List<string>? Priority { get; set; }
+    /// <summary>
+    /// Placeholder values never used to match or link people (trimmed, case-insensitive); setting the list replaces the
+    /// defaults (<see cref="IdentitySettings.DefaultIgnoredValues"/>). Such values stay in the batch and on the device record.
+    /// </summary>
+    public List<string>? IgnoredValues { get; set; }
+    /// <summary>Also ignore values made only of zeros and dashes (all-zero IDFA/IDFV/GAID/Android ID); default true.</summary>
+    public bool IgnoreAllZeroValues { get; set; } = true;
 
     public IdentitySettings Build()
     {
@@ -81,7 +88,12 @@ public sealed class IdentitySettingsSection
             TypeName(Immutable, "Immutable"),
             (Login ?? [.. defaults.LoginTypes]).Select(t => TypeName(t, "Login")),
             (Unique ?? [.. defaults.UniqueTypes]).Select(t => TypeName(t, "Unique")),
-            Priority is null ? defaults.Priority : Priority.Select(t => IdentityTypes.FromName(TypeName(t, "Priority"))!).ToList());
+            Priority is null ? defaults.Priority : Priority.Select(t => IdentityTypes.FromName(TypeName(t, "Priority"))!).ToList())
+        with
+        {
+            IgnoredValues = IgnoredValues is null ? defaults.IgnoredValues : IdentitySettings.IgnoredSet(IgnoredValues),
+            IgnoreAllZeroValues = IgnoreAllZeroValues,
+        };
     }
 
     private static string TypeName(string configured, string setting) =>

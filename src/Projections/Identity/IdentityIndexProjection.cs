@@ -55,10 +55,14 @@ public partial class IdentityIndexProjection : EventProjection
     public void Project(IEvent<UserIdentityRemoved> e, IDocumentOperations ops) =>
         Unlink(ops, e.Data.IdentityType, e.Data.Value, MpidOf(e));
 
-    private void Link(IDocumentOperations ops, string type, string value, long mpid, int workspaceId, DateTimeOffset at) =>
+    private void Link(IDocumentOperations ops, string type, string value, long mpid, int workspaceId, DateTimeOffset at)
+    {
+        // Placeholders are never indexed, also when replaying events stored before the org ignored them.
+        if (!_identity.IsMatchable(type, value)) return;
         ops.QueueSqlCommand(
             $"insert into {_table} (identity_type, identity_value, mpid, is_unique, workspace_id, linked_at) values (?, ?, ?, ?, ?, ?)",
             type, value, mpid, _identity.IsUnique(type), workspaceId, at);
+    }
 
     private void Unlink(IDocumentOperations ops, string type, string value, long mpid) =>
         ops.QueueSqlCommand($"delete from {_table} where identity_type = ? and identity_value = ? and mpid = ?", type, value, mpid);

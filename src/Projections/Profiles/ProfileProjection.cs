@@ -23,6 +23,7 @@ public partial class ProfileProjection : SingleStreamProjection<Profile, string>
     public static Profile Apply(UserIdentityAdded e, Profile p) => p.Apply(e);
     public static Profile Apply(UserIdentityChanged e, Profile p) => p.Apply(e);
     public static Profile Apply(UserIdentityRemoved e, Profile p) => p.Apply(e);
+    public static Profile Apply(UserIdentityIgnored e, Profile p) => p.Apply(e);
     public static Profile Apply(UserAttributeSet e, Profile p) => p.Apply(e);
     public static Profile Apply(UserAttributeRemoved e, Profile p) => p.Apply(e);
     public static Profile Apply(ConsentStateChanged e, Profile p) => p.Apply(e);

@@ -59,7 +59,7 @@ public class IdSyncTests(AppFixture app)
         var first = await app.Identity("identify", new { customerid = a, email });
         var second = await app.Identity("identify", new { customerid = b });
 
-        using var response = await app.Modify(second.Mpid(), new { identity_type = "email", old_value = (string?)null, new_value = email });
+        using var response = await app.ModifyAsServer(second.Mpid(), new { identity_type = "email", old_value = (string?)null, new_value = email });
         response.StatusCode.ShouldBe(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
 
         (await app.EventCount(long.Parse(first.Mpid()), "user_identity_removed")).ShouldBe(1);
@@ -156,7 +156,7 @@ public class IdSyncTests(AppFixture app)
         var (a, b) = (Api.NewId("ha"), Api.NewId("hb"));
         var first = await app.Identity("identify", new { customerid = a, email });
         var second = await app.Identity("identify", new { customerid = b });
-        using (var modify = await app.Modify(second.Mpid(), new { identity_type = "email", old_value = (string?)null, new_value = email }))
+        using (var modify = await app.ModifyAsServer(second.Mpid(), new { identity_type = "email", old_value = (string?)null, new_value = email }))
             modify.StatusCode.ShouldBe(HttpStatusCode.OK);
 
         var loser = await History(first.Mpid());
