@@ -102,6 +102,7 @@ public sealed record ConnectionBody(
         var access = AdminAccess.Of(user);
         var errors = validator.Validate(body).Errors.Select(e => new FieldError(e.PropertyName, e.ErrorMessage)).ToList();
         var input = body.Input is { Length: > 0 } name ? directory.InputByName(name) : null;
+        if (input is not null && access.MayChange(input.Workspace.Id, "input") is { } forbidden) return forbidden;
         if (body.Input is { Length: > 0 } && input is null)
             errors.Add(new FieldError("input", $"there is no input named \"{body.Input}\"; inputs: {string.Join(", ", directory.Inputs.Where(i => access.Sees(i.Workspace.Id)).Select(i => i.Name))}."));
         var output = body.OutputId is { Length: > 0 } outputId ? await OutputViews.LoadVisibleAsync(session, outputId, user, ct) : null;
@@ -109,8 +110,7 @@ public sealed record ConnectionBody(
         // An output of a workspace receives that workspace's data only.
         if (input is not null && output?.WorkspaceId is { } outputWorkspace && input.Workspace.Id != outputWorkspace)
             errors.Add(new FieldError("output_id", $"output {output.Id} belongs to workspace {outputWorkspace}; it takes inputs of that workspace only."));
-        if (errors.Count > 0) return ApiProblems.Invalid(errors);
-        return (input is null ? null : access.MayChange(input.Workspace.Id, "input")) ?? WolverineContinue.NoProblems;
+        return errors.Count > 0 ? ApiProblems.Invalid(errors) : WolverineContinue.NoProblems;
     }
 
     /// <summary>A connection is this user's when both its input's workspace and its output are.</summary>

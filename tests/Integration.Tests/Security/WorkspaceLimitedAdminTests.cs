@@ -243,7 +243,6 @@ public class WorkspaceLimitedAdminTests(AppFixture app)
     public async Task the_live_stream_shows_a_limited_user_their_workspaces_batches_only(string signIn)
     {
         using var client = signIn == "basic" ? Support() : await app.SignedIn(AppFixture.SupportUser, AppFixture.SupportPassword);
-        client.Timeout = TimeSpan.FromSeconds(30);
         using var response = await client.GetAsync("/api/admin/live-stream", HttpCompletionOption.ResponseHeadersRead);
         response.StatusCode.ShouldBe(HttpStatusCode.OK);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
