@@ -39,17 +39,16 @@ public class ActiveLimitPerWorkspaceTests(AppFixture app)
                 activated.StatusCode.ShouldBe(HttpStatusCode.NoContent, $"activation {i + 1}: {await activated.Content.ReadAsStringAsync()}");
                 active.Add(id);
             }
-            using (var beyond = await Activate(3, await Create(3, limited), limited))
-            {
-                beyond.StatusCode.ShouldBe(HttpStatusCode.Conflict);
-                (await beyond.Errors()).ShouldContain(e => e.Message.Contains("Workspace 3") && e.Message.Contains($"{Limit} active"));
-            }
-
             // Workspace 2 still has its own allowance.
             var theirs = await Create(2, other);
             using var allowed = await Activate(2, theirs, other);
             allowed.StatusCode.ShouldBe(HttpStatusCode.NoContent, await allowed.Content.ReadAsStringAsync());
             using (await app.Platform(HttpMethod.Post, $"{CalculatedAttributesApi.Path(2)}/{theirs}/deactivation", token: other)) { }
+
+            // Workspace 3 itself is at its limit.
+            using var beyond = await Activate(3, await Create(3, limited), limited);
+            beyond.StatusCode.ShouldBe(HttpStatusCode.Conflict);
+            (await beyond.Errors()).ShouldContain(e => e.Message.Contains("Workspace 3") && e.Message.Contains($"{Limit} active"));
         }
         finally
         {
