@@ -110,7 +110,7 @@ builder.Services.AddAuthentication()
         o.TokenValidationParameters = tokens.ValidationParameters();
         o.Events = ProfileApiBearerEvents.Create();
     });
-builder.Services.AddAuthorization();
+builder.Services.AddApiAuthorization(); // bearer scopes and org-wide admin operations, refused with a 403 naming what is missing
 builder.Services.AddRateLimiter(o => DsrRateLimits.Configure(o, builder.Configuration.GetValue("EventProfiles:Dsr:RequestsPerMinute", 1_000)));
 
 // ---- forwarding: outputs, connections, deliveries, live stream
@@ -197,6 +197,8 @@ app.MapOpenApi("/openapi/{documentName}.json");
 app.MapScalarApiReference("/docs", o => o.WithTitle("EventProfiles API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
 app.MapActivityView();
 app.MapGet("/", () => Results.Redirect("/ui/")).ExcludeFromDescription();
+
+app.ReloadApiClientsOnChange(); // a removed Profile API client's tokens stop working at once
 
 return await app.RunJasperFxCommands(args);
 

@@ -23,7 +23,7 @@ public static class ListAudiencesEndpoint
     public static ProblemDetails Validate(AudienceScope scope) => scope.Check();
 
     [WolverineGet("/v1/audiences", Name = "List audiences")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesRead)]
     public static Task<List<AudienceResource>> Get(AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct) =>
         AudienceQueries.ListAsync(scope, session, directory, clock, ct);
 }
@@ -34,7 +34,7 @@ public static class ListWorkspaceAudiencesEndpoint
     public static ProblemDetails Validate(AudienceScope scope) => scope.Check();
 
     [WolverineGet("/v1/workspace/{workspaceId:int}/audiences", Name = "List a workspace's audiences")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesRead)]
     public static Task<List<AudienceResource>> Get(AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct) =>
         AudienceQueries.ListAsync(scope, session, directory, clock, ct);
 }
@@ -45,7 +45,7 @@ public static class GetAudienceEndpoint
     public static ProblemDetails Validate(AudienceScope scope) => scope.Check();
 
     [WolverineGet("/v1/audiences/{id:int}", Name = "Get an audience")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesRead)]
     public static async Task<IResult> Get(int id, AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct) =>
         await session.LoadAsync<Audience>(id, ct) is { } audience && scope.Sees(audience)
             ? Results.Ok(await AudienceResource.ViewAsync(audience, session, directory, clock.GetUtcNow(), ct))
@@ -61,11 +61,10 @@ public static class CreateAudienceEndpoint
 
     /// <summary>Creates a draft (not evaluated until activated); answers with the audience object.</summary>
     [WolverinePost("/v1/audiences", Name = "Create an audience (draft)")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesWrite)]
     public static async Task<IResult> Post(AudienceBody body, AudienceScope scope, IDocumentSession session, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct)
     {
-        if (await session.Query<Audience>().AnyAsync(a => a.Name == body.Name, ct))
-            return AudienceScope.Conflict("name", $"An audience named \"{body.Name}\" already exists.");
+        if (await AudienceQueries.NameTakenAsync(session, body.Name!, body.Workspaces!, null, ct) is { } taken) return taken;
         var now = clock.GetUtcNow();
         var audience = new Audience
         {
@@ -88,7 +87,7 @@ public static class UpdateAudienceEndpoint
 
     /// <summary>Edits name, external name, workspaces and criteria; an evaluated audience is activated again with the new criteria.</summary>
     [WolverinePut("/v1/audiences/{id:int}", Name = "Update an audience")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesWrite)]
     public static async Task<(IResult, OutgoingMessages)> Put(int id, AudienceBody body, AudienceScope scope, IDocumentSession session, NpgsqlDataSource db,
         CalculatedAttributeLimits limits, TimeProvider clock, Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
     {
@@ -96,8 +95,8 @@ public static class UpdateAudienceEndpoint
         var messages = new OutgoingMessages();
         var audience = await session.LoadAsync<Audience>(id, ct);
         if (audience is null || !scope.Sees(audience)) return (AudienceScope.NotFound(id), messages);
-        if (body.Name is not null && body.Name != audience.Name && await session.Query<Audience>().AnyAsync(a => a.Name == body.Name && a.Id != id, ct))
-            return (AudienceScope.Conflict("name", $"An audience named \"{body.Name}\" already exists."), messages);
+        if ((body.Name is not null && body.Name != audience.Name) || body.Workspaces is not null)
+            if (await AudienceQueries.NameTakenAsync(session, body.Name ?? audience.Name, body.Workspaces ?? audience.WorkspaceIds, id, ct) is { } taken) return (taken, messages);
         var now = clock.GetUtcNow();
         audience.Name = body.Name ?? audience.Name;
         audience.ExternalName = body.ExternalName ?? audience.ExternalName;
@@ -124,7 +123,7 @@ public static class ActivateAudienceEndpoint
     /// everyone in the audience's workspaces is evaluated and the audience is <c>active</c>; from then on changes are live.
     /// </summary>
     [WolverinePost("/v1/audiences/{id:int}/activation", Name = "Activate an audience")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesWrite)]
     public static async Task<(IResult, OutgoingMessages)> Post(int id, [NotBody] AudienceScope scope, IDocumentSession session, NpgsqlDataSource db,
         CalculatedAttributeLimits limits, TimeProvider clock, CancellationToken ct)
     {
@@ -154,7 +153,7 @@ public static class DeactivateAudienceEndpoint
 
     /// <summary>EventProfiles extension: stops evaluating; members are dropped without messages (as a deletion, §M3).</summary>
     [WolverinePost("/v1/audiences/{id:int}/deactivation", Name = "Deactivate an audience")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesWrite)]
     public static async Task<IResult> Post(int id, [NotBody] AudienceScope scope, IDocumentSession session, TimeProvider clock, Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
     {
         enrichment.Forget();
@@ -171,7 +170,7 @@ public static class DeleteAudienceEndpoint
     public static ProblemDetails Validate(AudienceScope scope) => scope.Check();
 
     [WolverineDelete("/v1/audiences/{id:int}", Name = "Delete an audience")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesWrite)]
     public static async Task<IResult> Delete(int id, [NotBody] AudienceScope scope, IDocumentSession session, TimeProvider clock, Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
     {
         enrichment.Forget();
@@ -194,6 +193,19 @@ public static class AudienceQueries
         var views = new List<AudienceResource>();
         foreach (var audience in audiences) views.Add(await AudienceResource.ViewAsync(audience, session, directory, clock.GetUtcNow(), ct));
         return views;
+    }
+
+    /// <summary>
+    /// Names are unique per workspace, not across the org: a conflict only with an audience that shares a workspace
+    /// with this one, so a name used elsewhere is neither refused nor revealed.
+    /// </summary>
+    public static async Task<IResult?> NameTakenAsync(IQuerySession session, string name, IReadOnlyList<int> workspaces, int? id, CancellationToken ct)
+    {
+        var self = id ?? 0;
+        var sameName = await session.Query<Audience>().Where(a => a.Name == name && a.Id != self).ToListAsync(ct);
+        var shared = sameName.SelectMany(a => a.WorkspaceIds).Intersect(workspaces).Order().ToList();
+        return shared.Count == 0 ? null
+            : AudienceScope.Conflict("name", $"An audience named \"{name}\" already exists in workspace {string.Join(", ", shared)}.");
     }
 
     public static async Task<ProblemDetails> CheckAsync(AudienceScope scope, AudienceBody body, IQuerySession session, CalculatedAttributeLimits limits,
@@ -233,7 +245,7 @@ public static class SendStandardAudienceEndpoint
 
     /// <summary>Sends every member of a calculated standard audience to its connected outputs once more (§B1 "Send").</summary>
     [WolverinePost("/v1/audiences/{id:int}/send", Name = "Send a standard audience to its outputs")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesWrite)]
     public static async Task<(IResult, OutgoingMessages)> Post(int id, [NotBody] AudienceScope scope, IDocumentSession session, WorkspaceDirectory directory,
         TimeProvider clock, CancellationToken ct)
     {

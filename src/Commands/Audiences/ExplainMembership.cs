@@ -39,7 +39,7 @@ public static class ExplainMembershipEndpoint
     public static ProblemDetails Validate(AudienceScope scope) => scope.Check();
 
     [WolverineGet("/v1/audiences/{id:int}/explain/{mpid:long}", Name = "Explain a person's membership of an audience")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesRead)]
     public static async Task<IResult> Get(int id, long mpid, AudienceScope scope, IQuerySession session, TimeProvider clock, CancellationToken ct)
     {
         var audience = await session.LoadAsync<Audience>(id, ct);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Claims;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using EventProfiles.Commands.Api;
@@ -91,11 +92,18 @@ public static class CreateAudienceConnectionEndpoint
 {
     [WolverinePost("/api/admin/audience-connections", Name = "Connect an audience to an output")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Post(AudienceConnectionBody body, IDocumentSession session, CancellationToken ct)
+    public static async Task<IResult> Post(AudienceConnectionBody body, IDocumentSession session, ClaimsPrincipal user, CancellationToken ct)
     {
         var errors = new List<FieldError>();
-        if (body.AudienceId is not { } audienceId || await session.LoadAsync<Audience>(audienceId, ct) is null) errors.Add(new FieldError("audience_id", "must name an existing audience."));
-        if (body.OutputId is not { } outputId || await session.LoadAsync<Output>(outputId, ct) is null) errors.Add(new FieldError("output_id", "must name an existing output."));
+        var access = AdminAccess.Of(user);
+        // Another workspace's audience or output is answered as one that does not exist.
+        var audience = body.AudienceId is { } audienceId ? await session.LoadAsync<Audience>(audienceId, ct) : null;
+        if (audience is null || !access.SeesAllOf(audience.WorkspaceIds)) errors.Add(new FieldError("audience_id", "must name an existing audience."));
+        var output = body.OutputId is { } outputId ? await OutputViews.LoadVisibleAsync(session, outputId, user, ct) : null;
+        if (output is null) errors.Add(new FieldError("output_id", "must name an existing output."));
+        // An output of a workspace receives that workspace's data only.
+        else if (audience is not null && output.WorkspaceId is { } ws && audience.WorkspaceIds.Any(w => w != ws))
+            errors.Add(new FieldError("output_id", $"output {output.Id} belongs to workspace {ws}; it takes audiences of that workspace only."));
         if (errors.Count > 0) return Results.Problem(ApiProblems.Invalid(errors));
         var connection = new AudienceConnection { Id = Guid.NewGuid().ToString("N"), AudienceId = body.AudienceId!.Value, OutputId = body.OutputId! };
         session.Store(connection);
@@ -108,19 +116,37 @@ public static class ListAudienceConnectionsEndpoint
 {
     [WolverineGet("/api/admin/audience-connections", Name = "List audience connections")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Get(IQuerySession session, CancellationToken ct) =>
-        Results.Ok((await session.Query<AudienceConnection>().ToListAsync(ct)).Select(c => new { id = c.Id, audience_id = c.AudienceId, output_id = c.OutputId }));
+    public static async Task<IResult> Get(IQuerySession session, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var visible = new List<AudienceConnection>();
+        foreach (var connection in await session.Query<AudienceConnection>().ToListAsync(ct))
+            if (await AudienceConnectionAccess.IsVisibleAsync(connection, session, user, ct)) visible.Add(connection);
+        return Results.Ok(visible.Select(c => new { id = c.Id, audience_id = c.AudienceId, output_id = c.OutputId }));
+    }
 }
 
 public static class DeleteAudienceConnectionEndpoint
 {
     [WolverineDelete("/api/admin/audience-connections/{id}", Name = "Delete an audience connection")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Delete(string id, IDocumentSession session, CancellationToken ct)
+    public static async Task<IResult> Delete(string id, IDocumentSession session, ClaimsPrincipal user, CancellationToken ct)
     {
-        if (await session.LoadAsync<AudienceConnection>(id, ct) is null) return Results.NotFound();
+        if (await session.LoadAsync<AudienceConnection>(id, ct) is not { } connection || !await AudienceConnectionAccess.IsVisibleAsync(connection, session, user, ct))
+            return Results.NotFound();
         session.Delete<AudienceConnection>(id);
         await session.SaveChangesAsync(ct);
         return Results.NoContent();
+    }
+}
+
+/// <summary>An audience connection is an admin user's when its audience's workspaces and its output are all theirs.</summary>
+public static class AudienceConnectionAccess
+{
+    public static async Task<bool> IsVisibleAsync(AudienceConnection connection, IQuerySession session, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var access = AdminAccess.Of(user);
+        if (access.SeesAll) return true;
+        return await session.LoadAsync<Audience>(connection.AudienceId, ct) is { } audience && access.SeesAllOf(audience.WorkspaceIds)
+            && await OutputViews.LoadVisibleAsync(session, connection.OutputId, user, ct) is not null;
     }
 }

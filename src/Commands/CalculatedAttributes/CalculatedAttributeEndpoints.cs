@@ -22,7 +22,7 @@ public static class ListCalculatedAttributesEndpoint
     public static ProblemDetails Validate(PlatformScope scope) => scope.Check();
 
     [WolverineGet("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes", Name = "List calculated attributes")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.CalculatedAttributesRead)]
     public static async Task<IReadOnlyList<CalculatedAttributeResource>> Get(PlatformScope scope, [FromQuery] string? name, IQuerySession session, CancellationToken ct)
     {
         var query = session.Query<CalculatedAttribute>().Where(c => c.WorkspaceId == scope.WorkspaceId && c.OwnerAudienceId == null);
@@ -39,7 +39,7 @@ public static class CalculatedAttributeExistsEndpoint
     public static ProblemDetails Validate(PlatformScope scope) => scope.Check();
 
     [WolverineHead("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes", Name = "Does a calculated attribute exist")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.CalculatedAttributesRead)]
     public static async Task<IResult> Head([NotBody] PlatformScope scope, [FromQuery] string? name, IQuerySession session, CancellationToken ct) =>
         name is not null && await session.Query<CalculatedAttribute>().AnyAsync(c => c.WorkspaceId == scope.WorkspaceId && c.Name == name, ct)
             ? Results.NoContent()
@@ -52,7 +52,7 @@ public static class GetCalculatedAttributeEndpoint
     public static ProblemDetails Validate(PlatformScope scope) => scope.Check();
 
     [WolverineGet("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes/{id:int}", Name = "Get a calculated attribute")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.CalculatedAttributesRead)]
     public static async Task<IResult> Get(int id, [NotBody] PlatformScope scope, IQuerySession session, CancellationToken ct)
     {
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
@@ -76,7 +76,7 @@ public static class CreateCalculatedAttributeEndpoint
 
     /// <summary>Creates a draft; answers with its integer id (§A5).</summary>
     [WolverinePost("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes", Name = "Create a calculated attribute (draft)")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.CalculatedAttributesWrite)]
     public static async Task<IResult> Post(CalculatedAttributeBody body, PlatformScope scope, IDocumentSession session, TimeProvider clock, CancellationToken ct)
     {
         if (await session.Query<CalculatedAttribute>().AnyAsync(c => c.WorkspaceId == scope.WorkspaceId && c.Name == body.Name, ct))
@@ -115,7 +115,7 @@ public static class UpdateCalculatedAttributeEndpoint
 
     /// <summary>Edits the draft and the description; the name only while the attribute was never activated (§A1).</summary>
     [WolverinePut("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes/{id:int}", Name = "Update a calculated attribute")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.CalculatedAttributesWrite)]
     public static async Task<IResult> Put(int id, CalculatedAttributeBody body, PlatformScope scope, IDocumentSession session, TimeProvider clock, CancellationToken ct)
     {
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
@@ -144,7 +144,7 @@ public static class DeleteCalculatedAttributeEndpoint
 
     /// <summary>Deletes the definition, its initialised values and progress; live state and seeds for it are ignored from now on.</summary>
     [WolverineDelete("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes/{id:int}", Name = "Delete a calculated attribute")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.CalculatedAttributesWrite)]
     public static async Task<IResult> Delete(int id, [NotBody] PlatformScope scope, IDocumentSession session,
         Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
     {
@@ -168,7 +168,7 @@ public static class ActivateCalculatedAttributeEndpoint
     /// position, and by replay of the retained events before it (a background job; see the status and progress).
     /// </summary>
     [WolverinePost("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes/{id:int}/activation", Name = "Activate a calculated attribute")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.CalculatedAttributesWrite)]
     public static async Task<(IResult, InitialiseCalculatedAttribute?)> Post(
         int id, [NotBody] PlatformScope scope, IDocumentSession session, NpgsqlDataSource db, CalculatedAttributeLimits limits, TimeProvider clock,
         Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
@@ -182,8 +182,10 @@ public static class ActivateCalculatedAttributeEndpoint
         // The definition may have aged since it was saved (a since date, the lookback): check it as it is activated.
         var problems = DefinitionRules.Check(attribute.DraftDefinition, limits.RealTimeLookbackDays, now);
         if (problems.Count > 0) return (Results.Problem(ApiProblems.Invalid(problems.Select(p => new FieldError(p.Field, p.Reason)).ToList(), "The calculated attribute is invalid")), null);
-        if (!attribute.IsComputed && await session.Query<CalculatedAttribute>().CountAsync(c => c.Status == CalculatedAttributeStatus.Active && c.OwnerAudienceId == null, ct) >= limits.MaxActive)
-            return (PlatformScope.Conflict("id", "You have reached the account limit on active calculated attributes."), null);
+        // Counted per workspace: one workspace's attributes never use up another's allowance.
+        if (!attribute.IsComputed && await session.Query<CalculatedAttribute>().CountAsync(
+                c => c.WorkspaceId == scope.WorkspaceId && c.Status == CalculatedAttributeStatus.Active && c.OwnerAudienceId == null, ct) >= limits.MaxActive)
+            return (PlatformScope.Conflict("id", $"Workspace {scope.WorkspaceId} has reached its limit of {limits.MaxActive} active calculated attributes."), null);
 
         var liveAfter = await CalculatedAttributeActivation.HighWaterMarkAsync(db, session.DocumentStore.Options.DatabaseSchemaName, ct);
         attribute.Activate(scope.Caller, now, liveAfter);
@@ -202,7 +204,7 @@ public static class DeactivateCalculatedAttributeEndpoint
 
     /// <summary>EventProfiles extension: stops computing an active attribute (its values disappear; the draft stays).</summary>
     [WolverinePost("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes/{id:int}/deactivation", Name = "Deactivate a calculated attribute")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.CalculatedAttributesWrite)]
     public static async Task<IResult> Post(int id, [NotBody] PlatformScope scope, IDocumentSession session, TimeProvider clock,
         Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
     {

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text.Json.Serialization;
 using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Identity;
@@ -76,9 +77,8 @@ public sealed record ConnectionBody(
     {
         public Validator(WorkspaceDirectory directory)
         {
-            RuleFor(c => c.Input).Must(i => i is not null && directory.Inputs.Any(x => x.Name == i))
-                .WithMessage(c => $"there is no input named \"{c.Input}\"; inputs: {string.Join(", ", directory.Inputs.Select(i => i.Name))}.")
-                .OverridePropertyName("input");
+            // The input's existence is checked with the user's access (CheckAsync): the list of inputs is theirs only.
+            RuleFor(c => c.Input).NotEmpty().WithMessage("is required.").OverridePropertyName("input");
             RuleFor(c => c.OutputId).NotEmpty().WithMessage("is required.").OverridePropertyName("output_id");
             RuleForEach(c => c.Filter!.BlockedEventTypes).Must(EventTypes.All.Contains).WithMessage("is not an event type.")
                 .When(c => c.Filter?.BlockedEventTypes is not null).OverridePropertyName("filter.blocked_event_types");
@@ -96,12 +96,33 @@ public sealed record ConnectionBody(
         }
     }
 
-    public static async Task<ProblemDetails> CheckAsync(ConnectionBody body, IValidator<ConnectionBody> validator, IQuerySession session, CancellationToken ct)
+    public static async Task<ProblemDetails> CheckAsync(ConnectionBody body, IValidator<ConnectionBody> validator, IQuerySession session,
+        WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct)
     {
+        var access = AdminAccess.Of(user);
         var errors = validator.Validate(body).Errors.Select(e => new FieldError(e.PropertyName, e.ErrorMessage)).ToList();
-        if (body.OutputId is { Length: > 0 } outputId && await session.LoadAsync<Output>(outputId, ct) is null)
-            errors.Add(new FieldError("output_id", $"there is no output {outputId}."));
-        return errors.Count == 0 ? WolverineContinue.NoProblems : ApiProblems.Invalid(errors);
+        var input = body.Input is { Length: > 0 } name ? directory.InputByName(name) : null;
+        if (input is not null && access.MayChange(input.Workspace.Id, "input") is { } forbidden) return forbidden;
+        if (body.Input is { Length: > 0 } && input is null)
+            errors.Add(new FieldError("input", $"there is no input named \"{body.Input}\"; inputs: {string.Join(", ", directory.Inputs.Where(i => access.Sees(i.Workspace.Id)).Select(i => i.Name))}."));
+        var output = body.OutputId is { Length: > 0 } outputId ? await OutputViews.LoadVisibleAsync(session, outputId, user, ct) : null;
+        if (body.OutputId is { Length: > 0 } && output is null) errors.Add(new FieldError("output_id", $"there is no output {body.OutputId}."));
+        // An output of a workspace receives that workspace's data only.
+        if (input is not null && output?.WorkspaceId is { } outputWorkspace && input.Workspace.Id != outputWorkspace)
+            errors.Add(new FieldError("output_id", $"output {output.Id} belongs to workspace {outputWorkspace}; it takes inputs of that workspace only."));
+        return errors.Count > 0 ? ApiProblems.Invalid(errors) : WolverineContinue.NoProblems;
+    }
+
+    /// <summary>A connection is this user's when both its input's workspace and its output are.</summary>
+    public static async Task<Connection?> LoadVisibleAsync(IQuerySession session, string id, WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct) =>
+        await session.LoadAsync<Connection>(id, ct) is { } connection && await IsVisibleAsync(connection, session, directory, user, ct) ? connection : null;
+
+    public static async Task<bool> IsVisibleAsync(Connection connection, IQuerySession session, WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var access = AdminAccess.Of(user);
+        if (access.SeesAll) return true;
+        return directory.InputByName(connection.Input) is { } input && access.Sees(input.Workspace.Id)
+            && await OutputViews.LoadVisibleAsync(session, connection.OutputId, user, ct) is not null;
     }
 
     public static IResult NotFound(string id) =>
@@ -110,8 +131,9 @@ public sealed record ConnectionBody(
 
 public static class CreateConnectionEndpoint
 {
-    public static Task<ProblemDetails> ValidateAsync(ConnectionBody body, IValidator<ConnectionBody> validator, IQuerySession session, CancellationToken ct) =>
-        ConnectionBody.CheckAsync(body, validator, session, ct);
+    public static Task<ProblemDetails> ValidateAsync(ConnectionBody body, IValidator<ConnectionBody> validator, IQuerySession session,
+        WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct) =>
+        ConnectionBody.CheckAsync(body, validator, session, directory, user, ct);
 
     [WolverinePost("/api/admin/connections", Name = "Connect an input to an output")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
@@ -127,28 +149,34 @@ public static class ListConnectionsEndpoint
 {
     [WolverineGet("/api/admin/connections", Name = "List connections")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Get(IQuerySession session, CancellationToken ct) =>
-        Results.Ok((await session.Query<Connection>().ToListAsync(ct)).Select(ConnectionBody.View));
+    public static async Task<IResult> Get(IQuerySession session, WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var visible = new List<Connection>();
+        foreach (var connection in await session.Query<Connection>().ToListAsync(ct))
+            if (await ConnectionBody.IsVisibleAsync(connection, session, directory, user, ct)) visible.Add(connection);
+        return Results.Ok(visible.Select(ConnectionBody.View));
+    }
 }
 
 public static class GetConnectionEndpoint
 {
     [WolverineGet("/api/admin/connections/{id}", Name = "Get a connection")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Get(string id, IQuerySession session, CancellationToken ct) =>
-        await session.LoadAsync<Connection>(id, ct) is { } c ? Results.Ok(ConnectionBody.View(c)) : ConnectionBody.NotFound(id);
+    public static async Task<IResult> Get(string id, IQuerySession session, WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct) =>
+        await ConnectionBody.LoadVisibleAsync(session, id, directory, user, ct) is { } c ? Results.Ok(ConnectionBody.View(c)) : ConnectionBody.NotFound(id);
 }
 
 public static class UpdateConnectionEndpoint
 {
-    public static Task<ProblemDetails> ValidateAsync(ConnectionBody body, IValidator<ConnectionBody> validator, IQuerySession session, CancellationToken ct) =>
-        ConnectionBody.CheckAsync(body, validator, session, ct);
+    public static Task<ProblemDetails> ValidateAsync(ConnectionBody body, IValidator<ConnectionBody> validator, IQuerySession session,
+        WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct) =>
+        ConnectionBody.CheckAsync(body, validator, session, directory, user, ct);
 
     [WolverinePut("/api/admin/connections/{id}", Name = "Update a connection")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Put(string id, ConnectionBody body, IDocumentSession session, CancellationToken ct)
+    public static async Task<IResult> Put(string id, ConnectionBody body, IDocumentSession session, WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct)
     {
-        if (await session.LoadAsync<Connection>(id, ct) is null) return ConnectionBody.NotFound(id);
+        if (await ConnectionBody.LoadVisibleAsync(session, id, directory, user, ct) is null) return ConnectionBody.NotFound(id);
         var connection = body.ToConnection(id);
         session.Store(connection);
         return Results.Ok(ConnectionBody.View(connection));
@@ -159,9 +187,9 @@ public static class DeleteConnectionEndpoint
 {
     [WolverineDelete("/api/admin/connections/{id}", Name = "Delete a connection")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Delete(string id, IDocumentSession session, CancellationToken ct)
+    public static async Task<IResult> Delete(string id, IDocumentSession session, WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct)
     {
-        if (await session.LoadAsync<Connection>(id, ct) is null) return ConnectionBody.NotFound(id);
+        if (await ConnectionBody.LoadVisibleAsync(session, id, directory, user, ct) is null) return ConnectionBody.NotFound(id);
         session.Delete<Connection>(id);
         return Results.NoContent();
     }

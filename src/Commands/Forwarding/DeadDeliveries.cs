@@ -1,7 +1,9 @@
+using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using EventProfiles.Commands.Security;
 using JasperFx.Core;
+using Marten;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Wolverine.Persistence.Durability;
@@ -60,8 +62,9 @@ public static class ListDeadDeliveriesEndpoint
 {
     [WolverineGet("/api/admin/outputs/{id}/dead-letters", Name = "List an output's failed deliveries")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Get(string id, DeadDeliveries dead, CancellationToken ct) =>
-        Results.Ok((await dead.ForOutputAsync(id, ct)).Select(d => new DeadDeliveryView(
+    public static async Task<IResult> Get(string id, DeadDeliveries dead, IQuerySession session, ClaimsPrincipal user, CancellationToken ct) =>
+        await OutputViews.LoadVisibleAsync(session, id, user, ct) is null ? OutputViews.NotFound(id)
+        : Results.Ok((await dead.ForOutputAsync(id, ct)).Select(d => new DeadDeliveryView(
             d.Envelope.Id, d.Delivery.DeliveryId, d.Delivery.BatchId, d.Delivery.Mpid, d.Delivery.ConnectionId,
             d.Envelope.ExceptionMessage, d.Envelope.SentAt)).ToList());
 }
@@ -70,6 +73,7 @@ public static class ReplayDeadDeliveriesEndpoint
 {
     [WolverinePost("/api/admin/outputs/{id}/dead-letters/replay", Name = "Deliver an output's failed deliveries again")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Post(string id, DeadDeliveries dead, CancellationToken ct) =>
-        Results.Ok(new { replayed = await dead.ReplayAsync(id, ct) });
+    public static async Task<IResult> Post(string id, DeadDeliveries dead, IQuerySession session, ClaimsPrincipal user, CancellationToken ct) =>
+        await OutputViews.LoadVisibleAsync(session, id, user, ct) is null ? OutputViews.NotFound(id)
+        : Results.Ok(new { replayed = await dead.ReplayAsync(id, ct) });
 }

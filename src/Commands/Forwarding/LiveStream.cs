@@ -1,9 +1,11 @@
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
+using System.Security.Claims;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Profiles;
+using EventProfiles.Domain.Workspaces;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Wolverine.Http;
@@ -66,16 +68,21 @@ public static class LiveStreamEndpoint
 {
     [WolverineGet("/api/admin/live-stream", Name = "Live Stream (Server-Sent Events)")]
     [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)] // the web UI's Live Stream page reads it with its session
-    public static IResult Get(LiveStream live, HttpContext context, string? input, long? mpid, string? direction) =>
-        TypedResults.ServerSentEvents(Lines(live, input, mpid, direction ?? "both", context.RequestAborted));
+    public static IResult Get(LiveStream live, HttpContext context, WorkspaceDirectory directory, ClaimsPrincipal user, string? input, long? mpid, string? direction) =>
+        TypedResults.ServerSentEvents(Lines(live, SeenBy(AdminAccess.Of(user), directory), input, mpid, direction ?? "both", context.RequestAborted));
 
-    private static async IAsyncEnumerable<SseItem<string>> Lines(LiveStream live, string? input, long? mpid, string direction,
+    /// <summary>A user limited to some workspaces sees the batches of their workspaces' inputs only.</summary>
+    private static Func<LiveMessage, bool> SeenBy(AdminAccess access, WorkspaceDirectory directory) => message =>
+        access.SeesAll || (directory.InputByName(message.Input) is { } input && access.Sees(input.Workspace.Id));
+
+    private static async IAsyncEnumerable<SseItem<string>> Lines(LiveStream live, Func<LiveMessage, bool> visible, string? input, long? mpid, string direction,
         [EnumeratorCancellation] CancellationToken ct)
     {
         // A first comment line tells the client the stream is open before any batch arrives.
         yield return new SseItem<string>("ready", "subscribed");
         await foreach (var message in live.SubscribeAsync(ct))
         {
+            if (!visible(message)) continue;
             if (input is not null && message.Input != input) continue;
             if (mpid is not null && message.Mpid != mpid) continue;
             if (direction != "both" && message.Direction != direction) continue;

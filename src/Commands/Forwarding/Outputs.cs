@@ -1,8 +1,10 @@
+using System.Security.Claims;
 using System.Text.Json.Serialization;
 using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Forwarding;
 using EventProfiles.Domain.Security;
+using EventProfiles.Domain.Workspaces;
 using FluentValidation;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
@@ -20,7 +22,8 @@ public sealed record WebhookBody(
 public sealed record OutputBody(
     [property: JsonPropertyName("name")] string? Name,
     [property: JsonPropertyName("kind")] string? Kind,
-    [property: JsonPropertyName("webhook")] WebhookBody? Webhook)
+    [property: JsonPropertyName("webhook")] WebhookBody? Webhook,
+    [property: JsonPropertyName("workspace_id")] int? WorkspaceId = null)
 {
     public sealed class Validator : AbstractValidator<OutputBody>
     {
@@ -44,7 +47,8 @@ public sealed record OutputView(
     [property: JsonPropertyName("webhook")] object Webhook,
     [property: JsonPropertyName("paused")] bool Paused,
     [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt,
-    [property: JsonPropertyName("counters")] OutputCountersView Counters);
+    [property: JsonPropertyName("counters")] OutputCountersView Counters,
+    [property: JsonPropertyName("workspace_id")] int? WorkspaceId);
 
 public sealed record OutputCountersView(
     [property: JsonPropertyName("enqueued")] long Enqueued,
@@ -61,25 +65,32 @@ public static class OutputViews
         return new OutputView(output.Id, output.Name, "webhook",
             new { url = output.Webhook.Url, has_secret = output.Webhook.Secret is { Length: > 0 } },
             output.Paused, output.CreatedAt,
-            new OutputCountersView(enqueued, delivered, failed, Math.Max(0, enqueued - delivered - failed)));
+            new OutputCountersView(enqueued, delivered, failed, Math.Max(0, enqueued - delivered - failed)), output.WorkspaceId);
     }
 
-    public static ProblemDetails Check(OutputBody body, IValidator<OutputBody> validator)
+    public static ProblemDetails Check(OutputBody body, IValidator<OutputBody> validator, WorkspaceDirectory directory, ClaimsPrincipal user, bool checkAccess = true)
     {
         var result = validator.Validate(body);
-        return result.IsValid ? WolverineContinue.NoProblems
-            : ApiProblems.Invalid(result.Errors.Select(e => new FieldError(e.PropertyName, e.ErrorMessage)).ToList());
+        var errors = result.Errors.Select(e => new FieldError(e.PropertyName, e.ErrorMessage)).ToList();
+        if (body.WorkspaceId is { } ws && directory.WorkspaceById(ws) is null) errors.Add(new FieldError("workspace_id", $"there is no workspace {ws}."));
+        if (errors.Count > 0) return ApiProblems.Invalid(errors);
+        return (checkAccess ? AdminAccess.Of(user).MayChange(body.WorkspaceId, "workspace_id") : null) ?? WolverineContinue.NoProblems;
     }
 
-    /// <summary>The shape first, then where the URL leads (a lookup, so not in the synchronous validator).</summary>
-    public static async Task<ProblemDetails> CheckAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound, CancellationToken ct)
+    /// <summary>The shape and access first, then where the URL leads (a lookup, so not in the synchronous validator).</summary>
+    public static async Task<ProblemDetails> CheckAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound,
+        WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct, bool checkAccess = true)
     {
-        var shape = Check(body, validator);
+        var shape = Check(body, validator, directory, user, checkAccess);
         if (!ReferenceEquals(shape, WolverineContinue.NoProblems)) return shape;
         return await outbound.ProblemAsync(body.Webhook!.Url, ct) is { } reason
             ? ApiProblems.Invalid([new FieldError("webhook.url", reason)])
             : WolverineContinue.NoProblems;
     }
+
+    /// <summary>The output when this user may see it; another workspace's output is as absent as one that never was.</summary>
+    public static async Task<Output?> LoadVisibleAsync(IQuerySession session, string id, ClaimsPrincipal user, CancellationToken ct) =>
+        await session.LoadAsync<Output>(id, ct) is { } output && AdminAccess.Of(user).Sees(output.WorkspaceId) ? output : null;
 
     public static IResult NotFound(string id) =>
         Results.Problem(ApiProblems.Create(StatusCodes.Status404NotFound, "Not found", [new FieldError("id", $"There is no output {id}.", "NOT_FOUND")]));
@@ -87,15 +98,16 @@ public static class OutputViews
 
 public static class CreateOutputEndpoint
 {
-    public static Task<ProblemDetails> ValidateAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound, CancellationToken ct) =>
-        OutputViews.CheckAsync(body, validator, outbound, ct);
+    public static Task<ProblemDetails> ValidateAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound,
+        WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct) =>
+        OutputViews.CheckAsync(body, validator, outbound, directory, user, ct);
 
     [WolverinePost("/api/admin/outputs", Name = "Create an output")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
     public static async Task<IResult> Post(OutputBody body, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, TimeProvider clock, CancellationToken ct)
     {
         var output = new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Webhook,
-            new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret), false, clock.GetUtcNow());
+            new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret), false, clock.GetUtcNow(), body.WorkspaceId);
         session.Insert(output);
         return Results.Created($"/api/admin/outputs/{output.Id}", await OutputViews.ViewAsync(output, counters, dead, ct));
     }
@@ -105,10 +117,11 @@ public static class ListOutputsEndpoint
 {
     [WolverineGet("/api/admin/outputs", Name = "List outputs")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Get(IQuerySession session, OutputCounters counters, DeadDeliveries dead, CancellationToken ct)
+    public static async Task<IResult> Get(IQuerySession session, OutputCounters counters, DeadDeliveries dead, ClaimsPrincipal user, CancellationToken ct)
     {
         var views = new List<OutputView>();
-        foreach (var output in (await session.Query<Output>().ToListAsync(ct)).OrderBy(o => o.CreatedAt))
+        var access = AdminAccess.Of(user);
+        foreach (var output in (await session.Query<Output>().ToListAsync(ct)).Where(o => access.Sees(o.WorkspaceId)).OrderBy(o => o.CreatedAt))
             views.Add(await OutputViews.ViewAsync(output, counters, dead, ct));
         return Results.Ok(views);
     }
@@ -118,22 +131,26 @@ public static class GetOutputEndpoint
 {
     [WolverineGet("/api/admin/outputs/{id}", Name = "Get an output")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Get(string id, IQuerySession session, OutputCounters counters, DeadDeliveries dead, CancellationToken ct) =>
-        await session.LoadAsync<Output>(id, ct) is { } output ? Results.Ok(await OutputViews.ViewAsync(output, counters, dead, ct)) : OutputViews.NotFound(id);
+    public static async Task<IResult> Get(string id, IQuerySession session, OutputCounters counters, DeadDeliveries dead, ClaimsPrincipal user, CancellationToken ct) =>
+        await OutputViews.LoadVisibleAsync(session, id, user, ct) is { } output ? Results.Ok(await OutputViews.ViewAsync(output, counters, dead, ct)) : OutputViews.NotFound(id);
 }
 
 public static class UpdateOutputEndpoint
 {
-    public static Task<ProblemDetails> ValidateAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound, CancellationToken ct) =>
-        OutputViews.CheckAsync(body, validator, outbound, ct);
+    public static Task<ProblemDetails> ValidateAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound,
+        WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct) =>
+        OutputViews.CheckAsync(body, validator, outbound, directory, user, ct, checkAccess: body.WorkspaceId is not null); // none: it keeps its workspace
 
     [WolverinePut("/api/admin/outputs/{id}", Name = "Update an output")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
     public static async Task<IResult> Put(string id, OutputBody body, IDocumentSession session, OutputCounters counters, DeadDeliveries dead,
-        OutputCache cache, CancellationToken ct)
+        OutputCache cache, ClaimsPrincipal user, CancellationToken ct)
     {
         cache.Forget(id);
-        if (await session.LoadAsync<Output>(id, ct) is not { } output) return OutputViews.NotFound(id);
+        if (await OutputViews.LoadVisibleAsync(session, id, user, ct) is not { } output) return OutputViews.NotFound(id);
+        // Its connections were checked against its workspace: moving it would send one workspace's data to another.
+        if (body.WorkspaceId is { } moved && moved != output.WorkspaceId)
+            return Results.Problem(ApiProblems.Invalid([new FieldError("workspace_id", "cannot change; create another output.")]));
         // A missing secret keeps the one set before: the API never shows it, so a client cannot send it back.
         var updated = output with { Name = body.Name!, Webhook = new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret ?? output.Webhook.Secret) };
         session.Store(updated);
@@ -145,25 +162,25 @@ public static class PauseOutputEndpoint
 {
     [WolverinePost("/api/admin/outputs/{id}/pause", Name = "Pause an output (deliveries wait)")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static Task<IResult> Post(string id, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, OutputCache cache, CancellationToken ct) =>
-        OutputSwitch.SetPausedAsync(id, true, session, counters, dead, cache, ct);
+    public static Task<IResult> Post(string id, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, OutputCache cache, ClaimsPrincipal user, CancellationToken ct) =>
+        OutputSwitch.SetPausedAsync(id, true, session, counters, dead, cache, user, ct);
 }
 
 public static class ResumeOutputEndpoint
 {
     [WolverinePost("/api/admin/outputs/{id}/resume", Name = "Resume an output")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static Task<IResult> Post(string id, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, OutputCache cache, CancellationToken ct) =>
-        OutputSwitch.SetPausedAsync(id, false, session, counters, dead, cache, ct);
+    public static Task<IResult> Post(string id, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, OutputCache cache, ClaimsPrincipal user, CancellationToken ct) =>
+        OutputSwitch.SetPausedAsync(id, false, session, counters, dead, cache, user, ct);
 }
 
 public static class OutputSwitch
 {
     public static async Task<IResult> SetPausedAsync(string id, bool paused, IDocumentSession session, OutputCounters counters, DeadDeliveries dead,
-        OutputCache cache, CancellationToken ct)
+        OutputCache cache, ClaimsPrincipal user, CancellationToken ct)
     {
         cache.Forget(id);
-        if (await session.LoadAsync<Output>(id, ct) is not { } output) return OutputViews.NotFound(id);
+        if (await OutputViews.LoadVisibleAsync(session, id, user, ct) is not { } output) return OutputViews.NotFound(id);
         var updated = output with { Paused = paused };
         session.Store(updated);
         return Results.Ok(await OutputViews.ViewAsync(updated, counters, dead, ct));
@@ -174,10 +191,10 @@ public static class DeleteOutputEndpoint
 {
     [WolverineDelete("/api/admin/outputs/{id}", Name = "Delete an output and its connections")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Delete(string id, IDocumentSession session, OutputCache cache, CancellationToken ct)
+    public static async Task<IResult> Delete(string id, IDocumentSession session, OutputCache cache, ClaimsPrincipal user, CancellationToken ct)
     {
         cache.Forget(id);
-        if (await session.LoadAsync<Output>(id, ct) is null) return OutputViews.NotFound(id);
+        if (await OutputViews.LoadVisibleAsync(session, id, user, ct) is null) return OutputViews.NotFound(id);
         session.Delete<Output>(id);
         session.DeleteWhere<Connection>(c => c.OutputId == id);
         return Results.NoContent();

@@ -27,7 +27,7 @@ public static class ExplainIdentitiesEndpoint
     public static ProblemDetails Validate(ProfileQuery query) => query.Problem ?? WolverineContinue.NoProblems;
 
     [WolverineGet("/userprofile/v1/{orgId:int}/{accountId:int}/{workspaceId:int}/{mpid:long}/identity-history", Name = "Explain a profile's identities")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.ProfilesRead)]
     public static async Task<IResult> Get(long mpid, ProfileQuery query, IQuerySession session, CancellationToken ct)
     {
         var profile = await session.LoadAsync<Profile>(StreamKey.For(mpid), ct);

@@ -17,6 +17,9 @@ public sealed record OperationFiles(string Folder)
 {
     public string ExportPath(Guid jobId) => Path.Combine(Folder, $"export-{jobId}.jsonl");
 
+    /// <summary>How an upload's name begins: it records the workspace it was uploaded for (none: org-wide).</summary>
+    public static string UploadPrefix(int? workspaceId) => workspaceId is { } ws ? $"upload-ws{ws}-" : "upload-";
+
     /// <summary>An uploaded file's path by its name; null for anything that is not a plain name (no way out of the folder).</summary>
     public string? Upload(string name) =>
         name.Length > 0 && name == Path.GetFileName(name) && name != ".." ? Path.Combine(Folder, name) : null;

@@ -133,6 +133,13 @@ public static class CreateJobEndpoint
         await using var session = store.QuerySession();
         var (kind, workspace, parameters, problems) = await JobRequests.CheckAsync(request, directory, session, files, ct);
         if (problems.Count > 0) return Results.Problem(ApiProblems.Invalid(problems));
+        var access = AdminAccess.Of(user);
+        if (access.MayChange(JobAccess.WorkspaceOf(workspace), "workspace_id") is { } forbidden) return Results.Problem(forbidden);
+        // A limited user imports only what was uploaded for that workspace (an upload or export of another stays out of reach).
+        if (kind == OperationKinds.Import && !access.SeesAll && Path.GetFileName(parameters.GetValueOrDefault("file") ?? "") is var name
+            && !name.StartsWith(OperationFiles.UploadPrefix(workspace), StringComparison.Ordinal))
+            return Results.Problem(ApiProblems.Invalid([new FieldError("parameters.file",
+                $"must name a file uploaded for workspace {workspace} (POST /api/admin/jobs/files?workspace_id={workspace}).")]));
         try
         {
             var job = await OperationJobs.QueueAsync(store, kind, workspace, parameters, user.Identity?.Name ?? "", clock.GetUtcNow(), ct);
@@ -150,11 +157,16 @@ public static class ListJobsEndpoint
 {
     [WolverineGet("/api/admin/jobs", Name = "List operations, newest first")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Get(string? kind, string? status, IQuerySession session, CancellationToken ct)
+    public static async Task<IResult> Get(string? kind, string? status, IQuerySession session, ClaimsPrincipal user, CancellationToken ct)
     {
         IQueryable<OperationJob> query = session.Query<OperationJob>();
         if (kind is { Length: > 0 }) query = query.Where(j => j.Kind == kind);
         if (status is { Length: > 0 }) query = query.Where(j => j.Status == status);
+        if (AdminAccess.Of(user).Workspaces is { } mine)
+        {
+            var ids = mine.ToArray();
+            query = query.Where(j => ids.Contains(j.WorkspaceId));
+        }
         var jobs = await query.OrderByDescending(j => j.CreatedAt).Take(100).ToListAsync(ct);
         return Results.Json(jobs.Select(JobView.From));
     }
@@ -164,8 +176,8 @@ public static class GetJobEndpoint
 {
     [WolverineGet("/api/admin/jobs/{id}", Name = "An operation's status and progress")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Get(Guid id, IQuerySession session, CancellationToken ct) =>
-        await session.LoadAsync<OperationJob>(id, ct) is { } job ? Results.Json(JobView.From(job)) : JobNotFound(id);
+    public static async Task<IResult> Get(Guid id, IQuerySession session, ClaimsPrincipal user, CancellationToken ct) =>
+        await JobAccess.LoadVisibleAsync(session, id, user, ct) is { } job ? Results.Json(JobView.From(job)) : JobNotFound(id);
 
     public static IResult JobNotFound(Guid id) =>
         Results.Problem(ApiProblems.Create(StatusCodes.Status404NotFound, "Not found", [new FieldError("id", $"There is no job {id}.", "NOT_FOUND")]));
@@ -175,16 +187,17 @@ public static class StopJobEndpoints
 {
     [WolverinePost("/api/admin/jobs/{id}/pause", Name = "Pause an operation (resumable at its cursor)")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static Task<IResult> Pause(Guid id, IDocumentStore store, TimeProvider clock, CancellationToken ct) =>
-        StopAsync(id, OperationStatuses.Paused, store, clock, ct);
+    public static Task<IResult> Pause(Guid id, IDocumentStore store, TimeProvider clock, ClaimsPrincipal user, CancellationToken ct) =>
+        StopAsync(id, OperationStatuses.Paused, store, clock, user, ct);
 
     [WolverinePost("/api/admin/jobs/{id}/cancel", Name = "Cancel an operation")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static Task<IResult> Cancel(Guid id, IDocumentStore store, TimeProvider clock, CancellationToken ct) =>
-        StopAsync(id, OperationStatuses.Cancelled, store, clock, ct);
+    public static Task<IResult> Cancel(Guid id, IDocumentStore store, TimeProvider clock, ClaimsPrincipal user, CancellationToken ct) =>
+        StopAsync(id, OperationStatuses.Cancelled, store, clock, user, ct);
 
-    private static async Task<IResult> StopAsync(Guid id, string stopAs, IDocumentStore store, TimeProvider clock, CancellationToken ct)
+    private static async Task<IResult> StopAsync(Guid id, string stopAs, IDocumentStore store, TimeProvider clock, ClaimsPrincipal user, CancellationToken ct)
     {
+        if (!await JobAccess.IsVisibleAsync(store, id, user, ct)) return GetJobEndpoint.JobNotFound(id);
         var job = await OperationJobs.StopAsync(store, id, stopAs, clock.GetUtcNow(), ct);
         if (job is null) return GetJobEndpoint.JobNotFound(id);
         if (!OperationStatuses.IsOpen(job.Status) && job.Status != stopAs)
@@ -198,8 +211,9 @@ public static class ResumeJobEndpoint
 {
     [WolverinePost("/api/admin/jobs/{id}/resume", Name = "Resume a paused or failed operation at its cursor")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Post(Guid id, IDocumentStore store, CancellationToken ct)
+    public static async Task<IResult> Post(Guid id, IDocumentStore store, ClaimsPrincipal user, CancellationToken ct)
     {
+        if (!await JobAccess.IsVisibleAsync(store, id, user, ct)) return GetJobEndpoint.JobNotFound(id);
         var job = await OperationJobs.ResumeAsync(store, id, ct);
         if (job is null) return GetJobEndpoint.JobNotFound(id);
         if (job.Status != OperationStatuses.Queued)
@@ -213,9 +227,9 @@ public static class DownloadExportEndpoint
 {
     [WolverineGet("/api/admin/jobs/{id}/download", Name = "Download an export's JSON Lines")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Get(Guid id, IQuerySession session, CancellationToken ct)
+    public static async Task<IResult> Get(Guid id, IQuerySession session, ClaimsPrincipal user, CancellationToken ct)
     {
-        var job = await session.LoadAsync<OperationJob>(id, ct);
+        var job = await JobAccess.LoadVisibleAsync(session, id, user, ct);
         if (job is null) return GetJobEndpoint.JobNotFound(id);
         if (job.Kind != OperationKinds.Export || job.Status != OperationStatuses.Completed || job.Result is not { } path || !File.Exists(path))
             return Results.Problem(ApiProblems.Create(StatusCodes.Status409Conflict, "Nothing to download",
@@ -224,16 +238,39 @@ public static class DownloadExportEndpoint
     }
 }
 
-/// <summary><c>POST /api/admin/jobs/files</c>: the body (an export's JSON Lines) saved in the operations folder, to import by its name.</summary>
+/// <summary>
+/// <c>POST /api/admin/jobs/files[?workspace_id=]</c>: the body (an export's JSON Lines) saved in the operations folder, to
+/// import by its name. An upload for a workspace can be imported by that workspace's admins; one without, by admins of
+/// every workspace only.
+/// </summary>
 public static class UploadFileEndpoint
 {
     [WolverinePost("/api/admin/jobs/files", Name = "Upload a file for an import")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Post(HttpRequest request, OperationFiles files, CancellationToken ct)
+    public static async Task<IResult> Post(HttpRequest request, OperationFiles files, WorkspaceDirectory directory, ClaimsPrincipal user, [FromQuery(Name = "workspace_id")] int? workspaceId,
+        CancellationToken ct)
     {
-        var name = $"upload-{Guid.CreateVersion7()}.jsonl";
+        if (workspaceId is { } ws && directory.WorkspaceById(ws) is null)
+            return Results.Problem(ApiProblems.Invalid([new FieldError("workspace_id", $"there is no workspace {ws}.")]));
+        if (AdminAccess.Of(user).MayChange(workspaceId, "workspace_id") is { } forbidden) return Results.Problem(forbidden);
+        var name = $"{OperationFiles.UploadPrefix(workspaceId)}{Guid.CreateVersion7()}.jsonl";
         Directory.CreateDirectory(files.Folder);
         await using (var file = File.Create(Path.Combine(files.Folder, name))) await request.Body.CopyToAsync(file, ct);
         return Results.Json(new Dictionary<string, string> { ["file"] = name }, statusCode: StatusCodes.Status201Created);
+    }
+}
+
+/// <summary>Jobs as admin users see them: a job of a workspace is its admins'; a rebuild (workspace 0) is org-wide.</summary>
+public static class JobAccess
+{
+    public static int? WorkspaceOf(int jobWorkspace) => jobWorkspace == 0 ? null : jobWorkspace;
+
+    public static async Task<OperationJob?> LoadVisibleAsync(IQuerySession session, Guid id, ClaimsPrincipal user, CancellationToken ct) =>
+        await session.LoadAsync<OperationJob>(id, ct) is { } job && AdminAccess.Of(user).Sees(WorkspaceOf(job.WorkspaceId)) ? job : null;
+
+    public static async Task<bool> IsVisibleAsync(IDocumentStore store, Guid id, ClaimsPrincipal user, CancellationToken ct)
+    {
+        await using var session = store.QuerySession();
+        return await LoadVisibleAsync(session, id, user, ct) is not null;
     }
 }

@@ -43,7 +43,7 @@ public static class ProjectionStatus
 public static class ProjectionStatusEndpoint
 {
     [WolverineGet("/api/admin/projections", Name = "Projections: progress and lag")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin, Policy = ApiAuthorization.EveryWorkspace)] // org-wide
     public static async Task<IResult> Get(IDocumentStore store, NpgsqlDataSource db, CancellationToken ct) =>
         Results.Json(await ProjectionStatus.ReadAsync(store, db, ct));
 }

@@ -43,7 +43,7 @@ public static class RetentionSettingsStore
 public static class GetRetentionEndpoint
 {
     [WolverineGet("/api/admin/retention", Name = "Get the retention settings")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin, Policy = ApiAuthorization.EveryWorkspace)] // org-wide
     public static async Task<RetentionView> Get(IQuerySession session, CalculatedAttributeLimits limits, CancellationToken ct) =>
         RetentionView.Of(await RetentionSettingsStore.LoadAsync(session, ct), limits);
 }
@@ -52,7 +52,7 @@ public static class GetRetentionEndpoint
 public static class PutRetentionEndpoint
 {
     [WolverinePut("/api/admin/retention", Name = "Change the retention settings")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.Admin, Policy = ApiAuthorization.EveryWorkspace)] // org-wide
     public static async Task<IResult> Put(RetentionBody body, IDocumentSession session, CalculatedAttributeLimits limits, CancellationToken ct)
     {
         var current = await RetentionSettingsStore.LoadAsync(session, ct);

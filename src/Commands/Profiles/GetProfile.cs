@@ -64,7 +64,7 @@ public static class GetProfileEndpoint
     public static ProblemDetails Validate(ProfileQuery query) => query.Problem ?? WolverineContinue.NoProblems;
 
     [WolverineGet("/userprofile/v1/{orgId:int}/{accountId:int}/{workspaceId:int}/{mpid:long}", Name = "Get a profile by MPID")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.ProfilesRead)]
     public static async Task<IResult> Get(long mpid, ProfileQuery query, IQuerySession session, TimeProvider clock, CancellationToken ct) =>
         await ProfileQuery.AnswerAsync(await session.LoadAsync<Profile>(StreamKey.For(mpid), ct), query, session, clock, ct);
 }
@@ -78,7 +78,7 @@ public static class PostProfileEndpoint
     public static ProblemDetails Validate(ProfileQuery query) => query.Problem ?? WolverineContinue.NoProblems;
 
     [WolverinePost("/userprofile/v1/{orgId:int}/{accountId:int}/{workspaceId:int}/{mpid:long}", Name = "Get a profile by MPID (POST)")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.ProfilesRead)]
     public static async Task<IResult> Post(long mpid, [NotBody] ProfileQuery query, IQuerySession session, TimeProvider clock, CancellationToken ct) =>
         await ProfileQuery.AnswerAsync(await session.LoadAsync<Profile>(StreamKey.For(mpid), ct), query, session, clock, ct);
 }
@@ -113,7 +113,7 @@ public static class ResolveProfileEndpoint
     }
 
     [WolverinePost("/userprofile/v1/resolve/{orgId:int}/{accountId:int}/{workspaceId:int}", Name = "Get a profile by immutable identity")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.ProfilesRead)]
     public static async Task<IResult> Post(ResolveProfileRequest request, ProfileQuery query, IQuerySession session, NpgsqlDataSource db, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct)
     {
         await using var command = db.CreateCommand(

@@ -12,12 +12,15 @@ public sealed record TokenRequest(
     [property: JsonPropertyName("client_id")] string? ClientId,
     [property: JsonPropertyName("client_secret")] string? ClientSecret,
     [property: JsonPropertyName("audience")] string? Audience,
-    [property: JsonPropertyName("grant_type")] string? GrantType);
+    [property: JsonPropertyName("grant_type")] string? GrantType,
+    [property: JsonPropertyName("scope")] string? Scope = null);
 
+/// <summary>The token, and (as RFC 6749 §5.1 allows) the scopes it was granted.</summary>
 public sealed record TokenResponse(
     [property: JsonPropertyName("access_token")] string AccessToken,
     [property: JsonPropertyName("expires_in")] int ExpiresIn,
-    [property: JsonPropertyName("token_type")] string TokenType);
+    [property: JsonPropertyName("token_type")] string TokenType,
+    [property: JsonPropertyName("scope")] string Scope);
 
 public static class IssueTokenEndpoint
 {
@@ -26,7 +29,7 @@ public static class IssueTokenEndpoint
         if (request.HasFormContentType)
         {
             var form = await request.ReadFormAsync();
-            return new TokenRequest(form["client_id"], form["client_secret"], form["audience"], form["grant_type"]);
+            return new TokenRequest(form["client_id"], form["client_secret"], form["audience"], form["grant_type"], form["scope"]);
         }
         try { return await request.ReadFromJsonAsync<TokenRequest>(); }
         catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException) { return null; }
@@ -49,7 +52,13 @@ public static class IssueTokenEndpoint
         var client = directory.ClientById(request!.ClientId!);
         if (client is null || !Secrets.AreEqual(client.ClientSecret, request.ClientSecret!))
             return Results.Problem(OAuthError(StatusCodes.Status401Unauthorized, "invalid_client", "client_id", "Unknown client or wrong secret."));
-        return Results.Ok(new TokenResponse(tokens.Issue(client), (int)ProfileApiTokenOptions.Lifetime.TotalSeconds, "Bearer"));
+        // A request may narrow the token to some of the client's scopes (least privilege), never widen it.
+        var asked = (request.Scope ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+        if (asked.FirstOrDefault(s => !client.Scopes.Contains(s)) is { } notGranted)
+            return Results.Problem(OAuthError(StatusCodes.Status400BadRequest, "invalid_scope", "scope",
+                $"\"{notGranted}\" is not a scope of this client; it has: {string.Join(" ", client.Scopes.Order(StringComparer.Ordinal))}."));
+        var scopes = (asked.Count > 0 ? asked : client.Scopes).Order(StringComparer.Ordinal).ToList();
+        return Results.Ok(new TokenResponse(tokens.Issue(client, scopes), (int)ProfileApiTokenOptions.Lifetime.TotalSeconds, "Bearer", string.Join(' ', scopes)));
     }
 
     /// <summary>ProblemDetails that also carries RFC 6749's <c>error</c> and <c>error_description</c>.</summary>

@@ -16,14 +16,37 @@ public sealed class ProfileApiTokenOptions
 
     /// <summary>HMAC key for signing bearer tokens; when not configured a random one is made per process.</summary>
     public string? SigningKey { get; set; }
+
+    /// <summary>HMAC-SHA256 is only as strong as its key: anything shorter than its output size is refused.</summary>
+    public const int MinimumKeyBytes = 32;
 }
 
 public static class ProfileApiClaims
 {
     public const string Workspace = "ep:workspace";
+    /// <summary>The granted scopes, space-separated (RFC 9068 / OAuth 2.0 style).</summary>
+    public const string Scope = "scope";
 
     public static bool MayRead(this ClaimsPrincipal user, int workspaceId) =>
         user.FindAll(Workspace).Any(c => c.Value == workspaceId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    public static IReadOnlySet<string> Scopes(this ClaimsPrincipal user) =>
+        user.FindAll(Scope).SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The token's grant as the client's configuration stands now: a removed client gets null, and scopes or workspaces
+    /// taken from a client since its token was issued no longer count.
+    /// </summary>
+    public static ClaimsPrincipal? CurrentGrant(ClaimsPrincipal token, WorkspaceDirectory directory)
+    {
+        if (token.FindFirst(JwtRegisteredClaimNames.Sub)?.Value is not { } clientId || directory.ClientById(clientId) is not { } client) return null;
+        var scopes = token.Scopes().Where(client.Scopes.Contains).Order(StringComparer.Ordinal);
+        var claims = token.Claims
+            .Where(c => c.Type != Scope && (c.Type != Workspace || client.WorkspaceIds.Any(w => w.ToString(System.Globalization.CultureInfo.InvariantCulture) == c.Value)))
+            .Append(new Claim(Scope, string.Join(' ', scopes)));
+        var identity = (ClaimsIdentity)token.Identity!;
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, identity.AuthenticationType, identity.NameClaimType, identity.RoleClaimType));
+    }
 }
 
 /// <summary>Issues and describes the signed bearer tokens of the Profile API (stateless, so every node accepts them).</summary>
@@ -31,15 +54,23 @@ public sealed class ProfileApiTokens(SymmetricSecurityKey key, TimeProvider cloc
 {
     public SymmetricSecurityKey Key { get; } = key;
 
-    public static SymmetricSecurityKey KeyFrom(ProfileApiTokenOptions options) =>
-        new(options.SigningKey is { Length: > 0 } configured
-            ? SHA256Of(configured)
+    /// <summary>The signing key; a configured one shorter than 32 bytes stops the Host from starting.</summary>
+    public static SymmetricSecurityKey KeyFrom(ProfileApiTokenOptions options)
+    {
+        if (options.SigningKey is { Length: > 0 } configured && Encoding.UTF8.GetByteCount(configured) < ProfileApiTokenOptions.MinimumKeyBytes)
+            throw new InvalidOperationException(
+                $"EventProfiles:ProfileApiTokens:SigningKey is {Encoding.UTF8.GetByteCount(configured)} bytes long; it must be at least " +
+                $"{ProfileApiTokenOptions.MinimumKeyBytes} bytes (for example the output of `openssl rand -base64 48`).");
+        return new(options.SigningKey is { Length: > 0 } key
+            ? SHA256Of(key)
             : System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+    }
 
-    public string Issue(ProfileApiClient client)
+    /// <param name="scopes">What this token may do: the client's scopes, or the subset the token request asked for.</param>
+    public string Issue(ProfileApiClient client, IEnumerable<string> scopes)
     {
         var now = clock.GetUtcNow();
-        var claims = new List<Claim> { new(JwtRegisteredClaimNames.Sub, client.ClientId) };
+        var claims = new List<Claim> { new(JwtRegisteredClaimNames.Sub, client.ClientId), new(ProfileApiClaims.Scope, string.Join(' ', scopes.Order(StringComparer.Ordinal))) };
         claims.AddRange(client.WorkspaceIds.Select(w => new Claim(ProfileApiClaims.Workspace, w.ToString(System.Globalization.CultureInfo.InvariantCulture))));
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {

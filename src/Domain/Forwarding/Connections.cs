@@ -7,8 +7,12 @@ namespace EventProfiles.Domain.Forwarding;
 
 public enum OutputKind { Webhook }
 
-/// <summary>A destination and its settings (forwarding.md §5). Paused outputs keep their deliveries waiting.</summary>
-public sealed record Output(string Id, string Name, OutputKind Kind, WebhookSettings Webhook, bool Paused, DateTimeOffset CreatedAt);
+/// <summary>
+/// A destination and its settings (forwarding.md §5). Paused outputs keep their deliveries waiting. An output of a
+/// workspace takes only that workspace's inputs and audiences, and its admins see it; one without (org-wide) is for
+/// admins of every workspace.
+/// </summary>
+public sealed record Output(string Id, string Name, OutputKind Kind, WebhookSettings Webhook, bool Paused, DateTimeOffset CreatedAt, int? WorkspaceId = null);
 
 /// <summary>HTTP POST of the batch JSON; with a secret, the body is signed (<c>X-EventProfiles-Signature: sha256=&lt;hex HMAC&gt;</c>).</summary>
 public sealed record WebhookSettings(string Url, string? Secret);

@@ -17,15 +17,30 @@ public sealed record Input(string Name, InputKind Kind, string Key, string? Secr
 
 public sealed record Workspace(int Id, string Name, int AccountId, int OrgId);
 
-/// <summary>A Profile API client (OAuth client credentials) and the workspaces it may read.</summary>
-public sealed record ProfileApiClient(string ClientId, string ClientSecret, IReadOnlySet<int> WorkspaceIds);
+/// <summary>A Profile API client (OAuth client credentials), the workspaces it may use and what it may do there (<see cref="ApiScopes"/>).</summary>
+public sealed record ProfileApiClient(string ClientId, string ClientSecret, IReadOnlySet<int> WorkspaceIds, IReadOnlySet<string> Scopes);
+
+/// <summary>What a Profile API / Platform API bearer token may do, one scope per family of endpoints and access.</summary>
+public static class ApiScopes
+{
+    public const string ProfilesRead = "profiles:read";
+    public const string AudiencesRead = "audiences:read";
+    public const string AudiencesWrite = "audiences:write";
+    public const string CalculatedAttributesRead = "calculated_attributes:read";
+    public const string CalculatedAttributesWrite = "calculated_attributes:write";
+
+    public static readonly IReadOnlyList<string> All = [ProfilesRead, AudiencesRead, AudiencesWrite, CalculatedAttributesRead, CalculatedAttributesWrite];
+
+    /// <summary>A client configured without scopes may read profiles only: writing is always granted on purpose.</summary>
+    public static readonly IReadOnlySet<string> Default = new HashSet<string> { ProfilesRead };
+}
 
 /// <summary>The org's accounts, workspaces, inputs and API clients, as configured.</summary>
 public sealed class WorkspaceDirectory
 {
     private readonly Dictionary<string, Input> _inputsByKey;
     private readonly Dictionary<int, Workspace> _workspaces;
-    private readonly Dictionary<string, ProfileApiClient> _clients;
+    private volatile Dictionary<string, ProfileApiClient> _clients;
 
     public WorkspaceDirectory(int orgId, IdentitySettings identity, IEnumerable<Workspace> workspaces, IEnumerable<Input> inputs, IEnumerable<ProfileApiClient> clients)
     {
@@ -47,4 +62,10 @@ public sealed class WorkspaceDirectory
     public Input? InputByName(string name) => Inputs.FirstOrDefault(i => i.Name == name);
     public Workspace? WorkspaceById(int id) => _workspaces.GetValueOrDefault(id);
     public ProfileApiClient? ClientById(string clientId) => _clients.GetValueOrDefault(clientId);
+
+    /// <summary>
+    /// The API clients as the configuration now lists them (it was reloaded): a removed client's tokens stop working
+    /// at once, since every bearer request looks its client up here. Workspaces and inputs change only on restart.
+    /// </summary>
+    public void ReplaceClients(IEnumerable<ProfileApiClient> clients) => _clients = clients.ToDictionary(c => c.ClientId, StringComparer.Ordinal);
 }

@@ -35,15 +35,26 @@ public sealed class EventProfilesSettings
         Duplicates(workspaces.Select(w => w.Id.ToString()), "workspace id");
         Duplicates(inputs.Select(i => i.Key), "input key");
         Duplicates(inputs.Select(i => i.Name), "input name");
-        Duplicates(ProfileApiClients.Select(c => c.ClientId), "Profile API client id");
 
-        var clients = ProfileApiClients.Select(c =>
+        return new WorkspaceDirectory(Org.Id, Org.Identity.Build(), workspaces, inputs, BuildClients(workspaces));
+    }
+
+    /// <summary>The API clients with their workspaces and scopes (also when the configuration is reloaded).</summary>
+    public IReadOnlyList<ProfileApiClient> BuildClients(IEnumerable<Workspace> workspaces)
+    {
+        Duplicates(ProfileApiClients.Select(c => c.ClientId), "Profile API client id");
+        return ProfileApiClients.Select(c =>
         {
+            if (string.IsNullOrWhiteSpace(c.ClientId) || string.IsNullOrEmpty(c.ClientSecret))
+                throw new InvalidOperationException("EventProfiles:ProfileApiClients: every client needs a ClientId and a ClientSecret.");
             if (c.Workspaces.FirstOrDefault(w => workspaces.All(x => x.Id != w)) is var missing and not 0)
                 throw new InvalidOperationException($"Profile API client '{c.ClientId}' names unknown workspace {missing}.");
-            return new ProfileApiClient(c.ClientId, c.ClientSecret, c.Workspaces.ToHashSet());
-        });
-        return new WorkspaceDirectory(Org.Id, Org.Identity.Build(), workspaces, inputs, clients);
+            if (c.Scopes?.FirstOrDefault(s => !ApiScopes.All.Contains(s)) is { } unknown)
+                throw new InvalidOperationException(
+                    $"EventProfiles:ProfileApiClients: client '{c.ClientId}' has unknown scope '{unknown}'; scopes: {string.Join(", ", ApiScopes.All)}.");
+            return new ProfileApiClient(c.ClientId, c.ClientSecret, c.Workspaces.ToHashSet(),
+                c.Scopes is { Count: > 0 } scopes ? scopes.ToHashSet(StringComparer.Ordinal) : ApiScopes.Default);
+        }).ToList();
     }
 
     private static void Duplicates(IEnumerable<string> values, string what)
@@ -132,6 +143,8 @@ public sealed class ProfileApiClientSettings
     public string ClientId { get; set; } = "";
     public string ClientSecret { get; set; } = "";
     public List<int> Workspaces { get; set; } = [];
+    /// <summary>What the client may do (<see cref="ApiScopes"/>); none listed: <c>profiles:read</c> only.</summary>
+    public List<string>? Scopes { get; set; }
 }
 
 public sealed class AdminUserSettings

@@ -35,6 +35,16 @@ public sealed class AppFixture : IAsyncLifetime
     public const string LockoutUser = "lockout";
     public const string LockoutPassword = "lockout-password";
 
+    /// <summary>A Profile API client of workspace 1 that may only read (profiles, audiences, calculated attributes).</summary>
+    public const string ReadOnlyClient = "readonly-client";
+    public const string ReadOnlySecret = "readonly-client-secret";
+    /// <summary>A Profile API client of workspace 1 configured without scopes (so: profiles:read only).</summary>
+    public const string PlainClient = "plain-client";
+    public const string PlainSecret = "plain-client-secret";
+    /// <summary>A Profile API client of workspace 3 with every scope, for the per-workspace limit test only.</summary>
+    public const string LimitsClient = "limits-client";
+    public const string LimitsSecret = "limits-client-secret";
+
     /// <summary>Input of a third workspace that only the rate-limit test uses, so spending its budget affects nobody else.</summary>
     public const string LimitedKey = "limited-key";
     public const string LimitedSecret = "limited-secret";
@@ -80,6 +90,9 @@ public sealed class AppFixture : IAsyncLifetime
         Set("EventProfiles__Admin__Users__1__Workspaces__0", "2");
         Set("EventProfiles__Admin__Users__2__Name", LockoutUser); // only the sign-in lock-out test uses it
         Set("EventProfiles__Admin__Users__2__Password", LockoutPassword);
+        AddClient(2, ReadOnlyClient, ReadOnlySecret, 1, "profiles:read", "audiences:read", "calculated_attributes:read");
+        AddClient(3, PlainClient, PlainSecret, 1);
+        AddClient(4, LimitsClient, LimitsSecret, 3, "profiles:read", "audiences:read", "audiences:write", "calculated_attributes:read", "calculated_attributes:write");
         Set("EventProfiles__Operations__Folder", Path.Combine(Path.GetTempPath(), $"eventprofiles-{Schema}")); // exports and uploads of this run
         Set("Logging__LogLevel__Default", Environment.GetEnvironmentVariable("EVENTPROFILES_TEST_LOGLEVEL") ?? "Warning");
         Set("ASPNETCORE_URLS", "http://127.0.0.1:0"); // a free port, never a developer's running service
@@ -118,6 +131,15 @@ public sealed class AppFixture : IAsyncLifetime
         Set(prefix + "Key", key);
         Set(prefix + "Secret", secret);
         Set(prefix + "Environment", "development");
+    }
+
+    private static void AddClient(int index, string clientId, string secret, int workspace, params string[] scopes)
+    {
+        var prefix = $"EventProfiles__ProfileApiClients__{index}__";
+        Set(prefix + "ClientId", clientId);
+        Set(prefix + "ClientSecret", secret);
+        Set(prefix + "Workspaces__0", workspace.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        for (var i = 0; i < scopes.Length; i++) Set(prefix + $"Scopes__{i}", scopes[i]);
     }
 
     private static void Set(string name, string value) => Environment.SetEnvironmentVariable(name, value);
