@@ -44,12 +44,25 @@ public static class IssueTokenEndpoint
     }
 
     [WolverinePost("/oauth/token", Name = "Get a Profile API bearer token")]
-    public static IResult Post([NotBody] TokenRequest? request, WorkspaceDirectory directory, ProfileApiTokens tokens)
+    public static async Task<IResult> Post([NotBody] TokenRequest? request, WorkspaceDirectory directory, ProfileApiTokens tokens,
+        CredentialThrottle throttle, HttpContext context)
     {
         var client = directory.ClientById(request!.ClientId!);
-        if (client is null || !Secrets.AreEqual(client.ClientSecret, request.ClientSecret!))
+        var wrong = client is null || !Secrets.AreEqual(client.ClientSecret, request.ClientSecret!);
+        // Secrets are guessed like passwords: the same throttle, keyed by client_id and address (unknown ids count too).
+        var refusedFor = wrong
+            ? await throttle.FailedAsync(CredentialThrottle.OAuthClient, request.ClientId!, context)
+            : await throttle.RefusedForAsync(CredentialThrottle.OAuthClient, request.ClientId!, context);
+        if (refusedFor is { } wait)
+        {
+            var problem = CredentialThrottle.TooManyFailures(context, wait, "client_id");
+            problem.Extensions["error"] = "temporarily_unavailable";
+            problem.Extensions["error_description"] = "Too many failed attempts for this client_id from this address; try again after the Retry-After delay.";
+            return Results.Problem(problem);
+        }
+        if (wrong)
             return Results.Problem(OAuthError(StatusCodes.Status401Unauthorized, "invalid_client", "client_id", "Unknown client or wrong secret."));
-        return Results.Ok(new TokenResponse(tokens.Issue(client), (int)ProfileApiTokenOptions.Lifetime.TotalSeconds, "Bearer"));
+        return Results.Ok(new TokenResponse(tokens.Issue(client!), (int)ProfileApiTokenOptions.Lifetime.TotalSeconds, "Bearer"));
     }
 
     /// <summary>ProblemDetails that also carries RFC 6749's <c>error</c> and <c>error_description</c>.</summary>

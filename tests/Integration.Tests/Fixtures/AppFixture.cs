@@ -80,6 +80,7 @@ public sealed class AppFixture : IAsyncLifetime
         Set("EventProfiles__Admin__Users__1__Workspaces__0", "2");
         Set("EventProfiles__Admin__Users__2__Name", LockoutUser); // only the sign-in lock-out test uses it
         Set("EventProfiles__Admin__Users__2__Password", LockoutPassword);
+        Set("EventProfiles__ForwardedHeaders__KnownProxies__0", "127.0.0.1"); // the tests' "proxy": throttle tests guess from forwarded addresses of their own
         Set("EventProfiles__Operations__Folder", Path.Combine(Path.GetTempPath(), $"eventprofiles-{Schema}")); // exports and uploads of this run
         Set("Logging__LogLevel__Default", Environment.GetEnvironmentVariable("EVENTPROFILES_TEST_LOGLEVEL") ?? "Warning");
         Set("ASPNETCORE_URLS", "http://127.0.0.1:0"); // a free port, never a developer's running service
