@@ -27,6 +27,13 @@ public static class DeploymentChecks
         "admin-password", "support-password", "lockout-password",
     };
 
+    /// <summary>Input secrets and Profile API client secrets published in this repository (development org, test fixtures).</summary>
+    public static readonly IReadOnlySet<string> DevelopmentClientSecrets = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "demo-secret", "other-secret", "demo-client-secret", "other-client-secret",
+        "test-secret", "second-secret", "fwd-secret", "limited-secret",
+    };
+
     /// <summary>
     /// SHA-256 (hex) of the DSR signing keys (PEM, whitespace removed) published in this repository; none yet, the
     /// development Host makes one per process. A key added to a fixture goes here.
@@ -50,6 +57,16 @@ public static class DeploymentChecks
             if (string.IsNullOrEmpty(password)) problems.Add($"{name} is not set.");
             else if (DevelopmentAdminPasswords.Contains(password)) problems.Add($"{name} is a development password published in the repository.");
         }
+
+        // Not required (an install may have none), but never one anybody can read here.
+        foreach (var client in config.GetSection("EventProfiles:ProfileApiClients").GetChildren())
+            if (client["ClientSecret"] is { } secret && DevelopmentClientSecrets.Contains(secret))
+                problems.Add($"EventProfiles:ProfileApiClients:{client.Key}:ClientSecret (client '{client["ClientId"]}') is a development secret published in the repository.");
+        foreach (var account in config.GetSection("EventProfiles:Org:Accounts").GetChildren())
+        foreach (var workspace in account.GetSection("Workspaces").GetChildren())
+        foreach (var input in workspace.GetSection("Inputs").GetChildren())
+            if (input["Secret"] is { } secret && DevelopmentClientSecrets.Contains(secret))
+                problems.Add($"EventProfiles:Org:Accounts:{account.Key}:Workspaces:{workspace.Key}:Inputs:{input.Key}:Secret (input '{input["Name"]}') is a development secret published in the repository.");
 
         var dsrKey = config[DsrSigningKey];
         if (string.IsNullOrWhiteSpace(dsrKey)) problems.Add($"{DsrSigningKey} is not set (OpenDSR callback signatures would change on every restart).");

@@ -24,6 +24,8 @@ public class DeploymentTests(AppFixture app)
             ["EventProfiles__Admin__Users__0__Password"] = "admin-password",
             ["EventProfiles__Admin__Users__1__Name"] = "ops",
             ["EventProfiles__Admin__Users__1__Password"] = "",
+            ["EventProfiles__ProfileApiClients__0__ClientId"] = "demo-client",
+            ["EventProfiles__ProfileApiClients__0__ClientSecret"] = "demo-client-secret",
         });
 
         exitCode.ShouldNotBe(0, output);
@@ -31,6 +33,7 @@ public class DeploymentTests(AppFixture app)
         output.ShouldContain("EventProfiles:ProfileApiTokens:SigningKey is the development key");
         output.ShouldContain("EventProfiles:Admin:Users:0:Password (user 'admin') is a development password");
         output.ShouldContain("EventProfiles:Admin:Users:1:Password (user 'ops') is not set");
+        output.ShouldContain("EventProfiles:ProfileApiClients:0:ClientSecret (client 'demo-client') is a development secret");
         output.ShouldContain("EventProfiles:Dsr:SigningKeyPem is not set");
         output.ShouldContain("EventProfiles:PublicBaseUrl is not set");
         output.ShouldContain("AllowedHosts is not set");
