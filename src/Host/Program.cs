@@ -1,4 +1,5 @@
 using EventProfiles.Commands.ActivityView;
+using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Audiences;
 using EventProfiles.Commands.CalculatedAttributes;
 using EventProfiles.Commands.Forwarding;
@@ -29,6 +30,14 @@ using Wolverine.Marten;
 
 var builder = WebApplication.CreateBuilder(args);
 
+// Outside Development, no start with a missing secret or one published in this repository (docs/security.md, deployment).
+if (DeploymentChecks.Problems(builder.Configuration, builder.Environment) is [_, ..] deploymentProblems)
+{
+    Console.Error.WriteLine($"EventProfiles will not start in the {builder.Environment.EnvironmentName} environment:");
+    foreach (var problem in deploymentProblems) Console.Error.WriteLine($"  - {problem}");
+    return 1;
+}
+
 var settings = builder.Configuration.GetSection(EventProfilesSettings.Section).Get<EventProfilesSettings>() ?? new EventProfilesSettings();
 var connectionString = builder.Configuration.GetConnectionString("EventProfiles")
     ?? throw new InvalidOperationException(
@@ -54,6 +63,7 @@ builder.Services.AddMarten(services =>
         opts.AddAudienceDocuments();
         opts.AddPrivacyDocuments();
         opts.AddOperationDocuments();
+        opts.AddSecurityTables();
         return opts;
     })
     .UseLightweightSessions()
@@ -129,7 +139,11 @@ builder.Services.AddValidatorsFromAssemblyContaining<OutputBody>(ServiceLifetime
 builder.Services.AddSingleton(new AdminUsers(
     (builder.Configuration.GetSection("EventProfiles:Admin:Users").Get<List<AdminUserSettings>>() ?? [])
     .Select(u => new AdminUser(u.Name, u.Password, u.Workspaces is { Count: > 0 } w ? w : null)).ToList()));
-builder.Services.AddSingleton(new SignInThrottle(builder.Configuration.GetValue("EventProfiles:Admin:SignInFailuresPer15Minutes", 10), TimeSpan.FromMinutes(15)));
+builder.Services.AddSingleton(builder.Configuration.GetSection("EventProfiles:CredentialThrottle").Get<CredentialThrottleOptions>() ?? new CredentialThrottleOptions());
+builder.Services.AddSingleton<CredentialFailures>();
+builder.Services.AddSingleton<CredentialThrottle>();
+builder.Services.AddSingleton(new SignInForm((returnUrl, error, status) => ActivityViewPages.SignInPage(returnUrl, error, false, status)));
+builder.Services.AddSingleton(sp => new PublicBaseUrl(builder.Configuration[DeploymentChecks.PublicBaseUrl], sp.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()));
 
 // ---- calculated attributes: plan limits (the real-time lookback bounds windows and initialisation)
 builder.Services.AddSingleton(builder.Configuration.GetSection("EventProfiles:CalculatedAttributes").Get<CalculatedAttributeLimits>() ?? new CalculatedAttributeLimits());
@@ -176,6 +190,8 @@ var app = builder.Build();
 if (tokenOptions.SigningKey is not { Length: > 0 })
     app.Logger.LogWarning("EventProfiles:ProfileApiTokens:SigningKey is not set: Profile API tokens are signed with a per-process key and stop working on restart.");
 
+// The client address (it keys the credential throttle) from X-Forwarded-For only when a configured proxy sent it.
+if (ClientAddresses.Options(builder.Configuration) is { } forwardedHeaders) app.UseForwardedHeaders(forwardedHeaders);
 app.UseExceptionHandler();
 // mParticle's CNAME path families (web SDK `domain` option) lead to the same endpoints as the direct ones.
 app.UseRewriter(new RewriteOptions()

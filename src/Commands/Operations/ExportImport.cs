@@ -115,6 +115,28 @@ public sealed class ExportEvents(IDocumentStore store, NpgsqlDataSource db, Oper
 }
 
 /// <summary>
+/// The events a person's stream holds, by the name they are stored under (<c>type</c> in an export line). An import
+/// takes only these: the file says which type to build, and anything else (any .NET type by name) must never be.
+/// </summary>
+public static class PersonEventTypes
+{
+    private static readonly Type[] Known =
+    [
+        typeof(ProfileCreated), typeof(BatchReceived), typeof(EventCaptured), typeof(UserAttributeSet), typeof(UserAttributeRemoved),
+        typeof(DeviceSeen), typeof(InstallAttributed), typeof(OptOutChanged), typeof(LimitAdTrackingChanged), typeof(ProfileAgedOut),
+        typeof(ProfileReactivated), typeof(Domain.Identity.UserIdentityAdded), typeof(Domain.Identity.UserIdentityChanged),
+        typeof(Domain.Identity.UserIdentityRemoved), typeof(Domain.Identity.ProfileAliasedTo), typeof(Domain.Identity.ProfileAliasedFrom),
+        typeof(Domain.Consent.ConsentStateChanged), typeof(Domain.CalculatedAttributes.CalculatedAttributeSeeded),
+        typeof(Domain.Audiences.AudiencesReevaluationDue),
+    ];
+
+    // The names Marten stores them under (snake_case of the type name, e.g. event_captured).
+    private static readonly Dictionary<string, Type> ByStoredName = Known.ToDictionary(t => t.GetEventTypeName(), StringComparer.Ordinal);
+
+    public static Type? ByName(string? name) => name is not null && ByStoredName.TryGetValue(name, out var type) ? type : null;
+}
+
+/// <summary>
 /// Import of an export into this database (meant for an empty one: a migration or a restore). Events are appended to
 /// each person's stream in file order, so the inline projections (profile, identity index) build as they go and the
 /// daemon computes calculated attributes and audiences afterwards. Each chunk of lines is appended in one transaction
@@ -130,7 +152,7 @@ public sealed class ImportEvents(IDocumentStore store) : IOperation
     {
         var path = job.Parameter("file");
         var skip = long.TryParse(job.Cursor, CultureInfo.InvariantCulture, out var line) ? line : 1; // line 1: the header
-        var total = File.ReadLines(path).LongCount() - 1;
+        var total = await CheckAsync(path, ct);
         var serializer = store.Options.Serializer();
         using var reader = new StreamReader(path, Encoding.UTF8);
         var header = JsonNode.Parse(await reader.ReadLineAsync(ct) ?? "{}");
@@ -146,8 +168,7 @@ public sealed class ImportEvents(IDocumentStore store) : IOperation
             if (text is { Length: > 0 })
             {
                 var node = JsonNode.Parse(text)!;
-                var type = Type.GetType(node["dotnet_type"]!.GetValue<string>())
-                    ?? throw new InvalidDataException($"Line {done + 2}: unknown event type {node["dotnet_type"]}.");
+                var type = PersonEventTypes.ByName(node["type"]?.GetValue<string>())!; // checked before anything was appended
                 using var data = new MemoryStream(Encoding.UTF8.GetBytes(node["data"]!.ToJsonString()));
                 chunk.Add((node["mpid"]!.GetValue<string>(), serializer.FromJson(type, data)));
             }
@@ -168,5 +189,29 @@ public sealed class ImportEvents(IDocumentStore store) : IOperation
             if (text is null) break;
         }
         return $"imported {events} events from {path}";
+    }
+
+    /// <summary>
+    /// Reads the whole file before the first append: every line must be an event of a known type for a person, so a file
+    /// with one bad line imports nothing. Answers the number of event lines.
+    /// </summary>
+    private static async Task<long> CheckAsync(string path, CancellationToken ct)
+    {
+        long number = 0;
+        await foreach (var text in File.ReadLinesAsync(path, Encoding.UTF8, ct))
+        {
+            if (++number == 1 || text.Length == 0) continue; // the header, checked by the import itself
+            JsonNode? node;
+            try { node = JsonNode.Parse(text); }
+            catch (JsonException) { throw new InvalidDataException($"Line {number} of the file is not JSON; nothing was imported."); }
+            var type = node?["type"] is JsonValue t && t.TryGetValue<string>(out var name) ? name : null;
+            if (PersonEventTypes.ByName(type) is null)
+                throw new InvalidDataException($"Line {number}: \"{type}\" is not an EventProfiles event type (the file's \"type\"); nothing was imported.");
+            if (node?["mpid"] is not JsonValue m || !m.TryGetValue<string>(out var mpid) || !long.TryParse(mpid, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
+                throw new InvalidDataException($"Line {number}: \"mpid\" is not an MPID; nothing was imported.");
+            if (node["data"] is not JsonObject)
+                throw new InvalidDataException($"Line {number}: \"data\" is not an object; nothing was imported.");
+        }
+        return Math.Max(0, number - 1);
     }
 }

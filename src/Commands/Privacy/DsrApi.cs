@@ -246,13 +246,13 @@ public static class DsrDiscoveryEndpoint
     /// <summary>What this processor supports (§4.1), and where its callback-signing certificate is.</summary>
     [WolverineGet("/v3/discovery", Name = "OpenDSR discovery")]
     [AllowAnonymous]
-    public static IResult Get(HttpRequest request) => Results.Ok(new
+    public static IResult Get(PublicBaseUrl baseUrl) => Results.Ok(new
     {
         api_version = "3.0",
         supported_identities = DsrIdentityTypes.StandardNames.Select(n => new { identity_type = n, identity_format = "raw" }),
         supported_extensions = new { domain = DsrProblems.ProcessorDomain, supported_identities = DsrIdentityTypes.ExtensionNames, skip_waiting_period = true },
         supported_subject_request_types = DsrTypes.All,
-        processor_certificate = $"{request.Scheme}://{request.Host}/v3/certificate.pem",
+        processor_certificate = $"{baseUrl.Value}/v3/certificate.pem", // configured, never the request's Host header
     });
 }
 

@@ -33,24 +33,36 @@ public sealed class AdminUsers(IReadOnlyList<AdminUser> users)
         users.FirstOrDefault(u => u.Name == name && Secrets.AreEqual(u.Password, password));
 }
 
-/// <summary>HTTP Basic with the configured admin users: no header → 401, wrong credentials → 403.</summary>
+/// <summary>
+/// HTTP Basic with the configured admin users: no header → 401, wrong credentials → 403, too many failures for the user
+/// name from this address (<see cref="CredentialThrottle"/>, shared with the web UI's sign-in) → 429 with Retry-After.
+/// </summary>
 public sealed class AdminBasicAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, AdminUsers users)
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, AdminUsers users, CredentialThrottle throttle)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
-    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    private TimeSpan? _refusedFor;
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var header = Request.Headers.Authorization.ToString();
-        if (string.IsNullOrWhiteSpace(header)) return Task.FromResult(AuthenticateResult.NoResult());
+        if (string.IsNullOrWhiteSpace(header)) return AuthenticateResult.NoResult();
         if (BasicCredentials.Parse(header, out var notBase64) is not { } credentials)
-            return Task.FromResult(AuthenticateResult.Fail(notBase64 ? BasicCredentials.NotBase64 : "The admin API takes HTTP Basic credentials."));
+            return AuthenticateResult.Fail(notBase64 ? BasicCredentials.NotBase64 : "The admin API takes HTTP Basic credentials.");
         var user = users.Find(credentials.User, credentials.Password);
-        if (user is null) return Task.FromResult(AuthenticateResult.Fail("Unknown admin user or wrong password."));
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(user.Principal(Scheme.Name), Scheme.Name)));
+        // The right password of a refused pair is refused too, else the throttle would only slow down, not stop, a guesser.
+        _refusedFor = user is null
+            ? await throttle.FailedAsync(CredentialThrottle.Admin, credentials.User, Context)
+            : await throttle.RefusedForAsync(CredentialThrottle.Admin, credentials.User, Context);
+        if (_refusedFor is not null) return AuthenticateResult.Fail("Too many failed attempts.");
+        if (user is null) return AuthenticateResult.Fail("Unknown admin user or wrong password.");
+        return AuthenticateResult.Success(new AuthenticationTicket(user.Principal(Scheme.Name), Scheme.Name));
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if (_refusedFor is { } refusedFor)
+            return ApiProblems.WriteAsync(Context, CredentialThrottle.TooManyFailures(Context, refusedFor, "Authorization"));
         var present = !string.IsNullOrWhiteSpace(Request.Headers.Authorization.ToString());
         if (!present) Response.Headers.WWWAuthenticate = "Basic realm=\"EventProfiles admin\"";
         return ApiProblems.WriteAsync(Context, present

@@ -47,18 +47,32 @@ public static class IssueTokenEndpoint
     }
 
     [WolverinePost("/oauth/token", Name = "Get a Profile API bearer token")]
-    public static IResult Post([NotBody] TokenRequest? request, WorkspaceDirectory directory, ProfileApiTokens tokens)
+    public static async Task<IResult> Post([NotBody] TokenRequest? request, WorkspaceDirectory directory, ProfileApiTokens tokens,
+        CredentialThrottle throttle, HttpContext context)
     {
         var client = directory.ClientById(request!.ClientId!);
-        if (client is null || !Secrets.AreEqual(client.ClientSecret, request.ClientSecret!))
+        var wrong = client is null || !Secrets.AreEqual(client.ClientSecret, request.ClientSecret!);
+        // Secrets are guessed like passwords: the same throttle, keyed by client_id and address (unknown ids count too).
+        var refusedFor = wrong
+            ? await throttle.FailedAsync(CredentialThrottle.OAuthClient, request.ClientId!, context)
+            : await throttle.RefusedForAsync(CredentialThrottle.OAuthClient, request.ClientId!, context);
+        if (refusedFor is { } wait)
+        {
+            var problem = CredentialThrottle.TooManyFailures(context, wait, "client_id");
+            problem.Extensions["error"] = "temporarily_unavailable";
+            problem.Extensions["error_description"] = "Too many failed attempts for this client_id from this address; try again after the Retry-After delay.";
+            return Results.Problem(problem);
+        }
+        if (wrong)
             return Results.Problem(OAuthError(StatusCodes.Status401Unauthorized, "invalid_client", "client_id", "Unknown client or wrong secret."));
+        var known = client!; // not wrong, so it exists
         // A request may narrow the token to some of the client's scopes (least privilege), never widen it.
         var asked = (request.Scope ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
-        if (asked.FirstOrDefault(s => !client.Scopes.Contains(s)) is { } notGranted)
+        if (asked.FirstOrDefault(s => !known.Scopes.Contains(s)) is { } notGranted)
             return Results.Problem(OAuthError(StatusCodes.Status400BadRequest, "invalid_scope", "scope",
-                $"\"{notGranted}\" is not a scope of this client; it has: {string.Join(" ", client.Scopes.Order(StringComparer.Ordinal))}."));
-        var scopes = (asked.Count > 0 ? asked : client.Scopes).Order(StringComparer.Ordinal).ToList();
-        return Results.Ok(new TokenResponse(tokens.Issue(client, scopes), (int)ProfileApiTokenOptions.Lifetime.TotalSeconds, "Bearer", string.Join(' ', scopes)));
+                $"\"{notGranted}\" is not a scope of this client; it has: {string.Join(" ", known.Scopes.Order(StringComparer.Ordinal))}."));
+        var scopes = (asked.Count > 0 ? asked : known.Scopes).Order(StringComparer.Ordinal).ToList();
+        return Results.Ok(new TokenResponse(tokens.Issue(known, scopes), (int)ProfileApiTokenOptions.Lifetime.TotalSeconds, "Bearer", string.Join(' ', scopes)));
     }
 
     /// <summary>ProblemDetails that also carries RFC 6749's <c>error</c> and <c>error_description</c>.</summary>

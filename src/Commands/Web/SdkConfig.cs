@@ -20,12 +20,14 @@ public sealed record SdkConfiguration(
 
 public static class SdkConfigEndpoint
 {
-    /// <summary><c>GET /JS/v2/{apiKey}/config?env=1</c> (also <c>/tags/JS/v2/…</c>).</summary>
+    /// <summary><c>GET /JS/v2/{apiKey}/config?env=1</c> (also <c>/tags/JS/v2/…</c>), for web inputs only.</summary>
     [WolverineGet("/JS/v2/{apiKey}/config", Name = "Web SDK configuration"), EnableCors(SdkCors.Policy)]
     public static IResult Get(string apiKey, WorkspaceDirectory directory)
     {
         var input = directory.InputByKey(apiKey);
-        if (input is null)
+        // Only a web input's key is public; a server key (or any other) gets the same answer as an unknown one, so this
+        // endpoint neither confirms a server key nor shows its workspace's name.
+        if (input is not { Kind: InputKind.Web })
             return Results.Problem(ApiProblems.Create(StatusCodes.Status404NotFound, "Not found", [new FieldError("apiKey", "Unknown API key.", "NOT_FOUND")]));
         return Results.Json(new SdkConfiguration(input.Workspace.Name, [], [], $"WS{input.Workspace.Id}"));
     }

@@ -35,7 +35,7 @@ public static class ActivityViewPages
             // Already signed in: straight on.
             var returnUrl = SignInEndpoint.SafeReturnUrl(context.Request.Query["returnUrl"]);
             if ((await context.AuthenticateAsync(AuthSchemes.AdminSession)).Succeeded) return Results.Redirect(returnUrl);
-            return SignInPage(returnUrl, context.Request.Query["error"].ToString(), context.Request.Query.ContainsKey("signedOut"));
+            return SignInPage(returnUrl, context.Request.Query["error"].ToString(), context.Request.Query.ContainsKey("signedOut"), StatusCodes.Status200OK);
         }).AllowAnonymous().ExcludeFromDescription();
         app.MapGet("/ui/assets/app.css", () => File("app.css")).AllowAnonymous().ExcludeFromDescription();
         app.MapGet("/ui/assets/icon.svg", () => File("icon.svg")).AllowAnonymous().ExcludeFromDescription();
@@ -47,12 +47,12 @@ public static class ActivityViewPages
     }
 
     /// <summary>The sign-in form, rendered here so it needs no script: where to go next, and why the last try failed.</summary>
-    private static IResult SignInPage(string returnUrl, string error, bool signedOut)
+    public static IResult SignInPage(string returnUrl, string error, bool signedOut, int status)
     {
         var message = error switch
         {
             "credentials" => "<p class=\"error\" role=\"alert\">Unknown user name or wrong password.</p>",
-            "throttled" => "<p class=\"error\" role=\"alert\">Too many failed attempts for this user: wait a few minutes, then try again.</p>",
+            SignInEndpoint.Throttled => "<p class=\"error\" role=\"alert\">Too many failed attempts for this user: try again later.</p>",
             "form" => "<p class=\"error\" role=\"alert\">Sign in with the form below.</p>",
             _ when signedOut => "<p class=\"notice\" role=\"status\">You are signed out.</p>",
             _ when returnUrl != "/ui/" => "<p class=\"notice\" role=\"status\">Sign in to continue (your session may have expired).</p>",
@@ -60,7 +60,7 @@ public static class ActivityViewPages
         };
         using var reader = new StreamReader(Assembly.GetManifestResourceStream(ResourcePrefix + "sign-in.html")!);
         var html = reader.ReadToEnd().Replace("{{message}}", message).Replace("{{returnUrl}}", HtmlEncoder.Default.Encode(returnUrl));
-        return new EmbeddedFile(new MemoryStream(Encoding.UTF8.GetBytes(html)), ContentTypes[".html"]);
+        return new EmbeddedFile(new MemoryStream(Encoding.UTF8.GetBytes(html)), ContentTypes[".html"], status);
     }
 
     private static IResult File(string name)
@@ -74,10 +74,11 @@ public static class ActivityViewPages
     }
 
     /// <summary>An embedded file with the headers every UI response carries.</summary>
-    private sealed class EmbeddedFile(Stream content, string contentType) : IResult
+    private sealed class EmbeddedFile(Stream content, string contentType, int status = StatusCodes.Status200OK) : IResult
     {
         public async Task ExecuteAsync(HttpContext context)
         {
+            context.Response.StatusCode = status;
             var headers = context.Response.Headers;
             headers.ContentType = contentType;
             headers.CacheControl = "no-cache"; // revalidate: a new release's scripts are picked up at once

@@ -93,6 +93,7 @@ public sealed class AppFixture : IAsyncLifetime
         AddClient(2, ReadOnlyClient, ReadOnlySecret, 1, "profiles:read", "audiences:read", "calculated_attributes:read");
         AddClient(3, PlainClient, PlainSecret, 1);
         AddClient(4, LimitsClient, LimitsSecret, 3, "profiles:read", "audiences:read", "audiences:write", "calculated_attributes:read", "calculated_attributes:write");
+        Set("EventProfiles__ForwardedHeaders__KnownProxies__0", "127.0.0.1"); // the tests' "proxy": throttle tests guess from forwarded addresses of their own
         Set("EventProfiles__Operations__Folder", Path.Combine(Path.GetTempPath(), $"eventprofiles-{Schema}")); // exports and uploads of this run
         Set("Logging__LogLevel__Default", Environment.GetEnvironmentVariable("EVENTPROFILES_TEST_LOGLEVEL") ?? "Warning");
         Set("ASPNETCORE_URLS", "http://127.0.0.1:0"); // a free port, never a developer's running service
