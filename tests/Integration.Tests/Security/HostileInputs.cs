@@ -343,17 +343,17 @@ public sealed class HostileInputs(int seed)
         return copy;
     }
 
-    public static byte[] Gzip(byte[] data)
+    public static byte[] Gzip(byte[] data, CompressionLevel level = CompressionLevel.Fastest)
     {
         using var output = new MemoryStream();
-        using (var gzip = new GZipStream(output, CompressionLevel.Fastest)) gzip.Write(data);
+        using (var gzip = new GZipStream(output, level)) gzip.Write(data);
         return output.ToArray();
     }
 
-    public static byte[] Brotli(byte[] data)
+    public static byte[] Brotli(byte[] data, CompressionLevel level = CompressionLevel.Fastest)
     {
         using var output = new MemoryStream();
-        using (var brotli = new BrotliStream(output, CompressionLevel.Fastest)) brotli.Write(data);
+        using (var brotli = new BrotliStream(output, level)) brotli.Write(data);
         return output.ToArray();
     }
 }
