@@ -48,7 +48,8 @@ builder.Services.AddMarten(services =>
         var opts = new StoreOptions();
         opts.Connection(dataSource);
         opts.DatabaseSchemaName = settings.Schema;
-        opts.ConfigureEventProfiles(directory.Identity, services.GetRequiredService<TimeProvider>());
+        opts.ConfigureEventProfiles(directory.Identity, services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<ILoggerFactory>().CreateLogger("EventProfiles.CalculatedAttributes"));
         opts.AddIngestionTables();
         opts.AddIdentityDocuments();
         opts.AddForwarding();
