@@ -16,7 +16,7 @@ namespace EventProfiles.Integration.Tests.Security;
 public class HostileInputTests(AppFixture app, ITestOutputHelper output)
 {
     private const int Seed = 20261214;
-    private const int Requests = 2_500;
+    private const int Requests = 4_000;
 
     [Fact]
     public async Task a_seeded_hostile_run_over_every_endpoint_family_gets_no_5xx_and_writes_nothing_it_rejects()

@@ -144,6 +144,8 @@ public sealed class HostileInputs(int seed)
         Encoding.ASCII.GetBytes(new string('9', 5000)), Encoding.ASCII.GetBytes("0." + new string('0', 400) + "1"), "NaN"u8.ToArray(),
         "Infinity"u8.ToArray(), "-0"u8.ToArray(), "9223372036854775808"u8.ToArray(), "-9223372036854775809"u8.ToArray(), "1.5"u8.ToArray(),
         "01"u8.ToArray(), "1e309"u8.ToArray(), "-"u8.ToArray(), "0x10"u8.ToArray(), "1E+2"u8.ToArray(), "2147483648"u8.ToArray(),
+        "9223372036854775807"u8.ToArray(), "-9223372036854775808"u8.ToArray(), "253402300800000"u8.ToArray(), "-62135596800001"u8.ToArray(),
+        "\"9999-12-31T23:59:59Z\""u8.ToArray(), "\"0001-01-01\""u8.ToArray(), "1e-7"u8.ToArray(),
     ];
 
     private static readonly byte[][] Types =

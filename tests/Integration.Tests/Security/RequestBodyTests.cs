@@ -174,6 +174,30 @@ public class RequestBodyTests(AppFixture app)
         (await Send(Padded(65537))).ShouldBe(HttpStatusCode.RequestEntityTooLarge);
     }
 
+    [Theory]
+    [InlineData("9223372036854775807")]
+    [InlineData("-9223372036854775808")]
+    [InlineData("253402300800000")]
+    [InlineData("-62135596800001")]
+    public async Task extreme_timestamps_are_refused_or_taken_never_a_5xx(string ms)
+    {
+        var id = Api.NewId("c");
+        var bodies = new (string Path, string Json)[]
+        {
+            ("/v2/events", $$"""{ "environment": "development", "user_identities": { "customer_id": "{{id}}" }, "timestamp_unixtime_ms": {{ms}}, "events": [ { "event_type": "custom_event", "data": { "event_name": "e", "custom_event_type": "other", "timestamp_unixtime_ms": {{ms}} } } ] }"""),
+            ("/v2/events", $$"""{ "environment": "development", "user_identities": { "customer_id": "{{id}}" }, "consent_state": { "gdpr": { "p": { "consented": true, "timestamp_unixtime_ms": {{ms}} } } }, "events": [ { "event_type": "user_attribute_change", "data": { "user_attribute_name": "a", "new": "b", "timestamp_unixtime_ms": {{ms}} } } ] }"""),
+            ("/v1/identify", $$"""{ "environment": "development", "request_timestamp_ms": {{ms}}, "known_identities": { "customerid": "{{id}}" } }"""),
+            ("/v1/alias", $$"""{ "request_type": "alias", "environment": "development", "data": { "source_mpid": 1, "destination_mpid": 2, "start_unixtime_ms": {{ms}}, "end_unixtime_ms": {{ms}} } }"""),
+        };
+        foreach (var (path, json) in bodies)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = AppFixture.Basic(Api.DemoKey, Api.DemoSecret);
+            using var response = await app.NewClient().SendAsync(request);
+            ((int)response.StatusCode).ShouldBeLessThan(500, $"{path} {ms}: {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
     private async Task Authenticate(HttpRequestMessage request, string family)
     {
         switch (family)
