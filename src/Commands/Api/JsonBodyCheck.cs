@@ -18,11 +18,14 @@ public static class JsonBodyCheck
     /// <summary>Longer number tokens are refused: no client sends them, and PostgreSQL's numeric has digit limits.</summary>
     public const int MaxNumberLength = 64;
 
+    /// <summary>Where the reader is: an array and its index, or an object and the current property (decoded only for an error).</summary>
     private sealed class Frame(bool isArray)
     {
         public bool IsArray { get; } = isArray;
         public int Index { get; set; } = -1;
-        public string? Name { get; set; }
+        public int NameStart { get; set; } = -1;
+        public int NameLength { get; set; }
+        public bool NameEscaped { get; set; }
     }
 
     public static FieldError? Find(ReadOnlySpan<byte> body)
@@ -38,8 +41,11 @@ public static class JsonBodyCheck
                 switch (reader.TokenType)
                 {
                     case JsonTokenType.PropertyName:
-                        frames[^1].Name = Display(reader.ValueSpan, reader.ValueIsEscaped);
-                        if (StringProblem(ref reader) is { } nameProblem) return new FieldError(PathOf(frames), $"the property name {nameProblem}");
+                        var frame = frames[^1];
+                        frame.NameStart = (int)reader.TokenStartIndex + 1; // after the opening quote
+                        frame.NameLength = reader.ValueSpan.Length;
+                        frame.NameEscaped = reader.ValueIsEscaped;
+                        if (StringProblem(ref reader) is { } nameProblem) return new FieldError(PathOf(frames, body), $"the property name {nameProblem}");
                         continue;
                     case JsonTokenType.EndObject:
                     case JsonTokenType.EndArray:
@@ -52,11 +58,11 @@ public static class JsonBodyCheck
                     case JsonTokenType.StartObject: frames.Add(new Frame(false)); break;
                     case JsonTokenType.StartArray: frames.Add(new Frame(true)); break;
                     case JsonTokenType.String:
-                        if (StringProblem(ref reader) is { } problem) return new FieldError(PathOf(frames), problem);
+                        if (StringProblem(ref reader) is { } problem) return new FieldError(PathOf(frames, body), problem);
                         break;
                     case JsonTokenType.Number:
                         if (reader.ValueSpan.Length > MaxNumberLength || !reader.TryGetDouble(out var number) || !double.IsFinite(number))
-                            return new FieldError(PathOf(frames), "is a number too large (or too long) to store.");
+                            return new FieldError(PathOf(frames, body), "is a number too large (or too long) to store.");
                         break;
                 }
             }
@@ -106,7 +112,7 @@ public static class JsonBodyCheck
     }
 
     /// <summary><c>events[0].data.custom_attributes.name</c>, as the endpoints' own errors name fields.</summary>
-    private static string PathOf(List<Frame> frames)
+    private static string PathOf(List<Frame> frames, ReadOnlySpan<byte> body)
     {
         var path = new StringBuilder();
         foreach (var frame in frames)
@@ -115,10 +121,10 @@ public static class JsonBodyCheck
             {
                 if (frame.Index >= 0) path.Append('[').Append(frame.Index).Append(']');
             }
-            else if (frame.Name is not null)
+            else if (frame.NameStart >= 0)
             {
                 if (path.Length > 0) path.Append('.');
-                path.Append(frame.Name);
+                path.Append(Display(body.Slice(frame.NameStart, frame.NameLength), frame.NameEscaped));
             }
         }
         return path.ToString();

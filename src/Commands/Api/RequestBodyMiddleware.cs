@@ -105,14 +105,14 @@ public sealed class RequestBodyMiddleware(BodyLimits limits)
             return;
         }
 
-        var body = await ReadAllAsync(request.Body, limit, context.RequestAborted);
-        if (JsonBodyCheck.Find(body.Span) is { } error)
+        var (buffer, length) = await ReadAllAsync(request.Body, request.ContentLength, context.RequestAborted);
+        if (JsonBodyCheck.Find(buffer.AsSpan(0, length)) is { } error)
         {
             await ApiProblems.WriteAsync(context, ApiProblems.Invalid([error]));
             return;
         }
-        request.Body = new MemoryStream(body.ToArray(), writable: false);
-        request.Headers.ContentLength = body.Length;
+        request.Body = new MemoryStream(buffer, 0, length, writable: false);
+        request.Headers.ContentLength = length;
         await next();
     }
 
@@ -135,13 +135,18 @@ public sealed class RequestBodyMiddleware(BodyLimits limits)
         return null;
     }
 
-    private static async Task<ReadOnlyMemory<byte>> ReadAllAsync(Stream body, BodyLimit limit, CancellationToken ct)
+    /// <summary>The whole (already capped) body in one array: the endpoint reads the same bytes, no second copy.</summary>
+    private static async Task<(byte[] Buffer, int Length)> ReadAllAsync(Stream body, long? declared, CancellationToken ct)
     {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[ReadChunk];
-        int read;
-        while ((read = await body.ReadAsync(chunk, ct)) > 0) buffer.Write(chunk, 0, read);
-        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        var buffer = new byte[declared is > 0 and < int.MaxValue ? (int)declared + 1 : ReadChunk];
+        var length = 0;
+        while (true)
+        {
+            if (length == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+            var read = await body.ReadAsync(buffer.AsMemory(length), ct);
+            if (read == 0) return (buffer, length);
+            length += read;
+        }
     }
 
     /// <summary>The 4xx a failed body read stands for, wherever the read happened; null for anything else.</summary>

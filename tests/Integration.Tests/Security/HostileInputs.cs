@@ -338,7 +338,7 @@ public sealed class HostileInputs(int seed)
     }
 
     /// <summary>Flips bits past the header; no randomness, so the run's sequence does not depend on the body's length.</summary>
-    private static byte[] Corrupt(byte[] gzip)
+    public static byte[] Corrupt(byte[] gzip)
     {
         var copy = gzip.ToArray();
         for (var i = 12; i < copy.Length; i += 7) copy[i] ^= 0x5A;

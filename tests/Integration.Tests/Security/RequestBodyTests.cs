@@ -174,6 +174,26 @@ public class RequestBodyTests(AppFixture app)
         (await Send(Padded(65537))).ShouldBe(HttpStatusCode.RequestEntityTooLarge);
     }
 
+    [Fact]
+    public async Task an_import_upload_that_does_not_decode_is_400_and_leaves_no_file()
+    {
+        var folder = Environment.GetEnvironmentVariable("EventProfiles__Operations__Folder")!;
+        int Uploads() => Directory.Exists(folder) ? Directory.GetFiles(folder, "upload-*").Length : 0;
+        var before = Uploads();
+        var lines = string.Concat(Enumerable.Range(0, 20_000).Select(i => $$"""{"line":{{i}},"text":"{{Guid.NewGuid()}}"}""" + "\n"));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/admin/jobs/files")
+        {
+            Content = new ByteArrayContent(HostileInputs.Corrupt(HostileInputs.Gzip(Encoding.UTF8.GetBytes(lines)))),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-ndjson");
+        request.Content.Headers.ContentEncoding.Add("gzip");
+        request.Headers.Authorization = AppFixture.Basic("admin", "admin-password");
+        using var response = await app.NewClient().SendAsync(request);
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest, await response.Content.ReadAsStringAsync());
+        (await response.Errors()).Single().Field.ShouldBe("Content-Encoding");
+        Uploads().ShouldBe(before);
+    }
+
     [Theory]
     [InlineData("9223372036854775807")]
     [InlineData("-9223372036854775808")]
