@@ -72,6 +72,19 @@ public class HostileInputTests(AppFixture app, ITestOutputHelper output)
             case HostileAuth.ServerBasic: request.Headers.Authorization = AppFixture.Basic(Api.DemoKey, Api.DemoSecret); break;
             case HostileAuth.OtherServerBasic: request.Headers.Authorization = AppFixture.Basic(Api.OtherKey, Api.OtherSecret); break;
             case HostileAuth.WebKey: request.Headers.Add("x-mp-key", "demo-web-key"); break;
+            case HostileAuth.Signed:
+                // Signed over the bytes sent: right for plain bodies, a mismatch (403) for encoded ones.
+                var date = DateTimeOffset.UtcNow.ToString("r");
+                using (var hmac = System.Security.Cryptography.IncrementalHash.CreateHMAC(
+                           System.Security.Cryptography.HashAlgorithmName.SHA256, Encoding.UTF8.GetBytes(Api.DemoSecret)))
+                {
+                    hmac.AppendData(Encoding.UTF8.GetBytes($"{hostile.Method}\n{date}\n{hostile.Path}"));
+                    hmac.AppendData(hostile.Body ?? []);
+                    request.Headers.Add("x-mp-key", Api.DemoKey);
+                    request.Headers.TryAddWithoutValidation("Date", date);
+                    request.Headers.Add("x-mp-signature", Convert.ToHexStringLower(hmac.GetHashAndReset()));
+                }
+                break;
             case HostileAuth.Bearer: request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token); break;
             case HostileAuth.Admin: request.Headers.Authorization = AppFixture.Basic("admin", "admin-password"); break;
         }

@@ -6,7 +6,7 @@ using EventProfiles.Integration.Tests.Fixtures;
 namespace EventProfiles.Integration.Tests.Security;
 
 /// <summary>How a hostile request authenticates: as a valid client of its endpoint, so the body reaches the parsers.</summary>
-public enum HostileAuth { None, ServerBasic, OtherServerBasic, WebKey, Bearer, Admin }
+public enum HostileAuth { None, ServerBasic, OtherServerBasic, WebKey, Signed, Bearer, Admin }
 
 /// <summary>One request of the hostile-input run.</summary>
 public sealed record HostileRequest(string Family, string Kind, HttpMethod Method, string Path, byte[]? Body,
@@ -45,6 +45,7 @@ public sealed class HostileInputs(int seed)
         new("IDSync", HttpMethod.Post, "/v1/search", IdSync, HostileAuth.ServerBasic),
         new("IDSync", HttpMethod.Post, "/v1/login", IdSync, HostileAuth.ServerBasic),
         new("IDSync", HttpMethod.Post, "/v1/logout", IdSync, HostileAuth.WebKey),
+        new("IDSync", HttpMethod.Post, "/v1/identify", IdSync, HostileAuth.Signed), // HMAC over the (hostile) body as it streams in
         new("IDSync", HttpMethod.Post, $"/v1/{mpid}/modify", () => $$"""
             { "environment": "development", "request_id": "{{Guid.NewGuid()}}", "request_timestamp_ms": 1764800000000,
               "identity_changes": [ { "identity_type": "other", "old_value": null, "new_value": "{{Api.NewId("o")}}" } ] }
