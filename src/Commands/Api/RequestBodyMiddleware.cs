@@ -67,6 +67,7 @@ public sealed class RequestBodyMiddleware(BodyLimits limits)
                     [new FieldError("Content-Encoding", $"\"{encoding}\" is not supported: send gzip, br, deflate or an uncompressed body.", "UNSUPPORTED_ENCODING")]));
                 return;
             }
+            context.Response.RegisterForDispose(decoder); // frees the native decompressor when the request ends
             request.Body = new DecodingStream(decoder, encoding);
             // What follows reads the decompressed body, whose length nobody knows yet.
             request.Headers.Remove(HeaderNames.ContentEncoding);
