@@ -56,7 +56,8 @@ builder.Services.AddMarten(services =>
         var opts = new StoreOptions();
         opts.Connection(dataSource);
         opts.DatabaseSchemaName = settings.Schema;
-        opts.ConfigureEventProfiles(directory.Identity, services.GetRequiredService<TimeProvider>());
+        opts.ConfigureEventProfiles(directory.Identity, services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<ILoggerFactory>().CreateLogger("EventProfiles.CalculatedAttributes"));
         opts.AddIngestionTables();
         opts.AddIdentityDocuments();
         opts.AddForwarding();
@@ -178,7 +179,10 @@ builder.Services.AddCors(o => o.AddPolicy(SdkCors.Policy, policy =>
     else policy.WithOrigins(sdkOrigins);
     policy.WithMethods("GET", "POST", "OPTIONS").AllowAnyHeader().SetPreflightMaxAge(TimeSpan.FromMinutes(10));
 }));
-builder.Services.AddRequestDecompression(); // Android gzips identity requests (identity.md §2)
+// Request bodies: decompressed (Android gzips identity requests, identity.md §2) and capped per endpoint family after
+// decompression; JSON bodies checked once for what no endpoint can store (docs/security.md, "Input").
+builder.Services.AddSingleton(new BodyLimits(builder.Configuration.GetValue("EventProfiles:Operations:MaxUploadBytes", BodyLimits.DefaultMaxUploadBytes)));
+builder.Services.AddSingleton<RequestBodyMiddleware>();
 
 // ---- operability
 builder.Services.AddProblemDetails();
@@ -193,17 +197,21 @@ if (tokenOptions.SigningKey is not { Length: > 0 })
 // The client address (it keys the credential throttle) from X-Forwarded-For only when a configured proxy sent it.
 if (ClientAddresses.Options(builder.Configuration) is { } forwardedHeaders) app.UseForwardedHeaders(forwardedHeaders);
 app.UseExceptionHandler();
+// A 4xx the framework answers with no body (no route, wrong method, unsupported media type) still gets ProblemDetails.
+app.UseStatusCodePages();
 // mParticle's CNAME path families (web SDK `domain` option) lead to the same endpoints as the direct ones.
 app.UseRewriter(new RewriteOptions()
     .AddRewrite("^identity/v1/(.*)", "v1/$1", skipRemainingRules: true)
     .AddRewrite("^webevents/v3/JS/(.*)", "v3/JS/$1", skipRemainingRules: true)
     .AddRewrite("^webevents/v1/identity/(.*)", "v1/identity/$1", skipRemainingRules: true)
     .AddRewrite("^tags/JS/v2/(.*)", "JS/v2/$1", skipRemainingRules: true));
-app.UseRequestDecompression();
+var bodies = app.Services.GetRequiredService<RequestBodyMiddleware>();
+app.Use((context, next) => bodies.LimitAsync(context, () => next(context)));
 app.UseRouting();
 app.UseCors();
 app.UseAuthentication();
 app.UseAuthorization();
+app.Use((context, next) => bodies.CheckJsonAsync(context, () => next(context)));
 app.UseRateLimiter();
 
 app.MapWolverineEndpoints(o => o.RejectUnparseableQueryValues = true); // a bad query value is a 400, not a default

@@ -13,7 +13,8 @@ namespace EventProfiles.Projections;
 public static class StoreConfiguration
 {
     /// <summary>Event store shape and every projection of EventProfiles, registered in one place.</summary>
-    public static StoreOptions ConfigureEventProfiles(this StoreOptions opts, IdentitySettings identity, TimeProvider clock)
+    public static StoreOptions ConfigureEventProfiles(this StoreOptions opts, IdentitySettings identity, TimeProvider clock,
+        Microsoft.Extensions.Logging.ILogger? calculationsLogger = null)
     {
         // Streams are keyed by the MPID as invariant decimal text (StreamKey.For).
         opts.Events.StreamIdentity = StreamIdentity.AsString;
@@ -22,7 +23,7 @@ public static class StoreConfiguration
         opts.Projections.Add<ProfileProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add(new IdentityIndexProjection(opts.DatabaseSchemaName, identity), ProjectionLifecycle.Inline);
         // Calculated attributes follow the events asynchronously (the daemon), as mParticle's do.
-        opts.Projections.Add(new PersonCalculationsProjection(clock), ProjectionLifecycle.Async);
+        opts.Projections.Add(new PersonCalculationsProjection(clock, calculationsLogger), ProjectionLifecycle.Async);
 
         // Fail loudly instead of skipping events a projection cannot apply.
         opts.Projections.Errors.SkipApplyErrors = false;

@@ -92,6 +92,13 @@ public static class IngestSteps
         var outcomes = await pipeline.SubmitAsync(pending, ct);
         var failed = outcomes.FirstOrDefault(o => o.Kind == IngestOutcomeKind.Failed);
         if (failed is null) return Results.StatusCode(StatusCodes.Status202Accepted);
+        if (IngestionPipeline.UnstorableValue(failed.Error) is { } unstorable)
+        {
+            // Retrying cannot help: a 400 naming the batch (in bulk, the others were stored, each in its own transaction).
+            var index = outcomes.ToList().IndexOf(failed);
+            return Results.Problem(ApiProblems.Invalid([new FieldError(request.IsBulk ? $"[{index}]" : "",
+                $"the batch holds a value that cannot be stored: {unstorable}.")]));
+        }
 
         // Nothing is acknowledged that is not stored: tell the client to send it again.
         response.Headers.RetryAfter = "1";

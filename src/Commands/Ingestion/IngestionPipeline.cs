@@ -326,6 +326,16 @@ public sealed class IngestionPipeline : BackgroundService
         PostgresErrorOf(error) is { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected }
         || Causes(error).Any(e => e is NpgsqlException { IsTransient: true } or TimeoutException);
 
+    /// <summary>
+    /// A PostgreSQL data exception (SQLSTATE class 22: a value it cannot store, e.g. an escape jsonb refuses) is the
+    /// batch's own fault and fails the same way every time: the client is told so (400), not asked to retry.
+    /// The request-body check refuses the values we know of before they get here; this catches the rest.
+    /// </summary>
+    public static string? UnstorableValue(Exception? error) =>
+        error is null ? null : PostgresErrorOf(error) is { SqlState: var state } postgres && state.StartsWith("22", StringComparison.Ordinal)
+            ? $"{postgres.MessageText} (SQLSTATE {state})"
+            : null;
+
     /// <summary>Marten wraps database errors (MartenCommandException); look through the causes.</summary>
     private static PostgresException? PostgresErrorOf(Exception error) => Causes(error).OfType<PostgresException>().FirstOrDefault();
 

@@ -255,7 +255,18 @@ public static class UploadFileEndpoint
         if (AdminAccess.Of(user).MayChange(workspaceId, "workspace_id") is { } forbidden) return Results.Problem(forbidden);
         var name = $"{OperationFiles.UploadPrefix(workspaceId)}{Guid.CreateVersion7()}.jsonl";
         Directory.CreateDirectory(files.Folder);
-        await using (var file = File.Create(Path.Combine(files.Folder, name))) await request.Body.CopyToAsync(file, ct);
+        var path = Path.Combine(files.Folder, name);
+        try
+        {
+            await using var file = File.Create(path);
+            await request.Body.CopyToAsync(file, ct);
+        }
+        catch
+        {
+            // Over the upload limit (413), not what its encoding says (400) or cut off: no half file is left behind.
+            File.Delete(path);
+            throw;
+        }
         return Results.Json(new Dictionary<string, string> { ["file"] = name }, statusCode: StatusCodes.Status201Created);
     }
 }

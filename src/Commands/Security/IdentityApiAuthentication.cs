@@ -83,18 +83,24 @@ public sealed class IdentityApiAuthenticationHandler(
         return Success(input, IdentityAuthority.Server);
     }
 
-    /// <summary>Lower-case hex HMAC-SHA256 over METHOD\nDATE\nPATH+BODY, the body as sent (after decompression).</summary>
+    /// <summary>
+    /// Lower-case hex HMAC-SHA256 over METHOD\nDATE\nPATH+BODY, the body as sent (after decompression), hashed while it
+    /// streams in: the body is already capped at the endpoint's limit (<see cref="Api.RequestBodyMiddleware"/>), and
+    /// buffered (to disk beyond 30 KB) only so the endpoint can read it again.
+    /// </summary>
     private async Task<string> SignatureAsync(string secret, string date)
     {
         Request.EnableBuffering();
-        using var reader = new StreamReader(Request.Body, Encoding.UTF8, leaveOpen: true);
-        var body = await reader.ReadToEndAsync(Context.RequestAborted);
-        Request.Body.Position = 0;
         // The path as the client sent and signed it (before any rewrite of the CNAME path families).
         var path = Context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget
                    ?? (Request.PathBase + Request.Path + Request.QueryString).ToString();
-        var message = $"{Request.Method}\n{date}\n{path}{body}";
-        return Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(message)));
+        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, Encoding.UTF8.GetBytes(secret));
+        hmac.AppendData(Encoding.UTF8.GetBytes($"{Request.Method}\n{date}\n{path}"));
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await Request.Body.ReadAsync(chunk, Context.RequestAborted)) > 0) hmac.AppendData(chunk, 0, read);
+        Request.Body.Position = 0;
+        return Convert.ToHexStringLower(hmac.GetHashAndReset());
     }
 
     private AuthenticateResult Success(Input input, IdentityAuthority authority)

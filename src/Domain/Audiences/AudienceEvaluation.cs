@@ -220,7 +220,7 @@ public static class AudienceEvaluation
         AudienceOperators.NotEquals => !Same(text, c.Value),
         AudienceOperators.Contains => text.Contains(c.Value ?? "", StringComparison.OrdinalIgnoreCase),
         AudienceOperators.NotContains => !text.Contains(c.Value ?? "", StringComparison.OrdinalIgnoreCase),
-        AudienceOperators.Pattern => Matches(Wildcard(c.Value ?? ""), text),
+        AudienceOperators.Pattern => Matches(UserPatterns.Wildcard(c.Value ?? ""), text),
         AudienceOperators.InList => (c.Values ?? []).Any(v => Same(text, v)),
         _ => false,
     };
@@ -269,10 +269,8 @@ public static class AudienceEvaluation
         catch (RegexMatchTimeoutException) { return false; }
     }
 
-    /// <summary><c>*</c> any run of characters, <c>?</c> one character; the rest literal; case-insensitive.</summary>
-    public static Regex Wildcard(string pattern) =>
-        new("^" + Regex.Escape(pattern).Replace("\\*", ".*").Replace("\\?", ".") + "\\z",
-            RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Singleline, TimeSpan.FromMilliseconds(100));
+    /// <summary><c>*</c> any run of characters, <c>?</c> one character; the rest literal; case-insensitive (compiled once per pattern).</summary>
+    public static Regex Wildcard(string pattern) => UserPatterns.Wildcard(pattern);
 
     private static JsonElement? Json(CalculatedValue? value) =>
         value is null ? null : value.List is { } list ? JsonSerializer.SerializeToElement(list) : JsonSerializer.SerializeToElement(value.Text);

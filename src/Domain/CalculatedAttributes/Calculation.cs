@@ -17,9 +17,15 @@ public sealed record ActiveDefinition(int Id, int WorkspaceId, string Name, Guid
     public DateTimeOffset? CountsFrom =>
         Max(Period.IsRolling ? null : Period.Date, Definition.Seeding?.CutoffDate);
 
+    /// <summary>
+    /// This definition's regex budget for the batch it was loaded for (a page of the projection, a replay chunk): a new
+    /// instance is loaded per batch, so the budget starts afresh with each one.
+    /// </summary>
+    public PatternBudget Patterns { get; } = new();
+
     public IEnumerable<Observation> Observe(EventCaptured e) =>
         e.WorkspaceId == WorkspaceId && (CountsFrom is not { } from || e.Timestamp >= from)
-            ? EventSelection.Observe(Definition, e)
+            ? EventSelection.Observe(Definition, e, Patterns)
             : [];
 
     /// <summary>

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
 
 namespace EventProfiles.Domain.CalculatedAttributes;
 
@@ -72,9 +71,8 @@ public enum OperandShape { None, Single, List, Range }
 /// </summary>
 public static class ConditionEvaluator
 {
-    private static readonly TimeSpan PatternTimeout = TimeSpan.FromMilliseconds(100);
-
-    public static bool Holds(Condition condition, JsonElement? attribute)
+    /// <summary>Whether the condition holds; <paramref name="patterns"/> is the definition's regex budget for this batch.</summary>
+    public static bool Holds(Condition condition, JsonElement? attribute, PatternBudget? patterns = null)
     {
         var present = attribute is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) };
         switch (condition.Operator)
@@ -92,28 +90,26 @@ public static class ConditionEvaluator
             ConditionOperators.BooleanType => condition.Operator == ConditionOperators.EqualTo
                 && AttributeValues.AsBoolean(value) is { } b && bool.TryParse(condition.Value, out var wanted) && b == wanted,
             ConditionOperators.DateType => DateHolds(condition, AttributeValues.AsDate(value)),
-            _ => StringHolds(condition, AttributeValues.AsText(value) ?? ""),
+            _ => StringHolds(condition, AttributeValues.AsText(value) ?? "", patterns),
         };
     }
 
-    private static bool StringHolds(Condition c, string text) => c.Operator switch
+    private static bool StringHolds(Condition c, string text, PatternBudget? patterns) => c.Operator switch
     {
         ConditionOperators.EqualTo => Same(text, c.Value),
         ConditionOperators.NotEquals => !Same(text, c.Value),
         ConditionOperators.InList => (c.Values ?? []).Any(v => Same(text, v)),
         ConditionOperators.Contains => text.Contains(c.Value ?? "", StringComparison.OrdinalIgnoreCase),
         ConditionOperators.NotContains => !text.Contains(c.Value ?? "", StringComparison.OrdinalIgnoreCase),
-        ConditionOperators.Pattern => Matches(text, c.Value ?? ""),
+        ConditionOperators.Pattern => Matches(text, c.Value ?? "", patterns),
         _ => false,
     };
 
     private static bool Same(string text, string? operand) => string.Equals(text, operand, StringComparison.OrdinalIgnoreCase);
 
-    private static bool Matches(string text, string pattern)
-    {
-        try { return Regex.IsMatch(text, pattern, RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, PatternTimeout); }
-        catch (RegexMatchTimeoutException) { return false; }
-    }
+    /// <summary>Compiled once per pattern; a match that times out, or one past the budget, does not hold.</summary>
+    private static bool Matches(string text, string pattern, PatternBudget? patterns) =>
+        UserPatterns.Regex(pattern) is { } regex && (patterns ?? new PatternBudget()).IsMatch(regex, text);
 
     private static bool NumberHolds(Condition c, decimal? number)
     {

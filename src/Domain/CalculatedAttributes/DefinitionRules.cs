@@ -135,11 +135,7 @@ public static class DefinitionRules
         }
     }
 
-    private static bool IsRegex(string pattern)
-    {
-        try { _ = new Regex(pattern, RegexOptions.None, TimeSpan.FromMilliseconds(100)); return true; }
-        catch (ArgumentException) { return false; }
-    }
+    private static bool IsRegex(string pattern) => UserPatterns.Regex(pattern) is not null;
 
     public static DefinitionProblem? CheckName(string? name) =>
         string.IsNullOrWhiteSpace(name) ? new DefinitionProblem("name", "is required.")

@@ -30,7 +30,7 @@ public static class EventSelection
     /// What a selected event contributes: one observation per event for event attributes, one per product (or promotion)
     /// for product (or promotion) attributes, in array order; conditions are checked against the same item.
     /// </summary>
-    public static IEnumerable<Observation> Observe(Definition definition, EventCaptured e)
+    public static IEnumerable<Observation> Observe(Definition definition, EventCaptured e, PatternBudget? patterns = null)
     {
         var selector = definition.Selector!;
         if (!Selects(selector, e)) yield break;
@@ -46,14 +46,14 @@ public static class EventSelection
         if (!CalculationTypes.NeedsAttribute(calculation))
         {
             // Counts and timestamps count the event once when any of its items passes the conditions.
-            if (items.Any(item => conditions.All(c => ConditionEvaluator.Holds(c, Lookup(e.Data, item, c.AttributeName)))))
+            if (items.Any(item => conditions.All(c => ConditionEvaluator.Holds(c, Lookup(e.Data, item, c.AttributeName), patterns))))
                 yield return new Observation(e.Timestamp, null, 1);
             yield break;
         }
 
         foreach (var item in items)
         {
-            if (!conditions.All(c => ConditionEvaluator.Holds(c, Lookup(e.Data, item, c.AttributeName)))) continue;
+            if (!conditions.All(c => ConditionEvaluator.Holds(c, Lookup(e.Data, item, c.AttributeName), patterns))) continue;
             if (Lookup(e.Data, item, selector.AttributeName) is not { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } value) continue;
             var quantity = selector.UseProductQuantity == true && item is { } product ? Quantity(product) : 1m;
             yield return new Observation(e.Timestamp, value, quantity);

@@ -7,6 +7,7 @@ using JasperFx.Events;
 using JasperFx.Events.Grouping;
 using Marten;
 using Marten.Events.Aggregation;
+using Microsoft.Extensions.Logging;
 
 namespace EventProfiles.Projections.CalculatedAttributes;
 
@@ -23,6 +24,7 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
     public const string DocumentAlias = "calculated_attribute_state";
     public const string ProjectionName = nameof(PersonCalculations);
     private readonly TimeProvider _clock;
+    private readonly ILogger? _logger;
     private volatile PageContext _page = PageContext.Empty;
 
     /// <summary>What one page of events is evaluated with, loaded in one batched query.</summary>
@@ -33,9 +35,10 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         public static readonly PageContext Empty = new([], [], [], new Dictionary<long, Profile>(), Array.Empty<InitialisedCalculation>().ToLookup(i => i.Mpid));
     }
 
-    public PersonCalculationsProjection(TimeProvider clock)
+    public PersonCalculationsProjection(TimeProvider clock, ILogger? logger = null)
     {
         _clock = clock;
+        _logger = logger;
         Name = ProjectionName;
         // Bigger pages and people's state kept in memory between pages: fewer round trips and loads under load.
         Options.BatchSize = 2_000;
@@ -121,6 +124,11 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
                 case EventCaptured captured when captured.WorkspaceId == definition.WorkspaceId:
                     snapshot ??= PersonCalculations.For(mpid);
                     snapshot.Observe(definition, captured, now);
+                    if (definition.Patterns.TakeExhaustedNotice())
+                        // The one worker serves every workspace: a pattern this slow is cut off, and its owner told why.
+                        _logger?.LogWarning(
+                            "Calculated attribute {Id} ({Name}, workspace {WorkspaceId}): its pattern condition timed out {TimedOut} times in one page of events; for the rest of the page it counts as not matched. Simplify the pattern.",
+                            definition.Id, definition.Name, definition.WorkspaceId, definition.Patterns.TimedOut);
                     changed = true;
                     break;
                 case CalculatedAttributeSeeded seed when definition.AcceptsSeed(seed):
