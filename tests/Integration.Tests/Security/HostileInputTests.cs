@@ -146,7 +146,8 @@ public class HostileInputTests(AppFixture app, ITestOutputHelper output)
         var tables = new List<string>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync()) tables.Add(reader.GetString(0));
-        var kept = tables.Where(t => !AsyncDocuments.Any(t.Contains)).ToList();
+        // The credential throttle records every refused secret on purpose (that is how guessing is slowed down).
+        var kept = tables.Where(t => !AsyncDocuments.Any(t.Contains) && t != "ep_credential_failures").ToList();
         output.WriteLine($"counted: {string.Join(", ", kept)}");
         return kept;
     }
