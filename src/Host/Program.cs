@@ -74,7 +74,9 @@ builder.Host.UseWolverine(opts =>
     opts.OnException<DeliveryRejectedException>().MoveToErrorQueue();
     opts.OnException<DeliveryFailedException>().ScheduleRetry(retryDelays.Select(ms => TimeSpan.FromMilliseconds(ms)).ToArray());
     // Deliveries wait on the network, not the CPU: several at once per node.
-    opts.LocalQueueFor<DeliverBatch>().MaximumParallelMessages(builder.Configuration.GetValue("EventProfiles:Forwarding:Parallelism", 16));
+    opts.LocalQueueFor<DeliverBatch>().MaximumParallelMessages(builder.Configuration.GetValue("EventProfiles:Forwarding:Parallelism", 16))
+        // The envelope id is the delivery's WorkId, recorded with its person and workspace: what an erasure deletes it by.
+        .CustomizeOutgoing(e => { if (e.Message is DeliverBatch d) e.Id = d.WorkId; });
     // Replays that initialise calculated attributes and audiences run one at a time, in order, in the background:
     // an audience's job runs after its event counters' replays.
     opts.LocalQueue("initialisation").Sequential();
@@ -144,7 +146,8 @@ builder.Services.AddHostedService(sp => sp.GetRequiredService<RetentionEnforcer>
 builder.Services.AddSingleton(new OperationFiles(builder.Configuration["EventProfiles:Operations:Folder"]
     ?? Path.Combine(builder.Environment.ContentRootPath, ".data", "operations")));
 builder.Services.AddSingleton<RebuildCalculations>();
-builder.Services.AddSingleton<IOperation, RebuildProjections>();
+builder.Services.AddSingleton<RebuildProjections>(); // also what an erasure folds the people it leaves with again
+builder.Services.AddSingleton<IOperation>(sp => sp.GetRequiredService<RebuildProjections>());
 builder.Services.AddSingleton<IOperation, ReplayBatches>();
 builder.Services.AddSingleton<IOperation, ExportEvents>();
 builder.Services.AddSingleton<IOperation, ImportEvents>();
