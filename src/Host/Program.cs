@@ -13,6 +13,7 @@ using EventProfiles.Host.ActivityView;
 using EventProfiles.Host.Configuration;
 using EventProfiles.Host.Health;
 using EventProfiles.Projections;
+using EventProfiles.Projections.CalculatedAttributes;
 using FluentValidation;
 using JasperFx;
 using Marten;
@@ -77,6 +78,9 @@ builder.Host.UseWolverine(opts =>
     opts.LocalQueueFor<DeliverBatch>().MaximumParallelMessages(builder.Configuration.GetValue("EventProfiles:Forwarding:Parallelism", 16))
         // The envelope id is the delivery's WorkId, recorded with its person and workspace: what an erasure deletes it by.
         .CustomizeOutgoing(e => { if (e.Message is DeliverBatch d) e.Id = d.WorkId; });
+    // The same for the projection's messages about one person (see PersonWorkRecord).
+    opts.LocalQueueFor<AudienceMembershipsChanged>().CustomizeOutgoing(e => { if (e.Message is AudienceMembershipsChanged m) e.Id = m.WorkId; });
+    opts.LocalQueueFor<ReevaluateAudiencesAt>().CustomizeOutgoing(e => { if (e.Message is ReevaluateAudiencesAt m) e.Id = m.WorkId; });
     // Replays that initialise calculated attributes and audiences run one at a time, in order, in the background:
     // an audience's job runs after its event counters' replays.
     opts.LocalQueue("initialisation").Sequential();

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Forwarding;
-using EventProfiles.Commands.Privacy;
+using EventProfiles.Projections.Privacy;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Audiences;
 using EventProfiles.Domain.Forwarding;
@@ -48,7 +48,7 @@ public static class AudienceMembershipsChangedHandler
             {
                 var delivery = new DeliverBatch(connection.OutputId, connection.Id, id, id, change.Mpid, $"audience:{audience.Id}", "production", payload);
                 messages.Add(delivery);
-                session.RecordWork(audience.WorkspaceIds.Select(w => new PersonWork.Row(delivery.WorkId, change.Mpid, w)));
+                session.RecordWork(audience.WorkspaceIds.Select(w => new PersonWorkRecord.Row(delivery.WorkId, change.Mpid, w)));
             }
         }
         return messages;

@@ -1,5 +1,5 @@
 using EventProfiles.Commands.Forwarding;
-using EventProfiles.Commands.Privacy;
+using EventProfiles.Projections.Privacy;
 using EventProfiles.Domain.Audiences;
 using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Profiles;
@@ -224,7 +224,7 @@ public static class StandardAudienceSend
             {
                 var delivery = new DeliverBatch(connection.OutputId, connection.Id, id, id, chunk[0], $"audience:{audience.Id}", "production", payload);
                 messages.Add(delivery);
-                session.RecordWork(chunk.SelectMany(m => audience.WorkspaceIds.Select(w => new PersonWork.Row(delivery.WorkId, m, w))));
+                session.RecordWork(chunk.SelectMany(m => audience.WorkspaceIds.Select(w => new PersonWorkRecord.Row(delivery.WorkId, m, w))));
             }
         }
         return messages;

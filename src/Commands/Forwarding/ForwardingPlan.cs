@@ -5,7 +5,7 @@ using EventProfiles.Domain.Forwarding;
 using EventProfiles.Projections.CalculatedAttributes;
 using EventProfiles.Domain.Ingestion;
 using EventProfiles.Domain.Profiles;
-using EventProfiles.Commands.Privacy;
+using EventProfiles.Projections.Privacy;
 using Marten;
 using Wolverine.Marten;
 using Wolverine.Runtime;
@@ -81,7 +81,7 @@ public sealed class ForwardingPlan
     {
         if (_outbound.Count == 0) return;
         await AddCalculatedAttributesAsync(session);
-        var work = new List<Privacy.PersonWork.Row>();
+        var work = new List<PersonWorkRecord.Row>();
         foreach (var o in _outbound)
             foreach (var connection in o.Connections)
                 if (ConnectionFilter.Apply(o.Batch, connection, o.Workspace) is { } payload)
@@ -89,7 +89,7 @@ public sealed class ForwardingPlan
                     var delivery = new DeliverBatch(connection.OutputId, connection.Id, Guid.CreateVersion7(), o.BatchId, o.Mpid,
                         o.Input, o.Environment, payload.ToJsonString());
                     _deliveries.Add(delivery);
-                    work.Add(new Privacy.PersonWork.Row(delivery.WorkId, o.Mpid, o.WorkspaceId));
+                    work.Add(new PersonWorkRecord.Row(delivery.WorkId, o.Mpid, o.WorkspaceId));
                 }
         if (_deliveries.Count == 0) return;
         var outbox = new MartenOutbox(runtime, session);

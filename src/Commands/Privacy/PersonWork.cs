@@ -1,3 +1,6 @@
+using EventProfiles.Commands.Forwarding;
+using EventProfiles.Projections.CalculatedAttributes;
+using EventProfiles.Projections.Privacy;
 using Marten;
 using Npgsql;
 using Wolverine;
@@ -8,31 +11,18 @@ namespace EventProfiles.Commands.Privacy;
 
 /// <summary>
 /// Queued work that holds a person's data (deliveries to outputs), keyed by the person and the workspace it belongs to
-/// (<see cref="PrivacyStorage.PersonWorkTable"/>). The work id is the Wolverine envelope id of the message (set by an
+/// (<see cref="PersonWorkRecord.Table"/>). The work id is the Wolverine envelope id of the message (set by an
 /// envelope rule from the message's own id), so it stays the same while the message waits, is retried, scheduled or
 /// dead-lettered. An erasure removes exactly the envelopes recorded for the people and workspace it erases — never by
 /// looking into message bodies, where one person's identity can be part of another's data.
 /// </summary>
 public static class PersonWork
 {
-    public sealed record Row(Guid WorkId, long Mpid, int WorkspaceId);
-
-    /// <summary>Records work in the transaction that queues it.</summary>
-    public static void RecordWork(this IDocumentOperations session, IEnumerable<Row> rows)
-    {
-        var list = rows.Distinct().ToList();
-        if (list.Count == 0) return;
-        session.QueueSqlCommand(
-            $"insert into {session.DocumentStore.Options.DatabaseSchemaName}.{PrivacyStorage.PersonWorkTable} (work_id, mpid, workspace_id) " +
-            "select * from unnest(?::uuid[], ?::bigint[], ?::int[]) on conflict do nothing",
-            list.Select(r => r.WorkId).ToArray(), list.Select(r => r.Mpid).ToArray(), list.Select(r => r.WorkspaceId).ToArray());
-    }
-
     /// <summary>The same people and workspaces for a message queued again under a new id (a paused output's delivery).</summary>
     public static async Task CopyAsync(NpgsqlDataSource db, string schema, Guid from, Guid to, CancellationToken ct)
     {
         await using var command = db.CreateCommand(
-            $"insert into {schema}.{PrivacyStorage.PersonWorkTable} (work_id, mpid, workspace_id) select $2, mpid, workspace_id from {schema}.{PrivacyStorage.PersonWorkTable} " +
+            $"insert into {schema}.{PersonWorkRecord.Table} (work_id, mpid, workspace_id) select $2, mpid, workspace_id from {schema}.{PersonWorkRecord.Table} " +
             "where work_id = $1 on conflict do nothing");
         command.Parameters.Add(new NpgsqlParameter { Value = from });
         command.Parameters.Add(new NpgsqlParameter { Value = to });
@@ -43,7 +33,7 @@ public static class PersonWork
     public static async Task<Guid[]> OfAsync(IDocumentSession session, long[] mpids, int? workspaceId, CancellationToken ct)
     {
         await using var command = ((NpgsqlConnection)session.Connection!).CreateCommand();
-        command.CommandText = $"select distinct work_id from {session.DocumentStore.Options.DatabaseSchemaName}.{PrivacyStorage.PersonWorkTable} " +
+        command.CommandText = $"select distinct work_id from {session.DocumentStore.Options.DatabaseSchemaName}.{PersonWorkRecord.Table} " +
                               "where mpid = any($1) and ($2::int is null or workspace_id = $2)";
         command.Parameters.Add(new NpgsqlParameter { Value = mpids });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)workspaceId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
@@ -62,9 +52,14 @@ public static class PersonWork
     {
         if (workIds.Length == 0) return;
         var storage = runtime.Storage;
-        foreach (var id in workIds) await storage.Inbox.DeleteIncomingEnvelopeAsync(new Envelope { Id = id });
+        // An incoming envelope is identified by its id and the durable local queue it waits in (one per kind of work).
+        object[] kinds = [new DeliverBatch("", "", Guid.Empty, Guid.Empty, 0, "", "", ""), new AudienceMembershipsChanged([]), new ReevaluateAudiencesAt(0, default)];
+        var queues = kinds.Select(k => runtime.RoutingFor(k.GetType()).RouteForSend(k, null).Single().Destination).Distinct().ToList();
+        foreach (var id in workIds)
+            foreach (var queue in queues)
+                await storage.Inbox.DeleteIncomingEnvelopeAsync(new Envelope { Id = id, Destination = queue });
         await storage.DeadLetters.DiscardAsync(new DeadLetterEnvelopeQuery(workIds), ct);
-        session.QueueSqlCommand($"delete from {session.DocumentStore.Options.DatabaseSchemaName}.{PrivacyStorage.PersonWorkTable} where work_id = any(?)", (object)workIds);
+        session.QueueSqlCommand($"delete from {session.DocumentStore.Options.DatabaseSchemaName}.{PersonWorkRecord.Table} where work_id = any(?)", (object)workIds);
     }
 
     /// <summary>
@@ -74,7 +69,7 @@ public static class PersonWork
     /// </summary>
     public static async Task<int> ForgetFinishedAsync(NpgsqlDataSource db, string schema, IWolverineRuntime runtime, CancellationToken ct)
     {
-        var table = $"{schema}.{PrivacyStorage.PersonWorkTable}";
+        var table = $"{schema}.{PersonWorkRecord.Table}";
         var old = new List<Guid>();
         // The database's clock on both sides: created_at is its own.
         await using (var command = db.CreateCommand($"select distinct work_id from {table} where created_at < now() - interval '1 day' limit 1000"))

@@ -11,7 +11,7 @@ public static class PrivacyStorage
     /// queued, retried, scheduled and dead-lettered messages by (the work id is the Wolverine envelope id), instead of
     /// searching message bodies. Written in the transaction that queues the work.
     /// </summary>
-    public const string PersonWorkTable = "ep_person_work";
+    public const string PersonWorkTable = Projections.Privacy.PersonWorkRecord.Table;
 
     public static StoreOptions AddPrivacyDocuments(this StoreOptions opts)
     {
