@@ -25,6 +25,7 @@ public static class PrivacyStorage
         work.AddColumn<int>("workspace_id").AsPrimaryKey();
         work.AddColumn<DateTimeOffset>("created_at").NotNull().DefaultValueByExpression("now()");
         work.Indexes.Add(new IndexDefinition($"{PersonWorkTable}_mpid") { Columns = ["mpid"] });
+        work.Indexes.Add(new IndexDefinition($"{PersonWorkTable}_created") { Columns = ["created_at"] }); // the sweep that forgets finished work
         opts.Storage.ExtendedSchemaObjects.Add(work);
         return opts;
     }
