@@ -18,6 +18,7 @@ using EventProfiles.Domain.Profiles;
 using EventProfiles.Domain.Workspaces;
 using EventProfiles.Projections.CalculatedAttributes;
 using EventProfiles.Projections.Identity;
+using EventProfiles.Projections.Privacy;
 using JasperFx.Events;
 using JasperFx.Events.Daemon;
 using Marten;
@@ -173,7 +174,12 @@ public static class ProcessDataSubjectRequestHandler
                 var payload = AudienceMembershipsChangedHandler.Message(id, new MembershipChange(audience.Id, audience.Activation ?? Guid.Empty, member.Mpid, false, now, "erased"),
                     audience, directory.WorkspaceById(audience.WorkspaceIds[0])?.AccountId ?? 0, profiles.GetValueOrDefault(member.Mpid)).ToJsonString();
                 foreach (var connection in connections[audience.Id])
-                    messages.Add(new DeliverBatch(connection.OutputId, connection.Id, id, id, member.Mpid, $"audience:{audience.Id}", "production", payload));
+                {
+                    var removal = new DeliverBatch(connection.OutputId, connection.Id, id, id, member.Mpid, $"audience:{audience.Id}", "production", payload);
+                    messages.Add(removal);
+                    // Someone who stays (in other workspaces) can be erased later: that erasure must find this delivery too.
+                    if (!whole.Contains(member.Mpid)) session.RecordWork(audience.WorkspaceIds.Select(w => new PersonWorkRecord.Row(removal.WorkId, member.Mpid, w)));
+                }
                 session.HardDelete<AudienceMember>(member.Id);
             }
         }
