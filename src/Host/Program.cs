@@ -14,6 +14,7 @@ using EventProfiles.Host.ActivityView;
 using EventProfiles.Host.Configuration;
 using EventProfiles.Host.Health;
 using EventProfiles.Projections;
+using EventProfiles.Projections.CalculatedAttributes;
 using FluentValidation;
 using JasperFx;
 using Marten;
@@ -85,7 +86,12 @@ builder.Host.UseWolverine(opts =>
     opts.OnException<DeliveryRejectedException>().MoveToErrorQueue();
     opts.OnException<DeliveryFailedException>().ScheduleRetry(retryDelays.Select(ms => TimeSpan.FromMilliseconds(ms)).ToArray());
     // Deliveries wait on the network, not the CPU: several at once per node.
-    opts.LocalQueueFor<DeliverBatch>().MaximumParallelMessages(builder.Configuration.GetValue("EventProfiles:Forwarding:Parallelism", 16));
+    opts.LocalQueueFor<DeliverBatch>().MaximumParallelMessages(builder.Configuration.GetValue("EventProfiles:Forwarding:Parallelism", 16))
+        // The envelope id is the delivery's WorkId, recorded with its person and workspace: what an erasure deletes it by.
+        .CustomizeOutgoing(e => { if (e.Message is DeliverBatch d) e.Id = d.WorkId; });
+    // The same for the projection's messages about one person (see PersonWorkRecord).
+    opts.LocalQueueFor<AudienceMembershipsChanged>().CustomizeOutgoing(e => { if (e.Message is AudienceMembershipsChanged m) e.Id = m.WorkId; });
+    opts.LocalQueueFor<ReevaluateAudiencesAt>().CustomizeOutgoing(e => { if (e.Message is ReevaluateAudiencesAt m) e.Id = m.WorkId; });
     // Replays that initialise calculated attributes and audiences run one at a time, in order, in the background:
     // an audience's job runs after its event counters' replays.
     opts.LocalQueue("initialisation").Sequential();
@@ -162,7 +168,8 @@ builder.Services.AddHostedService(sp => sp.GetRequiredService<RetentionEnforcer>
 builder.Services.AddSingleton(new OperationFiles(builder.Configuration["EventProfiles:Operations:Folder"]
     ?? Path.Combine(builder.Environment.ContentRootPath, ".data", "operations")));
 builder.Services.AddSingleton<RebuildCalculations>();
-builder.Services.AddSingleton<IOperation, RebuildProjections>();
+builder.Services.AddSingleton<RebuildProjections>(); // also what an erasure folds the people it leaves with again
+builder.Services.AddSingleton<IOperation>(sp => sp.GetRequiredService<RebuildProjections>());
 builder.Services.AddSingleton<IOperation, ReplayBatches>();
 builder.Services.AddSingleton<IOperation, ExportEvents>();
 builder.Services.AddSingleton<IOperation, ImportEvents>();

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Forwarding;
+using EventProfiles.Projections.Privacy;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Audiences;
 using EventProfiles.Domain.Forwarding;
@@ -45,7 +46,11 @@ public static class AudienceMembershipsChangedHandler
             var accountId = directory.WorkspaceById(audience.WorkspaceIds[0])?.AccountId ?? 0;
             var payload = Message(id, change, audience, accountId, profiles.GetValueOrDefault(change.Mpid)).ToJsonString();
             foreach (var connection in connections[change.AudienceId])
-                messages.Add(new DeliverBatch(connection.OutputId, connection.Id, id, id, change.Mpid, $"audience:{audience.Id}", "production", payload));
+            {
+                var delivery = new DeliverBatch(connection.OutputId, connection.Id, id, id, change.Mpid, $"audience:{audience.Id}", "production", payload);
+                messages.Add(delivery);
+                session.RecordWork(audience.WorkspaceIds.Select(w => new PersonWorkRecord.Row(delivery.WorkId, change.Mpid, w)));
+            }
         }
         return messages;
     }

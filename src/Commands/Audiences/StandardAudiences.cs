@@ -1,4 +1,5 @@
 using EventProfiles.Commands.Forwarding;
+using EventProfiles.Projections.Privacy;
 using EventProfiles.Domain.Audiences;
 using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Profiles;
@@ -122,8 +123,9 @@ public static class CalculateStandardAudienceHandler
             latest.CalculatedOn = progress.FinishedAt;
             session.Store(progress);
             session.Store(latest);
+            var sends = await StandardAudienceSend.MessagesAsync(latest, members, session, directory, progress.FinishedAt.Value, ct);
             await session.SaveChangesAsync(ct);
-            messages.AddRange(await StandardAudienceSend.MessagesAsync(latest, members, session, directory, progress.FinishedAt.Value, ct));
+            messages.AddRange(sends);
         }
         logger.LogInformation("Standard audience {Id} calculated: {Members} of {People} people, {Events} events read in {Seconds:0.0} s",
             audience.Id, members.Count, people.Count, progress.EventsRead, (progress.FinishedAt!.Value - progress.StartedAt).TotalSeconds);
@@ -199,7 +201,8 @@ public static class StandardAudienceSend
 {
     private const int ProfilesPerMessage = 100;
 
-    public static async Task<IReadOnlyList<object>> MessagesAsync(Audience audience, IReadOnlyList<long> members, IQuerySession session,
+    /// <remarks>Each send is recorded under every member it names (<see cref="PersonWork"/>), in the session's transaction.</remarks>
+    public static async Task<IReadOnlyList<object>> MessagesAsync(Audience audience, IReadOnlyList<long> members, IDocumentSession session,
         WorkspaceDirectory directory, DateTimeOffset now, CancellationToken ct)
     {
         var connections = await session.Query<AudienceConnection>().Where(c => c.AudienceId == audience.Id).ToListAsync(ct);
@@ -218,7 +221,11 @@ public static class StandardAudienceSend
                     profiles.GetValueOrDefault(mpid))["user_profiles"]![0]!.DeepClone());
             var payload = message.ToJsonString();
             foreach (var connection in connections)
-                messages.Add(new DeliverBatch(connection.OutputId, connection.Id, id, id, chunk[0], $"audience:{audience.Id}", "production", payload));
+            {
+                var delivery = new DeliverBatch(connection.OutputId, connection.Id, id, id, chunk[0], $"audience:{audience.Id}", "production", payload);
+                messages.Add(delivery);
+                session.RecordWork(chunk.SelectMany(m => audience.WorkspaceIds.Select(w => new PersonWorkRecord.Row(delivery.WorkId, m, w))));
+            }
         }
         return messages;
     }

@@ -11,7 +11,15 @@ namespace EventProfiles.Commands.Forwarding;
 /// One enriched, filtered batch for one output. Written to Wolverine's durable local queue in the same transaction as
 /// the events it comes from, so no batch is accepted without its deliveries recorded.
 /// </summary>
-public sealed record DeliverBatch(string OutputId, string ConnectionId, Guid DeliveryId, Guid BatchId, long Mpid, string Input, string Environment, string Payload);
+public sealed record DeliverBatch(string OutputId, string ConnectionId, Guid DeliveryId, Guid BatchId, long Mpid, string Input, string Environment, string Payload)
+{
+    /// <summary>
+    /// This queued message's own id, also its Wolverine envelope id (see Program.cs) and the key of its
+    /// <see cref="Privacy.PersonWork"/> rows: what an erasure deletes it by. <see cref="DeliveryId"/> may be shared by
+    /// the deliveries of one membership change to several outputs; this never is.
+    /// </summary>
+    public Guid WorkId { get; init; } = Guid.CreateVersion7();
+}
 
 /// <summary>The destination failed in a way that may pass (5xx, 408, 429, no connection): retried with back-off, then dead-lettered.</summary>
 public sealed class DeliveryFailedException(string message) : Exception(message);
@@ -25,11 +33,17 @@ public static class DeliverBatchHandler
     public static readonly TimeSpan PausedRecheck = TimeSpan.FromSeconds(5);
 
     public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, OutputCounters counters,
-        LiveStream live, CancellationToken ct)
+        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, CancellationToken ct)
     {
         var output = await outputs.GetAsync(delivery.OutputId, ct);
         if (output is null) return null; // the output was deleted: its deliveries go with it
-        if (output.Paused) return delivery.DelayedFor(PausedRecheck);
+        if (output.Paused)
+        {
+            // Waits as a new message (a new envelope id), recorded under the same people first so an erasure finds it.
+            var later = delivery with { WorkId = Guid.CreateVersion7() };
+            await Privacy.PersonWork.CopyAsync(db, store.Options.DatabaseSchemaName, delivery.WorkId, later.WorkId, ct);
+            return later.DelayedFor(PausedRecheck);
+        }
 
         try
         {

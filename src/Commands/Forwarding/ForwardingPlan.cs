@@ -5,6 +5,7 @@ using EventProfiles.Domain.Forwarding;
 using EventProfiles.Projections.CalculatedAttributes;
 using EventProfiles.Domain.Ingestion;
 using EventProfiles.Domain.Profiles;
+using EventProfiles.Projections.Privacy;
 using Marten;
 using Wolverine.Marten;
 using Wolverine.Runtime;
@@ -80,14 +81,20 @@ public sealed class ForwardingPlan
     {
         if (_outbound.Count == 0) return;
         await AddCalculatedAttributesAsync(session);
+        var work = new List<PersonWorkRecord.Row>();
         foreach (var o in _outbound)
             foreach (var connection in o.Connections)
                 if (ConnectionFilter.Apply(o.Batch, connection, o.Workspace) is { } payload)
-                    _deliveries.Add(new DeliverBatch(connection.OutputId, connection.Id, Guid.CreateVersion7(), o.BatchId, o.Mpid,
-                        o.Input, o.Environment, payload.ToJsonString()));
+                {
+                    var delivery = new DeliverBatch(connection.OutputId, connection.Id, Guid.CreateVersion7(), o.BatchId, o.Mpid,
+                        o.Input, o.Environment, payload.ToJsonString());
+                    _deliveries.Add(delivery);
+                    work.Add(new PersonWorkRecord.Row(delivery.WorkId, o.Mpid, o.WorkspaceId));
+                }
         if (_deliveries.Count == 0) return;
         var outbox = new MartenOutbox(runtime, session);
         foreach (var delivery in _deliveries) await outbox.SendAsync(delivery);
+        session.RecordWork(work); // what an erasure of the person (in the batch's workspace) deletes these deliveries by
         session.CountEnqueued(_deliveries.GroupBy(d => d.OutputId).ToDictionary(g => g.Key, g => g.Count()));
     }
 

@@ -125,10 +125,12 @@ public static class PersonEventTypes
         typeof(ProfileCreated), typeof(BatchReceived), typeof(EventCaptured), typeof(UserAttributeSet), typeof(UserAttributeRemoved),
         typeof(DeviceSeen), typeof(InstallAttributed), typeof(OptOutChanged), typeof(LimitAdTrackingChanged), typeof(ProfileAgedOut),
         typeof(ProfileReactivated), typeof(Domain.Identity.UserIdentityAdded), typeof(Domain.Identity.UserIdentityChanged),
-        typeof(Domain.Identity.UserIdentityRemoved), typeof(Domain.Identity.ProfileAliasedTo), typeof(Domain.Identity.ProfileAliasedFrom),
+        typeof(Domain.Identity.UserIdentityRemoved), typeof(Domain.Identity.UserIdentityIgnored), typeof(Domain.Identity.ProfileAliasedTo), typeof(Domain.Identity.ProfileAliasedFrom),
         typeof(Domain.Consent.ConsentStateChanged), typeof(Domain.CalculatedAttributes.CalculatedAttributeSeeded),
-        typeof(Domain.Audiences.AudiencesReevaluationDue),
+        typeof(Domain.Audiences.AudiencesReevaluationDue), typeof(Domain.Privacy.WorkspaceDataErased),
     ];
+
+    public static IReadOnlyCollection<Type> All => Known;
 
     // The names Marten stores them under (snake_case of the type name, e.g. event_captured).
     private static readonly Dictionary<string, Type> ByStoredName = Known.ToDictionary(t => t.GetEventTypeName(), StringComparer.Ordinal);

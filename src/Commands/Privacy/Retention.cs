@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using EventProfiles.Commands.Api;
+using EventProfiles.Commands.Operations;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Privacy;
@@ -78,7 +79,7 @@ public static class PutRetentionEndpoint
 /// The events that make up the profile's state (identities, attributes, consent) stay while the profile does.
 /// </summary>
 public sealed class RetentionEnforcer(IDocumentStore store, NpgsqlDataSource db, WorkspaceDirectory directory, TimeProvider clock, IWolverineRuntime runtime,
-    ILogger<RetentionEnforcer> logger) : BackgroundService
+    RebuildProjections rebuild, ILogger<RetentionEnforcer> logger) : BackgroundService
 {
     private const int RowsPerStatement = 5_000;
     private const int ProfilesPerRound = 100;
@@ -140,14 +141,25 @@ public sealed class RetentionEnforcer(IDocumentStore store, NpgsqlDataSource db,
             await using var session = store.LightweightSession();
             var expired = await session.Query<Profile>().Where(p => p.LastStoredAt < cutoff).OrderBy(p => p.LastStoredAt).Take(ProfilesPerRound).ToListAsync(ct);
             if (expired.Count == 0) break;
-            var messages = await ProcessDataSubjectRequestHandler.EraseAsync(session, db, expired.Select(p => p.Mpid).ToList(), directory, clock, ct);
-            if (messages is null) break; // the daemon is behind: next round
+            // The erasure path of data-subject requests, for the whole person (no workspace: retention is the org's).
+            var erased = await ProcessDataSubjectRequestHandler.EraseAsync(session, db, runtime, expired.Select(p => p.Mpid).ToList(), null, directory, null, clock, ct);
+            if (erased is null) break; // the daemon is behind: next round
             // Removal messages to audience outputs are committed with the erasure (transactional outbox).
             var outbox = new MartenOutbox(runtime, session);
-            foreach (var message in messages) await outbox.SendAsync(message);
+            foreach (var message in erased.Messages) await outbox.SendAsync(message);
             await session.SaveChangesAsync(ct);
+            if (erased.RebuildAfterCommit.Count > 0) await rebuild.RebuildGroupAsync(erased.RebuildAfterCommit, ct);
             people += expired.Count;
         }
+
+        // Access exports past their download time are deleted, not only refused; queued work that is over is forgotten.
+        await using (var session = store.LightweightSession())
+        {
+            var now = clock.GetUtcNow();
+            session.HardDeleteWhere<DsrExport>(e => e.ExpiresAt < now);
+            await session.SaveChangesAsync(ct);
+        }
+        await PersonWork.ForgetFinishedAsync(db, schema, runtime, ct);
         var (agedOut, archived) = await ProfileLifetime.RunAsync(store, db, settings, clock.GetUtcNow(), ct);
         if (agedOut > 0 || archived > 0) logger.LogInformation("Profile lifetime: {AgedOut} people aged out, {Archived} streams archived", agedOut, archived);
         if (deleted > 0 || people > 0) logger.LogInformation("Retention: {Events} events and {People} people past {Days} days removed", deleted, people, settings.DataRetentionDays);

@@ -142,6 +142,13 @@ public sealed record Profile
         Workspaces = Workspaces.ToImmutableSortedDictionary(w => w.Key, w => w.Value with { Devices = w.Value.Devices.Clear() }),
     };
 
+    /// <summary>The workspace erased its data of the person: nothing of that workspace remains, and the person is no longer known there.</summary>
+    public Profile Apply(Privacy.WorkspaceDataErased e) => this with
+    {
+        Workspaces = Workspaces.Remove(e.WorkspaceId),
+        IgnoredIdentities = IgnoredIdentities.RemoveAll(i => i.WorkspaceId == e.WorkspaceId),
+    };
+
     /// <summary>Folds a sequence of events onto this state (the decision uses it to see its own effect).</summary>
     public Profile Evolve(object @event) => @event switch
     {
@@ -162,6 +169,7 @@ public sealed record Profile
         LimitAdTrackingChanged e => Apply(e),
         ProfileAgedOut e => Apply(e),
         ProfileReactivated e => Apply(e),
+        Privacy.WorkspaceDataErased e => Apply(e),
         _ => this,
     };
 

@@ -9,6 +9,8 @@ using Marten;
 using Marten.Events.Aggregation;
 using Microsoft.Extensions.Logging;
 
+using EventProfiles.Projections.Privacy;
+
 namespace EventProfiles.Projections.CalculatedAttributes;
 
 /// <summary>
@@ -159,14 +161,18 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         if (slice.Snapshot is not { } person) return ValueTask.CompletedTask;
         if (person.Changes.Count > 0)
         {
-            slice.PublishMessage(new AudienceMembershipsChanged(person.Changes.ToList()));
+            var changed = new AudienceMembershipsChanged(person.Changes.ToList());
+            slice.PublishMessage(changed);
+            operations.RecordWork([new PersonWorkRecord.Row(changed.WorkId, person.Mpid, PersonWorkRecord.PersonWide)]);
             person.Changes.Clear();
         }
         // Only moments that can change a verdict are scheduled, and each once.
         if (person.AudiencesChangeAt is { } next && (person.ReevaluationScheduledFor is not { } scheduled || next < scheduled || scheduled <= _clock.GetUtcNow()))
         {
             person.ReevaluationScheduledFor = next;
-            slice.PublishMessage(new ReevaluateAudiencesAt(person.Mpid, next));
+            var reevaluate = new ReevaluateAudiencesAt(person.Mpid, next);
+            slice.PublishMessage(reevaluate);
+            operations.RecordWork([new PersonWorkRecord.Row(reevaluate.WorkId, person.Mpid, PersonWorkRecord.PersonWide)]);
         }
         return ValueTask.CompletedTask;
     }
@@ -185,10 +191,18 @@ public static class PersonFactsFor
 }
 
 /// <summary>Membership changes found by the projection, in the order found.</summary>
-public sealed record AudienceMembershipsChanged(IReadOnlyList<MembershipChange> Changes);
+public sealed record AudienceMembershipsChanged(IReadOnlyList<MembershipChange> Changes)
+{
+    /// <summary>Its Wolverine envelope id and <see cref="PersonWorkRecord"/> key: what an erasure of the person deletes it by.</summary>
+    public Guid WorkId { get; init; } = Guid.CreateVersion7();
+}
 
 /// <summary>Evaluate this person's audiences again at this moment (time alone changes a verdict then).</summary>
-public sealed record ReevaluateAudiencesAt(long Mpid, DateTimeOffset At);
+public sealed record ReevaluateAudiencesAt(long Mpid, DateTimeOffset At)
+{
+    /// <summary>Its Wolverine envelope id and <see cref="PersonWorkRecord"/> key: what an erasure of the person deletes it by.</summary>
+    public Guid WorkId { get; init; } = Guid.CreateVersion7();
+}
 
 /// <summary>The definitions and audiences being computed, read from their documents.</summary>
 public static class ComputedDefinitions

@@ -35,4 +35,5 @@ public partial class ProfileProjection : SingleStreamProjection<Profile, string>
     public static Profile Apply(LimitAdTrackingChanged e, Profile p) => p.Apply(e);
     public static Profile Apply(ProfileAgedOut e, Profile p) => p.Apply(e);
     public static Profile Apply(ProfileReactivated e, Profile p) => p.Apply(e);
+    public static Profile Apply(Domain.Privacy.WorkspaceDataErased e, Profile p) => p.Apply(e);
 }

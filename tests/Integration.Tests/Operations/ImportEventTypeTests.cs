@@ -29,6 +29,17 @@ public class ImportEventTypeTests(AppFixture app)
         (await app.EventCount(long.Parse(mpid, System.Globalization.CultureInfo.InvariantCulture), "profile_created")).ShouldBe(0); // not even the good line before it
     }
 
+    [Fact]
+    public void every_event_the_profile_folds_can_be_imported()
+    {
+        // An export holds every event of a stream; an event type the import does not know would fail the whole file.
+        var folded = typeof(EventProfiles.Projections.Profiles.ProfileProjection).GetMethods()
+            .Where(m => m.IsStatic && m.Name is "Apply" or "Create").Select(m => m.GetParameters()[0].ParameterType)
+            .Where(t => t.Namespace?.StartsWith("EventProfiles.Domain", StringComparison.Ordinal) == true).Distinct().ToList();
+        folded.ShouldNotBeEmpty();
+        folded.Except(EventProfiles.Commands.Operations.PersonEventTypes.All).ShouldBeEmpty();
+    }
+
     private async Task<string> Upload(string content)
     {
         using var uploaded = await app.AdminClient().PostAsync("/api/admin/jobs/files", new StringContent(content, Encoding.UTF8, "application/x-ndjson"));
