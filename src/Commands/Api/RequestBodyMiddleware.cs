@@ -180,7 +180,7 @@ public sealed class RequestBodyMiddleware(BodyLimits limits)
             + $"; a request may be at most {limit.MaxBytes} bytes ({limit.Family}).");
 
     /// <summary>Turns a decompressor's complaint (not gzip, truncated, corrupt) into one error the middleware answers 400.</summary>
-    private sealed class DecodingStream(Stream inner, string encoding) : Stream
+    private sealed class DecodingStream(Stream inner, string encoding) : ReadOnlyBodyStream
     {
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
         {
@@ -202,21 +202,11 @@ public sealed class RequestBodyMiddleware(BodyLimits limits)
             if (disposing) inner.Dispose();
             base.Dispose(disposing);
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
 
 /// <summary>A request body that refuses to yield more than its endpoint's limit: the read past it throws.</summary>
-public sealed class CappedStream(Stream inner, BodyLimit limit) : Stream
+public sealed class CappedStream(Stream inner, BodyLimit limit) : ReadOnlyBodyStream
 {
     private long _read;
 
@@ -245,7 +235,11 @@ public sealed class CappedStream(Stream inner, BodyLimit limit) : Stream
         if (_read > limit.MaxBytes) throw new BodyTooLargeException(limit);
         return read;
     }
+}
 
+/// <summary>A request body read front to back, once: what the wrappers above do not need of <see cref="Stream"/>.</summary>
+public abstract class ReadOnlyBodyStream : Stream
+{
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => false;
