@@ -27,6 +27,8 @@ HOT_RC=0
 HOT_ROWS="$DIR/h-summary.tsv" # workload, rate, p50, p99, raw limit, share
 : >"$HOT_ROWS"
 HOT_BASE="http://127.0.0.1:$HOST_PORT"
+# The box is shared: the load average at the start and end says how much else ran during the measurements.
+HOT_LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 command -v wrk >/dev/null || {
   echo ">> installing Debian's wrk for part (h)" >&2
@@ -78,7 +80,8 @@ TOKEN="$(curl -s -H 'Content-Type: application/json' -d '{"client_id":"demo-clie
   | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).access_token))')"
 psql_q -c "select mpid from $HOT_SCHEMA.ep_identity_index where identity_type = 'customer_id' and identity_value like 'cust-%'" >"$DIR/h-mpids.txt"
 psql_q -c "select identity_value from $HOT_SCHEMA.ep_identity_index where identity_type = 'customer_id' and identity_value like 'cust-%'" >"$DIR/h-customers.txt"
-psql_q -c "select mpid from $HOT_SCHEMA.ep_identity_index where identity_type = 'customer_id' and identity_value in (select 'cust-' || g from generate_series(1, 1000) g)" >"$DIR/h-mpids-1000.txt"
+psql_q -c "select mpid from $HOT_SCHEMA.ep_identity_index where identity_type = 'customer_id' and identity_value in (select 'cust-' || lpad(g::text, 7, '0') from generate_series(1, 1000) g)" >"$DIR/h-mpids-1000.txt"
+for f in h-mpids h-customers h-mpids-1000; do [ -s "$DIR/$f.txt" ] || { echo "no people for the reads ($DIR/$f.txt is empty)" >&2; exit 1; }; done
 READS_OVER="$(wc -l <"$DIR/h-mpids.txt")"
 say "(h3) Profile API reads over $READS_OVER people, 16 connections, fields=$HOT_FIELDS"
 sample_mpid="$(head -n 1 "$DIR/h-mpids.txt")"
@@ -88,6 +91,7 @@ read_run() { # name json url [NAME=value...]
   psql_q -c "select pg_stat_statements_reset()" >/dev/null
   env AUTH="Bearer $TOKEN" OUT_JSON="$json" "$@" "$PERF/http-read.sh" -c 16 -d "$HOT_SECONDS" -w "$HOT_WARMUP" "$url" 2>&1 | grep -v '^Running\|^  [0-9]* threads\|Thread Stats\|Latency\|Req/Sec\|requests in\|Requests/sec\|Transfer/sec' || true
   local ok; ok="$(jget "$json" 'j.ok_units_per_s.toFixed(0)')"
+  [ "$(jget "$json" 'j.non2xx')" = 0 ] || HOT_RC=1
   echo "  statements per read (pg_stat_statements calls, warm-up included): $(awk -v c="$(pg_calls)" -v n="$(jget "$json" 'j.requests')" -v w="$HOT_WARMUP" -v s="$HOT_SECONDS" 'BEGIN { printf "%.1f", c / (n * (s + w) / s) }')"
   top_statements "$DIR/h-$name-statements.tsv" 6
   hot_row "Profile API $name, 16 conns" "$ok reads/s" "$(jget "$json" 'j.p50_ms.toFixed(2)')" "$(jget "$json" 'j.p99_ms.toFixed(2)')" "$RAW_LOOKUP lookups/s" "$(pct "$ok" "$RAW_LOOKUP")$( [ "$(jget "$json" 'j.non2xx')" = 0 ] || echo " NON-2XX $(jget "$json" 'j.non2xx')")"
@@ -97,13 +101,13 @@ read_run "resolve" "$DIR/h-read-resolve.json" "$HOT_BASE/userprofile/v1/resolve/
   BODY='{"environment_type":"development","identity":{"type":"customer_id","value":"{id}"}}'
 
 say "(h3) the same reads by MPID over 1,000 people while those 1,000 are written (4 connections of single batches), with a read-after-write probe"
-KEY=demo-key SECRET=demo-secret USERS=1000 CUSTOMER_ID_FORMAT='cust-%d' EMAIL_FORMAT='user%d@example.org' OUT_JSON="$DIR/h-rw-writes.json" \
+KEY=demo-key SECRET=demo-secret USERS=1000 CUSTOMER_ID_FORMAT='cust-%07d' EMAIL_FORMAT='user%07d@example.org' OUT_JSON="$DIR/h-rw-writes.json" \
   "$PERF/http-load.sh" -c 4 -d $((HOT_SECONDS + HOT_WARMUP + 2)) "$HOT_BASE" >"$DIR/h-rw-writes.log" 2>&1 &
 RW_WRITER=$!
 # Read-after-write probe: a fresh attribute value for one of the 1,000, then its profile read at once must show it.
 ( ok=0; bad=0; i=0; end=$(($(date +%s) + HOT_SECONDS + HOT_WARMUP))
   while [ "$(date +%s)" -lt "$end" ]; do
-    i=$((i + 1)); u=$((1 + RANDOM % 1000)); v="raw-$$-$i"
+    i=$((i + 1)); u="$(printf '%07d' $((1 + RANDOM % 1000)))"; v="raw-$$-$i"
     code="$(curl -s -o /dev/null -w '%{http_code}' -u demo-key:demo-secret -H 'Content-Type: application/json' "$HOT_BASE/v2/events" \
       -d "{\"environment\":\"development\",\"source_request_id\":\"$(cat /proc/sys/kernel/random/uuid)\",\"user_identities\":{\"customer_id\":\"cust-$u\"},\"user_attributes\":{\"bench_raw\":\"$v\"},\"events\":[{\"event_type\":\"custom_event\",\"data\":{\"event_name\":\"Probe\",\"custom_event_type\":\"other\"}}]}")"
     mpid="$(psql_q -c "select mpid from $HOT_SCHEMA.ep_identity_index where identity_type = 'customer_id' and identity_value = 'cust-$u'")"
@@ -133,12 +137,16 @@ for c in $HOT_CONNS; do
   psql_q -c "select pg_stat_statements_reset()" >/dev/null
   KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-ingest-$c.json" "$PERF/http-load.sh" -c "$c" -d "$HOT_SECONDS" "$HOT_BASE" 2>&1 | grep '^RESULT\|^wrk' || true
   ANSWERED=$((ANSWERED + $(wrk_ok "$DIR/h-ingest-$c.json")))
-  j="$DIR/h-ingest-$c.json"; eps="$(jget "$j" 'j.ok_units_per_s.toFixed(0)')"; raw="$(raw_ingest "$c" .events_per_s)"
+  # The reference is the raw limit at 16 clients (issue 15: group commit should beat one transaction per batch once
+  # many clients wait); the raw figure at the same client count is printed beside it (it falls as clients grow).
+  j="$DIR/h-ingest-$c.json"; eps="$(jget "$j" 'j.ok_units_per_s.toFixed(0)')"; raw="$(raw_ingest 16 .events_per_s)"; raw_c="$(raw_ingest "$c" .events_per_s)"
+  [ -n "$raw" ] || raw="$raw_c"
   [ -n "$H2_BASE_EPS" ] || H2_BASE_EPS="$eps"
-  echo "  $c connections: $eps events/s, p50 $(jget "$j" 'j.p50_ms.toFixed(1)') ms, p99 $(jget "$j" 'j.p99_ms.toFixed(1)') ms, non-2xx $(jget "$j" 'j.non2xx'), socket errors $(jget "$j" 'j.socket_errors'); raw $raw events/s → $(pct "$eps" "$raw")"
+  [ "$(jget "$j" 'j.non2xx')" = 0 ] || HOT_RC=1
+  echo "  $c connections: $eps events/s, p50 $(jget "$j" 'j.p50_ms.toFixed(1)') ms, p99 $(jget "$j" 'j.p99_ms.toFixed(1)') ms, non-2xx $(jget "$j" 'j.non2xx'), socket errors $(jget "$j" 'j.socket_errors'); raw at 16 clients $raw events/s → $(pct "$eps" "$raw"); raw at $c clients $raw_c → $(pct "$eps" "$raw_c")"
   echo "  statements per batch (pg_stat_statements calls / batches): $(awk -v c="$(pg_calls)" -v n="$(jget "$j" 'j.requests')" 'BEGIN { printf "%.1f", (n > 0 ? c / n : 0) }')"
   top_statements "$DIR/h-ingest-$c-statements.tsv" 6
-  hot_row "/v2/events 1 batch x 5 events, $c conns" "$eps events/s" "$(jget "$j" 'j.p50_ms.toFixed(1)')" "$(jget "$j" 'j.p99_ms.toFixed(1)')" "$raw events/s" "$(pct "$eps" "$raw")$( [ "$(jget "$j" 'j.non2xx')" = 0 ] || echo " NON-2XX $(jget "$j" 'j.non2xx')")"
+  hot_row "/v2/events 1 batch x 5 events, $c conns" "$eps events/s" "$(jget "$j" 'j.p50_ms.toFixed(1)')" "$(jget "$j" 'j.p99_ms.toFixed(1)')" "$raw events/s (16 cl)" "$(pct "$eps" "$raw") ($(pct "$eps" "$raw_c") of raw at $c)$( [ "$(jget "$j" 'j.non2xx')" = 0 ] || echo " NON-2XX $(jget "$j" 'j.non2xx')")"
 done
 sleep 2 # answers wrk stopped waiting for at the end of a run may still be committing: stored may exceed answered
 STORED=$(( $(psql_q -c "select count(*) from $HOT_SCHEMA.ep_ingest_requests") - STORED_BEFORE ))
@@ -207,5 +215,7 @@ hot_row "pipeline: 16 conns + webhook + 3 CA + 1 audience" "$PIPE_EPS events/s" 
 hot_row "pipeline: webhook deliveries" "$PIPE_DELIVERED POSTs/s" "-" "-" "$PIPE_BPS batches/s" "$(pct "$PIPE_DELIVERED" "$PIPE_BPS")"
 hot_row "pipeline: calculations lag (s)" "-" "$PIPE_LAG_P50 s" "$PIPE_LAG_P99 s" "-" "-"
 hot_row "pipeline: audience 202 → add (ms)" "-" "${aud_p50_ms:-?}" "${aud_p99_ms:-?}" "-" "-"
+[ "$(jget "$DIR/h-pipe.json" 'j.non2xx')" = 0 ] || HOT_RC=1
 kill "$SINK_PID" 2>/dev/null || true; wait "$SINK_PID" 2>/dev/null || true
 stop_host
+HOT_LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"

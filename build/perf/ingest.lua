@@ -1,7 +1,7 @@
 -- wrk script: POST rotating mParticle-style batches (see events-api spec, section 13) to $REQ_PATH.
 -- Env: USERS (random user among 1..USERS), EVENTS ("5" or a range "1-20"), AUTH_HEADER, REQ_PATH.
 -- Copied from ../shared/perf (2026-12-04). Added: CUSTOMER_ID_FORMAT / EMAIL_FORMAT (defaults "c%d" / "u%d@example.com")
--- so build/bench can write to the people build/Bench created ("cust-%d" / "user%d@example.org").
+-- so build/bench can write to the people build/Bench created ("cust-%07d" / "user%07d@example.org").
 dofile(os.getenv("PERF_DIR") .. "/wrk-report.lua")
 
 local users = tonumber(os.getenv("USERS") or "100000")
