@@ -117,7 +117,7 @@ RW_WRITER=$!
   echo "raw_ok=$ok raw_bad=$bad" >"$DIR/h-raw-probe.env" ) &
 RW_PROBE=$!
 sleep 1
-read_run "by MPID, 1,000 written meanwhile" "$DIR/h-read-rw.json" "$HOT_BASE/userprofile/v1/1/1/1/{id}?fields=$HOT_FIELDS" ID_FILE="$DIR/h-mpids-1000.txt"
+read_run "by MPID under writes (1,000)" "$DIR/h-read-rw.json" "$HOT_BASE/userprofile/v1/1/1/1/{id}?fields=$HOT_FIELDS" ID_FILE="$DIR/h-mpids-1000.txt"
 wait "$RW_WRITER" || HOT_RC=$?
 wait "$RW_PROBE" || true
 # shellcheck disable=SC1091
