@@ -20,6 +20,8 @@ HOT_SECONDS="${BENCH_HOT_SECONDS:-20}"
 HOT_WARMUP="${BENCH_HOT_WARMUP:-5}"
 HOT_CONNS="${BENCH_HOT_CONNECTIONS:-16 64 256}"
 HOT_PROFILES="${BENCH_HOT_PROFILES:-10000 100000}"
+HOT_STEPS=" ${BENCH_HOT_STEPS:-h1 h5 h3 h2 h4} " # e.g. "h2 h4" for ingestion and the pipeline only (h3 needs h5's people)
+hot_step() { [[ "$HOT_STEPS" == *" $1 "* ]]; }
 HOT_SCHEMA=eventprofiles_hot
 PIPE_SCHEMA=eventprofiles_pipe
 HOT_FIELDS=user_identities,user_attributes,audience_memberships
@@ -45,10 +47,14 @@ pg_calls() { psql_q -c "select coalesce(sum(calls), 0) from pg_stat_statements w
 wrk_ok() { jget "$1" 'Math.round(j.requests - j.non2xx)'; }
 
 # ---------------------------------------------------------------------------------------- h1 raw limits
+if hot_step h1; then
 say "(h1) raw PostgreSQL limits (build/perf/pg-limit.sh, own cluster, shared_buffers=512MB, fsync/synchronous_commit on): ingest at $HOT_CONNS clients, lookup at 16, ${HOT_SECONDS} s each"
 SCENARIOS="ingest lookup" CLIENTS="$HOT_CONNS" LOOKUP_CLIENTS=16 DURATION="$HOT_SECONDS" REPS=1 EVENTS_PER_TX=5 \
   SHARED_BUFFERS=512MB MAX_CONNECTIONS=300 PG_BIN="$PG_BIN" OUT_JSON="$DIR/h-pg.json" "$PERF/pg-limit.sh" 2>&1 | tee "$DIR/h-pg.log"
-raw_ingest() { jget "$DIR/h-pg.json" "(j.results.find(r => r.scenario === 'ingest' && r.clients === $1) || {})$2"; }
+fi
+raw_ingest() { [ -f "$DIR/h-pg.json" ] || return 0; jget "$DIR/h-pg.json" "(j.results.find(r => r.scenario === 'ingest' && r.clients === $1) || {})$2"; }
+RAW_LOOKUP=""; RAW_LOOKUP_P50=""; RAW_LOOKUP_P99=""
+if [ -f "$DIR/h-pg.json" ]; then
 RAW_LOOKUP="$(jget "$DIR/h-pg.json" "Math.round(j.results.find(r => r.scenario === 'lookup').tps_median)")"
 RAW_LOOKUP_P99="$(jget "$DIR/h-pg.json" "j.results.find(r => r.scenario === 'lookup').p99_ms")"
 RAW_LOOKUP_P50="$(jget "$DIR/h-pg.json" "j.results.find(r => r.scenario === 'lookup').p50_ms")"
@@ -56,11 +62,13 @@ for c in $HOT_CONNS; do
   hot_row "raw: ingest tx per batch, $c clients" "$(raw_ingest "$c" .events_per_s) events/s" "$(raw_ingest "$c" .p50_ms)" "$(raw_ingest "$c" .p99_ms)" "-" "-"
 done
 hot_row "raw: profile lookup, 16 clients" "$RAW_LOOKUP lookups/s" "$RAW_LOOKUP_P50" "$RAW_LOOKUP_P99" "-" "-"
+fi
 
 # ---------------------------------------------------------------------------------------- h5 memory as people grow
-say "(h5) Host (schema $HOT_SCHEMA): people created in steps ($HOT_PROFILES; BENCH_HOT_PROFILES), Host RSS after each"
 start_host EventProfiles__Schema="$HOT_SCHEMA"
 HOT_RSS="start $(rss_mb) MB"
+if hot_step h5; then
+say "(h5) Host (schema $HOT_SCHEMA): people created in steps ($HOT_PROFILES; BENCH_HOT_PROFILES), Host RSS after each"
 prev=0
 for n in $HOT_PROFILES; do
   BENCH_URL="$HOT_BASE/" BENCH_USERS=$((n - prev)) BENCH_FIRST_USER="$prev" BENCH_BATCHES_PER_USER=1 BENCH_CLIENTS=32 BENCH_BULK=20 \
@@ -74,8 +82,10 @@ for n in $HOT_PROFILES; do
   prev=$n
 done
 echo "  RSS: $HOT_RSS"
+fi
 
 # ---------------------------------------------------------------------------------------- h3 Profile API reads
+if hot_step h3; then
 TOKEN="$(curl -s -H 'Content-Type: application/json' -d '{"client_id":"demo-client","client_secret":"demo-client-secret","audience":"https://api.mparticle.com","grant_type":"client_credentials"}' "$HOT_BASE/oauth/token" \
   | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).access_token))')"
 psql_q -c "select mpid from $HOT_SCHEMA.ep_identity_index where identity_type = 'customer_id' and identity_value like 'cust-%'" >"$DIR/h-mpids.txt"
@@ -125,12 +135,14 @@ wait "$RW_PROBE" || true
 RW_WRITES="$(jget "$DIR/h-rw-writes.json" 'j.ok_units_per_s.toFixed(0)')"
 echo "  meanwhile: $RW_WRITES events/s written to those 1,000 (non-2xx $(jget "$DIR/h-rw-writes.json" 'j.non2xx')); read-after-write probe: $raw_ok ok, $raw_bad not seen at once"
 [ "$raw_bad" = 0 ] || HOT_RC=1
+fi
 
 # ---------------------------------------------------------------------------------------- h2 single-batch ingestion
+H2_BASE_EPS=""
+if hot_step h2; then
 say "(h2) single-batch ingestion: POST /v2/events, 5 events per request, random users among 100,000, connections $HOT_CONNS (${HOT_WARMUP} s warm-up + ${HOT_SECONDS} s each)"
 STORED_BEFORE="$(psql_q -c "select count(*) from $HOT_SCHEMA.ep_ingest_requests")"
 ANSWERED=0
-H2_BASE_EPS=""
 for c in $HOT_CONNS; do
   KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-ingest-warm-$c.json" "$PERF/http-load.sh" -c "$c" -d "$HOT_WARMUP" "$HOT_BASE" >/dev/null 2>&1
   ANSWERED=$((ANSWERED + $(wrk_ok "$DIR/h-ingest-warm-$c.json")))
@@ -154,9 +166,11 @@ if [ "$STORED" -ge "$ANSWERED" ]; then H2_DURABLE="ok: $ANSWERED batches answere
 else H2_DURABLE="FAILED: $ANSWERED answered 2xx, only $STORED stored"; HOT_RC=1; DURABLE=FAILED; fi
 echo "  durability: $H2_DURABLE"
 echo "  Host RSS after (h2): $(rss_mb) MB"
+fi
 stop_host
 
 # ---------------------------------------------------------------------------------------- h4 the full pipeline
+if hot_step h4; then
 say "(h4) full pipeline (schema $PIPE_SCHEMA): 16 connections of single batches, one webhook connection to build/perf/sink.js, 3 live calculated attributes, 1 real-time audience"
 start_host EventProfiles__Schema="$PIPE_SCHEMA"
 node "$PERF/sink.js" >"$DIR/h-sink.port" 2>"$DIR/h-sink.log" &
@@ -175,11 +189,13 @@ BENCH_MODE=aud-probe BENCH_URL="$HOT_BASE/" BENCH_PROBE_SECONDS=$((HOT_WARMUP + 
 PIPE_PROBE=$!
 until [ -f "$DIR/h-probe-ready" ]; do host_alive || exit 1; sleep 0.2; done
 pipe_progress="coalesce((select last_seq_id from $PIPE_SCHEMA.mt_event_progression where name = 'PersonCalculations:All'), 0)"
-PIPE_LOG="$DIR/h-pipeline.tsv" # time, events behind, age of the oldest unapplied event (s), durable envelopes pending, sink POSTs
+# time, events behind, age of the oldest unapplied event (s), durable envelopes not yet handled (Wolverine keeps handled
+# ones for a while, so those are not counted), sink POSTs
+PIPE_LOG="$DIR/h-pipeline.tsv"
 ( while :; do
     psql_q -F $'\t' -c "select extract(epoch from clock_timestamp()), coalesce((select max(seq_id) from $PIPE_SCHEMA.mt_events), 0) - $pipe_progress,
       coalesce(extract(epoch from clock_timestamp() - (select timestamp from $PIPE_SCHEMA.mt_events where seq_id = (select min(seq_id) from $PIPE_SCHEMA.mt_events where seq_id > $pipe_progress))), 0),
-      (select count(*) from $PIPE_SCHEMA.wolverine_incoming_envelopes), '$(sink_posts)'" >>"$PIPE_LOG" 2>/dev/null || true
+      (select count(*) from $PIPE_SCHEMA.wolverine_incoming_envelopes where status <> 'Handled'), '$(sink_posts)'" >>"$PIPE_LOG" 2>/dev/null || true
     sleep 1
   done ) &
 PIPE_SAMPLER=$!
@@ -218,4 +234,5 @@ hot_row "pipeline: audience 202 → add (ms)" "-" "${aud_p50_ms:-?}" "${aud_p99_
 [ "$(jget "$DIR/h-pipe.json" 'j.non2xx')" = 0 ] || HOT_RC=1
 kill "$SINK_PID" 2>/dev/null || true; wait "$SINK_PID" 2>/dev/null || true
 stop_host
+fi
 HOT_LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
