@@ -27,7 +27,7 @@ var lag = Math.Max(cfg.Users / 40, cfg.Clients * cfg.Bulk);
 var schedule = new List<(int User, int Round)>(cfg.Users * cfg.Rounds);
 for (var s = 0; s < cfg.Users + (cfg.Rounds - 1) * lag; s++)
     for (var r = 0; r < cfg.Rounds; r++)
-        if (s - r * lag is var u && u >= 0 && u < cfg.Users) schedule.Add((u, r));
+        if (s - r * lag is var u && u >= 0 && u < cfg.Users) schedule.Add((cfg.FirstUser + u, r));
 
 using var http = new HttpClient(new SocketsHttpHandler
 {
@@ -130,7 +130,7 @@ static async Task<Answer> PostAsync(HttpClient http, ReadOnlyMemory<byte> body)
 
 sealed record Answer(HttpStatusCode Status, string Body);
 
-sealed record Config(string Url, string Credentials, int Users, int Rounds, int Clients, int Bulk, double MaxSeconds, int HostPid, string? ResultFile)
+sealed record Config(string Url, string Credentials, int Users, int Rounds, int Clients, int Bulk, double MaxSeconds, int HostPid, string? ResultFile, int FirstUser)
 {
     public static Config FromEnvironment() => new(
         Env("BENCH_URL", "http://127.0.0.1:8080/"),
@@ -141,7 +141,8 @@ sealed record Config(string Url, string Credentials, int Users, int Rounds, int 
         Int("BENCH_BULK", 20),
         Int("BENCH_MAX_SECONDS", 420),
         Int("BENCH_HOST_PID", 0),
-        Environment.GetEnvironmentVariable("BENCH_RESULT_FILE"));
+        Environment.GetEnvironmentVariable("BENCH_RESULT_FILE"),
+        Int("BENCH_FIRST_USER", 0)); // build/bench (h) grows the people in steps: users FirstUser .. FirstUser + Users - 1
 
     private static string Env(string name, string fallback) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : fallback;
     private static int Int(string name, int fallback) => int.Parse(Env(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
