@@ -129,6 +129,9 @@ builder.Services.AddAuthentication()
     {
         o.MapInboundClaims = false;
         o.TokenValidationParameters = tokens.ValidationParameters();
+        // A token's signature and claims are checked once per token string and minute; the grant still on every request.
+        o.TokenHandlers.Clear();
+        o.TokenHandlers.Add(new CachingJsonWebTokenHandler());
         o.Events = ProfileApiBearerEvents.Create();
     });
 builder.Services.AddApiAuthorization(); // bearer scopes and org-wide admin operations, refused with a 403 naming what is missing
