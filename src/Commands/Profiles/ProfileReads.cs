@@ -43,28 +43,37 @@ public sealed class ProfileReader(IDocumentStore store, ProfileReadDatabase data
     private readonly string _initialised = TableOf<InitialisedCalculation>(store);
     private readonly string _members = TableOf<Audiences.AudienceMember>(store);
     private readonly string _identities = $"{store.Options.DatabaseSchemaName}.{IdentityIndexProjection.TableName}";
+    private string[]? _byMpid, _byIdentity;
 
     public Task<ProfileRead?> ByMpidAsync(long mpid, int workspaceId, bool withComputed, DateTimeOffset now, CancellationToken ct) =>
-        ReadAsync("$1", [mpid], workspaceId, withComputed, now, ct);
+        ReadAsync(_byMpid ??= Statements("$1"), [mpid], workspaceId, withComputed, now, ct);
 
     /// <returns>null when no profile holds the identity.</returns>
     public Task<ProfileRead?> ByIdentityAsync(string identityType, string identityValue, int workspaceId, bool withComputed, DateTimeOffset now, CancellationToken ct) =>
-        ReadAsync($"(select mpid from {_identities} where identity_type = $1 and identity_value = $2 limit 1)", [identityType, identityValue],
-            workspaceId, withComputed, now, ct);
+        ReadAsync(_byIdentity ??= Statements($"(select mpid from {_identities} where identity_type = $1 and identity_value = $2 limit 1)"),
+            [identityType, identityValue], workspaceId, withComputed, now, ct);
 
     /// <param name="mpid">SQL for the person's MPID: a parameter, or the identity look-up.</param>
-    private async Task<ProfileRead?> ReadAsync(string mpid, object[] parameters, int workspaceId, bool withComputed, DateTimeOffset now, CancellationToken ct)
+    private string[] Statements(string mpid) =>
+    [
+        // The first statement answers "is there such a person" (resolve): one row with the MPID, and the profile if any.
+        $"select m.mpid, p.data from (select {mpid}::bigint as mpid) m left join {_profiles} p on p.id = m.mpid::text where m.mpid is not null",
+        $"select data from {_live} where id = ({mpid}::bigint)::text",
+        $"select data from {_initialised} where CAST(data ->> 'Mpid' as bigint) = {mpid}",
+        $"select data from {_members} where CAST(data ->> 'Mpid' as bigint) = {mpid}",
+    ];
+
+    /// <param name="statements">The profile's statement, then the three of the computed part.</param>
+    private async Task<ProfileRead?> ReadAsync(string[] statements, object[] parameters, int workspaceId, bool withComputed, DateTimeOffset now, CancellationToken ct)
     {
         var snapshot = withComputed ? await definitions.GetAsync(ct) : null;
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         await using var batch = new NpgsqlBatch(connection);
-        // The first statement answers "is there such a person" (resolve): one row with the MPID, and the profile if any.
-        Add($"select m.mpid, p.data from (select {mpid}::bigint as mpid) m left join {_profiles} p on p.id = m.mpid::text where m.mpid is not null");
-        if (snapshot is not null)
+        for (var i = 0; i < (snapshot is null ? 1 : statements.Length); i++)
         {
-            Add($"select data from {_live} where id = ({mpid}::bigint)::text");
-            Add($"select data from {_initialised} where CAST(data ->> 'Mpid' as bigint) = {mpid}");
-            Add($"select data from {_members} where CAST(data ->> 'Mpid' as bigint) = {mpid}");
+            var command = new NpgsqlBatchCommand(statements[i]);
+            foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
+            batch.BatchCommands.Add(command);
         }
         await using var reader = await batch.ExecuteReaderAsync(ct);
         var serializer = store.Options.Serializer();
@@ -80,13 +89,6 @@ public sealed class ProfileReader(IDocumentStore store, ProfileReadDatabase data
             computed = ComputedProfileQuery.Combine(live, initialised, members, snapshot.Attributes, snapshot.Listed, workspaceId, now);
         }
         return new ProfileRead(profile, computed);
-
-        void Add(string sql)
-        {
-            var command = new NpgsqlBatchCommand(sql);
-            foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
-            batch.BatchCommands.Add(command);
-        }
 
         async Task<List<T>> NextListAsync<T>()
         {
