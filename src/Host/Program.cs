@@ -8,6 +8,7 @@ using EventProfiles.Commands.Identity;
 using EventProfiles.Commands.Ingestion;
 using EventProfiles.Commands.Operations;
 using EventProfiles.Commands.Privacy;
+using EventProfiles.Commands.Profiles;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Ingestion;
 using EventProfiles.Host.ActivityView;
@@ -52,6 +53,9 @@ builder.Services.AddSingleton(TimeProvider.System);
 // ---- event store: one stream per person, inline profile and identity index
 var dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = "eventprofiles" }.Build();
 builder.Services.AddSingleton(dataSource);
+// The Profile API reads through a pool of its own that skips the per-checkout reset (ProfileReadDatabase says why that is safe).
+builder.Services.AddSingleton(ProfileReadDatabase.For(connectionString));
+builder.Services.AddSingleton<ProfileReader>();
 builder.Services.AddMarten(services =>
     {
         var opts = new StoreOptions();
@@ -125,6 +129,9 @@ builder.Services.AddAuthentication()
     {
         o.MapInboundClaims = false;
         o.TokenValidationParameters = tokens.ValidationParameters();
+        // A token's signature and claims are checked once per token string and minute; the grant still on every request.
+        o.TokenHandlers.Clear();
+        o.TokenHandlers.Add(new CachingJsonWebTokenHandler());
         o.Events = ProfileApiBearerEvents.Create();
     });
 builder.Services.AddApiAuthorization(); // bearer scopes and org-wide admin operations, refused with a 403 naming what is missing

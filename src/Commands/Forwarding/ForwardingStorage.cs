@@ -15,6 +15,7 @@ public static class ForwardingStorage
     public static StoreOptions AddForwarding(this StoreOptions opts)
     {
         opts.Schema.For<Output>().DocumentAlias("output");
+        opts.Listeners.Add(new DefinitionChangesListener());
         opts.Schema.For<Connection>().DocumentAlias("connection").Index(c => c.Input);
         var counters = new Table($"{opts.DatabaseSchemaName}.{CountersTable}");
         counters.AddColumn<string>("output_id").AsPrimaryKey();
@@ -105,29 +106,65 @@ public sealed class OutputCache(IDocumentStore store, TimeProvider clock)
 }
 
 /// <summary>
-/// The active calculated attributes and real-time audiences that enrichment adds, read at most every 2 seconds per node
-/// instead of once per ingestion transaction (a new definition reaches forwarded batches within that delay).
+/// The active calculated attributes and audiences, read at most every 2 seconds per node instead of once per ingestion
+/// transaction or Profile API read. A change committed on this node applies at once (<see cref="DefinitionChanges"/>);
+/// one committed on another node reaches this one within the 2 seconds.
 /// </summary>
 public sealed class EnrichmentDefinitionsCache(IDocumentStore store, TimeProvider clock)
 {
     private static readonly TimeSpan Freshness = TimeSpan.FromSeconds(2);
     private volatile Snapshot? _snapshot;
 
-    public sealed record Snapshot(IReadOnlyList<Domain.CalculatedAttributes.CalculatedAttribute> Attributes, IReadOnlyList<Domain.Audiences.Audience> Audiences, DateTimeOffset ReadAt);
+    /// <param name="Audiences">Active real-time audiences: what enrichment adds.</param>
+    /// <param name="Listed">Active or ready audiences of every kind: what the Profile API lists memberships of.</param>
+    public sealed record Snapshot(IReadOnlyList<Domain.CalculatedAttributes.CalculatedAttribute> Attributes, IReadOnlyList<Domain.Audiences.Audience> Audiences,
+        DateTimeOffset ReadAt, IReadOnlyList<Domain.Audiences.Audience> Listed, long Version);
 
     public async Task<Snapshot> GetAsync(CancellationToken ct)
     {
-        if (_snapshot is { } cached && clock.GetUtcNow() - cached.ReadAt < Freshness) return cached;
+        // Taken before reading: a change committed while we read leaves the snapshot already outdated, so it is read again.
+        var version = DefinitionChanges.Version;
+        if (_snapshot is { } cached && cached.Version == version && clock.GetUtcNow() - cached.ReadAt < Freshness) return cached;
         await using var session = store.QuerySession();
         var batch = session.CreateBatchQuery();
         var attributes = batch.Query<Domain.CalculatedAttributes.CalculatedAttribute>()
             .Where(c => c.Status == Domain.CalculatedAttributes.CalculatedAttributeStatus.Active).ToList();
         var audiences = batch.Query<Domain.Audiences.Audience>()
-            .Where(a => a.Status == Domain.Audiences.AudienceStatus.Active && a.Kind == Domain.Audiences.AudienceKinds.RealTime).ToList();
+            .Where(a => a.Status == Domain.Audiences.AudienceStatus.Active || a.Status == Domain.Audiences.AudienceStatus.Ready).ToList();
         await batch.Execute(ct);
-        return _snapshot = new Snapshot(await attributes, await audiences, clock.GetUtcNow());
+        var listed = await audiences;
+        var realTime = listed.Where(a => a.Status == Domain.Audiences.AudienceStatus.Active && a.Kind == Domain.Audiences.AudienceKinds.RealTime).ToList();
+        return _snapshot = new Snapshot(await attributes, realTime, clock.GetUtcNow(), listed, version);
     }
 
     /// <summary>A definition or audience changed on this node: the next enrichment reads them again.</summary>
     public void Forget() => _snapshot = null;
+}
+
+/// <summary>
+/// Counts commits that stored or deleted a calculated attribute or an audience in this process. <see cref="Forget"/>
+/// calls inside a handler run before its transaction commits, so a read in between could cache the old definitions
+/// again; this count moves after the commit, whichever code path made the change (activation, a standard audience
+/// becoming ready, deletion).
+/// </summary>
+public static class DefinitionChanges
+{
+    private static long _version;
+    public static long Version => Interlocked.Read(ref _version);
+    public static void Committed() => Interlocked.Increment(ref _version);
+}
+
+/// <summary>Moves <see cref="DefinitionChanges"/> after every commit that touched a definition.</summary>
+public sealed class DefinitionChangesListener : DocumentSessionListenerBase
+{
+    public override Task AfterCommitAsync(IDocumentSession session, Marten.Services.IChangeSet commit, CancellationToken token)
+    {
+        if (commit.Updated.Concat(commit.Inserted).Any(IsDefinition) || commit.Deleted.Any(d => IsDefinitionType(d.DocumentType)))
+            DefinitionChanges.Committed();
+        return Task.CompletedTask;
+    }
+
+    private static bool IsDefinition(object document) => IsDefinitionType(document.GetType());
+    private static bool IsDefinitionType(Type type) =>
+        type == typeof(Domain.CalculatedAttributes.CalculatedAttribute) || type == typeof(Domain.Audiences.Audience);
 }

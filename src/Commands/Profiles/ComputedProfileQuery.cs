@@ -3,6 +3,7 @@ using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Projections.CalculatedAttributes;
 using Marten;
+using Marten.Services.BatchQuerying;
 
 namespace EventProfiles.Commands.Profiles;
 
@@ -15,28 +16,48 @@ public sealed record ComputedProfile(IReadOnlyDictionary<string, CalculatedValue
 /// <summary>
 /// A person's calculated attributes in one workspace (live part, replayed part and seed, combined by the Domain; rolling
 /// windows evaluated at read time, so a value falls back the moment its events leave the window, with no event and no
-/// timer) and their current audience memberships (profile-wide). One round trip (a batched query).
+/// timer) and their current audience memberships (profile-wide). The person's own documents are indexed look-ups
+/// (queued into the caller's batched query, or read by the Profile API's own batch); the definitions come from the caller.
 /// </summary>
 public static class ComputedProfileQuery
 {
-    public static async Task<ComputedProfile> ForPersonAsync(IQuerySession session, long mpid, int workspaceId, DateTimeOffset now, CancellationToken ct)
+    /// <summary>The person's documents, fetched with the rest of the caller's batch.</summary>
+    public sealed record Pending(Task<PersonCalculations?> Live, Task<IReadOnlyList<InitialisedCalculation>> Initialised, Task<IReadOnlyList<Audiences.AudienceMember>> StandardMembers);
+
+    public static Pending Queue(IBatchedQuery batch, long mpid) => new(
+        batch.Load<PersonCalculations>(StreamKey.For(mpid)),
+        batch.Query<InitialisedCalculation>().Where(c => c.Mpid == mpid).ToList(),
+        batch.Query<Audiences.AudienceMember>().Where(m => m.Mpid == mpid).ToList());
+
+    /// <param name="attributes">The active calculated attributes (any workspace: only <paramref name="workspaceId"/>'s count).</param>
+    /// <param name="audiences">The active and ready audiences.</param>
+    public static async Task<ComputedProfile> CombineAsync(Pending pending, IEnumerable<CalculatedAttribute> attributes, IEnumerable<Audience> audiences,
+        int workspaceId, DateTimeOffset now) =>
+        Combine(await pending.Live, await pending.Initialised, await pending.StandardMembers, attributes, audiences, workspaceId, now);
+
+    public static ComputedProfile Combine(PersonCalculations? person, IEnumerable<InitialisedCalculation> initialised, IEnumerable<Audiences.AudienceMember> standardMembers,
+        IEnumerable<CalculatedAttribute> attributes, IEnumerable<Audience> audiences, int workspaceId, DateTimeOffset now)
     {
-        var batch = session.CreateBatchQuery();
-        var definitions = batch.Query<CalculatedAttribute>()
-            .Where(c => c.WorkspaceId == workspaceId && c.Status == CalculatedAttributeStatus.Active).ToList();
-        var live = batch.Load<PersonCalculations>(StreamKey.For(mpid));
-        var initialised = batch.Query<InitialisedCalculation>().Where(c => c.Mpid == mpid).ToList();
-        var audiences = batch.Query<Audience>().Where(a => a.Status == AudienceStatus.Active || a.Status == AudienceStatus.Ready).ToList();
-        var standardMembers = batch.Query<Audiences.AudienceMember>().Where(m => m.Mpid == mpid).ToList();
-        await batch.Execute(ct);
-        var person = await live;
-        var inStandard = (await standardMembers).Select(m => m.AudienceId).ToHashSet();
-        var memberships = (await audiences)
+        var inStandard = standardMembers.Select(m => m.AudienceId).ToHashSet();
+        var memberships = audiences
             // Standard-audience membership stays on the profile after the audience expires (§B4).
             .Where(a => a.Kind == AudienceKinds.Standard ? inStandard.Contains(a.Id) : person?.IsMemberOf(a.Id, a.Activation) == true)
             .OrderBy(a => a.Id)
             .Select(a => new AudienceMembershipView(a.Id, a.Name))
             .ToList();
-        return new ComputedProfile(VisibleCalculatedValues.Combine(await definitions, person, await initialised, now), memberships);
+        var definitions = attributes.Where(c => c.WorkspaceId == workspaceId && c.Status == CalculatedAttributeStatus.Active);
+        return new ComputedProfile(VisibleCalculatedValues.Combine(definitions, person, initialised, now), memberships);
+    }
+
+    /// <summary>Definitions read with the person's documents, in one round trip (for the Activity View and access requests).</summary>
+    public static async Task<ComputedProfile> ForPersonAsync(IQuerySession session, long mpid, int workspaceId, DateTimeOffset now, CancellationToken ct)
+    {
+        var batch = session.CreateBatchQuery();
+        var definitions = batch.Query<CalculatedAttribute>()
+            .Where(c => c.WorkspaceId == workspaceId && c.Status == CalculatedAttributeStatus.Active).ToList();
+        var audiences = batch.Query<Audience>().Where(a => a.Status == AudienceStatus.Active || a.Status == AudienceStatus.Ready).ToList();
+        var pending = Queue(batch, mpid);
+        await batch.Execute(ct);
+        return await CombineAsync(pending, await definitions, await audiences, workspaceId, now);
     }
 }

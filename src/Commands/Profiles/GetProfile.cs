@@ -43,16 +43,19 @@ public sealed record ProfileQuery(Workspace? Workspace, IReadOnlySet<string> Fie
     public static IResult NotFound(string message) =>
         Results.Problem(ApiProblems.Create(StatusCodes.Status404NotFound, "Profile not found", [new FieldError("mpid", message, "NOT_FOUND")]));
 
-    public static async Task<IResult> AnswerAsync(Profile? profile, ProfileQuery query, IQuerySession session, TimeProvider clock, CancellationToken ct)
+    /// <summary>Whether the answer needs what is computed about the person (calculated attributes, memberships).</summary>
+    public bool NeedsComputed => Fields.Contains(ProfileDocument.UserAttributes) || Fields.Contains(ProfileDocument.AudienceMemberships);
+
+    public static IResult Answer(ProfileRead read, ProfileQuery query)
     {
         // An aged-out profile is answered only once it is reactivated by new data (retention-and-privacy.md R8).
-        if (profile is null || !profile.IsKnownIn(query.Workspace!.Id) || !profile.IsLive)
+        if (read.Profile is not { } profile || !profile.IsKnownIn(query.Workspace!.Id) || !profile.IsLive)
             return NotFound("No profile with this MPID has data in this workspace (or it is no longer live).");
-        var computed = query.Fields.Contains(ProfileDocument.UserAttributes) || query.Fields.Contains(ProfileDocument.AudienceMemberships)
-            ? await ComputedProfileQuery.ForPersonAsync(session, profile.Mpid, query.Workspace.Id, clock.GetUtcNow(), ct)
-            : null;
-        return Results.Json(ProfileDocument.Build(profile, query.Workspace.Id, query.Fields, computed));
+        return Results.Json(ProfileDocument.Build(profile, query.Workspace.Id, query.Fields, read.Computed));
     }
+
+    public static async Task<IResult> AnswerAsync(long mpid, ProfileQuery query, ProfileReader reader, TimeProvider clock, CancellationToken ct) =>
+        Answer(await reader.ByMpidAsync(mpid, query.Workspace!.Id, query.NeedsComputed, clock.GetUtcNow(), ct) ?? new ProfileRead(null, null), query);
 }
 
 /// <summary><c>GET|POST /userprofile/v1/{orgId}/{accountId}/{workspaceId}/{mpid}?fields=…</c> (profile-api.md §1).</summary>
@@ -65,8 +68,8 @@ public static class GetProfileEndpoint
 
     [WolverineGet("/userprofile/v1/{orgId:int}/{accountId:int}/{workspaceId:int}/{mpid:long}", Name = "Get a profile by MPID")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.ProfilesRead)]
-    public static async Task<IResult> Get(long mpid, ProfileQuery query, IQuerySession session, TimeProvider clock, CancellationToken ct) =>
-        await ProfileQuery.AnswerAsync(await session.LoadAsync<Profile>(StreamKey.For(mpid), ct), query, session, clock, ct);
+    public static Task<IResult> Get(long mpid, ProfileQuery query, ProfileReader reader, TimeProvider clock, CancellationToken ct) =>
+        ProfileQuery.AnswerAsync(mpid, query, reader, clock, ct);
 }
 
 /// <summary>The docs show both GET and POST for the MPID lookup; we serve both (profile-api.md §1).</summary>
@@ -79,8 +82,8 @@ public static class PostProfileEndpoint
 
     [WolverinePost("/userprofile/v1/{orgId:int}/{accountId:int}/{workspaceId:int}/{mpid:long}", Name = "Get a profile by MPID (POST)")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.ProfilesRead)]
-    public static async Task<IResult> Post(long mpid, [NotBody] ProfileQuery query, IQuerySession session, TimeProvider clock, CancellationToken ct) =>
-        await ProfileQuery.AnswerAsync(await session.LoadAsync<Profile>(StreamKey.For(mpid), ct), query, session, clock, ct);
+    public static Task<IResult> Post(long mpid, [NotBody] ProfileQuery query, ProfileReader reader, TimeProvider clock, CancellationToken ct) =>
+        ProfileQuery.AnswerAsync(mpid, query, reader, clock, ct);
 }
 
 public sealed record ResolveIdentity(
@@ -114,14 +117,8 @@ public static class ResolveProfileEndpoint
 
     [WolverinePost("/userprofile/v1/resolve/{orgId:int}/{accountId:int}/{workspaceId:int}", Name = "Get a profile by immutable identity")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.ProfilesRead)]
-    public static async Task<IResult> Post(ResolveProfileRequest request, ProfileQuery query, IQuerySession session, NpgsqlDataSource db, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct)
-    {
-        await using var command = db.CreateCommand(
-            $"select mpid from {session.DocumentStore.Options.DatabaseSchemaName}.{IdentityIndexProjection.TableName} where identity_type = $1 and identity_value = $2");
-        command.Parameters.Add(new NpgsqlParameter { Value = directory.Identity.ImmutableType });
-        command.Parameters.Add(new NpgsqlParameter { Value = request.Identity!.Value! });
-        if (await command.ExecuteScalarAsync(ct) is not long mpid)
-            return ProfileQuery.NotFound("No profile holds this identity.");
-        return await ProfileQuery.AnswerAsync(await session.LoadAsync<Profile>(StreamKey.For(mpid), ct), query, session, clock, ct);
-    }
+    public static async Task<IResult> Post(ResolveProfileRequest request, ProfileQuery query, ProfileReader reader, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct) =>
+        await reader.ByIdentityAsync(directory.Identity.ImmutableType, request.Identity!.Value!, query.Workspace!.Id, query.NeedsComputed, clock.GetUtcNow(), ct) is { } read
+            ? ProfileQuery.Answer(read, query)
+            : ProfileQuery.NotFound("No profile holds this identity.");
 }

@@ -96,3 +96,39 @@ public sealed class ProfileApiTokens(SymmetricSecurityKey key, TimeProvider cloc
 
     private static byte[] SHA256Of(string text) => System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text));
 }
+
+/// <summary>
+/// Checks a bearer token's signature and claims once per token string, then for up to a minute answers from memory
+/// (never past the token's expiry): SDK clients send the same token with every request for hours, and parsing it and
+/// its HMAC cost more CPU than the rest of a Profile API read. Only what the token itself says is cached; the client's
+/// current grant (a removed client refused at once, scopes and workspaces as configured now) is still decided on every
+/// request by <see cref="ProfileApiBearerEvents"/>, and each request gets its own copy of the identity.
+/// </summary>
+public sealed class CachingJsonWebTokenHandler : JsonWebTokenHandler
+{
+    private static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(1);
+    private const int MaxEntries = 10_000;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (TokenValidationResult Result, DateTime Until)> _valid = new(StringComparer.Ordinal);
+
+    public override async Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
+    {
+        var now = DateTime.UtcNow;
+        if (_valid.TryGetValue(token, out var cached) && now < cached.Until) return Copy(cached.Result);
+        var result = await base.ValidateTokenAsync(token, validationParameters);
+        if (!result.IsValid || result.SecurityToken is null) return result;
+        if (_valid.Count >= MaxEntries) _valid.Clear(); // stale and unused entries go all at once; the next requests validate again
+        var until = result.SecurityToken.ValidTo + validationParameters.ClockSkew;
+        _valid[token] = (result, until < now + MaxAge ? until : now + MaxAge);
+        return Copy(result);
+    }
+
+    private static TokenValidationResult Copy(TokenValidationResult result) => new()
+    {
+        IsValid = true,
+        SecurityToken = result.SecurityToken,
+        ClaimsIdentity = result.ClaimsIdentity.Clone(),
+        Issuer = result.Issuer,
+        TokenType = result.TokenType,
+        TokenContext = result.TokenContext,
+    };
+}
