@@ -17,8 +17,16 @@ public sealed class ProfileReadDatabase(NpgsqlDataSource dataSource) : IAsyncDis
 {
     public NpgsqlDataSource DataSource { get; } = dataSource;
 
-    public static ProfileReadDatabase For(string connectionString) => new(new NpgsqlDataSourceBuilder(
-        new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true }.ConnectionString) { Name = "eventprofiles-profile-reads" }.Build());
+    /// <summary>A read is one round trip, so a few connections keep two cores busy; more would only take PostgreSQL
+    /// connections (max_connections) from the shared pool, which ingestion and the daemon need.</summary>
+    public const int MaxConnections = 32;
+
+    public static ProfileReadDatabase For(string connectionString)
+    {
+        var settings = new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true };
+        settings.MaxPoolSize = Math.Min(settings.MaxPoolSize, MaxConnections);
+        return new(new NpgsqlDataSourceBuilder(settings.ConnectionString) { Name = "eventprofiles-profile-reads" }.Build());
+    }
 
     public ValueTask DisposeAsync() => DataSource.DisposeAsync();
 }
