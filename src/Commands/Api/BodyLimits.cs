@@ -32,7 +32,7 @@ public sealed class BodyLimits(long maxUploadBytes)
 
     public long MaxUploadBytes { get; } = maxUploadBytes;
 
-    private (string Prefix, BodyLimit Limit)[] Routes => _routes ??=
+    private readonly (string Prefix, BodyLimit Limit)[] _routes =
     [
         ("/v2/events", new(Events, BodyKind.Json, "Events API")),
         ("/v2/bulkevents", new(Events, BodyKind.Json, "Events API")),
@@ -46,20 +46,18 @@ public sealed class BodyLimits(long maxUploadBytes)
         ("/v3/requests", new(Dsr, BodyKind.Json, "OpenDSR")),
         ("/userprofile/", new(ProfileApi, BodyKind.Json, "Profile API")),
         ("/oauth/token", new(ProfileApi, BodyKind.Json, "Profile API")),
-        ("/api/admin/jobs/files", new(MaxUploadBytes, BodyKind.Stream, "admin")),
+        ("/api/admin/jobs/files", new(maxUploadBytes, BodyKind.Stream, "admin")),
         ("/api/admin/", new(Admin, BodyKind.Json, "admin")),
         ("/ui/sign-in", new(Admin, BodyKind.Form, "admin")),
         ("/ui/", new(Admin, BodyKind.Json, "admin")),
     ];
-
-    private (string Prefix, BodyLimit Limit)[]? _routes;
 
     /// <summary>Anything not in the table (health, documentation, unknown paths) takes the smallest limit.</summary>
     private static readonly BodyLimit Other = new(IdSync, BodyKind.Json, "other");
 
     public BodyLimit For(string path)
     {
-        foreach (var (prefix, limit) in Routes)
+        foreach (var (prefix, limit) in _routes)
             if (path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) return limit;
         return Other;
     }
