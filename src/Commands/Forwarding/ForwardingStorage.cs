@@ -264,5 +264,6 @@ public sealed class DefinitionChangesListener : DocumentSessionListenerBase
 
     private static bool IsDefinition(object document) => IsDefinitionType(document.GetType());
     private static bool IsDefinitionType(Type type) =>
-        type == typeof(Domain.CalculatedAttributes.CalculatedAttribute) || type == typeof(Domain.Audiences.Audience) || type == typeof(Connection);
+        type == typeof(Domain.CalculatedAttributes.CalculatedAttribute) || type == typeof(Domain.Audiences.Audience) || type == typeof(Connection)
+        || type == typeof(Output); // deleting an output deletes its connections with a DeleteWhere (not listed by document)
 }
