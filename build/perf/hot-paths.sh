@@ -192,17 +192,27 @@ pipe_progress="coalesce((select last_seq_id from $PIPE_SCHEMA.mt_event_progressi
 # time, events behind, age of the oldest unapplied event (s), durable envelopes not yet handled (Wolverine keeps handled
 # ones for a while, so those are not counted), sink POSTs
 PIPE_LOG="$DIR/h-pipeline.tsv"
+# Deliveries grouped per output wait as rows of ep_deliveries under one envelope per group: count those rows too.
+PIPE_ROWS="0"
+[ -n "$(psql_q -c "select to_regclass('$PIPE_SCHEMA.ep_deliveries')")" ] && PIPE_ROWS="(select count(*) from $PIPE_SCHEMA.ep_deliveries)"
 ( while :; do
     psql_q -F $'\t' -c "select extract(epoch from clock_timestamp()), coalesce((select max(seq_id) from $PIPE_SCHEMA.mt_events), 0) - $pipe_progress,
       coalesce(extract(epoch from clock_timestamp() - (select timestamp from $PIPE_SCHEMA.mt_events where seq_id = (select min(seq_id) from $PIPE_SCHEMA.mt_events where seq_id > $pipe_progress))), 0),
-      (select count(*) from $PIPE_SCHEMA.wolverine_incoming_envelopes where status <> 'Handled'), '$(sink_posts)'" >>"$PIPE_LOG" 2>/dev/null || true
+      (select count(*) from $PIPE_SCHEMA.wolverine_incoming_envelopes where status <> 'Handled') + $PIPE_ROWS, '$(sink_posts)'" >>"$PIPE_LOG" 2>/dev/null || true
     sleep 1
   done ) &
 PIPE_SAMPLER=$!
 KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-pipe-warm.json" "$PERF/http-load.sh" -c 16 -d "$HOT_WARMUP" "$HOT_BASE" >/dev/null 2>&1
+psql_q -c "select pg_stat_statements_reset()" >/dev/null
 P0="$(sink_posts)"; T0=$(date +%s.%N)
 KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-pipe.json" "$PERF/http-load.sh" -c 16 -d "$HOT_SECONDS" "$HOT_BASE" 2>&1 | grep '^RESULT' || true
 P1="$(sink_posts)"; T1=$(date +%s.%N)
+# Per accepted batch during the measured run (ingestion, deliveries and calculations together): all statements, and the
+# durable envelope rows written (Wolverine's incoming table), so one envelope per delivery shows as ~1.
+PIPE_N="$(jget "$DIR/h-pipe.json" 'j.requests')"
+PIPE_ENV_ROWS="$(psql_q -c "select coalesce(sum(rows), 0) from pg_stat_statements where query ilike 'insert into %wolverine_incoming_envelopes%'")"
+echo "  per batch: $(awk -v c="$(pg_calls)" -v n="$PIPE_N" 'BEGIN { printf "%.1f", (n > 0 ? c / n : 0) }') statements, $(awk -v c="$PIPE_ENV_ROWS" -v n="$PIPE_N" 'BEGIN { printf "%.2f", (n > 0 ? c / n : 0) }') envelope rows inserted"
+top_statements "$DIR/h-pipe-statements.tsv" 10
 PIPE_ACCEPTED=$(( $(wrk_ok "$DIR/h-pipe-warm.json") + $(wrk_ok "$DIR/h-pipe.json") ))
 # Drain: every accepted batch delivered (POSTs at the sink; the probe audience has a receiver of its own), at most 120 s.
 DRAIN0=$(date +%s.%N); PIPE_DRAINED="no (gave up after 120 s)"

@@ -93,6 +93,8 @@ builder.Host.UseWolverine(opts =>
     opts.LocalQueueFor<DeliverBatch>().MaximumParallelMessages(builder.Configuration.GetValue("EventProfiles:Forwarding:Parallelism", 16))
         // The envelope id is the delivery's WorkId, recorded with its person and workspace: what an erasure deletes it by.
         .CustomizeOutgoing(e => { if (e.Message is DeliverBatch d) e.Id = d.WorkId; });
+    // One envelope per output and ingestion transaction; it holds only ids (the batches are rows of ep_deliveries).
+    opts.LocalQueueFor<DeliverBatches>().MaximumParallelMessages(builder.Configuration.GetValue("EventProfiles:Forwarding:Parallelism", 16));
     // The same for the projection's messages about one person (see PersonWorkRecord).
     opts.LocalQueueFor<AudienceMembershipsChanged>().CustomizeOutgoing(e => { if (e.Message is AudienceMembershipsChanged m) e.Id = m.WorkId; });
     opts.LocalQueueFor<ReevaluateAudiencesAt>().CustomizeOutgoing(e => { if (e.Message is ReevaluateAudiencesAt m) e.Id = m.WorkId; });

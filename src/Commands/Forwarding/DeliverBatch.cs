@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Forwarding;
+using EventProfiles.Projections.Privacy;
 using Wolverine;
 
 namespace EventProfiles.Commands.Forwarding;
@@ -19,7 +20,24 @@ public sealed record DeliverBatch(string OutputId, string ConnectionId, Guid Del
     /// the deliveries of one membership change to several outputs; this never is.
     /// </summary>
     public Guid WorkId { get; init; } = Guid.CreateVersion7();
+
+    /// <summary>
+    /// Set when this batch was first tried as part of a <see cref="DeliverBatches"/> group and failed: the reason, reported
+    /// as this message's first attempt (without calling the destination again), so retries and dead letters go per batch
+    /// exactly as if it had been queued alone.
+    /// </summary>
+    public string? GroupFailure { get; init; }
+
+    /// <summary>With <see cref="GroupFailure"/>: the destination refused it for good (dead-lettered at once).</summary>
+    public bool GroupRefused { get; init; }
 }
+
+/// <summary>
+/// One ingestion transaction's batches for one output: a single durable envelope carrying only the group's id; the
+/// batches wait as rows of <see cref="ForwardingStorage.DeliveriesTable"/> (with their person and workspace, what an
+/// erasure deletes them by), written in the same transaction as the events they come from.
+/// </summary>
+public sealed record DeliverBatches(Guid GroupId, string OutputId);
 
 /// <summary>The destination failed in a way that may pass (5xx, 408, 429, no connection): retried with back-off, then dead-lettered.</summary>
 public sealed class DeliveryFailedException(string message) : Exception(message);
@@ -35,6 +53,10 @@ public static class DeliverBatchHandler
     public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, OutputCounters counters,
         LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, CancellationToken ct)
     {
+        // The group's attempt already called the destination: its outcome counts as this message's first attempt, once.
+        if (delivery.GroupFailure is { } failure && await ForwardingStorage.TakeFailureMarkAsync(db, store.Options.DatabaseSchemaName, delivery.WorkId, ct))
+            throw delivery.GroupRefused ? new DeliveryRejectedException(failure) : new DeliveryFailedException(failure);
+
         var output = await outputs.GetAsync(delivery.OutputId, ct);
         if (output is null) return null; // the output was deleted: its deliveries go with it
         if (output.Paused)
@@ -57,6 +79,56 @@ public static class DeliverBatchHandler
         counters.Delivered(output.Id);
         live.Outbound(delivery);
         return null;
+    }
+}
+
+public static class DeliverBatchesHandler
+{
+    /// <summary>
+    /// Delivers a group's waiting batches in order, one POST each. A batch that fails or is refused leaves the group: it
+    /// goes on as a <see cref="DeliverBatch"/> of its own (same work id, recorded under its person and workspace), whose
+    /// first attempt reports this failure; so the others are neither redelivered nor held back, and retries, dead letters
+    /// and their replay stay per batch.
+    /// </summary>
+    public static async Task<object?> Handle(DeliverBatches group, OutputCache outputs, WebhookSender sender, OutputCounters counters,
+        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentSession session, CancellationToken ct)
+    {
+        var schema = session.DocumentStore.Options.DatabaseSchemaName;
+        var waiting = await ForwardingStorage.WaitingDeliveriesAsync(db, schema, group.GroupId, ct);
+        if (waiting.Count == 0) return null; // delivered already, or erased
+        var output = await outputs.GetAsync(group.OutputId, ct);
+        if (output is null)
+        {
+            session.FinishDeliveries(waiting.Select(w => w.Delivery.WorkId).ToArray(), []); // the output was deleted: its deliveries go with it
+            return null;
+        }
+        if (output.Paused) return group.DelayedFor(DeliverBatchHandler.PausedRecheck); // the rows wait; a new envelope looks again later
+
+        var done = new List<Guid>();
+        var failed = new List<(DeliverBatch Delivery, int WorkspaceId)>();
+        foreach (var (delivery, workspaceId) in waiting)
+        {
+            try
+            {
+                await sender.SendAsync(output.Webhook, delivery, ct);
+            }
+            catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
+            {
+                live.Outbound(delivery, e.Message);
+                failed.Add((delivery with { GroupFailure = e.Message, GroupRefused = e is DeliveryRejectedException }, workspaceId));
+                continue;
+            }
+            done.Add(delivery.WorkId);
+            counters.Delivered(output.Id);
+            live.Outbound(delivery);
+        }
+        session.FinishDeliveries(done.ToArray(), failed.Select(f => f.Delivery.WorkId).ToArray());
+        if (failed.Count == 0) return null;
+        // Queued alone now, in Wolverine's tables: recorded like any delivery that holds a person's data.
+        session.RecordWork(failed.Select(f => new PersonWorkRecord.Row(f.Delivery.WorkId, f.Delivery.Mpid, f.WorkspaceId)));
+        var messages = new OutgoingMessages();
+        messages.AddRange(failed.Select(f => f.Delivery));
+        return messages;
     }
 }
 

@@ -5,7 +5,6 @@ using EventProfiles.Domain.Forwarding;
 using EventProfiles.Projections.CalculatedAttributes;
 using EventProfiles.Domain.Ingestion;
 using EventProfiles.Domain.Profiles;
-using EventProfiles.Projections.Privacy;
 using Marten;
 using Wolverine.Marten;
 using Wolverine.Runtime;
@@ -14,8 +13,9 @@ namespace EventProfiles.Commands.Forwarding;
 
 /// <summary>
 /// What one ingestion transaction forwards: for each batch with events, the enriched batch (the profile right after
-/// it), through each active connection of its input; the deliveries go into Wolverine's durable queue inside the same
-/// transaction (Marten outbox), so a batch is never committed without its deliveries, and after the commit the batches
+/// it), through each active connection of its input; the deliveries are written inside the same transaction (one row per
+/// batch and output, one durable <see cref="DeliverBatches"/> envelope per output through the Marten outbox), so a batch
+/// is never committed without its deliveries, and after the commit the batches
 /// show on the Live Stream. Outputs are reached only through <see cref="DeliverBatchHandler"/>: ingestion does not know
 /// what kind of output it feeds.
 /// </summary>
@@ -43,7 +43,8 @@ public sealed class ForwardingPlan
 
     public static async Task<ForwardingPlan> StartAsync(IQuerySession session, LiveStream live, TimeProvider clock, EnrichmentDefinitionsCache definitions, CancellationToken ct)
     {
-        var active = await session.Query<Connection>().Where(c => c.Active).ToListAsync(ct);
+        // From the cache (moved by every commit that changes a connection on this node), not a query per group.
+        var active = (await definitions.GetAsync(ct)).Connections;
         return new ForwardingPlan(active.ToLookup(c => c.Input), live, clock, definitions);
     }
 
@@ -81,7 +82,9 @@ public sealed class ForwardingPlan
     {
         if (_outbound.Count == 0) return;
         await AddCalculatedAttributesAsync(session);
-        var work = new List<PersonWorkRecord.Row>();
+        // One group per output: its batches in the order they were accepted, one envelope for all of them.
+        var groups = new Dictionary<string, Guid>();
+        var rows = new List<(Guid GroupId, int Position, DeliverBatch Delivery, int WorkspaceId)>();
         foreach (var o in _outbound)
             foreach (var connection in o.Connections)
                 if (ConnectionFilter.Apply(o.Batch, connection, o.Workspace) is { } payload)
@@ -89,12 +92,13 @@ public sealed class ForwardingPlan
                     var delivery = new DeliverBatch(connection.OutputId, connection.Id, Guid.CreateVersion7(), o.BatchId, o.Mpid,
                         o.Input, o.Environment, payload.ToJsonString());
                     _deliveries.Add(delivery);
-                    work.Add(new PersonWorkRecord.Row(delivery.WorkId, o.Mpid, o.WorkspaceId));
+                    if (!groups.TryGetValue(delivery.OutputId, out var groupId)) groups[delivery.OutputId] = groupId = Guid.CreateVersion7();
+                    rows.Add((groupId, rows.Count, delivery, o.WorkspaceId)); // the person and workspace: what an erasure deletes it by
                 }
         if (_deliveries.Count == 0) return;
+        session.QueueDeliveries(rows);
         var outbox = new MartenOutbox(runtime, session);
-        foreach (var delivery in _deliveries) await outbox.SendAsync(delivery);
-        session.RecordWork(work); // what an erasure of the person (in the batch's workspace) deletes these deliveries by
+        foreach (var (outputId, groupId) in groups) await outbox.SendAsync(new DeliverBatches(groupId, outputId));
         session.CountEnqueued(_deliveries.GroupBy(d => d.OutputId).ToDictionary(g => g.Key, g => g.Count()));
     }
 

@@ -11,6 +11,16 @@ public static class ForwardingStorage
 {
     public const string CountersTable = "ep_output_counters";
 
+    /// <summary>
+    /// Batches waiting for delivery: one row per batch and output, keyed by its work id, with the person and workspace it
+    /// belongs to (what an erasure deletes it by). The durable envelope (<see cref="DeliverBatches"/>) carries only the
+    /// group's id, so no personal data sits in Wolverine's tables while a delivery waits.
+    /// </summary>
+    public const string DeliveriesTable = "ep_deliveries";
+
+    /// <summary>Rows per output in <see cref="CountersTable"/>; its counts are their sums.</summary>
+    public const int CounterStripes = 16;
+
     /// <summary>Outputs and connections are documents; delivery counters a small table updated in the transactions that change them.</summary>
     public static StoreOptions AddForwarding(this StoreOptions opts)
     {
@@ -19,10 +29,95 @@ public static class ForwardingStorage
         opts.Schema.For<Connection>().DocumentAlias("connection").Index(c => c.Input);
         var counters = new Table($"{opts.DatabaseSchemaName}.{CountersTable}");
         counters.AddColumn<string>("output_id").AsPrimaryKey();
+        // Several rows per output: ingestion transactions add to one at random, so concurrent writers do not queue behind
+        // one row lock held until each other's commit (measured: that upsert was a third of the pipeline's database time).
+        counters.AddColumn<int>("stripe").AsPrimaryKey().DefaultValueByExpression("0");
         counters.AddColumn<long>("enqueued").NotNull().DefaultValueByExpression("0");
         counters.AddColumn<long>("delivered").NotNull().DefaultValueByExpression("0");
         opts.Storage.ExtendedSchemaObjects.Add(counters);
+        var deliveries = new Table($"{opts.DatabaseSchemaName}.{DeliveriesTable}");
+        deliveries.AddColumn<Guid>("work_id").AsPrimaryKey();
+        // Null once the group's attempt failed: the row then only marks that the batch's own message has yet to report it.
+        deliveries.AddColumn<Guid>("group_id").AllowNulls();
+        deliveries.AddColumn<int>("position").NotNull();
+        deliveries.AddColumn<string>("output_id").NotNull();
+        deliveries.AddColumn<string>("connection_id").NotNull();
+        deliveries.AddColumn<Guid>("delivery_id").NotNull();
+        deliveries.AddColumn<Guid>("batch_id").NotNull();
+        deliveries.AddColumn<long>("mpid").NotNull();
+        deliveries.AddColumn<int>("workspace_id").NotNull();
+        deliveries.AddColumn<string>("input").NotNull();
+        deliveries.AddColumn<string>("environment").NotNull();
+        deliveries.AddColumn<string>("payload").NotNull();
+        deliveries.AddColumn<DateTimeOffset>("created_at").NotNull().DefaultValueByExpression("now()");
+        deliveries.Indexes.Add(new IndexDefinition($"ix_{DeliveriesTable}_group") { Columns = ["group_id"] });
+        deliveries.Indexes.Add(new IndexDefinition($"ix_{DeliveriesTable}_mpid") { Columns = ["mpid"] });
+        opts.Storage.ExtendedSchemaObjects.Add(deliveries);
         return opts;
+    }
+
+    /// <summary>One transaction's deliveries to outputs, all rows in one statement (the envelopes carry only group ids).</summary>
+    public static void QueueDeliveries(this IDocumentSession session, IReadOnlyList<(Guid GroupId, int Position, DeliverBatch Delivery, int WorkspaceId)> rows)
+    {
+        if (rows.Count == 0) return;
+        session.QueueSqlCommand(
+            $"insert into {session.DocumentStore.Options.DatabaseSchemaName}.{DeliveriesTable} " +
+            "(work_id, group_id, position, output_id, connection_id, delivery_id, batch_id, mpid, workspace_id, input, environment, payload) " +
+            "select * from unnest(?::uuid[], ?::uuid[], ?::int[], ?::text[], ?::text[], ?::uuid[], ?::uuid[], ?::bigint[], ?::int[], ?::text[], ?::text[], ?::text[])",
+            rows.Select(r => r.Delivery.WorkId).ToArray(), rows.Select(r => r.GroupId).ToArray(), rows.Select(r => r.Position).ToArray(),
+            rows.Select(r => r.Delivery.OutputId).ToArray(), rows.Select(r => r.Delivery.ConnectionId).ToArray(),
+            rows.Select(r => r.Delivery.DeliveryId).ToArray(), rows.Select(r => r.Delivery.BatchId).ToArray(),
+            rows.Select(r => r.Delivery.Mpid).ToArray(), rows.Select(r => r.WorkspaceId).ToArray(),
+            rows.Select(r => r.Delivery.Input).ToArray(), rows.Select(r => r.Delivery.Environment).ToArray(),
+            rows.Select(r => r.Delivery.Payload).ToArray());
+    }
+
+    /// <summary>A group's batches still waiting (an erasure may have removed some), in the order they were accepted.</summary>
+    public static async Task<List<(DeliverBatch Delivery, int WorkspaceId)>> WaitingDeliveriesAsync(NpgsqlDataSource db, string schema, Guid groupId, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand(
+            "select work_id, output_id, connection_id, delivery_id, batch_id, mpid, workspace_id, input, environment, payload " +
+            $"from {schema}.{DeliveriesTable} where group_id = $1 order by position");
+        command.Parameters.Add(new NpgsqlParameter { Value = groupId });
+        var rows = new List<(DeliverBatch, int)>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            rows.Add((new DeliverBatch(reader.GetString(1), reader.GetString(2), reader.GetGuid(3), reader.GetGuid(4), reader.GetInt64(5),
+                reader.GetString(7), reader.GetString(8), reader.GetString(9)) { WorkId = reader.GetGuid(0) }, reader.GetInt32(6)));
+        return rows;
+    }
+
+    /// <summary>
+    /// After a group's attempt: delivered (or dropped) rows go; failed ones stay, out of the group, until their own
+    /// message has reported the failure once (<see cref="TakeFailureMarkAsync"/>).
+    /// </summary>
+    public static void FinishDeliveries(this IDocumentSession session, Guid[] done, Guid[] failed)
+    {
+        var table = $"{session.DocumentStore.Options.DatabaseSchemaName}.{DeliveriesTable}";
+        if (done.Length > 0) session.QueueSqlCommand($"delete from {table} where work_id = any(?)", (object)done);
+        if (failed.Length > 0) session.QueueSqlCommand($"update {table} set group_id = null where work_id = any(?)", (object)failed);
+    }
+
+    /// <summary>
+    /// Removes the mark a group's failed attempt left for this batch, committed at once; true the first time only, so a
+    /// retry or a replayed dead letter calls the destination again.
+    /// </summary>
+    public static async Task<bool> TakeFailureMarkAsync(NpgsqlDataSource db, string schema, Guid workId, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand($"delete from {schema}.{DeliveriesTable} where work_id = $1 and group_id is null");
+        command.Parameters.Add(new NpgsqlParameter { Value = workId });
+        return await command.ExecuteNonQueryAsync(ct) > 0;
+    }
+
+    /// <summary>
+    /// An erasure's part: the waiting deliveries of people erased entirely, and of people erased from one workspace only
+    /// that workspace's, by the key stored with them.
+    /// </summary>
+    public static void RemoveWaitingDeliveries(this IDocumentSession session, long[] whole, long[] part, int? workspaceId)
+    {
+        var table = $"{session.DocumentStore.Options.DatabaseSchemaName}.{DeliveriesTable}";
+        if (whole.Length > 0) session.QueueSqlCommand($"delete from {table} where mpid = any(?)", (object)whole);
+        if (part.Length > 0 && workspaceId is { } ws) session.QueueSqlCommand($"delete from {table} where mpid = any(?) and workspace_id = ?", part, ws);
     }
 
     /// <summary>The upsert that counts deliveries queued for outputs, as part of the ingestion transaction.</summary>
@@ -30,9 +125,9 @@ public static class ForwardingStorage
     {
         if (perOutput.Count == 0) return;
         session.QueueSqlCommand(
-            $"insert into {session.DocumentStore.Options.DatabaseSchemaName}.{CountersTable} as c (output_id, enqueued) " +
-            "select * from unnest(?::text[], ?::bigint[]) on conflict (output_id) do update set enqueued = c.enqueued + excluded.enqueued",
-            perOutput.Keys.ToArray(), perOutput.Values.Select(v => (long)v).ToArray());
+            $"insert into {session.DocumentStore.Options.DatabaseSchemaName}.{CountersTable} as c (output_id, stripe, enqueued) " +
+            "select o, ?::int, n from unnest(?::text[], ?::bigint[]) as u(o, n) on conflict (output_id, stripe) do update set enqueued = c.enqueued + excluded.enqueued",
+            Random.Shared.Next(CounterStripes), perOutput.Keys.ToArray(), perOutput.Values.Select(v => (long)v).ToArray());
     }
 }
 
@@ -49,7 +144,7 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store) : 
 
     public async Task<(long Enqueued, long Delivered)> ReadAsync(string outputId, CancellationToken ct)
     {
-        await using var command = db.CreateCommand($"select enqueued, delivered from {Table} where output_id = $1");
+        await using var command = db.CreateCommand($"select coalesce(sum(enqueued), 0)::bigint, coalesce(sum(delivered), 0)::bigint from {Table} where output_id = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = outputId });
         await using var reader = await command.ExecuteReaderAsync(ct);
         var (enqueued, delivered) = await reader.ReadAsync(ct) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
@@ -73,10 +168,11 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store) : 
         try
         {
             await using var command = db.CreateCommand(
-                $"insert into {Table} as c (output_id, delivered) select * from unnest($1::text[], $2::bigint[]) " +
-                "on conflict (output_id) do update set delivered = c.delivered + excluded.delivered");
+                $"insert into {Table} as c (output_id, stripe, delivered) select o, $3::int, n from unnest($1::text[], $2::bigint[]) as u(o, n) " +
+                "on conflict (output_id, stripe) do update set delivered = c.delivered + excluded.delivered");
             command.Parameters.Add(new NpgsqlParameter { Value = taken.Keys.ToArray() });
             command.Parameters.Add(new NpgsqlParameter { Value = taken.Values.ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = Random.Shared.Next(ForwardingStorage.CounterStripes) });
             await command.ExecuteNonQueryAsync();
         }
         catch (NpgsqlException)
@@ -106,7 +202,7 @@ public sealed class OutputCache(IDocumentStore store, TimeProvider clock)
 }
 
 /// <summary>
-/// The active calculated attributes and audiences, read at most every 2 seconds per node instead of once per ingestion
+/// The active calculated attributes, audiences and connections, read at most every 2 seconds per node instead of once per ingestion
 /// transaction or Profile API read. A change committed on this node applies at once (<see cref="DefinitionChanges"/>);
 /// one committed on another node reaches this one within the 2 seconds.
 /// </summary>
@@ -117,8 +213,9 @@ public sealed class EnrichmentDefinitionsCache(IDocumentStore store, TimeProvide
 
     /// <param name="Audiences">Active real-time audiences: what enrichment adds.</param>
     /// <param name="Listed">Active or ready audiences of every kind: what the Profile API lists memberships of.</param>
+    /// <param name="Connections">Active connections: what ingestion forwards through (<see cref="ForwardingPlan.StartAsync"/>).</param>
     public sealed record Snapshot(IReadOnlyList<Domain.CalculatedAttributes.CalculatedAttribute> Attributes, IReadOnlyList<Domain.Audiences.Audience> Audiences,
-        DateTimeOffset ReadAt, IReadOnlyList<Domain.Audiences.Audience> Listed, long Version);
+        DateTimeOffset ReadAt, IReadOnlyList<Domain.Audiences.Audience> Listed, long Version, IReadOnlyList<Connection> Connections);
 
     public async Task<Snapshot> GetAsync(CancellationToken ct)
     {
@@ -131,10 +228,11 @@ public sealed class EnrichmentDefinitionsCache(IDocumentStore store, TimeProvide
             .Where(c => c.Status == Domain.CalculatedAttributes.CalculatedAttributeStatus.Active).ToList();
         var audiences = batch.Query<Domain.Audiences.Audience>()
             .Where(a => a.Status == Domain.Audiences.AudienceStatus.Active || a.Status == Domain.Audiences.AudienceStatus.Ready).ToList();
+        var connections = batch.Query<Connection>().Where(c => c.Active).ToList();
         await batch.Execute(ct);
         var listed = await audiences;
         var realTime = listed.Where(a => a.Status == Domain.Audiences.AudienceStatus.Active && a.Kind == Domain.Audiences.AudienceKinds.RealTime).ToList();
-        return _snapshot = new Snapshot(await attributes, realTime, clock.GetUtcNow(), listed, version);
+        return _snapshot = new Snapshot(await attributes, realTime, clock.GetUtcNow(), listed, version, await connections);
     }
 
     /// <summary>A definition or audience changed on this node: the next enrichment reads them again.</summary>
@@ -142,7 +240,7 @@ public sealed class EnrichmentDefinitionsCache(IDocumentStore store, TimeProvide
 }
 
 /// <summary>
-/// Counts commits that stored or deleted a calculated attribute or an audience in this process. <see cref="Forget"/>
+/// Counts commits that stored or deleted a calculated attribute, an audience or a connection in this process. <see cref="Forget"/>
 /// calls inside a handler run before its transaction commits, so a read in between could cache the old definitions
 /// again; this count moves after the commit, whichever code path made the change (activation, a standard audience
 /// becoming ready, deletion).
@@ -166,5 +264,6 @@ public sealed class DefinitionChangesListener : DocumentSessionListenerBase
 
     private static bool IsDefinition(object document) => IsDefinitionType(document.GetType());
     private static bool IsDefinitionType(Type type) =>
-        type == typeof(Domain.CalculatedAttributes.CalculatedAttribute) || type == typeof(Domain.Audiences.Audience);
+        type == typeof(Domain.CalculatedAttributes.CalculatedAttribute) || type == typeof(Domain.Audiences.Audience) || type == typeof(Connection)
+        || type == typeof(Output); // deleting an output deletes its connections with a DeleteWhere (not listed by document)
 }

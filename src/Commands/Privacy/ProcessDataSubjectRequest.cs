@@ -191,6 +191,7 @@ public static class ProcessDataSubjectRequestHandler
             .. await PersonWork.OfAsync(session, wholeIds, null, ct),
             .. partIds.Length > 0 ? await PersonWork.OfAsync(session, partIds, workspaceId, ct) : [],
         ], ct);
+        session.RemoveWaitingDeliveries(wholeIds, partIds, workspaceId); // batches waiting in a delivery group, by their stored key
 
         if (whole.Count > 0)
         {

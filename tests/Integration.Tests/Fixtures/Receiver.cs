@@ -22,6 +22,9 @@ public sealed class Receiver : IAsyncDisposable
 
     public ConcurrentQueue<(JsonObject Batch, string? DeliveryId, string? Signature)> Received { get; } = new();
     public bool Failing { get; set; }
+
+    /// <summary>An answer other than 200 for some batches (e.g. 400 or 500 for one person's); null answers as usual.</summary>
+    public Func<JsonObject, int?>? StatusFor { get; set; }
     public string Url => $"http://127.0.0.1:{_port}/hook";
 
     public static async Task<Receiver> StartAsync()
@@ -41,6 +44,7 @@ public sealed class Receiver : IAsyncDisposable
         {
             if (Failing) return Results.StatusCode(500);
             var body = await new StreamReader(request.Body).ReadToEndAsync();
+            if (StatusFor?.Invoke(JsonNode.Parse(body)!.AsObject()) is { } status) return Results.StatusCode(status);
             Received.Enqueue((JsonNode.Parse(body)!.AsObject(), request.Headers["X-EventProfiles-Delivery-Id"], request.Headers["X-EventProfiles-Signature"]));
             return Results.Ok();
         });
