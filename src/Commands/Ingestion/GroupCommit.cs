@@ -27,17 +27,15 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
         var group = pending.Select(b => b.ToGrouped()).ToList();
 
         // ---- load
-        // An identity session: the profiles loaded here are the ones the inline projection folds, not read twice.
-        await using var session = store.IdentitySession();
+        await using var session = store.LightweightSession();
         await session.BeginTransactionAsync(CancellationToken.None);
         var connection = (NpgsqlConnection)session.Connection!;
         var keys = StreamLocks.KeysInLockOrder(group.Select(b => b.Resolution.Mpid));
-        var storedMessageIds = await IngestionStorage.LockStreamsAndReadMessageIdsAsync(connection, _schema, keys, MessageIdsToCheck(group));
-        var stored = (await session.LoadManyAsync<Profile>(keys)).ToDictionary(p => p.Mpid);
+        var loaded = await IngestionStorage.LoadGroupAsync(connection, store, keys, MessageIdsToCheck(group));
         var forwarding = await ForwardingPlan.StartAsync(session, live, clock, definitions, CancellationToken.None);
 
         // ---- decide
-        var outcome = GroupDecision.Decide(group, stored, storedMessageIds, identity);
+        var outcome = GroupDecision.Decide(group, loaded.Profiles, loaded.MessageIds, identity);
 
         // ---- write
         // Aged-out people's streams are taken out of the archive before anything is appended to them.

@@ -26,6 +26,11 @@ namespace EventProfiles.Commands.Ingestion;
 public sealed class IngestionPipeline : BackgroundService
 {
     private readonly NpgsqlDataSource _dataSource;
+    /// <summary>
+    /// The resolver's own connection, kept open between groups: it only runs the lookups (no transaction, no session
+    /// state), so a pool checkout per group would only add the pool's DISCARD ALL. Replaced after any failure.
+    /// </summary>
+    private NpgsqlConnection? _resolverConnection;
     private readonly IngestionOptions _options;
     private readonly ILogger<IngestionPipeline> _logger;
     private readonly string _schema;
@@ -116,6 +121,7 @@ public sealed class IngestionPipeline : BackgroundService
                 foreach (var batch in group.Where(b => b.Resolution is null && !b.Completion.Task.IsCompleted)) Requeue(batch, ex);
             }
         }
+        if (_resolverConnection is { } connection) await connection.DisposeAsync();
         foreach (var writer in _writers) writer.Writer.TryComplete();
     }
 
@@ -132,6 +138,9 @@ public sealed class IngestionPipeline : BackgroundService
         catch
         {
             _claims.Abandon(ticket);
+            // A failed round trip may leave the connection mid-protocol: start the next group on a fresh one.
+            if (_resolverConnection is { } broken) await broken.DisposeAsync();
+            _resolverConnection = null;
             throw;
         }
 
@@ -182,7 +191,8 @@ public sealed class IngestionPipeline : BackgroundService
         var owners = new Dictionary<IdentityKey, List<IdentityOwner>>();
         var known = new HashSet<long>();
         var stored = new Dictionary<(string, string), long>();
-        await using (var batch = _dataSource.CreateBatch())
+        var connection = await ResolverConnectionAsync();
+        await using (var batch = connection.CreateBatch())
         {
             batch.BatchCommands.Add(IdentityIndexQueries.Owners(_schema, identities));
             batch.BatchCommands.Add(IdentityIndexQueries.ExistingStreams(_schema, hints));
@@ -208,7 +218,7 @@ public sealed class IngestionPipeline : BackgroundService
         }
         if (candidates.Count > 0)
         {
-            await using var batch = _dataSource.CreateBatch();
+            await using var batch = connection.CreateBatch();
             batch.BatchCommands.Add(IdentityIndexQueries.Logins(_schema, candidates, _identity.LoginTypes));
             await using var reader = await batch.ExecuteReaderAsync();
             await IdentityIndexQueries.ReadLoginsAsync(reader, logins);
@@ -216,6 +226,14 @@ public sealed class IngestionPipeline : BackgroundService
 
         var identity = new IdentityLookup(new ListMapView<IdentityKey, IdentityOwner>(owners), new ListMapView<long, IdentityKey>(logins), known);
         return new GroupLookup(identity, stored);
+    }
+
+    private async Task<NpgsqlConnection> ResolverConnectionAsync()
+    {
+        if (_resolverConnection is { State: System.Data.ConnectionState.Open } open) return open;
+        if (_resolverConnection is not null) await _resolverConnection.DisposeAsync();
+        _resolverConnection = null;
+        return _resolverConnection = await _dataSource.OpenConnectionAsync();
     }
 
     // ---------------------------------------------------------------- writers

@@ -1,5 +1,6 @@
 using EventProfiles.Commands.Streams;
 using EventProfiles.Domain.Ingestion;
+using EventProfiles.Domain.Profiles;
 using Marten;
 using Npgsql;
 using Weasel.Postgresql.Tables;
@@ -48,30 +49,47 @@ public static class IngestionStorage
         while (await reader.ReadAsync()) stored[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
     }
 
+    /// <summary>What a writer reads before deciding, under the streams' locks.</summary>
+    public sealed record GroupLoad(Dictionary<long, Profile> Profiles, Dictionary<long, IReadOnlySet<string>> MessageIds);
+
     /// <summary>
-    /// The writer's load, one round trip in the group's transaction: lock the group's streams (see <see cref="StreamLocks"/>)
-    /// and read which of the group's source_message_ids those streams already hold.
+    /// The writer's load, ONE round trip in the group's transaction: lock the group's streams (see <see cref="StreamLocks"/>),
+    /// then, under those locks, read their profile documents and which of the group's source_message_ids they already hold.
+    /// The profiles are read here rather than with a Marten LoadMany (a second round trip): the table is named through
+    /// Marten's mapping and the documents read with Marten's serializer, as the Profile API reads them.
     /// </summary>
-    public static async Task<Dictionary<long, IReadOnlySet<string>>> LockStreamsAndReadMessageIdsAsync(
-        NpgsqlConnection connection, string schema, string[] keysInLockOrder, IReadOnlyCollection<MessageRow> wanted)
+    public static async Task<GroupLoad> LoadGroupAsync(NpgsqlConnection connection, IDocumentStore store, string[] keysInLockOrder,
+        IReadOnlyCollection<MessageRow> wanted)
     {
+        var schema = store.Options.DatabaseSchemaName;
         await using var batch = connection.CreateBatch();
         batch.BatchCommands.Add(StreamLocks.Command(schema, keysInLockOrder));
+        batch.BatchCommands.Add(Command(
+            $"select data from {store.Options.FindOrResolveDocumentType(typeof(Profile)).TableName.QualifiedName} where id = any($1)",
+            [keysInLockOrder]));
         batch.BatchCommands.Add(Command(
             $"select m.mpid, m.source_message_id from {schema}.{MessagesTable} m " +
             "join unnest($1::bigint[], $2::text[]) q(mpid, id) on m.mpid = q.mpid and m.source_message_id = q.id",
             [wanted.Select(p => p.Mpid).ToArray(), wanted.Select(p => p.Id).ToArray()]));
 
-        var result = new Dictionary<long, HashSet<string>>();
+        var serializer = store.Options.Serializer();
+        var profiles = new Dictionary<long, Profile>();
+        var messageIds = new Dictionary<long, HashSet<string>>();
         await using var reader = await batch.ExecuteReaderAsync();
         await reader.NextResultAsync(); // the locked stream ids are not needed
         while (await reader.ReadAsync())
         {
+            var profile = serializer.FromJson<Profile>(reader, 0);
+            profiles[profile.Mpid] = profile;
+        }
+        await reader.NextResultAsync();
+        while (await reader.ReadAsync())
+        {
             var mpid = reader.GetInt64(0);
-            if (!result.TryGetValue(mpid, out var set)) result[mpid] = set = new HashSet<string>(StringComparer.Ordinal);
+            if (!messageIds.TryGetValue(mpid, out var set)) messageIds[mpid] = set = new HashSet<string>(StringComparer.Ordinal);
             set.Add(reader.GetString(1));
         }
-        return result.ToDictionary(x => x.Key, x => (IReadOnlySet<string>)x.Value);
+        return new GroupLoad(profiles, messageIds.ToDictionary(x => x.Key, x => (IReadOnlySet<string>)x.Value));
     }
 
     /// <summary>Queues the group's dedupe rows in the session, so they commit with the append in one transaction.</summary>
