@@ -95,17 +95,29 @@ public sealed class IdentityClaims(IdentitySettings settings, Func<long> newMpid
             var lookup = new IdentityLookup(new ListView<IdentityKey, IdentityOwner>(owners), new ListView<long, IdentityKey>(logins), known);
 
             var result = new List<IdentityClaim>(batches.Count);
-            foreach (var batch in batches)
+            try
             {
-                var resolution = IdentityResolution.Resolve(batch.Identities, batch.MpidHint is 0 ? null : batch.MpidHint, lookup, settings, newMpid);
-                var claimed = resolution.IdentitiesToLink.Where(i => !fromDatabase.OwnersOf(i).Any(o => o.Mpid == resolution.Mpid)).ToList();
-                foreach (var key in claimed) AddOwner(key, resolution.Mpid);
-                if (resolution.IsNewProfile) known.Add(resolution.Mpid);
-                var claim = new IdentityClaim(resolution, claimed);
-                _inFlight.Add(claim);
-                result.Add(claim);
+                foreach (var batch in batches)
+                {
+                    var resolution = IdentityResolution.Resolve(batch.Identities, batch.MpidHint is 0 ? null : batch.MpidHint, lookup, settings, newMpid);
+                    var claimed = resolution.IdentitiesToLink.Where(i => !fromDatabase.OwnersOf(i).Any(o => o.Mpid == resolution.Mpid)).ToList();
+                    foreach (var key in claimed) AddOwner(key, resolution.Mpid);
+                    if (resolution.IsNewProfile) known.Add(resolution.Mpid);
+                    var claim = new IdentityClaim(resolution, claimed);
+                    _inFlight.Add(claim);
+                    result.Add(claim);
+                }
             }
-            EndLookup(ticket);
+            catch
+            {
+                // Nobody will release claims the caller never received.
+                foreach (var claim in result) _inFlight.Remove(claim);
+                throw;
+            }
+            finally
+            {
+                EndLookup(ticket);
+            }
             return result;
 
             // An identity linked in flight is the most recent link of all. A unique identity the database already
