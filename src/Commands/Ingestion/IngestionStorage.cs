@@ -1,4 +1,8 @@
+using EventProfiles.Commands.Streams;
+using EventProfiles.Domain.Ingestion;
+using EventProfiles.Domain.Profiles;
 using Marten;
+using Npgsql;
 using Weasel.Postgresql.Tables;
 
 namespace EventProfiles.Commands.Ingestion;
@@ -6,6 +10,7 @@ namespace EventProfiles.Commands.Ingestion;
 /// <summary>
 /// Write-side bookkeeping tables of ingestion, created and migrated by Marten with the rest of the schema.
 /// They are dedupe keys, not read models: written by the ingestion writer in the same transaction as the append.
+/// The ingestion pipeline's own SQL is here too: what it reads before deciding and the dedupe rows it writes.
 /// </summary>
 public static class IngestionStorage
 {
@@ -31,5 +36,85 @@ public static class IngestionStorage
         messages.AddColumn<string>("source_message_id").AsPrimaryKey();
         opts.Storage.ExtendedSchemaObjects.Add(messages);
         return opts;
+    }
+
+    /// <summary>Which of these request ids are stored, and for which MPID (read by the resolver with the identity lookup).</summary>
+    public static NpgsqlBatchCommand StoredRequests(string schema, IReadOnlyCollection<(string Input, string Id)> requests) => Command(
+        $"select r.input, r.source_request_id, r.mpid from {schema}.{RequestsTable} r " +
+        "join unnest($1::text[], $2::text[]) q(i, s) on r.input = q.i and r.source_request_id = q.s",
+        [requests.Select(r => r.Input).ToArray(), requests.Select(r => r.Id).ToArray()]);
+
+    public static async Task ReadStoredRequestsAsync(NpgsqlDataReader reader, Dictionary<(string, string), long> stored)
+    {
+        while (await reader.ReadAsync()) stored[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
+    }
+
+    /// <summary>What a writer reads before deciding, under the streams' locks.</summary>
+    public sealed record GroupLoad(Dictionary<long, Profile> Profiles, Dictionary<long, IReadOnlySet<string>> MessageIds);
+
+    /// <summary>
+    /// The writer's load, ONE round trip in the group's transaction: lock the group's streams (see <see cref="StreamLocks"/>),
+    /// then, under those locks, read their profile documents and which of the group's source_message_ids they already hold.
+    /// The profiles are read here rather than with a Marten LoadMany (a second round trip): the table is named through
+    /// Marten's mapping and the documents read with Marten's serializer, as the Profile API reads them.
+    /// </summary>
+    public static async Task<GroupLoad> LoadGroupAsync(NpgsqlConnection connection, IDocumentStore store, string[] keysInLockOrder,
+        IReadOnlyCollection<MessageRow> wanted)
+    {
+        var schema = store.Options.DatabaseSchemaName;
+        await using var batch = connection.CreateBatch();
+        batch.BatchCommands.Add(StreamLocks.Command(schema, keysInLockOrder));
+        batch.BatchCommands.Add(Command(
+            $"select data from {store.Options.FindOrResolveDocumentType(typeof(Profile)).TableName.QualifiedName} where id = any($1)",
+            [keysInLockOrder]));
+        batch.BatchCommands.Add(Command(
+            $"select m.mpid, m.source_message_id from {schema}.{MessagesTable} m " +
+            "join unnest($1::bigint[], $2::text[]) q(mpid, id) on m.mpid = q.mpid and m.source_message_id = q.id",
+            [wanted.Select(p => p.Mpid).ToArray(), wanted.Select(p => p.Id).ToArray()]));
+
+        var serializer = store.Options.Serializer();
+        var profiles = new Dictionary<long, Profile>();
+        var messageIds = new Dictionary<long, HashSet<string>>();
+        await using var reader = await batch.ExecuteReaderAsync();
+        await reader.NextResultAsync(); // the locked stream ids are not needed
+        while (await reader.ReadAsync())
+        {
+            var profile = serializer.FromJson<Profile>(reader, 0);
+            profiles[profile.Mpid] = profile;
+        }
+        await reader.NextResultAsync();
+        while (await reader.ReadAsync())
+        {
+            var mpid = reader.GetInt64(0);
+            if (!messageIds.TryGetValue(mpid, out var set)) messageIds[mpid] = set = new HashSet<string>(StringComparer.Ordinal);
+            set.Add(reader.GetString(1));
+        }
+        return new GroupLoad(profiles, messageIds.ToDictionary(x => x.Key, x => (IReadOnlySet<string>)x.Value));
+    }
+
+    /// <summary>Queues the group's dedupe rows in the session, so they commit with the append in one transaction.</summary>
+    public static void QueueDedupeRows(IDocumentSession session, string schema, GroupOutcome outcome)
+    {
+        var requests = outcome.RequestRows;
+        if (requests.Count > 0)
+            session.QueueSqlCommand(
+                $"insert into {schema}.{RequestsTable} (input, source_request_id, mpid, received_at) " +
+                "select * from unnest(?::text[], ?::text[], ?::bigint[], ?::timestamptz[])",
+                requests.Select(r => r.Input).ToArray(), requests.Select(r => r.Id).ToArray(),
+                requests.Select(r => r.Mpid).ToArray(), requests.Select(r => r.ReceivedAt.ToUniversalTime()).ToArray());
+        var messages = outcome.MessageRows;
+        if (messages.Count > 0)
+            session.QueueSqlCommand(
+                $"insert into {schema}.{MessagesTable} (mpid, source_message_id) " +
+                "select * from unnest(?::bigint[], ?::text[]) on conflict do nothing",
+                messages.Select(r => r.Mpid).ToArray(), messages.Select(r => r.Id).ToArray());
+    }
+
+    // Not `params object[]`: a single string[] argument would be taken as the parameter list itself.
+    private static NpgsqlBatchCommand Command(string sql, IReadOnlyList<object> parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var p in parameters) command.Parameters.Add(new NpgsqlParameter { Value = p });
+        return command;
     }
 }

@@ -1,0 +1,72 @@
+using EventProfiles.Commands.Forwarding;
+using EventProfiles.Commands.Privacy;
+using EventProfiles.Commands.Streams;
+using EventProfiles.Domain.Forwarding;
+using EventProfiles.Domain.Identity;
+using EventProfiles.Domain.Ingestion;
+using EventProfiles.Domain.Profiles;
+using Marten;
+using Npgsql;
+using Wolverine.Runtime;
+
+namespace EventProfiles.Commands.Ingestion;
+
+/// <summary>
+/// One writer's group in ONE transaction, shaped as a command: load (locks, stored message ids, profiles, forwarding
+/// plan), decide for the whole group with pure Domain code (<see cref="GroupDecision"/>), then write (reactivations,
+/// events, inline projections, dedupe rows, outbound deliveries) and commit. The caller answers 202 only after this returns.
+/// </summary>
+public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime, LiveStream live, TimeProvider clock,
+    EnrichmentDefinitionsCache definitions, IdentitySettings identity)
+{
+    private readonly string _schema = store.Options.DatabaseSchemaName;
+
+    /// <summary>Returns the number of streams written; throws if the transaction did not commit.</summary>
+    public async Task<int> CommitAsync(IReadOnlyList<PendingBatch> pending)
+    {
+        var group = pending.Select(b => b.ToGrouped()).ToList();
+
+        // ---- load
+        await using var session = store.LightweightSession();
+        await session.BeginTransactionAsync(CancellationToken.None);
+        var connection = (NpgsqlConnection)session.Connection!;
+        var keys = StreamLocks.KeysInLockOrder(group.Select(b => b.Resolution.Mpid));
+        var loaded = await IngestionStorage.LoadGroupAsync(connection, store, keys, MessageIdsToCheck(group));
+        var forwarding = await ForwardingPlan.StartAsync(session, live, clock, definitions, CancellationToken.None);
+
+        // ---- decide
+        var outcome = GroupDecision.Decide(group, loaded.Profiles, loaded.MessageIds, identity);
+
+        // ---- write
+        // Aged-out people's streams are taken out of the archive before anything is appended to them.
+        if (outcome.Reactivated.Count > 0)
+            await ProfileLifetime.UnarchiveAsync(connection, _schema, outcome.Reactivated.Select(StreamKey.For).ToArray());
+        foreach (var (mpid, events) in outcome.Streams)
+        {
+            // Append also creates a new stream, through the same one-call-per-stream quick append as existing
+            // streams; StartStream would insert new streams' events row by row. (A random 64-bit MPID colliding
+            // with an existing stream is not guarded against.)
+            session.Events.Append(StreamKey.For(mpid), events.ToArray());
+        }
+        IngestionStorage.QueueDedupeRows(session, _schema, outcome);
+        foreach (var d in outcome.Batches)
+        {
+            var b = d.Batch;
+            forwarding.Add(b.Parsed, b.Input.Name, b.Environment, d.Before, d.After, d.Events,
+                new BatchOrigin(b.Input.Workspace.Id, b.BatchId, b.ReceivedAt, b.Channel, b.IsHistorical));
+        }
+        await forwarding.EnlistAsync(session, runtime);
+
+        // Not cancellable: once we start committing, the outcome must be known before we answer.
+        await session.SaveChangesAsync(CancellationToken.None);
+        forwarding.Committed();
+        return outcome.Streams.Count;
+    }
+
+    /// <summary>The group's source_message_ids in streams that exist; a profile created by this group holds none yet.</summary>
+    private static List<MessageRow> MessageIdsToCheck(IEnumerable<GroupedBatch> group) => group
+        .Where(b => !b.Resolution.IsNewProfile)
+        .SelectMany(b => b.Parsed.Events.Select(e => e.Data?.SourceMessageId).OfType<string>().Select(id => new MessageRow(b.Resolution.Mpid, id)))
+        .Distinct()
+        .ToList();
+}

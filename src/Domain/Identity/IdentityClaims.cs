@@ -1,0 +1,186 @@
+namespace EventProfiles.Domain.Identity;
+
+/// <summary>One batch to resolve: its identities and the MPID it names, if any.</summary>
+public readonly record struct ResolutionRequest(IReadOnlyList<IdentityKey> Identities, long? MpidHint);
+
+/// <summary>A database lookup of the identity index in progress; taken before the query is sent.</summary>
+public readonly record struct LookupTicket(long Epoch);
+
+/// <summary>What one batch was resolved to, and what it claims until its transaction commits or fails.</summary>
+public sealed class IdentityClaim
+{
+    internal IdentityClaim(IdentityResolutionResult resolution, IReadOnlyList<IdentityKey> identities)
+    {
+        Resolution = resolution;
+        Identities = identities;
+    }
+
+    public IdentityResolutionResult Resolution { get; }
+    /// <summary>The identities this batch links that the database did not show on its profile.</summary>
+    public IReadOnlyList<IdentityKey> Identities { get; }
+    public long Mpid => Resolution.Mpid;
+    public bool IsNewProfile => Resolution.IsNewProfile;
+    /// <summary>0 while in flight; the epoch of its commit once released after commit.</summary>
+    internal long CommittedAt { get; set; }
+    internal bool Released { get; set; }
+}
+
+/// <summary>
+/// What the resolver has promised but a database lookup may not show: identities claimed by batches in flight and the
+/// MPIDs of profiles being created. This is what makes two concurrent batches for the same new customer end in one
+/// profile on this node; the unique index catches any other writer.
+/// A lookup is read before the claims are merged into it, so a claim committed and released in between would be in
+/// neither: a committed claim is therefore kept until every lookup that started before its release is resolved.
+/// </summary>
+public sealed class IdentityClaims(IdentitySettings settings, Func<long> newMpid)
+{
+    private readonly Lock _lock = new();
+    private long _epoch;
+    /// <summary>Epochs of the lookups taken and not yet resolved (one entry per lookup).</summary>
+    private readonly List<long> _lookups = [];
+    private readonly HashSet<IdentityClaim> _inFlight = [];
+    /// <summary>Committed claims a lookup in progress may have missed, in commit order.</summary>
+    private readonly List<IdentityClaim> _committed = [];
+
+    /// <summary>Claims in flight plus committed claims still kept for earlier lookups (for tests and diagnostics).</summary>
+    public int Count
+    {
+        get { lock (_lock) return _inFlight.Count + _committed.Count; }
+    }
+
+    /// <summary>Call before sending the database lookup; resolve (or abandon) the ticket afterwards.</summary>
+    public LookupTicket BeginLookup()
+    {
+        lock (_lock)
+        {
+            _lookups.Add(_epoch);
+            return new LookupTicket(_epoch);
+        }
+    }
+
+    /// <summary>The lookup failed and nothing will be resolved against it.</summary>
+    public void Abandon(LookupTicket ticket)
+    {
+        lock (_lock) EndLookup(ticket);
+    }
+
+    /// <summary>Profiles that claims the lookup cannot have seen are linking these identities to.</summary>
+    public IReadOnlyList<long> ClaimedOwnersOf(LookupTicket ticket, IEnumerable<IdentityKey> identities)
+    {
+        lock (_lock)
+        {
+            var wanted = identities.ToHashSet();
+            return Unseen(ticket).Where(c => c.Identities.Any(wanted.Contains)).Select(c => c.Mpid).Distinct().ToList();
+        }
+    }
+
+    /// <summary>
+    /// Resolves a group against the database's answer plus every claim that answer cannot show, claiming what each
+    /// batch takes; ends the ticket.
+    /// </summary>
+    public IReadOnlyList<IdentityClaim> Resolve(LookupTicket ticket, IReadOnlyList<ResolutionRequest> batches, IdentityLookup fromDatabase)
+    {
+        lock (_lock)
+        {
+            // One merged view per group (database + unseen claims), extended as the group's batches claim identities.
+            var owners = fromDatabase.Owners.ToDictionary(x => x.Key, x => x.Value.ToList());
+            var logins = fromDatabase.LoginIdentitiesOf.ToDictionary(x => x.Key, x => x.Value.ToList());
+            var known = new HashSet<long>(fromDatabase.KnownMpids);
+            foreach (var claim in Unseen(ticket))
+            {
+                foreach (var key in claim.Identities) AddOwner(key, claim.Mpid);
+                if (claim.IsNewProfile) known.Add(claim.Mpid);
+            }
+            // Live views: what earlier batches of this group claim counts for the later ones.
+            var lookup = new IdentityLookup(new ListView<IdentityKey, IdentityOwner>(owners), new ListView<long, IdentityKey>(logins), known);
+
+            var result = new List<IdentityClaim>(batches.Count);
+            try
+            {
+                foreach (var batch in batches)
+                {
+                    var resolution = IdentityResolution.Resolve(batch.Identities, batch.MpidHint is 0 ? null : batch.MpidHint, lookup, settings, newMpid);
+                    var claimed = resolution.IdentitiesToLink.Where(i => !fromDatabase.OwnersOf(i).Any(o => o.Mpid == resolution.Mpid)).ToList();
+                    foreach (var key in claimed) AddOwner(key, resolution.Mpid);
+                    if (resolution.IsNewProfile) known.Add(resolution.Mpid);
+                    var claim = new IdentityClaim(resolution, claimed);
+                    _inFlight.Add(claim);
+                    result.Add(claim);
+                }
+            }
+            catch
+            {
+                // Nobody will release claims the caller never received.
+                foreach (var claim in result) _inFlight.Remove(claim);
+                throw;
+            }
+            finally
+            {
+                EndLookup(ticket);
+            }
+            return result;
+
+            // An identity linked in flight is the most recent link of all. A unique identity the database already
+            // gives to a profile has no other holder: a claim for another profile is a race that claim will lose.
+            void AddOwner(IdentityKey key, long mpid)
+            {
+                if (!owners.TryGetValue(key, out var list)) owners[key] = list = [];
+                if (list.Any(o => o.Mpid == mpid)) return;
+                if (settings.IsUnique(key.Type) && list.Count > 0) return;
+                list.Add(new IdentityOwner(mpid, DateTimeOffset.MaxValue));
+                if (!settings.IsLogin(key.Type)) return;
+                if (!logins.TryGetValue(mpid, out var own)) logins[mpid] = own = [];
+                own.Add(key);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The batch is done. Committed: its links are in the database, but lookups already under way may not show them,
+    /// so the claim stays for them. Not committed: nothing was written, the claim goes at once.
+    /// </summary>
+    public void Release(IdentityClaim claim, bool committed)
+    {
+        lock (_lock)
+        {
+            if (claim.Released) return;
+            claim.Released = true;
+            _inFlight.Remove(claim);
+            if (!committed || _lookups.Count == 0) return;
+            claim.CommittedAt = ++_epoch;
+            _committed.Add(claim);
+        }
+    }
+
+    /// <summary>Claims in flight, and committed claims released after the lookup began (it may have missed them).</summary>
+    private IEnumerable<IdentityClaim> Unseen(LookupTicket ticket) =>
+        _inFlight.Concat(_committed.Where(c => c.CommittedAt > ticket.Epoch));
+
+    private void EndLookup(LookupTicket ticket)
+    {
+        _lookups.Remove(ticket.Epoch);
+        // A committed claim is needed only by lookups that began before its commit was released.
+        var oldest = _lookups.Count == 0 ? long.MaxValue : _lookups.Min();
+        _committed.RemoveAll(c => c.CommittedAt <= oldest);
+    }
+
+    /// <summary>A dictionary of lists seen as the read-only dictionary of read-only lists the lookup takes.</summary>
+    private sealed class ListView<TKey, TItem>(Dictionary<TKey, List<TItem>> map) : IReadOnlyDictionary<TKey, IReadOnlyList<TItem>>
+        where TKey : notnull
+    {
+        public IReadOnlyList<TItem> this[TKey key] => map[key];
+        public IEnumerable<TKey> Keys => map.Keys;
+        public IEnumerable<IReadOnlyList<TItem>> Values => map.Values;
+        public int Count => map.Count;
+        public bool ContainsKey(TKey key) => map.ContainsKey(key);
+        public bool TryGetValue(TKey key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out IReadOnlyList<TItem> value)
+        {
+            var found = map.TryGetValue(key, out var list);
+            value = list;
+            return found;
+        }
+        public IEnumerator<KeyValuePair<TKey, IReadOnlyList<TItem>>> GetEnumerator() =>
+            map.Select(x => KeyValuePair.Create(x.Key, (IReadOnlyList<TItem>)x.Value)).GetEnumerator();
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+}
