@@ -65,8 +65,8 @@ public static partial class BatchReader
         JsonElement root;
         try
         {
-            // The document reads the body in place (no copy); the batches' JSON elements keep it alive, and it holds
-            // no pooled memory worth returning before the request ends, so it is not disposed.
+            // The document reads the body in place (no copy). It is never disposed: the batches' elements outlive the
+            // request (the pipeline and the Live Stream read them after the answer), so its index is left to the GC.
             root = JsonDocument.Parse(body, DocumentOptions).RootElement;
         }
         catch (JsonException ex)
