@@ -112,7 +112,8 @@ public sealed class RequestBodyMiddleware(BodyLimits limits)
             await ApiProblems.WriteAsync(context, ApiProblems.Invalid([error]));
             return;
         }
-        request.Body = new MemoryStream(buffer, 0, length, writable: false);
+        // Publicly visible, so an endpoint that parses the whole body (BatchReader) takes these bytes without a copy.
+        request.Body = new MemoryStream(buffer, 0, length, writable: false, publiclyVisible: true);
         request.Headers.ContentLength = length;
         await next();
     }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using EventProfiles.Commands.Api;
@@ -31,16 +32,22 @@ public enum BodyShape
 public static partial class BatchReader
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
+    // The same reading rules as the serializer options above (depth 64, no comments, no trailing commas).
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
 
     public static async Task<IngestRequest> ReadAsync(HttpRequest request, BodyShape shape, CancellationToken ct)
     {
         if (request.ContentLength > BatchLimits.MaxRequestBytes)
             return IngestRequest.Failed(RequestTooLarge(request.ContentLength.Value));
 
-        var buffer = new ArrayBufferWriter<byte>(4096);
+        // RequestBodyMiddleware has read and checked the body already: parse those bytes, no second copy.
+        if (request.Body is MemoryStream { Position: 0 } checkedBody && checkedBody.TryGetBuffer(out var bytes))
+            return Parse(bytes, shape);
+
+        var buffer = new ArrayBufferWriter<byte>(request.ContentLength is > 0 and <= BatchLimits.MaxRequestBytes ? (int)request.ContentLength.Value + 1 : 4096);
         while (true)
         {
-            var memory = buffer.GetMemory(16 * 1024);
+            var memory = buffer.GetMemory(1);
             var read = await request.Body.ReadAsync(memory, ct);
             if (read == 0) break;
             buffer.Advance(read);
@@ -58,7 +65,9 @@ public static partial class BatchReader
         JsonElement root;
         try
         {
-            root = JsonSerializer.Deserialize<JsonElement>(body.Span, Json);
+            // The document reads the body in place (no copy). It is never disposed: the batches' elements outlive the
+            // request (the pipeline and the Live Stream read them after the answer), so its index is left to the GC.
+            root = JsonDocument.Parse(body, DocumentOptions).RootElement;
         }
         catch (JsonException ex)
         {
@@ -104,15 +113,16 @@ public static partial class BatchReader
 
     private static (ParsedBatch? Batch, ProblemDetails? Problem) ParseBatch(JsonElement element, string prefix)
     {
-        var raw = element.GetRawText();
-        var size = System.Text.Encoding.UTF8.GetByteCount(raw);
+        // The batch's bytes as sent (JsonBodyCheck has refused invalid UTF-8, so this is the UTF-8 size of its text).
+        var raw = JsonMarshal.GetRawUtf8Value(element);
+        var size = raw.Length;
         if (size > BatchLimits.MaxBatchBytes)
             return (null, ApiProblems.TooLarge(prefix, $"the batch is {size} bytes; a batch may be at most {BatchLimits.MaxBatchBytes} bytes."));
 
         Batch batch;
         try
         {
-            batch = element.Deserialize<Batch>(Json)!;
+            batch = JsonSerializer.Deserialize<Batch>(raw, Json)!;
         }
         catch (JsonException ex)
         {
@@ -140,7 +150,7 @@ public static partial class BatchReader
                 if (property.Name != "events") property.WriteTo(writer);
             writer.WriteEndObject();
         }
-        return JsonSerializer.Deserialize<JsonElement>(output.WrittenSpan);
+        return JsonDocument.Parse(output.WrittenMemory).RootElement; // in place: the writer's buffer is ours alone
     }
 
     private static readonly JsonElement EmptyObject = JsonSerializer.Deserialize<JsonElement>("{}");

@@ -99,13 +99,14 @@ public sealed class BatchValidator : AbstractValidator<Batch>
     {
         foreach (var (key, value) in identities ?? [])
         {
-            var path = $"user_identities.{key}";
+            // The path is built only for a failure: valid batches are nearly all of them.
+            string Path() => $"user_identities.{key}";
             if (IdentityTypes.FromUserIdentityKey(key) is null)
-                ctx.AddFailure(path, "is not a user identity type; expected customer_id, email, other, other_id_2 … other_id_10, mobile_number, phone_number_2, phone_number_3, facebook, twitter, google, microsoft, yahoo, alias or facebook_custom_audience_id.");
+                ctx.AddFailure(Path(), "is not a user identity type; expected customer_id, email, other, other_id_2 … other_id_10, mobile_number, phone_number_2, phone_number_3, facebook, twitter, google, microsoft, yahoo, alias or facebook_custom_audience_id.");
             else if (value is { } v && v.Text.Length == 0)
-                ctx.AddFailure(path, "must not be empty (send null or leave it out).");
+                ctx.AddFailure(Path(), "must not be empty (send null or leave it out).");
             else if (value is { } w && w.Text.Length > BatchLimits.MaxIdentityLength)
-                ctx.AddFailure(path, $"is longer than {BatchLimits.MaxIdentityLength} characters.");
+                ctx.AddFailure(Path(), $"is longer than {BatchLimits.MaxIdentityLength} characters.");
         }
     }
 
@@ -116,11 +117,11 @@ public sealed class BatchValidator : AbstractValidator<Batch>
             ctx.AddFailure("user_attributes", $"has {attributes.Count} attributes; a batch may set at most {BatchLimits.MaxUserAttributes}.");
         foreach (var (name, value) in attributes)
         {
-            var path = $"user_attributes.{name}";
-            if (name.Length == 0) ctx.AddFailure(path, "attribute names must not be empty.");
+            string Path() => $"user_attributes.{name}";
+            if (name.Length == 0) ctx.AddFailure(Path(), "attribute names must not be empty.");
             if (name.Length > BatchLimits.MaxNameLength)
-                ctx.AddFailure(path, $"the name is {name.Length} characters long; at most {BatchLimits.MaxNameLength} are allowed.");
-            if (AttributeValueProblem(value) is { } problem) ctx.AddFailure(path, problem);
+                ctx.AddFailure(Path(), $"the name is {name.Length} characters long; at most {BatchLimits.MaxNameLength} are allowed.");
+            if (AttributeValueProblem(value) is { } problem) ctx.AddFailure(Path(), problem);
         }
     }
 
@@ -232,13 +233,13 @@ public sealed class EventDataValidator : AbstractValidator<EventData>
                 ctx.AddFailure("custom_attributes", $"has {attributes.Count} attributes; an event may carry at most {BatchLimits.MaxEventAttributes}.");
             foreach (var (name, value) in attributes)
             {
-                var path = $"custom_attributes.{name}"; // AddFailure prefixes the parent path (events[i].data)
+                string Path() => $"custom_attributes.{name}"; // AddFailure prefixes the parent path (events[i].data)
                 if (name.Length > BatchLimits.MaxNameLength)
-                    ctx.AddFailure(path, $"the name is {name.Length} characters long; at most {BatchLimits.MaxNameLength} are allowed.");
+                    ctx.AddFailure(Path(), $"the name is {name.Length} characters long; at most {BatchLimits.MaxNameLength} are allowed.");
                 if (value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
-                    ctx.AddFailure(path, "event attribute values must be strings, numbers, booleans or null.");
+                    ctx.AddFailure(Path(), "event attribute values must be strings, numbers, booleans or null.");
                 else if (value.ValueKind == JsonValueKind.String && value.GetString()!.Length > BatchLimits.MaxValueLength)
-                    ctx.AddFailure(path, $"the value is longer than {BatchLimits.MaxValueLength} characters.");
+                    ctx.AddFailure(Path(), $"the value is longer than {BatchLimits.MaxValueLength} characters.");
             }
         });
     }
