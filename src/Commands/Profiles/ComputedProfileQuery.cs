@@ -11,7 +11,11 @@ namespace EventProfiles.Commands.Profiles;
 public sealed record AudienceMembershipView(int AudienceId, string AudienceName);
 
 /// <summary>What is computed about a person, as of now.</summary>
-public sealed record ComputedProfile(IReadOnlyDictionary<string, CalculatedValue> CalculatedAttributes, IReadOnlyList<AudienceMembershipView> Audiences);
+public sealed record ComputedProfile(IReadOnlyDictionary<string, CalculatedValue> CalculatedAttributes, IReadOnlyList<AudienceMembershipView> Audiences)
+{
+    /// <summary>No calculated attribute and no audience membership.</summary>
+    public static readonly ComputedProfile Empty = new(new Dictionary<string, CalculatedValue>(), []);
+}
 
 /// <summary>
 /// A person's calculated attributes in one workspace (live part, replayed part and seed, combined by the Domain; rolling

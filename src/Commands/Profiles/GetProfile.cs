@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using EventProfiles.Commands.Api;
@@ -46,16 +47,22 @@ public sealed record ProfileQuery(Workspace? Workspace, IReadOnlySet<string> Fie
     /// <summary>Whether the answer needs what is computed about the person (calculated attributes, memberships).</summary>
     public bool NeedsComputed => Fields.Contains(ProfileDocument.UserAttributes) || Fields.Contains(ProfileDocument.AudienceMemberships);
 
-    public static IResult Answer(ProfileRead read, ProfileQuery query)
+    /// <summary>The answer, written from the stored profile before the read's pooled memory goes back.</summary>
+    public static IResult Answer(ProfileRead read, ProfileQuery query, ISerializer serializer)
     {
-        // An aged-out profile is answered only once it is reactivated by new data (retention-and-privacy.md R8).
-        if (read.Profile is not { } profile || !profile.IsKnownIn(query.Workspace!.Id) || !profile.IsLive)
-            return NotFound("No profile with this MPID has data in this workspace (or it is no longer live).");
-        return Results.Json(ProfileDocument.Build(profile, query.Workspace.Id, query.Fields, read.Computed));
+        using (read)
+        {
+            // An aged-out profile is answered only once it is reactivated by new data (retention-and-privacy.md R8).
+            if (read.Profile?.RootElement is not { } profile || !ProfileAnswer.IsShownIn(profile, query.Workspace!.Id))
+                return NotFound("No profile with this MPID has data in this workspace (or it is no longer live).");
+            var body = new ArrayBufferWriter<byte>(2048);
+            ProfileAnswer.Write(body, profile, query.Workspace.Id, query.Fields, read.Computed, serializer);
+            return new Utf8JsonResult(body.WrittenMemory);
+        }
     }
 
     public static async Task<IResult> AnswerAsync(long mpid, ProfileQuery query, ProfileReader reader, TimeProvider clock, CancellationToken ct) =>
-        Answer(await reader.ByMpidAsync(mpid, query.Workspace!.Id, query.NeedsComputed, clock.GetUtcNow(), ct) ?? new ProfileRead(null, null), query);
+        Answer(await reader.ByMpidAsync(mpid, query.Workspace!.Id, query.NeedsComputed, clock.GetUtcNow(), ct) ?? new ProfileRead(null, null), query, reader.Serializer);
 }
 
 /// <summary><c>GET|POST /userprofile/v1/{orgId}/{accountId}/{workspaceId}/{mpid}?fields=…</c> (profile-api.md §1).</summary>
@@ -119,6 +126,6 @@ public static class ResolveProfileEndpoint
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.ProfilesRead)]
     public static async Task<IResult> Post(ResolveProfileRequest request, ProfileQuery query, ProfileReader reader, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct) =>
         await reader.ByIdentityAsync(directory.Identity.ImmutableType, request.Identity!.Value!, query.Workspace!.Id, query.NeedsComputed, clock.GetUtcNow(), ct) is { } read
-            ? ProfileQuery.Answer(read, query)
+            ? ProfileQuery.Answer(read, query, reader.Serializer)
             : ProfileQuery.NotFound("No profile holds this identity.");
 }

@@ -53,16 +53,7 @@ public static class ProfileDocument
             {
                 ["audience_id"] = a.AudienceId, ["audience_name"] = a.AudienceName, ["expiration_timestamp_ms"] = null,
             }).ToArray());
-        if (fields.Contains(Attribution))
-        {
-            var attribution = new JsonArray();
-            if (ws.InstallAttribution is { } a)
-                attribution.Add(new JsonObject
-                {
-                    ["type"] = "install", ["publisher"] = a.Publisher, ["campaign"] = a.Campaign, ["timestamp_ms"] = a.At.ToUnixTimeMilliseconds(),
-                });
-            json[Attribution] = attribution;
-        }
+        if (fields.Contains(Attribution)) json[Attribution] = AttributionArray(ws);
         if (fields.Contains(ConsentState)) json[ConsentState] = Consent(ws);
         if (fields.Contains(Devices)) json[Devices] = DeviceArray(ws);
         return json;
@@ -86,7 +77,18 @@ public static class ProfileDocument
             ["type"] = typeName(i.Type), ["encoding"] = "none", ["value"] = i.Value,
         }).ToArray());
 
-    private static JsonObject Consent(WorkspaceProfile ws)
+    internal static JsonArray AttributionArray(WorkspaceProfile ws)
+    {
+        var attribution = new JsonArray();
+        if (ws.InstallAttribution is { } a)
+            attribution.Add(new JsonObject
+            {
+                ["type"] = "install", ["publisher"] = a.Publisher, ["campaign"] = a.Campaign, ["timestamp_ms"] = a.At.ToUnixTimeMilliseconds(),
+            });
+        return attribution;
+    }
+
+    internal static JsonObject Consent(WorkspaceProfile ws)
     {
         var gdpr = new JsonObject();
         foreach (var (purpose, record) in ws.Gdpr) gdpr[purpose] = Record(record);
@@ -104,7 +106,7 @@ public static class ProfileDocument
         };
     }
 
-    private static JsonArray DeviceArray(WorkspaceProfile ws) =>
+    internal static JsonArray DeviceArray(WorkspaceProfile ws) =>
         new(ws.Devices.Values.Select(d => (JsonNode?)new JsonObject
         {
             ["device_application_stamp"] = d.DeviceApplicationStamp,
