@@ -1,5 +1,6 @@
 using System.Globalization;
 using EventProfiles.Commands.Audiences;
+using EventProfiles.Commands.CalculatedAttributes;
 using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Operations;
 using EventProfiles.Domain.Profiles;
@@ -19,7 +20,7 @@ namespace EventProfiles.Commands.Operations;
 /// they are, since the daemon does not read archived events either.
 /// Runs on the node holding the daemon (HotCold: the leader).
 /// </summary>
-public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource db, IProjectionCoordinator coordinator, TimeProvider clock)
+public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource db, IProjectionCoordinator coordinator, TimeProvider clock, IdleCalculations idle)
 {
     public const string ShardName = PersonCalculationsProjection.ProjectionName + ":All";
     private const string CursorPrefix = RebuildTargets.Calculations + ":";
@@ -27,7 +28,8 @@ public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource d
     public async Task RunAsync(OperationJob job, JobProgress progress, long? person, CancellationToken ct)
     {
         var daemon = coordinator.DaemonForMainDatabase();
-        if (!daemon.CurrentAgents().Any(a => a.Name.Identity == ShardName))
+        // An idle shard (nothing active, IdleCalculations) is this node's too: it is started again below, then idles again.
+        if (!daemon.CurrentAgents().Any(a => a.Name.Identity == ShardName) && !idle.IsIdle)
             throw new InvalidOperationException(
                 $"The {ShardName} shard does not run on this node: calculations are rebuilt on the node that runs the async daemon (set EventProfiles:Daemon to HotCold or Solo there).");
         await daemon.StopAgentAsync(ShardName);
