@@ -59,7 +59,8 @@ id="$(api -d '{ "name": "activation probe", "workspaces": [1], "criteria": [
     { "kind": "user_attribute", "attribute_name": "plan", "type": "string", "operator": "equals", "value": "pro" },
     { "join": "or", "kind": "event", "event_type": "custom_event", "event_name": "Started Trial", "recency": { "within_days": 30 }, "frequency": { "operator": "greater_than", "count": 5 } } ] }' \
   "$BASE/v1/audiences?accountId=1" | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).id))')"
-for _ in $(seq 1 600); do [ "$(shard_behind)" -le 0 ] && break; sleep 0.5; done
+for _ in $(seq 1 1800); do [ "$(shard_behind)" -le 0 ] && break; sleep 0.5; done
+echo "   events the calculations shard had not applied when the audience was activated: $(shard_behind)"
 before="$(events)"
 start="$(date +%s.%N)"
 api -X POST -o /dev/null "$BASE/v1/audiences/$id/activation?accountId=1"
