@@ -163,9 +163,6 @@ builder.Services.AddSingleton(sp => new PublicBaseUrl(builder.Configuration[Depl
 builder.Services.AddSingleton(builder.Configuration.GetSection("EventProfiles:CalculatedAttributes").Get<CalculatedAttributeLimits>() ?? new CalculatedAttributeLimits());
 
 // ---- audiences: time-based re-evaluation at the moments the projection scheduled
-// With nothing to compute the calculations shard reads nothing (it idles at the high-water mark).
-builder.Services.AddSingleton<IdleCalculations>();
-builder.Services.AddHostedService(sp => sp.GetRequiredService<IdleCalculations>());
 builder.Services.AddSingleton<ReevaluationScheduler>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<ReevaluationScheduler>());
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using EventProfiles.Commands.Audiences;
-using EventProfiles.Commands.CalculatedAttributes;
 using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Operations;
 using EventProfiles.Domain.Profiles;
@@ -20,7 +19,7 @@ namespace EventProfiles.Commands.Operations;
 /// they are, since the daemon does not read archived events either.
 /// Runs on the node holding the daemon (HotCold: the leader).
 /// </summary>
-public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource db, IProjectionCoordinator coordinator, TimeProvider clock, IdleCalculations idle)
+public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource db, IProjectionCoordinator coordinator, TimeProvider clock)
 {
     public const string ShardName = PersonCalculationsProjection.ProjectionName + ":All";
     private const string CursorPrefix = RebuildTargets.Calculations + ":";
@@ -28,8 +27,7 @@ public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource d
     public async Task RunAsync(OperationJob job, JobProgress progress, long? person, CancellationToken ct)
     {
         var daemon = coordinator.DaemonForMainDatabase();
-        // An idle shard (nothing active, IdleCalculations) is this node's too: it is started again below, then idles again.
-        if (!daemon.CurrentAgents().Any(a => a.Name.Identity == ShardName) && !idle.IsIdle)
+        if (!daemon.CurrentAgents().Any(a => a.Name.Identity == ShardName))
             throw new InvalidOperationException(
                 $"The {ShardName} shard does not run on this node: calculations are rebuilt on the node that runs the async daemon (set EventProfiles:Daemon to HotCold or Solo there).");
         await daemon.StopAgentAsync(ShardName);
