@@ -35,7 +35,7 @@ public static class StoreConfiguration
 
         opts.Schema.For<Domain.Profiles.Profile>().DocumentAlias(ProfileProjection.DocumentAlias).Index(p => p.Mpid).Index(p => p.LastStoredAt);
         opts.Schema.For<PersonCalculations>().DocumentAlias(PersonCalculationsProjection.DocumentAlias);
-        opts.Schema.For<InitialisedCalculation>().DocumentAlias("calculated_attribute_initialised").Index(c => c.Mpid).Index(c => c.DefinitionId);
+        opts.Schema.For<InitialisedCalculation>().DocumentAlias("calculated_attribute_initialised").Index(c => c.Mpid).Index(c => c.DefinitionId).Index(c => c.AudienceId);
         opts.Schema.For<CalculatedAttribute>().DocumentAlias("calculated_attribute")
             .UniqueIndex(UniqueIndexType.Computed, "ux_calculated_attribute_name", c => c.WorkspaceId, c => c.Name)
             .Index(c => c.Status);

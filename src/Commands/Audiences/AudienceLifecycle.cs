@@ -7,8 +7,11 @@ using EventProfiles.Projections.CalculatedAttributes;
 using Marten;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using EventProfiles.Projections.Privacy;
 using Wolverine;
 using Wolverine.Attributes;
+using Wolverine.Marten;
+using Wolverine.Runtime;
 
 namespace EventProfiles.Commands.Audiences;
 
@@ -74,8 +77,11 @@ public static class AudienceLifecycle
         session.Store(audience);
     }
 
+    /// <summary>The counters, initial memberships and evaluation progress of the previous activation.</summary>
     private static async Task ForgetCountersAsync(IDocumentSession session, int audienceId, CancellationToken ct)
     {
+        session.DeleteWhere<InitialisedCalculation>(c => c.AudienceId == audienceId);
+        session.Delete<AudienceInitialisation>(audienceId);
         var counters = await session.Query<CalculatedAttribute>().Where(c => c.OwnerAudienceId == audienceId).ToListAsync(ct);
         foreach (var counter in counters)
         {
@@ -85,47 +91,230 @@ public static class AudienceLifecycle
     }
 }
 
+/// <summary>
+/// How far an activation's evaluation of everyone got (one per audience): the people are taken in stream-key order,
+/// <see cref="DoneThrough"/> is the last key done, <see cref="Deferred"/> the people whose events the daemon had not
+/// applied yet when their turn came (they are evaluated again in a later pass). A restarted job continues from here.
+/// </summary>
+public sealed class AudienceInitialisation
+{
+    public int Id { get; set; }
+    public Guid Activation { get; set; }
+    public DateTimeOffset StartedAt { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+    public string? DoneThrough { get; set; }
+    public List<string> Deferred { get; set; } = [];
+    public long People { get; set; }
+    public long Members { get; set; }
+    /// <summary>People who stayed behind the daemon through every pass: recorded <see cref="AudiencesReevaluationDue"/> instead.</summary>
+    public long ReevaluatedThroughStream { get; set; }
+}
+
+/// <summary>
+/// Evaluates everyone an activated audience may hold, set-based, without writing to their streams: once the counters
+/// are initialised the audience is active (the projection evaluates it from the people's next events on), and this job
+/// takes everyone else, 1,000 people per transaction: under their stream locks (no event of theirs can commit
+/// meanwhile) it evaluates each person the projection has no verdict of its own for, with the same code as the
+/// projection, and stores the members as initial memberships (<see cref="InitialisedCalculation.InitialMember"/>), with
+/// their membership messages (transactional outbox, once per person) and the moment time alone can change a verdict
+/// (<see cref="ScheduledReevaluation"/>). Readers combine the initial verdict with the projection's own
+/// (<see cref="AudienceMemberships"/>); the projection takes it over at the person's next relevant event.
+/// A person whose events the daemon has not applied yet is evaluated in a later pass (their counters must include
+/// those events); a person who stays behind through every pass gets <see cref="AudiencesReevaluationDue"/> on their
+/// stream, so the projection evaluates them in order.
+/// </summary>
 public static class InitialiseAudienceHandler
 {
+    private const int RetryPasses = 3;
+
     [MessageTimeout(24 * 60 * 60)]
     public static async Task<object?> Handle(InitialiseAudience job, IDocumentStore store, NpgsqlDataSource db, TimeProvider clock,
-        Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
+        Forwarding.EnrichmentDefinitionsCache enrichment, IWolverineRuntime runtime, ILogger<InitialiseAudience> logger, CancellationToken ct)
     {
+        AudienceInitialisation progress;
+        Audience audience;
         await using (var session = store.LightweightSession())
         {
-            var audience = await session.LoadAsync<Audience>(job.AudienceId, ct);
-            if (audience is not { Status: AudienceStatus.Calculating } || audience.Activation != job.Activation) return null;
-            var counters = audience.Counters.Where(c => c != 0).ToArray();
-            var progress = counters.Length == 0 ? [] : await session.LoadManyAsync<Initialisation>(ct, counters);
-            if (progress.Count < counters.Length || progress.Any(p => !p.IsFinished)) return job.DelayedFor(TimeSpan.FromSeconds(1));
-            audience.Status = AudienceStatus.Active;
-            session.Store(audience);
+            var loaded = await session.LoadAsync<Audience>(job.AudienceId, ct);
+            if (loaded is null || loaded.Activation != job.Activation) return null;
+            audience = loaded;
+            var existing = await session.LoadAsync<AudienceInitialisation>(job.AudienceId, ct);
+            if (audience.Status == AudienceStatus.Calculating)
+            {
+                var counters = audience.Counters.Where(c => c != 0).ToArray();
+                var counting = counters.Length == 0 ? [] : await session.LoadManyAsync<Initialisation>(ct, counters);
+                if (counting.Count < counters.Length || counting.Any(p => !p.IsFinished)) return job.DelayedFor(TimeSpan.FromSeconds(1));
+                // Active first: from now on the projection evaluates the audience on people's events, this job the rest.
+                audience.Status = AudienceStatus.Active;
+                session.Store(audience);
+                existing = null;
+            }
+            else if (audience.Status != AudienceStatus.Active) return null;
+            progress = existing is not null && existing.Activation == job.Activation
+                ? existing
+                : new AudienceInitialisation { Id = audience.Id, Activation = job.Activation, StartedAt = clock.GetUtcNow() };
+            if (progress.FinishedAt is not null) return null;
+            session.Store(progress);
             await session.SaveChangesAsync(ct);
             enrichment.Forget();
         }
 
-        // Everyone who sent data to the audience's workspaces is evaluated once, through their own stream.
-        var schema = store.Options.DatabaseSchemaName;
-        var audienceNow = await store.QuerySession().LoadAsync<Audience>(job.AudienceId, ct);
-        var workspaces = audienceNow!.WorkspaceIds.Select(w => w.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        var people = new List<long>();
-        await using (var command = db.CreateCommand($"select (data->>'Mpid')::bigint from {schema}.{Projections.Profiles.ProfileProjection.TableName} where data->'Workspaces' ?| $1 and data->>'AgedOutAt' is null"))
+        var run = new Run(store, db, runtime, audience, progress, new PersonCalculationsProjection(clock).IncludedEventTypes, clock);
+        var pending = await run.PeopleAsync(ct);
+        // A restarted job: who was deferred before the restart waits for the next pass with whoever is deferred now.
+        var carried = progress.Deferred.ToList();
+        for (var pass = 0; pending.Count > 0 || carried.Count > 0; pass++)
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = workspaces });
-            command.CommandTimeout = 0;
-            await using var reader = await command.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct)) people.Add(reader.GetInt64(0));
+            var behind = new List<string>(carried);
+            carried = [];
+            foreach (var chunk in pending.Chunk(AudienceLifecycle.PeoplePerChunk))
+            {
+                var deferred = await run.EvaluateAsync(chunk, lastPass: pass >= RetryPasses, firstPass: pass == 0, ct);
+                if (deferred is null) return null; // the audience changed meanwhile: its new activation starts over
+                behind.AddRange(deferred);
+            }
+            pending = behind;
+            if (pending.Count > 0) await run.WaitForDaemonAsync(ct);
         }
-        foreach (var chunk in people.Chunk(AudienceLifecycle.PeoplePerChunk))
+
+        await using (var session = store.LightweightSession())
         {
-            await using var session = store.LightweightSession();
-            var keys = await StreamLocks.LockAsync(session, chunk, ct);
-            var now = clock.GetUtcNow();
-            var live = (await session.LoadManyAsync<Profile>(ct, keys)).Where(p => p.IsLive).Select(p => p.Id); // not aged out meanwhile
-            foreach (var key in live) session.Events.Append(key, new AudiencesReevaluationDue(now));
+            progress.FinishedAt = clock.GetUtcNow();
+            progress.Deferred = [];
+            session.Store(progress);
             await session.SaveChangesAsync(ct);
         }
+        logger.LogInformation("Audience {Id} initialised: {People} people evaluated, {Members} members, {Reevaluated} re-evaluated through their streams, in {Seconds:0.0} s",
+            audience.Id, progress.People, progress.Members, progress.ReevaluatedThroughStream, (progress.FinishedAt.Value - progress.StartedAt).TotalSeconds);
         return null;
+    }
+
+    private sealed class Run(IDocumentStore store, NpgsqlDataSource db, IWolverineRuntime runtime, Audience audience, AudienceInitialisation progress,
+        IReadOnlyList<Type> includedTypes, TimeProvider clock)
+    {
+        private readonly string _schema = store.Options.DatabaseSchemaName;
+        private readonly string[] _types = includedTypes
+            .Select(t => ((Marten.Events.EventGraph)((StoreOptions)store.Options).Events).EventMappingFor(t).EventTypeName).ToArray();
+
+        /// <summary>Everyone who sent data to the audience's workspaces and is not aged out, in stream-key order, after the cursor.</summary>
+        public async Task<List<string>> PeopleAsync(CancellationToken ct)
+        {
+            var workspaces = audience.WorkspaceIds.Select(w => w.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            var people = new List<string>();
+            await using var command = db.CreateCommand(
+                $"select id from {_schema}.{Projections.Profiles.ProfileProjection.TableName} where data->'Workspaces' ?| $1 and data->>'AgedOutAt' is null and id > $2 order by id");
+            command.Parameters.Add(new NpgsqlParameter { Value = workspaces });
+            command.Parameters.Add(new NpgsqlParameter { Value = progress.DoneThrough ?? "" });
+            command.CommandTimeout = 0;
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) people.Add(reader.GetString(0));
+            return people;
+        }
+
+        /// <returns>The people left for a later pass, or null when the audience was changed meanwhile.</returns>
+        public async Task<List<string>?> EvaluateAsync(string[] chunk, bool lastPass, bool firstPass, CancellationToken ct)
+        {
+            await using var session = store.LightweightSession();
+            var mpids = chunk.Select(k => long.Parse(k, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            var keys = await StreamLocks.LockAsync(session, mpids, ct);
+            var behind = await BehindDaemonAsync(session, keys, ct);
+
+            var batch = session.CreateBatchQuery();
+            var latest = batch.Load<Audience>(audience.Id);
+            var attributes = batch.Query<CalculatedAttribute>().Where(c => c.Status == CalculatedAttributeStatus.Active).ToList();
+            var audiences = batch.Query<Audience>().Where(a => a.Status == AudienceStatus.Active && a.Kind == AudienceKinds.RealTime).ToList();
+            var profiles = batch.LoadMany<Profile>().ById(keys);
+            var live = batch.LoadMany<PersonCalculations>().ById(keys);
+            var replayed = batch.Query<InitialisedCalculation>().Where(c => mpids.Contains(c.Mpid)).ToList();
+            var scheduled = batch.LoadMany<ScheduledReevaluation>().ById(keys);
+            await batch.Execute(ct);
+            if ((await latest)?.Activation != progress.Activation) return null;
+            var visible = await attributes;
+            var definitions = ComputedDefinitions.Active(visible);
+            if (ComputedDefinitions.Active(audience, definitions) is not { } active) return null;
+            var profileByMpid = (await profiles).Where(p => p.IsLive).ToDictionary(p => p.Mpid);
+            var liveByMpid = (await live).ToDictionary(p => p.Mpid);
+            var replayedByMpid = (await replayed).ToLookup(r => r.Mpid);
+            var scheduledByMpid = (await scheduled).ToDictionary(r => r.Mpid);
+            var now = clock.GetUtcNow();
+            var outbox = new MartenOutbox(runtime, session);
+            var deferred = new List<string>();
+
+            foreach (var mpid in mpids)
+            {
+                var key = StreamKey.For(mpid);
+                if (!profileByMpid.TryGetValue(mpid, out var profile)) continue; // erased or aged out meanwhile
+                if (behind.Contains(key))
+                {
+                    if (!lastPass) { deferred.Add(key); continue; }
+                    session.Events.Append(key, new AudiencesReevaluationDue(now));
+                    progress.ReevaluatedThroughStream++;
+                    continue;
+                }
+                var person = liveByMpid.GetValueOrDefault(mpid) ?? PersonCalculations.For(mpid);
+                // The projection already evaluated this activation for them (their events came first): its verdict stands.
+                if (person.Audiences.TryGetValue(active.Id, out var own) && own.Activation == active.Activation) continue;
+                var parts = replayedByMpid[mpid].ToList();
+                if (parts.Any(p => p.AudienceId == active.Id && p.Activation == active.Activation)) continue; // done before a restart
+                progress.People++;
+                var facts = PersonFactsFor.Person(profile, person, parts, visible, now);
+                var verdict = AudienceEvaluation.Evaluate(active, facts);
+                if (verdict.IsMember)
+                {
+                    progress.Members++;
+                    session.Store(InitialisedCalculation.InitialMember(active.Id, active.Activation, mpid, now));
+                    var changed = new AudienceMembershipsChanged([new MembershipChange(active.Id, active.Activation, mpid, true, now, verdict.Reason)]);
+                    await outbox.SendAsync(changed);
+                    session.RecordWork([new PersonWorkRecord.Row(changed.WorkId, mpid, PersonWorkRecord.PersonWide)]);
+                }
+                // The moment time alone can change this verdict, as the projection schedules it.
+                var next = AudienceEvaluation.NextChangeAt(active, facts);
+                if (active.Criteria.Any(c => c.Kind == CriterionKinds.CalculatedAttribute) && person.NextChangeAt is { } value && value > now && (next is null || value < next)) next = value;
+                if (next is { } at && (!scheduledByMpid.TryGetValue(mpid, out var existing) || existing.DueAt > at))
+                    session.Store(new ScheduledReevaluation { Id = key, Mpid = mpid, DueAt = at });
+            }
+
+            if (firstPass) progress.DoneThrough = chunk[^1];
+            var evaluated = chunk.Except(deferred).ToHashSet(StringComparer.Ordinal);
+            progress.Deferred = [.. progress.Deferred.Where(d => !evaluated.Contains(d)), .. deferred.Where(d => !progress.Deferred.Contains(d))];
+            session.Store(progress);
+            await session.SaveChangesAsync(ct);
+            return deferred;
+        }
+
+        /// <summary>
+        /// Of these (locked) people, those with events the calculations shard has not applied yet: their live counters
+        /// would miss those events, so they wait for a later pass.
+        /// </summary>
+        private async Task<HashSet<string>> BehindDaemonAsync(IDocumentSession session, string[] keys, CancellationToken ct)
+        {
+            await using var command = ((NpgsqlConnection)session.Connection!).CreateCommand();
+            command.CommandText = $"""
+                select distinct stream_id from {_schema}.mt_events
+                where seq_id > (select coalesce(max(last_seq_id), 0) from {_schema}.mt_event_progression where name = $1)
+                  and stream_id = any($2) and type = any($3)
+                """;
+            command.Parameters.Add(new NpgsqlParameter { Value = Operations.RebuildCalculations.ShardName });
+            command.Parameters.Add(new NpgsqlParameter { Value = keys });
+            command.Parameters.Add(new NpgsqlParameter { Value = _types });
+            var behind = new HashSet<string>(StringComparer.Ordinal);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) behind.Add(reader.GetString(0));
+            return behind;
+        }
+
+        /// <summary>Between passes: until the shard reaches the high-water mark of now, at most a few seconds.</summary>
+        public async Task WaitForDaemonAsync(CancellationToken ct)
+        {
+            var mark = await CalculatedAttributeActivation.HighWaterMarkAsync(db, _schema, ct);
+            for (var i = 0; i < 50; i++)
+            {
+                await using var command = db.CreateCommand($"select coalesce(max(last_seq_id), 0) from {_schema}.mt_event_progression where name = $1");
+                command.Parameters.Add(new NpgsqlParameter { Value = Operations.RebuildCalculations.ShardName });
+                if (Convert.ToInt64(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) >= mark) return;
+                await Task.Delay(100, ct);
+            }
+        }
     }
 }
 

@@ -11,6 +11,7 @@ public static class AudienceStorage
         opts.Schema.For<MembershipChangeRecord>().DocumentAlias("audience_membership_change").Index(r => r.AudienceId).Index(r => r.Mpid).Index(r => r.At);
         opts.Schema.For<AudienceConnection>().DocumentAlias("audience_connection").Index(c => c.AudienceId);
         opts.Schema.For<ScheduledReevaluation>().DocumentAlias("audience_reevaluation").Index(r => r.DueAt);
+        opts.Schema.For<AudienceInitialisation>().DocumentAlias("audience_initialisation");
         opts.Schema.For<StandardCalculation>().DocumentAlias("audience_standard_calculation");
         return opts;
     }

@@ -56,7 +56,7 @@ public static class ExplainMembershipEndpoint
         var now = clock.GetUtcNow();
         var facts = PersonFactsFor.Person(profile, person, replayed, computed, now);
         var verdict = AudienceEvaluation.Evaluate(active, facts);
-        return Results.Ok(new MembershipExplanation(id, StreamKey.For(mpid), verdict.IsMember, person.IsMemberOf(id, audience.Activation), verdict.Reason,
+        return Results.Ok(new MembershipExplanation(id, StreamKey.For(mpid), verdict.IsMember, AudienceMemberships.IsMember(person, replayed, id, audience.Activation), verdict.Reason,
             verdict.Criteria.Select(c => new CriterionExplanation(c.Index + 1, c.Index == 0 ? null : audience.Criteria[c.Index].Join ?? Joins.And, c.Kind, c.Holds, c.Why)).ToList()));
     }
 }

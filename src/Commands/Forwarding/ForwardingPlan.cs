@@ -134,7 +134,7 @@ public sealed class ForwardingPlan
             }
             if (audiences.Count > 0)
                 o.Batch["audience_memberships"] = new JsonArray(audiences
-                    .Where(a => person?.IsMemberOf(a.Id, a.Activation) == true)
+                    .Where(a => AudienceMemberships.IsMember(person, initialisedByMpid[o.Mpid], a.Id, a.Activation))
                     .Select(a => (JsonNode?)new JsonObject { ["audience_id"] = a.Id, ["audience_name"] = a.Name }).ToArray());
         }
     }

@@ -261,7 +261,8 @@ public static class ProcessDataSubjectRequestHandler
         session.HardDeleteWhere<AliasJob>(j => (part.Contains(j.SourceMpid) || part.Contains(j.DestinationMpid)) && inputs.Contains(j.Input));
 
         var definitions = (await session.Query<CalculatedAttribute>().Where(c => c.WorkspaceId == workspaceId).Select(c => c.Id).ToListAsync(ct)).ToArray();
-        session.HardDeleteWhere<InitialisedCalculation>(c => part.Contains(c.Mpid) && definitions.Contains(c.DefinitionId));
+        // The workspace's replayed parts, and initial memberships of its audiences (their members were just told "delete").
+        session.HardDeleteWhere<InitialisedCalculation>(c => part.Contains(c.Mpid) && (definitions.Contains(c.DefinitionId) || wsAudiences.Contains(c.AudienceId)));
         session.HardDeleteWhere<MembershipChangeRecord>(r => part.Contains(r.Mpid) && wsAudiences.Contains(r.AudienceId));
         foreach (var person in await session.LoadManyAsync<PersonCalculations>(ct, keys.ToArray()))
         {

@@ -43,14 +43,15 @@ public static class ComputedProfileQuery
         IEnumerable<CalculatedAttribute> attributes, IEnumerable<Audience> audiences, int workspaceId, DateTimeOffset now)
     {
         var inStandard = standardMembers.Select(m => m.AudienceId).ToHashSet();
+        var parts = initialised as IReadOnlyCollection<InitialisedCalculation> ?? initialised.ToList();
         var memberships = audiences
             // Standard-audience membership stays on the profile after the audience expires (§B4).
-            .Where(a => a.Kind == AudienceKinds.Standard ? inStandard.Contains(a.Id) : person?.IsMemberOf(a.Id, a.Activation) == true)
+            .Where(a => a.Kind == AudienceKinds.Standard ? inStandard.Contains(a.Id) : AudienceMemberships.IsMember(person, parts, a.Id, a.Activation))
             .OrderBy(a => a.Id)
             .Select(a => new AudienceMembershipView(a.Id, a.Name))
             .ToList();
         var definitions = attributes.Where(c => c.WorkspaceId == workspaceId && c.Status == CalculatedAttributeStatus.Active);
-        return new ComputedProfile(VisibleCalculatedValues.Combine(definitions, person, initialised, now), memberships);
+        return new ComputedProfile(VisibleCalculatedValues.Combine(definitions, person, parts, now), memberships);
     }
 
     /// <summary>Definitions read with the person's documents, in one round trip (for the Activity View and access requests).</summary>

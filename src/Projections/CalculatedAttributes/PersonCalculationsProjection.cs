@@ -146,6 +146,7 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
             && (AudienceRelevance.IsRelevant(page.Audiences, e.Data) || snapshot?.Audiences.Count > page.Audiences.Count))
         {
             var state = snapshot ?? PersonCalculations.For(mpid);
+            AudienceMemberships.Adopt(state, page.Initialised[mpid], page.Audiences);
             if (state.EvaluateAudiences(page.Audiences, person => Facts(person, profile, page, now), now) || state.Audiences.Count > 0) snapshot = state;
         }
         // An empty state is not worth a row.
@@ -187,7 +188,7 @@ public static class PersonFactsFor
         new(profile, now,
             counterParts ?? (counter => [replayed.FirstOrDefault(r => r.DefinitionId == counter.Id)?.Calculation, person.Definitions.GetValueOrDefault(counter.Id)]),
             workspace => VisibleCalculatedValues.Combine(visible.Where(v => v.WorkspaceId == workspace), person, replayed, now),
-            audience => person.IsMemberOf(audience));
+            audience => AudienceMemberships.IsMember(person, replayed, audience, null));
 }
 
 /// <summary>Membership changes found by the projection, in the order found.</summary>
@@ -234,19 +235,65 @@ public static class ComputedDefinitions
 }
 
 /// <summary>
-/// The part of a person's value that the replay computed when a definition was activated (events up to
-/// <see cref="ActiveDefinition.LiveAfterSequence"/>). Written only by the initialisation, read with the live part.
+/// What an activation computed for one person, apart from the live projection: the part of a calculated attribute's
+/// value that the replay computed (events up to <see cref="ActiveDefinition.LiveAfterSequence"/>), or, with an
+/// <see cref="AudienceId"/>, an audience's initial verdict "member" (only members get a row). Written only by the
+/// activation jobs, read with the live part. Both kinds share one table because every reader of a person's computed
+/// state already fetches this table by MPID: an initial membership costs no extra look-up on any read path.
 /// </summary>
 public sealed class InitialisedCalculation
 {
     public string Id { get; set; } = "";
     public long Mpid { get; set; }
+    /// <summary>The calculated attribute (0 for an audience's initial membership).</summary>
     public int DefinitionId { get; set; }
+    /// <summary>The audience whose initial verdict this is (0 for a calculated attribute's replayed part).</summary>
+    public int AudienceId { get; set; }
     public Guid Activation { get; set; }
     public Calculation Calculation { get; set; } = new();
+    /// <summary>An initial membership: when the activation found the person to be a member.</summary>
+    public DateTimeOffset? MemberSince { get; set; }
 
     public static string IdFor(int definitionId, long mpid) =>
         $"{definitionId.ToString(System.Globalization.CultureInfo.InvariantCulture)}:{StreamKey.For(mpid)}";
+
+    public static InitialisedCalculation InitialMember(int audienceId, Guid activation, long mpid, DateTimeOffset since) => new()
+    {
+        Id = $"a{audienceId.ToString(System.Globalization.CultureInfo.InvariantCulture)}:{StreamKey.For(mpid)}",
+        Mpid = mpid, AudienceId = audienceId, Activation = activation, MemberSince = since,
+    };
+}
+
+/// <summary>
+/// A person's real-time audience memberships: the projection's own verdict for the audience's activation when it has
+/// one, otherwise the initial verdict of the activation (<see cref="InitialisedCalculation.InitialMember"/>). The one
+/// place every reader (Profile API, enrichment, explain, nested audiences) asks, so they all show the same memberships.
+/// </summary>
+public static class AudienceMemberships
+{
+    /// <param name="activation">The audience's current activation; null = whichever is recorded (nested audiences).</param>
+    public static bool IsMember(PersonCalculations? person, IEnumerable<InitialisedCalculation> initialised, int audienceId, Guid? activation)
+    {
+        var initial = initialised.FirstOrDefault(i => i.AudienceId == audienceId && i.MemberSince is not null && (activation is null || i.Activation == activation));
+        if (person is not null && person.Audiences.TryGetValue(audienceId, out var own)
+            && (activation is { } current ? own.Activation == current : initial is null || own.Activation == initial.Activation))
+            return own.IsMember;
+        return initial is not null;
+    }
+
+    /// <summary>
+    /// Before the projection evaluates a person, it takes over the initial verdicts it has none of its own for, so a
+    /// change is measured against what the audience's outputs were told (no second "add" for an initial member).
+    /// </summary>
+    public static void Adopt(PersonCalculations person, IEnumerable<InitialisedCalculation> initialised, IReadOnlyList<ActiveAudience> audiences)
+    {
+        foreach (var audience in audiences)
+        {
+            if (person.Audiences.TryGetValue(audience.Id, out var own) && own.Activation == audience.Activation) continue;
+            if (initialised.FirstOrDefault(i => i.AudienceId == audience.Id && i.Activation == audience.Activation && i.MemberSince is not null) is { } initial)
+                person.Audiences[audience.Id] = new Membership(audience.Activation, true, initial.MemberSince!.Value);
+        }
+    }
 }
 
 /// <summary>Combining a person's live and replayed parts into the values of the visible (not audience-owned) calculated attributes.</summary>

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# build/perf/audience-activation.sh — what activating one real-time audience costs over many people (issue 15, write
+# amplification): the events it appends to people's streams and the time until it is ready, on a private cluster and a
+# Release Host built from a git ref (so two versions can be compared on the same box).
+#   PEOPLE=100000   people created first (build/Bench, one batch each, 20 batches per request)
+#   REF=HEAD        the commit to build and run (a copy under .data/, the working tree is not touched)
+# "Ready" = the audience is active, the calculations shard has applied every stored event, and the member count has
+# not moved for 2 s (every initial member recorded). Prints the people count, events before/after, seconds to ready.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=../postgres.sh
+source "$ROOT/build/postgres.sh"
+PEOPLE="${PEOPLE:-100000}"
+REF="${REF:-HEAD}"
+SCHEMA=eventprofiles
+DIR="$ROOT/.data/activation-$(date +%Y%m%d-%H%M%S)-$(git -C "$ROOT" rev-parse --short "$REF")"
+mkdir -p "$DIR/src"
+git -C "$ROOT" archive "$REF" | tar -x -C "$DIR/src"
+echo ">> building the Host at $REF and the load generator"
+dotnet build "$DIR/src/src/Host/Host.csproj" -c Release -nologo -v q -clp:ErrorsOnly >/dev/null
+dotnet build "$DIR/src/build/Bench/Bench.csproj" -c Release -nologo -v q -clp:ErrorsOnly >/dev/null
+HOST_BIN="$DIR/src/src/Host/bin/Release/net10.0"
+BENCH_DLL="$DIR/src/build/Bench/bin/Release/net10.0/EventProfiles.Bench.dll"
+
+PG_PORT="$(pg_free_port 56432)"
+HOST_PORT="$(pg_free_port 19080)"
+CS="$(pg_connection_string "$PG_PORT")"
+BASE="http://127.0.0.1:$HOST_PORT"
+HOST_PID=""
+psql_q() { psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+cleanup() {
+  local rc=$?
+  if [ -n "$HOST_PID" ]; then kill -TERM "$HOST_PID" 2>/dev/null || true; wait "$HOST_PID" 2>/dev/null || true; fi
+  pg_stop "$DIR/pg"
+  rm -rf "$DIR/pg/data" "$DIR/src"
+  exit $rc
+}
+trap cleanup EXIT
+pg_start "$DIR/pg" "$PG_PORT" -c shared_buffers=512MB -c max_wal_size=8GB -c synchronous_commit=on -c fsync=on >/dev/null
+( cd "$HOST_BIN" && exec env ASPNETCORE_ENVIRONMENT=Development ConnectionStrings__EventProfiles="$CS" \
+    ASPNETCORE_URLS="$BASE" Urls="$BASE" Logging__LogLevel__Default=Warning \
+    Logging__LogLevel__EventProfiles.Commands.Audiences=Information dotnet EventProfiles.Host.dll ) >>"$DIR/host.log" 2>&1 &
+HOST_PID=$!
+for _ in $(seq 1 120); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/health/ready")" = 200 ] && break; sleep 0.5; done
+
+echo ">> creating $PEOPLE people"
+BENCH_URL="$BASE/" BENCH_USERS="$PEOPLE" BENCH_BATCHES_PER_USER=1 BENCH_CLIENTS=32 BENCH_BULK=20 BENCH_MAX_SECONDS=3600 \
+  BENCH_HOST_PID="$HOST_PID" BENCH_RESULT_FILE="$DIR/seed.env" dotnet "$BENCH_DLL" >"$DIR/seed.log" 2>&1
+shard_behind() { psql_q -c "select (select coalesce(max(seq_id), 0) from $SCHEMA.mt_events) - coalesce((select last_seq_id from $SCHEMA.mt_event_progression where name = 'PersonCalculations:All'), 0)"; }
+members() { psql_q -c "select count(*) from $SCHEMA.mt_doc_audience_member"; }
+events() { psql_q -c "select count(*) from $SCHEMA.mt_events"; }
+people="$(psql_q -c "select count(*) from $SCHEMA.mt_doc_profile")"
+
+TOKEN="$(curl -s -H 'Content-Type: application/json' -d '{"client_id":"demo-client","client_secret":"demo-client-secret","audience":"https://api.mparticle.com","grant_type":"client_credentials"}' "$BASE/oauth/token" \
+  | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).access_token))')"
+api() { curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
+# About a third of the people qualify: a plan, and an event criterion (so the activation initialises a counter too).
+id="$(api -d '{ "name": "activation probe", "workspaces": [1], "criteria": [
+    { "kind": "user_attribute", "attribute_name": "plan", "type": "string", "operator": "equals", "value": "pro" },
+    { "join": "or", "kind": "event", "event_type": "custom_event", "event_name": "Started Trial", "recency": { "within_days": 30 }, "frequency": { "operator": "greater_than", "count": 5 } } ] }' \
+  "$BASE/v1/audiences?accountId=1" | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).id))')"
+for _ in $(seq 1 1800); do [ "$(shard_behind)" -le 0 ] && break; sleep 0.5; done
+echo "   events the calculations shard had not applied when the audience was activated: $(shard_behind)"
+before="$(events)"
+start="$(date +%s.%N)"
+api -X POST -o /dev/null "$BASE/v1/audiences/$id/activation?accountId=1"
+last=-1; stable=0
+while :; do
+  status="$(api "$BASE/v1/audiences/$id?accountId=1" | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).status))')"
+  m="$(members)"
+  if [ "$status" = active ] && [ "$(shard_behind)" -le 0 ] && [ "$m" = "$last" ]; then stable=$((stable + 1)); else stable=0; fi
+  last="$m"
+  [ "$stable" -ge 4 ] && break
+  sleep 0.5
+done
+ready="$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s - 2 }')"
+after="$(events)"
+echo "activation over $people people at $(git -C "$ROOT" rev-parse --short "$REF"): $((after - before)) events appended (stored events $before -> $after), $m members, ready in $ready s"
+grep -h "initialised" "$DIR/host.log" | tail -n 3 || true
