@@ -92,7 +92,7 @@ public sealed class IdentityClaims(IdentitySettings settings, Func<long> newMpid
                 if (claim.IsNewProfile) known.Add(claim.Mpid);
             }
             // Live views: what earlier batches of this group claim counts for the later ones.
-            var lookup = new IdentityLookup(new ListView<IdentityKey, IdentityOwner>(owners), new ListView<long, IdentityKey>(logins), known);
+            var lookup = new IdentityLookup(new ListMapView<IdentityKey, IdentityOwner>(owners), new ListMapView<long, IdentityKey>(logins), known);
 
             var result = new List<IdentityClaim>(batches.Count);
             try
@@ -162,25 +162,5 @@ public sealed class IdentityClaims(IdentitySettings settings, Func<long> newMpid
         // A committed claim is needed only by lookups that began before its commit was released.
         var oldest = _lookups.Count == 0 ? long.MaxValue : _lookups.Min();
         _committed.RemoveAll(c => c.CommittedAt <= oldest);
-    }
-
-    /// <summary>A dictionary of lists seen as the read-only dictionary of read-only lists the lookup takes.</summary>
-    private sealed class ListView<TKey, TItem>(Dictionary<TKey, List<TItem>> map) : IReadOnlyDictionary<TKey, IReadOnlyList<TItem>>
-        where TKey : notnull
-    {
-        public IReadOnlyList<TItem> this[TKey key] => map[key];
-        public IEnumerable<TKey> Keys => map.Keys;
-        public IEnumerable<IReadOnlyList<TItem>> Values => map.Values;
-        public int Count => map.Count;
-        public bool ContainsKey(TKey key) => map.ContainsKey(key);
-        public bool TryGetValue(TKey key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out IReadOnlyList<TItem> value)
-        {
-            var found = map.TryGetValue(key, out var list);
-            value = list;
-            return found;
-        }
-        public IEnumerator<KeyValuePair<TKey, IReadOnlyList<TItem>>> GetEnumerator() =>
-            map.Select(x => KeyValuePair.Create(x.Key, (IReadOnlyList<TItem>)x.Value)).GetEnumerator();
-        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 }
