@@ -146,14 +146,7 @@ public sealed class DeliveryGroupTests(AppFixture app) : WithReceiver(app)
             using var response = await App.Client.SendAsync(submit);
             response.StatusCode.ShouldBe(HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
         }
-        await Waiting.Until(async () =>
-        {
-            await Task.Delay(200);
-            using var status = new HttpRequestMessage(HttpMethod.Get, $"/v3/requests/{request}");
-            status.Headers.Authorization = AppFixture.Basic(Api.DemoKey, Api.DemoSecret);
-            using var response = await App.Client.SendAsync(status);
-            return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["request_status"]!.GetValue<string>() == "completed";
-        }, "the erasure", 60);
+        await DataSubjectRequests.WaitUntilCompletedAsync(App, request);
         (await WaitingRows(OutputId)).Select(r => r.Mpid).ShouldNotContain(erasedMpid);
         (await WaitingRows(OutputId)).Count.ShouldBe(2);
 

@@ -64,14 +64,7 @@ public sealed class ErasureQueuedWorkTests(AppFixture app) : WithReceiver(app)
                 using var response = await App.Client.SendAsync(submit);
                 response.StatusCode.ShouldBe(HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
             }
-            await Waiting.Until(async () =>
-            {
-                await Task.Delay(200);
-                using var status = new HttpRequestMessage(HttpMethod.Get, $"/v3/requests/{request}");
-                status.Headers.Authorization = AppFixture.Basic(Api.DemoKey, Api.DemoSecret);
-                using var response = await App.Client.SendAsync(status);
-                return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["request_status"]!.GetValue<string>() == "completed";
-            }, "the erasure", 60);
+            await DataSubjectRequests.WaitUntilCompletedAsync(App, request);
             using (var gone = await App.ResolveProfile(erased.Customer)) gone.StatusCode.ShouldBe(HttpStatusCode.NotFound);
 
             // The kept person's dead letter is still there; the erased person's is gone.
