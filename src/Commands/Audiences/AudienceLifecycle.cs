@@ -159,7 +159,7 @@ public static class InitialiseAudienceHandler
             enrichment.Forget();
         }
 
-        var run = new Run(store, db, runtime, audience, progress, new PersonCalculationsProjection(clock).IncludedEventTypes, clock);
+        var run = new Run(store, db, runtime, audience, progress, new PersonCalculationsProjection().IncludedEventTypes, clock);
         var pending = await run.PeopleAsync(ct);
         // A restarted job: who was deferred before the restart waits for the next pass with whoever is deferred now.
         var carried = progress.Deferred.ToList();
