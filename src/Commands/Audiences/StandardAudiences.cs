@@ -99,7 +99,8 @@ public static class CalculateStandardAudienceHandler
                 if (!profileByMpid.TryGetValue(mpid, out var profile)) continue;
                 var person = computedByMpid.GetValueOrDefault(mpid) ?? PersonCalculations.For(mpid);
                 var replayedParts = replayedByMpid[mpid].ToList();
-                var facts = PersonFactsFor.Person(profile, person, replayedParts, visible, now, counter => [parts.GetValueOrDefault(counter.Id)]);
+                // Standard audiences read the retention period: an aged-out person (archived stream) is evaluated on what is stored.
+                var facts = PersonFactsFor.Person(profile.IsLive ? profile : profile with { AgedOutAt = null }, person, replayedParts, visible, now, counter => [parts.GetValueOrDefault(counter.Id)]);
                 if (AudienceEvaluation.Evaluate(active, facts).IsMember)
                 {
                     members.Add(mpid);
@@ -161,7 +162,7 @@ public static class CalculateStandardAudienceHandler
             _command = db.CreateCommand(
                 $"""
                 select stream_id, data from {store.Options.Events.DatabaseSchemaName}.mt_events
-                where type = '{captured}' and is_archived = false and data->>'WorkspaceId' = any($1) and data->>'EventType' = any($2)
+                where type = '{captured}' and data->>'WorkspaceId' = any($1) and data->>'EventType' = any($2)
                   and (data->>'Timestamp')::timestamptz between $3 and $4
                 order by stream_id collate "C", seq_id
                 """);
