@@ -177,6 +177,38 @@ public sealed class ProfileLifetimeTests(AppFixture app) : WithReceiver(app)
     }
 
     [Fact]
+    public async Task an_aged_out_persons_stored_batches_can_still_be_replayed()
+    {
+        var customer = Api.NewId("lifetime-replay");
+        await NewOutputAsync();
+        var connection = (await App.Connect(AppFixture.ForwardingInput, OutputId))["id"]!.GetValue<string>();
+        var from = App.Clock.GetUtcNow().AddSeconds(-1);
+        await App.Ingested(Batch(customer, Guid.NewGuid().ToString()), key: AppFixture.ForwardingKey, secret: AppFixture.ForwardingSecret);
+        var to = App.Clock.GetUtcNow().AddSeconds(1);
+        await Waiting.Until(() => Task.FromResult(Receiver.BatchesOf(customer).Count == 1), "the live delivery");
+        var mpid = (await App.ProfileOf(customer))["mpid"]!.GetValue<long>();
+        try
+        {
+            App.Clock.Advance(TimeSpan.FromDays(31));
+            await Enforcer.RunOnceAsync(CancellationToken.None);
+            await App.CatchUpDaemon();
+            await Enforcer.RunOnceAsync(CancellationToken.None);
+            (await IsArchived(mpid)).ShouldBeTrue();
+
+            var job = await App.StartJob(Domain.Operations.OperationKinds.Replay,
+                new { input = AppFixture.ForwardingInput, connection, from = from.ToString("O"), to = to.ToString("O") }, workspace: 1);
+            await App.Completed(job["id"]!.GetValue<string>());
+            await Waiting.Until(() => Task.FromResult(Receiver.BatchesOf(customer).Count == 2), "the replayed batch");
+            Receiver.BatchesOf(customer).Count(b => b["source_info"]?["is_replay"]?.GetValue<bool>() == true).ShouldBe(1);
+            (await IsArchived(mpid)).ShouldBeTrue(); // reading the history does not bring the person back
+        }
+        finally
+        {
+            await RestoreAsync();
+        }
+    }
+
+    [Fact]
     public async Task with_lifetime_profiles_a_profile_stays_live_past_the_default_lifetime()
     {
         var customer = Api.NewId("lifetime-long");
