@@ -142,7 +142,8 @@ public sealed class ProfileLifetimeTests(AppFixture app) : WithReceiver(app)
     public async Task a_person_brought_back_by_idsync_or_a_seed_is_not_aged_out_again_a_minute_later(bool lifetimeProfiles)
     {
         var customer = Api.NewId("lifetime-idsync");
-        await App.Ingested(Batch(customer, Guid.NewGuid().ToString()));
+        var device = Guid.NewGuid().ToString().ToUpperInvariant();
+        await App.Ingested(Batch(customer, device));
         try
         {
             var lifetime = TimeSpan.FromDays(await LifetimeAsync(lifetimeProfiles));
@@ -150,8 +151,11 @@ public sealed class ProfileLifetimeTests(AppFixture app) : WithReceiver(app)
             await Enforcer.RunOnceAsync(CancellationToken.None);
             using (var agedOut = await App.ResolveProfile(customer)) agedOut.StatusCode.ShouldBe(HttpStatusCode.NotFound);
 
-            await App.Identity("identify", new { customerid = customer, email = $"{customer}@example.org" }); // a new identity: back
-            using (var back = await App.ResolveProfile(customer)) back.StatusCode.ShouldBe(HttpStatusCode.OK);
+            // A new identity: back, with the device the call names (the one in use now) and the user identities.
+            await App.Identity("identify", new { customerid = customer, email = $"{customer}@example.org", ios_idfv = device });
+            var back = await App.ProfileOf(customer);
+            back.Identities().ShouldBe([$"customer_id={customer}", $"email={customer}@example.org"], ignoreOrder: true);
+            back.Identities("device_identities").ShouldBe([$"ios_vendor_id={device}"]);
             App.Clock.Advance(TimeSpan.FromMinutes(2));
             await Enforcer.RunOnceAsync(CancellationToken.None);
             using (var stillLive = await App.ResolveProfile(customer)) stillLive.StatusCode.ShouldBe(HttpStatusCode.OK);
