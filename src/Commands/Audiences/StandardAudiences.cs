@@ -32,7 +32,8 @@ public sealed class StandardCalculation
 }
 
 /// <summary>
-/// Standard audiences (§B1): every person of the audience's workspaces is evaluated once, by replaying their stored
+/// Standard audiences (§B1): every person of the audience's workspaces is evaluated once — aged-out people too, with
+/// their archived events (retention, not the profile lifetime, bounds what a standard audience reads) — by replaying their stored
 /// events of the date range (each event criterion counts the matching events in the whole range) with their current
 /// profile, by the same pure evaluation as real-time audiences. Members are stored, then sent once to every connected
 /// output. Streams are read in key order, 500 people per transaction.
