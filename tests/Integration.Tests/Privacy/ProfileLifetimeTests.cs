@@ -114,6 +114,11 @@ public sealed class ProfileLifetimeTests(AppFixture app) : WithReceiver(app)
             (await App.ProfileOf(customer)).Attribute($"life_{s}").ShouldBe(["again"]);
             await App.CatchUpDaemon();
             await Waiting.Until(async () => (await App.MembershipsOf(customer)).Contains(audience), "the membership earned again");
+
+            // The fresh start is the fold's: rebuilding the profile from the whole stream gives the same profile.
+            var folded = (await App.ProfileOf(customer)).ToJsonString();
+            await App.Completed((await App.StartJob(Domain.Operations.OperationKinds.Rebuild, new { projection = "profiles", mpid = mpid.ToString() }))["id"]!.GetValue<string>());
+            (await App.ProfileOf(customer)).ToJsonString().ShouldBe(folded);
         }
         finally
         {
