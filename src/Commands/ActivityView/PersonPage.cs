@@ -96,7 +96,7 @@ public static class PersonPageEndpoint
             visible.Select(w => w.Value.FirstSeenAt).Min(), visible.Select(w => w.Value.LastSeenAt).Max(), profile.LastStoredAt,
             profile.IsOptedOut, profile.LimitAdTracking,
             new RetentionView(PersonStatuses.Of(profile), retention.DataRetentionDays, retention.ProfileLifetimeDays, retention.LifetimeProfiles,
-                profile.IsLive ? profile.LastStoredAt.AddDays(retention.ProfileLifetimeDays) : null, profile.AgedOutAt),
+                profile.IsLive ? profile.LifetimeFrom.AddDays(retention.ProfileLifetimeDays) : null, profile.AgedOutAt),
             profile.Identities.Where(i => access.Sees(i.WorkspaceId))
                 .OrderBy(i => IdentityTypes.FromName(i.Type)?.IsDeviceIdentity == true).ThenBy(i => i.Type, StringComparer.Ordinal)
                 .Select(i => new IdentityView(i.Type, IdentityTypes.FromName(i.Type)?.IsDeviceIdentity == true ? "device" : "user", i.Value, i.AddedAt,

@@ -32,7 +32,8 @@ public sealed class StandardCalculation
 }
 
 /// <summary>
-/// Standard audiences (§B1): every person of the audience's workspaces is evaluated once, by replaying their stored
+/// Standard audiences (§B1): every person of the audience's workspaces is evaluated once — aged-out people too, with
+/// their archived events (retention, not the profile lifetime, bounds what a standard audience reads) — by replaying their stored
 /// events of the date range (each event criterion counts the matching events in the whole range) with their current
 /// profile, by the same pure evaluation as real-time audiences. Members are stored, then sent once to every connected
 /// output. Streams are read in key order, 500 people per transaction.
@@ -99,7 +100,8 @@ public static class CalculateStandardAudienceHandler
                 if (!profileByMpid.TryGetValue(mpid, out var profile)) continue;
                 var person = computedByMpid.GetValueOrDefault(mpid) ?? PersonCalculations.For(mpid);
                 var replayedParts = replayedByMpid[mpid].ToList();
-                var facts = PersonFactsFor.Person(profile, person, replayedParts, visible, now, counter => [parts.GetValueOrDefault(counter.Id)]);
+                // Standard audiences read the retention period: an aged-out person (archived stream) is evaluated on what is stored.
+                var facts = PersonFactsFor.Person(profile.IsLive ? profile : profile with { AgedOutAt = null }, person, replayedParts, visible, now, counter => [parts.GetValueOrDefault(counter.Id)]);
                 if (AudienceEvaluation.Evaluate(active, facts).IsMember)
                 {
                     members.Add(mpid);
@@ -161,7 +163,7 @@ public static class CalculateStandardAudienceHandler
             _command = db.CreateCommand(
                 $"""
                 select stream_id, data from {store.Options.Events.DatabaseSchemaName}.mt_events
-                where type = '{captured}' and is_archived = false and data->>'WorkspaceId' = any($1) and data->>'EventType' = any($2)
+                where type = '{captured}' and data->>'WorkspaceId' = any($1) and data->>'EventType' = any($2)
                   and (data->>'Timestamp')::timestamptz between $3 and $4
                 order by stream_id collate "C", seq_id
                 """);

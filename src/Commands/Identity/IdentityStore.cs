@@ -51,6 +51,7 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
 
                 var events = new List<object>();
                 var profile = profiles.GetValueOrDefault(outcome.Mpid);
+                var stored = profile;
                 if (profile is null)
                 {
                     var created = new ProfileCreated(outcome.Mpid, source.At);
@@ -69,8 +70,17 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
                     events.Add(ignored);
                     profile = profile.Evolve(ignored);
                 }
-                // IDSync is data from the person: an aged-out profile that changes here is live again.
-                if (events.Count > 0) events.InsertRange(0, Reactivation.Events(profile, source.At, source.Input));
+                // IDSync is data from the person: an aged-out profile that changes here is live again. The return drops the
+                // old devices; those the request names are the ones in use now, so they are linked again on the fresh profile.
+                if (events.Count > 0 && stored is { IsLive: false })
+                {
+                    var back = Reactivation.Events(stored, source.At, source.Input);
+                    var fresh = back.Aggregate(stored, (p, e) => p.Evolve(e));
+                    var inUse = request.Known
+                        .Where(k => (IdentityTypes.FromName(k.Type)?.IsDeviceIdentity ?? false) && stored.HasIdentity(k.Type, k.Value))
+                        .Select(k => IdentityLinking.Link(fresh, k, Settings, source)).OfType<object>();
+                    events.InsertRange(0, [.. back, .. inUse]);
+                }
                 if (events.Count > 0) session.Events.Append(StreamKey.For(outcome.Mpid), events.ToArray());
                 await session.SaveChangesAsync(ct);
                 return outcome;

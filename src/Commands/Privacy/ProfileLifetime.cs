@@ -26,13 +26,15 @@ public static class ProfileLifetime
         while (true)
         {
             await using var session = store.LightweightSession();
-            var due = await session.Query<Profile>().Where(p => p.LastStoredAt < cutoff && p.AgedOutAt == null).OrderBy(p => p.LastStoredAt)
-                .Take(PeoplePerRound).ToListAsync(ct);
+            // The lifetime counts from the last batch or the return, whichever is later (Profile.LifetimeFrom).
+            var due = await session.Query<Profile>()
+                .Where(p => p.LastStoredAt < cutoff && p.AgedOutAt == null && (p.ReactivatedAt == null || p.ReactivatedAt < cutoff))
+                .OrderBy(p => p.LastStoredAt).Take(PeoplePerRound).ToListAsync(ct);
             if (due.Count == 0) break;
             await StreamLocks.LockAsync(session, due.Select(p => p.Mpid), ct);
             // Under the lock, with what is stored now: a batch may have arrived meanwhile.
             foreach (var profile in await session.LoadManyAsync<Profile>(ct, due.Select(p => p.Id).ToArray()))
-                if (profile.IsLive && profile.LastStoredAt < cutoff)
+                if (profile.IsLive && profile.LifetimeFrom < cutoff)
                 {
                     session.Events.Append(profile.Id, new ProfileAgedOut(now, profile.LastStoredAt));
                     agedOut++;

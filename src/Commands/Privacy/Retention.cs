@@ -73,9 +73,11 @@ public static class PutRetentionEndpoint
 
 /// <summary>
 /// Enforces the data retention period (§1, R1, R11) in the background, in bounded steps that never hold ingestion up
-/// for long: captured events whose own time, and batch records whose receive time, are older than the period are
-/// deleted for good — a cursor sweeps the event table 5,000 rows per statement; and a person whose profile was last
-/// stored before the period disappears entirely (the erasure of data-subject requests, removal messages included).
+/// for long: captured events and batch records received (stored) before the period are deleted for good, whatever
+/// their own timestamps say (historical imports live their full period) — a cursor sweeps the event table 5,000 rows
+/// per statement; and a person whose profile was last updated by a batch before the period disappears entirely (the
+/// erasure of data-subject requests, removal messages included), unless it was aliased to a profile updated since
+/// (<see cref="RetentionClock"/>).
 /// The events that make up the profile's state (identities, attributes, consent) stay while the profile does.
 /// </summary>
 public sealed class RetentionEnforcer(IDocumentStore store, NpgsqlDataSource db, WorkspaceDirectory directory, TimeProvider clock, IWolverineRuntime runtime,
@@ -118,9 +120,9 @@ public sealed class RetentionEnforcer(IDocumentStore store, NpgsqlDataSource db,
         {
             // The next 5,000 rows by sequence: delete the expired among them, then move on.
             await using var command = db.CreateCommand($"""
-                with batch_window as (select seq_id, type, data from {schema}.mt_events where seq_id > $1 order by seq_id limit {RowsPerStatement}),
+                with batch_window as (select seq_id, type, timestamp, data from {schema}.mt_events where seq_id > $1 order by seq_id limit {RowsPerStatement}),
                      gone as (delete from {schema}.mt_events e using batch_window w
-                              where e.seq_id = w.seq_id and w.seq_id <= $3 and ((w.type = '{captured}' and (w.data->>'Timestamp')::timestamptz < $2)
+                              where e.seq_id = w.seq_id and w.seq_id <= $3 and ((w.type = '{captured}' and w.timestamp < $2)
                                                           or (w.type = '{received}' and (w.data->>'ReceivedAt')::timestamptz < $2))
                               returning 1)
                 select (select max(seq_id) from batch_window), (select count(*) from gone)
@@ -136,11 +138,17 @@ public sealed class RetentionEnforcer(IDocumentStore store, NpgsqlDataSource db,
         }
 
         var people = 0;
+        var kept = 0; // past the period by their own clock, but aliased to a profile that is not: they stay first in the order
         while (true)
         {
             await using var session = store.LightweightSession();
-            var expired = await session.Query<Profile>().Where(p => p.LastStoredAt < cutoff).OrderBy(p => p.LastStoredAt).Take(ProfilesPerRound).ToListAsync(ct);
-            if (expired.Count == 0) break;
+            var candidates = await session.Query<Profile>().Where(p => p.LastStoredAt < cutoff).OrderBy(p => p.LastStoredAt).ThenBy(p => p.Id)
+                .Skip(kept).Take(ProfilesPerRound).ToListAsync(ct);
+            if (candidates.Count == 0) break;
+            var known = await WithAliasDestinationsAsync(session, candidates, ct);
+            var expired = candidates.Where(p => RetentionClock.LastUpdate(p, known) < cutoff).ToList();
+            kept += candidates.Count - expired.Count;
+            if (expired.Count == 0) continue;
             // The erasure path of data-subject requests, for the whole person (no workspace: retention is the org's).
             var erased = await ProcessDataSubjectRequestHandler.EraseAsync(session, db, runtime, expired.Select(p => p.Mpid).ToList(), null, directory, null, clock, ct);
             if (erased is null) break; // the daemon is behind: next round
@@ -164,5 +172,20 @@ public sealed class RetentionEnforcer(IDocumentStore store, NpgsqlDataSource db,
         if (agedOut > 0 || archived > 0) logger.LogInformation("Profile lifetime: {AgedOut} people aged out, {Archived} streams archived", agedOut, archived);
         if (deleted > 0 || people > 0) logger.LogInformation("Retention: {Events} events and {People} people past {Days} days removed", deleted, people, settings.DataRetentionDays);
         return (deleted, people);
+    }
+
+    /// <summary>The profiles, and the profiles they were aliased to (followed along chains), by MPID.</summary>
+    private static async Task<Dictionary<long, Profile>> WithAliasDestinationsAsync(IQuerySession session, IReadOnlyList<Profile> profiles, CancellationToken ct)
+    {
+        var known = profiles.ToDictionary(p => p.Mpid);
+        var asked = known.Keys.ToHashSet();
+        var missing = profiles.SelectMany(RetentionClock.DestinationsOf).Where(asked.Add).ToArray();
+        for (var depth = 0; missing.Length > 0 && depth < 10; depth++) // a gone (erased) destination is asked for once
+        {
+            var loaded = await session.LoadManyAsync<Profile>(ct, missing.Select(StreamKey.For).ToArray());
+            foreach (var p in loaded) known[p.Mpid] = p;
+            missing = loaded.SelectMany(RetentionClock.DestinationsOf).Where(asked.Add).ToArray();
+        }
+        return known;
     }
 }

@@ -32,6 +32,11 @@ public sealed record Profile
     /// <summary>Set while the profile is aged out (no data within its lifetime); cleared on reactivation.</summary>
     public DateTimeOffset? AgedOutAt { get; init; }
     public bool IsLive => AgedOutAt is null;
+    /// <summary>When the person last came back after ageing out. An IDSync call or a seed brings them back without a batch,
+    /// so the lifetime counts from here too; retention still counts from <see cref="LastStoredAt"/> (a batch).</summary>
+    public DateTimeOffset? ReactivatedAt { get; init; }
+    /// <summary>Where the profile lifetime counts from: the last batch stored, or the return, whichever is later.</summary>
+    public DateTimeOffset LifetimeFrom => ReactivatedAt is { } back && back > LastStoredAt ? back : LastStoredAt;
     public DateTimeOffset? OptOutChangedAt { get; init; }
     public bool? LimitAdTracking { get; init; }
     public DateTimeOffset? LimitAdTrackingChangedAt { get; init; }
@@ -135,11 +140,18 @@ public sealed record Profile
 
     public Profile Apply(ProfileAgedOut e) => this with { AgedOutAt = e.At };
 
-    /// <summary>Live again with everything kept, except historical devices (their identities go with <see cref="Reactivation"/>'s removals).</summary>
+    /// <summary>
+    /// Live again, starting afresh (issue 16 §2): the profile's real-time state begins at the return. The MPID, user
+    /// identities, aliases and opt-out stay (identity resolution and privacy have their own life), and so does where and
+    /// when the person was seen; attributes (tombstones too), consent, devices and install attribution from before do not
+    /// (device identities go with <see cref="Reactivation"/>'s removals). The events stay in the stream for retention-backed
+    /// reads (standard audiences, data replay, the User Activity View).
+    /// </summary>
     public Profile Apply(ProfileReactivated e) => this with
     {
         AgedOutAt = null,
-        Workspaces = Workspaces.ToImmutableSortedDictionary(w => w.Key, w => w.Value with { Devices = w.Value.Devices.Clear() }),
+        ReactivatedAt = e.At,
+        Workspaces = Workspaces.ToImmutableSortedDictionary(w => w.Key, w => WorkspaceProfile.Empty with { FirstSeenAt = w.Value.FirstSeenAt, LastSeenAt = w.Value.LastSeenAt }),
     };
 
     /// <summary>The workspace erased its data of the person: nothing of that workspace remains, and the person is no longer known there.</summary>
@@ -284,9 +296,10 @@ public sealed record DeviceRecord(
 public sealed record InstallAttribution(string Publisher, string Campaign, DateTimeOffset At);
 
 /// <summary>
-/// What bringing an aged-out person back records (retention-and-privacy.md §3): the reactivation, and the removal of
-/// every device identity — only the device in use now is reliable, and the batch at hand records it again. The removals
-/// also take the old devices out of the identity index.
+/// What bringing an aged-out person back records (retention-and-privacy.md §3, issue 16 §2): the reactivation (the
+/// profile starts afresh, see <see cref="Profile.Apply(ProfileReactivated)"/>), and the removal of every device identity —
+/// only the device in use now is reliable, and the batch at hand records it again. The removals also take the old devices
+/// out of the identity index.
 /// </summary>
 public static class Reactivation
 {

@@ -64,5 +64,9 @@ public sealed record LimitAdTrackingChanged(int WorkspaceId, bool LimitAdTrackin
 /// <summary>The person sent nothing within the profile lifetime: out of enrichment, audiences and the Profile API (retention-and-privacy.md R3).</summary>
 public sealed record ProfileAgedOut(DateTimeOffset At, DateTimeOffset LastStoredAt);
 
-/// <summary>An aged-out person sent data again: the profile is live again, without its historical devices (§3).</summary>
+/// <summary>
+/// An aged-out person was seen again (a batch, an IDSync call, a seed): the profile is live again and starts afresh —
+/// MPID and identities kept, nothing else of the real-time state from before (issue 16 §2). Whatever computes from the
+/// stream (calculated attributes, memberships) treats it as a fresh start too.
+/// </summary>
 public sealed record ProfileReactivated(DateTimeOffset At, DateTimeOffset AgedOutAt);

@@ -79,4 +79,21 @@ public class GroupDecisionTests
         outcome.Streams.Select(s => s.Mpid).ShouldBe([7L, 8L]);
         outcome.MessageRows.ShouldBe([new MessageRow(7, "m-1"), new MessageRow(8, "m-1")]); // message ids are per stream
     }
+
+    [Fact]
+    public void a_returning_person_is_decided_on_the_fresh_profile_so_a_value_sent_again_is_recorded_again()
+    {
+        var first = GroupDecision.Decide([Grouped(Batch("r-1", "m-1", "free"), 7, isNew: true)], new Dictionary<long, Profile>(), NoMessageIds, IdentitySettings.Default);
+        var agedOut = first.Batches[0].After.Evolve(new ProfileAgedOut(ReceivedAt.AddDays(31), ReceivedAt));
+
+        var back = GroupDecision.Decide([Grouped(Batch("r-2", "m-2", "free"), 7, isNew: false, second: 60)], new Dictionary<long, Profile> { [7] = agedOut },
+            NoMessageIds, IdentitySettings.Default);
+
+        back.Reactivated.ShouldBe([7L]);
+        var events = back.Streams.Single().Events;
+        events[0].ShouldBeOfType<ProfileReactivated>();
+        events.OfType<UserAttributeSet>().Select(a => a.Name).ShouldBe(["plan"]); // the same value as before the ageing out, set again
+        back.Batches[0].Before!.Workspace(1).Attributes.ShouldBeEmpty(); // forwarding enriches from the fresh profile
+        back.Batches[0].After.Workspace(1).CurrentAttributes().Single().Key.ShouldBe("plan");
+    }
 }

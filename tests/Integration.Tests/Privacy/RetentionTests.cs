@@ -50,7 +50,7 @@ public sealed class RetentionTests(AppFixture app)
     }
 
     [Fact]
-    public async Task retention_deletes_exactly_the_events_older_than_the_period_and_then_the_people_entirely()
+    public async Task retention_counts_events_from_receipt_so_historical_batches_survive_a_sweep_until_the_period_has_passed()
     {
         var customer = Api.NewId("retain");
         var now = DateTimeOffset.UtcNow;
@@ -60,6 +60,10 @@ public sealed class RetentionTests(AppFixture app)
             { "environment": "development", "user_identities": { "customer_id": "{{customer}}" }, "user_attributes": { "tier": "gold" },
               "events": [ {{Event("Old", now.AddDays(-61))}}, {{Event("Edge", now.AddDays(-59))}}, {{Event("New", now.AddHours(-1))}} ] }
             """);
+        // Two-year-old history imported today (issue 16 §3): received now, so it lives the full period from now.
+        await app.Ingested($$"""
+            [{ "user_identities": { "customer_id": "{{customer}}" }, "events": [ {{Event("Imported", now.AddDays(-700))}}, {{Event("Imported", now.AddDays(-400))}} ] }]
+            """, "/v2/bulkevents/historical");
         var mpid = (await app.ProfileOf(customer))["mpid"]!.GetValue<long>();
         await app.CatchUpDaemon(); // events are deleted only below what the daemon has applied
         var enforcer = app.Services.GetRequiredService<RetentionEnforcer>();
@@ -67,15 +71,68 @@ public sealed class RetentionTests(AppFixture app)
         {
             using (var set = await Put(new { data_retention_days = 60, profile_lifetime_days = 30 })) set.StatusCode.ShouldBe(HttpStatusCode.OK);
             await enforcer.RunOnceAsync(CancellationToken.None);
-            (await EventsOf(mpid, "event_captured")).ShouldBe(2); // only the 61-day-old event went
-            (await app.ProfileOf(customer)).Attribute("tier").ShouldBe(["gold"]); // the profile stays
+            (await EventsOf(mpid, "event_captured")).ShouldBe(5); // nothing was received before the period
+            (await EventsOf(mpid, "batch_received")).ShouldBe(2);
+            (await app.ProfileOf(customer)).Attribute("tier").ShouldBe(["gold"]);
 
-            app.Clock.Advance(TimeSpan.FromDays(61)); // now everything, the profile included, is past the period
+            app.Clock.Advance(TimeSpan.FromDays(59));
+            await enforcer.RunOnceAsync(CancellationToken.None);
+            (await EventsOf(mpid, "event_captured")).ShouldBe(5); // received 59 days ago: still inside
+
+            app.Clock.Advance(TimeSpan.FromDays(2)); // now everything, the profile included, was received before the period
+            await app.CatchUpDaemon();
             await enforcer.RunOnceAsync(CancellationToken.None);
             (await EventsOf(mpid, "event_captured")).ShouldBe(0);
             (await EventsOf(mpid, "profile_created")).ShouldBe(0);
             using var gone = await app.ResolveProfile(customer);
             gone.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        }
+        finally
+        {
+            app.Clock.Reset();
+            using (await Put(new { data_retention_days = 730, profile_lifetime_days = 30, lifetime_profiles = false })) { }
+        }
+    }
+
+    [Fact]
+    public async Task an_alias_source_outlives_its_own_last_update_while_its_destination_is_updated()
+    {
+        async Task<long> Person(string customer)
+        {
+            await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" } }""");
+            return (await app.ProfileOf(customer))["mpid"]!.GetValue<long>();
+        }
+        var source = await Person(Api.NewId("alias-src"));
+        var destinationCustomer = Api.NewId("alias-dst");
+        var destination = await Person(destinationCustomer);
+        var alone = await Person(Api.NewId("alias-none")); // as old as the source, aliased to no one
+        var t = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        using (var aliased = await app.Call("/v1/alias", new
+               {
+                   request_type = "alias", request_id = Guid.NewGuid().ToString(), environment = "development",
+                   data = new { source_mpid = source, destination_mpid = destination, start_unixtime_ms = t - 60_000, end_unixtime_ms = t },
+               }, key: "demo-web-key"))
+            aliased.StatusCode.ShouldBe(HttpStatusCode.Accepted, await aliased.Content.ReadAsStringAsync());
+        await Waiting.Until(async () => await app.EventCount(destination, "profile_aliased_from") == 1, "the alias");
+
+        var enforcer = app.Services.GetRequiredService<RetentionEnforcer>();
+        try
+        {
+            using (var set = await Put(new { data_retention_days = 60, profile_lifetime_days = 30 })) set.StatusCode.ShouldBe(HttpStatusCode.OK);
+            app.Clock.Advance(TimeSpan.FromDays(40));
+            await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{destinationCustomer}}" } }"""); // the destination is updated
+            app.Clock.Advance(TimeSpan.FromDays(25)); // 65 days after the source's last batch, 25 after the destination's
+            await app.CatchUpDaemon();
+            await enforcer.RunOnceAsync(CancellationToken.None);
+            (await EventsOf(alone, "profile_created")).ShouldBe(0); // past the period on its own clock: gone
+            (await EventsOf(source, "profile_created")).ShouldBe(1); // measured from the aliased-to profile: kept
+            (await EventsOf(destination, "profile_created")).ShouldBe(1);
+
+            app.Clock.Advance(TimeSpan.FromDays(40)); // now the destination, too, is 65 days past its last batch
+            await app.CatchUpDaemon();
+            await enforcer.RunOnceAsync(CancellationToken.None);
+            (await EventsOf(source, "profile_created")).ShouldBe(0);
+            (await EventsOf(destination, "profile_created")).ShouldBe(0);
         }
         finally
         {
