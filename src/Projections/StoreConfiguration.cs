@@ -23,7 +23,7 @@ public static class StoreConfiguration
         opts.Projections.Add<ProfileProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add(new IdentityIndexProjection(opts.DatabaseSchemaName, identity), ProjectionLifecycle.Inline);
         // Calculated attributes follow the events asynchronously (the daemon), as mParticle's do.
-        opts.Projections.Add(new PersonCalculationsProjection(clock, calculationsLogger), ProjectionLifecycle.Async);
+        opts.Projections.Add(new PersonCalculationsProjection(calculationsLogger), ProjectionLifecycle.Async);
 
         // Fail loudly instead of skipping events a projection cannot apply.
         opts.Projections.Errors.SkipApplyErrors = false;

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Audiences;
+using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Forwarding;
 using EventProfiles.Domain.Workspaces;
 using Marten;
@@ -71,7 +72,17 @@ public sealed record ConnectedOutput(
     [property: JsonPropertyName("configurations")] IReadOnlyList<Dictionary<string, string>> Configurations,
     [property: JsonPropertyName("data_type")] string DataType);
 
-/// <summary>The audience object of §B2, plus <c>audience_type</c> and <c>criteria</c> (ours).</summary>
+/// <summary>
+/// A real-time audience's data range, split as the product shows it once Lifetime Profiles is on (retention-and-privacy.md
+/// §3): event criteria read event data of the real-time lookback (what initialises them), profile criteria and what the
+/// audience keeps (memberships, counts since activation) last for the profile lifetime.
+/// </summary>
+public sealed record DataWindow(
+    [property: JsonPropertyName("event_data_days")] int EventDataDays,
+    [property: JsonPropertyName("profile_data_days")] int ProfileDataDays,
+    [property: JsonPropertyName("lifetime_profiles")] bool LifetimeProfiles);
+
+/// <summary>The audience object of §B2, plus <c>audience_type</c>, <c>data_range</c> and <c>criteria</c> (ours).</summary>
 public sealed record AudienceResource(
     [property: JsonPropertyName("id")] int Id,
     [property: JsonPropertyName("name")] string Name,
@@ -83,6 +94,7 @@ public sealed record AudienceResource(
     [property: JsonPropertyName("is_calculated")] bool IsCalculated,
     [property: JsonPropertyName("audience_type")] string AudienceType,
     [property: JsonPropertyName("date_range")] DateRange? DateRange,
+    [property: JsonPropertyName("data_range")] DataWindow? DataRange,
     [property: JsonPropertyName("calculation")] CalculationView? Calculation,
     [property: JsonPropertyName("workspaces")] IReadOnlyList<AudienceWorkspace> Workspaces,
     [property: JsonPropertyName("connected_outputs")] IReadOnlyList<ConnectedOutput> ConnectedOutputs,
@@ -92,7 +104,8 @@ public sealed record AudienceResource(
     [property: JsonPropertyName("last_modified_on")] DateTimeOffset LastModifiedOn,
     [property: JsonPropertyName("data_type")] string DataType)
 {
-    public static async Task<AudienceResource> ViewAsync(Audience audience, IQuerySession session, WorkspaceDirectory directory, DateTimeOffset now, CancellationToken ct)
+    public static async Task<AudienceResource> ViewAsync(Audience audience, IQuerySession session, WorkspaceDirectory directory, CalculatedAttributeLimits limits,
+        DateTimeOffset now, CancellationToken ct)
     {
         var size = await session.Query<AudienceMember>().CountAsync(m => m.AudienceId == audience.Id, ct);
         var since = now.AddHours(-24);
@@ -104,8 +117,11 @@ public sealed record AudienceResource(
         if (audience.Kind == AudienceKinds.Standard && await session.LoadAsync<StandardCalculation>(audience.Id, ct) is { } c && c.Activation == audience.Activation)
             calculation = new CalculationView(c.PeopleTotal, c.PeopleDone, c.EventsRead,
                 c.FinishedAt is not null ? 100 : c.PeopleTotal == 0 ? 0 : Math.Round(100.0 * c.PeopleDone / c.PeopleTotal, 1), c.StartedAt, c.FinishedAt);
+        DataWindow? window = null;
+        if (audience.Kind == AudienceKinds.RealTime && await Privacy.RetentionSettingsStore.LoadAsync(session, ct) is { } retention)
+            window = new DataWindow(limits.RealTimeLookbackDays, retention.ProfileLifetimeDays, retention.LifetimeProfiles);
         return new AudienceResource(audience.Id, audience.Name, audience.ExternalName, size, added, dropped,
-            StatusOf(audience, now), audience.Status is AudienceStatus.Active or AudienceStatus.Ready, audience.Kind, audience.DateRange, calculation,
+            StatusOf(audience, now), audience.Status is AudienceStatus.Active or AudienceStatus.Ready, audience.Kind, audience.DateRange, window, calculation,
             audience.WorkspaceIds.Select(w => new AudienceWorkspace(w, directory.WorkspaceById(w)?.Name ?? "", "workspace", audience.CreatedOn)).ToList(),
             outputs.Select(o => new ConnectedOutput(o.Kind.ToString().ToLowerInvariant(), [new() { ["name"] = o.Name }], "audience_output")).ToList(),
             audience.Criteria, audience.CreatedBy, audience.LastModifiedBy, audience.LastModifiedOn, "audience");

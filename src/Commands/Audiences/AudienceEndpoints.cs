@@ -24,8 +24,9 @@ public static class ListAudiencesEndpoint
 
     [WolverineGet("/v1/audiences", Name = "List audiences")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesRead)]
-    public static Task<List<AudienceResource>> Get(AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct) =>
-        AudienceQueries.ListAsync(scope, session, directory, clock, ct);
+    public static Task<List<AudienceResource>> Get(AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, CalculatedAttributeLimits limits,
+        TimeProvider clock, CancellationToken ct) =>
+        AudienceQueries.ListAsync(scope, session, directory, limits, clock, ct);
 }
 
 public static class ListWorkspaceAudiencesEndpoint
@@ -35,8 +36,9 @@ public static class ListWorkspaceAudiencesEndpoint
 
     [WolverineGet("/v1/workspace/{workspaceId:int}/audiences", Name = "List a workspace's audiences")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesRead)]
-    public static Task<List<AudienceResource>> Get(AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct) =>
-        AudienceQueries.ListAsync(scope, session, directory, clock, ct);
+    public static Task<List<AudienceResource>> Get(AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, CalculatedAttributeLimits limits,
+        TimeProvider clock, CancellationToken ct) =>
+        AudienceQueries.ListAsync(scope, session, directory, limits, clock, ct);
 }
 
 public static class GetAudienceEndpoint
@@ -46,9 +48,10 @@ public static class GetAudienceEndpoint
 
     [WolverineGet("/v1/audiences/{id:int}", Name = "Get an audience")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesRead)]
-    public static async Task<IResult> Get(int id, AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct) =>
+    public static async Task<IResult> Get(int id, AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, CalculatedAttributeLimits limits,
+        TimeProvider clock, CancellationToken ct) =>
         await session.LoadAsync<Audience>(id, ct) is { } audience && scope.Sees(audience)
-            ? Results.Ok(await AudienceResource.ViewAsync(audience, session, directory, clock.GetUtcNow(), ct))
+            ? Results.Ok(await AudienceResource.ViewAsync(audience, session, directory, limits, clock.GetUtcNow(), ct))
             : AudienceScope.NotFound(id);
 }
 
@@ -62,7 +65,8 @@ public static class CreateAudienceEndpoint
     /// <summary>Creates a draft (not evaluated until activated); answers with the audience object.</summary>
     [WolverinePost("/v1/audiences", Name = "Create an audience (draft)")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesWrite)]
-    public static async Task<IResult> Post(AudienceBody body, AudienceScope scope, IDocumentSession session, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct)
+    public static async Task<IResult> Post(AudienceBody body, AudienceScope scope, IDocumentSession session, WorkspaceDirectory directory, CalculatedAttributeLimits limits,
+        TimeProvider clock, CancellationToken ct)
     {
         if (await AudienceQueries.NameTakenAsync(session, body.Name!, body.Workspaces!, null, ct) is { } taken) return taken;
         var now = clock.GetUtcNow();
@@ -74,7 +78,7 @@ public static class CreateAudienceEndpoint
         };
         session.Store(audience);
         await session.SaveChangesAsync(ct);
-        return Results.Ok(await AudienceResource.ViewAsync(audience, session, directory, now, ct));
+        return Results.Ok(await AudienceResource.ViewAsync(audience, session, directory, limits, now, ct));
     }
 }
 
@@ -187,11 +191,12 @@ public static class DeleteAudienceEndpoint
 
 public static class AudienceQueries
 {
-    public static async Task<List<AudienceResource>> ListAsync(AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, TimeProvider clock, CancellationToken ct)
+    public static async Task<List<AudienceResource>> ListAsync(AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, CalculatedAttributeLimits limits,
+        TimeProvider clock, CancellationToken ct)
     {
         var audiences = (await session.Query<Audience>().OrderBy(a => a.Id).ToListAsync(ct)).Where(scope.Sees).ToList();
         var views = new List<AudienceResource>();
-        foreach (var audience in audiences) views.Add(await AudienceResource.ViewAsync(audience, session, directory, clock.GetUtcNow(), ct));
+        foreach (var audience in audiences) views.Add(await AudienceResource.ViewAsync(audience, session, directory, limits, clock.GetUtcNow(), ct));
         return views;
     }
 

@@ -38,6 +38,9 @@ public static class AudienceLifecycle
         audience.LastModifiedBy = by;
         audience.LastModifiedOn = now;
         audience.Counters = [];
+        // Decided at activation, as the product leaves existing audiences unchanged when Lifetime Profiles is turned on.
+        var retention = await Privacy.RetentionSettingsStore.LoadAsync(session, ct);
+        DateTimeOffset? countsSince = retention.LifetimeProfiles ? now - TimeSpan.FromDays(limits.RealTimeLookbackDays) : null;
         var messages = new List<object>();
         for (var i = 0; i < audience.Criteria.Count; i++)
         {
@@ -48,7 +51,7 @@ public static class AudienceLifecycle
                 WorkspaceId = criterion.WorkspaceId ?? audience.WorkspaceIds[0],
                 Name = $"~audience {audience.Id} criterion {i + 1} ({audience.Activation.Value.ToString("N")[..8]})",
                 OwnerAudienceId = audience.Id,
-                DraftDefinition = Audience.CounterFor(criterion, limits.RealTimeLookbackDays),
+                DraftDefinition = Audience.CounterFor(criterion, limits.RealTimeLookbackDays, countsSince),
                 Status = CalculatedAttributeStatus.Draft,
                 CreatedBy = by,
                 CreatedOn = now,
@@ -159,7 +162,7 @@ public static class InitialiseAudienceHandler
             enrichment.Forget();
         }
 
-        var run = new Run(store, db, runtime, audience, progress, new PersonCalculationsProjection(clock).IncludedEventTypes, clock);
+        var run = new Run(store, db, runtime, audience, progress, new PersonCalculationsProjection().IncludedEventTypes, clock);
         var pending = await run.PeopleAsync(ct);
         // A restarted job: who was deferred before the restart waits for the next pass with whoever is deferred now.
         var carried = progress.Deferred.ToList();

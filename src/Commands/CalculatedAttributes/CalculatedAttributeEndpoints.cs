@@ -65,12 +65,14 @@ public static class CreateCalculatedAttributeEndpoint
 {
     public static PlatformScope Load(int workspaceId, ClaimsPrincipal user, WorkspaceDirectory directory) => PlatformScope.For(workspaceId, user, directory);
 
-    public static ProblemDetails Validate(PlatformScope scope, CalculatedAttributeBody body, CalculatedAttributeLimits limits, TimeProvider clock)
+    public static async Task<ProblemDetails> ValidateAsync(PlatformScope scope, CalculatedAttributeBody body, CalculatedAttributeLimits limits, TimeProvider clock,
+        IQuerySession session, CancellationToken ct)
     {
         if (scope.Problem is not null) return scope.Problem;
         var errors = new List<FieldError>();
         if (DefinitionRules.CheckName(body.Name) is { } nameProblem) errors.Add(new FieldError(nameProblem.Field, nameProblem.Reason));
-        errors.AddRange(DefinitionRules.Check(body.DraftDefinition, limits.RealTimeLookbackDays, clock.GetUtcNow()).Select(p => new FieldError(p.Field, p.Reason)));
+        var retention = await Privacy.RetentionSettingsStore.LoadAsync(session, ct);
+        errors.AddRange(DefinitionRules.Check(body.DraftDefinition, limits.RealTimeLookbackDays, clock.GetUtcNow(), retention: retention).Select(p => new FieldError(p.Field, p.Reason)));
         return errors.Count == 0 ? WolverineContinue.NoProblems : ApiProblems.Invalid(errors, "The calculated attribute is invalid");
     }
 
@@ -103,13 +105,15 @@ public static class UpdateCalculatedAttributeEndpoint
 {
     public static PlatformScope Load(int workspaceId, ClaimsPrincipal user, WorkspaceDirectory directory) => PlatformScope.For(workspaceId, user, directory);
 
-    public static ProblemDetails Validate(PlatformScope scope, CalculatedAttributeBody body, CalculatedAttributeLimits limits, TimeProvider clock)
+    public static async Task<ProblemDetails> ValidateAsync(PlatformScope scope, CalculatedAttributeBody body, CalculatedAttributeLimits limits, TimeProvider clock,
+        IQuerySession session, CancellationToken ct)
     {
         if (scope.Problem is not null) return scope.Problem;
         var errors = new List<FieldError>();
         if (body.Name is not null && DefinitionRules.CheckName(body.Name) is { } nameProblem) errors.Add(new FieldError(nameProblem.Field, nameProblem.Reason));
         if (body.DraftDefinition is not null)
-            errors.AddRange(DefinitionRules.Check(body.DraftDefinition, limits.RealTimeLookbackDays, clock.GetUtcNow()).Select(p => new FieldError(p.Field, p.Reason)));
+            errors.AddRange(DefinitionRules.Check(body.DraftDefinition, limits.RealTimeLookbackDays, clock.GetUtcNow(),
+                retention: await Privacy.RetentionSettingsStore.LoadAsync(session, ct)).Select(p => new FieldError(p.Field, p.Reason)));
         return errors.Count == 0 ? WolverineContinue.NoProblems : ApiProblems.Invalid(errors, "The calculated attribute is invalid");
     }
 
@@ -180,7 +184,8 @@ public static class ActivateCalculatedAttributeEndpoint
             return (Results.Problem(ApiProblems.Invalid([new FieldError("draft_definition", "No draft definition was found to activate.")])), null);
         var now = clock.GetUtcNow();
         // The definition may have aged since it was saved (a since date, the lookback): check it as it is activated.
-        var problems = DefinitionRules.Check(attribute.DraftDefinition, limits.RealTimeLookbackDays, now);
+        var problems = DefinitionRules.Check(attribute.DraftDefinition, limits.RealTimeLookbackDays, now,
+            retention: await Privacy.RetentionSettingsStore.LoadAsync(session, ct));
         if (problems.Count > 0) return (Results.Problem(ApiProblems.Invalid(problems.Select(p => new FieldError(p.Field, p.Reason)).ToList(), "The calculated attribute is invalid")), null);
         // Counted per workspace: one workspace's attributes never use up another's allowance.
         if (!attribute.IsComputed && await session.Query<CalculatedAttribute>().CountAsync(

@@ -15,7 +15,7 @@ public sealed record InitialiseCalculatedAttribute(int DefinitionId, Guid Activa
 /// Initialisation by replay (§A3): reads the selected events up to the activation's position
 /// (<see cref="ActiveDefinition.LiveAfterSequence"/>) person by person, runs the same Domain calculation as the live
 /// projection, and stores each person's part as an <see cref="InitialisedCalculation"/>. Only the real-time lookback
-/// is read (§R5). Progress is saved with every chunk, so a restarted job continues where it stopped.
+/// is read (§R5), or with Lifetime Profiles a "since" date back to the retention period. Progress is saved with every chunk, so a restarted job continues where it stopped.
 /// </summary>
 public static class InitialiseCalculatedAttributeHandler
 {
@@ -34,7 +34,7 @@ public static class InitialiseCalculatedAttributeHandler
             return; // deactivated, re-activated or deleted meanwhile, or already done
 
         var now = clock.GetUtcNow();
-        var from = ReadFrom(definition, limits, now);
+        var from = ReadFrom(definition, limits, await Privacy.RetentionSettingsStore.LoadAsync(query, ct), now);
         var selection = new Selection(store, definition, from, progress.DoneThroughStream);
         if (progress.EventsTotal == 0) progress.EventsTotal = await selection.CountAsync(db, ct);
 
@@ -103,11 +103,13 @@ public static class InitialiseCalculatedAttributeHandler
 
     /// <summary>
     /// Events older than the real-time lookback are not read (§R5), nor those before the since date or seeding cutoff,
-    /// nor those already outside a rolling window.
+    /// nor those already outside a rolling window. With Lifetime Profiles on, a "since" definition reads from its date
+    /// as far back as the data retention period (its date was checked against that bound).
     /// </summary>
-    private static DateTimeOffset ReadFrom(ActiveDefinition definition, CalculatedAttributeLimits limits, DateTimeOffset now)
+    private static DateTimeOffset ReadFrom(ActiveDefinition definition, CalculatedAttributeLimits limits, Domain.Privacy.RetentionSettings retention, DateTimeOffset now)
     {
-        var from = now - TimeSpan.FromDays(limits.RealTimeLookbackDays);
+        var reach = retention.LifetimeProfiles && !definition.Period.IsRolling ? retention.DataRetentionDays : limits.RealTimeLookbackDays;
+        var from = now - TimeSpan.FromDays(reach);
         if (definition.CountsFrom is { } start && start > from) from = start;
         if (definition.Period.IsRolling && now - definition.Period.Window - definition.BucketWidth is var windowStart && windowStart > from) from = windowStart;
         return from;

@@ -38,7 +38,7 @@ public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource d
             var cursor = (job.Cursor ?? "").StartsWith(CursorPrefix, StringComparison.Ordinal) ? job.Cursor![CursorPrefix.Length..] : "";
             var (done, events) = (job.Cursor?.StartsWith(CursorPrefix, StringComparison.Ordinal) == true ? job.Done : 0, job.Events);
             var total = person is null ? await PeopleInKeyOrder.CountAsync(db, schema, includeArchived: false, ct) : 1;
-            var projection = new PersonCalculationsProjection(clock); // its own page context, apart from the daemon's instance
+            var projection = new PersonCalculationsProjection(); // its own page context, apart from the daemon's instance
             while (true)
             {
                 var keys = await PeopleInKeyOrder.NextGroupAsync(db, schema, person, cursor, includeArchived: false, ct);
@@ -72,10 +72,7 @@ public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource d
                 continue;
             }
             var old = before.GetValueOrDefault(key);
-            // "Member since" is when the live evaluation saw it happen, not when a rebuild looked again: an unchanged membership keeps it.
-            foreach (var (audience, membership) in state.Audiences.ToList())
-                if (old?.Audiences.GetValueOrDefault(audience) is { } was && was.IsMember == membership.IsMember && was.Activation == membership.Activation)
-                    state.Audiences[audience] = was;
+            // "Member since" needs no patching: the projection takes time from the events, so the rebuild folds the live times.
             // The next moment a verdict can change is scheduled, as the live projection does.
             state.ReevaluationScheduledFor = old?.ReevaluationScheduledFor;
             if (state.AudiencesChangeAt is { } next && (state.ReevaluationScheduledFor is not { } scheduled || next < scheduled || scheduled <= clock.GetUtcNow()))

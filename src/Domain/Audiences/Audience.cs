@@ -67,14 +67,21 @@ public sealed class Audience
     /// <summary>The audiences this one refers to (one level of nesting, §B4).</summary>
     public IEnumerable<int> Nested => Criteria.Where(c => c.Kind == CriterionKinds.AudienceMembership && c.AudienceId is not null).Select(c => c.AudienceId!.Value);
 
-    /// <summary>The counter each event criterion needs: a count within its outer period, with the criterion's selection and conditions.</summary>
-    public static Definition CounterFor(Criterion c, int lookbackDays) => new Definition
+    /// <summary>
+    /// The counter each event criterion needs: a count within its outer period, with the criterion's selection and
+    /// conditions. A criterion without recency counts within the lookback, or, given <paramref name="countsSince"/>
+    /// (Lifetime Profiles on at activation: the activation time less the lookback), every event since then for as long
+    /// as the profile lives: a purchase keeps its membership (retention-and-privacy.md §3, "accrues over the long term").
+    /// </summary>
+    public static Definition CounterFor(Criterion c, int lookbackDays, DateTimeOffset? countsSince = null) => new Definition
     {
         RecipeType = DataPointTypes.Event,
         DataPoint = new DataPoint { Type = DataPointTypes.Event, EventType = c.EventType, EventName = c.EventName, CustomEventType = c.CustomEventType },
         Conditions = c.Conditions ?? [],
         CalculationType = CalculationTypes.Count,
-        TimePeriod = new TimePeriod { Type = TimePeriodTypes.Within, Within = c.Recency?.OuterDays is > 0 and var d ? d : lookbackDays, WithinUnit = TimePeriodTypes.Days },
+        TimePeriod = c.Recency is null && countsSince is { } since
+            ? new TimePeriod { Type = TimePeriodTypes.Since, Date = since }
+            : new TimePeriod { Type = TimePeriodTypes.Within, Within = c.Recency?.OuterDays is > 0 and var d ? d : lookbackDays, WithinUnit = TimePeriodTypes.Days },
     }.Normalized();
 }
 

@@ -129,7 +129,9 @@ public static class AudienceEvaluation
             AudienceOperators.LessOrEqual => count <= wanted,
             _ => count == wanted,
         };
-        var period = c.Recency is { WithinDays: null, FromDaysAgo: { } from, ToDaysAgo: { } to } ? $"between {from} and {to} days ago" : $"in the last {counter.Period.Within} days";
+        var period = c.Recency is { WithinDays: null, FromDaysAgo: { } from, ToDaysAgo: { } to } ? $"between {from} and {to} days ago"
+            : counter.Period.IsRolling ? $"in the last {counter.Period.Within} days"
+            : $"since {counter.Period.Date:yyyy-MM-dd} (counted for the profile's lifetime: Lifetime Profiles)";
         return (holds, $"{count} matching {c.EventName ?? c.EventType} event(s) {period}; wanted {op.Replace('_', ' ')} {wanted}");
     }
 

@@ -11,7 +11,10 @@ public static class DefinitionRules
 {
     public const int MaxNameLength = 100;
 
-    public static IReadOnlyList<DefinitionProblem> Check(Definition? definition, int lookbackDays, DateTimeOffset now, string prefix = "draft_definition")
+    /// <param name="retention">The org's data clocks: with Lifetime Profiles on, a "since" date may reach back to the
+    /// retention period instead of the lookback (§A3 "With Lifetime Profiles the CA continues for the profile lifetime").</param>
+    public static IReadOnlyList<DefinitionProblem> Check(Definition? definition, int lookbackDays, DateTimeOffset now, string prefix = "draft_definition",
+        Privacy.RetentionSettings? retention = null)
     {
         var problems = new List<DefinitionProblem>();
         void Add(string field, string reason) => problems.Add(new DefinitionProblem($"{prefix}.{field}", reason));
@@ -52,7 +55,7 @@ public static class DefinitionRules
         var conditions = definition.Conditions ?? [];
         for (var i = 0; i < conditions.Count; i++) CheckCondition(conditions[i], $"conditions[{i}]", Add);
 
-        CheckTimePeriod(definition.TimePeriod, lookbackDays, now, Add);
+        CheckTimePeriod(definition.TimePeriod, lookbackDays, now, retention, Add);
         if (definition.Seeding is { CutoffDate: null }) Add("seeding.cutoff_date", "is required when seeding is given (ISO 8601).");
         return problems;
     }
@@ -111,7 +114,7 @@ public static class DefinitionRules
             add($"{at}.min_value", "must not be greater than max_value.");
     }
 
-    private static void CheckTimePeriod(TimePeriod? period, int lookbackDays, DateTimeOffset now, Action<string, string> add)
+    private static void CheckTimePeriod(TimePeriod? period, int lookbackDays, DateTimeOffset now, Privacy.RetentionSettings? retention, Action<string, string> add)
     {
         if (period is null) { add("time_period", "is required: {\"type\": \"within\", \"within\": N, \"within_unit\": \"days\"} or {\"type\": \"since\", \"date\": …}."); return; }
         switch (period.Type)
@@ -124,9 +127,15 @@ public static class DefinitionRules
                 if (period.Date is not null) add("time_period.date", "must be empty for a within period.");
                 break;
             case TimePeriodTypes.Since:
-                var earliest = new DateTimeOffset((now - TimeSpan.FromDays(lookbackDays)).UtcDateTime.Date, TimeSpan.Zero);
+                // Without Lifetime Profiles the lookback bounds the start (the product's wording); with it, the retention period does.
+                var lifetime = retention is { LifetimeProfiles: true };
+                var reach = lifetime ? retention!.DataRetentionDays : lookbackDays;
+                var earliest = new DateTimeOffset((now - TimeSpan.FromDays(reach)).UtcDateTime.Date, TimeSpan.Zero);
                 if (period.Date is not { } date) add("time_period.date", "is required for a since period (ISO 8601).");
-                else if (date < earliest) add("time_period.date", $"'time_period.date' must be on or after the earliest date available of {earliest:yyyy-MM-dd}.");
+                else if (date < earliest)
+                    add("time_period.date", lifetime
+                        ? $"'time_period.date' must be on or after the earliest date available of {earliest:yyyy-MM-dd}: with Lifetime Profiles on, the limit is the data retention period of {reach} days."
+                        : $"'time_period.date' must be on or after the earliest date available of {earliest:yyyy-MM-dd}.");
                 if (period.Within is not null || period.WithinUnit is not null) add("time_period.within", "must be empty for a since period.");
                 break;
             default:

@@ -22,6 +22,17 @@ public sealed class PersonCalculations
     public DateTimeOffset? AudiencesChangeAt { get; set; }
     /// <summary>When a re-evaluation of this person is already scheduled (so it is not scheduled twice).</summary>
     public DateTimeOffset? ReevaluationScheduledFor { get; set; }
+    /// <summary>
+    /// The person's own clock: the latest time their events have shown (stored times, and the times of clock events such
+    /// as <see cref="AudiencesReevaluationDue"/>). Evaluations read it instead of a wall clock, so a rebuild run at any
+    /// later time folds the same values, memberships and "member since" times.
+    /// </summary>
+    public DateTimeOffset? AsOf { get; set; }
+    /// <summary>
+    /// The position of the ageing out that ended the person's values: parts an activation replayed from events before it
+    /// no longer count (what they counted ended with the profile, retention-and-privacy.md R3/R4).
+    /// </summary>
+    public long? EndedAtSequence { get; set; }
 
     /// <summary>Membership changes found while applying the current events; sent on by the projection, never stored.</summary>
     [JsonIgnore] public List<MembershipChange> Changes { get; } = [];
@@ -64,6 +75,24 @@ public sealed class PersonCalculations
     }
 
     public static PersonCalculations For(long mpid) => new() { Id = StreamKey.For(mpid), Mpid = mpid };
+
+    /// <summary>Moves the person's clock to <paramref name="at"/> unless it already shows a later time; returns the time now.</summary>
+    public DateTimeOffset Advance(DateTimeOffset at)
+    {
+        if (AsOf is not { } asOf || at > asOf) AsOf = at;
+        return AsOf.Value;
+    }
+
+    /// <summary>The profile aged out: every value ends (a returning person starts counting afresh); memberships end on evaluation.</summary>
+    public void AgeOut(long sequence)
+    {
+        Definitions.Clear();
+        NextChangeAt = null;
+        EndedAtSequence = sequence;
+    }
+
+    /// <summary>Whether the part an activation of <paramref name="definition"/> replayed still counts for this person.</summary>
+    public bool CountsReplayOf(ActiveDefinition definition) => EndedAtSequence is not { } ended || definition.LiveAfterSequence >= ended;
 
     public void Observe(ActiveDefinition definition, EventCaptured e, DateTimeOffset now)
     {

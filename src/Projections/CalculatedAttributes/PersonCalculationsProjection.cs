@@ -20,12 +20,13 @@ namespace EventProfiles.Projections.CalculatedAttributes;
 /// fetched: a definition activated later has a <see cref="ActiveDefinition.LiveAfterSequence"/> at or beyond every
 /// event of the page, and those events belong to its initialisation by replay instead (<see cref="InitialisedCalculation"/>).
 /// Membership changes leave as side-effect messages (never during a rebuild, so a rebuild sends nothing again).
+/// No wall clock: time comes from the events (<see cref="TimeOf"/>) and runs per person (<see cref="PersonCalculations.AsOf"/>),
+/// so a rebuild run at any later time folds identical documents.
 /// </summary>
 public partial class PersonCalculationsProjection : SingleStreamProjection<PersonCalculations, string>
 {
     public const string DocumentAlias = "calculated_attribute_state";
     public const string ProjectionName = nameof(PersonCalculations);
-    private readonly TimeProvider _clock;
     private readonly ILogger? _logger;
     private volatile PageContext _page = PageContext.Empty;
 
@@ -37,9 +38,8 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         public static readonly PageContext Empty = new([], [], [], new Dictionary<long, Profile>(), Array.Empty<InitialisedCalculation>().ToLookup(i => i.Mpid));
     }
 
-    public PersonCalculationsProjection(TimeProvider clock, ILogger? logger = null)
+    public PersonCalculationsProjection(ILogger? logger = null)
     {
-        _clock = clock;
         _logger = logger;
         Name = ProjectionName;
         // Bigger pages and people's state kept in memory between pages: fewer round trips and loads under load.
@@ -115,9 +115,16 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
     public override PersonCalculations? Evolve(PersonCalculations? snapshot, string id, IEvent e)
     {
         var page = _page;
-        var now = _clock.GetUtcNow();
+        var at = TimeOf(e);
+        var now = snapshot?.AsOf is { } asOf && asOf > at ? asOf : at;
         var mpid = long.Parse(id, System.Globalization.CultureInfo.InvariantCulture);
         var changed = false;
+        if (e.Data is ProfileAgedOut && (snapshot is not null || page.Definitions.Count > 0))
+        {
+            // Values end with the profile, Lifetime Profiles or not; memberships end below, with removal messages.
+            snapshot ??= PersonCalculations.For(mpid);
+            snapshot.AgeOut(e.Sequence);
+        }
         foreach (var definition in page.Definitions)
         {
             if (e.Sequence <= definition.LiveAfterSequence) continue; // initialised by replay
@@ -149,9 +156,19 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
             AudienceMemberships.Adopt(state, page.Initialised[mpid], page.Audiences);
             if (state.EvaluateAudiences(page.Audiences, person => Facts(person, profile, page, now), now) || state.Audiences.Count > 0) snapshot = state;
         }
-        // An empty state is not worth a row.
-        return snapshot is { Definitions.Count: 0, Audiences.Count: 0 } ? null : snapshot;
+        snapshot?.Advance(now);
+        // An empty state is not worth a row (unless it records that the person's earlier values ended).
+        return snapshot is { Definitions.Count: 0, Audiences.Count: 0, EndedAtSequence: null } ? null : snapshot;
     }
+
+    /// <summary>The time an event shows: a clock event's own time (the scheduler's, the sweep's), otherwise when it was stored.</summary>
+    public static DateTimeOffset TimeOf(IEvent e) => e.Data switch
+    {
+        AudiencesReevaluationDue due => due.At,
+        ProfileAgedOut agedOut => agedOut.At,
+        ProfileReactivated back => back.At,
+        _ => e.Timestamp,
+    };
 
     private static PersonFacts Facts(PersonCalculations person, Profile profile, PageContext page, DateTimeOffset now) =>
         PersonFactsFor.Person(profile, person, page.Initialised[person.Mpid].ToList(), page.Visible, now);
@@ -168,7 +185,7 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
             person.Changes.Clear();
         }
         // Only moments that can change a verdict are scheduled, and each once.
-        if (person.AudiencesChangeAt is { } next && (person.ReevaluationScheduledFor is not { } scheduled || next < scheduled || scheduled <= _clock.GetUtcNow()))
+        if (person.AudiencesChangeAt is { } next && (person.ReevaluationScheduledFor is not { } scheduled || next < scheduled || scheduled <= person.AsOf))
         {
             person.ReevaluationScheduledFor = next;
             var reevaluate = new ReevaluateAudiencesAt(person.Mpid, next);
@@ -186,7 +203,7 @@ public static class PersonFactsFor
     public static PersonFacts Person(Profile profile, PersonCalculations person, IReadOnlyList<InitialisedCalculation> replayed,
         IEnumerable<CalculatedAttribute> visible, DateTimeOffset now, Func<ActiveDefinition, Calculation?[]>? counterParts = null) =>
         new(profile, now,
-            counterParts ?? (counter => [replayed.FirstOrDefault(r => r.DefinitionId == counter.Id)?.Calculation, person.Definitions.GetValueOrDefault(counter.Id)]),
+            counterParts ?? (counter => [person.CountsReplayOf(counter) ? replayed.FirstOrDefault(r => r.DefinitionId == counter.Id)?.Calculation : null, person.Definitions.GetValueOrDefault(counter.Id)]),
             workspace => VisibleCalculatedValues.Combine(visible.Where(v => v.WorkspaceId == workspace), person, replayed, now),
             audience => AudienceMemberships.IsMember(person, replayed, audience, null));
 }
@@ -306,7 +323,8 @@ public static class VisibleCalculatedValues
         var replayedParts = initialised.ToList();
         foreach (var definition in attributes.Where(a => a.OwnerAudienceId is null).Select(a => a.Computed()).OfType<ActiveDefinition>())
         {
-            var replayed = replayedParts.FirstOrDefault(i => i.DefinitionId == definition.Id && i.Activation == definition.Activation)?.Calculation;
+            var replayed = live?.CountsReplayOf(definition) == false ? null
+                : replayedParts.FirstOrDefault(i => i.DefinitionId == definition.Id && i.Activation == definition.Activation)?.Calculation;
             var current = live?.Definitions.GetValueOrDefault(definition.Id);
             if (Domain.CalculatedAttributes.CalculatedAttributeValues.ValueAt(definition, now, replayed, current) is { } value) values[definition.Name] = value;
         }
