@@ -25,10 +25,8 @@ public static class AudienceRules
                 case CriterionKinds.Event:
                     if (c.EventType is null || !EventTypes.All.Contains(c.EventType)) Add($"{at}.event_type", "is required: an Events API event_type.");
                     if (c.EventType is EventTypes.CustomEvent or EventTypes.ScreenView && string.IsNullOrWhiteSpace(c.EventName)) Add($"{at}.event_name", $"is required for {c.EventType}.");
-                    // Conditions follow the calculated-attribute rules: check them through a counter definition.
-                    foreach (var p in DefinitionRules.Check(Audience.CounterFor(c, lookbackDays), lookbackDays, DateTimeOffset.UtcNow, at)
-                                 .Where(p => p.Field.StartsWith($"{at}.conditions", StringComparison.Ordinal)))
-                        problems.Add(p);
+                    // Conditions follow the calculated-attribute rules.
+                    problems.AddRange(DefinitionRules.CheckConditions(Audience.CounterFor(c, lookbackDays).Conditions, at));
                     if (c.Frequency is { } f && (f.Operator is not null && !AudienceOperators.Frequency.Contains(f.Operator) || f.Count is < 0))
                         Add($"{at}.frequency", $"operator must be one of {string.Join(", ", AudienceOperators.Frequency)} and count ≥ 0.");
                     if (c.Recency is { } r)

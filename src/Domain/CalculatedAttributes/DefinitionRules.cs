@@ -60,6 +60,16 @@ public static class DefinitionRules
         return problems;
     }
 
+    /// <summary>The conditions alone, as audiences' event criteria use them (no time period, so no clock needed).</summary>
+    public static IReadOnlyList<DefinitionProblem> CheckConditions(IReadOnlyList<Condition>? conditions, string prefix)
+    {
+        var problems = new List<DefinitionProblem>();
+        var list = conditions ?? [];
+        for (var i = 0; i < list.Count; i++)
+            CheckCondition(list[i], $"conditions[{i}]", (field, reason) => problems.Add(new DefinitionProblem($"{prefix}.{field}", reason)));
+        return problems;
+    }
+
     private static void CheckCondition(Condition c, string at, Action<string, string> add)
     {
         if (c is null) { add(at, "must be an object."); return; }
