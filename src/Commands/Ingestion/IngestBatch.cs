@@ -28,6 +28,8 @@ public static class IngestBatchEndpoint
         IngestSteps.Validate(request, validator, historical: false);
 
     [WolverinePost("/v2/events", Name = "Upload one batch")]
+    [EndpointDescription("202 once the batch is stored: no body, or, when an event name or event attribute name over 256 characters " +
+        "was truncated, {\"accepted\": 1, \"rejected\": [], \"warnings\": [{\"code\": \"TRUNCATED\", \"field\", \"message\"}]}. 400/413 name each bad field.")]
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]
     [ProducesResponseType(StatusCodes.Status202Accepted)]
     public static Task<IResult> Post([NotBody] IngestRequest request, ClaimsPrincipal user, WorkspaceDirectory directory, IngestionPipeline pipeline, HttpResponse response, LiveStream live, CancellationToken ct) =>
@@ -43,6 +45,10 @@ public static class IngestBulkEndpoint
         IngestSteps.Validate(request, validator, historical: false);
 
     [WolverinePost("/v2/bulkevents", Name = "Upload up to 100 batches")]
+    [EndpointDescription("Every valid batch is stored, none of the invalid ones. 202 once stored: no body when all were stored unchanged; " +
+        "else {\"accepted\": n, \"rejected\": [{\"index\", \"status\", \"errors\": [{\"code\", \"field\", \"message\"}]}], " +
+        "\"warnings\": [{\"index\", \"code\": \"TRUNCATED\", \"field\", \"message\"}]}, each rejected batch with the errors it would get alone. " +
+        "400/413 for the whole request only when no batch can be stored, or for request-level problems (not an array, more than 100 batches, over 256 KB).")]
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]
     [ProducesResponseType(StatusCodes.Status202Accepted)]
     public static Task<IResult> Post([NotBody] IngestRequest request, ClaimsPrincipal user, WorkspaceDirectory directory, IngestionPipeline pipeline, HttpResponse response, LiveStream live, CancellationToken ct) =>
@@ -58,6 +64,7 @@ public static class IngestHistoricalEndpoint
         IngestSteps.Validate(request, validator, historical: true);
 
     [WolverinePost("/v2/bulkevents/historical", Name = "Upload historical batches (older than 72 hours)")]
+    [EndpointDescription("As /v2/bulkevents: valid batches are stored, rejected ones listed in the 202's body.")]
     [Authorize(AuthenticationSchemes = AuthSchemes.InputBasic)]
     [ProducesResponseType(StatusCodes.Status202Accepted)]
     public static Task<IResult> Post([NotBody] IngestRequest request, ClaimsPrincipal user, WorkspaceDirectory directory, IngestionPipeline pipeline, HttpResponse response, LiveStream live, CancellationToken ct) =>
