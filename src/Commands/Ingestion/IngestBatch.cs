@@ -105,9 +105,13 @@ public static class IngestSteps
     public static async Task<IResult> SubmitAsync(IngestRequest request, Input input, InputKind channel, bool isHistorical,
         IngestionPipeline pipeline, HttpResponse response, CancellationToken ct, LiveStream? live = null)
     {
-        var refused = request.Rejected.Select(r => r.Index).ToHashSet();
-        var submitted = Enumerable.Range(0, request.Batches.Count).Where(i => !refused.Contains(request.PositionOf(i))).ToList();
-        var pending = submitted.Select(i => new PendingBatch(request.Batches[i], input, channel, request.ReceivedAt, isHistorical)).ToList();
+        // The batches to store (their index in Batches): all of them, unless some of a bulk request were set aside.
+        var submitted = new List<int>(request.Batches.Count);
+        var refused = request.Rejected.Count == 0 ? null : request.Rejected.Select(r => r.Index).ToHashSet();
+        for (var i = 0; i < request.Batches.Count; i++)
+            if (refused is null || !refused.Contains(request.PositionOf(i))) submitted.Add(i);
+        var pending = new List<PendingBatch>(submitted.Count);
+        foreach (var i in submitted) pending.Add(new PendingBatch(request.Batches[i], input, channel, request.ReceivedAt, isHistorical));
         var outcomes = await pipeline.SubmitAsync(pending, ct);
 
         // A transient failure: nothing is acknowledged that is not stored, so the client sends the request again (the
@@ -130,16 +134,21 @@ public static class IngestSteps
                 request.Rejected.Add(new RejectedBatch(request.PositionOf(submitted[k]), StatusCodes.Status400BadRequest, [error]));
             }
 
-        var stored = outcomes.Count(o => o.Kind != IngestOutcomeKind.Failed);
+        var stored = 0;
+        List<(int Position, BatchWarning Warning)>? warnings = null;
+        for (var k = 0; k < outcomes.Count; k++)
+        {
+            if (outcomes[k].Kind == IngestOutcomeKind.Failed) continue;
+            stored++;
+            foreach (var warning in request.Batches[submitted[k]].Warnings) (warnings ??= []).Add((request.PositionOf(submitted[k]), warning));
+        }
+        // SDKs ignore the body: a request with nothing to report keeps the empty 202 they were recorded with.
+        if (request.Rejected.Count == 0 && warnings is null) return Results.StatusCode(StatusCodes.Status202Accepted);
+
         if (live is not null)
             foreach (var rejected in request.Rejected) live.Rejected(input, request.Sent[rejected.Index], rejected.Errors.Select(Describe).ToList());
         if (stored == 0 && request.Rejected.Count > 0) return Results.Problem(BatchReader.NothingAccepted(request.Rejected));
-
-        var warnings = submitted.Where((_, k) => outcomes[k].Kind != IngestOutcomeKind.Failed)
-            .SelectMany(i => request.Batches[i].Warnings.Select(w => (Position: request.PositionOf(i), Warning: w))).ToList();
-        // SDKs ignore the body: a request with nothing to report keeps the empty 202 they were recorded with.
-        if (request.Rejected.Count == 0 && warnings.Count == 0) return Results.StatusCode(StatusCodes.Status202Accepted);
-        return Results.Json(IngestAnswer.Build(request.IsBulk, stored, request.Rejected, warnings), statusCode: StatusCodes.Status202Accepted);
+        return Results.Json(IngestAnswer.Build(request.IsBulk, stored, request.Rejected, warnings ?? []), statusCode: StatusCodes.Status202Accepted);
     }
 
     private static string Describe(FieldError error) => error.Field.Length > 0 ? $"{error.Field}: {error.Message}" : error.Message;
