@@ -41,7 +41,8 @@ public sealed record ConnectionBody(
     [property: JsonPropertyName("output_id")] string? OutputId,
     [property: JsonPropertyName("active")] bool? Active,
     [property: JsonPropertyName("filter")] FilterBody? Filter,
-    [property: JsonPropertyName("consent_rules")] List<ConsentRuleBody>? ConsentRules)
+    [property: JsonPropertyName("consent_rules")] List<ConsentRuleBody>? ConsentRules,
+    [property: JsonPropertyName("forward_erasures")] bool? ForwardErasures = null)
 {
     public const string RequireGdprConsent = "require_gdpr_consent";
     public const string RequireNoCcpaOptOut = "require_no_ccpa_opt_out";
@@ -55,11 +56,12 @@ public sealed record ConnectionBody(
             (Filter?.BlockedIdentityTypes ?? []).Select(t => IdSyncSteps.TypeOf(t)!.Name).ToList()),
         (ConsentRules ?? []).Select(r => r.Kind == RequireGdprConsent
             ? new ConsentRule(ConsentRuleKind.RequireGdprConsent, r.Purpose!.Trim().ToLowerInvariant())
-            : new ConsentRule(ConsentRuleKind.RequireNoCcpaOptOut)).ToList());
+            : new ConsentRule(ConsentRuleKind.RequireNoCcpaOptOut)).ToList(),
+        ForwardErasures ?? true); // on unless turned off: an output holding a person's data is told when they are erased
 
     public static object View(Connection c) => new
     {
-        id = c.Id, input = c.Input, output_id = c.OutputId, active = c.Active,
+        id = c.Id, input = c.Input, output_id = c.OutputId, active = c.Active, forward_erasures = c.ForwardErasures,
         filter = new
         {
             blocked_event_types = c.Filter.BlockedEventTypes,

@@ -21,7 +21,8 @@ public sealed record DeadDeliveryView(
     [property: JsonPropertyName("mpid")] long Mpid,
     [property: JsonPropertyName("connection_id")] string ConnectionId,
     [property: JsonPropertyName("error")] string Error,
-    [property: JsonPropertyName("failed_at")] DateTimeOffset FailedAt);
+    [property: JsonPropertyName("failed_at")] DateTimeOffset FailedAt,
+    [property: JsonPropertyName("kind")] string Kind = "batch");
 
 /// <summary>Deliveries that exhausted their retries: Wolverine's dead letters of <see cref="DeliverBatch"/>, per output.</summary>
 public sealed class DeadDeliveries(IWolverineRuntime runtime)
@@ -66,7 +67,7 @@ public static class ListDeadDeliveriesEndpoint
         await OutputViews.LoadVisibleAsync(session, id, user, ct) is null ? OutputViews.NotFound(id)
         : Results.Ok((await dead.ForOutputAsync(id, ct)).Select(d => new DeadDeliveryView(
             d.Envelope.Id, d.Delivery.DeliveryId, d.Delivery.BatchId, d.Delivery.Mpid, d.Delivery.ConnectionId,
-            d.Envelope.ExceptionMessage, d.Envelope.SentAt)).ToList());
+            d.Envelope.ExceptionMessage, d.Envelope.SentAt, d.Delivery.IsErasureNotice ? "erasure_notice" : "batch")).ToList());
 }
 
 public static class ReplayDeadDeliveriesEndpoint

@@ -1,10 +1,13 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json.Serialization;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Forwarding;
+using EventProfiles.Domain.Privacy;
 using EventProfiles.Projections.Privacy;
 using Wolverine;
+using Wolverine.Runtime;
 
 namespace EventProfiles.Commands.Forwarding;
 
@@ -30,6 +33,10 @@ public sealed record DeliverBatch(string OutputId, string ConnectionId, Guid Del
 
     /// <summary>With <see cref="GroupFailure"/>: the destination refused it for good (dead-lettered at once).</summary>
     public bool GroupRefused { get; init; }
+
+    /// <summary>An erasure notice (<see cref="ErasureNotice"/>) rather than a forwarded batch: known by its stored input, never its body.</summary>
+    [JsonIgnore]
+    public bool IsErasureNotice => ErasureNotice.IsNotice(Input);
 }
 
 /// <summary>
@@ -51,7 +58,7 @@ public static class DeliverBatchHandler
     public static readonly TimeSpan PausedRecheck = TimeSpan.FromSeconds(5);
 
     public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, OutputCounters counters,
-        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, CancellationToken ct)
+        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, Envelope envelope, IWolverineRuntime runtime, CancellationToken ct)
     {
         // The group's attempt already called the destination: its outcome counts as this message's first attempt, once.
         if (delivery.GroupFailure is { } failure && await ForwardingStorage.TakeFailureMarkAsync(db, store.Options.DatabaseSchemaName, delivery.WorkId, ct))
@@ -78,6 +85,9 @@ public static class DeliverBatchHandler
         }
         counters.Delivered(output.Id);
         live.Outbound(delivery);
+        // A delivered erasure notice leaves no copy: Wolverine would keep the handled envelope (and the identities in its
+        // body) for a while to recognise a repeat; its mark-as-handled then finds no row.
+        if (delivery.IsErasureNotice) await runtime.Storage.Inbox.DeleteIncomingEnvelopeAsync(envelope);
         return null;
     }
 }
@@ -124,8 +134,9 @@ public static class DeliverBatchesHandler
         }
         session.FinishDeliveries(done.ToArray(), failed.Select(f => f.Delivery.WorkId).ToArray());
         if (failed.Count == 0) return null;
-        // Queued alone now, in Wolverine's tables: recorded like any delivery that holds a person's data.
-        session.RecordWork(failed.Select(f => new PersonWorkRecord.Row(f.Delivery.WorkId, f.Delivery.Mpid, f.WorkspaceId)));
+        // Queued alone now, in Wolverine's tables: recorded like any delivery that holds a person's data — except an erasure
+        // notice, which a later erasure of the same person must not take back.
+        session.RecordWork(failed.Where(f => !f.Delivery.IsErasureNotice).Select(f => new PersonWorkRecord.Row(f.Delivery.WorkId, f.Delivery.Mpid, f.WorkspaceId)));
         var messages = new OutgoingMessages();
         messages.AddRange(failed.Select(f => f.Delivery));
         return messages;

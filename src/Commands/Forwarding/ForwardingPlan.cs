@@ -64,7 +64,7 @@ public sealed class ForwardingPlan
 
     public void Add(ParsedBatch batch, string input, string environment, Profile? before, Profile after, IReadOnlyList<object> decided, BatchOrigin origin)
     {
-        _afterCommit.Add(() => _live.Inbound(input, after.Mpid, origin.BatchId, environment, () => AsReceived(batch)));
+        _afterCommit.Add(() => _live.Inbound(input, after.Mpid, origin.BatchId, environment, () => AsReceived(batch), batch.Warnings));
 
         var connections = _connections[input].ToList();
         if (connections.Count == 0) return;

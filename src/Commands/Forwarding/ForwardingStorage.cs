@@ -111,13 +111,14 @@ public static class ForwardingStorage
 
     /// <summary>
     /// An erasure's part: the waiting deliveries of people erased entirely, and of people erased from one workspace only
-    /// that workspace's, by the key stored with them.
+    /// that workspace's, by the key stored with them. Erasure notices of an earlier erasure stay: they are what it owes the outputs.
     /// </summary>
     public static void RemoveWaitingDeliveries(this IDocumentSession session, long[] whole, long[] part, int? workspaceId)
     {
         var table = $"{session.DocumentStore.Options.DatabaseSchemaName}.{DeliveriesTable}";
-        if (whole.Length > 0) session.QueueSqlCommand($"delete from {table} where mpid = any(?)", (object)whole);
-        if (part.Length > 0 && workspaceId is { } ws) session.QueueSqlCommand($"delete from {table} where mpid = any(?) and workspace_id = ?", part, ws);
+        var batches = $"input not like '{Domain.Privacy.ErasureNotice.InputPrefix}%'";
+        if (whole.Length > 0) session.QueueSqlCommand($"delete from {table} where mpid = any(?) and {batches}", (object)whole);
+        if (part.Length > 0 && workspaceId is { } ws) session.QueueSqlCommand($"delete from {table} where mpid = any(?) and workspace_id = ? and {batches}", part, ws);
     }
 
     /// <summary>The upsert that counts deliveries queued for outputs, as part of the ingestion transaction.</summary>

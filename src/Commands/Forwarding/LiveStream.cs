@@ -1,9 +1,11 @@
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using EventProfiles.Commands.Security;
+using EventProfiles.Domain.Ingestion;
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Domain.Workspaces;
 using Microsoft.AspNetCore.Authorization;
@@ -12,8 +14,13 @@ using Wolverine.Http;
 
 namespace EventProfiles.Commands.Forwarding;
 
-/// <summary>One line of the Live Stream: a batch that came in, or a delivery that went out to an output (with the reason when it failed).</summary>
-public sealed record LiveMessage(string Direction, string Input, long Mpid, Guid BatchId, string? OutputId, JsonObject Body, string? Error = null);
+/// <summary>
+/// One line of the Live Stream: a batch that came in (with what was truncated to keep it), a batch of a bulk request that
+/// was refused (<see cref="Rejected"/>, with the reasons; nothing of it was stored), or a delivery that went out to an
+/// output (with the reason when it failed).
+/// </summary>
+public sealed record LiveMessage(string Direction, string Input, long Mpid, Guid BatchId, string? OutputId, JsonObject Body, string? Error = null,
+    IReadOnlyList<string>? Warnings = null, bool Rejected = false);
 
 /// <summary>
 /// Live Stream (forwarding.md §6): development batches as they are committed and deliveries as they leave, fanned out
@@ -26,10 +33,21 @@ public sealed class LiveStream
 
     public bool HasSubscribers { get { lock (_lock) return _subscribers.Count > 0; } }
 
-    public void Inbound(string input, long mpid, Guid batchId, string environment, Func<JsonObject> body)
+    public void Inbound(string input, long mpid, Guid batchId, string environment, Func<JsonObject> body, IReadOnlyList<BatchWarning>? warnings = null)
     {
         if (environment != "development" || !HasSubscribers) return;
-        Publish(new LiveMessage("inbound", input, mpid, batchId, null, body()));
+        Publish(new LiveMessage("inbound", input, mpid, batchId, null, body(),
+            Warnings: warnings is { Count: > 0 } ? warnings.Select(w => $"{w.Field}: {w.Message}").ToList() : null));
+    }
+
+    /// <summary>A batch of a bulk request refused on its own (the others were stored): shown as sent, with the reasons.</summary>
+    public void Rejected(Input input, JsonElement sent, IReadOnlyList<string> reasons)
+    {
+        var environment = sent.ValueKind == JsonValueKind.Object && sent.TryGetProperty("environment", out var e) && e.ValueKind == JsonValueKind.String
+            ? e.GetString() : input.Environment;
+        if (environment != "development" || !HasSubscribers) return;
+        var body = sent.ValueKind == JsonValueKind.Object ? JsonNode.Parse(sent.GetRawText())!.AsObject() : new JsonObject { ["sent"] = JsonNode.Parse(sent.GetRawText()) };
+        Publish(new LiveMessage("inbound", input.Name, 0, Guid.Empty, null, body, string.Join(" ", reasons), Rejected: true));
     }
 
     public void Outbound(DeliverBatch delivery, string? error = null)
@@ -91,6 +109,8 @@ public static class LiveStreamEndpoint
                 ["direction"] = message.Direction, ["input"] = message.Input, ["mpid"] = StreamKey.For(message.Mpid), // a string: MPIDs are 64-bit, beyond JavaScript's exact integers
                 ["batch_id"] = message.BatchId.ToString(), ["output_id"] = message.OutputId, ["error"] = message.Error, ["batch"] = message.Body.DeepClone(),
             };
+            if (message.Rejected) data["rejected"] = true;
+            if (message.Warnings is { } warnings) data["warnings"] = new JsonArray(warnings.Select(w => (JsonNode?)w).ToArray());
             yield return new SseItem<string>(data.ToJsonString(), message.Direction);
         }
     }

@@ -14,8 +14,28 @@ public sealed record IngestRequest(IReadOnlyList<ParsedBatch> Batches, ProblemDe
 {
     public DateTimeOffset ReceivedAt { get; init; }
 
+    /// <summary>Bulk: the index in the request's array of each of <see cref="Batches"/> (batches that could not be read are not among them).</summary>
+    public IReadOnlyList<int>? Positions { get; init; }
+
+    /// <summary>
+    /// Bulk: batches refused on their own — by the reader, the validation or the store — while the others are stored
+    /// (events-api.md §1: "If some batches fail and others succeed the response is still 202").
+    /// </summary>
+    public List<RejectedBatch> Rejected { get; init; } = [];
+
+    /// <summary>Bulk: every element of the array as sent, so a rejected batch can be shown on the Live Stream.</summary>
+    public IReadOnlyList<JsonElement> Sent { get; init; } = [];
+
+    public int PositionOf(int batch) => Positions?[batch] ?? batch;
+
     public static IngestRequest Failed(ProblemDetails problem) => new([], problem);
 }
+
+/// <summary>
+/// A batch of a bulk request that was not stored: its index in the array, the status and field errors the same batch
+/// sent alone to <c>/v2/events</c> would have got (fields relative to the batch).
+/// </summary>
+public sealed record RejectedBatch(int Index, int Status, IReadOnlyList<FieldError> Errors);
 
 public enum BodyShape
 {
@@ -35,14 +55,15 @@ public static partial class BatchReader
     // The same reading rules as the serializer options above (depth 64, no comments, no trailing commas).
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
 
-    public static async Task<IngestRequest> ReadAsync(HttpRequest request, BodyShape shape, CancellationToken ct)
+    /// <param name="truncate">Server-to-server data: over-long event names and event attribute names are cut (events-api.md §4).</param>
+    public static async Task<IngestRequest> ReadAsync(HttpRequest request, BodyShape shape, CancellationToken ct, bool truncate = false)
     {
         if (request.ContentLength > BatchLimits.MaxRequestBytes)
             return IngestRequest.Failed(RequestTooLarge(request.ContentLength.Value));
 
         // RequestBodyMiddleware has read and checked the body already: parse those bytes, no second copy.
         if (request.Body is MemoryStream { Position: 0 } checkedBody && checkedBody.TryGetBuffer(out var bytes))
-            return Parse(bytes, shape);
+            return Parse(bytes, shape, truncate);
 
         var buffer = new ArrayBufferWriter<byte>(request.ContentLength is > 0 and <= BatchLimits.MaxRequestBytes ? (int)request.ContentLength.Value + 1 : 4096);
         while (true)
@@ -54,10 +75,10 @@ public static partial class BatchReader
             if (buffer.WrittenCount > BatchLimits.MaxRequestBytes)
                 return IngestRequest.Failed(RequestTooLarge(buffer.WrittenCount));
         }
-        return Parse(buffer.WrittenMemory, shape);
+        return Parse(buffer.WrittenMemory, shape, truncate);
     }
 
-    public static IngestRequest Parse(ReadOnlyMemory<byte> body, BodyShape shape)
+    public static IngestRequest Parse(ReadOnlyMemory<byte> body, BodyShape shape, bool truncate = false)
     {
         if (body.Length > BatchLimits.MaxRequestBytes) return IngestRequest.Failed(RequestTooLarge(body.Length));
         if (body.Length == 0) return Invalid("", "the request body is empty; send a batch as JSON.");
@@ -78,7 +99,7 @@ public static partial class BatchReader
         {
             if (root.ValueKind != JsonValueKind.Object)
                 return Invalid("", "the body must be one batch: a JSON object.");
-            var single = ParseBatch(root, "");
+            var single = ParseBatch(root, "", truncate);
             return single.Problem is not null ? IngestRequest.Failed(single.Problem) : new IngestRequest([single.Batch!], null);
         }
 
@@ -89,35 +110,66 @@ public static partial class BatchReader
         if (count > BatchLimits.MaxBatchesPerRequest)
             return Invalid("", $"the request holds {count} batches; at most {BatchLimits.MaxBatchesPerRequest} are allowed per request.");
 
+        // A batch that cannot be read is refused on its own (its errors as if sent alone); the others go on.
         var batches = new List<ParsedBatch>(count);
-        var errors = new List<FieldError>();
+        var positions = new List<int>(count);
+        var rejected = new List<RejectedBatch>();
+        var sent = new List<JsonElement>(count);
         var index = 0;
         foreach (var element in root.EnumerateArray())
         {
-            var prefix = $"[{index++}]";
+            var position = index++;
+            sent.Add(element);
             if (element.ValueKind != JsonValueKind.Object)
             {
-                errors.Add(new FieldError(prefix, "each batch must be a JSON object."));
+                rejected.Add(new RejectedBatch(position, StatusCodes.Status400BadRequest, [new FieldError("", "each batch must be a JSON object.")]));
                 continue;
             }
-            var parsed = ParseBatch(element, prefix);
+            var parsed = ParseBatch(element, "", truncate);
             if (parsed.Problem is not null)
+                rejected.Add(new RejectedBatch(position, parsed.Problem.Status ?? StatusCodes.Status400BadRequest, ErrorsOf(parsed.Problem).ToList()));
+            else
             {
-                if (parsed.Problem.Status == StatusCodes.Status413PayloadTooLarge) return IngestRequest.Failed(parsed.Problem);
-                errors.AddRange(ErrorsOf(parsed.Problem));
+                batches.Add(parsed.Batch!);
+                positions.Add(position);
             }
-            else batches.Add(parsed.Batch!);
         }
-        return errors.Count > 0 ? IngestRequest.Failed(ApiProblems.Invalid(errors)) : new IngestRequest(batches, null, IsBulk: true);
+        return new IngestRequest(batches, null, IsBulk: true) { Positions = positions, Rejected = rejected, Sent = sent };
     }
 
-    private static (ParsedBatch? Batch, ProblemDetails? Problem) ParseBatch(JsonElement element, string prefix)
+    /// <summary>
+    /// The answer when no batch of a bulk request can be stored: one problem with every batch's errors, each field
+    /// prefixed with the batch's index (<c>[1].events[0].event_type</c>); 413 when a batch was too large, else 400.
+    /// </summary>
+    public static ProblemDetails NothingAccepted(IEnumerable<RejectedBatch> rejected)
+    {
+        var all = rejected.OrderBy(r => r.Index).ToList();
+        var errors = all.SelectMany(r => r.Errors.Select(e => e with { Field = Join($"[{r.Index}]", e.Field) })).ToList();
+        return all.Any(r => r.Status == StatusCodes.Status413PayloadTooLarge)
+            ? ApiProblems.Create(StatusCodes.Status413PayloadTooLarge, "The request is too large", errors)
+            : ApiProblems.Invalid(errors, "The batch is invalid");
+    }
+
+    private static (ParsedBatch? Batch, ProblemDetails? Problem) ParseBatch(JsonElement element, string prefix, bool truncate)
     {
         // The batch's bytes as sent (JsonBodyCheck has refused invalid UTF-8, so this is the UTF-8 size of its text).
         var raw = JsonMarshal.GetRawUtf8Value(element);
         var size = raw.Length;
         if (size > BatchLimits.MaxBatchBytes)
             return (null, ApiProblems.TooLarge(prefix, $"the batch is {size} bytes; a batch may be at most {BatchLimits.MaxBatchBytes} bytes."));
+
+        IReadOnlyList<BatchWarning> warnings = [];
+        if (truncate && BatchTruncation.IsNeeded(element))
+        {
+            // Rare: the batch is written again with the names cut, and read from that copy, so the typed batch, the
+            // stored event data and the Live Stream all hold the same (cut) names.
+            var (truncated, cut, collision) = BatchTruncation.Apply(element);
+            if (collision is not null) return (null, ApiProblems.Invalid([collision with { Field = Join(prefix, collision.Field) }]));
+            element = truncated;
+            raw = JsonMarshal.GetRawUtf8Value(element);
+            size = raw.Length;
+            warnings = cut;
+        }
 
         Batch batch;
         try
@@ -136,7 +188,7 @@ public static partial class BatchReader
                     ? d
                     : EmptyObject);
 
-        return (new ParsedBatch(batch, WithoutEvents(element), eventData, size), null);
+        return (new ParsedBatch(batch, WithoutEvents(element), eventData, size) { Warnings = warnings }, null);
     }
 
     /// <summary>The batch object without its <c>events</c> member, property order and values as sent.</summary>

@@ -82,7 +82,7 @@ public static class ProcessDataSubjectRequestHandler
             request.ProfilesMatched = mpids.Count;
             if (request.Type == DsrTypes.Erasure)
             {
-                if (await EraseAsync(session, db, runtime, mpids, request.WorkspaceId, directory, files, clock, ct) is not { } outcome)
+                if (await EraseAsync(session, db, runtime, mpids, request.WorkspaceId, directory, files, clock, ct, request) is not { } outcome)
                 {
                     messages.Add(job.DelayedFor(TimeSpan.FromSeconds(5))); // the daemon is behind: again shortly, still in progress
                     return messages;
@@ -134,11 +134,13 @@ public static class ProcessDataSubjectRequestHandler
     /// W's queued deliveries and dead letters, W's access exports and operations export files. A person no other workspace
     /// holds data of — and everyone when <paramref name="workspaceId"/> is null (retention) — goes entirely: the stream
     /// (tombstoned: events and stream rows deleted, so no rebuild can bring it back), every read model and document, the
-    /// identity-index rows and dedupe keys. Audience outputs get a removal for each membership that goes.
+    /// identity-index rows and dedupe keys. Audience outputs get a removal for each membership that goes. For a data-subject
+    /// <paramref name="request"/>, the workspace's outputs that forward erasures get a notice naming each person as they
+    /// were before (<see cref="ErasureNotices"/>), committed with the erasure.
     /// </summary>
     /// <returns>What to send and rebuild, or null when the daemon has not applied the people's events yet (nothing was changed).</returns>
     public static async Task<ErasureOutcome?> EraseAsync(IDocumentSession session, NpgsqlDataSource db, IWolverineRuntime runtime, List<long> mpids, int? workspaceId,
-        WorkspaceDirectory directory, OperationFiles? files, TimeProvider clock, CancellationToken ct)
+        WorkspaceDirectory directory, OperationFiles? files, TimeProvider clock, CancellationToken ct, DataSubjectRequest? request = null)
     {
         if (mpids.Count == 0) return ErasureOutcome.Nothing;
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
@@ -192,6 +194,8 @@ public static class ProcessDataSubjectRequestHandler
             .. partIds.Length > 0 ? await PersonWork.OfAsync(session, partIds, workspaceId, ct) : [],
         ], ct);
         session.RemoveWaitingDeliveries(wholeIds, partIds, workspaceId); // batches waiting in a delivery group, by their stored key
+        if (request is not null)
+            await ErasureNotices.EnlistAsync(session, runtime, directory, request, profiles, whole.Concat(part).Where(profiles.ContainsKey).Distinct().ToList(), ct);
 
         if (whole.Count > 0)
         {

@@ -17,8 +17,12 @@ public sealed record Output(string Id, string Name, OutputKind Kind, WebhookSett
 /// <summary>HTTP POST of the batch JSON; with a secret, the body is signed (<c>X-EventProfiles-Signature: sha256=&lt;hex HMAC&gt;</c>).</summary>
 public sealed record WebhookSettings(string Url, string? Secret);
 
-/// <summary>An input linked to an output, with what may pass (forwarding.md §1, §3, §4).</summary>
-public sealed record Connection(string Id, string Input, string OutputId, bool Active, DataFilter Filter, IReadOnlyList<ConsentRule> ConsentRules);
+/// <summary>
+/// An input linked to an output, with what may pass (forwarding.md §1, §3, §4). With <see cref="ForwardErasures"/> (on by
+/// default: every output is a webhook) the output is told when a person of the input's workspace is erased.
+/// </summary>
+public sealed record Connection(string Id, string Input, string OutputId, bool Active, DataFilter Filter, IReadOnlyList<ConsentRule> ConsentRules,
+    bool ForwardErasures = true);
 
 public sealed record EventNameRef(string EventType, string EventName);
 

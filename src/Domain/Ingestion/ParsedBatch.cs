@@ -9,6 +9,9 @@ namespace EventProfiles.Domain.Ingestion;
 /// </summary>
 public sealed record ParsedBatch(Batch Batch, JsonElement Envelope, IReadOnlyList<JsonElement> EventData, int SizeInBytes)
 {
+    /// <summary>What was changed to keep the batch (server-to-server names cut to the limit), for the answer and the Live Stream.</summary>
+    public IReadOnlyList<BatchWarning> Warnings { get; init; } = [];
+
     public IReadOnlyList<EventEnvelope> Events => (IReadOnlyList<EventEnvelope>?)Batch.Events ?? [];
 
     /// <summary>
@@ -61,3 +64,6 @@ public sealed record ParsedBatch(Batch Batch, JsonElement Envelope, IReadOnlyLis
         return ids.Count > 0 ? ids[0].ToString() : null;
     }
 }
+
+/// <summary>A change made to a batch so it could be kept (a name cut to its limit): the JSON path in the batch and what was done.</summary>
+public sealed record BatchWarning(string Field, string Message);

@@ -59,7 +59,13 @@ public static class DsrIdentityTypes
         ["phone_number_2"] = IdentityTypes.PhoneNumber2.Name, ["phone_number_3"] = IdentityTypes.PhoneNumber3.Name,
     };
 
+    private static readonly Dictionary<string, string> StandardOf = Standard.GroupBy(kv => kv.Value).ToDictionary(g => g.Key, g => g.First().Key);
+    private static readonly Dictionary<string, string> ExtensionOf = Extension.ToDictionary(kv => kv.Value, kv => kv.Key);
+
     public static IEnumerable<string> StandardNames => Standard.Keys;
+    /// <summary>Our identity type → its OpenDSR name, standard or extension (null: OpenDSR has no name for it).</summary>
+    public static string? ToStandard(string type) => StandardOf.GetValueOrDefault(type);
+    public static string? ToExtension(string type) => ExtensionOf.GetValueOrDefault(type);
     public static IEnumerable<string> ExtensionNames => Extension.Keys.Append(Mpid);
     public static string? FromStandard(string name) => Standard.GetValueOrDefault(name);
     public static string? FromExtension(string name) => Extension.GetValueOrDefault(name);

@@ -14,4 +14,13 @@ public static class DataSubjectRequests
             using var response = await app.Client.SendAsync(status);
             return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["request_status"]!.GetValue<string>() == "completed";
         }, "the erasure", 60);
+
+    /// <summary>Waits until no erasure notice of the request is left in the delivery table (delivered, or moved to a retry).</summary>
+    public static Task WaitUntilNoticesLeftTheQueueAsync(AppFixture app, string request) =>
+        Waiting.Until(async () =>
+        {
+            await using var command = app.Db.CreateCommand($"select count(*) from {app.Schema}.ep_deliveries where input = $1");
+            command.Parameters.AddWithValue($"erasure:{request}");
+            return (long)(await command.ExecuteScalarAsync())! == 0;
+        }, "the erasure notices to leave the delivery table", 30);
 }

@@ -26,4 +26,28 @@ public static class Database
         command.Parameters.Add(new NpgsqlParameter { Value = eventType });
         return (long)(await command.ExecuteScalarAsync())!;
     }
+
+    /// <summary>Every row of every table of our schema that contains one of the needles, as "table: row".</summary>
+    public static async Task<List<string>> Traces(this AppFixture app, params string[] needles)
+    {
+        var found = new List<string>();
+        var tables = new List<(string Table, List<string> Bytea)>();
+        await using (var command = app.Db.CreateCommand(
+            "select table_name, coalesce(array_agg(column_name::text) filter (where data_type = 'bytea'), '{}') from information_schema.columns where table_schema = $1 group by 1"))
+        {
+            command.Parameters.AddWithValue(app.Schema);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) tables.Add((reader.GetString(0), reader.GetFieldValue<string[]>(1).ToList()));
+        }
+        foreach (var (table, bytea) in tables)
+            foreach (var needle in needles)
+            {
+                var bytes = string.Concat(bytea.Select(c => $" or position(convert_to($1, 'UTF8') in t.\"{c}\") > 0"));
+                await using var command = app.Db.CreateCommand($"select t::text from {app.Schema}.\"{table}\" t where strpos(t::text, $1) > 0{bytes} limit 3");
+                command.Parameters.AddWithValue(needle);
+                await using var reader = await command.ExecuteReaderAsync();
+                while (await reader.ReadAsync()) found.Add($"{table} ({needle}): {reader.GetString(0)[..Math.Min(200, reader.GetString(0).Length)]}");
+            }
+        return found;
+    }
 }

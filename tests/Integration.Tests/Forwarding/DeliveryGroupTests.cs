@@ -40,9 +40,10 @@ public sealed class DeliveryGroupTests(AppFixture app) : WithReceiver(app)
         return connection;
     }
 
+    /// <summary>The output's waiting batches (an erasure's notice to the output, issue 16 item 5, waits beside them and is not one).</summary>
     private async Task<List<(Guid? Group, long Mpid)>> WaitingRows(string outputId)
     {
-        await using var command = App.Db.CreateCommand($"select group_id, mpid from {App.Schema}.ep_deliveries where output_id = $1 order by position");
+        await using var command = App.Db.CreateCommand($"select group_id, mpid from {App.Schema}.ep_deliveries where output_id = $1 and input not like 'erasure:%' order by position");
         command.Parameters.Add(new NpgsqlParameter { Value = outputId });
         var rows = new List<(Guid?, long)>();
         await using var reader = await command.ExecuteReaderAsync();
@@ -151,8 +152,9 @@ public sealed class DeliveryGroupTests(AppFixture app) : WithReceiver(app)
         (await WaitingRows(OutputId)).Count.ShouldBe(2);
 
         using (var resume = await App.AdminClient().PostAsync($"/api/admin/outputs/{OutputId}/resume", null)) resume.StatusCode.ShouldBe(HttpStatusCode.OK);
-        await Waiting.Until(() => Task.FromResult(Receiver.Received.Count == 2), "the others' deliveries", seconds: 30);
+        var batches = () => Receiver.Received.Where(r => r.Batch["type"] is null).ToList(); // not the erasure notice
+        await Waiting.Until(() => Task.FromResult(batches().Count == 2), "the others' deliveries", seconds: 30);
         await Task.Delay(300); // nothing more comes
-        Receiver.Received.Select(r => CustomerOf(r.Batch)).ShouldBe([customers[0], customers[2]]);
+        batches().Select(r => CustomerOf(r.Batch)).ShouldBe([customers[0], customers[2]]);
     }
 }

@@ -99,14 +99,6 @@ public class BadInputTests(AppFixture app)
     }
 
     [Fact]
-    public async Task one_bad_batch_in_a_bulk_request_rejects_the_request_and_names_the_batch()
-    {
-        var json = $"[{Batch(Api.NewId("c"))}, {Batch(Api.NewId("c"), """[{ "data": {} }]""")}]";
-        var errors = await Rejected(HttpStatusCode.BadRequest, () => app.PostBatch(json, "/v2/bulkevents"));
-        errors.Single().Field.ShouldBe("[1].events[0].event_type");
-    }
-
-    [Fact]
     public async Task a_missing_authorization_is_401()
     {
         await Rejected(HttpStatusCode.Unauthorized, () => app.NewClient().PostAsync("/v2/events",

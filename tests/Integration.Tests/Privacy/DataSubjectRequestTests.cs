@@ -53,29 +53,7 @@ public sealed class DataSubjectRequestTests(AppFixture app) : WithReceiver(app)
             return (await Status(id))["request_status"]!.GetValue<string>() == "completed";
         }, $"request {id} to complete", 60);
 
-    /// <summary>Every row of every table of our schema that contains one of the needles, as "table: row".</summary>
-    private async Task<List<string>> Traces(params string[] needles)
-    {
-        var found = new List<string>();
-        var tables = new List<(string Table, List<string> Bytea)>();
-        await using (var command = App.Db.CreateCommand(
-            "select table_name, coalesce(array_agg(column_name::text) filter (where data_type = 'bytea'), '{}') from information_schema.columns where table_schema = $1 group by 1"))
-        {
-            command.Parameters.AddWithValue(App.Schema);
-            await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync()) tables.Add((reader.GetString(0), reader.GetFieldValue<string[]>(1).ToList()));
-        }
-        foreach (var (table, bytea) in tables)
-            foreach (var needle in needles)
-            {
-                var bytes = string.Concat(bytea.Select(c => $" or position(convert_to($1, 'UTF8') in t.\"{c}\") > 0"));
-                await using var command = App.Db.CreateCommand($"select t::text from {App.Schema}.\"{table}\" t where strpos(t::text, $1) > 0{bytes} limit 3");
-                command.Parameters.AddWithValue(needle);
-                await using var reader = await command.ExecuteReaderAsync();
-                while (await reader.ReadAsync()) found.Add($"{table} ({needle}): {reader.GetString(0)[..Math.Min(200, reader.GetString(0).Length)]}");
-            }
-        return found;
-    }
+    private Task<List<string>> Traces(params string[] needles) => App.Traces(needles);
 
     [Fact]
     public async Task an_erasure_leaves_no_trace_in_any_table_and_no_rebuild_brings_it_back()
@@ -106,6 +84,9 @@ public sealed class DataSubjectRequestTests(AppFixture app) : WithReceiver(app)
 
         var id = (await Submitted(Request("erasure", $$"""{ "email": { "value": "{{email}}", "encoding": "raw" } }""")))["subject_request_id"]!.GetValue<string>();
         await UntilCompleted(id);
+        // The output's erasure notice is the one thing about them that outlives the erasure, until it is delivered.
+        await Waiting.Until(() => Task.FromResult(Receiver.Received.Any(r => r.Batch["subject_request_id"]?.GetValue<string>() == id)), "the erasure notice");
+        await DataSubjectRequests.WaitUntilNoticesLeftTheQueueAsync(App, id);
 
         (await Traces(email, customer, secret, mpid)).ShouldBeEmpty();
         using (var gone = await App.ResolveProfile(customer)) gone.StatusCode.ShouldBe(HttpStatusCode.NotFound);
