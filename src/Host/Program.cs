@@ -164,6 +164,12 @@ builder.Services.AddSingleton(sp => new PublicBaseUrl(builder.Configuration[Depl
 // ---- calculated attributes: plan limits (the real-time lookback bounds windows and initialisation)
 builder.Services.AddSingleton(builder.Configuration.GetSection("EventProfiles:CalculatedAttributes").Get<CalculatedAttributeLimits>() ?? new CalculatedAttributeLimits());
 
+// ---- the calculations shard reads no events while nothing is calculated (a look once a second; 0 = always read everything)
+builder.Services.AddSingleton(sp => new CalculationsFeedKeeper(sp, sp.GetRequiredService<Marten.IDocumentStore>(), dataSource,
+    TimeSpan.FromMilliseconds(builder.Configuration.GetValue("EventProfiles:Calculations:FeedCheckMs", 1_000)),
+    sp.GetRequiredService<ILogger<CalculationsFeedKeeper>>()));
+builder.Services.AddHostedService(sp => sp.GetRequiredService<CalculationsFeedKeeper>());
+
 // ---- audiences: time-based re-evaluation at the moments the projection scheduled
 builder.Services.AddSingleton<ReevaluationScheduler>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<ReevaluationScheduler>());
