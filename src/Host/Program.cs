@@ -97,6 +97,13 @@ builder.Host.UseWolverine(opts =>
     opts.LocalQueueFor<DeliverBatches>().MaximumParallelMessages(builder.Configuration.GetValue("EventProfiles:Forwarding:Parallelism", 16));
     // The same for the projection's messages about one person (see PersonWorkRecord).
     opts.LocalQueueFor<AudienceMembershipsChanged>().CustomizeOutgoing(e => { if (e.Message is AudienceMembershipsChanged m) e.Id = m.WorkId; });
+    // Handled in batches (one transaction, one delivery envelope per audience output): each message stays its own
+    // durable envelope until its batch is handled.
+    opts.BatchMessagesOf<AudienceMembershipsChanged>(b =>
+    {
+        b.BatchSize = builder.Configuration.GetValue("EventProfiles:Audiences:ChangeBatchSize", 500);
+        b.TriggerTime = TimeSpan.FromMilliseconds(builder.Configuration.GetValue("EventProfiles:Audiences:ChangeBatchMs", 20));
+    });
     opts.LocalQueueFor<ReevaluateAudiencesAt>().CustomizeOutgoing(e => { if (e.Message is ReevaluateAudiencesAt m) e.Id = m.WorkId; });
     // Replays that initialise calculated attributes and audiences run one at a time, in order, in the background:
     // an audience's job runs after its event counters' replays.
