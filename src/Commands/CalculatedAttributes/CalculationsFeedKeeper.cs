@@ -96,8 +96,9 @@ public sealed class CalculationsFeedKeeper(IServiceProvider services, IDocumentS
         try
         {
             if (_feed.FetchesEverything || RunningDaemon() is not { } daemon) return;
-            var (active, earliest) = await ActiveAsync(ct);
+            // The position first: a definition activated elsewhere after this look is live from beyond it.
             var position = await ShardPositionAsync(ct);
+            var (active, earliest) = await ActiveAsync(ct);
             // Nothing active yet: nothing skipped so far could be needed, so the shard goes on from where it is.
             var rewindTo = active ? _feed.RewindTo(earliest) : Math.Max(_feed.IdleConfirmedAt, position);
             await WidenAsync(daemon, rewindTo, ct);
