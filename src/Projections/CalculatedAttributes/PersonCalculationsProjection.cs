@@ -75,12 +75,6 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         }
     }
 
-    /// <summary>Whether the daemon's shard, at its next start, fetches every event type calculations can use.</summary>
-    public bool FetchesEverything
-    {
-        get { lock (IncludedEventTypes) return IncludedEventTypes.Contains(typeof(EventCaptured)); }
-    }
-
     public override async Task EnrichEventsAsync(SliceGroup<PersonCalculations, string> group, IQuerySession querySession, CancellationToken cancellation)
     {
         _page = await LoadPageAsync(querySession, group.Slices.Select(s => (s.Id, (IEnumerable<IEvent>)s.Events())), cancellation);
