@@ -41,7 +41,11 @@ public sealed class CalculationsFeedKeeper(IServiceProvider services, IDocumentS
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             try { await CheckAsync(stoppingToken); }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
+            {
+                return; // shutting down: the daemon stops its agents itself
+            }
+            catch (Exception e)
             {
                 // The agent is started again in any case (see RestartAsync); the next look tries again.
                 logger.LogWarning(e, "Could not adjust what the calculations shard fetches; trying again in {Interval}", interval);
