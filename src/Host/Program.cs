@@ -63,6 +63,9 @@ builder.Services.AddMarten(services =>
         opts.DatabaseSchemaName = settings.Schema;
         opts.ConfigureEventProfiles(directory.Identity, services.GetRequiredService<TimeProvider>(),
             services.GetRequiredService<ILoggerFactory>().CreateLogger("EventProfiles.CalculatedAttributes"));
+        // How often the daemon looks for new events while they arrive / while idle (Marten: 250 ms / 1 s), for tuning.
+        if (builder.Configuration.GetValue<int?>("EventProfiles:Calculations:FastPollingMs") is { } fast) opts.Projections.FastPollingTime = TimeSpan.FromMilliseconds(fast);
+        if (builder.Configuration.GetValue<int?>("EventProfiles:Calculations:SlowPollingMs") is { } slow) opts.Projections.SlowPollingTime = TimeSpan.FromMilliseconds(slow);
         opts.AddIngestionTables();
         opts.AddIdentityDocuments();
         opts.AddForwarding();
@@ -97,6 +100,13 @@ builder.Host.UseWolverine(opts =>
     opts.LocalQueueFor<DeliverBatches>().MaximumParallelMessages(builder.Configuration.GetValue("EventProfiles:Forwarding:Parallelism", 16));
     // The same for the projection's messages about one person (see PersonWorkRecord).
     opts.LocalQueueFor<AudienceMembershipsChanged>().CustomizeOutgoing(e => { if (e.Message is AudienceMembershipsChanged m) e.Id = m.WorkId; });
+    // Handled in batches (one transaction, one delivery envelope per audience output): each message stays its own
+    // durable envelope until its batch is handled.
+    opts.BatchMessagesOf<AudienceMembershipsChanged>(b =>
+    {
+        b.BatchSize = builder.Configuration.GetValue("EventProfiles:Audiences:ChangeBatchSize", 500);
+        b.TriggerTime = TimeSpan.FromMilliseconds(builder.Configuration.GetValue("EventProfiles:Audiences:ChangeBatchMs", 20));
+    });
     opts.LocalQueueFor<ReevaluateAudiencesAt>().CustomizeOutgoing(e => { if (e.Message is ReevaluateAudiencesAt m) e.Id = m.WorkId; });
     // Replays that initialise calculated attributes and audiences run one at a time, in order, in the background:
     // an audience's job runs after its event counters' replays.
@@ -163,6 +173,12 @@ builder.Services.AddSingleton(sp => new PublicBaseUrl(builder.Configuration[Depl
 
 // ---- calculated attributes: plan limits (the real-time lookback bounds windows and initialisation)
 builder.Services.AddSingleton(builder.Configuration.GetSection("EventProfiles:CalculatedAttributes").Get<CalculatedAttributeLimits>() ?? new CalculatedAttributeLimits());
+
+// ---- the calculations shard reads no events while nothing is calculated (a look once a second; 0 = always read everything)
+builder.Services.AddSingleton(sp => new CalculationsFeedKeeper(sp, sp.GetRequiredService<Marten.IDocumentStore>(), dataSource,
+    TimeSpan.FromMilliseconds(builder.Configuration.GetValue("EventProfiles:Calculations:FeedCheckMs", 1_000)),
+    sp.GetRequiredService<ILogger<CalculationsFeedKeeper>>()));
+builder.Services.AddHostedService(sp => sp.GetRequiredService<CalculationsFeedKeeper>());
 
 // ---- audiences: time-based re-evaluation at the moments the projection scheduled
 builder.Services.AddSingleton<ReevaluationScheduler>();

@@ -24,6 +24,8 @@ public static class StoreConfiguration
         opts.Projections.Add(new IdentityIndexProjection(opts.DatabaseSchemaName, identity), ProjectionLifecycle.Inline);
         // Calculated attributes follow the events asynchronously (the daemon), as mParticle's do.
         opts.Projections.Add(new PersonCalculationsProjection(calculationsLogger), ProjectionLifecycle.Async);
+        // Never stored: the calculations shard's filter while nothing is calculated (CalculationsFeedKeeper).
+        opts.Events.AddEventType<NothingToCalculate>();
 
         // Fail loudly instead of skipping events a projection cannot apply.
         opts.Projections.Errors.SkipApplyErrors = false;

@@ -93,7 +93,7 @@ public static class UpdateAudienceEndpoint
     [WolverinePut("/v1/audiences/{id:int}", Name = "Update an audience")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesWrite)]
     public static async Task<(IResult, OutgoingMessages)> Put(int id, AudienceBody body, AudienceScope scope, IDocumentSession session, NpgsqlDataSource db,
-        CalculatedAttributeLimits limits, TimeProvider clock, Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
+        CalculatedAttributeLimits limits, TimeProvider clock, Forwarding.EnrichmentDefinitionsCache enrichment, CalculatedAttributes.CalculationsFeedKeeper feed, CancellationToken ct)
     {
         enrichment.Forget();
         var messages = new OutgoingMessages();
@@ -111,7 +111,7 @@ public static class UpdateAudienceEndpoint
         audience.LastModifiedBy = scope.Caller;
         audience.LastModifiedOn = now;
         if (redefined && audience.Kind == AudienceKinds.RealTime && audience.Status is AudienceStatus.Active or AudienceStatus.Calculating)
-            messages.AddRange(await AudienceLifecycle.ActivateAsync(audience, session, db, limits, scope.Caller, now, ct));
+            messages.AddRange(await AudienceLifecycle.ActivateAsync(audience, session, db, limits, feed, scope.Caller, now, ct));
         session.Store(audience);
         return (Results.NoContent(), messages);
     }
@@ -129,7 +129,7 @@ public static class ActivateAudienceEndpoint
     [WolverinePost("/v1/audiences/{id:int}/activation", Name = "Activate an audience")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesWrite)]
     public static async Task<(IResult, OutgoingMessages)> Post(int id, [NotBody] AudienceScope scope, IDocumentSession session, NpgsqlDataSource db,
-        CalculatedAttributeLimits limits, TimeProvider clock, CancellationToken ct)
+        CalculatedAttributeLimits limits, TimeProvider clock, CalculatedAttributes.CalculationsFeedKeeper feed, CancellationToken ct)
     {
         var messages = new OutgoingMessages();
         var audience = await session.LoadAsync<Audience>(id, ct);
@@ -145,7 +145,7 @@ public static class ActivateAudienceEndpoint
             session.Store(audience);
             messages.Add(new CalculateStandardAudience(id, audience.Activation.Value));
         }
-        else messages.AddRange(await AudienceLifecycle.ActivateAsync(audience, session, db, limits, scope.Caller, clock.GetUtcNow(), ct));
+        else messages.AddRange(await AudienceLifecycle.ActivateAsync(audience, session, db, limits, feed, scope.Caller, clock.GetUtcNow(), ct));
         return (Results.NoContent(), messages); // committed with the jobs (transactional outbox)
     }
 }

@@ -28,9 +28,11 @@ public static class AudienceLifecycle
     public const int PeoplePerChunk = 1_000;
 
     public static async Task<IReadOnlyList<object>> ActivateAsync(Audience audience, IDocumentSession session, NpgsqlDataSource db,
-        CalculatedAttributeLimits limits, string by, DateTimeOffset now, CancellationToken ct)
+        CalculatedAttributeLimits limits, CalculationsFeedKeeper feed, string by, DateTimeOffset now, CancellationToken ct)
     {
         await ForgetCountersAsync(session, audience.Id, ct);
+        // The daemon's shard fetches every event again before the live start is taken (it fetches none while nothing is active).
+        await feed.FetchEverythingAsync(ct);
         var liveAfter = await CalculatedAttributeActivation.HighWaterMarkAsync(db, session.DocumentStore.Options.DatabaseSchemaName, ct);
         audience.Activation = Guid.NewGuid();
         audience.Status = AudienceStatus.Calculating;

@@ -24,18 +24,25 @@ namespace EventProfiles.Commands.Audiences;
 /// <summary>
 /// Membership changes from the projection: each is recorded (who, audience, add/remove, when, why), the audience's
 /// member list is updated, and every output the audience is connected to gets the §B8 message for it, through the
-/// same durable delivery as event batches (retries, dead letters, pause). All in one transaction.
+/// same durable delivery as event batches (retries, dead letters, pause). Wolverine hands the projection's messages
+/// over in batches (<c>BatchMessagesOf</c> in Program.cs; each message stays its own durable envelope until handled,
+/// so an erasure still finds it): a batch is one transaction, and its deliveries wait as rows of
+/// <see cref="ForwardingStorage.DeliveriesTable"/> under one <see cref="DeliverBatches"/> envelope per output, in the order
+/// the changes were found, as ingestion's deliveries do.
 /// </summary>
 public static class AudienceMembershipsChangedHandler
 {
-    public static async Task<OutgoingMessages> Handle(AudienceMembershipsChanged changed, IDocumentSession session, WorkspaceDirectory directory, CancellationToken ct)
+    public static async Task<OutgoingMessages> Handle(AudienceMembershipsChanged[] batch, IDocumentSession session, WorkspaceDirectory directory, CancellationToken ct)
     {
         var messages = new OutgoingMessages();
-        var audienceIds = changed.Changes.Select(c => c.AudienceId).Distinct().ToArray();
+        var changes = batch.SelectMany(b => b.Changes).ToList();
+        var audienceIds = changes.Select(c => c.AudienceId).Distinct().ToArray();
         var audiences = (await session.LoadManyAsync<Audience>(ct, audienceIds)).ToDictionary(a => a.Id);
         var connections = (await session.Query<AudienceConnection>().Where(c => audienceIds.Contains(c.AudienceId)).ToListAsync(ct)).ToLookup(c => c.AudienceId);
-        var profiles = (await session.LoadManyAsync<Profile>(ct, changed.Changes.Select(c => StreamKey.For(c.Mpid)).Distinct().ToArray())).ToDictionary(p => p.Mpid);
-        foreach (var change in changed.Changes)
+        var profiles = (await session.LoadManyAsync<Profile>(ct, changes.Select(c => StreamKey.For(c.Mpid)).Distinct().ToArray())).ToDictionary(p => p.Mpid);
+        var groups = new Dictionary<string, Guid>();
+        var rows = new List<(Guid GroupId, int Position, DeliverBatch Delivery, int WorkspaceId)>();
+        foreach (var change in changes)
         {
             // A change of an earlier activation (the audience was edited or deactivated since) is void.
             if (!audiences.TryGetValue(change.AudienceId, out var audience) || audience.Activation != change.Activation || audience.Status != AudienceStatus.Active) continue;
@@ -48,10 +55,20 @@ public static class AudienceMembershipsChangedHandler
             foreach (var connection in connections[change.AudienceId])
             {
                 var delivery = new DeliverBatch(connection.OutputId, connection.Id, id, id, change.Mpid, $"audience:{audience.Id}", "production", payload);
+                if (audience.WorkspaceIds.Count == 1)
+                {
+                    // A row holds one workspace, what an erasure in that workspace deletes it by.
+                    if (!groups.TryGetValue(delivery.OutputId, out var groupId)) groups[delivery.OutputId] = groupId = Guid.CreateVersion7();
+                    rows.Add((groupId, rows.Count, delivery, audience.WorkspaceIds[0]));
+                    continue;
+                }
+                // An audience over several workspaces: queued alone, recorded under each of them.
                 messages.Add(delivery);
                 session.RecordWork(audience.WorkspaceIds.Select(w => new PersonWorkRecord.Row(delivery.WorkId, change.Mpid, w)));
             }
         }
+        session.QueueDeliveries(rows);
+        foreach (var (outputId, groupId) in groups) messages.Add(new DeliverBatches(groupId, outputId));
         return messages;
     }
 

@@ -175,7 +175,7 @@ public static class ActivateCalculatedAttributeEndpoint
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.CalculatedAttributesWrite)]
     public static async Task<(IResult, InitialiseCalculatedAttribute?)> Post(
         int id, [NotBody] PlatformScope scope, IDocumentSession session, NpgsqlDataSource db, CalculatedAttributeLimits limits, TimeProvider clock,
-        Forwarding.EnrichmentDefinitionsCache enrichment, CancellationToken ct)
+        Forwarding.EnrichmentDefinitionsCache enrichment, CalculationsFeedKeeper feed, CancellationToken ct)
     {
         enrichment.Forget();
         var attribute = await session.LoadAsync<CalculatedAttribute>(id, ct);
@@ -192,6 +192,8 @@ public static class ActivateCalculatedAttributeEndpoint
                 c => c.WorkspaceId == scope.WorkspaceId && c.Status == CalculatedAttributeStatus.Active && c.OwnerAudienceId == null, ct) >= limits.MaxActive)
             return (PlatformScope.Conflict("id", $"Workspace {scope.WorkspaceId} has reached its limit of {limits.MaxActive} active calculated attributes."), null);
 
+        // The daemon's shard fetches every event again before the live start is taken (it fetches none while nothing is active).
+        await feed.FetchEverythingAsync(ct);
         var liveAfter = await CalculatedAttributeActivation.HighWaterMarkAsync(db, session.DocumentStore.Options.DatabaseSchemaName, ct);
         attribute.Activate(scope.Caller, now, liveAfter);
         session.Store(attribute);

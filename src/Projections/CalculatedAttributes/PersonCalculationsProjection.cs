@@ -45,20 +45,34 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         // Bigger pages and people's state kept in memory between pages: fewer round trips and loads under load.
         Options.BatchSize = 2_000;
         Options.CacheLimitPerTenant = 20_000;
-        IncludeType<EventCaptured>();
-        IncludeType<CalculatedAttributeSeeded>();
-        IncludeType<AudiencesReevaluationDue>();
+        foreach (var type in EverythingCalculated) IncludeType(type);
+    }
+
+    /// <summary>Every event type a calculated attribute or a real-time audience can use (what the daemon's shard fetches while anything is active).</summary>
+    public static readonly IReadOnlyList<Type> EverythingCalculated =
+    [
+        typeof(EventCaptured), typeof(CalculatedAttributeSeeded), typeof(AudiencesReevaluationDue),
         // Profile changes can change memberships.
-        IncludeType<UserAttributeSet>();
-        IncludeType<UserAttributeRemoved>();
-        IncludeType<ConsentStateChanged>();
-        IncludeType<OptOutChanged>();
-        IncludeType<UserIdentityAdded>();
-        IncludeType<UserIdentityRemoved>();
-        IncludeType<UserIdentityChanged>();
-        IncludeType<DeviceSeen>();
-        IncludeType<ProfileAgedOut>();
-        IncludeType<ProfileReactivated>();
+        typeof(UserAttributeSet), typeof(UserAttributeRemoved), typeof(ConsentStateChanged), typeof(OptOutChanged),
+        typeof(UserIdentityAdded), typeof(UserIdentityRemoved), typeof(UserIdentityChanged), typeof(DeviceSeen),
+        typeof(ProfileAgedOut), typeof(ProfileReactivated),
+    ];
+
+    private static readonly Type[] NothingCalculated = [typeof(NothingToCalculate)];
+
+    /// <summary>
+    /// What the daemon's shard fetches from its next agent start on (Marten builds the shard's event-type filter from
+    /// these when the agent starts): <see cref="EverythingCalculated"/>, or, while nothing is calculated, only
+    /// <see cref="NothingToCalculate"/>, which is never stored, so the fetch reads no events but the shard still follows
+    /// the high-water mark (see CalculationsFeedKeeper).
+    /// </summary>
+    public void FetchEverything(bool everything)
+    {
+        lock (IncludedEventTypes)
+        {
+            IncludedEventTypes.Clear();
+            IncludedEventTypes.AddRange(everything ? EverythingCalculated : NothingCalculated);
+        }
     }
 
     public override async Task EnrichEventsAsync(SliceGroup<PersonCalculations, string> group, IQuerySession querySession, CancellationToken cancellation)
@@ -98,7 +112,7 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
     /// </summary>
     public async Task<Dictionary<string, PersonCalculations>> FoldAsync(IQuerySession session, IReadOnlyList<IEvent> events, CancellationToken ct)
     {
-        var people = events.Where(e => IncludedEventTypes.Contains(e.EventType)).GroupBy(e => e.StreamKey!).ToList();
+        var people = events.Where(e => EverythingCalculated.Contains(e.EventType)).GroupBy(e => e.StreamKey!).ToList();
         _page = await LoadPageAsync(session, people.Select(g => (g.Key, (IEnumerable<IEvent>)g)), ct);
         var result = new Dictionary<string, PersonCalculations>(StringComparer.Ordinal);
         foreach (var person in people)
@@ -207,6 +221,9 @@ public static class PersonFactsFor
             workspace => VisibleCalculatedValues.Combine(visible.Where(v => v.WorkspaceId == workspace), person, replayed, now),
             audience => AudienceMemberships.IsMember(person, replayed, audience, null));
 }
+
+/// <summary>An event type that is never stored: the calculations shard's whole filter while nothing is calculated.</summary>
+public sealed record NothingToCalculate;
 
 /// <summary>Membership changes found by the projection, in the order found.</summary>
 public sealed record AudienceMembershipsChanged(IReadOnlyList<MembershipChange> Changes)
