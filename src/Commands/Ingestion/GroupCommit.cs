@@ -54,7 +54,7 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
             if (loaded.Streams.TryGetValue(mpid, out var stream))
             {
                 // What mt_quick_append_events refuses (MT001); a reactivated stream was taken out of the archive above.
-                if (stream.IsArchived && !reactivated.Contains(mpid))
+                if (stream.IsArchived && events.Count > 0 && !reactivated.Contains(mpid))
                     throw new InvalidOperationException($"Attempted to append event to archived stream with Id '{StreamKey.For(mpid)}'.");
                 version = stream.Version;
             }
