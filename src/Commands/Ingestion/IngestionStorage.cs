@@ -50,11 +50,13 @@ public static class IngestionStorage
     }
 
     /// <summary>What a writer reads before deciding, under the streams' locks.</summary>
-    public sealed record GroupLoad(Dictionary<long, Profile> Profiles, Dictionary<long, IReadOnlySet<string>> MessageIds);
+    /// <param name="Streams">Each existing stream's version and archived flag, read under its lock.</param>
+    public sealed record GroupLoad(Dictionary<long, Profile> Profiles, Dictionary<long, IReadOnlySet<string>> MessageIds,
+        Dictionary<long, (long Version, bool IsArchived)> Streams);
 
     /// <summary>
     /// The writer's load, ONE round trip in the group's transaction: lock the group's streams (see <see cref="StreamLocks"/>),
-    /// then, under those locks, read their profile documents and which of the group's source_message_ids they already hold.
+    /// then, under those locks, read their versions, their profile documents and which of the group's source_message_ids they already hold.
     /// The profiles are read here rather than with a Marten LoadMany (a second round trip): the table is named through
     /// Marten's mapping and the documents read with Marten's serializer, as the Profile API reads them.
     /// </summary>
@@ -76,7 +78,11 @@ public static class IngestionStorage
         var profiles = new Dictionary<long, Profile>();
         var messageIds = new Dictionary<long, HashSet<string>>();
         await using var reader = await batch.ExecuteReaderAsync();
-        await reader.NextResultAsync(); // the locked stream ids are not needed
+        var streams = new Dictionary<long, (long, bool)>();
+        while (await reader.ReadAsync())
+            if (StreamKey.TryParse(reader.GetString(0), out var locked))
+                streams[locked] = (reader.IsDBNull(1) ? 0 : reader.GetInt64(1), !reader.IsDBNull(2) && reader.GetBoolean(2));
+        await reader.NextResultAsync();
         while (await reader.ReadAsync())
         {
             var profile = serializer.FromJson<Profile>(reader, 0);
@@ -89,7 +95,7 @@ public static class IngestionStorage
             if (!messageIds.TryGetValue(mpid, out var set)) messageIds[mpid] = set = new HashSet<string>(StringComparer.Ordinal);
             set.Add(reader.GetString(1));
         }
-        return new GroupLoad(profiles, messageIds.ToDictionary(x => x.Key, x => (IReadOnlySet<string>)x.Value));
+        return new GroupLoad(profiles, messageIds.ToDictionary(x => x.Key, x => (IReadOnlySet<string>)x.Value), streams);
     }
 
     /// <summary>Queues the group's dedupe rows in the session, so they commit with the append in one transaction.</summary>

@@ -11,7 +11,8 @@ namespace EventProfiles.Commands.Ingestion;
 /// </summary>
 public static class WireNames
 {
-    private static int _installed;
+    private static readonly Lock Gate = new();
+    private static bool _installed;
 
     // FluentValidation asks for a rule's names on every validation, not once per rule: reading the attribute by
     // reflection each time was ~7% of the Host's CPU per /v2/events request. Members are few and never change.
@@ -22,12 +23,18 @@ public static class WireNames
 
     public static void Use()
     {
-        if (Interlocked.Exchange(ref _installed, 1) == 1) return;
-        var fallback = ValidatorOptions.Global.PropertyNameResolver;
-        ValidatorOptions.Global.PropertyNameResolver = (type, member, expression) =>
-            (member is null ? null : JsonNameOf(member)) ?? fallback(type, member, expression);
-        // Messages name the field themselves through the error's "field"; keep the text free of the name.
-        ValidatorOptions.Global.DisplayNameResolver = (type, member, expression) =>
-            member is null ? null : JsonNameOf(member) ?? member.Name;
+        // Validators name their rules when constructed: a caller must not return before the resolvers are in place
+        // (concurrent first requests built a validator with the CLR names while another thread was installing them).
+        lock (Gate)
+        {
+            if (_installed) return;
+            var fallback = ValidatorOptions.Global.PropertyNameResolver;
+            ValidatorOptions.Global.PropertyNameResolver = (type, member, expression) =>
+                (member is null ? null : JsonNameOf(member)) ?? fallback(type, member, expression);
+            // Messages name the field themselves through the error's "field"; keep the text free of the name.
+            ValidatorOptions.Global.DisplayNameResolver = (type, member, expression) =>
+                member is null ? null : JsonNameOf(member) ?? member.Name;
+            _installed = true;
+        }
     }
 }

@@ -15,9 +15,10 @@ public static class StreamLocks
     public static string[] KeysInLockOrder(IEnumerable<long> mpids) =>
         mpids.Distinct().Select(StreamKey.For).Order(StringComparer.Ordinal).ToArray();
 
+    /// <summary>Locks the streams; returns each locked stream's (id, version, is_archived), which only its lock holder can change.</summary>
     public static NpgsqlBatchCommand Command(string schema, string[] keysInOrder)
     {
-        var command = new NpgsqlBatchCommand($"select id from {schema}.mt_streams where id = any($1) order by id for update");
+        var command = new NpgsqlBatchCommand($"select id, version, is_archived from {schema}.mt_streams where id = any($1) order by id for update");
         command.Parameters.Add(new NpgsqlParameter { Value = keysInOrder });
         return command;
     }

@@ -67,6 +67,59 @@ public partial class IdentityIndexProjection : EventProjection
     private void Unlink(IDocumentOperations ops, string type, string value, long mpid) =>
         ops.QueueSqlCommand($"delete from {_table} where identity_type = ? and identity_value = ? and mpid = ?", type, value, mpid);
 
+    /// <summary>The index rows an event changes, in the order the projection applies them (for set-based writers).</summary>
+    public static IEnumerable<(bool Link, string Type, string Value, int WorkspaceId, DateTimeOffset At)> Changes(object data) => data switch
+    {
+        UserIdentityAdded a => [(true, a.IdentityType, a.Value, a.WorkspaceId, a.At)],
+        UserIdentityChanged c => [(false, c.IdentityType, c.OldValue, c.WorkspaceId, c.At), (true, c.IdentityType, c.NewValue, c.WorkspaceId, c.At)],
+        UserIdentityRemoved r => [(false, r.IdentityType, r.Value, 0, default)],
+        _ => [],
+    };
+
     private static long MpidOf(IEvent e) =>
         StreamKey.TryParse(e.StreamKey, out var mpid) ? mpid : throw new InvalidOperationException($"Stream key '{e.StreamKey}' is not an MPID.");
+}
+
+/// <summary>
+/// The identity-index rows of many events written set-based (the ingestion writer's group append): what
+/// <see cref="IdentityIndexProjection"/> would do event by event, as one delete and one insert. Per (type, value, MPID)
+/// the last change wins; a row unlinked anywhere in the group is deleted before the insert, so unlink-then-link ends
+/// linked, as the projection's sequence of statements would.
+/// </summary>
+public sealed class IdentityIndexWriter(string schema, IdentitySettings identity)
+{
+    private readonly string _table = $"{schema}.{IdentityIndexProjection.TableName}";
+
+    public sealed class Rows
+    {
+        internal readonly HashSet<(string Type, string Value, long Mpid)> Unlinked = [];
+        internal readonly Dictionary<(string Type, string Value, long Mpid), (int WorkspaceId, DateTimeOffset At)?> Last = [];
+
+        public void Add(long mpid, object data)
+        {
+            foreach (var (link, type, value, workspaceId, at) in IdentityIndexProjection.Changes(data))
+            {
+                if (!link) Unlinked.Add((type, value, mpid));
+                Last[(type, value, mpid)] = link ? (workspaceId, at) : null;
+            }
+        }
+    }
+
+    public void Queue(IDocumentOperations ops, Rows rows)
+    {
+        if (rows.Unlinked.Count > 0)
+            ops.QueueSqlCommand(
+                $"delete from {_table} t using unnest(?::text[], ?::text[], ?::bigint[]) u(ty, va, mp) " +
+                "where t.identity_type = u.ty and t.identity_value = u.va and t.mpid = u.mp",
+                rows.Unlinked.Select(r => r.Type).ToArray(), rows.Unlinked.Select(r => r.Value).ToArray(), rows.Unlinked.Select(r => r.Mpid).ToArray());
+        // Placeholders are never indexed (the projection's rule).
+        var links = rows.Last.Where(r => r.Value is not null && identity.IsMatchable(r.Key.Type, r.Key.Value)).ToList();
+        if (links.Count > 0)
+            ops.QueueSqlCommand(
+                $"insert into {_table} (identity_type, identity_value, mpid, is_unique, workspace_id, linked_at) " +
+                "select * from unnest(?::text[], ?::text[], ?::bigint[], ?::boolean[], ?::integer[], ?::timestamptz[])",
+                links.Select(r => r.Key.Type).ToArray(), links.Select(r => r.Key.Value).ToArray(), links.Select(r => r.Key.Mpid).ToArray(),
+                links.Select(r => identity.IsUnique(r.Key.Type)).ToArray(), links.Select(r => r.Value!.Value.WorkspaceId).ToArray(),
+                links.Select(r => r.Value!.Value.At.ToUniversalTime()).ToArray());
+    }
 }

@@ -1,0 +1,178 @@
+using System.Globalization;
+using EventProfiles.Commands.Operations;
+using EventProfiles.Domain.Identity;
+using EventProfiles.Domain.Profiles;
+using EventProfiles.Integration.Tests.Fixtures;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace EventProfiles.Integration.Tests.Ingestion;
+
+/// <summary>
+/// The ingestion writer appends a whole group with its own set-based SQL on Marten's event tables (GroupAppend) instead
+/// of Marten's per-stream append and inline projections. Marten must read back exactly what it would have written, and
+/// the rebuilt read models must equal the ones the writer stored.
+/// </summary>
+[Collection(AppCollection.Name)]
+public class GroupAppendTests(AppFixture app)
+{
+    private static string Batch(string customerId, string email, int events, string plan) => $$"""
+        { "environment": "development", "source_request_id": "{{Guid.NewGuid()}}",
+          "user_identities": { "customer_id": "{{customerId}}", "email": "{{email}}" },
+          "user_attributes": { "plan": "{{plan}}" },
+          "events": [{{string.Join(",", Enumerable.Range(0, events).Select(i =>
+              $$"""{ "event_type": "custom_event", "data": { "event_name": "e{{i}}", "custom_event_type": "other", "source_message_id": "{{Guid.NewGuid()}}" } }"""))}}] }
+        """;
+
+    /// <summary>Sends these batches at once, so the writers take several of them into one group.</summary>
+    private async Task SendTogether(IEnumerable<string> batches)
+    {
+        var responses = await Task.WhenAll(batches.Select(b => app.PostBatch(b)));
+        foreach (var r in responses)
+            using (r) ((int)r.StatusCode).ShouldBe(202, await r.Content.ReadAsStringAsync());
+    }
+
+    private async Task<long> MpidOf(string customerId)
+    {
+        await using var command = app.Db.CreateCommand($"select mpid from {app.Schema}.ep_identity_index where identity_type = 'customer_id' and identity_value = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = customerId });
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private async Task<(string Data, long Version)> StoredProfile(string key)
+    {
+        await using var command = app.Db.CreateCommand($"select data::text, mt_version from {app.Schema}.mt_doc_profile where id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = key });
+        await using var reader = await command.ExecuteReaderAsync();
+        (await reader.ReadAsync()).ShouldBeTrue($"no profile document for {key}");
+        return (reader.GetString(0), reader.GetInt64(1));
+    }
+
+    private async Task<List<string>> IndexRows(long mpid)
+    {
+        await using var command = app.Db.CreateCommand(
+            $"select identity_type || '|' || identity_value || '|' || is_unique || '|' || workspace_id || '|' || linked_at::text from {app.Schema}.ep_identity_index where mpid = $1 order by 1");
+        command.Parameters.Add(new NpgsqlParameter { Value = mpid });
+        var rows = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) rows.Add(reader.GetString(0));
+        return rows;
+    }
+
+    [Fact]
+    public async Task marten_reads_back_the_streams_a_group_appended()
+    {
+        var started = DateTimeOffset.UtcNow;
+        var people = Enumerable.Range(0, 6).Select(_ => Api.NewId("ga")).ToList();
+        // Each person's first batch creates the stream; the second (sent together with other people's first) continues it.
+        await SendTogether(people.Select((c, i) => Batch(c, $"{c}@example.org", 3 + i % 3, "free")));
+        await SendTogether(people.Select(c => Batch(c, $"{c}@example.org", 2, "gold")));
+
+        var store = app.Services.GetRequiredService<IDocumentStore>();
+        var options = (DocumentStore)store;
+        await using var session = store.QuerySession();
+        foreach (var customer in people)
+        {
+            var mpid = await MpidOf(customer);
+            var key = StreamKey.For(mpid);
+            var events = await session.Events.FetchStreamAsync(key);
+
+            events.Select(e => e.Version).ShouldBe(Enumerable.Range(1, events.Count).Select(v => (long)v), "versions are gapless from 1");
+            events.Select(e => e.Sequence).ShouldBe(events.Select(e => e.Sequence).Order(), "sequence numbers follow the versions");
+            events[0].Data.ShouldBeOfType<ProfileCreated>().Mpid.ShouldBe(mpid);
+            events.Count(e => e.Data is EventCaptured).ShouldBeGreaterThanOrEqualTo(5);
+            events.Count(e => e.Data is BatchReceived).ShouldBe(2);
+            events.OfType<JasperFx.Events.IEvent>().ShouldAllBe(e => e.Data.GetType() == e.EventType);
+            foreach (var e in events)
+            {
+                e.StreamKey.ShouldBe(key);
+                e.TenantId.ShouldBe("*DEFAULT*");
+                e.EventTypeName.ShouldBe(options.Events.EventMappingFor(e.Data.GetType()).EventTypeName);
+                e.DotNetTypeName.ShouldBe(options.Events.EventMappingFor(e.Data.GetType()).DotNetTypeName);
+                e.Timestamp.ShouldBeGreaterThan(started.AddMinutes(-5)); // the server's clock, not a default
+                e.Id.ShouldNotBe(Guid.Empty);
+                e.IsArchived.ShouldBeFalse();
+            }
+            events.Select(e => e.Id).Distinct().Count().ShouldBe(events.Count);
+            events.OfType<JasperFx.Events.IEvent>().Select(e => e.Data).OfType<UserAttributeSet>().Last().Value.ToString().ShouldContain("gold");
+
+            var state = await session.Events.FetchStreamStateAsync(key);
+            state.ShouldNotBeNull();
+            state.Version.ShouldBe(events.Count);
+            state.IsArchived.ShouldBeFalse();
+            (await StoredProfile(key)).Version.ShouldBe(events.Count, "the profile's revision is the stream's version, as the inline projection stores it");
+
+            // Marten's own fold of the stream (the inline projection's code) gives the document the writer stored.
+            var aggregated = await session.Events.AggregateStreamAsync<Profile>(key);
+            aggregated.ShouldNotBeNull();
+            store.Options.Serializer().ToJson(aggregated).ShouldBe(store.Options.Serializer().ToJson(await session.LoadAsync<Profile>(key)));
+        }
+    }
+
+    [Fact]
+    public async Task rebuilding_profiles_and_identity_index_gives_what_the_writer_stored()
+    {
+        var people = Enumerable.Range(0, 4).Select(_ => Api.NewId("gr")).ToList();
+        await SendTogether(people.Select(c => Batch(c, $"{c}@example.org", 4, "free")));
+        // A new email for each: the index row of the old one goes and the new one comes, in one group.
+        await SendTogether(people.Select(c => Batch(c, $"new-{c}@example.org", 1, "silver")));
+
+        var mpids = new List<long>();
+        foreach (var c in people) mpids.Add(await MpidOf(c));
+        var keys = mpids.Select(StreamKey.For).ToList();
+        var live = new Dictionary<string, (string, long)>();
+        var liveIndex = new Dictionary<long, List<string>>();
+        foreach (var (key, mpid) in keys.Zip(mpids))
+        {
+            live[key] = await StoredProfile(key);
+            liveIndex[mpid] = await IndexRows(mpid);
+            liveIndex[mpid].ShouldContain(r => r.StartsWith("email|new-", StringComparison.Ordinal));
+            liveIndex[mpid].ShouldNotContain(r => r.StartsWith("email|gr-", StringComparison.Ordinal));
+        }
+
+        // Marten's inline projection, run over each stream again.
+        var store = app.Services.GetRequiredService<IDocumentStore>();
+        foreach (var key in keys)
+        {
+            await store.Advanced.RebuildSingleStreamAsync<Profile>(key);
+            (await StoredProfile(key)).ShouldBe(live[key], "Marten's rebuild of the profile");
+        }
+        // Our in-place rebuild (profiles and identity-index rows from the events).
+        await app.Services.GetRequiredService<RebuildProjections>().RebuildGroupAsync(keys.Order(StringComparer.Ordinal).ToList(), CancellationToken.None);
+        foreach (var (key, mpid) in keys.Zip(mpids))
+        {
+            (await StoredProfile(key)).Data.ShouldBe(live[key].Item1, "the rebuild job's profile");
+            (await IndexRows(mpid)).ShouldBe(liveIndex[mpid], "the rebuilt identity index");
+        }
+    }
+
+    [Fact]
+    public async Task concurrent_writers_of_one_stream_keep_its_versions_gapless()
+    {
+        var customer = Api.NewId("gc");
+        await SendTogether([Batch(customer, $"{customer}@example.org", 1, "free")]);
+        var mpid = await MpidOf(customer);
+        var key = StreamKey.For(mpid);
+
+        // Ingestion groups and IDSync modify (Marten's own append, under the same stream lock) on the same stream at once.
+        var batches = SendTogether(Enumerable.Range(0, 24).Select(i => Batch(customer, $"{customer}@example.org", 1 + i % 4, $"p{i}")));
+        var modifies = Enumerable.Range(0, 4).Select(async i =>
+        {
+            using var response = await app.Modify(mpid.ToString(CultureInfo.InvariantCulture),
+                new { identity_type = $"other{i + 2}", old_value = (string?)null, new_value = $"{customer}-other-{i}" });
+            ((int)response.StatusCode).ShouldBe(200, await response.Content.ReadAsStringAsync());
+        });
+        await Task.WhenAll(modifies.Append(batches));
+
+        await using var session = app.Services.GetRequiredService<IDocumentStore>().QuerySession();
+        var events = await session.Events.FetchStreamAsync(key);
+        events.Select(e => e.Version).ShouldBe(Enumerable.Range(1, events.Count).Select(v => (long)v));
+        events.Count(e => e.Data is BatchReceived).ShouldBe(25);
+        events.Count(e => e.Data is UserIdentityAdded a && a.IdentityType.StartsWith("other", StringComparison.Ordinal)).ShouldBe(4);
+        (await session.Events.FetchStreamStateAsync(key))!.Version.ShouldBe(events.Count);
+        (await StoredProfile(key)).Version.ShouldBe(events.Count);
+        var profile = await session.LoadAsync<Profile>(key);
+        profile!.Identities.Count(i => i.Type.StartsWith("other", StringComparison.Ordinal)).ShouldBe(4, "no profile update was lost between the writers");
+    }
+}
