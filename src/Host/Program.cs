@@ -141,6 +141,7 @@ builder.Services.AddRateLimiter(o => DsrRateLimits.Configure(o, builder.Configur
 
 // ---- forwarding: outputs, connections, deliveries, live stream
 builder.Services.AddSingleton<LiveStream>();
+builder.Services.AddSingleton<EventProfiles.Commands.NativeSdks.NativeUploadCounters>();
 builder.Services.AddSingleton<OutputCounters>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<OutputCounters>());
 builder.Services.AddSingleton<OutputCache>();
