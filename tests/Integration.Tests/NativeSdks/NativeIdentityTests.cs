@@ -53,9 +53,9 @@ public class NativeIdentityTests(AppFixture app)
         var iosCustomBase = await Identify("/identity/v1/identify", Api.NewId("native-ios"), android: false);
         new[] { android, ios, iosCustomBase }.Distinct().Count().ShouldBe(3);
 
-        var now = app.Clock.GetUtcNow().ToUnixTimeMilliseconds();
+        // Android leaves start/end out when they are 0 (§10).
         var alias = $"{{\"request_type\":\"alias\",\"request_id\":\"{Guid.NewGuid()}\",\"environment\":\"production\",\"api_key\":\"{AppFixture.RecordedKey}\","
-                    + $"\"data\":{{\"source_mpid\":{android},\"destination_mpid\":{ios},\"start_unixtime_ms\":{now - 60_000},\"end_unixtime_ms\":{now},\"device_application_stamp\":\"{Guid.NewGuid()}\"}}}}";
+                    + $"\"data\":{{\"source_mpid\":{android},\"destination_mpid\":{ios},\"device_application_stamp\":\"{Guid.NewGuid()}\"}}}}";
         var signedPath = $"/v1/identity/{AppFixture.RecordedKey}/alias";
         using (var response = await app.NewClient().SendAsync(Signed($"/nativeevents/v1/identity/{AppFixture.RecordedKey}/alias", signedPath, alias, gzip: true, sendKey: false, androidDate: true)))
             ((int)response.StatusCode).ShouldBe(202, await response.Content.ReadAsStringAsync());
