@@ -151,6 +151,23 @@ public class NativeUploadTests(AppFixture app)
     }
 
     [Fact]
+    public async Task ten_thousand_messages_are_stored_whole_once_or_not_at_all()
+    {
+        var messages = string.Join(",", Enumerable.Range(0, 10_000).Select(i => $"{{\"dt\":\"e\",\"id\":\"{Guid.NewGuid()}\",\"ct\":{1717510410000 + i},\"n\":\"tap\",\"et\":\"Other\"}}"));
+        var body = $"{{\"dt\":\"h\",\"id\":\"{Guid.NewGuid()}\",\"mpid\":\"{Random.Shared.NextInt64(1_000_000_000, long.MaxValue)}\",\"das\":\"{Guid.NewGuid()}\",\"msgs\":[{messages}]}}";
+        using var first = await app.NewClient().SendAsync(NativeExchange.Signed(body));
+        var answer = await first.Content.ReadAsStringAsync();
+        first.StatusCode.ShouldBe(HttpStatusCode.Accepted, answer);
+        var mpid = JsonNode.Parse(answer)!["ci"]!["mpid"]!.GetValue<long>();
+        (await app.EventCount(mpid, "event_captured")).ShouldBe(10_000);
+
+        var before = await app.Counts();
+        using var again = await app.NewClient().SendAsync(NativeExchange.Signed(body));
+        again.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        (await app.Counts()).ShouldBe(before);
+    }
+
+    [Fact]
     public async Task data_problems_the_sdk_cannot_fix_are_accepted_kept_and_counted()
     {
         var mpid = Random.Shared.NextInt64(1_000_000_000, long.MaxValue);
