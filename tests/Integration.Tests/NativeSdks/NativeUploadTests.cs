@@ -151,6 +151,37 @@ public class NativeUploadTests(AppFixture app)
     }
 
     [Fact]
+    public async Task a_development_upload_with_data_problems_shows_them_on_the_live_stream()
+    {
+        using var client = app.AdminClient();
+        client.Timeout = TimeSpan.FromSeconds(30);
+        using var stream = await client.GetAsync("/api/admin/live-stream?input=recorded-sdks", HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await stream.Content.ReadAsStreamAsync());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        string? line;
+        while ((line = await reader.ReadLineAsync(timeout.Token)) is not null && line != "data: ready") { } // subscribed
+
+        var das = Guid.NewGuid().ToString();
+        var body = $"{{\"dt\":\"h\",\"id\":\"{Guid.NewGuid()}\",\"mpid\":\"{Random.Shared.NextInt64(1_000_000_000, long.MaxValue)}\",\"das\":\"{das}\",\"dbg\":true,"
+                   + $"\"msgs\":[{{\"dt\":\"e\",\"id\":\"{Guid.NewGuid()}\",\"ct\":1717510410000,\"n\":\"{new string('n', 300)}\",\"et\":\"Other\"}}]}}";
+        using (var response = await app.NewClient().SendAsync(NativeExchange.Signed(body)))
+            response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+
+        JsonObject? seen = null;
+        while (seen is null && (line = await reader.ReadLineAsync(timeout.Token)) is not null)
+        {
+            if (!line.StartsWith("data: {", StringComparison.Ordinal)) continue;
+            var message = JsonNode.Parse(line["data: ".Length..])!.AsObject();
+            if (message["batch"]!.ToJsonString().Contains(das)) seen = message;
+        }
+        seen.ShouldNotBeNull();
+        var issue = seen["batch"]!["native_issues"]!.AsArray().Single()!;
+        issue["field"]!.GetValue<string>().ShouldBe("msgs[0].n");
+        issue["problem"]!.GetValue<string>().ShouldContain("truncated to 256");
+        seen["batch"]!["source_info"]!["channel"]!.GetValue<string>().ShouldBe("native");
+    }
+
+    [Fact]
     public async Task ten_thousand_messages_are_stored_whole_once_or_not_at_all()
     {
         var messages = string.Join(",", Enumerable.Range(0, 10_000).Select(i => $"{{\"dt\":\"e\",\"id\":\"{Guid.NewGuid()}\",\"ct\":{1717510410000 + i},\"n\":\"tap\",\"et\":\"Other\"}}"));
