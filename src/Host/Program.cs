@@ -151,6 +151,7 @@ builder.Services.AddRateLimiter(o => DsrRateLimits.Configure(o, builder.Configur
 
 // ---- forwarding: outputs, connections, deliveries, live stream
 builder.Services.AddSingleton<LiveStream>();
+builder.Services.AddSingleton<EventProfiles.Commands.NativeSdks.NativeUploadCounters>();
 builder.Services.AddSingleton<OutputCounters>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<OutputCounters>());
 builder.Services.AddSingleton<OutputCache>();
@@ -236,6 +237,7 @@ app.UseRewriter(new RewriteOptions()
     .AddRewrite("^identity/v1/(.*)", "v1/$1", skipRemainingRules: true)
     .AddRewrite("^webevents/v3/JS/(.*)", "v3/JS/$1", skipRemainingRules: true)
     .AddRewrite("^webevents/v1/identity/(.*)", "v1/identity/$1", skipRemainingRules: true)
+    .AddRewrite("^nativeevents/v1/identity/(.*)", "v1/identity/$1", skipRemainingRules: true) // native SDKs' customBaseURL alias
     .AddRewrite("^tags/JS/v2/(.*)", "JS/v2/$1", skipRemainingRules: true));
 var bodies = app.Services.GetRequiredService<RequestBodyMiddleware>();
 app.Use((context, next) => bodies.LimitAsync(context, () => next(context)));

@@ -23,6 +23,8 @@ public sealed class BodyLimits(long maxUploadBytes)
 {
     public const long IdSync = 64 * 1024;
     public const long Events = BatchLimits.MaxRequestBytes;
+    /// <summary>The SDKs cap a message at 100 KB and a batch near 200 KB, but a crash report may reach 1 MB.</summary>
+    public const long NativeEvents = 1024 * 1024 + 64 * 1024;
     public const long Dsr = 256 * 1024;
     public const long ProfileApi = 64 * 1024;
     public const long PlatformApi = 256 * 1024;
@@ -39,6 +41,9 @@ public sealed class BodyLimits(long maxUploadBytes)
         ("/v3/JS/", new(Events, BodyKind.Json, "web SDK")),
         ("/v2/calculatedattributes", new(Events, BodyKind.Json, "calculated attribute seeding")),
         ("/v2/bulkcalculatedattributes", new(Events, BodyKind.Json, "calculated attribute seeding")),
+        // What is left under /v2/ is /v2/{key}/events: native SDK uploads, crash reports included (native-sdks.md §2.4).
+        ("/v2/", new(NativeEvents, BodyKind.Json, "native SDK uploads")),
+        ("/nativeevents/v2/", new(NativeEvents, BodyKind.Json, "native SDK uploads")),
         ("/v1/audiences", new(PlatformApi, BodyKind.Json, "Platform API")),
         ("/v1/workspace/", new(PlatformApi, BodyKind.Json, "Platform API")),
         ("/platform/", new(PlatformApi, BodyKind.Json, "Platform API")),

@@ -72,8 +72,8 @@ public sealed record AliasInput(AliasRequest? Request, string? RequestId, Proble
 /// </summary>
 public static class SdkAliasEndpoint
 {
-    public static Task<AliasInput> LoadAsync(HttpRequest request, NpgsqlDataSource db, IDocumentStore store, CancellationToken ct) =>
-        AliasSteps.ReadAsync(request, db, store, ct);
+    public static Task<AliasInput> LoadAsync(HttpRequest request, NpgsqlDataSource db, IDocumentStore store, TimeProvider clock, CancellationToken ct) =>
+        AliasSteps.ReadAsync(request, db, store, clock, ct);
 
     public static ProblemDetails Validate(AliasInput input) => input.Problem ?? WolverineContinue.NoProblems;
 
@@ -87,8 +87,8 @@ public static class SdkAliasEndpoint
 /// <summary><c>POST /v1/alias</c>: the same for servers (Basic or HMAC with the input's secret).</summary>
 public static class ServerAliasEndpoint
 {
-    public static Task<AliasInput> LoadAsync(HttpRequest request, NpgsqlDataSource db, IDocumentStore store, CancellationToken ct) =>
-        AliasSteps.ReadAsync(request, db, store, ct);
+    public static Task<AliasInput> LoadAsync(HttpRequest request, NpgsqlDataSource db, IDocumentStore store, TimeProvider clock, CancellationToken ct) =>
+        AliasSteps.ReadAsync(request, db, store, clock, ct);
 
     public static ProblemDetails Validate(AliasInput input) => input.Problem ?? WolverineContinue.NoProblems;
 
@@ -103,8 +103,9 @@ public static class AliasSteps
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
 
-    public static async Task<AliasInput> ReadAsync(HttpRequest request, NpgsqlDataSource db, IDocumentStore store, CancellationToken ct)
+    public static async Task<AliasInput> ReadAsync(HttpRequest request, NpgsqlDataSource db, IDocumentStore store, TimeProvider clock, CancellationToken ct)
     {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         AliasBody? body;
         try { body = await JsonSerializer.DeserializeAsync<AliasBody>(request.Body, Json, ct); }
         catch (JsonException ex) { return Invalid((ex.Path ?? "").TrimStart('$').TrimStart('.'), ex.Path is null ? "the body is not valid JSON." : ex.Message.Split(" Path:")[0]); }
@@ -115,14 +116,15 @@ public static class AliasSteps
         var data = body?.Data;
         if (data?.SourceMpid is not { Value: not 0 }) errors.Add(new FieldError("data.source_mpid", "is required."));
         if (data?.DestinationMpid is not { Value: not 0 }) errors.Add(new FieldError("data.destination_mpid", "is required."));
-        if (data?.StartUnixtimeMs is null) errors.Add(new FieldError("data.start_unixtime_ms", "is required."));
-        if (data?.EndUnixtimeMs is null) errors.Add(new FieldError("data.end_unixtime_ms", "is required."));
+        // Android leaves both out when they are 0 (native-sdks.md §10); the docs make them optional: from the start of
+        // the window (clamped to the look-back when the job runs) to the time of the request.
+        var (start, end) = (data?.StartUnixtimeMs ?? 0, data?.EndUnixtimeMs ?? now);
         if (errors.Count > 0) return new AliasInput(null, null, ApiProblems.Invalid(errors));
 
         var (source, destination) = (data!.SourceMpid!.Value.Value, data.DestinationMpid!.Value.Value);
         if (source == destination) errors.Add(new FieldError("data.destination_mpid", "must differ from the source."));
-        if (data.StartUnixtimeMs > data.EndUnixtimeMs) errors.Add(new FieldError("data.start_unixtime_ms", "must not be after the end."));
-        if (data.StartUnixtimeMs is < 0 or > 253_402_300_799_999 || data.EndUnixtimeMs is < 0 or > 253_402_300_799_999)
+        if (start > end) errors.Add(new FieldError("data.start_unixtime_ms", "must not be after the end."));
+        if (start is < 0 or > 253_402_300_799_999 || end is < 0 or > 253_402_300_799_999)
             errors.Add(new FieldError("data", "times must be milliseconds since the Unix epoch."));
         if (errors.Count == 0)
         {
@@ -137,7 +139,7 @@ public static class AliasSteps
         if (errors.Count > 0) return new AliasInput(null, null, ApiProblems.Invalid(errors));
 
         return new AliasInput(new AliasRequest(source, destination,
-            DateTimeOffset.FromUnixTimeMilliseconds(data.StartUnixtimeMs!.Value), DateTimeOffset.FromUnixTimeMilliseconds(data.EndUnixtimeMs!.Value)),
+            DateTimeOffset.FromUnixTimeMilliseconds(start), DateTimeOffset.FromUnixTimeMilliseconds(end)),
             body!.RequestId, null);
     }
 

@@ -61,10 +61,11 @@ public sealed class IdentityApiAuthenticationHandler(
             // The signature covers the Date: an old (or missing) Date is a captured request being replayed.
             if (SignedDate.Rejection(date, clock.GetUtcNow(), signedRequests.Value.MaxClockSkew) is { } stale)
                 return Fail(StatusCodes.Status401Unauthorized, stale, "Date");
-            var expected = await SignatureAsync(input.Secret, date);
-            if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(signature.ToLowerInvariant())))
-                return Fail(StatusCodes.Status403Forbidden, "The x-mp-signature does not match.");
-            return Success(input, IdentityAuthority.Server);
+            var sent = Encoding.ASCII.GetBytes(signature.ToLowerInvariant());
+            foreach (var path in SignedPaths())
+                if (CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(await SignatureAsync(input.Secret, date, path)), sent))
+                    return Success(input, IdentityAuthority.Server);
+            return Fail(StatusCodes.Status403Forbidden, "The x-mp-signature does not match.");
         }
 
         return input.AllowKeyOnly
@@ -88,12 +89,9 @@ public sealed class IdentityApiAuthenticationHandler(
     /// streams in: the body is already capped at the endpoint's limit (<see cref="Api.RequestBodyMiddleware"/>), and
     /// buffered (to disk beyond 30 KB) only so the endpoint can read it again.
     /// </summary>
-    private async Task<string> SignatureAsync(string secret, string date)
+    private async Task<string> SignatureAsync(string secret, string date, string path)
     {
         Request.EnableBuffering();
-        // The path as the client sent and signed it (before any rewrite of the CNAME path families).
-        var path = Context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget
-                   ?? (Request.PathBase + Request.Path + Request.QueryString).ToString();
         using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, Encoding.UTF8.GetBytes(secret));
         hmac.AppendData(Encoding.UTF8.GetBytes($"{Request.Method}\n{date}\n{path}"));
         var chunk = new byte[16 * 1024];
@@ -101,6 +99,19 @@ public sealed class IdentityApiAuthenticationHandler(
         while ((read = await Request.Body.ReadAsync(chunk, Context.RequestAborted)) > 0) hmac.AppendData(chunk, 0, read);
         Request.Body.Position = 0;
         return Convert.ToHexStringLower(hmac.GetHashAndReset());
+    }
+
+    /// <summary>
+    /// The path as the client sent it (before any rewrite of the CNAME path families), then the canonical one: the
+    /// native SDKs sign <c>/v1/identify</c> or <c>/v1/identity/{key}/alias</c> even when they call <c>/identity/v1/…</c>
+    /// or <c>/nativeevents/v1/identity/…</c> (native-sdks.md §2.2, §10).
+    /// </summary>
+    private IEnumerable<string> SignedPaths()
+    {
+        var canonical = (Request.PathBase + Request.Path + Request.QueryString).ToString();
+        var raw = Context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? canonical;
+        yield return raw;
+        if (canonical != raw) yield return canonical;
     }
 
     private AuthenticateResult Success(Input input, IdentityAuthority authority)

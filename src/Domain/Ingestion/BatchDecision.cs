@@ -48,7 +48,7 @@ public static class BatchDecision
         foreach (var identity in ctx.IdentitiesToLink.Where(ctx.Identity.IsMatchable))
         {
             // An SDK batch repeats what its IDSync calls already settled, possibly late: it adds, it never replaces.
-            if (ctx.InputKind == InputKind.Web && profile!.UserIdentity(identity.Type) is not null) continue;
+            if (ctx.InputKind.IsSdk() && profile!.UserIdentity(identity.Type) is not null) continue;
             if (IdentityLinking.Link(profile!, identity, ctx.Identity, source) is { } change) Emit(change);
         }
         // Placeholders stay in the batch and on the device record as sent; the profile notes once that they were ignored.

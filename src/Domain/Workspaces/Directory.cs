@@ -9,6 +9,19 @@ public enum InputKind
     Server,
     /// <summary>A client SDK platform (web, iOS, Android): only <c>user_attribute_change</c> events change attributes.</summary>
     Web,
+    /// <summary>mParticle's iOS SDK: signed uploads to <c>/v2/{key}/events</c> (native-sdks.md); SDK semantics, as <see cref="Web"/>.</summary>
+    IOS,
+    /// <summary>mParticle's Android SDK: signed uploads to <c>/v2/{key}/events</c> (native-sdks.md); SDK semantics, as <see cref="Web"/>.</summary>
+    Android,
+}
+
+public static class InputKinds
+{
+    /// <summary>A client SDK (web or native): its batch snapshot may be stale, and it adds identities, never replaces them.</summary>
+    public static bool IsSdk(this InputKind kind) => kind != InputKind.Server;
+
+    /// <summary>The native SDKs sign every call with the input's secret (native-sdks.md §2.2).</summary>
+    public static bool IsNative(this InputKind kind) => kind is InputKind.IOS or InputKind.Android;
 }
 
 /// <summary>A platform or feed with its own credentials, sending into one workspace.</summary>

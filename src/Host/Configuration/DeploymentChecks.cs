@@ -31,7 +31,7 @@ public static class DeploymentChecks
     public static readonly IReadOnlySet<string> DevelopmentClientSecrets = new HashSet<string>(StringComparer.Ordinal)
     {
         "demo-secret", "other-secret", "demo-client-secret", "other-client-secret",
-        "test-secret", "second-secret", "fwd-secret", "limited-secret",
+        "test-secret", "second-secret", "fwd-secret", "limited-secret", "demo-ios-secret", "demo-android-secret",
     };
 
     /// <summary>

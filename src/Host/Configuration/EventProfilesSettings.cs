@@ -28,6 +28,8 @@ public sealed class EventProfilesSettings
                 if (string.IsNullOrWhiteSpace(input.Key)) throw new InvalidOperationException($"Workspace {ws.Id}: input '{input.Name}' has no key.");
                 if (input.Kind == InputKind.Server && string.IsNullOrEmpty(input.Secret))
                     throw new InvalidOperationException($"Workspace {ws.Id}: server input '{input.Name}' needs a secret.");
+                if (input.Kind.IsNative() && string.IsNullOrEmpty(input.Secret))
+                    throw new InvalidOperationException($"Workspace {ws.Id}: {input.Kind} input '{input.Name}' needs a secret (the SDK signs every upload with it).");
                 inputs.Add(new Input(input.Name, input.Kind, input.Key, input.Secret, input.Environment, workspace,
                     input.AllowKeyOnly ?? input.Kind == InputKind.Web));
             }
