@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using EventProfiles.Integration.Tests.Fixtures;
@@ -58,39 +56,25 @@ public class DeploymentTests(AppFixture app)
     [Fact]
     public async Task in_production_with_its_own_secrets_the_host_serves_only_its_hosts_and_names_its_configured_url()
     {
-        var port = FreePort();
+        var port = HostProcess.FreePort();
         var settings = GoodProductionSettings();
         settings["ConnectionStrings__EventProfiles"] = Environment.GetEnvironmentVariable("ConnectionStrings__EventProfiles")!;
         settings["EventProfiles__Schema"] = $"{app.Schema}_production"; // a node of its own, never a second node of the fixture's
         settings["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
-        var (host, hostOutput) = Start(settings);
-        try
-        {
-            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-            await Waiting.Until(async () =>
-            {
-                if (host.HasExited) throw new InvalidOperationException($"The Host exited ({host.ExitCode}): {hostOutput}");
-                try { using var live = await client.GetAsync("/health/live"); return live.IsSuccessStatusCode; }
-                catch (HttpRequestException) { return false; }
-            }, "the production Host to listen", 120);
+        await using var host = HostProcess.Start("Production", settings);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+        await host.WaitUntilLiveAsync(client);
 
-            using (var forged = new HttpRequestMessage(HttpMethod.Get, "/v3/discovery"))
-            {
-                forged.Headers.Host = "attacker.example";
-                using var refused = await client.SendAsync(forged);
-                refused.StatusCode.ShouldBe(HttpStatusCode.BadRequest); // not one of AllowedHosts
-            }
-            using var discovery = await client.GetAsync("/v3/discovery");
-            discovery.StatusCode.ShouldBe(HttpStatusCode.OK);
-            JsonNode.Parse(await discovery.Content.ReadAsStringAsync())!["processor_certificate"]!.GetValue<string>()
-                .ShouldBe("https://profiles.example.org/v3/certificate.pem");
-        }
-        finally
+        using (var forged = new HttpRequestMessage(HttpMethod.Get, "/v3/discovery"))
         {
-            host.Kill(entireProcessTree: true);
-            await host.WaitForExitAsync();
-            host.Dispose();
+            forged.Headers.Host = "attacker.example";
+            using var refused = await client.SendAsync(forged);
+            refused.StatusCode.ShouldBe(HttpStatusCode.BadRequest); // not one of AllowedHosts
         }
+        using var discovery = await client.GetAsync("/v3/discovery");
+        discovery.StatusCode.ShouldBe(HttpStatusCode.OK);
+        JsonNode.Parse(await discovery.Content.ReadAsStringAsync())!["processor_certificate"]!.GetValue<string>()
+            .ShouldBe("https://profiles.example.org/v3/certificate.pem");
     }
 
     [Fact]
@@ -120,48 +104,13 @@ public class DeploymentTests(AppFixture app)
         };
     }
 
-    /// <summary>
-    /// <c>dotnet EventProfiles.Host.dll</c> in Production with exactly these settings: the fixture's own EventProfiles__*
-    /// variables (inherited) are removed, so only what a test sets is configured.
-    /// </summary>
-    private static (Process Process, System.Text.StringBuilder Output) Start(Dictionary<string, string> settings)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "EventProfiles.Host.dll"));
-        foreach (var inherited in start.Environment.Keys.Where(k => k.StartsWith("EventProfiles__", StringComparison.OrdinalIgnoreCase) ||
-                     k.StartsWith("ConnectionStrings__", StringComparison.OrdinalIgnoreCase) || k is "ASPNETCORE_URLS" or "AllowedHosts").ToList())
-            start.Environment.Remove(inherited);
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["Logging__LogLevel__Default"] = "Warning";
-        foreach (var (name, value) in settings) start.Environment[name] = value;
-        var output = new System.Text.StringBuilder();
-        var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, line) => { lock (output) output.AppendLine(line.Data); };
-        process.ErrorDataReceived += (_, line) => { lock (output) output.AppendLine(line.Data); };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return (process, output);
-    }
-
     private static async Task<(int ExitCode, string Output)> RunToExit(Dictionary<string, string> settings)
     {
-        settings.TryAdd("ASPNETCORE_URLS", $"http://127.0.0.1:{FreePort()}"); // if it did start, never on a port others use
-        var (process, output) = Start(settings);
-        using (process)
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-            try { await process.WaitForExitAsync(timeout.Token); }
-            catch (OperationCanceledException) { process.Kill(entireProcessTree: true); throw; }
-            process.WaitForExit(); // the output's last lines
-            lock (output) return (process.ExitCode, output.ToString());
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        settings.TryAdd("ASPNETCORE_URLS", $"http://127.0.0.1:{HostProcess.FreePort()}"); // if it did start, never on a port others use
+        await using var host = HostProcess.Start("Production", settings);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await host.Process.WaitForExitAsync(timeout.Token);
+        host.Process.WaitForExit(); // the output's last lines
+        return (host.Process.ExitCode, host.Output);
     }
 }
