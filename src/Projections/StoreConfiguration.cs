@@ -35,7 +35,14 @@ public static class StoreConfiguration
         opts.Projections.RebuildErrors.SkipSerializationErrors = false;
         opts.Projections.RebuildErrors.SkipUnknownEvents = false;
 
-        opts.Schema.For<Domain.Profiles.Profile>().DocumentAlias(ProfileProjection.DocumentAlias).Index(p => p.Mpid).Index(p => p.LastStoredAt);
+        opts.Schema.For<Domain.Profiles.Profile>().DocumentAlias(ProfileProjection.DocumentAlias).Index(p => p.Mpid).Index(p => p.LastStoredAt)
+            // Only the aged-out people: the lifetime round looks for those not yet archived every minute, which was a
+            // scan of every profile (3–4 s of database time per round at 1,000,000 people).
+            .Index(p => p.Mpid, index =>
+            {
+                index.Name = "ix_profile_aged_out";
+                index.Predicate = ProfileProjection.AgedOutPredicate;
+            });
         opts.Schema.For<PersonCalculations>().DocumentAlias(PersonCalculationsProjection.DocumentAlias);
         opts.Schema.For<InitialisedCalculation>().DocumentAlias("calculated_attribute_initialised").Index(c => c.Mpid).Index(c => c.DefinitionId).Index(c => c.AudienceId);
         opts.Schema.For<CalculatedAttribute>().DocumentAlias("calculated_attribute")

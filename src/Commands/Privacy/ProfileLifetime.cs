@@ -47,8 +47,10 @@ public static class ProfileLifetime
         while (true)
         {
             var keys = new List<string>();
+            // Ordered by the partial index's key, so the planner walks only the aged-out people (ix_profile_aged_out);
+            // it has no statistics for the predicate and would otherwise scan every profile.
             await using (var command = db.CreateCommand(
-                $"select p.id from {schema}.{ProfileProjection.TableName} p join {schema}.mt_streams s on s.id = p.id where p.data->>'AgedOutAt' is not null and s.is_archived = false limit 1000"))
+                $"select p.id from {schema}.{ProfileProjection.TableName} p join {schema}.mt_streams s on s.id = p.id where p.{ProfileProjection.AgedOutPredicate} and s.is_archived = false order by (p.data ->> 'Mpid')::bigint limit 1000"))
             {
                 await using var reader = await command.ExecuteReaderAsync(ct);
                 while (await reader.ReadAsync(ct)) keys.Add(reader.GetString(0));
