@@ -195,12 +195,16 @@ PIPE_LOG="$DIR/h-pipeline.tsv"
 # Deliveries grouped per output wait as rows of ep_deliveries under one envelope per group: count those rows too.
 PIPE_ROWS="0"
 [ -n "$(psql_q -c "select to_regclass('$PIPE_SCHEMA.ep_deliveries')")" ] && PIPE_ROWS="(select count(*) from $PIPE_SCHEMA.ep_deliveries)"
-( while :; do
+pipe_sampler() { # log file: one line each second until killed
+  while :; do
     psql_q -F $'\t' -c "select extract(epoch from clock_timestamp()), coalesce((select max(seq_id) from $PIPE_SCHEMA.mt_events), 0) - $pipe_progress,
       coalesce(extract(epoch from clock_timestamp() - (select timestamp from $PIPE_SCHEMA.mt_events where seq_id = (select min(seq_id) from $PIPE_SCHEMA.mt_events where seq_id > $pipe_progress))), 0),
-      (select count(*) from $PIPE_SCHEMA.wolverine_incoming_envelopes where status <> 'Handled') + $PIPE_ROWS, '$(sink_posts)'" >>"$PIPE_LOG" 2>/dev/null || true
+      (select count(*) from $PIPE_SCHEMA.wolverine_incoming_envelopes where status <> 'Handled') + $PIPE_ROWS, '$(sink_posts)'" >>"$1" 2>/dev/null || true
     sleep 1
-  done ) &
+  done
+}
+percentiles() { sort -g | awk '{ a[NR] = $1 } END { p99 = int(NR * 0.99); if (p99 < 1) p99 = 1; printf "%.2f %.2f %.2f\n", a[int((NR + 1) / 2)], a[p99], a[NR] }'; }
+pipe_sampler "$PIPE_LOG" &
 PIPE_SAMPLER=$!
 KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-pipe-warm.json" "$PERF/http-load.sh" -c 16 -d "$HOT_WARMUP" "$HOT_BASE" >/dev/null 2>&1
 psql_q -c "select pg_stat_statements_reset()" >/dev/null
@@ -229,18 +233,39 @@ kill "$PIPE_SAMPLER" 2>/dev/null || true; wait "$PIPE_SAMPLER" 2>/dev/null || tr
 PIPE_EPS="$(jget "$DIR/h-pipe.json" 'j.ok_units_per_s.toFixed(0)')"
 PIPE_BPS="$(jget "$DIR/h-pipe.json" 'j.ok_requests_per_s.toFixed(0)')"
 PIPE_DELIVERED="$(awk -v a="$P0" -v b="$P1" -v s="$T0" -v e="$T1" 'BEGIN { printf "%.0f", (b - a) / (e - s) }')"
-read -r PIPE_LAG_P50 PIPE_LAG_P99 PIPE_LAG_MAX < <(cut -f3 "$PIPE_LOG" | sort -g | awk '{ a[NR] = $1 } END {
-    p99 = int(NR * 0.99); if (p99 < 1) p99 = 1; printf "%.2f %.2f %.2f\n", a[int((NR + 1) / 2)], a[p99], a[NR] }')
+read -r PIPE_LAG_P50 PIPE_LAG_P99 PIPE_LAG_MAX < <(cut -f3 "$PIPE_LOG" | percentiles)
 PIPE_PENDING_MAX="$(cut -f4 "$PIPE_LOG" | sort -n | tail -n 1)"
 echo "  pending durable envelopes, each second: $(cut -f4 "$PIPE_LOG" | tr '\n' ' ')"
 echo "  events behind the calculations, each second: $(cut -f2 "$PIPE_LOG" | tr '\n' ' ')"
 echo "  ingestion $PIPE_EPS events/s ($PIPE_BPS batches/s, p99 $(jget "$DIR/h-pipe.json" 'j.p99_ms.toFixed(1)') ms, non-2xx $(jget "$DIR/h-pipe.json" 'j.non2xx')) = $(pct "$PIPE_EPS" "$H2_BASE_EPS") of h2's at the first connection count;"
 echo "  webhook POSTs $PIPE_DELIVERED/s during the load, all $PIPE_ACCEPTED accepted batches delivered and calculations caught up: $PIPE_DRAINED after the load; pending envelopes max $PIPE_PENDING_MAX"
 echo "  calculations lag (oldest unapplied event, sampled each second): p50 $PIPE_LAG_P50 s, p99 $PIPE_LAG_P99 s, max $PIPE_LAG_MAX s; real-time audience 202 → add: p50 ${aud_p50_ms:-?} ms, p99 ${aud_p99_ms:-?} ms (${aud_received:-?} of ${aud_probes:-?} probes)"
+# Half load (goal 3: calculations lag p99 < 1 s at half the maximum load): the same load paced at half the batches/s just
+# measured (each of the 16 connections waits between its requests), with a second probe audience timing 202 → add.
+HALF_DELAY_MS=$(awk -v b="$PIPE_BPS" -v p="$(jget "$DIR/h-pipe.json" 'j.p50_ms')" 'BEGIN { d = (b > 0 ? 16 * 1000 / (b / 2) : 0) - p / 2; printf "%.0f", (d > 1 ? d : 1) }')
+rm -f "$DIR/h-probe-ready"
+BENCH_MODE=aud-probe BENCH_URL="$HOT_BASE/" BENCH_PROBE_SECONDS=$((HOT_SECONDS + 5)) \
+  BENCH_PROBE_READY_FILE="$DIR/h-probe-ready" BENCH_RESULT_FILE="$DIR/h-aud-probe-half.env" dotnet "$BENCH_DLL" >"$DIR/h-aud-probe-half.log" 2>&1 &
+HALF_PROBE=$!
+until [ -f "$DIR/h-probe-ready" ]; do host_alive || exit 1; sleep 0.2; done
+HALF_LOG="$DIR/h-pipeline-half.tsv"
+pipe_sampler "$HALF_LOG" &
+HALF_SAMPLER=$!
+DELAY_MS="$HALF_DELAY_MS" KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-pipe-half.json" "$PERF/http-load.sh" -c 16 -d "$HOT_SECONDS" "$HOT_BASE" 2>&1 | grep '^RESULT' || true
+wait "$HALF_PROBE" || HOT_RC=$?
+kill "$HALF_SAMPLER" 2>/dev/null || true; wait "$HALF_SAMPLER" 2>/dev/null || true
+read -r HALF_LAG_P50 HALF_LAG_P99 HALF_LAG_MAX < <(cut -f3 "$HALF_LOG" | percentiles)
+read -r HALF_AUD_P50 HALF_AUD_P99 HALF_AUD_N < <(. "$DIR/h-aud-probe-half.env"; echo "${aud_p50_ms:-?} ${aud_p99_ms:-?} ${aud_received:-?}/${aud_probes:-?}")
+HALF_EPS="$(jget "$DIR/h-pipe-half.json" 'j.ok_units_per_s.toFixed(0)')"
+HALF_BPS="$(jget "$DIR/h-pipe-half.json" 'j.ok_requests_per_s.toFixed(0)')"
+echo "  at half load ($HALF_BPS batches/s = $(pct "$HALF_BPS" "$PIPE_BPS") of the full run's, each connection waiting ${HALF_DELAY_MS} ms between requests; a second probe audience):"
+echo "  calculations lag p50 $HALF_LAG_P50 s, p99 $HALF_LAG_P99 s, max $HALF_LAG_MAX s; audience 202 → add p50 $HALF_AUD_P50 ms, p99 $HALF_AUD_P99 ms ($HALF_AUD_N probes); ingestion p99 $(jget "$DIR/h-pipe-half.json" 'j.p99_ms.toFixed(1)') ms"
 hot_row "pipeline: 16 conns + webhook + 3 CA + 1 audience" "$PIPE_EPS events/s" "$(jget "$DIR/h-pipe.json" 'j.p50_ms.toFixed(1)')" "$(jget "$DIR/h-pipe.json" 'j.p99_ms.toFixed(1)')" "$H2_BASE_EPS events/s (h2)" "$(pct "$PIPE_EPS" "$H2_BASE_EPS")"
 hot_row "pipeline: webhook deliveries" "$PIPE_DELIVERED POSTs/s" "-" "-" "$PIPE_BPS batches/s" "$(pct "$PIPE_DELIVERED" "$PIPE_BPS")"
 hot_row "pipeline: calculations lag (s)" "-" "$PIPE_LAG_P50 s" "$PIPE_LAG_P99 s" "-" "-"
 hot_row "pipeline: audience 202 → add (ms)" "-" "${aud_p50_ms:-?}" "${aud_p99_ms:-?}" "-" "-"
+hot_row "pipeline at half load: calculations lag (s)" "$HALF_EPS events/s" "$HALF_LAG_P50 s" "$HALF_LAG_P99 s" "$PIPE_EPS events/s (full)" "$(pct "$HALF_EPS" "$PIPE_EPS")"
+hot_row "pipeline at half load: audience 202 → add (ms)" "-" "$HALF_AUD_P50" "$HALF_AUD_P99" "-" "-"
 [ "$(jget "$DIR/h-pipe.json" 'j.non2xx')" = 0 ] || HOT_RC=1
 kill "$SINK_PID" 2>/dev/null || true; wait "$SINK_PID" 2>/dev/null || true
 stop_host

@@ -30,6 +30,10 @@ local function uuid()
     r(0, 4095), 32768 + r(0, 16383), r(0, 65535), r(0, 65535), r(0, 65535))
 end
 
+-- DELAY_MS: each connection waits this long before each request: a paced load (build/bench's half-load pipeline run).
+local delay_ms = tonumber(os.getenv("DELAY_MS") or "0")
+if delay_ms > 0 then function delay() return delay_ms end end
+
 function init(args)
   math.randomseed(os.time() * 1000 + (id or 0) * 7919)
 end
