@@ -13,7 +13,8 @@
 #      among 100,000, at each BENCH_HOT_CONNECTIONS; durability: every 202 is a stored batch;
 #   h4 the full pipeline (schema eventprofiles_pipe): the same load at 16 connections with one webhook connection to
 #      build/perf/sink.js, 3 live calculated attributes and 1 real-time audience (probed as in part e): ingestion vs
-#      h2, webhook deliveries/s, pending durable envelopes and the calculations' lag, sampled each second.
+#      h2, webhook deliveries/s, pending durable envelopes and the calculations' lag, sampled each second; then the
+#      same at half the measured batches/s (paced connections) for the lag at half load.
 # wrk is closed-loop (each connection waits for its answer): latency under overload is understated.
 PERF="$ROOT/build/perf"
 HOT_SECONDS="${BENCH_HOT_SECONDS:-20}"
