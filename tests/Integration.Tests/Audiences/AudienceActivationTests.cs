@@ -16,16 +16,6 @@ public sealed class AudienceActivationTests(AppFixture app) : WithReceiver(app)
     private static string Purchase(string name, DateTimeOffset at) =>
         $$"""{ "event_type": "custom_event", "data": { "event_name": "{{name}}", "custom_event_type": "transaction", "timestamp_unixtime_ms": {{at.ToUnixTimeMilliseconds()}} } }""";
 
-    private List<string> Actions(int audienceId, long mpid) =>
-        Receiver.Received.Select(r => r.Batch)
-            .Where(b => b["type"]?.GetValue<string>() == "audience_membership_change_request")
-            .SelectMany(b => b["user_profiles"]!.AsArray())
-            .Where(p => p!["mpid"]!.GetValue<string>() == mpid.ToString())
-            .SelectMany(p => p!["audiences"]!.AsArray())
-            .Where(a => a!["audience_id"]!.GetValue<int>() == audienceId)
-            .Select(a => a!["action"]!.GetValue<string>())
-            .ToList();
-
     /// <summary>Each person's stream length, read through Marten.</summary>
     private async Task<Dictionary<long, long>> StreamVersions(IEnumerable<long> mpids)
     {
@@ -71,18 +61,18 @@ public sealed class AudienceActivationTests(AppFixture app) : WithReceiver(app)
         (await App.MembershipsOf(people[2].Customer)).ShouldNotContain(id);
         (await App.MembershipsOf(people[3].Customer)).ShouldNotContain(id);
         (await App.Explain(id, mpids[1]))["recorded_member"]!.GetValue<bool>().ShouldBeTrue();
-        await Waiting.Until(() => Task.FromResult(Actions(id, mpids[0]).Count == 1 && Actions(id, mpids[1]).Count == 1), "one add message per initial member");
+        await Waiting.Until(() => Task.FromResult(Receiver.AudienceActions(id, mpids[0]).Count == 1 && Receiver.AudienceActions(id, mpids[1]).Count == 1), "one add message per initial member");
 
         // New data of an initial member that still qualifies: no second "add"; of one who no longer does: they leave.
         await App.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{people[1].Customer}}" }, "events": [ {{Purchase($"Purchase{s}", DateTimeOffset.UtcNow)}} ] }""");
         await App.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{people[0].Customer}}" }, "user_attributes": { "tier_{{s}}": "silver" } }""");
         await App.CatchUpDaemon();
         await Waiting.Until(async () => !(await App.MembershipsOf(people[0].Customer)).Contains(id), "the initial member to leave");
-        await Waiting.Until(() => Task.FromResult(Actions(id, mpids[0]).Count == 2), "the delete message");
-        Actions(id, mpids[0]).ShouldBe(["add", "delete"]);
+        await Waiting.Until(() => Task.FromResult(Receiver.AudienceActions(id, mpids[0]).Count == 2), "the delete message");
+        Receiver.AudienceActions(id, mpids[0]).ShouldBe(["add", "delete"]);
         (await App.MembershipsOf(people[1].Customer)).ShouldContain(id);
         await Waiting.Until(async () => (await App.Audience(id))["size"]!.GetValue<long>() == 1, "one member left");
-        Actions(id, mpids[1]).ShouldBe(["add"]);
+        Receiver.AudienceActions(id, mpids[1]).ShouldBe(["add"]);
         (await App.Explain(id, mpids[0]))["recorded_member"]!.GetValue<bool>().ShouldBeFalse();
     }
 }

@@ -11,16 +11,6 @@ public sealed class GroupedAudienceDeliveriesTests(AppFixture app) : WithReceive
 {
     private const int People = 12;
 
-    private List<string> Actions(int audienceId, long mpid) =>
-        Receiver.Received.Select(r => r.Batch)
-            .Where(b => b["type"]?.GetValue<string>() == "audience_membership_change_request")
-            .SelectMany(b => b["user_profiles"]!.AsArray())
-            .Where(p => p!["mpid"]!.GetValue<string>() == mpid.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            .SelectMany(p => p!["audiences"]!.AsArray())
-            .Where(a => a!["audience_id"]!.GetValue<int>() == audienceId)
-            .Select(a => a!["action"]!.GetValue<string>())
-            .ToList();
-
     private static string Batch(string customer, string tier) =>
         $$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" }, "user_attributes": { "tier": "{{tier}}" } }""";
 
@@ -46,12 +36,12 @@ public sealed class GroupedAudienceDeliveriesTests(AppFixture app) : WithReceive
         await App.CatchUpDaemon();
         var mpids = new List<long>();
         foreach (var c in customers) mpids.Add((await App.ProfileOf(c))["mpid"]!.GetValue<long>());
-        await Waiting.Until(() => Task.FromResult(mpids.All(m => Actions(id, m).Count == 1)), "every add message", 30);
+        await Waiting.Until(() => Task.FromResult(mpids.All(m => Receiver.AudienceActions(id, m).Count == 1)), "every add message", 30);
         await Task.WhenAll(customers.Select(c => App.Ingested(Batch(c, $"bronze{s}"))));
         await App.CatchUpDaemon();
-        await Waiting.Until(() => Task.FromResult(mpids.All(m => Actions(id, m).Count == 2)), "every delete message", 30);
+        await Waiting.Until(() => Task.FromResult(mpids.All(m => Receiver.AudienceActions(id, m).Count == 2)), "every delete message", 30);
 
-        foreach (var mpid in mpids) Actions(id, mpid).ShouldBe(["add", "delete"], $"person {mpid}");
+        foreach (var mpid in mpids) Receiver.AudienceActions(id, mpid).ShouldBe(["add", "delete"], $"person {mpid}");
         failed.ShouldBeGreaterThanOrEqualTo(2); // the failed attempt, then its retry
     }
 

@@ -33,16 +33,6 @@ public sealed class LifetimeProfilesTests(AppFixture app) : WithReceiver(app)
         $$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" }, "events": [ {{string.Join(",", events)}} ] }""";
 
     /// <summary>The add/delete messages the receiver got for this audience and person, in order.</summary>
-    private List<string> Actions(int audienceId, long mpid) =>
-        Receiver.Received.Select(r => r.Batch)
-            .Where(b => b["type"]?.GetValue<string>() == "audience_membership_change_request")
-            .SelectMany(b => b["user_profiles"]!.AsArray())
-            .Where(p => p!["mpid"]!.GetValue<string>() == mpid.ToString())
-            .SelectMany(p => p!["audiences"]!.AsArray())
-            .Where(a => a!["audience_id"]!.GetValue<int>() == audienceId)
-            .Select(a => a!["action"]!.GetValue<string>())
-            .ToList();
-
     [Fact]
     public async Task a_purchase_keeps_its_membership_for_the_lifetime_a_recency_criterion_still_expires_and_ageing_out_removes_the_member()
     {
@@ -91,9 +81,9 @@ public sealed class LifetimeProfilesTests(AppFixture app) : WithReceiver(app)
             await Enforcer.RunOnceAsync(CancellationToken.None);
             using (var agedOut = await App.ResolveProfile(customer)) agedOut.StatusCode.ShouldBe(HttpStatusCode.NotFound);
             await App.CatchUpDaemon();
-            await Waiting.Until(() => Task.FromResult(Actions(buyers, mpid).Count == 2), "the removal message", 60);
-            Actions(buyers, mpid).ShouldBe(["add", "delete"]);
-            Actions(installed, mpid).ShouldBe(["add", "delete"]);
+            await Waiting.Until(() => Task.FromResult(Receiver.AudienceActions(buyers, mpid).Count == 2), "the removal message", 60);
+            Receiver.AudienceActions(buyers, mpid).ShouldBe(["add", "delete"]);
+            Receiver.AudienceActions(installed, mpid).ShouldBe(["add", "delete"]);
             (await App.Explain(buyers, mpid))["recorded_member"]!.GetValue<bool>().ShouldBeFalse();
         }
         finally

@@ -14,16 +14,6 @@ public sealed class RealTimeAudienceTests(AppFixture app) : WithReceiver(app)
         $$"""{ "event_type": "custom_event", "data": { "event_name": "{{name}}", "custom_event_type": "transaction", "timestamp_unixtime_ms": {{at.ToUnixTimeMilliseconds()}}, "custom_attributes": { "amount": "42" } } }""";
 
     /// <summary>The add/delete messages the receiver got for this audience, in order, as "add"/"delete".</summary>
-    private List<string> Actions(int audienceId, long mpid) =>
-        Receiver.Received.Select(r => r.Batch)
-            .Where(b => b["type"]?.GetValue<string>() == "audience_membership_change_request")
-            .SelectMany(b => b["user_profiles"]!.AsArray())
-            .Where(p => p!["mpid"]!.GetValue<string>() == mpid.ToString())
-            .SelectMany(p => p!["audiences"]!.AsArray())
-            .Where(a => a!["audience_id"]!.GetValue<int>() == audienceId)
-            .Select(a => a!["action"]!.GetValue<string>())
-            .ToList();
-
     [Fact]
     public async Task a_person_enters_after_a_qualifying_event_leaves_when_the_window_passes_and_outputs_get_each_message_once()
     {
@@ -41,7 +31,7 @@ public sealed class RealTimeAudienceTests(AppFixture app) : WithReceiver(app)
         await App.CatchUpDaemon();
         await Waiting.Until(async () => (await App.MembershipsOf(customer)).Contains(id), "the membership");
         var mpid = (await App.ProfileOf(customer))["mpid"]!.GetValue<long>();
-        await Waiting.Until(() => Task.FromResult(Actions(id, mpid).Count == 1), "the add message");
+        await Waiting.Until(() => Task.FromResult(Receiver.AudienceActions(id, mpid).Count == 1), "the add message");
         var add = Receiver.Received.Select(r => r.Batch).First(b => b["type"]?.GetValue<string>() == "audience_membership_change_request");
         add["user_profiles"]![0]!["user_identities"]!.AsArray().Select(i => i!["type"]!.GetValue<string>()).ShouldBe(["customer_id", "email"], ignoreOrder: true);
 
@@ -57,8 +47,8 @@ public sealed class RealTimeAudienceTests(AppFixture app) : WithReceiver(app)
         {
             App.Clock.Advance(TimeSpan.FromHours(26)); // the purchase is now 50 h old: outside the 2 days, no new event
             await Waiting.Until(async () => !(await App.MembershipsOf(customer)).Contains(id), "the scheduled removal", 30);
-            await Waiting.Until(() => Task.FromResult(Actions(id, mpid).Count == 2), "the delete message");
-            Actions(id, mpid).ShouldBe(["add", "delete"]);
+            await Waiting.Until(() => Task.FromResult(Receiver.AudienceActions(id, mpid).Count == 2), "the delete message");
+            Receiver.AudienceActions(id, mpid).ShouldBe(["add", "delete"]);
             (await App.Explain(id, mpid))["criteria"]![0]!["holds"]!.GetValue<bool>().ShouldBeFalse();
         }
         finally
@@ -88,8 +78,8 @@ public sealed class RealTimeAudienceTests(AppFixture app) : WithReceiver(app)
         await App.CatchUpDaemon();
         (await App.MembershipsOf(customer)).ShouldNotContain(id);
         var mpid = (await App.ProfileOf(customer))["mpid"]!.GetValue<long>();
-        await Waiting.Until(() => Task.FromResult(Actions(id, mpid).Count == 2), "the messages");
-        Actions(id, mpid).ShouldBe(["add", "delete"]);
+        await Waiting.Until(() => Task.FromResult(Receiver.AudienceActions(id, mpid).Count == 2), "the messages");
+        Receiver.AudienceActions(id, mpid).ShouldBe(["add", "delete"]);
     }
 
     [Fact]

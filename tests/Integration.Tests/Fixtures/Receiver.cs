@@ -66,5 +66,16 @@ public sealed class Receiver : IAsyncDisposable
             .Where(b => b["user_identities"]?.AsArray().Any(i => i?["identity"]?.GetValue<string>() == customerId) == true)
             .ToList();
 
+    /// <summary>The "add"/"delete" actions this receiver got for one person in one audience, in arrival order.</summary>
+    public List<string> AudienceActions(int audienceId, long mpid) =>
+        Received.Select(r => r.Batch)
+            .Where(b => b["type"]?.GetValue<string>() == "audience_membership_change_request")
+            .SelectMany(b => b["user_profiles"]!.AsArray())
+            .Where(p => p!["mpid"]!.GetValue<string>() == mpid.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .SelectMany(p => p!["audiences"]!.AsArray())
+            .Where(a => a!["audience_id"]!.GetValue<int>() == audienceId)
+            .Select(a => a!["action"]!.GetValue<string>())
+            .ToList();
+
     public async ValueTask DisposeAsync() => await StopAsync();
 }
