@@ -135,19 +135,7 @@ public sealed class DeliveryGroupTests(AppFixture app) : WithReceiver(app)
         var erasedMpid = (await App.ProfileOf(erased))["mpid"]!.GetValue<long>();
         (await WaitingRows(OutputId)).Select(r => r.Mpid).ShouldContain(erasedMpid);
 
-        var request = Guid.NewGuid().ToString();
-        using (var submit = new HttpRequestMessage(HttpMethod.Post, "/v3/requests"))
-        {
-            submit.Headers.Authorization = AppFixture.Basic(Api.DemoKey, Api.DemoSecret);
-            submit.Content = new StringContent($$"""
-                { "regulation": "gdpr", "subject_request_id": "{{request}}", "subject_request_type": "erasure", "submitted_time": "2026-11-01T10:00:00Z",
-                  "subject_identities": { "controller_customer_id": { "value": "{{erased}}", "encoding": "raw" } }, "api_version": "3.0",
-                  "extensions": { "opendsr.mparticle.com": { "skip_waiting_period": true } } }
-                """, Encoding.UTF8, "application/json");
-            using var response = await App.Client.SendAsync(submit);
-            response.StatusCode.ShouldBe(HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
-        }
-        await DataSubjectRequests.WaitUntilCompletedAsync(App, request);
+        await DataSubjectRequests.EraseCustomerAsync(App, erased);
         (await WaitingRows(OutputId)).Select(r => r.Mpid).ShouldNotContain(erasedMpid);
         (await WaitingRows(OutputId)).Count.ShouldBe(2);
 

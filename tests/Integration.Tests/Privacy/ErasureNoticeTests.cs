@@ -26,21 +26,7 @@ public sealed class ErasureNoticeTests(AppFixture app) : WithReceiver(app)
         return JsonNode.Parse(text)!.AsObject();
     }
 
-    private async Task<string> Erase(string customer)
-    {
-        var id = Guid.NewGuid().ToString();
-        using var submit = new HttpRequestMessage(HttpMethod.Post, "/v3/requests");
-        submit.Headers.Authorization = AppFixture.Basic(Api.DemoKey, Api.DemoSecret);
-        submit.Content = new StringContent($$"""
-            { "regulation": "gdpr", "subject_request_id": "{{id}}", "subject_request_type": "erasure", "submitted_time": "2026-11-01T10:00:00Z",
-              "subject_identities": { "controller_customer_id": { "value": "{{customer}}", "encoding": "raw" } }, "api_version": "3.0",
-              "extensions": { "opendsr.mparticle.com": { "skip_waiting_period": true } } }
-            """, Encoding.UTF8, "application/json");
-        using var response = await App.Client.SendAsync(submit);
-        response.StatusCode.ShouldBe(HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
-        await DataSubjectRequests.WaitUntilCompletedAsync(App, id);
-        return id;
-    }
+    private Task<string> Erase(string customer) => DataSubjectRequests.EraseCustomerAsync(App, customer);
 
     private static string Batch(string customer, string email, string other) => $$"""
         { "environment": "development", "user_identities": { "customer_id": "{{customer}}", "email": "{{email}}", "other": "{{other}}" },
