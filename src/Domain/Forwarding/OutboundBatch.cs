@@ -58,7 +58,12 @@ public static class OutboundBatch
         outbound["schema_version"] = 2;
         outbound["source_info"] = new JsonObject
         {
-            ["channel"] = origin.Channel == InputKind.Web ? "javascript" : "server_to_server",
+            ["channel"] = origin.Channel switch
+            {
+                InputKind.Web => "javascript",
+                InputKind.IOS or InputKind.Android => "native", // native-sdks.md §11
+                _ => "server_to_server",
+            },
             ["is_historical"] = origin.IsHistorical,
         };
         outbound["user_identities"] = new JsonArray(after.Identities

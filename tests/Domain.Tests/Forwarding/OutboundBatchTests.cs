@@ -46,6 +46,18 @@ public class OutboundBatchTests
         outbound["events"]!.AsArray().Single()!["data"]!["event_name"]!.GetValue<string>().ShouldBe("Play");
     }
 
+    [Theory]
+    [InlineData(InputKind.Server, "server_to_server")]
+    [InlineData(InputKind.Web, "javascript")]
+    [InlineData(InputKind.IOS, "native")]
+    [InlineData(InputKind.Android, "native")]
+    public void the_source_channel_names_the_kind_of_input_the_batch_came_from(InputKind kind, string channel)
+    {
+        var batch = Parse("""{ "events": [ { "event_type": "custom_event", "data": { "event_name": "Play", "custom_event_type": "other" } } ] }""");
+        var (after, decided) = Ingest(null, batch);
+        OutboundBatch.Build(batch, null, after, decided, Origin with { Channel = kind })!["source_info"]!["channel"]!.GetValue<string>().ShouldBe(channel);
+    }
+
     [Fact]
     public void a_batch_without_events_or_with_historical_data_is_not_forwarded()
     {
