@@ -284,7 +284,7 @@ public class NativeOverHttpsTests(NativeHttpsHost host) : IClassFixture<NativeHt
         {
             await using var waiting = db.CreateCommand(
                 "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like $1");
-            waiting.Parameters.AddWithValue($"%{host.Schema}.ep_identity_index%");
+            waiting.Parameters.AddWithValue($"%from {host.Schema}.ep_identity_index i join unnest%"); // the resolver's lookup
             return (long)(await waiting.ExecuteScalarAsync())! > 0;
         }, "the first batch to wait for the locked identity index", 60);
 
