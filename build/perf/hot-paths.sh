@@ -11,6 +11,9 @@
 #      read-after-write probe (a fresh attribute value posted, then read back at once);
 #   h2 single-batch ingestion: POST /v2/events, one batch of 5 events per request (build/perf/ingest.lua), random users
 #      among 100,000, at each BENCH_HOT_CONNECTIONS; durability: every 202 is a stored batch;
+#   h6 native SDK uploads: POST /v2/demo-android-key/events, a realistic Android batch of BENCH_NATIVE_MSGS (20) messages
+#      per request, gzipped and signed beforehand (build/perf/native-batches.js from the fixtures), each batch new,
+#      16 connections; events/s as a share of the raw ingest limit at 16 clients, statements and Host CPU per batch;
 #   h4 the full pipeline (schema eventprofiles_pipe): the same load at 16 connections with one webhook connection to
 #      build/perf/sink.js, 3 live calculated attributes and 1 real-time audience (probed as in part e): ingestion vs
 #      h2, webhook deliveries/s, pending durable envelopes and the calculations' lag, sampled each second; then the
@@ -21,7 +24,7 @@ HOT_SECONDS="${BENCH_HOT_SECONDS:-20}"
 HOT_WARMUP="${BENCH_HOT_WARMUP:-5}"
 HOT_CONNS="${BENCH_HOT_CONNECTIONS:-16 64 256}"
 HOT_PROFILES="${BENCH_HOT_PROFILES:-10000 100000}"
-HOT_STEPS=" ${BENCH_HOT_STEPS:-h1 h5 h3 h2 h4} " # e.g. "h2 h4" for ingestion and the pipeline only (h3 needs h5's people)
+HOT_STEPS=" ${BENCH_HOT_STEPS:-h1 h5 h3 h2 h6 h4} " # e.g. "h2 h4" for ingestion and the pipeline only (h3 needs h5's people)
 hot_step() { [[ "$HOT_STEPS" == *" $1 "* ]]; }
 HOT_SCHEMA=eventprofiles_hot
 PIPE_SCHEMA=eventprofiles_pipe
@@ -167,6 +170,29 @@ if [ "$STORED" -ge "$ANSWERED" ]; then H2_DURABLE="ok: $ANSWERED batches answere
 else H2_DURABLE="FAILED: $ANSWERED answered 2xx, only $STORED stored"; HOT_RC=1; DURABLE=FAILED; fi
 echo "  durability: $H2_DURABLE"
 echo "  Host RSS after (h2): $(rss_mb) MB"
+fi
+
+# ---------------------------------------------------------------------------------------- h6 native SDK uploads
+if hot_step h6; then
+NATIVE_MSGS="${BENCH_NATIVE_MSGS:-20}"
+NATIVE_BATCHES="${BENCH_NATIVE_BATCHES:-20000}"
+NATIVE_DATE="$(date -u '+%a, %d %b %Y %H:%M:%S GMT')"
+say "(h6) native SDK uploads: POST /v2/demo-android-key/events, a realistic Android batch of $NATIVE_MSGS messages per request (gzip, signed, the fixtures' headers), random devices among 100,000, 16 connections (${HOT_WARMUP} s warm-up + ${HOT_SECONDS} s)"
+# Signed and gzipped beforehand, each batch new (a re-sent one would only be deduplicated): one file for the warm-up, one for the run.
+COUNT=$((NATIVE_BATCHES / 4)) MSGS="$NATIVE_MSGS" DATE="$NATIVE_DATE" OUT="$DIR/h-native-warm.bin" node "$PERF/native-batches.js"
+COUNT="$NATIVE_BATCHES" MSGS="$NATIVE_MSGS" DATE="$NATIVE_DATE" OUT="$DIR/h-native.bin" node "$PERF/native-batches.js"
+NATIVE_DATE="$NATIVE_DATE" NATIVE_FILE="$DIR/h-native-warm.bin" MSGS="$NATIVE_MSGS" OUT_JSON="$DIR/h-native-warm.json" "$PERF/native-load.sh" -c 16 -d "$HOT_WARMUP" "$HOT_BASE" >/dev/null 2>&1
+psql_q -c "select pg_stat_statements_reset()" >/dev/null
+NATIVE_CPU0="$(awk '{ print $14 + $15 }' "/proc/$HOST_PID/stat")"
+NATIVE_DATE="$NATIVE_DATE" NATIVE_FILE="$DIR/h-native.bin" MSGS="$NATIVE_MSGS" OUT_JSON="$DIR/h-native.json" "$PERF/native-load.sh" -c 16 -d "$HOT_SECONDS" "$HOT_BASE" 2>&1 | grep '^RESULT\|^wrk' || true
+NATIVE_CPU1="$(awk '{ print $14 + $15 }' "/proc/$HOST_PID/stat")"
+j="$DIR/h-native.json"; eps="$(jget "$j" 'j.ok_units_per_s.toFixed(0)')"; raw="$(raw_ingest 16 .events_per_s)"; n="$(jget "$j" 'Math.round(j.requests)')"
+[ "$(jget "$j" 'j.non2xx')" = 0 ] || HOT_RC=1
+[ "$n" -le "$NATIVE_BATCHES" ] || echo "  WARNING: $n requests but only $NATIVE_BATCHES batches generated: repeats were only deduplicated (raise BENCH_NATIVE_BATCHES)"
+echo "  $eps events/s ($(jget "$j" 'j.ok_requests_per_s.toFixed(0)') batches/s), p50 $(jget "$j" 'j.p50_ms.toFixed(1)') ms, p99 $(jget "$j" 'j.p99_ms.toFixed(1)') ms, non-2xx $(jget "$j" 'j.non2xx'); raw at 16 clients ${raw:-?} events/s → $(pct "$eps" "$raw"); h2 (5-event Events API batches) ${H2_BASE_EPS:-?} events/s → $(pct "$eps" "$H2_BASE_EPS")"
+echo "  per batch: $(awk -v c="$(pg_calls)" -v n="$n" 'BEGIN { printf "%.1f", (n > 0 ? c / n : 0) }') statements, Host CPU $(awk -v a="$NATIVE_CPU0" -v b="$NATIVE_CPU1" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (n > 0 ? (b - a) / hz * 1000 / n : 0) }') ms"
+top_statements "$DIR/h-native-statements.tsv" 6
+hot_row "native upload 1 batch x $NATIVE_MSGS messages (Android), 16 conns" "$eps events/s" "$(jget "$j" 'j.p50_ms.toFixed(1)')" "$(jget "$j" 'j.p99_ms.toFixed(1)')" "$raw events/s (16 cl)" "$(pct "$eps" "$raw")$( [ "$(jget "$j" 'j.non2xx')" = 0 ] || echo " NON-2XX $(jget "$j" 'j.non2xx')")"
 fi
 stop_host
 

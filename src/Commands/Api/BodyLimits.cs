@@ -12,7 +12,9 @@ public enum BodyKind
     Stream,
 }
 
-public sealed record BodyLimit(long MaxBytes, BodyKind Kind, string Family);
+/// <param name="Repairable">Values PostgreSQL cannot store (NUL, unpaired surrogates, huge numbers) are left for the endpoint to
+/// repair instead of refused: native SDK uploads, whose SDKs delete a batch answered 4xx.</param>
+public sealed record BodyLimit(long MaxBytes, BodyKind Kind, string Family, bool Repairable = false);
 
 /// <summary>
 /// The most a request body may hold <b>after decompression</b>, per endpoint family: one table, applied by
@@ -42,8 +44,8 @@ public sealed class BodyLimits(long maxUploadBytes)
         ("/v2/calculatedattributes", new(Events, BodyKind.Json, "calculated attribute seeding")),
         ("/v2/bulkcalculatedattributes", new(Events, BodyKind.Json, "calculated attribute seeding")),
         // What is left under /v2/ is /v2/{key}/events: native SDK uploads, crash reports included (native-sdks.md §2.4).
-        ("/v2/", new(NativeEvents, BodyKind.Json, "native SDK uploads")),
-        ("/nativeevents/v2/", new(NativeEvents, BodyKind.Json, "native SDK uploads")),
+        ("/v2/", new(NativeEvents, BodyKind.Json, "native SDK uploads", Repairable: true)),
+        ("/nativeevents/v2/", new(NativeEvents, BodyKind.Json, "native SDK uploads", Repairable: true)),
         ("/v1/audiences", new(PlatformApi, BodyKind.Json, "Platform API")),
         ("/v1/workspace/", new(PlatformApi, BodyKind.Json, "Platform API")),
         ("/platform/", new(PlatformApi, BodyKind.Json, "Platform API")),

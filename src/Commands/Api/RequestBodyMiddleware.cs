@@ -107,7 +107,7 @@ public sealed class RequestBodyMiddleware(BodyLimits limits)
         }
 
         var (buffer, length) = await ReadAllAsync(request.Body, request.ContentLength, context.RequestAborted);
-        if (JsonBodyCheck.Find(buffer.AsSpan(0, length)) is { } error)
+        if (JsonBodyCheck.Find(buffer.AsSpan(0, length), limit.Repairable) is { } error)
         {
             await ApiProblems.WriteAsync(context, ApiProblems.Invalid([error]));
             return;

@@ -114,6 +114,12 @@ public static class IngestSteps
         foreach (var i in submitted) pending.Add(new PendingBatch(request.Batches[i], input, channel, request.ReceivedAt, isHistorical));
         var outcomes = await pipeline.SubmitAsync(pending, ct);
 
+        if (outcomes.Any(o => o.Error is OverCapacityException))
+        {
+            response.Headers.RetryAfter = pipeline.RetryAfter;
+            return Results.Problem(ApiProblems.Create(StatusCodes.Status429TooManyRequests, "Too many requests",
+                [new FieldError("", "EventProfiles is over capacity and stored nothing of this request; send it again after the Retry-After delay.", "TOO_MANY_REQUESTS")]));
+        }
         // A transient failure: nothing is acknowledged that is not stored, so the client sends the request again (the
         // stored batches are not stored twice when they carry a source_request_id).
         if (outcomes.FirstOrDefault(o => o.Kind == IngestOutcomeKind.Failed && IngestionPipeline.UnstorableValue(o.Error) is null) is { } failed)

@@ -61,17 +61,44 @@ public sealed class IngestionPipeline : BackgroundService
             .ToArray();
     }
 
+    /// <summary>The <c>Retry-After</c> (seconds) of a request answered 429 because the queue stayed full.</summary>
+    public string RetryAfter => Math.Max(1, _options.RetryAfterSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Queues the batches of one request and completes when every one of them is committed (or failed).</summary>
     public async Task<IReadOnlyList<IngestOutcome>> SubmitAsync(IReadOnlyList<PendingBatch> batches, CancellationToken ct)
     {
+        if (_stopping)
+        {
+            foreach (var batch in batches) batch.Completion.TrySetResult(new IngestOutcome(IngestOutcomeKind.Failed, 0, new ShuttingDownException()));
+            return await Task.WhenAll(batches.Select(b => b.Completion.Task));
+        }
+        // Back-pressure: at most QueueCapacity batches between request and commit. A request waits up to QueueWaitMs for
+        // room for all its batches, or none of them is queued and it is answered 429 (clients keep the data and retry,
+        // where a request that hangs until their timeout may be sent twice or given up).
+        var deadline = Stopwatch.GetTimestamp() + (long)(Math.Max(0, _options.QueueWaitMs) / 1000.0 * Stopwatch.Frequency);
+        var taken = 0;
+        try
+        {
+            while (taken < batches.Count)
+            {
+                var left = Math.Max(0, deadline - Stopwatch.GetTimestamp());
+                if (!await _capacity.WaitAsync(TimeSpan.FromSeconds((double)left / Stopwatch.Frequency), ct)) break;
+                taken++;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            if (taken > 0) _capacity.Release(taken); // the client went away before anything was queued
+            throw;
+        }
+        if (taken < batches.Count)
+        {
+            if (taken > 0) _capacity.Release(taken);
+            foreach (var batch in batches) batch.Completion.TrySetResult(new IngestOutcome(IngestOutcomeKind.Failed, 0, new OverCapacityException()));
+            return await Task.WhenAll(batches.Select(b => b.Completion.Task));
+        }
         foreach (var batch in batches)
         {
-            if (_stopping)
-            {
-                batch.Completion.TrySetResult(new IngestOutcome(IngestOutcomeKind.Failed, 0, new ShuttingDownException()));
-                continue;
-            }
-            await _capacity.WaitAsync(ct); // back-pressure: at most QueueCapacity batches between request and commit
             Interlocked.Increment(ref _outstanding);
             _ = batch.Completion.Task.ContinueWith(_ =>
             {

@@ -10,8 +10,12 @@ public sealed class IngestionOptions
     public int Writers { get; set; } = 2;
     /// <summary>Most batches committed in one transaction.</summary>
     public int MaxGroupSize { get; set; } = 500;
-    /// <summary>Batches waiting to be resolved; when full, requests wait (back-pressure).</summary>
+    /// <summary>Batches between request and commit; when full, requests wait (back-pressure), at most <see cref="QueueWaitMs"/>.</summary>
     public int QueueCapacity { get; set; } = 20_000;
+    /// <summary>How long a request waits for room in the queue before it is answered 429 with <c>Retry-After</c>.</summary>
+    public int QueueWaitMs { get; set; } = 5_000;
+    /// <summary>The <c>Retry-After</c> (seconds) of a 429 over capacity.</summary>
+    public int RetryAfterSeconds { get; set; } = 2;
     /// <summary>Attempts for a group that hits a transient database error or an identity race.</summary>
     public int MaxAttempts { get; set; } = 5;
 }
@@ -40,6 +44,9 @@ public sealed class PendingBatch(ParsedBatch parsed, Input input, InputKind chan
 
 /// <summary>The service is stopping and takes no new batches; the client should retry.</summary>
 public sealed class ShuttingDownException() : Exception("EventProfiles is shutting down and accepts no new batches.");
+
+/// <summary>The queue stayed full for as long as a request may wait: nothing of the request was queued; the client should retry later (429).</summary>
+public sealed class OverCapacityException() : Exception("EventProfiles is over capacity and queued nothing of this request.");
 
 public enum IngestOutcomeKind { Stored, Duplicate, Failed }
 

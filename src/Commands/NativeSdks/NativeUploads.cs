@@ -18,7 +18,9 @@ using Wolverine.Http;
 namespace EventProfiles.Commands.NativeSdks;
 
 /// <summary>A native upload: its input, the batch it converted to (ready for the pipeline), and what the conversion reported.</summary>
-public sealed record NativeUpload(Input? Input, ParsedBatch? Batch, NativeConversion? Conversion, InputKind Channel, DateTimeOffset ReceivedAt, ProblemDetails? Problem);
+/// <param name="Repairs">Values of the body PostgreSQL cannot store, made storable before conversion (NUL removed, …).</param>
+public sealed record NativeUpload(Input? Input, ParsedBatch? Batch, NativeConversion? Conversion, InputKind Channel, DateTimeOffset ReceivedAt, ProblemDetails? Problem,
+    IReadOnlyList<NativeIssue>? Repairs = null);
 
 /// <summary>
 /// <c>POST /v2/{apiKey}/events</c> and the <c>customBaseURL</c> form <c>/nativeevents/v2/{apiKey}/events</c>: what the
@@ -45,10 +47,15 @@ public static class NativeUploadEndpoint
             return new(input, null, null, default, receivedAt, refused);
         }
 
+        // The body check left what PostgreSQL cannot store (NUL, unpaired surrogates, huge numbers) to us: a 4xx would
+        // make the SDK delete the batch, so the value is made storable and the change reported like any data problem.
+        var (repaired, changes) = JsonBodyCheck.Repair(body.Span);
+        var repairs = changes.Select(c => new NativeIssue(c.Field, c.Problem)).ToList();
+
         JsonElement root;
         try
         {
-            root = JsonDocument.Parse(body, DocumentOptions).RootElement;
+            root = JsonDocument.Parse(repaired ?? body, DocumentOptions).RootElement;
         }
         catch (JsonException ex)
         {
@@ -60,7 +67,7 @@ public static class NativeUploadEndpoint
         var conversion = NativeBatchConverter.Convert(root, platform);
         // A server input's key and secret work from an app too; the batch then counts as the platform it came from.
         var channel = input.Kind.IsNative() ? input.Kind : conversion.Platform == NativePlatform.IOS ? InputKind.IOS : InputKind.Android;
-        return new(input, null, conversion, channel, receivedAt, null);
+        return new(input, null, conversion, channel, receivedAt, null, repairs);
     }
 
     public static ProblemDetails Validate(NativeUpload upload) => upload.Problem ?? WolverineContinue.NoProblems;
@@ -82,7 +89,7 @@ public static class NativeUploadEndpoint
     {
         var input = upload.Input!;
         var conversion = upload.Conversion!;
-        var issues = conversion.Issues.ToList();
+        var issues = (upload.Repairs ?? []).Concat(conversion.Issues).ToList();
         var parsed = Checked(conversion.Batch, validator, issues);
         if (issues.Count > 0)
         {
@@ -109,6 +116,13 @@ public static class NativeUploadEndpoint
             logger.LogWarning("Native upload {BatchId} of input {Input} holds a value that cannot be stored: {Value}", conversion.BatchId, input.Name, unstorable);
             counters.Unstored(input.Name);
             return Accepted(conversion, upload.ReceivedAt);
+        }
+        if (outcome.Error is OverCapacityException)
+        {
+            // 429 is the one 4xx both SDKs keep the batch for (iOS also pauses its uploads for Retry-After).
+            response.Headers.RetryAfter = pipeline.RetryAfter;
+            return Results.Problem(ApiProblems.Create(StatusCodes.Status429TooManyRequests, "Too many requests",
+                [new FieldError("", "EventProfiles is over capacity and stored nothing of this batch; send it again after the Retry-After delay.", "TOO_MANY_REQUESTS")]));
         }
         // Nothing is acknowledged that is not stored; both SDKs keep a batch answered 503 and send it again.
         response.Headers.RetryAfter = "1";

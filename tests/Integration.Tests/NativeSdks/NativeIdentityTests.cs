@@ -53,12 +53,24 @@ public class NativeIdentityTests(AppFixture app)
         var iosCustomBase = await Identify("/identity/v1/identify", Api.NewId("native-ios"), android: false);
         new[] { android, ios, iosCustomBase }.Distinct().Count().ShouldBe(3);
 
+        // Something to alias: the Android user's events (an upload of the anonymous device, to its MPID).
+        var at = app.Clock.GetUtcNow().AddMinutes(-5).ToUnixTimeMilliseconds();
+        var upload = $"{{\"dt\":\"h\",\"id\":\"{Guid.NewGuid()}\",\"mpid\":\"{android}\",\"das\":\"{Guid.NewGuid()}\","
+                     + $"\"msgs\":[{{\"dt\":\"e\",\"id\":\"{Guid.NewGuid()}\",\"ct\":{at},\"n\":\"Browsed anonymously\",\"et\":\"Navigation\"}}]}}";
+        using (var response = await app.NewClient().SendAsync(NativeExchange.Signed(upload)))
+            response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        (await app.EventCount(long.Parse(android, CultureInfo.InvariantCulture), "event_captured")).ShouldBe(1);
+
         // Android leaves start/end out when they are 0 (§10).
         var alias = $"{{\"request_type\":\"alias\",\"request_id\":\"{Guid.NewGuid()}\",\"environment\":\"production\",\"api_key\":\"{AppFixture.RecordedKey}\","
                     + $"\"data\":{{\"source_mpid\":{android},\"destination_mpid\":{ios},\"device_application_stamp\":\"{Guid.NewGuid()}\"}}}}";
         var signedPath = $"/v1/identity/{AppFixture.RecordedKey}/alias";
         using (var response = await app.NewClient().SendAsync(Signed($"/nativeevents/v1/identity/{AppFixture.RecordedKey}/alias", signedPath, alias, gzip: true, sendKey: false, androidDate: true)))
             ((int)response.StatusCode).ShouldBe(202, await response.Content.ReadAsStringAsync());
+        // The alias took effect: the Android user's events are copied to the iOS user's profile.
+        var destination = long.Parse(ios, CultureInfo.InvariantCulture);
+        await Waiting.Until(async () => await app.EventCount(destination, "profile_aliased_from") == 1, "the alias copy");
+        (await app.EventCount(destination, "event_captured")).ShouldBe(1);
 
         using var wrong = Signed("/identity/v1/identify", "/v1/login", "{}", gzip: true, sendKey: true, androidDate: true);
         using (var response = await app.NewClient().SendAsync(wrong)) response.StatusCode.ShouldBe(HttpStatusCode.Forbidden);

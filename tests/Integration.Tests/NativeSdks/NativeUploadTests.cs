@@ -220,4 +220,52 @@ public class NativeUploadTests(AppFixture app)
         counts["data_problems"]!.GetValue<long>().ShouldBeGreaterThanOrEqualTo(7);
         counts["stored"]!.GetValue<long>().ShouldBeGreaterThanOrEqualTo(1);
     }
+
+    [Fact]
+    public async Task values_postgres_cannot_store_are_made_storable_and_the_batch_is_accepted_once()
+    {
+        // A NUL in a name and a value, an unpaired surrogate in an attribute name, numbers no column can hold: the
+        // shared body check refuses these for every other API, but an SDK answered 4xx deletes the whole batch.
+        var das = Guid.NewGuid().ToString();
+        var digits = new string('9', 100);
+        var body = $"{{\"dt\":\"h\",\"id\":\"{Guid.NewGuid()}\",\"mpid\":\"{Random.Shared.NextInt64(1_000_000_000, long.MaxValue)}\",\"das\":\"{das}\",\"dbg\":true,"
+                   + $"\"msgs\":[{{\"dt\":\"e\",\"id\":\"{Guid.NewGuid()}\",\"ct\":1717510410000,\"n\":\"tap\\u0000here\",\"et\":\"Other\","
+                   + $"\"attrs\":{{\"note\":\"a\\u0000b\",\"bad\\ud800key\":\"x\",\"huge\":1e400,\"long\":{digits},\"fine\":\"\\ud83d\\ude00\"}}}}]}}";
+        var before = await Counters();
+
+        using var response = await app.NewClient().SendAsync(NativeExchange.Signed(body));
+        var answer = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(HttpStatusCode.Accepted, answer);
+        var mpid = JsonNode.Parse(answer)!["ci"]!["mpid"]!.GetValue<long>();
+        (await app.EventCount(mpid, "event_captured")).ShouldBe(1);
+        await using (var command = app.Db.CreateCommand($"select data::text from {app.Schema}.mt_events where stream_id = $1 and type = 'event_captured'"))
+        {
+            command.Parameters.AddWithValue(mpid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var stored = (string)(await command.ExecuteScalarAsync())!;
+            stored.ShouldContain("taphere");
+            stored.ShouldContain("\"ab\"");
+            stored.ShouldContain("bad\ufffdkey");
+            stored.ShouldContain("\U0001F600"); // a surrogate pair is a character, kept
+            stored.ShouldNotContain(digits);
+        }
+        var after = await Counters();
+        (after["data_problems"]!.GetValue<long>() - before["data_problems"]!.GetValue<long>()).ShouldBeGreaterThanOrEqualTo(5);
+
+        // Re-sent after a lost answer: repaired the same way, stored nothing twice.
+        var counts = await app.Counts();
+        using (var again = await app.NewClient().SendAsync(NativeExchange.Signed(body)))
+            again.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        (await app.Counts()).ShouldBe(counts);
+
+        // The Events API keeps refusing them (its callers can fix their request).
+        using var events = await app.PostBatch($$"""{ "environment": "development", "mpid": {{mpid}}, "events": [ { "event_type": "custom_event", "data": { "event_name": "a\u0000b", "custom_event_type": "other" } } ] }""");
+        events.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+    }
+
+    private async Task<JsonObject> Counters()
+    {
+        using var counters = await app.AdminClient().GetAsync("/api/admin/native-sdks/counters");
+        return JsonNode.Parse(await counters.Content.ReadAsStringAsync())!.AsObject()["recorded-sdks"]?.AsObject()
+               ?? new JsonObject { ["data_problems"] = 0L };
+    }
 }
