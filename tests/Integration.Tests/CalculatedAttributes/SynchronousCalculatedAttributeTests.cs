@@ -37,10 +37,15 @@ public sealed class SynchronousCalculatedAttributeTests(AppFixture app) : WithRe
         .Where(a => a.Key.EndsWith($"_{s}", StringComparison.Ordinal))
         .ToDictionary(a => a.Key, a => a.Value is JsonArray list ? string.Join("|", list.Select(v => v!.GetValue<string>())) : a.Value!.GetValue<string>());
 
+    /// <summary>Only the synchronous definitions' values (the asynchronous ones depend on how far the daemon got).</summary>
+    private static Dictionary<string, string> Synchronous(Dictionary<string, string> values) =>
+        values.Where(v => !v.Key.StartsWith("average_", StringComparison.Ordinal) && !v.Key.StartsWith("first_sku_", StringComparison.Ordinal))
+            .ToDictionary(v => v.Key, v => v.Value);
+
     /// <summary>Seven synchronous definitions (a rolling window with a condition among them) and two asynchronous ones over one event.</summary>
     private async Task<string> DefinedAsync(string s, string name)
     {
-        var since = DateTimeOffset.UtcNow.AddDays(-60).ToString("O");
+        var since = DateTimeOffset.UtcNow.AddDays(-20).ToString("O");
         var sync = new Dictionary<string, string>
         {
             [$"purchases_{s}"] = Definition("count", name),
@@ -93,8 +98,7 @@ public sealed class SynchronousCalculatedAttributeTests(AppFixture app) : WithRe
         third[$"last_at_{s}"].ShouldBe(Timestamp(t0.AddHours(1)));
         third[$"skus_{s}"].ShouldBe("a|b|old");
         third[$"big_this_week_{s}"].ShouldBe("1"); // 100 is ten days old, 10 is not above 15
-        foreach (var key in third.Keys.Where(k => !k.StartsWith("average_") && !k.StartsWith("first_sku_")))
-            read[key].ShouldBe(third[key], key); // the Profile API read right after the 202
+        Synchronous(read).ShouldBe(Synchronous(third)); // the Profile API read right after the 202
 
         var first = Values(Forwarded(customer, 1)["user_attributes"]!.AsObject(), s);
         first[$"purchases_{s}"].ShouldBe("1");
@@ -108,7 +112,7 @@ public sealed class SynchronousCalculatedAttributeTests(AppFixture app) : WithRe
         var settled = Values(await App.UserAttributesOf(customer), s);
         settled[$"average_{s}"].ShouldBe("43.3333333333");
         settled[$"first_sku_{s}"].ShouldBe("old");
-        foreach (var key in third.Keys) settled[key].ShouldBe(third[key], key);
+        Synchronous(settled).ShouldBe(Synchronous(third), "the daemon agrees with the writer");
     }
 
     [Fact]
@@ -120,15 +124,16 @@ public sealed class SynchronousCalculatedAttributeTests(AppFixture app) : WithRe
         var t0 = DateTimeOffset.UtcNow.AddHours(-5);
         await Send(customer, Purchase(name, t0, 1, "x", "7"), Purchase(name, t0.AddDays(-9), 2, "y", "70"));
         await Send(customer, Purchase(name, t0.AddHours(1), 3, "z", "\"17.5\""));
-        var live = Values(await App.UserAttributesOf(customer), s);
+        var live = Synchronous(Values(await App.UserAttributesOf(customer), s));
         live[$"purchases_{s}"].ShouldBe("3");
         await App.CatchUpDaemon();
-        Values(await App.UserAttributesOf(customer), s).ShouldBe(live, "the daemon agrees with the writer");
+        Synchronous(Values(await App.UserAttributesOf(customer), s)).ShouldBe(live, "the daemon agrees with the writer");
+        var settledLive = Values(await App.UserAttributesOf(customer), s);
 
         // The rebuild folds the documents from the events and drops the writer's states (the next batch folds them again).
         await App.RebuildCalculatedAttributes();
         var rebuilt = Values(await App.UserAttributesOf(customer), s);
-        rebuilt.ShouldBe(live);
+        rebuilt.ShouldBe(settledLive);
 
         await Send(customer, Purchase(name, t0.AddHours(2), 4, "x", "1"));
         await Waiting.Until(() => Task.FromResult(Receiver.BatchesOf(customer).Count == 3), "the forwarded batches");
@@ -144,10 +149,7 @@ public sealed class SynchronousCalculatedAttributeTests(AppFixture app) : WithRe
         var afterFourth = Values(await App.UserAttributesOf(customer), s);
         await App.CatchUpDaemon();
         var settled = Values(await App.UserAttributesOf(customer), s);
-        foreach (var key in fourth.Keys.Where(k => !k.StartsWith("average_") && !k.StartsWith("first_sku_")))
-        {
-            afterFourth[key].ShouldBe(fourth[key], key);
-            settled[key].ShouldBe(fourth[key], key);
-        }
+        Synchronous(afterFourth).ShouldBe(Synchronous(fourth));
+        Synchronous(settled).ShouldBe(Synchronous(fourth), "the daemon agrees with the writer");
     }
 }
