@@ -152,4 +152,36 @@ public sealed class SynchronousCalculatedAttributeTests(AppFixture app) : WithRe
         Synchronous(afterFourth).ShouldBe(Synchronous(fourth));
         Synchronous(settled).ShouldBe(Synchronous(fourth), "the daemon agrees with the writer");
     }
+
+    [Fact]
+    public async Task a_seed_another_writer_appends_shows_once_the_daemon_has_it_and_the_next_batch_counts_on_top_of_it()
+    {
+        var s = Guid.NewGuid().ToString("N")[..8];
+        var name = $"Login{s}";
+        var today = DateTimeOffset.UtcNow.UtcDateTime.Date;
+        await App.ActiveCalculatedAttribute($"logins_{s}", Definition("count", name).Replace(
+            "\"calculation_type\"", $"\"seeding\": {{ \"cutoff_date\": \"{today:yyyy-MM-dd}T00:00:00Z\" }}, \"calculation_type\""));
+        await NewOutputAsync();
+        await App.Connect(AppFixture.ForwardingInput, OutputId);
+        var customer = Api.NewId("sync-seed");
+        var now = DateTimeOffset.UtcNow;
+
+        await Send(customer, Purchase(name, now, 1, "a", "1"));
+        (await App.UserAttributesOf(customer))[$"logins_{s}"]!.GetValue<string>().ShouldBe("1");
+        using (var seeded = await App.PostBatch($$"""
+            { "environment": "development", "identities": { "customer_id": "{{customer}}" },
+              "calculated_attributes": { "workspace": [ { "attribute_name": "logins_{{s}}", "calculation_type": "count", "cutoff_date": "{{today:yyyy-MM-dd}}", "seed": { "value": 10 } } ] } }
+            """, "/v2/calculatedattributes"))
+            seeded.StatusCode.ShouldBe(System.Net.HttpStatusCode.Accepted);
+        // The seed is on the stream, not in the writer's state: the projection's value is taken once it has folded more.
+        await App.CatchUpDaemon();
+        (await App.UserAttributesOf(customer))[$"logins_{s}"]!.GetValue<string>().ShouldBe("11");
+
+        // The next batch: the writer folds what others appended since its state (the seed), then the batch.
+        await Send(customer, Purchase(name, now.AddSeconds(1), 2, "a", "1"));
+        (await App.UserAttributesOf(customer))[$"logins_{s}"]!.GetValue<string>().ShouldBe("12");
+        await Waiting.Until(() => Task.FromResult(Receiver.BatchesOf(customer).Count == 2), "the forwarded batches");
+        Forwarded(customer, 1)["user_attributes"]![$"logins_{s}"]!.GetValue<string>().ShouldBe("1");
+        Forwarded(customer, 2)["user_attributes"]![$"logins_{s}"]!.GetValue<string>().ShouldBe("12");
+    }
 }
