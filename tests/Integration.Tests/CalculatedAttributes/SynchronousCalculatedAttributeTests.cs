@@ -184,4 +184,27 @@ public sealed class SynchronousCalculatedAttributeTests(AppFixture app) : WithRe
         Forwarded(customer, 1)["user_attributes"]![$"logins_{s}"]!.GetValue<string>().ShouldBe("1");
         Forwarded(customer, 2)["user_attributes"]![$"logins_{s}"]!.GetValue<string>().ShouldBe("12");
     }
+
+    private async Task<long> SynchronousRows(long mpid)
+    {
+        await using var command = App.Db.CreateCommand($"select count(*) from {App.Schema}.ep_sync_calculations where mpid = $1");
+        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = mpid });
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
+    public async Task an_erasure_deletes_the_persons_synchronous_state_with_the_rest()
+    {
+        var s = Guid.NewGuid().ToString("N")[..8];
+        var name = $"Erased{s}";
+        await App.ActiveCalculatedAttribute($"erased_count_{s}", Definition("count", name));
+        var customer = Api.NewId("sync-erase");
+        await Send(customer, Purchase(name, DateTimeOffset.UtcNow, 1, "a", "1"));
+        var mpid = (await App.ProfileOf(customer))["mpid"]!.GetValue<long>();
+        (await SynchronousRows(mpid)).ShouldBe(1);
+
+        await DataSubjectRequests.EraseCustomerAsync(App, customer);
+
+        (await SynchronousRows(mpid)).ShouldBe(0);
+    }
 }
