@@ -1,5 +1,7 @@
 // Calculated attributes for build/bench-calculated-attributes, through the Platform API as a user would:
 //   BENCH_MODE=ca-define      creates and activates the live definitions (before the load), waits until ready;
+//   BENCH_MODE=ca-sync-define creates and activates BENCH_SYNC_CALCS (1-3) synchronous definitions over the events of
+//                             build/perf/ingest.lua (part h's h2 load), waits until ready (issue 16 §7's cost);
 //   BENCH_MODE=ca-initialise  creates and activates one more definition over the stored events and times its
 //                             initialisation by replay (calculating → ready), polling its status and progress.
 using System.Diagnostics;
@@ -21,6 +23,14 @@ static class CalculatedAttributesBench
         ("screens_seen", """{ "data_point": { "type": "event", "event_type": "screen_view", "event_name": "Search", "attribute_name": "step" }, "calculation_type": "unique_list", "time_period": { "type": "within", "within": 4, "within_unit": "weeks" } }"""),
     ];
 
+    /// <summary>Synchronous types (issue 16 §7) over what build/perf/ingest.lua sends, so each batch has events they count.</summary>
+    private static readonly (string Name, string Definition)[] Synchronous =
+    [
+        ("carts_30d", """{ "data_point": { "type": "event", "event_type": "custom_event", "event_name": "Added to Cart" }, "calculation_type": "count", "time_period": { "type": "within", "within": 30, "within_unit": "days" } }"""),
+        ("checkout_value_30d", """{ "data_point": { "type": "event", "event_type": "custom_event", "event_name": "Checkout Started", "attribute_name": "price" }, "calculation_type": "sum", "time_period": { "type": "within", "within": 30, "within_unit": "days" } }"""),
+        ("categories_viewed", """{ "data_point": { "type": "event", "event_type": "custom_event", "event_name": "Viewed Product", "attribute_name": "category" }, "calculation_type": "unique_list", "time_period": { "type": "within", "within": 4, "within_unit": "weeks" } }"""),
+    ];
+
     private const string Initialised =
         """{ "data_point": { "type": "event", "event_type": "commerce_event", "custom_event_type": "purchase", "attribute_name": "price", "attribute_category": "product_attribute", "use_product_quantity": true }, "calculation_type": "average", "time_period": { "type": "within", "within": 30, "within_unit": "days" } }""";
 
@@ -33,9 +43,10 @@ static class CalculatedAttributesBench
         var run = Guid.NewGuid().ToString("N")[..6];
         var results = new StringBuilder();
 
-        if (mode == "ca-define")
+        if (mode is "ca-define" or "ca-sync-define")
         {
-            foreach (var (name, definition) in Live)
+            var count = int.TryParse(Environment.GetEnvironmentVariable("BENCH_SYNC_CALCS"), out var n) ? Math.Clamp(n, 1, Synchronous.Length) : Synchronous.Length;
+            foreach (var (name, definition) in mode == "ca-define" ? Live : Synchronous.Take(count))
             {
                 var id = await CreateAndActivateAsync(http, $"{name}_{run}", definition);
                 await UntilReadyAsync(http, id, _ => { });

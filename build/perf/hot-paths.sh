@@ -10,7 +10,9 @@
 #      people created in h5; then by MPID over 1,000 of them while those 1,000 are written (4 connections), with a
 #      read-after-write probe (a fresh attribute value posted, then read back at once);
 #   h2 single-batch ingestion: POST /v2/events, one batch of 5 events per request (build/perf/ingest.lua), random users
-#      among 100,000, at each BENCH_HOT_CONNECTIONS; durability: every 202 is a stored batch;
+#      among 100,000, at each BENCH_HOT_CONNECTIONS; durability: every 202 is a stored batch; with BENCH_SYNC_CALCS=N
+#      (1-3) the same again after N synchronous calculated attributes over those events were activated (issue 16 §7:
+#      computed in the ingestion transaction), printed as a share of plain h2 at the same connections;
 #   h6 native SDK uploads: POST /v2/demo-android-key/events, a realistic Android batch of BENCH_NATIVE_MSGS (20) messages
 #      per request, gzipped and signed beforehand (build/perf/native-batches.js from the fixtures), each batch new,
 #      16 connections; events/s as a share of the raw ingest limit at 16 clients, statements and Host CPU per batch;
@@ -170,6 +172,21 @@ if [ "$STORED" -ge "$ANSWERED" ]; then H2_DURABLE="ok: $ANSWERED batches answere
 else H2_DURABLE="FAILED: $ANSWERED answered 2xx, only $STORED stored"; HOT_RC=1; DURABLE=FAILED; fi
 echo "  durability: $H2_DURABLE"
 echo "  Host RSS after (h2): $(rss_mb) MB"
+if [ "${BENCH_SYNC_CALCS:-0}" -gt 0 ]; then
+  say "(h2) again with $BENCH_SYNC_CALCS synchronous calculated attribute(s) over the load's events (BENCH_SYNC_CALCS; computed in the ingestion transaction)"
+  BENCH_MODE=ca-sync-define BENCH_SYNC_CALCS="$BENCH_SYNC_CALCS" BENCH_URL="$HOT_BASE/" dotnet "$BENCH_DLL" || HOT_RC=$?
+  for c in $HOT_CONNS; do
+    KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-ingest-sync-warm-$c.json" "$PERF/http-load.sh" -c "$c" -d "$HOT_WARMUP" "$HOT_BASE" >/dev/null 2>&1
+    psql_q -c "select pg_stat_statements_reset()" >/dev/null
+    KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-ingest-sync-$c.json" "$PERF/http-load.sh" -c "$c" -d "$HOT_SECONDS" "$HOT_BASE" 2>&1 | grep '^RESULT\|^wrk' || true
+    j="$DIR/h-ingest-sync-$c.json"; eps="$(jget "$j" 'j.ok_units_per_s.toFixed(0)')"; plain="$(jget "$DIR/h-ingest-$c.json" 'j.ok_units_per_s.toFixed(0)')"
+    [ "$(jget "$j" 'j.non2xx')" = 0 ] || HOT_RC=1
+    echo "  $c connections, $BENCH_SYNC_CALCS sync CA: $eps events/s, p50 $(jget "$j" 'j.p50_ms.toFixed(1)') ms, p99 $(jget "$j" 'j.p99_ms.toFixed(1)') ms, non-2xx $(jget "$j" 'j.non2xx'); plain h2 $plain events/s → $(pct "$eps" "$plain")"
+    echo "  statements per batch (pg_stat_statements calls / batches): $(awk -v c="$(pg_calls)" -v n="$(jget "$j" 'j.requests')" 'BEGIN { printf "%.1f", (n > 0 ? c / n : 0) }')"
+    top_statements "$DIR/h-ingest-sync-$c-statements.tsv" 8
+    hot_row "/v2/events 1 x 5 events + $BENCH_SYNC_CALCS sync CA, $c conns" "$eps events/s" "$(jget "$j" 'j.p50_ms.toFixed(1)')" "$(jget "$j" 'j.p99_ms.toFixed(1)')" "$plain events/s (h2)" "$(pct "$eps" "$plain")$( [ "$(jget "$j" 'j.non2xx')" = 0 ] || echo " NON-2XX $(jget "$j" 'j.non2xx')")"
+  done
+fi
 fi
 
 # ---------------------------------------------------------------------------------------- h6 native SDK uploads

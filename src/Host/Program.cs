@@ -67,6 +67,7 @@ builder.Services.AddMarten(services =>
         if (builder.Configuration.GetValue<int?>("EventProfiles:Calculations:FastPollingMs") is { } fast) opts.Projections.FastPollingTime = TimeSpan.FromMilliseconds(fast);
         if (builder.Configuration.GetValue<int?>("EventProfiles:Calculations:SlowPollingMs") is { } slow) opts.Projections.SlowPollingTime = TimeSpan.FromMilliseconds(slow);
         opts.AddIngestionTables();
+        EventProfiles.Commands.CalculatedAttributes.SynchronousCalculationsStorage.AddSynchronousCalculationTables(opts);
         opts.AddIdentityDocuments();
         opts.AddForwarding();
         opts.AddAudienceDocuments();

@@ -52,7 +52,9 @@ public sealed record InitialisationResource(
 
 /// <summary>
 /// A calculated attribute as the Platform API returns it (§A1), plus <c>status</c> (draft, calculating, ready, inactive)
-/// and <c>initialization</c> progress, which mParticle shows only in its UI.
+/// and <c>initialization</c> progress, which mParticle shows only in its UI, and <c>calculation_mode</c> (issue 16 §7):
+/// <c>sync</c> (count, sum, minimum, maximum, last value, last timestamp, unique list: the batch's own events count in
+/// its enrichment and in a read right after its 202) or <c>async</c> (the others), as the product documents per type.
 /// </summary>
 public sealed record CalculatedAttributeResource(
     [property: JsonPropertyName("id")] int Id,
@@ -62,6 +64,7 @@ public sealed record CalculatedAttributeResource(
     [property: JsonPropertyName("active_definition")] Definition? ActiveDefinition,
     [property: JsonPropertyName("audience_count")] int AudienceCount,
     [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("calculation_mode")] string CalculationMode,
     [property: JsonPropertyName("initialization")] InitialisationResource? Initialization,
     [property: JsonPropertyName("created_by")] string CreatedBy,
     [property: JsonPropertyName("created_on")] DateTimeOffset CreatedOn,
@@ -78,7 +81,7 @@ public sealed record CalculatedAttributeResource(
             current.EventsTotal, current.EventsDone, current.People,
             current.IsFinished ? 100 : current.EventsTotal == 0 ? 0 : Math.Round(100.0 * current.EventsDone / current.EventsTotal, 1),
             current.StartedAt, current.FinishedAt);
-        return new CalculatedAttributeResource(ca.Id, ca.Name, ca.Description, ca.DraftDefinition, ca.ActiveDefinition, 0, status, progress,
+        return new CalculatedAttributeResource(ca.Id, ca.Name, ca.Description, ca.DraftDefinition, ca.ActiveDefinition, 0, status, CalculationModes.Of(ca), progress,
             ca.CreatedBy, ca.CreatedOn, ca.LastModifiedBy, ca.LastModifiedOn, ca.ActivatedBy, ca.ActivatedOn);
     }
 

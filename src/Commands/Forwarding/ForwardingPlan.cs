@@ -30,8 +30,9 @@ public sealed class ForwardingPlan
     private readonly EnrichmentDefinitionsCache _definitions;
 
     /// <summary>An enriched batch waiting for its calculated attributes, then for its connections' filters.</summary>
+    /// <param name="Synchronous">The person's synchronous calculated attributes right after this batch (issue 16 §7), when any are active.</param>
     private sealed record Outbound(JsonObject Batch, IReadOnlyList<Connection> Connections, WorkspaceProfile Workspace, int WorkspaceId,
-        long Mpid, Guid BatchId, string Input, string Environment);
+        long Mpid, Guid BatchId, string Input, string Environment, SynchronousCalculations? Synchronous = null);
 
     private ForwardingPlan(ILookup<string, Connection> connections, LiveStream live, TimeProvider clock, EnrichmentDefinitionsCache definitions)
     {
@@ -62,20 +63,22 @@ public sealed class ForwardingPlan
     /// <summary>How many deliveries the last <see cref="EnlistAsync"/> put into the transaction.</summary>
     public int Deliveries => _deliveries.Count;
 
-    public void Add(ParsedBatch batch, string input, string environment, Profile? before, Profile after, IReadOnlyList<object> decided, BatchOrigin origin)
+    public void Add(ParsedBatch batch, string input, string environment, Profile? before, Profile after, IReadOnlyList<object> decided, BatchOrigin origin,
+        SynchronousCalculations? synchronous = null)
     {
         _afterCommit.Add(() => _live.Inbound(input, after.Mpid, origin.BatchId, environment, () => AsReceived(batch), batch.Warnings));
 
         var connections = _connections[input].ToList();
         if (connections.Count == 0) return;
         if (OutboundBatch.Build(batch, before, after, decided, origin) is not { } outbound) return;
-        _outbound.Add(new Outbound(outbound, connections, after.Workspace(origin.WorkspaceId), origin.WorkspaceId, after.Mpid, origin.BatchId, input, environment));
+        _outbound.Add(new Outbound(outbound, connections, after.Workspace(origin.WorkspaceId), origin.WorkspaceId, after.Mpid, origin.BatchId, input, environment, synchronous));
     }
 
     /// <summary>
     /// Adds the people's calculated attributes to their outbound batches (a calculated attribute replaces a user
     /// attribute of the same name, §A7), then puts the deliveries, filtered per connection, into the session's transaction
-    /// (durable queue rows and counters). Calculated attributes come from the async projection: they reflect events the
+    /// (durable queue rows and counters). Synchronous calculated attributes come from the writer's own fold, right after
+    /// this batch (its own events counted, issue 16 §7); the others from the async projection: they reflect events the
     /// daemon has applied, so this batch's own events show up from the next batch on (mParticle's "async" behaviour).
     /// </summary>
     public async Task EnlistAsync(IDocumentSession session, IWolverineRuntime runtime)
@@ -124,7 +127,7 @@ public sealed class ForwardingPlan
         foreach (var o in _outbound)
         {
             var person = liveByMpid.GetValueOrDefault(o.Mpid);
-            var values = VisibleCalculatedValues.Combine(definitions.Where(d => d.WorkspaceId == o.WorkspaceId), person, initialisedByMpid[o.Mpid], now);
+            var values = VisibleCalculatedValues.Combine(definitions.Where(d => d.WorkspaceId == o.WorkspaceId), person, initialisedByMpid[o.Mpid], now, o.Synchronous);
             if (values.Count > 0)
             {
                 var attributes = o.Batch["user_attributes"] as JsonObject ?? [];

@@ -1,6 +1,8 @@
+using EventProfiles.Commands.CalculatedAttributes;
 using EventProfiles.Commands.Forwarding;
 using EventProfiles.Commands.Privacy;
 using EventProfiles.Commands.Streams;
+using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Forwarding;
 using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Ingestion;
@@ -21,6 +23,7 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
 {
     private readonly string _schema = store.Options.DatabaseSchemaName;
     private readonly GroupAppend _append = new(store, identity);
+    private readonly SynchronousCalculationsStorage _synchronous = new(store);
 
     /// <summary>Returns the number of streams written; throws if the transaction did not commit.</summary>
     public async Task<int> CommitAsync(IReadOnlyList<PendingBatch> pending)
@@ -61,12 +64,15 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
             appends.Add(new StreamAppend(mpid, version, events, after[mpid]));
         }
         _append.Queue(session, appends);
+        // Synchronous calculated attributes (issue 16 §7): only while one is active, one more round trip (time, states
+        // caught up with the streams) and one more statement (the states), so the batch's enrichment counts its own events.
+        var synchronous = await SynchronousAsync(connection, session, outcome, loaded);
         IngestionStorage.QueueDedupeRows(session, _schema, outcome);
         foreach (var d in outcome.Batches)
         {
             var b = d.Batch;
             forwarding.Add(b.Parsed, b.Input.Name, b.Environment, d.Before, d.After, d.Events,
-                new BatchOrigin(b.Input.Workspace.Id, b.BatchId, b.ReceivedAt, b.Channel, b.IsHistorical));
+                new BatchOrigin(b.Input.Workspace.Id, b.BatchId, b.ReceivedAt, b.Channel, b.IsHistorical), synchronous?.ByBatch.GetValueOrDefault(b.BatchId));
         }
         await forwarding.EnlistAsync(session, runtime);
 
@@ -74,6 +80,18 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
         await session.SaveChangesAsync(CancellationToken.None);
         forwarding.Committed();
         return outcome.Streams.Count;
+    }
+
+    private async Task<SynchronousOutcome?> SynchronousAsync(NpgsqlConnection connection, IDocumentSession session, GroupOutcome outcome,
+        IngestionStorage.GroupLoad loaded)
+    {
+        var active = CalculationModes.Synchronous((await definitions.GetAsync(CancellationToken.None)).Attributes);
+        if (active.Count == 0) return null;
+        var existing = loaded.Streams.Where(s => s.Value.Version > 0).ToDictionary(s => s.Key, s => s.Value.Version);
+        var (storedAt, states) = await _synchronous.LoadAsync(connection, existing.Keys, active);
+        var result = SynchronousGroup.Fold(outcome, existing, states, storedAt, active, SynchronousCalculationsStorage.IsFolded);
+        _synchronous.Queue(session, result.States);
+        return result;
     }
 
     /// <summary>The group's source_message_ids in streams that exist; a profile created by this group holds none yet.</summary>

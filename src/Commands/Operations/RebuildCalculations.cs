@@ -82,6 +82,10 @@ public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource d
             }
             session.Store(state);
         }
+        // The synchronous part (issue 16 §7) is folded again from the stream by each person's next batch; until then
+        // reads take the rebuilt documents.
+        session.QueueSqlCommand(CalculatedAttributes.SynchronousCalculationsStorage.DeleteSql(store.Options.DatabaseSchemaName),
+            keys.Select(k => long.Parse(k, CultureInfo.InvariantCulture)).ToArray());
         await session.SaveChangesAsync(ct);
         return events.Count;
     }

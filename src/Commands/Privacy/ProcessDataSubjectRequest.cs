@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EventProfiles.Commands.Audiences;
+using EventProfiles.Commands.CalculatedAttributes;
 using EventProfiles.Commands.Forwarding;
 using EventProfiles.Commands.Identity;
 using EventProfiles.Commands.Ingestion;
@@ -218,6 +219,9 @@ public static class ProcessDataSubjectRequestHandler
             session.QueueSqlCommand($"delete from {schema}.{IngestionStorage.MessagesTable} where mpid = any(?)", wholeIds);
             session.QueueSqlCommand($"delete from {schema}.{IngestionStorage.RequestsTable} where mpid = any(?)", wholeIds);
         }
+        // Synchronous calculated attributes: gone with the person; for a workspace's part, folded again from what is left.
+        if (whole.Count > 0 || part.Count > 0)
+            session.QueueSqlCommand(SynchronousCalculationsStorage.DeleteSql(schema), whole.Concat(part).Distinct().ToArray());
 
         if (part.Count > 0 && workspaceId is { } w)
             await ErasePartAsync(session, part, w, events, wsAudiences, directory, now, ct);

@@ -40,7 +40,8 @@ public static class ComputedProfileQuery
         Combine(await pending.Live, await pending.Initialised, await pending.StandardMembers, attributes, audiences, workspaceId, now);
 
     public static ComputedProfile Combine(PersonCalculations? person, IEnumerable<InitialisedCalculation> initialised, IEnumerable<Audiences.AudienceMember> standardMembers,
-        IEnumerable<CalculatedAttribute> attributes, IEnumerable<Audience> audiences, int workspaceId, DateTimeOffset now)
+        IEnumerable<CalculatedAttribute> attributes, IEnumerable<Audience> audiences, int workspaceId, DateTimeOffset now,
+        SynchronousCalculations? synchronous = null)
     {
         var inStandard = standardMembers.Select(m => m.AudienceId).ToHashSet();
         var parts = initialised as IReadOnlyCollection<InitialisedCalculation> ?? initialised.ToList();
@@ -51,7 +52,7 @@ public static class ComputedProfileQuery
             .Select(a => new AudienceMembershipView(a.Id, a.Name))
             .ToList();
         var definitions = attributes.Where(c => c.WorkspaceId == workspaceId && c.Status == CalculatedAttributeStatus.Active);
-        return new ComputedProfile(VisibleCalculatedValues.Combine(definitions, person, parts, now), memberships);
+        return new ComputedProfile(VisibleCalculatedValues.Combine(definitions, person, parts, now, synchronous), memberships);
     }
 
     /// <summary>Definitions read with the person's documents, in one round trip (for the Activity View and access requests).</summary>

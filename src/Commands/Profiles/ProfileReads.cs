@@ -62,11 +62,12 @@ public sealed record ProfileRead(JsonDocument? Profile, ComputedProfile? Compute
 /// </summary>
 public sealed class ProfileReader(IDocumentStore store, ProfileReadDatabase database, EnrichmentDefinitionsCache definitions)
 {
-    private const int ProfilePart = 0, LivePart = 1, InitialisedPart = 2, MembersPart = 3;
+    private const int ProfilePart = 0, LivePart = 1, InitialisedPart = 2, MembersPart = 3, SynchronousPart = 4;
     private readonly string _profiles = TableOf<Profile>(store);
     private readonly string _live = TableOf<PersonCalculations>(store);
     private readonly string _initialised = TableOf<InitialisedCalculation>(store);
     private readonly string _members = TableOf<Audiences.AudienceMember>(store);
+    private readonly string _synchronous = $"{store.Options.DatabaseSchemaName}.{CalculatedAttributes.SynchronousCalculationsStorage.Table}";
     private readonly string _identities = $"{store.Options.DatabaseSchemaName}.{IdentityIndexProjection.TableName}";
     private Statement? _byMpid, _byIdentity;
 
@@ -93,7 +94,8 @@ public sealed class ProfileReader(IDocumentStore store, ProfileReadDatabase data
         return new(person, person +
             $" union all select {LivePart}, m.mpid, l.data from m join {_live} l on l.id = m.mpid::text" +
             $" union all select {InitialisedPart}, m.mpid, i.data from m join {_initialised} i on CAST(i.data ->> 'Mpid' as bigint) = m.mpid" +
-            $" union all {MembershipsPart()}");
+            $" union all {MembershipsPart()}" +
+            $" union all select {SynchronousPart}, m.mpid, s.data from m join {_synchronous} s on s.mpid = m.mpid");
     }
 
     /// <summary>
@@ -119,6 +121,7 @@ public sealed class ProfileReader(IDocumentStore store, ProfileReadDatabase data
         PersonCalculations? live = null;
         List<InitialisedCalculation> initialised = [];
         List<Audiences.AudienceMember> members = [];
+        SynchronousCalculations? synchronous = null;
         try
         {
             while (await reader.ReadAsync(ct))
@@ -132,6 +135,7 @@ public sealed class ProfileReader(IDocumentStore store, ProfileReadDatabase data
                     case LivePart: live = serializer.FromJson<PersonCalculations>(reader, 2); break;
                     case InitialisedPart: initialised.Add(serializer.FromJson<InitialisedCalculation>(reader, 2)); break;
                     case MembersPart: members.Add(serializer.FromJson<Audiences.AudienceMember>(reader, 2)); break;
+                    case SynchronousPart: synchronous = serializer.FromJson<SynchronousCalculations>(reader, 2); break;
                 }
             }
         }
@@ -142,7 +146,7 @@ public sealed class ProfileReader(IDocumentStore store, ProfileReadDatabase data
         }
         if (!found) return null;
         var computed = snapshot is null ? null
-            : readComputed ? ComputedProfileQuery.Combine(live, initialised, members, snapshot.Attributes, snapshot.Listed, workspaceId, now)
+            : readComputed ? ComputedProfileQuery.Combine(live, initialised, members, snapshot.Attributes, snapshot.Listed, workspaceId, now, synchronous)
             : ComputedProfile.Empty;
         return new ProfileRead(profile, computed);
     }

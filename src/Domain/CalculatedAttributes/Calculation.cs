@@ -59,6 +59,15 @@ public sealed class Calculation
 
     public static Calculation For(ActiveDefinition definition) => new() { Activation = definition.Activation };
 
+    /// <summary>A copy that later observations of the original do not change (a seed is never changed in place).</summary>
+    public Calculation Copy() => new()
+    {
+        Activation = Activation,
+        Total = Total?.Copy(),
+        Buckets = Buckets is null ? null : new SortedDictionary<long, Aggregate>(Buckets.ToDictionary(b => b.Key, b => b.Value.Copy())),
+        Seed = Seed,
+    };
+
     public void Observe(ActiveDefinition definition, Observation o, DateTimeOffset now)
     {
         if (!definition.Period.IsRolling)

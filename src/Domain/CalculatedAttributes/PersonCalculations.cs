@@ -33,6 +33,11 @@ public sealed class PersonCalculations
     /// no longer count (what they counted ended with the profile, retention-and-privacy.md R3/R4).
     /// </summary>
     public long? EndedAtSequence { get; set; }
+    /// <summary>
+    /// The stream version of the last event folded in: how a reader tells whether this state or the person's
+    /// <see cref="SynchronousCalculations"/> has seen more of the stream (issue 16 §7).
+    /// </summary>
+    public long StreamVersion { get; set; }
 
     /// <summary>Membership changes found while applying the current events; sent on by the projection, never stored.</summary>
     [JsonIgnore] public List<MembershipChange> Changes { get; } = [];
@@ -73,6 +78,51 @@ public sealed class PersonCalculations
         if (AudiencesChangeAt != next) { AudiencesChangeAt = next; changed = true; }
         return changed;
     }
+
+    /// <summary>
+    /// The calculated-attribute part of folding one of the person's events, the one piece of code the async projection
+    /// and the ingestion writer's synchronous part both run (so live, rebuild and replay agree): an ageing out ends every
+    /// value, a captured event is observed by each definition it came after (<paramref name="sequence"/> beyond the
+    /// definition's <see cref="ActiveDefinition.LiveAfterSequence"/>), a seed is taken. <paramref name="now"/> is the
+    /// person's time (<see cref="CalculationTime.Now"/>). Returns the state (created when something needs one).
+    /// </summary>
+    public static PersonCalculations? FoldValues(PersonCalculations? snapshot, long mpid, object data, long sequence, DateTimeOffset now,
+        IReadOnlyList<ActiveDefinition> definitions)
+    {
+        var changed = false;
+        if (data is ProfileAgedOut && (snapshot is not null || definitions.Count > 0))
+        {
+            // Values end with the profile, Lifetime Profiles or not; memberships end on evaluation, with removal messages.
+            snapshot ??= For(mpid);
+            snapshot.AgeOut(sequence);
+        }
+        foreach (var definition in definitions)
+        {
+            if (sequence <= definition.LiveAfterSequence) continue; // initialised by replay
+            switch (data)
+            {
+                case EventCaptured captured when captured.WorkspaceId == definition.WorkspaceId:
+                    snapshot ??= For(mpid);
+                    snapshot.Observe(definition, captured, now);
+                    changed = true;
+                    break;
+                case CalculatedAttributeSeeded seed when definition.AcceptsSeed(seed):
+                    snapshot ??= For(mpid);
+                    snapshot.TakeSeed(definition, seed);
+                    changed = true;
+                    break;
+            }
+        }
+        if (changed) snapshot!.Tidy(definitions, now);
+        return snapshot;
+    }
+
+    /// <summary>A copy of the values (not the audiences): what one batch's enrichment shows when later batches of the same group follow.</summary>
+    public PersonCalculations CopyValues() => new()
+    {
+        Id = Id, Mpid = Mpid, NextChangeAt = NextChangeAt, AsOf = AsOf, EndedAtSequence = EndedAtSequence, StreamVersion = StreamVersion,
+        Definitions = Definitions.ToDictionary(d => d.Key, d => d.Value.Copy()),
+    };
 
     public static PersonCalculations For(long mpid) => new() { Id = StreamKey.For(mpid), Mpid = mpid };
 

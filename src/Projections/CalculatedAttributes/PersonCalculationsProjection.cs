@@ -130,38 +130,17 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
     {
         var page = _page;
         var at = TimeOf(e);
-        var now = snapshot?.AsOf is { } asOf && asOf > at ? asOf : at;
+        var now = CalculationTime.Now(snapshot, at);
         var mpid = long.Parse(id, System.Globalization.CultureInfo.InvariantCulture);
-        var changed = false;
-        if (e.Data is ProfileAgedOut && (snapshot is not null || page.Definitions.Count > 0))
-        {
-            // Values end with the profile, Lifetime Profiles or not; memberships end below, with removal messages.
-            snapshot ??= PersonCalculations.For(mpid);
-            snapshot.AgeOut(e.Sequence);
-        }
-        foreach (var definition in page.Definitions)
-        {
-            if (e.Sequence <= definition.LiveAfterSequence) continue; // initialised by replay
-            switch (e.Data)
-            {
-                case EventCaptured captured when captured.WorkspaceId == definition.WorkspaceId:
-                    snapshot ??= PersonCalculations.For(mpid);
-                    snapshot.Observe(definition, captured, now);
-                    if (definition.Patterns.TakeExhaustedNotice())
-                        // The one worker serves every workspace: a pattern this slow is cut off, and its owner told why.
-                        _logger?.LogWarning(
-                            "Calculated attribute {Id} ({Name}, workspace {WorkspaceId}): its pattern condition timed out {TimedOut} times in one page of events; for the rest of the page it counts as not matched. Simplify the pattern.",
-                            definition.Id, definition.Name, definition.WorkspaceId, definition.Patterns.TimedOut);
-                    changed = true;
-                    break;
-                case CalculatedAttributeSeeded seed when definition.AcceptsSeed(seed):
-                    snapshot ??= PersonCalculations.For(mpid);
-                    snapshot.TakeSeed(definition, seed);
-                    changed = true;
-                    break;
-            }
-        }
-        if (changed) snapshot!.Tidy(page.Definitions, now);
+        // The values: the Domain fold the ingestion writer's synchronous part runs too (issue 16 §7).
+        snapshot = PersonCalculations.FoldValues(snapshot, mpid, e.Data, e.Sequence, now, page.Definitions);
+        if (e.Data is EventCaptured)
+            foreach (var definition in page.Definitions)
+                if (definition.Patterns.TakeExhaustedNotice())
+                    // The one worker serves every workspace: a pattern this slow is cut off, and its owner told why.
+                    _logger?.LogWarning(
+                        "Calculated attribute {Id} ({Name}, workspace {WorkspaceId}): its pattern condition timed out {TimedOut} times in one page of events; for the rest of the page it counts as not matched. Simplify the pattern.",
+                        definition.Id, definition.Name, definition.WorkspaceId, definition.Patterns.TimedOut);
 
         if ((page.Audiences.Count > 0 || snapshot?.Audiences.Count > 0) && page.Profiles.TryGetValue(mpid, out var profile)
             && (AudienceRelevance.IsRelevant(page.Audiences, e.Data) || snapshot?.Audiences.Count > page.Audiences.Count))
@@ -171,18 +150,13 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
             if (state.EvaluateAudiences(page.Audiences, person => Facts(person, profile, page, now), now) || state.Audiences.Count > 0) snapshot = state;
         }
         snapshot?.Advance(now);
+        if (snapshot is not null) snapshot.StreamVersion = e.Version;
         // An empty state is not worth a row (unless it records that the person's earlier values ended).
         return snapshot is { Definitions.Count: 0, Audiences.Count: 0, EndedAtSequence: null } ? null : snapshot;
     }
 
     /// <summary>The time an event shows: a clock event's own time (the scheduler's, the sweep's), otherwise when it was stored.</summary>
-    public static DateTimeOffset TimeOf(IEvent e) => e.Data switch
-    {
-        AudiencesReevaluationDue due => due.At,
-        ProfileAgedOut agedOut => agedOut.At,
-        ProfileReactivated back => back.At,
-        _ => e.Timestamp,
-    };
+    public static DateTimeOffset TimeOf(IEvent e) => CalculationTime.Of(e.Data, e.Timestamp);
 
     private static PersonFacts Facts(PersonCalculations person, Profile profile, PageContext page, DateTimeOffset now) =>
         PersonFactsFor.Person(profile, person, page.Initialised[person.Mpid].ToList(), page.Visible, now);
@@ -333,16 +307,22 @@ public static class AudienceMemberships
 /// <summary>Combining a person's live and replayed parts into the values of the visible (not audience-owned) calculated attributes.</summary>
 public static class VisibleCalculatedValues
 {
+    /// <param name="synchronous">
+    /// The person's synchronous part (issue 16 §7): it gives a synchronous definition's live part instead of the
+    /// projection's <paramref name="live"/> when it has seen at least as much of the stream (never both: no double count).
+    /// </param>
     public static IReadOnlyDictionary<string, CalculatedValue> Combine(
-        IEnumerable<CalculatedAttribute> attributes, PersonCalculations? live, IEnumerable<InitialisedCalculation> initialised, DateTimeOffset now)
+        IEnumerable<CalculatedAttribute> attributes, PersonCalculations? live, IEnumerable<InitialisedCalculation> initialised, DateTimeOffset now,
+        SynchronousCalculations? synchronous = null)
     {
         var values = new SortedDictionary<string, CalculatedValue>(StringComparer.Ordinal);
         var replayedParts = initialised.ToList();
         foreach (var definition in attributes.Where(a => a.OwnerAudienceId is null).Select(a => a.Computed()).OfType<ActiveDefinition>())
         {
-            var replayed = live?.CountsReplayOf(definition) == false ? null
+            var own = synchronous is not null && synchronous.Serves(definition, live) ? synchronous.Values : live;
+            var replayed = own?.CountsReplayOf(definition) == false ? null
                 : replayedParts.FirstOrDefault(i => i.DefinitionId == definition.Id && i.Activation == definition.Activation)?.Calculation;
-            var current = live?.Definitions.GetValueOrDefault(definition.Id);
+            var current = own?.Definitions.GetValueOrDefault(definition.Id);
             if (Domain.CalculatedAttributes.CalculatedAttributeValues.ValueAt(definition, now, replayed, current) is { } value) values[definition.Name] = value;
         }
         return values;

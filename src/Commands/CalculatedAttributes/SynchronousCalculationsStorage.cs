@@ -1,0 +1,117 @@
+using System.Text.Json;
+using EventProfiles.Domain.CalculatedAttributes;
+using EventProfiles.Domain.Profiles;
+using EventProfiles.Projections.CalculatedAttributes;
+using Marten;
+using Npgsql;
+using Weasel.Postgresql.Tables;
+
+namespace EventProfiles.Commands.CalculatedAttributes;
+
+/// <summary>
+/// Where the synchronous calculated attributes live (issue 16 §7): one row per person, <see cref="SynchronousCalculations"/>,
+/// written only by the ingestion writer in the transaction that appends the person's events, under the stream lock.
+/// Our own table, created with the rest of the schema; the state is stored with Marten's serializer.
+/// </summary>
+public sealed class SynchronousCalculationsStorage
+{
+    public const string Table = "ep_sync_calculations";
+
+    private readonly string _table;
+    private readonly string _events;
+    private readonly ISerializer _serializer;
+    /// <summary>Marten's type names of the events the projection reads, and their .NET types.</summary>
+    private readonly Dictionary<string, Type> _folded;
+
+    public SynchronousCalculationsStorage(IDocumentStore store)
+    {
+        var schema = store.Options.DatabaseSchemaName;
+        _table = $"{schema}.{Table}";
+        _events = $"{schema}.mt_events";
+        _serializer = store.Options.Serializer();
+        var events = ((DocumentStore)store).Events;
+        _folded = PersonCalculationsProjection.EverythingCalculated.ToDictionary(t => events.EventMappingFor(t).EventTypeName, t => t);
+    }
+
+    public static StoreOptions AddSynchronousCalculationTables(StoreOptions opts)
+    {
+        var table = new Table($"{opts.DatabaseSchemaName}.{Table}");
+        table.AddColumn<long>("mpid").AsPrimaryKey();
+        table.AddColumn<long>("stream_version").NotNull();
+        // The activations the state was folded for (a JSON array of strings), compared with @> by the load.
+        table.AddColumn("activations", "jsonb").NotNull();
+        table.AddColumn("data", "jsonb").NotNull();
+        opts.Storage.ExtendedSchemaObjects.Add(table);
+        return opts;
+    }
+
+    /// <summary>Whether the event is one the projection folds (the synchronous part folds the same ones).</summary>
+    public static bool IsFolded(object data) => PersonCalculationsProjection.EverythingCalculated.Contains(data.GetType());
+
+    /// <summary>
+    /// ONE round trip in the writer's transaction, under the streams' locks: the time the group's events will be stored
+    /// with (the transaction's, as GroupAppend writes it), and for each existing stream its state caught up with the
+    /// stream — the stored row when it was folded for every current definition, then the stream's events after it of the
+    /// types the projection reads (events other writers appended: seeds, ageing out, imports, identities), folded with
+    /// their own positions and stored times. A row folded for other activations is ignored and the state folded again
+    /// from the stream (from the earliest activation's position).
+    /// </summary>
+    public async Task<(DateTimeOffset StoredAt, Dictionary<long, SynchronousCalculations> States)> LoadAsync(
+        NpgsqlConnection connection, IReadOnlyCollection<long> existing, IReadOnlyList<ActiveDefinition> definitions)
+    {
+        var activations = JsonSerializer.Serialize(definitions.Select(d => d.Activation.ToString()).ToArray());
+        var mpids = existing.ToArray();
+        await using var batch = connection.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("select (now() at time zone 'utc')::timestamptz"));
+        batch.BatchCommands.Add(Command($"select data from {_table} where mpid = any($1) and activations @> $2::jsonb", mpids, activations));
+        batch.BatchCommands.Add(Command(
+            $"select k.mpid, e.version, e.seq_id, e.type, e.data, e.timestamp from unnest($1::bigint[]) k(mpid) " +
+            $"join {_events} e on e.stream_id = k.mpid::text " +
+            $"left join {_table} s on s.mpid = k.mpid and s.activations @> $2::jsonb " +
+            "where e.version > coalesce(s.stream_version, 0) and e.seq_id > $3 and e.type = any($4) order by k.mpid, e.version",
+            mpids, activations, definitions.Min(d => d.LiveAfterSequence), _folded.Keys.ToArray()));
+
+        await using var reader = await batch.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        var storedAt = reader.GetFieldValue<DateTimeOffset>(0);
+        await reader.NextResultAsync();
+        var states = new Dictionary<long, SynchronousCalculations>();
+        while (await reader.ReadAsync())
+        {
+            var state = _serializer.FromJson<SynchronousCalculations>(reader, 0);
+            states[state.Mpid] = state;
+        }
+        await reader.NextResultAsync();
+        while (await reader.ReadAsync())
+        {
+            var mpid = reader.GetInt64(0);
+            if (!states.TryGetValue(mpid, out var state)) states[mpid] = state = SynchronousCalculations.Start(mpid, definitions);
+            var data = _serializer.FromJson(_folded[reader.GetString(3)], reader, 4);
+            state.Fold(data, reader.GetInt64(1), reader.GetInt64(2), reader.GetFieldValue<DateTimeOffset>(5), definitions);
+        }
+        return (storedAt, states);
+    }
+
+    /// <summary>Queues the states' upsert in the writer's session: one statement, committed with the events.</summary>
+    public void Queue(IDocumentSession session, IReadOnlyCollection<SynchronousCalculations> states)
+    {
+        if (states.Count == 0) return;
+        session.QueueSqlCommand(
+            $"insert into {_table} (mpid, stream_version, activations, data) " +
+            "select * from unnest(?::bigint[], ?::bigint[], ?::jsonb[], ?::jsonb[]) " +
+            "on conflict (mpid) do update set stream_version = excluded.stream_version, activations = excluded.activations, data = excluded.data",
+            states.Select(s => s.Mpid).ToArray(), states.Select(s => s.StreamVersion).ToArray(),
+            states.Select(s => JsonSerializer.Serialize(s.Activations.Select(a => a.ToString()).ToArray())).ToArray(),
+            states.Select(s => _serializer.ToJson(s)).ToArray());
+    }
+
+    /// <summary>SQL deleting the rows of these people (an erasure, a rebuild): their next batch folds them again from the stream.</summary>
+    public static string DeleteSql(string schema) => $"delete from {schema}.{Table} where mpid = any(?)";
+
+    private static NpgsqlBatchCommand Command(string sql, params object[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var p in parameters) command.Parameters.Add(new NpgsqlParameter { Value = p });
+        return command;
+    }
+}
