@@ -74,6 +74,7 @@ var marten = builder.Services.AddMarten(services =>
         opts.AddIdentityDocuments();
         opts.AddForwarding();
         opts.AddAudienceDocuments();
+        opts.Schema.For<CalculationsFeedHold>(); // an activation in progress, read by the calculations feed keeper
         opts.AddPrivacyDocuments();
         opts.AddOperationDocuments();
         opts.AddSecurityTables();
@@ -197,7 +198,7 @@ builder.Services.AddSingleton(builder.Configuration.GetSection("EventProfiles:Ca
 // ---- the calculations shard reads no events while nothing is calculated (a look once a second; 0 = always read everything)
 builder.Services.AddSingleton<CalculationsShard>(); // stops and starts the shard wherever it runs (Wolverine's agent controls)
 builder.Services.AddSingleton(sp => new CalculationsFeedKeeper(sp.GetRequiredService<CalculationsShard>(), sp.GetRequiredService<Marten.IDocumentStore>(), dataSource,
-    TimeSpan.FromMilliseconds(builder.Configuration.GetValue("EventProfiles:Calculations:FeedCheckMs", 1_000)),
+    TimeSpan.FromMilliseconds(builder.Configuration.GetValue("EventProfiles:Calculations:FeedCheckMs", 1_000)), sp.GetRequiredService<TimeProvider>(),
     sp.GetRequiredService<ILogger<CalculationsFeedKeeper>>()));
 builder.Services.AddHostedService(sp => sp.GetRequiredService<CalculationsFeedKeeper>());
 
@@ -241,6 +242,7 @@ builder.Services.AddSingleton<RequestBodyMiddleware>();
 
 // ---- operability
 builder.Services.AddProblemDetails();
+builder.Services.AddSingleton<Draining>();
 builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 builder.Services.AddOpenApi();
 
@@ -252,6 +254,8 @@ if (tokenOptions.SigningKey is not { Length: > 0 })
 // The client address (it keys the credential throttle) from X-Forwarded-For only when a configured proxy sent it.
 if (ClientAddresses.Options(builder.Configuration) is { } forwardedHeaders) app.UseForwardedHeaders(forwardedHeaders);
 app.UseExceptionHandler();
+// On SIGTERM: new requests are answered 503 + Retry-After for EventProfiles:Nodes:DrainMs before the server stops listening.
+Draining.Start(app, TimeSpan.FromMilliseconds(builder.Configuration.GetValue("EventProfiles:Nodes:DrainMs", 0)));
 // A 4xx the framework answers with no body (no route, wrong method, unsupported media type) still gets ProblemDetails.
 app.UseStatusCodePages();
 // mParticle's CNAME path families (web SDK `domain` option) lead to the same endpoints as the direct ones.

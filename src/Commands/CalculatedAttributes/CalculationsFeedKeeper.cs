@@ -23,8 +23,11 @@ namespace EventProfiles.Commands.CalculatedAttributes;
 /// When the shard moves to another node it starts there fetching everything (<see cref="CalculationsFeed.AtStart"/>).
 /// </summary>
 public sealed class CalculationsFeedKeeper(CalculationsShard shard, IDocumentStore store, NpgsqlDataSource db, TimeSpan interval,
-    ILogger<CalculationsFeedKeeper> logger) : BackgroundService
+    TimeProvider clock, ILogger<CalculationsFeedKeeper> logger) : BackgroundService
 {
+    /// <summary>How long an activation counts as "something is calculated" before its definition is committed as active.</summary>
+    public static readonly TimeSpan ActivationHold = TimeSpan.FromSeconds(30);
+
     public const string ShardName = CalculationsShard.ShardName;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private CalculationsFeed _feed = CalculationsFeed.AtStart;
@@ -106,6 +109,14 @@ public sealed class CalculationsFeedKeeper(CalculationsShard shard, IDocumentSto
     /// </summary>
     public async Task FetchEverythingAsync(CancellationToken ct)
     {
+        // Committed before the activation takes its live start, and read by the keeper of whichever node runs the shard:
+        // until the activation has committed its definition the shard is not narrowed, or events after the live start
+        // would be read while the definition is not yet active, and skipped for it.
+        await using (var session = store.LightweightSession())
+        {
+            session.Store(new CalculationsFeedHold { Id = CalculationsFeedHold.Key, Until = clock.GetUtcNow() + ActivationHold });
+            await session.SaveChangesAsync(ct);
+        }
         if (_feed.FetchesEverything) return;
         await _gate.WaitAsync(ct);
         try
@@ -145,10 +156,12 @@ public sealed class CalculationsFeedKeeper(CalculationsShard shard, IDocumentSto
         var attributes = batch.Query<CalculatedAttribute>().Where(c => c.Status == CalculatedAttributeStatus.Active).ToList();
         var audiences = batch.Query<Audience>().Where(a => a.Kind == AudienceKinds.RealTime
             && (a.Status == AudienceStatus.Active || a.Status == AudienceStatus.Calculating)).Any();
+        var hold = batch.Load<CalculationsFeedHold>(CalculationsFeedHold.Key);
         await batch.Execute(ct);
         var live = await attributes;
         var anyAudience = await audiences;
-        return (live.Count > 0 || anyAudience, live.Count > 0 ? live.Min(a => a.LiveAfterSequence) : null);
+        var activating = (await hold)?.Until > clock.GetUtcNow();
+        return (live.Count > 0 || anyAudience || activating, live.Count > 0 ? live.Min(a => a.LiveAfterSequence) : null);
     }
 
     /// <summary>The stopped shard's position, read until two reads agree (a page in flight when it stopped may still commit).</summary>
@@ -171,4 +184,12 @@ public sealed class CalculationsFeedKeeper(CalculationsShard shard, IDocumentSto
         command.Parameters.AddWithValue(ShardName);
         return Convert.ToInt64(await command.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
     }
+}
+
+/// <summary>An activation in progress (on any node): the calculations shard is not narrowed before <see cref="Until"/>.</summary>
+public sealed class CalculationsFeedHold
+{
+    public const string Key = "activation";
+    public string Id { get; set; } = Key;
+    public DateTimeOffset Until { get; set; }
 }
