@@ -125,6 +125,11 @@ public class TwoNodeTests(AppFixture app, ITestOutputHelper output)
         await Waiting.Until(async () => (await survivorAdmin.GetFromJsonAsync<JsonObject>($"/api/admin/jobs/{job}"))!["status"]!.GetValue<string>() == "completed",
             "the calculations rebuild to complete", 90);
         (await CalculationsOfAsync(customers)).ShouldBe(live, "rebuilt equals live");
+        // The rebuild paused the shard through a restriction; lifting it started the shard again: a new event is counted.
+        var afterRebuild = Api.NewId("node-after");
+        using (var response = await client.SendAsync(Batch(afterRebuild, eventName))) response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        await Waiting.Until(async () => (await UserAttributesAsync(client, token, afterRebuild))[attribute]?.ToString() == "1",
+            "the resumed shard to count an event sent after the rebuild", 60);
 
         // A graceful stop (SIGTERM) under load: what was answered 202 is stored; new work is refused (503 + Retry-After)
         // while the node drains, and not taken once it stopped listening.
