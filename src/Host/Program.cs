@@ -56,7 +56,11 @@ builder.Services.AddSingleton(dataSource);
 // The Profile API reads through a pool of its own that skips the per-checkout reset (ProfileReadDatabase says why that is safe).
 builder.Services.AddSingleton(ProfileReadDatabase.For(connectionString));
 builder.Services.AddSingleton<ProfileReader>();
-builder.Services.AddMarten(services =>
+// Nodes: Balanced (the default) lets several Hosts share one database; Wolverine elects a leader, recovers a dead
+// node's envelopes and runs each async shard as an agent on exactly one node. Solo is for one node only (docs/operations.md, "Scaling out").
+var durability = builder.Configuration.GetValue("EventProfiles:Durability", DurabilityMode.Balanced);
+var wolverineRunsTheShards = durability == DurabilityMode.Balanced;
+var marten = builder.Services.AddMarten(services =>
     {
         var opts = new StoreOptions();
         opts.Connection(dataSource);
@@ -71,16 +75,18 @@ builder.Services.AddMarten(services =>
         opts.AddIdentityDocuments();
         opts.AddForwarding();
         opts.AddAudienceDocuments();
+        opts.Schema.For<CalculationsFeedHold>(); // an activation in progress, read by the calculations feed keeper
         opts.AddPrivacyDocuments();
         opts.AddOperationDocuments();
         opts.AddSecurityTables();
         return opts;
     })
     .UseLightweightSessions()
-    .ApplyAllDatabaseChangesOnStartup()
-    // Async projections (calculated attributes) run on one node at a time: HotCold elects it with an advisory lock.
-    .AddAsyncDaemon(builder.Configuration.GetValue("EventProfiles:Daemon", JasperFx.Events.Daemon.DaemonMode.HotCold))
-    .IntegrateWithWolverine();
+    .ApplyAllDatabaseChangesOnStartup();
+// Balanced: the calculations shard is a Wolverine agent (failover and pauses are the leader's); Wolverine refuses a
+// Marten daemon mode beside it. Solo: Marten's own daemon on this node (HotCold unless EventProfiles:Daemon says otherwise).
+if (wolverineRunsTheShards) marten.IntegrateWithWolverine(m => m.UseWolverineManagedEventSubscriptionDistribution = true);
+else marten.AddAsyncDaemon(builder.Configuration.GetValue("EventProfiles:Daemon", JasperFx.Events.Daemon.DaemonMode.HotCold)).IntegrateWithWolverine();
 
 builder.Host.UseWolverine(opts =>
 {
@@ -116,8 +122,22 @@ builder.Host.UseWolverine(opts =>
     opts.PublishMessage<InitialiseAudience>().ToLocalQueue("initialisation");
     opts.PublishMessage<CalculateStandardAudience>().ToLocalQueue("initialisation");
     opts.Discovery.IncludeAssembly(typeof(IngestBatchEndpoint).Assembly);
-    // One node by default; Balanced spreads agents across nodes (see docs/operations.md).
-    opts.Durability.Mode = builder.Configuration.GetValue("EventProfiles:Durability", DurabilityMode.Solo);
+    opts.Durability.Mode = durability;
+    // How fast a dead node is noticed and its agents move (Wolverine: heartbeat 10 s, stale after 1 min, assignments
+    // checked every 30 s); tests and build/cluster shorten them.
+    var nodes = builder.Configuration.GetSection("EventProfiles:Nodes");
+    if (nodes.GetValue<int?>("HeartbeatMs") is { } heartbeat)
+    {
+        opts.Durability.HealthCheckPollingTime = TimeSpan.FromMilliseconds(heartbeat);
+        opts.Durability.FirstHealthCheckExecution = TimeSpan.FromMilliseconds(Math.Min(heartbeat, 3_000));
+    }
+    if (nodes.GetValue<int?>("StaleNodeMs") is { } stale) opts.Durability.StaleNodeTimeout = TimeSpan.FromMilliseconds(stale);
+    if (nodes.GetValue<int?>("CheckAssignmentMs") is { } check) opts.Durability.CheckAssignmentPeriod = TimeSpan.FromMilliseconds(check);
+    if (nodes.GetValue<int?>("RecoveryPollingMs") is { } recovery)
+    {
+        opts.Durability.ScheduledJobPollingTime = TimeSpan.FromMilliseconds(recovery);
+        opts.Durability.NodeReassignmentPollingTime = TimeSpan.FromMilliseconds(recovery);
+    }
 });
 builder.Services.AddWolverineHttp();
 
@@ -177,19 +197,22 @@ builder.Services.AddSingleton(sp => new PublicBaseUrl(builder.Configuration[Depl
 builder.Services.AddSingleton(builder.Configuration.GetSection("EventProfiles:CalculatedAttributes").Get<CalculatedAttributeLimits>() ?? new CalculatedAttributeLimits());
 
 // ---- the calculations shard reads no events while nothing is calculated (a look once a second; 0 = always read everything)
-builder.Services.AddSingleton(sp => new CalculationsFeedKeeper(sp, sp.GetRequiredService<Marten.IDocumentStore>(), dataSource,
-    TimeSpan.FromMilliseconds(builder.Configuration.GetValue("EventProfiles:Calculations:FeedCheckMs", 1_000)),
+builder.Services.AddSingleton<CalculationsShard>(); // stops and starts the shard wherever it runs (Wolverine's agent controls)
+builder.Services.AddSingleton(sp => new CalculationsFeedKeeper(sp.GetRequiredService<CalculationsShard>(), sp.GetRequiredService<Marten.IDocumentStore>(), dataSource,
+    TimeSpan.FromMilliseconds(builder.Configuration.GetValue("EventProfiles:Calculations:FeedCheckMs", 1_000)), sp.GetRequiredService<TimeProvider>(),
     sp.GetRequiredService<ILogger<CalculationsFeedKeeper>>()));
 builder.Services.AddHostedService(sp => sp.GetRequiredService<CalculationsFeedKeeper>());
 
 // ---- audiences: time-based re-evaluation at the moments the projection scheduled
+// One node runs it (a Wolverine agent the leader assigns), not every node.
 builder.Services.AddSingleton<ReevaluationScheduler>();
-builder.Services.AddHostedService(sp => sp.GetRequiredService<ReevaluationScheduler>());
+builder.Services.AddSingleton<Wolverine.Runtime.Agents.IAgentFamily>(sp => new OneNodeLoop("audience-reevaluation", sp.GetRequiredService<ReevaluationScheduler>()));
 
 // ---- data subject requests: the key that signs responses and callbacks
 builder.Services.AddSingleton(new DsrSigner(builder.Configuration["EventProfiles:Dsr:SigningKeyPem"]));
+// The retention sweep and profile lifetime run on one node (a Wolverine agent the leader assigns), not every node.
 builder.Services.AddSingleton<RetentionEnforcer>();
-builder.Services.AddHostedService(sp => sp.GetRequiredService<RetentionEnforcer>());
+builder.Services.AddSingleton<Wolverine.Runtime.Agents.IAgentFamily>(sp => new OneNodeLoop("retention", sp.GetRequiredService<RetentionEnforcer>()));
 
 // ---- operations: rebuilds, data replay, export and import as durable jobs (admin API and command line)
 builder.Services.AddSingleton(new OperationFiles(builder.Configuration["EventProfiles:Operations:Folder"]
@@ -220,6 +243,7 @@ builder.Services.AddSingleton<RequestBodyMiddleware>();
 
 // ---- operability
 builder.Services.AddProblemDetails();
+builder.Services.AddSingleton<Draining>();
 builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 builder.Services.AddOpenApi();
 
@@ -231,6 +255,8 @@ if (tokenOptions.SigningKey is not { Length: > 0 })
 // The client address (it keys the credential throttle) from X-Forwarded-For only when a configured proxy sent it.
 if (ClientAddresses.Options(builder.Configuration) is { } forwardedHeaders) app.UseForwardedHeaders(forwardedHeaders);
 app.UseExceptionHandler();
+// On SIGTERM: new requests are answered 503 + Retry-After for EventProfiles:Nodes:DrainMs before the server stops listening.
+Draining.Start(app, TimeSpan.FromMilliseconds(builder.Configuration.GetValue("EventProfiles:Nodes:DrainMs", 0)));
 // A 4xx the framework answers with no body (no route, wrong method, unsupported media type) still gets ProblemDetails.
 app.UseStatusCodePages();
 // mParticle's CNAME path families (web SDK `domain` option) lead to the same endpoints as the direct ones.

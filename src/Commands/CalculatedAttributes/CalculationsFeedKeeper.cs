@@ -3,9 +3,7 @@ using EventProfiles.Domain.Audiences;
 using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Projections.CalculatedAttributes;
 using JasperFx.Events;
-using JasperFx.Events.Daemon;
 using Marten;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -19,12 +17,18 @@ namespace EventProfiles.Commands.CalculatedAttributes;
 /// progress, but fetches and applies no events. When something becomes active (seen here once a second, or at once by
 /// the activation on this node) the agent is restarted fetching every type, from where nothing was active any more
 /// (<see cref="CalculationsFeed"/>), so the skipped events an active definition can use are read then.
-/// Acts only on the node whose daemon runs the shard (HotCold: the leader); elsewhere it does nothing.
+/// Acts only on the node that runs the shard (the filter is that node's projection object); elsewhere it does nothing,
+/// and an activation there is picked up by the shard's node at its next look: a widened shard reads again from no later
+/// than the last idle look (<see cref="CalculationsFeed.RewindTo"/>), so nothing a definition activated elsewhere needs is skipped.
+/// When the shard moves to another node it starts there fetching everything (<see cref="CalculationsFeed.AtStart"/>).
 /// </summary>
-public sealed class CalculationsFeedKeeper(IServiceProvider services, IDocumentStore store, NpgsqlDataSource db, TimeSpan interval,
-    ILogger<CalculationsFeedKeeper> logger) : BackgroundService
+public sealed class CalculationsFeedKeeper(CalculationsShard shard, IDocumentStore store, NpgsqlDataSource db, TimeSpan interval,
+    TimeProvider clock, ILogger<CalculationsFeedKeeper> logger) : BackgroundService
 {
-    public const string ShardName = PersonCalculationsProjection.ProjectionName + ":All";
+    /// <summary>How long an activation counts as "something is calculated" before its definition is committed as active.</summary>
+    public static readonly TimeSpan ActivationHold = TimeSpan.FromSeconds(30);
+
+    public const string ShardName = CalculationsShard.ShardName;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private CalculationsFeed _feed = CalculationsFeed.AtStart;
 
@@ -59,7 +63,17 @@ public sealed class CalculationsFeedKeeper(IServiceProvider services, IDocumentS
         await _gate.WaitAsync(ct);
         try
         {
-            if (RunningDaemon() is not { } daemon) return;
+            if (!await shard.RunsHereAsync(ct))
+            {
+                // The shard runs elsewhere (or not yet): should it come (back) here, it starts fetching everything from
+                // where the other node left it, never from what this node knew before it left.
+                if (!_feed.FetchesEverything)
+                {
+                    Projection.FetchEverything(true);
+                    _feed = CalculationsFeed.AtStart;
+                }
+                return;
+            }
             var position = await ShardPositionAsync(ct);
             var (active, earliest) = await ActiveAsync(ct);
             switch (_feed.Observe(position, active, earliest))
@@ -68,7 +82,7 @@ public sealed class CalculationsFeedKeeper(IServiceProvider services, IDocumentS
                     _feed = keep.Next;
                     break;
                 case CalculationsFeedStep.Narrow:
-                    await RestartAsync(daemon, ct, async () =>
+                    await shard.RestartHereAsync(async () =>
                     {
                         var settled = await SettledPositionAsync(ct);
                         // Looked at again with the agent stopped: an activation meanwhile keeps everything fetched.
@@ -76,10 +90,10 @@ public sealed class CalculationsFeedKeeper(IServiceProvider services, IDocumentS
                         Projection.FetchEverything(false);
                         _feed = CalculationsFeed.Narrowed(settled);
                         logger.LogInformation("Nothing is calculated: the calculations shard reads no events from sequence {Position} on", settled);
-                    });
+                    }, ct);
                     break;
                 case CalculationsFeedStep.Widen widen:
-                    await WidenAsync(daemon, widen.RewindTo, ct);
+                    await WidenAsync(widen.RewindTo, ct);
                     break;
             }
         }
@@ -95,17 +109,25 @@ public sealed class CalculationsFeedKeeper(IServiceProvider services, IDocumentS
     /// </summary>
     public async Task FetchEverythingAsync(CancellationToken ct)
     {
+        // Committed before the activation takes its live start, and read by the keeper of whichever node runs the shard:
+        // until the activation has committed its definition the shard is not narrowed, or events after the live start
+        // would be read while the definition is not yet active, and skipped for it.
+        await using (var session = store.LightweightSession())
+        {
+            session.Store(new CalculationsFeedHold { Id = CalculationsFeedHold.Key, Until = clock.GetUtcNow() + ActivationHold });
+            await session.SaveChangesAsync(ct);
+        }
         if (_feed.FetchesEverything) return;
         await _gate.WaitAsync(ct);
         try
         {
-            if (_feed.FetchesEverything || RunningDaemon() is not { } daemon) return;
+            if (_feed.FetchesEverything || !await shard.RunsHereAsync(ct)) return;
             // The position first: a definition activated elsewhere after this look is live from beyond it.
             var position = await ShardPositionAsync(ct);
             var (active, earliest) = await ActiveAsync(ct);
             // Nothing active yet: nothing skipped so far could be needed, so the shard goes on from where it is.
             var rewindTo = active ? _feed.RewindTo(earliest) : Math.Max(_feed.IdleConfirmedAt, position);
-            await WidenAsync(daemon, rewindTo, ct);
+            await WidenAsync(rewindTo, ct);
         }
         finally
         {
@@ -113,8 +135,8 @@ public sealed class CalculationsFeedKeeper(IServiceProvider services, IDocumentS
         }
     }
 
-    private async Task WidenAsync(IProjectionDaemon daemon, long rewindTo, CancellationToken ct) =>
-        await RestartAsync(daemon, ct, async () =>
+    private async Task WidenAsync(long rewindTo, CancellationToken ct) =>
+        await shard.RestartHereAsync(async () =>
         {
             var settled = await SettledPositionAsync(ct);
             if (settled > rewindTo)
@@ -124,30 +146,7 @@ public sealed class CalculationsFeedKeeper(IServiceProvider services, IDocumentS
             _feed = CalculationsFeed.AtStart;
             logger.LogInformation("Something is calculated: the calculations shard reads every event type again, from sequence {From} (it stood at {Settled})",
                 Math.Min(settled, rewindTo), settled);
-        });
-
-    /// <summary>Stops the agent, changes what it fetches, starts it again: Marten builds the shard's filter at the start.</summary>
-    private static async Task RestartAsync(IProjectionDaemon daemon, CancellationToken ct, Func<Task> whileStopped)
-    {
-        await daemon.StopAgentAsync(ShardName);
-        try
-        {
-            await whileStopped();
-        }
-        finally
-        {
-            // Starting the agent also starts the daemon's high-water detection again (it stops with the last agent).
-            await daemon.StartAgentAsync(ShardName, CancellationToken.None);
-        }
-    }
-
-    /// <summary>The daemon of this node if it runs the shard (not paused, not being rebuilt).</summary>
-    private IProjectionDaemon? RunningDaemon()
-    {
-        if (services.GetService<IProjectionCoordinator>() is not { } coordinator) return null;
-        var daemon = coordinator.DaemonForMainDatabase();
-        return daemon.CurrentAgents().Any(a => a.Name.Identity == ShardName && a.Status == JasperFx.AgentStatus.Running) ? daemon : null;
-    }
+        }, ct);
 
     /// <summary>Whether anything is calculated (the projection's definitions and audiences, or one being initialised), and the earliest live start.</summary>
     private async Task<(bool Active, long? EarliestLiveAfter)> ActiveAsync(CancellationToken ct)
@@ -157,10 +156,12 @@ public sealed class CalculationsFeedKeeper(IServiceProvider services, IDocumentS
         var attributes = batch.Query<CalculatedAttribute>().Where(c => c.Status == CalculatedAttributeStatus.Active).ToList();
         var audiences = batch.Query<Audience>().Where(a => a.Kind == AudienceKinds.RealTime
             && (a.Status == AudienceStatus.Active || a.Status == AudienceStatus.Calculating)).Any();
+        var hold = batch.Load<CalculationsFeedHold>(CalculationsFeedHold.Key);
         await batch.Execute(ct);
         var live = await attributes;
         var anyAudience = await audiences;
-        return (live.Count > 0 || anyAudience, live.Count > 0 ? live.Min(a => a.LiveAfterSequence) : null);
+        var activating = (await hold)?.Until > clock.GetUtcNow();
+        return (live.Count > 0 || anyAudience || activating, live.Count > 0 ? live.Min(a => a.LiveAfterSequence) : null);
     }
 
     /// <summary>The stopped shard's position, read until two reads agree (a page in flight when it stopped may still commit).</summary>
@@ -183,4 +184,12 @@ public sealed class CalculationsFeedKeeper(IServiceProvider services, IDocumentS
         command.Parameters.AddWithValue(ShardName);
         return Convert.ToInt64(await command.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
     }
+}
+
+/// <summary>An activation in progress (on any node): the calculations shard is not narrowed before <see cref="Until"/>.</summary>
+public sealed class CalculationsFeedHold
+{
+    public const string Key = "activation";
+    public string Id { get; set; } = Key;
+    public DateTimeOffset Until { get; set; }
 }

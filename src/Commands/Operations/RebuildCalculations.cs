@@ -4,7 +4,7 @@ using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Operations;
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Projections.CalculatedAttributes;
-using JasperFx.Events.Daemon;
+using EventProfiles.Commands.CalculatedAttributes;
 using Marten;
 using Npgsql;
 
@@ -17,21 +17,17 @@ namespace EventProfiles.Commands.Operations;
 /// document reflects exactly the events up to P; when the rebuild ends (finished, paused, cancelled or failed) the shard
 /// starts again at P and applies what arrived meanwhile. Replayed parts from activations are kept, as in a live run; aged-out (archived) people are left as
 /// they are, since the daemon does not read archived events either.
-/// Runs on the node holding the daemon (HotCold: the leader).
+/// Runs on any node: with several nodes the shard is paused wherever it runs through Wolverine's agent restrictions
+/// (<see cref="CalculationsShard"/>), and the leader starts it again afterwards, on whichever node it picks.
 /// </summary>
-public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource db, IProjectionCoordinator coordinator, TimeProvider clock)
+public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource db, CalculationsShard shard, TimeProvider clock)
 {
-    public const string ShardName = PersonCalculationsProjection.ProjectionName + ":All";
+    public const string ShardName = CalculationsShard.ShardName;
     private const string CursorPrefix = RebuildTargets.Calculations + ":";
 
     public async Task RunAsync(OperationJob job, JobProgress progress, long? person, CancellationToken ct)
     {
-        var daemon = coordinator.DaemonForMainDatabase();
-        if (!daemon.CurrentAgents().Any(a => a.Name.Identity == ShardName))
-            throw new InvalidOperationException(
-                $"The {ShardName} shard does not run on this node: calculations are rebuilt on the node that runs the async daemon (set EventProfiles:Daemon to HotCold or Solo there).");
-        await daemon.StopAgentAsync(ShardName);
-        try
+        await using (await shard.PauseAsync(ct))
         {
             var position = await SettledPositionAsync(ct);
             var schema = store.Options.DatabaseSchemaName;
@@ -48,10 +44,6 @@ public sealed class RebuildCalculations(IDocumentStore store, NpgsqlDataSource d
                 cursor = keys[^1];
                 await progress.CheckpointAsync(CursorPrefix + cursor, done, events, total, ct);
             }
-        }
-        finally
-        {
-            await daemon.StartAgentAsync(ShardName, CancellationToken.None);
         }
     }
 

@@ -68,6 +68,9 @@ public sealed class AppFixture : IAsyncLifetime
         // Environment variables win over appsettings.Development.json and are read before Program builds the host.
         Set("ConnectionStrings__EventProfiles", connection);
         Set("EventProfiles__Schema", Schema);
+        // One node: Marten's daemon runs the shard here at once (the default, Balanced, waits for a leader to place
+        // it); the two-node tests start Hosts of their own in Balanced mode.
+        Set("EventProfiles__Durability", "Solo");
         AddInput(2, "recorded-sdks", RecordedKey, RecordedSecret);
         Set("EventProfiles__Org__Accounts__0__Workspaces__0__Inputs__2__AllowKeyOnly", "true"); // the web SDK recordings use x-mp-key alone
         AddInput(3, "second-server", SecondKey, SecondSecret);
