@@ -3,6 +3,7 @@ using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Audiences;
 using EventProfiles.Commands.CalculatedAttributes;
 using EventProfiles.Commands.Forwarding;
+using EventProfiles.Commands.Forwarding.Warehouse;
 using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Commands.Identity;
 using EventProfiles.Commands.Ingestion;
@@ -69,6 +70,7 @@ builder.Services.AddMarten(services =>
         opts.AddIngestionTables();
         opts.AddIdentityDocuments();
         opts.AddForwarding();
+        opts.AddWarehouseOutputs();
         opts.AddAudienceDocuments();
         opts.AddPrivacyDocuments();
         opts.AddOperationDocuments();
@@ -158,6 +160,7 @@ builder.Services.AddSingleton<OutputCache>();
 builder.Services.AddSingleton<EnrichmentDefinitionsCache>();
 builder.Services.AddSingleton<DeadDeliveries>();
 builder.Services.AddSingleton<WebhookSender>();
+builder.Services.AddSingleton<WarehouseOutputs>();
 // Every outbound call (webhooks, OpenDSR callbacks) goes through this client: one address policy, checked at connect time.
 builder.Services.AddSingleton(new OutboundAddresses(builder.Configuration.GetSection(OutboundAddresses.AllowedHostsSetting).Get<string[]>() ?? []));
 builder.Services.AddHttpClient(nameof(WebhookSender), client => client.Timeout = TimeSpan.FromSeconds(10))

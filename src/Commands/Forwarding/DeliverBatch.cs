@@ -58,7 +58,8 @@ public static class DeliverBatchHandler
     public static readonly TimeSpan PausedRecheck = TimeSpan.FromSeconds(5);
 
     public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, OutputCounters counters,
-        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, Envelope envelope, IWolverineRuntime runtime, CancellationToken ct)
+        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, Envelope envelope, IWolverineRuntime runtime, Warehouse.WarehouseOutputs warehouse,
+        CancellationToken ct)
     {
         // The group's attempt already called the destination: its outcome counts as this message's first attempt, once.
         if (delivery.GroupFailure is { } failure && await ForwardingStorage.TakeFailureMarkAsync(db, store.Options.DatabaseSchemaName, delivery.WorkId, ct))
@@ -76,7 +77,8 @@ public static class DeliverBatchHandler
 
         try
         {
-            await sender.SendAsync(output.Webhook, delivery, ct);
+            if (output.Kind == OutputKind.Warehouse) await warehouse.WriteOneAsync(output, delivery, ct);
+            else await sender.SendAsync(output.Webhook!, delivery, ct);
         }
         catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
         {
@@ -101,7 +103,7 @@ public static class DeliverBatchesHandler
     /// and their replay stay per batch.
     /// </summary>
     public static async Task<object?> Handle(DeliverBatches group, OutputCache outputs, WebhookSender sender, OutputCounters counters,
-        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentSession session, CancellationToken ct)
+        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentSession session, Warehouse.WarehouseOutputs warehouse, CancellationToken ct)
     {
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
         var waiting = await ForwardingStorage.WaitingDeliveriesAsync(db, schema, group.GroupId, ct);
@@ -113,6 +115,8 @@ public static class DeliverBatchesHandler
             return null;
         }
         if (output.Paused) return group.DelayedFor(DeliverBatchHandler.PausedRecheck); // the rows wait; a new envelope looks again later
+        // A warehouse takes micro-batches: every waiting row of the output at once, at most once per interval.
+        if (output.Kind == OutputKind.Warehouse) return await warehouse.FlushAsync(group, output, ct);
 
         var done = new List<Guid>();
         var failed = new List<(DeliverBatch Delivery, int WorkspaceId)>();
@@ -120,7 +124,7 @@ public static class DeliverBatchesHandler
         {
             try
             {
-                await sender.SendAsync(output.Webhook, delivery, ct);
+                await sender.SendAsync(output.Webhook!, delivery, ct);
             }
             catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
             {
