@@ -202,6 +202,7 @@ builder.Services.AddSingleton<IOperation>(sp => sp.GetRequiredService<RebuildPro
 builder.Services.AddSingleton<IOperation, ReplayBatches>();
 builder.Services.AddSingleton<IOperation, ExportEvents>();
 builder.Services.AddSingleton<IOperation, ImportEvents>();
+builder.Services.AddSingleton<IOperation, WarehouseResync>();
 builder.Services.AddHostedService<OperationRunner>();
 
 // ---- identity (IDSync) and the browser SDK's endpoints

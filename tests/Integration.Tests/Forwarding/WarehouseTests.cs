@@ -189,6 +189,33 @@ public sealed class WarehouseTests(AppFixture app) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task a_resync_job_writes_people_sent_before_the_output_existed_once_with_progress()
+    {
+        var customer = Api.NewId("wh-resync");
+        await Send($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" }, "user_attributes": { "level": "7", "secret": "s" }, "events": [ {{Event("Before")}} ] }""");
+        var mpid = await MpidOf(customer);
+        await Connected(filter: new { blocked_user_attributes = new[] { "secret" } });
+
+        var job = await app.StartJob("warehouse_resync", new { output = _outputId }, workspace: 1);
+        var done = await app.Completed(job["id"]!.GetValue<string>());
+        done["done"]!.GetValue<long>().ShouldBe(done["total"]!.GetValue<long>()); // every person looked at, the total known up front
+        (await Scalar<string>($"select user_attributes::text from {_schema}.profiles where mpid = $1", mpid))!.ShouldContain("\"level\"");
+        (await Scalar<string>($"select user_attributes::text from {_schema}.profiles where mpid = $1", mpid))!.ShouldNotContain("secret");
+        (await Scalar<DateTime?>($"select first_seen_at from {_schema}.profiles where mpid = $1", mpid)).ShouldNotBeNull();
+        var history = await Count("attribute_updates", mpid) + await Count("identity_updates", mpid);
+        history.ShouldBe(2); // the baseline: level and the customer id
+
+        var again = await app.StartJob("warehouse_resync", new { output = _outputId }, workspace: 1);
+        await app.Completed(again["id"]!.GetValue<string>());
+        (await Count("attribute_updates", mpid) + await Count("identity_updates", mpid)).ShouldBe(history); // nothing changed, nothing added
+        (await Count("profiles", mpid)).ShouldBe(1);
+
+        using var refused = await app.AdminClient().PostAsJsonAsync("/api/admin/jobs", new { kind = "warehouse_resync", workspace_id = 1, parameters = new { output = "nope" } });
+        refused.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await refused.Errors()).ShouldContain(e => e.Field == "parameters.output");
+    }
+
+    [Fact]
     public async Task the_admin_api_masks_the_password_and_refuses_an_internal_host_without_connecting()
     {
         var output = await CreateWarehouseOutput(password: "hunter2-secret");

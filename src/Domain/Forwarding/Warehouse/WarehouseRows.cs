@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using EventProfiles.Domain.CalculatedAttributes;
+using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Privacy;
+using EventProfiles.Domain.Profiles;
 
 namespace EventProfiles.Domain.Forwarding.Warehouse;
 
@@ -56,6 +59,42 @@ public sealed record WarehouseRows(
 public static class WarehouseSync
 {
     public const string ReplayedBatch = "replay";
+    public const string Resync = "resync";
+
+    /// <summary>
+    /// A person as a resync writes them (no events): the profile now, shaped like an enriched batch, through the
+    /// connection's filter and consent rules (null when they forbid it). Its history rows are the differences from
+    /// what the warehouse holds, dated <paramref name="at"/>.
+    /// </summary>
+    public static JsonObject? Baseline(Profile profile, int workspaceId, Connection connection, IReadOnlyDictionary<string, CalculatedValue> calculated,
+        IEnumerable<(int Id, string Name)> memberships, DateTimeOffset at)
+    {
+        var workspace = profile.Workspace(workspaceId);
+        if (!connection.ConsentRules.All(r => r.Allows(workspace))) return null;
+        var blocked = connection.Filter;
+        var attributes = new JsonObject();
+        foreach (var (name, value) in workspace.CurrentAttributes().Where(a => !blocked.BlockedUserAttributes.Contains(a.Key)))
+            attributes[name] = value is { } v ? JsonNode.Parse(v.GetRawText()) : null;
+        foreach (var (name, value) in calculated.Where(c => !blocked.BlockedUserAttributes.Contains(c.Key)))
+            attributes[name] = value.List is { } list ? new JsonArray(list.Select(v => (JsonNode?)v).ToArray()) : value.Text;
+        return new JsonObject
+        {
+            ["mpid"] = profile.Mpid,
+            ["timestamp_unixtime_ms"] = at.ToUnixTimeMilliseconds(),
+            ["user_identities"] = new JsonArray(profile.Identities
+                .Where(i => IdentityTypes.FromName(i.Type) is { IsDeviceIdentity: false } && !blocked.BlockedIdentityTypes.Contains(i.Type))
+                .Select(i => (JsonNode?)new JsonObject { ["identity_type"] = i.Type, ["identity"] = i.Value }).ToArray()),
+            ["user_attributes"] = attributes,
+            ["consent_state"] = OutboundBatch.Consent(workspace),
+            ["audience_memberships"] = new JsonArray(memberships.Select(m => (JsonNode?)new JsonObject { ["audience_id"] = m.Id, ["audience_name"] = m.Name }).ToArray()),
+            [Resync] = new JsonObject
+            {
+                ["first_seen_unixtime_ms"] = workspace.FirstSeenAt?.ToUnixTimeMilliseconds(),
+                ["last_seen_unixtime_ms"] = workspace.LastSeenAt?.ToUnixTimeMilliseconds(),
+            },
+            ["events"] = new JsonArray(),
+        };
+    }
 
     public static WarehouseRows Decide(IReadOnlyList<WarehouseDelivery> deliveries, IReadOnlyDictionary<(int WorkspaceId, long Mpid), WarehousePerson> current,
         Func<int, string, bool> isCalculated)
@@ -135,6 +174,7 @@ public static class WarehouseSync
                     data?.ToJsonString() ?? "{}", contextJson, replayed));
             }
 
+            if (batch[Resync] is JsonObject resync) { first = Time(resync["first_seen_unixtime_ms"]); last = Time(resync["last_seen_unixtime_ms"]); }
             var previous = profiles.GetValueOrDefault(key);
             var user = new JsonObject();
             var calculated = new JsonObject();
