@@ -103,20 +103,21 @@ public static class DeliverBatchesHandler
     /// and their replay stay per batch.
     /// </summary>
     public static async Task<object?> Handle(DeliverBatches group, OutputCache outputs, WebhookSender sender, OutputCounters counters,
-        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentSession session, Warehouse.WarehouseOutputs warehouse, CancellationToken ct)
+        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentSession session, Warehouse.WarehouseOutputs warehouse, Envelope envelope, CancellationToken ct)
     {
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
+        var output = await outputs.GetAsync(group.OutputId, ct);
+        // A warehouse takes micro-batches: every waiting row of the output at once, whichever group they came in, at
+        // most once per interval; so this envelope may have work even when its own group's rows were taken already.
+        if (output is { Kind: OutputKind.Warehouse, Paused: false }) return await warehouse.FlushAsync(group, output, session, envelope.ScheduledTime is not null, ct);
         var waiting = await ForwardingStorage.WaitingDeliveriesAsync(db, schema, group.GroupId, ct);
         if (waiting.Count == 0) return null; // delivered already, or erased
-        var output = await outputs.GetAsync(group.OutputId, ct);
         if (output is null)
         {
             session.FinishDeliveries(waiting.Select(w => w.Delivery.WorkId).ToArray(), []); // the output was deleted: its deliveries go with it
             return null;
         }
         if (output.Paused) return group.DelayedFor(DeliverBatchHandler.PausedRecheck); // the rows wait; a new envelope looks again later
-        // A warehouse takes micro-batches: every waiting row of the output at once, at most once per interval.
-        if (output.Kind == OutputKind.Warehouse) return await warehouse.FlushAsync(group, output, ct);
 
         var done = new List<Guid>();
         var failed = new List<(DeliverBatch Delivery, int WorkspaceId)>();

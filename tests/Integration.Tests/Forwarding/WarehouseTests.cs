@@ -216,6 +216,29 @@ public sealed class WarehouseTests(AppFixture app) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task audience_changes_keep_current_memberships_and_their_history()
+    {
+        var s = Guid.NewGuid().ToString("N")[..8];
+        var id = await app.ActiveAudience($"Warehouse plan {s}", $$"""[ { "kind": "user_attribute", "attribute_name": "plan_{{s}}", "type": "string", "operator": "exists" } ]""");
+        await CreateWarehouseOutput();
+        using (var connect = await app.AdminClient().PostAsJsonAsync("/api/admin/audience-connections", new { audience_id = id, output_id = _outputId }))
+            connect.StatusCode.ShouldBe(HttpStatusCode.Created, await connect.Content.ReadAsStringAsync());
+        var customer = Api.NewId("wh-aud");
+        string Batch(string extra) => $$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" }, "user_attributes": { "plan_{{s}}": "pro" }, "events": [ {{extra}} ] }""";
+        await app.Ingested(Batch(""));
+        await app.CatchUpDaemon();
+        var mpid = await MpidOf(customer);
+        await Waiting.Until(async () => await Count("audience_memberships", mpid) == 1, "the membership in the warehouse", 30);
+        (await Scalar<int>($"select audience_id from {_schema}.audience_memberships where mpid = $1", mpid)).ShouldBe(id);
+
+        await app.Ingested(Batch("""{ "event_type": "opt_out", "data": { "is_opted_out": true } }"""));
+        await app.CatchUpDaemon();
+        await Waiting.Until(async () => await Count("audience_membership_changes", mpid) == 2, "the removal in the warehouse", 30);
+        (await Count("audience_memberships", mpid)).ShouldBe(0);
+        (await Scalar<string>($"select string_agg(action, ',' order by at) from {_schema}.audience_membership_changes where mpid = $1", mpid)).ShouldBe("add,delete");
+    }
+
+    [Fact]
     public async Task the_admin_api_masks_the_password_and_refuses_an_internal_host_without_connecting()
     {
         var output = await CreateWarehouseOutput(password: "hunter2-secret");

@@ -32,8 +32,13 @@ public sealed class WarehouseOutputs(NpgsqlDataSource db, IDocumentStore store, 
     private readonly ConcurrentDictionary<string, NpgsqlDataSource> _sources = new();
     private readonly ConcurrentDictionary<string, bool> _migrated = new();
 
-    /// <summary>A group's envelope: flushes the output when due, else comes back when it is.</summary>
-    public async Task<object?> FlushAsync(DeliverBatches group, Output output, CancellationToken ct)
+    /// <summary>
+    /// A group's envelope: flushes the output when due; else, unless an envelope is already scheduled for when it is
+    /// due, comes back then (the mark is written in the handler's transaction, with the scheduled envelope), so a
+    /// stream of groups costs one look each and one flush per interval. A scheduled envelope (or a retry) never leaves
+    /// it to another: it may be the one the mark is about.
+    /// </summary>
+    public async Task<object?> FlushAsync(DeliverBatches group, Output output, Marten.IDocumentSession session, bool wasScheduled, CancellationToken ct)
     {
         var schema = store.Options.DatabaseSchemaName;
         var first = true;
@@ -41,9 +46,14 @@ public sealed class WarehouseOutputs(NpgsqlDataSource db, IDocumentStore store, 
         {
             await using var connection = await db.OpenConnectionAsync(ct);
             await using var tx = await connection.BeginTransactionAsync(ct);
-            var wait = await WarehouseStorage.TryLockFlushAsync(connection, schema, output.Id, Interval, ct);
-            if (wait is null) return group.DelayedFor(Interval); // another node is flushing it; what that leaves, this envelope takes later
-            if (first && wait > TimeSpan.Zero) return group.DelayedFor(wait.Value);
+            var due = await WarehouseStorage.TryLockFlushAsync(connection, schema, output.Id, Interval, ct);
+            if (due is null) return group.DelayedFor(Interval); // another node is flushing it; what that leaves, this envelope takes later
+            if (first && due.Value.Wait > TimeSpan.Zero)
+            {
+                if (due.Value.Scheduled && !wasScheduled) return null;
+                session.MarkFlushScheduled(output.Id, Interval);
+                return group.DelayedFor(due.Value.Wait);
+            }
             first = false;
             var workIds = new List<Guid>();
             var claimed = await WarehouseStorage.ClaimAsync(connection, schema, output.Id, _flushRows, workIds, ct);

@@ -24,6 +24,8 @@ public static class WarehouseStorage
         var flushes = new Table($"{opts.DatabaseSchemaName}.{FlushesTable}");
         flushes.AddColumn<string>("output_id").AsPrimaryKey();
         flushes.AddColumn<DateTimeOffset>("flushed_at").NotNull().DefaultValueByExpression("'1970-01-01T00:00:00Z'");
+        // When an envelope is scheduled to flush next (written with it): later groups before then need not schedule one.
+        flushes.AddColumn<DateTimeOffset>("scheduled_for").AllowNulls();
         opts.Storage.ExtendedSchemaObjects.Add(flushes);
         return opts;
     }
@@ -202,9 +204,11 @@ public static class WarehouseStorage
 
     /// <summary>
     /// Takes the right to flush an output: its row, locked until the transaction ends, or null when another node holds it.
-    /// Also says how long until the interval since its last flush has passed (zero when due).
+    /// Also says how long until the interval since its last flush has passed (zero when due), and whether an envelope
+    /// is already scheduled for then.
     /// </summary>
-    public static async Task<TimeSpan?> TryLockFlushAsync(NpgsqlConnection connection, string schema, string outputId, TimeSpan interval, CancellationToken ct)
+    public static async Task<(TimeSpan Wait, bool Scheduled)?> TryLockFlushAsync(NpgsqlConnection connection, string schema, string outputId, TimeSpan interval,
+        CancellationToken ct)
     {
         await using (var insert = new NpgsqlCommand($"insert into {schema}.{FlushesTable} (output_id) values ($1) on conflict do nothing", connection))
         {
@@ -212,11 +216,18 @@ public static class WarehouseStorage
             await insert.ExecuteNonQueryAsync(ct);
         }
         await using var command = new NpgsqlCommand(
-            $"select greatest(extract(epoch from (flushed_at + $2 - now())), 0)::float8 from {schema}.{FlushesTable} where output_id = $1 for update skip locked", connection);
+            "select greatest(extract(epoch from (flushed_at + $2 - now())), 0)::float8, coalesce(scheduled_for >= flushed_at + $2, false) " +
+            $"from {schema}.{FlushesTable} where output_id = $1 for update skip locked", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = outputId });
         command.Parameters.Add(new NpgsqlParameter { Value = interval, NpgsqlDbType = NpgsqlDbType.Interval });
-        return await command.ExecuteScalarAsync(ct) is double wait ? TimeSpan.FromSeconds(wait) : null;
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? (TimeSpan.FromSeconds(reader.GetDouble(0)), reader.GetBoolean(1)) : null;
     }
+
+    /// <summary>In the handler's transaction, with the envelope it schedules: the output's next flush is taken care of.</summary>
+    public static void MarkFlushScheduled(this IDocumentSession session, string outputId, TimeSpan interval) =>
+        session.QueueSqlCommand($"update {session.DocumentStore.Options.DatabaseSchemaName}.{FlushesTable} set scheduled_for = flushed_at + ?::interval where output_id = ?",
+            interval, outputId);
 
     /// <summary>The output's waiting deliveries (every group's), oldest first, locked for this flush.</summary>
     public static async Task<List<WarehouseDelivery>> ClaimAsync(NpgsqlConnection connection, string schema, string outputId, int limit, List<Guid> workIds,
