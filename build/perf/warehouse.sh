@@ -6,8 +6,9 @@
 #   2. the same with a warehouse output connected to demo-server (micro-batches every WH_INTERVAL_MS);
 #   3. after step 2's load: the time until every delivery is in the warehouse, and the event rows synced per second
 #      over step 2 and the drain, and during the drain alone (the flush's own rate, nothing else running);
-#   4. step 1 again with the connection deleted (so the order of the steps does not favour one).
-#   The Host's CPU time (utime+stime) per accepted batch in steps 1, 2 and 4.
+#   4. for comparison, the same with a webhook output (build/perf/sink.js) connected instead;
+#   5. step 1 again, no connection (the Host warms up through the run: compare 2 and 4 with this one as well).
+#   The Host's CPU time (utime+stime) per accepted batch in each step; the warehouse's backlog when the load stopped.
 # Env: WH_SECONDS (30), WH_CONNS (16), WH_INTERVAL_MS (30000, the default interval), WH_WARMUP (5).
 # Needs a Release build (build/test or dotnet build -c Release) and wrk, like build/bench part (h).
 set -euo pipefail
@@ -48,7 +49,8 @@ step() { # name
   echo $(( $(cpu_ticks) - before )) >"$DIR/$1.cpu"
 }
 
-echo "== 1. /v2/events, $CONNS connections, ${SECONDS_EACH} s, no output"
+echo "== 1. /v2/events, $CONNS connections, ${SECONDS_EACH} s, no output (twice: the first run warms the Host up)"
+step cold
 step none
 echo "== 2. the same with a warehouse output connected (interval ${INTERVAL_MS} ms)"
 OUT="$(curl -s -u admin:admin-password "$BASE/api/admin/outputs" -H 'content-type: application/json' \
@@ -58,24 +60,37 @@ curl -s -o /dev/null -u admin:admin-password "$BASE/api/admin/connections" -H 'c
 START="$(date +%s.%N)"
 step warehouse
 LOAD_END="$(date +%s.%N)"
-DB=warehouse psql_q -c 'select 1' >/dev/null
-ROWS_AT_END="$(DB=warehouse psql_q -c 'select count(*) from eventprofiles.events' 2>/dev/null || echo 0)"
+BACKLOG="$(curl -s -u admin:admin-password "$BASE/api/admin/outputs/$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["pending"])')"
 pending() { curl -s -u admin:admin-password "$BASE/api/admin/outputs/$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["pending"])'; }
 for _ in $(seq 1 600); do [ "$(pending)" = 0 ] && break; sleep 1; done
 END="$(date +%s.%N)"
 ROWS="$(DB=warehouse psql_q -c 'select count(*) from eventprofiles.events')"
 PROFILES="$(DB=warehouse psql_q -c 'select count(*) from eventprofiles.profiles')"
 HZ="$(getconf CLK_TCK)"
-CONN="$(curl -s -u admin:admin-password "$BASE/api/admin/connections" | python3 -c "import json,sys; print([c['id'] for c in json.load(sys.stdin) if c['output_id']=='$OUT'][0])")"
-curl -s -o /dev/null -X DELETE -u admin:admin-password "$BASE/api/admin/connections/$CONN"
-echo "== 4. step 1 again, the connection deleted"
+del_connections() {
+  for c in $(curl -s -u admin:admin-password "$BASE/api/admin/connections" | python3 -c "import json,sys; print(' '.join(c['id'] for c in json.load(sys.stdin)))"); do
+    curl -s -o /dev/null -X DELETE -u admin:admin-password "$BASE/api/admin/connections/$c"
+  done
+}
+del_connections
+echo "== 4. the same with a webhook output (build/perf/sink.js) instead"
+node "$ROOT/build/perf/sink.js" >"$DIR/sink.port" 2>"$DIR/sink.log" &
+SINK_PID=$!
+for _ in $(seq 1 50); do [ -s "$DIR/sink.port" ] && break; sleep 0.1; done
+HOOK="$(curl -s -u admin:admin-password "$BASE/api/admin/outputs" -H 'content-type: application/json' \
+  -d "{\"name\":\"sink\",\"kind\":\"webhook\",\"webhook\":{\"url\":\"http://127.0.0.1:$(cat "$DIR/sink.port")/hook\"}}" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+curl -s -o /dev/null -u admin:admin-password "$BASE/api/admin/connections" -H 'content-type: application/json' -d "{\"input\":\"demo-server\",\"output_id\":\"$HOOK\"}"
+step webhook
+del_connections
+kill "$SINK_PID" 2>/dev/null || true
+echo "== 5. step 1 again, no connection"
 step none-again
-
-for s in none warehouse none-again; do
+for s in cold none warehouse webhook none-again; do
   reqs="$(jget "$DIR/$s.json" 'j["requests"]')"
   printf '  %-10s %8s events/s  p99 %6s ms  non-2xx %s  Host CPU %s ms per batch\n' "$s" \
     "$(jget "$DIR/$s.json" 'round(j["ok_units_per_s"])')" "$(jget "$DIR/$s.json" 'round(j["p99_ms"],1)')" "$(jget "$DIR/$s.json" 'j["non2xx"]')" \
     "$(python3 -c "print(round($(cat "$DIR/$s.cpu") * 1000 / $HZ / max($reqs, 1), 3))")"
 done
-python3 -c "print(f'  warehouse: $ROWS event rows, $PROFILES profile rows; drained {float($END) - float($LOAD_END):.1f} s after the load; {$ROWS / (float($END) - float($START)):.0f} event rows/s synced over load + drain, {($ROWS - $ROWS_AT_END) / max(float($END) - float($LOAD_END), 0.001):.0f}/s during the drain')"
+python3 -c "print(f'  warehouse (interval $INTERVAL_MS ms): $ROWS event rows, $PROFILES profile rows; $BACKLOG batches waiting when the load stopped, all synced {float($END) - float($LOAD_END):.1f} s later; {$ROWS / (float($END) - float($START)):.0f} event rows/s synced over load + drain')"
 echo "  (logs in $DIR)"
