@@ -3,6 +3,7 @@ using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Audiences;
 using EventProfiles.Commands.CalculatedAttributes;
 using EventProfiles.Commands.Forwarding;
+using EventProfiles.Commands.Forwarding.Warehouse;
 using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Commands.Identity;
 using EventProfiles.Commands.Ingestion;
@@ -74,6 +75,7 @@ var marten = builder.Services.AddMarten(services =>
         EventProfiles.Commands.CalculatedAttributes.SynchronousCalculationsStorage.AddSynchronousCalculationTables(opts);
         opts.AddIdentityDocuments();
         opts.AddForwarding();
+        opts.AddWarehouseOutputs();
         opts.AddAudienceDocuments();
         opts.Schema.For<CalculationsFeedHold>(); // an activation in progress, read by the calculations feed keeper
         opts.AddPrivacyDocuments();
@@ -179,6 +181,7 @@ builder.Services.AddSingleton<OutputCache>();
 builder.Services.AddSingleton<EnrichmentDefinitionsCache>();
 builder.Services.AddSingleton<DeadDeliveries>();
 builder.Services.AddSingleton<WebhookSender>();
+builder.Services.AddSingleton<WarehouseOutputs>();
 // Every outbound call (webhooks, OpenDSR callbacks) goes through this client: one address policy, checked at connect time.
 builder.Services.AddSingleton(new OutboundAddresses(builder.Configuration.GetSection(OutboundAddresses.AllowedHostsSetting).Get<string[]>() ?? []));
 builder.Services.AddHttpClient(nameof(WebhookSender), client => client.Timeout = TimeSpan.FromSeconds(10))
@@ -223,6 +226,7 @@ builder.Services.AddSingleton<IOperation>(sp => sp.GetRequiredService<RebuildPro
 builder.Services.AddSingleton<IOperation, ReplayBatches>();
 builder.Services.AddSingleton<IOperation, ExportEvents>();
 builder.Services.AddSingleton<IOperation, ImportEvents>();
+builder.Services.AddSingleton<IOperation, WarehouseResync>();
 builder.Services.AddHostedService<OperationRunner>();
 
 // ---- identity (IDSync) and the browser SDK's endpoints

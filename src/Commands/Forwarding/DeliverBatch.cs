@@ -58,7 +58,8 @@ public static class DeliverBatchHandler
     public static readonly TimeSpan PausedRecheck = TimeSpan.FromSeconds(5);
 
     public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, OutputCounters counters,
-        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, Envelope envelope, IWolverineRuntime runtime, CancellationToken ct)
+        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, Envelope envelope, IWolverineRuntime runtime, Warehouse.WarehouseOutputs warehouse,
+        CancellationToken ct)
     {
         // The group's attempt already called the destination: its outcome counts as this message's first attempt, once.
         if (delivery.GroupFailure is { } failure && await ForwardingStorage.TakeFailureMarkAsync(db, store.Options.DatabaseSchemaName, delivery.WorkId, ct))
@@ -76,7 +77,8 @@ public static class DeliverBatchHandler
 
         try
         {
-            await sender.SendAsync(output.Webhook, delivery, ct);
+            if (output.Kind == OutputKind.Warehouse) await warehouse.WriteOneAsync(output, delivery, ct);
+            else await sender.SendAsync(output.Webhook!, delivery, ct);
         }
         catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
         {
@@ -101,12 +103,15 @@ public static class DeliverBatchesHandler
     /// and their replay stay per batch.
     /// </summary>
     public static async Task<object?> Handle(DeliverBatches group, OutputCache outputs, WebhookSender sender, OutputCounters counters,
-        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentSession session, CancellationToken ct)
+        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentSession session, Warehouse.WarehouseOutputs warehouse, Envelope envelope, CancellationToken ct)
     {
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
+        var output = await outputs.GetAsync(group.OutputId, ct);
+        // A warehouse takes micro-batches: every waiting row of the output at once, whichever group they came in, at
+        // most once per interval; so this envelope may have work even when its own group's rows were taken already.
+        if (output is { Kind: OutputKind.Warehouse, Paused: false }) return await warehouse.FlushAsync(group, output, session, envelope.ScheduledTime is not null, ct);
         var waiting = await ForwardingStorage.WaitingDeliveriesAsync(db, schema, group.GroupId, ct);
         if (waiting.Count == 0) return null; // delivered already, or erased
-        var output = await outputs.GetAsync(group.OutputId, ct);
         if (output is null)
         {
             session.FinishDeliveries(waiting.Select(w => w.Delivery.WorkId).ToArray(), []); // the output was deleted: its deliveries go with it
@@ -120,7 +125,7 @@ public static class DeliverBatchesHandler
         {
             try
             {
-                await sender.SendAsync(output.Webhook, delivery, ct);
+                await sender.SendAsync(output.Webhook!, delivery, ct);
             }
             catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
             {

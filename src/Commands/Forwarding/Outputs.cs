@@ -18,24 +18,92 @@ public sealed record WebhookBody(
     [property: JsonPropertyName("url")] string? Url,
     [property: JsonPropertyName("secret")] string? Secret);
 
+/// <summary>A warehouse output's target (docs/outputs.md): a PostgreSQL connection string and the schema to keep our tables in.</summary>
+public sealed record WarehouseBody(
+    [property: JsonPropertyName("connection_string")] string? ConnectionString,
+    [property: JsonPropertyName("schema")] string? Schema);
+
 /// <summary>An output as the admin API takes it.</summary>
 public sealed record OutputBody(
     [property: JsonPropertyName("name")] string? Name,
     [property: JsonPropertyName("kind")] string? Kind,
     [property: JsonPropertyName("webhook")] WebhookBody? Webhook,
-    [property: JsonPropertyName("workspace_id")] int? WorkspaceId = null)
+    [property: JsonPropertyName("workspace_id")] int? WorkspaceId = null,
+    [property: JsonPropertyName("warehouse")] WarehouseBody? Warehouse = null)
 {
+    public const string WebhookKind = "webhook";
+    public const string WarehouseKind = "warehouse";
+    public const string DefaultWarehouseSchema = "eventprofiles";
+
+    public bool IsWarehouse => Kind == WarehouseKind;
+
     public sealed class Validator : AbstractValidator<OutputBody>
     {
         public Validator()
         {
             RuleFor(o => o.Name).NotEmpty().WithMessage("is required.").MaximumLength(200).OverridePropertyName("name");
-            RuleFor(o => o.Kind).Must(k => k == "webhook").WithMessage("must be \"webhook\" (the output kind available now).").OverridePropertyName("kind");
-            RuleFor(o => o.Webhook).NotNull().WithMessage("is required for a webhook output.").OverridePropertyName("webhook");
+            RuleFor(o => o.Kind).Must(k => k is WebhookKind or WarehouseKind).WithMessage("must be \"webhook\" or \"warehouse\".").OverridePropertyName("kind");
+            RuleFor(o => o.Webhook).NotNull().WithMessage("is required for a webhook output.").When(o => o.Kind == WebhookKind).OverridePropertyName("webhook");
             RuleFor(o => o.Webhook!.Url)
                 .Custom((url, context) => { if (OutboundUrls.Parse(url, out var problem) is null) context.AddFailure("webhook.url", problem!); })
-                .When(o => o.Webhook is not null);
+                .When(o => o.Webhook is not null && o.Kind == WebhookKind);
+            RuleFor(o => o.Warehouse).NotNull().WithMessage("is required for a warehouse output.").When(o => o.IsWarehouse).OverridePropertyName("warehouse");
+            RuleFor(o => o.Warehouse!.ConnectionString)
+                .Custom((text, context) => { if (WarehouseTargets.HostOf(text, out var problem) is null) context.AddFailure("warehouse.connection_string", problem!); })
+                .When(o => o.IsWarehouse && o.Warehouse is not null);
+            RuleFor(o => o.Warehouse!.Schema).Must(s => s is null || WarehouseTargets.IsSchemaName(s))
+                .WithMessage("must be a lower-case PostgreSQL name (letters, digits, _; at most 63 characters).")
+                .When(o => o.IsWarehouse && o.Warehouse is not null).OverridePropertyName("warehouse.schema");
         }
+    }
+}
+
+/// <summary>The shape rules of a warehouse target, and how the admin API shows one (never its password).</summary>
+public static class WarehouseTargets
+{
+    public static bool IsSchemaName(string schema) => System.Text.RegularExpressions.Regex.IsMatch(schema, "^[a-z_][a-z0-9_]{0,62}$");
+
+    /// <summary>The one network host the connection string names, or null with the reason (a sentence to follow the field name).</summary>
+    public static string? HostOf(string? connectionString, out string? problem)
+    {
+        problem = null;
+        Npgsql.NpgsqlConnectionStringBuilder builder;
+        try { builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString ?? ""); }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidCastException or KeyNotFoundException)
+        {
+            problem = "is not a valid PostgreSQL connection string.";
+            return null;
+        }
+        var host = builder.Host?.Trim();
+        // One host, reached over the network: a socket path or a list of hosts would escape the address check.
+        if (string.IsNullOrEmpty(host) || host.StartsWith('/') || host.StartsWith('@') || host.Contains(',')
+            || (host.Contains(':') && !System.Net.IPAddress.TryParse(host, out _)))
+        {
+            problem = "must name one network host (Host=…; Port= for the port).";
+            return null;
+        }
+        if (string.IsNullOrEmpty(builder.Database)) { problem = "must name a database (Database=…)."; return null; }
+        return host;
+    }
+
+    /// <summary>The host as a URL, so the outbound-address policy checks it exactly as it checks webhook URLs.</summary>
+    public static string HostUrl(string host) => host.Contains(':') ? $"http://[{host}]/" : $"http://{host}/";
+
+    public static object View(Domain.Forwarding.Warehouse.WarehouseSettings settings)
+    {
+        var b = new Npgsql.NpgsqlConnectionStringBuilder(settings.ConnectionString);
+        var hasPassword = !string.IsNullOrEmpty(b.Password);
+        if (hasPassword) b.Password = "********";
+        return new { connection_string = b.ConnectionString, host = b.Host, port = b.Port, database = b.Database, username = b.Username,
+            schema = settings.Schema, has_password = hasPassword };
+    }
+
+    /// <summary>The settings to store: a connection string without a password keeps the one stored before (the API never shows it).</summary>
+    public static Domain.Forwarding.Warehouse.WarehouseSettings Settings(WarehouseBody body, Domain.Forwarding.Warehouse.WarehouseSettings? before)
+    {
+        var b = new Npgsql.NpgsqlConnectionStringBuilder(body.ConnectionString!);
+        if (string.IsNullOrEmpty(b.Password) && before is not null) b.Password = new Npgsql.NpgsqlConnectionStringBuilder(before.ConnectionString).Password;
+        return new Domain.Forwarding.Warehouse.WarehouseSettings(b.ConnectionString, body.Schema ?? OutputBody.DefaultWarehouseSchema);
     }
 }
 
@@ -44,11 +112,12 @@ public sealed record OutputView(
     [property: JsonPropertyName("id")] string Id,
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("kind")] string Kind,
-    [property: JsonPropertyName("webhook")] object Webhook,
+    [property: JsonPropertyName("webhook")] object? Webhook,
     [property: JsonPropertyName("paused")] bool Paused,
     [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt,
     [property: JsonPropertyName("counters")] OutputCountersView Counters,
-    [property: JsonPropertyName("workspace_id")] int? WorkspaceId);
+    [property: JsonPropertyName("workspace_id")] int? WorkspaceId,
+    [property: JsonPropertyName("warehouse"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Warehouse = null);
 
 public sealed record OutputCountersView(
     [property: JsonPropertyName("enqueued")] long Enqueued,
@@ -62,10 +131,11 @@ public static class OutputViews
     {
         var (enqueued, delivered) = await counters.ReadAsync(output.Id, ct);
         var failed = (await dead.ForOutputAsync(output.Id, ct)).Count;
-        return new OutputView(output.Id, output.Name, "webhook",
-            new { url = output.Webhook.Url, has_secret = output.Webhook.Secret is { Length: > 0 } },
+        return new OutputView(output.Id, output.Name, output.Kind == OutputKind.Warehouse ? OutputBody.WarehouseKind : OutputBody.WebhookKind,
+            output.Webhook is { } webhook ? new { url = webhook.Url, has_secret = webhook.Secret is { Length: > 0 } } : null,
             output.Paused, output.CreatedAt,
-            new OutputCountersView(enqueued, delivered, failed, Math.Max(0, enqueued - delivered - failed)), output.WorkspaceId);
+            new OutputCountersView(enqueued, delivered, failed, Math.Max(0, enqueued - delivered - failed)), output.WorkspaceId,
+            output.Warehouse is { } warehouse ? WarehouseTargets.View(warehouse) : null);
     }
 
     public static ProblemDetails Check(OutputBody body, IValidator<OutputBody> validator, WorkspaceDirectory directory, ClaimsPrincipal user, bool checkAccess = true)
@@ -83,6 +153,10 @@ public static class OutputViews
     {
         var shape = Check(body, validator, directory, user, checkAccess);
         if (!ReferenceEquals(shape, WolverineContinue.NoProblems)) return shape;
+        if (body.IsWarehouse) // its host through the same policy as webhook URLs (and again at every connection)
+            return await outbound.ProblemAsync(WarehouseTargets.HostUrl(WarehouseTargets.HostOf(body.Warehouse!.ConnectionString, out _)!), ct) is { } refused
+                ? ApiProblems.Invalid([new FieldError("warehouse.connection_string", refused)])
+                : WolverineContinue.NoProblems;
         return await outbound.ProblemAsync(body.Webhook!.Url, ct) is { } reason
             ? ApiProblems.Invalid([new FieldError("webhook.url", reason)])
             : WolverineContinue.NoProblems;
@@ -106,8 +180,11 @@ public static class CreateOutputEndpoint
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
     public static async Task<IResult> Post(OutputBody body, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, TimeProvider clock, CancellationToken ct)
     {
-        var output = new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Webhook,
-            new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret), false, clock.GetUtcNow(), body.WorkspaceId);
+        var output = body.IsWarehouse
+            ? new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Warehouse, null, false, clock.GetUtcNow(), body.WorkspaceId,
+                WarehouseTargets.Settings(body.Warehouse!, null))
+            : new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Webhook,
+                new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret), false, clock.GetUtcNow(), body.WorkspaceId);
         session.Insert(output);
         return Results.Created($"/api/admin/outputs/{output.Id}", await OutputViews.ViewAsync(output, counters, dead, ct));
     }
@@ -151,8 +228,12 @@ public static class UpdateOutputEndpoint
         // Its connections were checked against its workspace: moving it would send one workspace's data to another.
         if (body.WorkspaceId is { } moved && moved != output.WorkspaceId)
             return Results.Problem(ApiProblems.Invalid([new FieldError("workspace_id", "cannot change; create another output.")]));
-        // A missing secret keeps the one set before: the API never shows it, so a client cannot send it back.
-        var updated = output with { Name = body.Name!, Webhook = new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret ?? output.Webhook.Secret) };
+        if (body.IsWarehouse != (output.Kind == OutputKind.Warehouse))
+            return Results.Problem(ApiProblems.Invalid([new FieldError("kind", "cannot change; create another output.")]));
+        // A missing secret (password) keeps the one set before: the API never shows it, so a client cannot send it back.
+        var updated = body.IsWarehouse
+            ? output with { Name = body.Name!, Warehouse = WarehouseTargets.Settings(body.Warehouse!, output.Warehouse) }
+            : output with { Name = body.Name!, Webhook = new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret ?? output.Webhook?.Secret) };
         session.Store(updated);
         return Results.Ok(await OutputViews.ViewAsync(updated, counters, dead, ct));
     }

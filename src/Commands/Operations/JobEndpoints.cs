@@ -103,6 +103,11 @@ public static class JobRequests
                 Require(to is not null, "parameters.to", "must be an ISO 8601 time (e.g. 2026-11-02T00:00:00Z).");
                 Require(from is null || to is null || from < to, "parameters.to", "must be after from.");
                 break;
+            case OperationKinds.WarehouseResync:
+                var output = Parameter("output") is { Length: > 0 } outputId ? await session.LoadAsync<Output>(outputId, ct) : null;
+                Require(output is { Kind: OutputKind.Warehouse } && (output.WorkspaceId ?? workspace) == workspace, "parameters.output",
+                    $"must name a warehouse output that takes workspace {workspace}'s data.");
+                break;
             case OperationKinds.Export:
                 Require(confineFiles is null || Parameter("file") is "", "parameters.file",
                     "must be left out: the export is written on the server and downloaded from /api/admin/jobs/{id}/download.");

@@ -75,6 +75,9 @@ public sealed class OutboundAddresses(OutboundAllowList allowList)
         }
     }
 
+    /// <summary>The same check for connections that are not HTTP (warehouse outputs): the addresses to connect to, by address.</summary>
+    public Task<IPAddress[]> AllowedAddressesAsync(string host, CancellationToken ct) => AddressesAsync(host, ct);
+
     /// <summary>The addresses a call to <paramref name="host"/> may use, or a refusal naming the kind of address (never its port's state).</summary>
     private async Task<IPAddress[]> AddressesAsync(string host, CancellationToken ct)
     {

@@ -96,7 +96,7 @@ public static class OutboundBatch
         return data;
     }
 
-    private static JsonObject Consent(WorkspaceProfile workspace)
+    internal static JsonObject Consent(WorkspaceProfile workspace)
     {
         var gdpr = new JsonObject();
         foreach (var (purpose, record) in workspace.Gdpr) gdpr[purpose] = Record(record);

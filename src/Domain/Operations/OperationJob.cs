@@ -11,8 +11,10 @@ public static class OperationKinds
     public const string Export = "export";
     /// <summary>JSON Lines from an export, appended to an (empty) database.</summary>
     public const string Import = "import";
+    /// <summary>A workspace's people written again to a warehouse output (<c>output</c>): profiles and a baseline of history rows.</summary>
+    public const string WarehouseResync = "warehouse_resync";
 
-    public static readonly IReadOnlyList<string> All = [Rebuild, Replay, Export, Import];
+    public static readonly IReadOnlyList<string> All = [Rebuild, Replay, Export, Import, WarehouseResync];
 }
 
 public static class OperationStatuses

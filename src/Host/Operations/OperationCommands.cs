@@ -226,6 +226,20 @@ public sealed class ImportCommand : JasperFxAsyncCommand<ImportInput>
     }
 }
 
+public sealed class ResyncInput : OperationInput
+{
+    [Description("Workspace id")] public int WorkspaceFlag { get; set; }
+    [Description("Id of the warehouse output to write the workspace's people to")] public string OutputFlag { get; set; } = "";
+}
+
+[Description("Warehouse resync: write every person of a workspace to a warehouse output again (profiles and a baseline of history)")]
+public sealed class ResyncCommand : JasperFxAsyncCommand<ResyncInput>
+{
+    public override async Task<bool> Execute(ResyncInput input) =>
+        await OperationConsole.RunAsync(input, OperationKinds.WarehouseResync, input.WorkspaceFlag,
+            new Dictionary<string, string> { ["output"] = input.OutputFlag }) == OperationConsole.Completed;
+}
+
 public sealed class StatusInput : NetCoreInput;
 
 [Description("Projections with their progress and lag, and the latest operations")]

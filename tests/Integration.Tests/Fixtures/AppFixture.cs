@@ -88,6 +88,7 @@ public sealed class AppFixture : IAsyncLifetime
         Set("EventProfiles__Forwarding__RetryDelaysMs__2", "400");
         Set("EventProfiles__Forwarding__RetryDelaysMs__3", "800");
         Set("EventProfiles__Forwarding__RetryDelaysMs__4", "1600");
+        Set("EventProfiles__Forwarding__Warehouse__IntervalMs", "1000"); // warehouse micro-batches every second, so a test sees its rows soon
         Set("EventProfiles__Admin__Users__1__Name", SupportUser); // a web UI user who sees workspace 2 only
         Set("EventProfiles__Admin__Users__1__Password", SupportPassword);
         Set("EventProfiles__Admin__Users__1__Workspaces__0", "2");
