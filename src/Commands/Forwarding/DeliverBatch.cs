@@ -54,10 +54,14 @@ public sealed class DeliveryRejectedException(string message) : Exception(messag
 
 public static class DeliverBatchHandler
 {
+    /// <summary>One delivery to its output, by the output's kind; failures are <see cref="DeliveryFailedException"/> or <see cref="DeliveryRejectedException"/>.</summary>
+    public static Task SendAsync(Output output, DeliverBatch delivery, WebhookSender webhooks, RabbitMq.RabbitMqPublisher rabbitMq, CancellationToken ct) =>
+        output.RabbitMq is { } rabbit ? rabbitMq.PublishAsync(output, rabbit, delivery, ct) : webhooks.SendAsync(output.Webhook!, delivery, ct);
+
     /// <summary>How long a delivery for a paused output waits before it looks again.</summary>
     public static readonly TimeSpan PausedRecheck = TimeSpan.FromSeconds(5);
 
-    public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, OutputCounters counters,
+    public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, RabbitMq.RabbitMqPublisher rabbitMq, OutputCounters counters,
         LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, Envelope envelope, IWolverineRuntime runtime, CancellationToken ct)
     {
         // The group's attempt already called the destination: its outcome counts as this message's first attempt, once.
@@ -76,7 +80,7 @@ public static class DeliverBatchHandler
 
         try
         {
-            await sender.SendAsync(output.Webhook, delivery, ct);
+            await SendAsync(output, delivery, sender, rabbitMq, ct);
         }
         catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
         {
@@ -100,7 +104,7 @@ public static class DeliverBatchesHandler
     /// first attempt reports this failure; so the others are neither redelivered nor held back, and retries, dead letters
     /// and their replay stay per batch.
     /// </summary>
-    public static async Task<object?> Handle(DeliverBatches group, OutputCache outputs, WebhookSender sender, OutputCounters counters,
+    public static async Task<object?> Handle(DeliverBatches group, OutputCache outputs, WebhookSender sender, RabbitMq.RabbitMqPublisher rabbitMq, OutputCounters counters,
         LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentSession session, CancellationToken ct)
     {
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
@@ -120,7 +124,7 @@ public static class DeliverBatchesHandler
         {
             try
             {
-                await sender.SendAsync(output.Webhook, delivery, ct);
+                await DeliverBatchHandler.SendAsync(output, delivery, sender, rabbitMq, ct);
             }
             catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
             {

@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
+using RabbitMqBody = EventProfiles.Commands.Forwarding.RabbitMq.RabbitMqBody;
 
 namespace EventProfiles.Commands.Forwarding;
 
@@ -23,18 +24,24 @@ public sealed record OutputBody(
     [property: JsonPropertyName("name")] string? Name,
     [property: JsonPropertyName("kind")] string? Kind,
     [property: JsonPropertyName("webhook")] WebhookBody? Webhook,
-    [property: JsonPropertyName("workspace_id")] int? WorkspaceId = null)
+    [property: JsonPropertyName("workspace_id")] int? WorkspaceId = null,
+    [property: JsonPropertyName("rabbitmq")] RabbitMqBody? RabbitMq = null)
 {
+    public const string WebhookKind = "webhook";
+    public const string RabbitMqKind = "rabbitmq";
+
     public sealed class Validator : AbstractValidator<OutputBody>
     {
         public Validator()
         {
             RuleFor(o => o.Name).NotEmpty().WithMessage("is required.").MaximumLength(200).OverridePropertyName("name");
-            RuleFor(o => o.Kind).Must(k => k == "webhook").WithMessage("must be \"webhook\" (the output kind available now).").OverridePropertyName("kind");
-            RuleFor(o => o.Webhook).NotNull().WithMessage("is required for a webhook output.").OverridePropertyName("webhook");
+            RuleFor(o => o.Kind).Must(k => k is WebhookKind or RabbitMqKind).WithMessage($"must be \"{WebhookKind}\" or \"{RabbitMqKind}\".").OverridePropertyName("kind");
+            RuleFor(o => o.Webhook).NotNull().WithMessage("is required for a webhook output.").OverridePropertyName("webhook").When(o => o.Kind == WebhookKind);
             RuleFor(o => o.Webhook!.Url)
                 .Custom((url, context) => { if (OutboundUrls.Parse(url, out var problem) is null) context.AddFailure("webhook.url", problem!); })
-                .When(o => o.Webhook is not null);
+                .When(o => o.Kind == WebhookKind && o.Webhook is not null);
+            RuleFor(o => o.RabbitMq).Custom((rabbit, context) => { foreach (var e in RabbitMqBody.Problems(rabbit)) context.AddFailure(e.Field, e.Message); })
+                .When(o => o.Kind == RabbitMqKind);
         }
     }
 }
@@ -44,11 +51,12 @@ public sealed record OutputView(
     [property: JsonPropertyName("id")] string Id,
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("kind")] string Kind,
-    [property: JsonPropertyName("webhook")] object Webhook,
+    [property: JsonPropertyName("webhook")] object? Webhook,
     [property: JsonPropertyName("paused")] bool Paused,
     [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt,
     [property: JsonPropertyName("counters")] OutputCountersView Counters,
-    [property: JsonPropertyName("workspace_id")] int? WorkspaceId);
+    [property: JsonPropertyName("workspace_id")] int? WorkspaceId,
+    [property: JsonPropertyName("rabbitmq")] object? RabbitMq = null);
 
 public sealed record OutputCountersView(
     [property: JsonPropertyName("enqueued")] long Enqueued,
@@ -62,10 +70,11 @@ public static class OutputViews
     {
         var (enqueued, delivered) = await counters.ReadAsync(output.Id, ct);
         var failed = (await dead.ForOutputAsync(output.Id, ct)).Count;
-        return new OutputView(output.Id, output.Name, "webhook",
-            new { url = output.Webhook.Url, has_secret = output.Webhook.Secret is { Length: > 0 } },
+        return new OutputView(output.Id, output.Name, output.RabbitMq is null ? OutputBody.WebhookKind : OutputBody.RabbitMqKind,
+            output.Webhook is { } webhook ? new { url = webhook.Url, has_secret = webhook.Secret is { Length: > 0 } } : null,
             output.Paused, output.CreatedAt,
-            new OutputCountersView(enqueued, delivered, failed, Math.Max(0, enqueued - delivered - failed)), output.WorkspaceId);
+            new OutputCountersView(enqueued, delivered, failed, Math.Max(0, enqueued - delivered - failed)), output.WorkspaceId,
+            output.RabbitMq is { } rabbit ? RabbitMqBody.View(rabbit) : null);
     }
 
     public static ProblemDetails Check(OutputBody body, IValidator<OutputBody> validator, WorkspaceDirectory directory, ClaimsPrincipal user, bool checkAccess = true)
@@ -83,6 +92,10 @@ public static class OutputViews
     {
         var shape = Check(body, validator, directory, user, checkAccess);
         if (!ReferenceEquals(shape, WolverineContinue.NoProblems)) return shape;
+        if (body.Kind == OutputBody.RabbitMqKind)
+            return await RabbitMqBody.AddressProblemAsync(body.RabbitMq!.Uri!, outbound, ct) is { } refused
+                ? ApiProblems.Invalid([new FieldError("rabbitmq.uri", refused)])
+                : WolverineContinue.NoProblems;
         return await outbound.ProblemAsync(body.Webhook!.Url, ct) is { } reason
             ? ApiProblems.Invalid([new FieldError("webhook.url", reason)])
             : WolverineContinue.NoProblems;
@@ -106,8 +119,10 @@ public static class CreateOutputEndpoint
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
     public static async Task<IResult> Post(OutputBody body, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, TimeProvider clock, CancellationToken ct)
     {
-        var output = new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Webhook,
-            new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret), false, clock.GetUtcNow(), body.WorkspaceId);
+        var output = body.Kind == OutputBody.RabbitMqKind
+            ? new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.RabbitMq, null, false, clock.GetUtcNow(), body.WorkspaceId, body.RabbitMq!.ToSettings(null))
+            : new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Webhook,
+                new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret), false, clock.GetUtcNow(), body.WorkspaceId);
         session.Insert(output);
         return Results.Created($"/api/admin/outputs/{output.Id}", await OutputViews.ViewAsync(output, counters, dead, ct));
     }
@@ -151,8 +166,12 @@ public static class UpdateOutputEndpoint
         // Its connections were checked against its workspace: moving it would send one workspace's data to another.
         if (body.WorkspaceId is { } moved && moved != output.WorkspaceId)
             return Results.Problem(ApiProblems.Invalid([new FieldError("workspace_id", "cannot change; create another output.")]));
+        if ((body.Kind == OutputBody.RabbitMqKind) != (output.Kind == OutputKind.RabbitMq))
+            return Results.Problem(ApiProblems.Invalid([new FieldError("kind", "cannot change; create another output.")]));
         // A missing secret keeps the one set before: the API never shows it, so a client cannot send it back.
-        var updated = output with { Name = body.Name!, Webhook = new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret ?? output.Webhook.Secret) };
+        var updated = output.Kind == OutputKind.RabbitMq
+            ? output with { Name = body.Name!, RabbitMq = body.RabbitMq!.ToSettings(output.RabbitMq) }
+            : output with { Name = body.Name!, Webhook = new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret ?? output.Webhook?.Secret) };
         session.Store(updated);
         return Results.Ok(await OutputViews.ViewAsync(updated, counters, dead, ct));
     }
