@@ -142,6 +142,7 @@ public sealed class RabbitMqPublisher(IWolverineRuntime runtime, OutboundAllowLi
             await transport.ConnectAsync(runtime);
             var exchange = transport.EndpointForExchange(settings.Exchange);
             exchange.DisableAutoProvision = true; // the customer's exchange: never declared or changed by us
+            exchange.Mode = EndpointMode.Durable; // persistent messages: they survive a broker restart once confirmed
             // By topic: each message's routing key is its envelope's topic (RabbitMqRoutingKeys.Key).
             var sender = transport.BuildSender(exchange, RoutingMode.ByTopic, runtime);
             return new Broker(settings, transport, sender);
