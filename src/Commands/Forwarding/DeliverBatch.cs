@@ -120,11 +120,17 @@ public static class DeliverBatchesHandler
 
         var done = new List<Guid>();
         var failed = new List<(DeliverBatch Delivery, int WorkspaceId)>();
-        foreach (var (delivery, workspaceId) in waiting)
+        // A broker takes the group at once: every message is published, then the confirms are awaited together (one wait
+        // for the group instead of one per batch). A webhook gets one POST after the other, in order.
+        var published = output.RabbitMq is not null
+            ? waiting.Select(w => DeliverBatchHandler.SendAsync(output, w.Delivery, sender, rabbitMq, ct)).ToList()
+            : null;
+        for (var i = 0; i < waiting.Count; i++)
         {
+            var (delivery, workspaceId) = waiting[i];
             try
             {
-                await DeliverBatchHandler.SendAsync(output, delivery, sender, rabbitMq, ct);
+                await (published?[i] ?? DeliverBatchHandler.SendAsync(output, delivery, sender, rabbitMq, ct));
             }
             catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
             {
