@@ -152,6 +152,28 @@ public sealed class RabbitMqOutputTests(AppFixture app) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task an_erasure_publishes_a_notice_and_pause_holds_deliveries_until_resumed()
+    {
+        await CreateOutput(routingKey: "{input}.{event_type}");
+        await app.Connect(AppFixture.ForwardingInput, _outputId);
+        var customer = Api.NewId("rmq-erase");
+        using (var pause = await app.AdminClient().PostAsync($"/api/admin/outputs/{_outputId}/pause", null)) pause.StatusCode.ShouldBe(HttpStatusCode.OK);
+        await Send($$"""{ "user_identities": { "customer_id": "{{customer}}" }, "events": [ {{Event("Held")}} ] }""");
+        (await Counter("pending")).ShouldBe(1);
+        await Task.Delay(500);
+        _broker.BatchesOf(customer).ShouldBeEmpty(); // held while paused
+
+        using (var resume = await app.AdminClient().PostAsync($"/api/admin/outputs/{_outputId}/resume", null)) resume.StatusCode.ShouldBe(HttpStatusCode.OK);
+        await Waiting.Until(() => Task.FromResult(_broker.BatchesOf(customer).Count == 1), "the resumed delivery", seconds: 30);
+
+        var request = await DataSubjectRequests.EraseCustomerAsync(app, customer);
+        await Waiting.Until(() => Task.FromResult(_broker.Received.Any(r => r.Body["subject_request_id"]?.GetValue<string>() == request)), "the erasure notice");
+        var (_, routingKey, notice) = _broker.Received.Single(r => r.Body["subject_request_id"]?.GetValue<string>() == request);
+        notice["subject_request_type"]!.GetValue<string>().ShouldBe("erasure");
+        routingKey.ShouldBe("erasure.erasure_notice");
+    }
+
+    [Fact]
     public async Task the_password_is_never_shown_and_a_missing_one_keeps_the_stored_one()
     {
         var uri = new UriBuilder(_broker.Uri) { UserName = "someone", Password = "pa55-w0rd-never-shown" }.Uri.ToString();
