@@ -210,10 +210,11 @@ public static class DeleteOutputEndpoint
 {
     [WolverineDelete("/api/admin/outputs/{id}", Name = "Delete an output and its connections")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Delete(string id, IDocumentSession session, OutputCache cache, ClaimsPrincipal user, CancellationToken ct)
+    public static async Task<IResult> Delete(string id, IDocumentSession session, OutputCache cache, RabbitMq.RabbitMqPublisher rabbitMq, ClaimsPrincipal user, CancellationToken ct)
     {
         cache.Forget(id);
         if (await OutputViews.LoadVisibleAsync(session, id, user, ct) is null) return OutputViews.NotFound(id);
+        await rabbitMq.ForgetAsync(id); // a deleted RabbitMQ output's connection is closed, not kept until the process ends
         session.Delete<Output>(id);
         session.DeleteWhere<Connection>(c => c.OutputId == id);
         return Results.NoContent();

@@ -8,12 +8,13 @@ namespace EventProfiles.Domain.Forwarding;
 /// messages are published to (it must exist: we never declare the customer's topology), and the routing key template
 /// (<see cref="RabbitMqRoutingKeys"/>). Messages are the webhook JSON, with the delivery id as AMQP message id.
 /// </summary>
+// Functions rather than properties for the masked URI: the record is stored as a document, and only its settings should be.
 public sealed record RabbitMqSettings(string Uri, string Exchange, string RoutingKey)
 {
     /// <summary>The URI with its password replaced, for the admin API and for any log line.</summary>
-    public string MaskedUri => RabbitMqRoutingKeys.Mask(Uri);
+    public string MaskedUri() => RabbitMqRoutingKeys.Mask(Uri);
 
-    public bool HasPassword => System.Uri.TryCreate(Uri, UriKind.Absolute, out var uri) && uri.UserInfo.Contains(':');
+    public bool HasPassword() => RabbitMqRoutingKeys.HasPassword(Uri);
 }
 
 /// <summary>Routing keys from a template, and what a RabbitMQ URI may show.</summary>
@@ -39,8 +40,8 @@ public static class RabbitMqRoutingKeys
     }
 
     /// <summary>
-    /// The routing key of one message: <c>{workspace}</c> is the workspace id (<c>all</c> when the message is not of one
-    /// workspace), <c>{input}</c> the input's name (<c>audience</c> for audience changes, <c>erasure</c> for erasure notices),
+    /// The routing key of one message: <c>{workspace}</c> is the workspace id given (the batch's input's; for audience
+    /// changes and erasure notices the output's), <c>all</c> when there is none (an org-wide output), <c>{input}</c> the input's name (<c>audience</c> for audience changes, <c>erasure</c> for erasure notices),
     /// <c>{event_type}</c> the type of the batch's events (<see cref="Mixed"/> when they differ, <see cref="AudienceChange"/>,
     /// <see cref="ErasureNotice"/>). Dots in values are kept, so a binding may match on them; a key longer than AMQP's
     /// 255 bytes is cut.
@@ -70,6 +71,8 @@ public static class RabbitMqRoutingKeys
             .Select(e => e?["event_type"]?.GetValue<string>() ?? "").Distinct().ToList();
         return types.Count switch { 0 => "none", 1 => types[0], _ => Mixed };
     }
+
+    public static bool HasPassword(string uri) => System.Uri.TryCreate(uri, UriKind.Absolute, out var parsed) && parsed.UserInfo.Contains(':');
 
     /// <summary>The URI with any password shown as <c>***</c> (the user name stays: it says which account is used).</summary>
     public static string Mask(string uri)

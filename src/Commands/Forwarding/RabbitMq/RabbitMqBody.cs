@@ -54,10 +54,10 @@ public sealed record RabbitMqBody(
 
     public RabbitMqSettings ToSettings(RabbitMqSettings? before) => new(
         // No password sent keeps the one set before: the API never shows it, so a client cannot send it back.
-        Uri is { } uri && before is not null && !HasPassword(uri) && before.HasPassword && SameAccount(uri, before.Uri) ? WithPasswordOf(uri, before.Uri) : Uri!,
+        Uri is { } uri && before is not null && !HasPassword(uri) && before.HasPassword() && SameAccount(uri, before.Uri) ? WithPasswordOf(uri, before.Uri) : Uri!,
         Exchange!, string.IsNullOrEmpty(RoutingKey) ? RabbitMqRoutingKeys.DefaultTemplate : RoutingKey);
 
-    private static bool HasPassword(string uri) => System.Uri.TryCreate(uri, UriKind.Absolute, out var u) && u.UserInfo.Contains(':');
+    private static bool HasPassword(string uri) => RabbitMqRoutingKeys.HasPassword(uri);
 
     private static bool SameAccount(string uri, string before) =>
         System.Uri.TryCreate(uri, UriKind.Absolute, out var a) && System.Uri.TryCreate(before, UriKind.Absolute, out var b)
@@ -74,6 +74,6 @@ public sealed record RabbitMqBody(
     /// <summary>As the admin API shows it: the URI without its password.</summary>
     public static object View(RabbitMqSettings settings) => new
     {
-        uri = settings.MaskedUri, has_password = settings.HasPassword, exchange = settings.Exchange, routing_key = settings.RoutingKey,
+        uri = settings.MaskedUri(), has_password = settings.HasPassword(), exchange = settings.Exchange, routing_key = settings.RoutingKey,
     };
 }

@@ -37,7 +37,7 @@ public sealed class RabbitMqPublisher(IWolverineRuntime runtime, OutboundAllowLi
 
     public async Task PublishAsync(Output output, RabbitMqSettings settings, DeliverBatch delivery, CancellationToken ct)
     {
-        var where = $"RabbitMQ exchange \"{settings.Exchange}\" at {settings.MaskedUri}"; // never the password
+        var where = $"RabbitMQ exchange \"{settings.Exchange}\" at {settings.MaskedUri()}"; // never the password
         Broker broker;
         try
         {
@@ -108,7 +108,8 @@ public sealed class RabbitMqPublisher(IWolverineRuntime runtime, OutboundAllowLi
         }
     }
 
-    private async Task ForgetAsync(string outputId)
+    /// <summary>Closes the output's broker connection (the output was deleted, or its connection failed); the next publish connects again.</summary>
+    public async Task ForgetAsync(string outputId)
     {
         if (_brokers.TryRemove(outputId, out var lazy) && lazy.IsValueCreated && lazy.Value.IsCompletedSuccessfully) await DisposeAsync(lazy.Value.Result);
     }
