@@ -182,6 +182,10 @@ builder.Services.AddSingleton<EnrichmentDefinitionsCache>();
 builder.Services.AddSingleton<DeadDeliveries>();
 builder.Services.AddSingleton<WebhookSender>();
 builder.Services.AddSingleton<WarehouseOutputs>();
+// RabbitMQ outputs: a broker per output through Wolverine's RabbitMQ transport, under the same outbound address policy.
+builder.Services.AddSingleton(sp => new EventProfiles.Commands.Forwarding.RabbitMq.RabbitMqPublisher(sp.GetRequiredService<Wolverine.Runtime.IWolverineRuntime>(),
+    new EventProfiles.Domain.Security.OutboundAllowList(builder.Configuration.GetSection(OutboundAddresses.AllowedHostsSetting).Get<string[]>() ?? []),
+    sp.GetRequiredService<EventProfiles.Domain.Workspaces.WorkspaceDirectory>()));
 // Every outbound call (webhooks, OpenDSR callbacks) goes through this client: one address policy, checked at connect time.
 builder.Services.AddSingleton(new OutboundAddresses(builder.Configuration.GetSection(OutboundAddresses.AllowedHostsSetting).Get<string[]>() ?? []));
 builder.Services.AddHttpClient(nameof(WebhookSender), client => client.Timeout = TimeSpan.FromSeconds(10))

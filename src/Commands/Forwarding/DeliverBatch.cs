@@ -54,10 +54,14 @@ public sealed class DeliveryRejectedException(string message) : Exception(messag
 
 public static class DeliverBatchHandler
 {
+    /// <summary>One delivery to its output, by the output's kind; failures are <see cref="DeliveryFailedException"/> or <see cref="DeliveryRejectedException"/>.</summary>
+    public static Task SendAsync(Output output, DeliverBatch delivery, WebhookSender webhooks, RabbitMq.RabbitMqPublisher rabbitMq, CancellationToken ct) =>
+        output.RabbitMq is { } rabbit ? rabbitMq.PublishAsync(output, rabbit, delivery, ct) : webhooks.SendAsync(output.Webhook!, delivery, ct);
+
     /// <summary>How long a delivery for a paused output waits before it looks again.</summary>
     public static readonly TimeSpan PausedRecheck = TimeSpan.FromSeconds(5);
 
-    public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, OutputCounters counters,
+    public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, RabbitMq.RabbitMqPublisher rabbitMq, OutputCounters counters,
         LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, Envelope envelope, IWolverineRuntime runtime, Warehouse.WarehouseOutputs warehouse,
         CancellationToken ct)
     {
@@ -78,7 +82,7 @@ public static class DeliverBatchHandler
         try
         {
             if (output.Kind == OutputKind.Warehouse) await warehouse.WriteOneAsync(output, delivery, ct);
-            else await sender.SendAsync(output.Webhook!, delivery, ct);
+            else await SendAsync(output, delivery, sender, rabbitMq, ct);
         }
         catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
         {
@@ -102,7 +106,7 @@ public static class DeliverBatchesHandler
     /// first attempt reports this failure; so the others are neither redelivered nor held back, and retries, dead letters
     /// and their replay stay per batch.
     /// </summary>
-    public static async Task<object?> Handle(DeliverBatches group, OutputCache outputs, WebhookSender sender, OutputCounters counters,
+    public static async Task<object?> Handle(DeliverBatches group, OutputCache outputs, WebhookSender sender, RabbitMq.RabbitMqPublisher rabbitMq, OutputCounters counters,
         LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentSession session, Warehouse.WarehouseOutputs warehouse, Envelope envelope, CancellationToken ct)
     {
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
@@ -121,11 +125,17 @@ public static class DeliverBatchesHandler
 
         var done = new List<Guid>();
         var failed = new List<(DeliverBatch Delivery, int WorkspaceId)>();
-        foreach (var (delivery, workspaceId) in waiting)
+        // A broker takes the group at once: every message is published, then the confirms are awaited together (one wait
+        // for the group instead of one per batch). A webhook gets one POST after the other, in order.
+        var published = output.RabbitMq is not null
+            ? waiting.Select(w => DeliverBatchHandler.SendAsync(output, w.Delivery, sender, rabbitMq, ct)).ToList()
+            : null;
+        for (var i = 0; i < waiting.Count; i++)
         {
+            var (delivery, workspaceId) = waiting[i];
             try
             {
-                await sender.SendAsync(output.Webhook!, delivery, ct);
+                await (published?[i] ?? DeliverBatchHandler.SendAsync(output, delivery, sender, rabbitMq, ct));
             }
             catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
             {
