@@ -32,7 +32,12 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
         await session.BeginTransactionAsync(CancellationToken.None);
         var connection = (NpgsqlConnection)session.Connection!;
         var keys = StreamLocks.KeysInLockOrder(group.Select(b => b.Resolution.Mpid));
-        var loaded = await IngestionStorage.LoadGroupAsync(connection, store, keys, MessageIdsToCheck(group));
+        var contested = pending.SelectMany(b => b.Claim!.Contested).Distinct().ToList();
+        var loaded = await IngestionStorage.LoadGroupAsync(connection, store, keys, MessageIdsToCheck(group), contested);
+        // Another node gave a contested identity to a person of its own since our lookup: nothing is written, and the
+        // group goes back to resolution as after a unique-key conflict.
+        if (contested.Count > 0 && pending.Where(b => IdentityClaims.LostRace(b.Claim!, loaded.ContestedOwners)).ToList() is { Count: > 0 } lost)
+            throw new IdentityRaceLostException(lost.Count);
         var forwarding = await ForwardingPlan.StartAsync(session, live, clock, definitions, CancellationToken.None);
 
         // ---- decide
@@ -75,6 +80,10 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
         forwarding.Committed();
         return outcome.Streams.Count;
     }
+
+    /// <summary>Thrown before anything is written when another node won an identity this group's new person contested.</summary>
+    public sealed class IdentityRaceLostException(int batches)
+        : Exception($"Another node gave {batches} batch(es)' new identities to a person of its own first.");
 
     /// <summary>The group's source_message_ids in streams that exist; a profile created by this group holds none yet.</summary>
     private static List<MessageRow> MessageIdsToCheck(IEnumerable<GroupedBatch> group) => group

@@ -264,6 +264,13 @@ public sealed class IngestionPipeline : BackgroundService
             foreach (var batch in group) Requeue(batch, ex);
             return;
         }
+        catch (GroupCommit.IdentityRaceLostException ex)
+        {
+            // The cross-node form of the same race (IdentityLocks): resolve these batches again on what is stored now.
+            _logger.LogInformation("Writer {Writer}: {Reason} Sent {Count} batches back to resolution", writer, ex.Message, group.Count);
+            foreach (var batch in group) Requeue(batch, ex);
+            return;
+        }
         catch (Exception ex) when (IsRetryable(ex) || group.Count == 1)
         {
             _logger.LogWarning(ex, "Writer {Writer}: committing {Count} batches failed; retrying", writer, group.Count);
@@ -321,6 +328,7 @@ public sealed class IngestionPipeline : BackgroundService
     }
 
     private static bool IsRetryable(Exception error) =>
+        error is GroupCommit.IdentityRaceLostException ||
         PostgresErrorOf(error) is { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected }
         || Causes(error).Any(e => e is NpgsqlException { IsTransient: true } or TimeoutException);
 
