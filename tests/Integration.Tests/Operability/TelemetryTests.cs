@@ -41,6 +41,7 @@ public sealed class TelemetryTests(AppFixture app, ITestOutputHelper output) : W
                 && after.Sum("eventprofiles_delivery_dead_letters_total", ("output", OutputId)) == 1;
         }, "one delivered and one dead-lettered batch in /metrics", seconds: 30);
 
+        output.WriteLine("series: " + string.Join(" ", after.Names.Order()));
         Moved("eventprofiles_ingest_batches_total", 2, ("input", input), ("outcome", "stored"));
         Moved("eventprofiles_ingest_events_total", 4, ("input", input));
         Moved("eventprofiles_ingest_duration_seconds_count", 2, ("input", input));
