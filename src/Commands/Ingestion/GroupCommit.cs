@@ -38,6 +38,14 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
         // group goes back to resolution as after a unique-key conflict.
         if (contested.Count > 0 && pending.Where(b => IdentityClaims.LostRace(b.Claim!, loaded.ContestedOwners)).ToList() is { Count: > 0 } lost)
             throw new IdentityRaceLostException(lost.Count);
+        // A batch that joined a person being created in flight, whose creation did not commit (its group lost the race
+        // above or failed): it must not create that person on its own.
+        if (pending.Any(b => b.Claim!.JoinsPersonInFlight))
+        {
+            var created = pending.Where(b => b.Claim!.IsNewProfile).Select(b => b.Claim!.Mpid).ToHashSet();
+            var orphans = pending.Count(b => IdentityClaims.IsOrphaned(b.Claim!, loaded.Streams.ContainsKey(b.Claim!.Mpid), created.Contains(b.Claim!.Mpid)));
+            if (orphans > 0) throw new IdentityRaceLostException(orphans);
+        }
         var forwarding = await ForwardingPlan.StartAsync(session, live, clock, definitions, CancellationToken.None);
 
         // ---- decide
@@ -81,9 +89,12 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
         return outcome.Streams.Count;
     }
 
-    /// <summary>Thrown before anything is written when another node won an identity this group's new person contested.</summary>
+    /// <summary>
+    /// Thrown before anything is written when another node won an identity this group's new person contested, or when a
+    /// batch joined a person whose creation did not commit.
+    /// </summary>
     public sealed class IdentityRaceLostException(int batches)
-        : Exception($"Another node gave {batches} batch(es)' new identities to a person of its own first.");
+        : Exception($"{batches} batch(es) were resolved to a person another writer's claim overtook.");
 
     /// <summary>The group's source_message_ids in streams that exist; a profile created by this group holds none yet.</summary>
     private static List<MessageRow> MessageIdsToCheck(IEnumerable<GroupedBatch> group) => group

@@ -9,11 +9,13 @@ public readonly record struct LookupTicket(long Epoch);
 /// <summary>What one batch was resolved to, and what it claims until its transaction commits or fails.</summary>
 public sealed class IdentityClaim
 {
-    internal IdentityClaim(IdentityResolutionResult resolution, IReadOnlyList<IdentityKey> identities, IReadOnlyList<IdentityKey> contested)
+    internal IdentityClaim(IdentityResolutionResult resolution, IReadOnlyList<IdentityKey> identities, IReadOnlyList<IdentityKey> contested,
+        bool joinsPersonInFlight)
     {
         Resolution = resolution;
         Identities = identities;
         Contested = contested;
+        JoinsPersonInFlight = joinsPersonInFlight;
     }
 
     public IdentityResolutionResult Resolution { get; }
@@ -26,6 +28,12 @@ public sealed class IdentityClaim
     /// so a batch for a known person costs no extra statement. Placeholder values are never contested.
     /// </summary>
     public IReadOnlyList<IdentityKey> Contested { get; }
+    /// <summary>
+    /// Resolved to a person another batch in flight is creating (the database did not show it). If that creation does not
+    /// commit, this batch must not create the person itself: its writer finds no stream and resolves it again
+    /// (<see cref="IsOrphaned"/>).
+    /// </summary>
+    public bool JoinsPersonInFlight { get; }
     public long Mpid => Resolution.Mpid;
     public bool IsNewProfile => Resolution.IsNewProfile;
     /// <summary>0 while in flight; the epoch of its commit once released after commit.</summary>
@@ -116,7 +124,7 @@ public sealed class IdentityClaims(IdentitySettings settings, Func<long> newMpid
                     IReadOnlyList<IdentityKey> contested = inDatabase
                         ? []
                         : claimed.Where(i => fromDatabase.OwnersOf(i).Count == 0 && settings.IsMatchable(i)).ToList();
-                    var claim = new IdentityClaim(resolution, claimed, contested);
+                    var claim = new IdentityClaim(resolution, claimed, contested, !resolution.IsNewProfile && !inDatabase);
                     _inFlight.Add(claim);
                     result.Add(claim);
                 }
@@ -177,6 +185,14 @@ public sealed class IdentityClaims(IdentitySettings settings, Func<long> newMpid
     /// </summary>
     public static bool LostRace(IdentityClaim claim, IReadOnlyDictionary<IdentityKey, List<IdentityOwner>> ownersNow) =>
         claim.Contested.Any(i => ownersNow.TryGetValue(i, out var owners) && owners.Any(o => o.Mpid != claim.Mpid));
+
+    /// <summary>
+    /// The person this batch joined in flight does not exist at its commit (<paramref name="streamExists"/>, read under the
+    /// stream locks) and no batch of the same group creates it: its creation failed, e.g. because another node won the
+    /// person's identities, so the batch was resolved on a picture that no longer holds.
+    /// </summary>
+    public static bool IsOrphaned(IdentityClaim claim, bool streamExists, bool createdInGroup) =>
+        claim.JoinsPersonInFlight && !streamExists && !createdInGroup;
 
     /// <summary>Claims in flight, and committed claims released after the lookup began (it may have missed them).</summary>
     private IEnumerable<IdentityClaim> Unseen(LookupTicket ticket) =>

@@ -204,4 +204,23 @@ public class IdentityClaimsTests
         joined.Mpid.ShouldBe(first.Mpid);
         retry.Mpid.ShouldBe(5);
     }
+
+    [Fact]
+    public void a_batch_that_joined_a_person_in_flight_is_orphaned_when_that_person_was_not_created()
+    {
+        // The hole the joiners' locks alone left: the lookup already showed node B's person for the device, but this
+        // node's claim (a more recent link) drew the batch to the person still being created here, which then lost.
+        var claims = NewClaims();
+        var first = ResolveOne(claims, NothingStored, [Idfv]);
+        var joined = ResolveOne(claims, Stored(Idfv, 5), [Idfv]);
+
+        first.JoinsPersonInFlight.ShouldBeFalse();
+        joined.Mpid.ShouldBe(first.Mpid);
+        joined.JoinsPersonInFlight.ShouldBeTrue();
+        IdentityClaims.IsOrphaned(joined, streamExists: false, createdInGroup: false).ShouldBeTrue();
+        IdentityClaims.IsOrphaned(joined, streamExists: true, createdInGroup: false).ShouldBeFalse();
+        IdentityClaims.IsOrphaned(joined, streamExists: false, createdInGroup: true).ShouldBeFalse();
+        IdentityClaims.IsOrphaned(ResolveOne(claims, Stored(Customer1, 7), [Customer1]), streamExists: false, createdInGroup: false)
+            .ShouldBeFalse(); // a person the database showed (erased since, say) is not this rule's business
+    }
 }

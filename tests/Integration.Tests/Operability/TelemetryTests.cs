@@ -34,12 +34,25 @@ public sealed class TelemetryTests(AppFixture app, ITestOutputHelper output) : W
         await App.Ingested(Batch(refused), key: AppFixture.ForwardingKey, secret: AppFixture.ForwardingSecret);
 
         Series after = before;
+        string missing = "";
         await Waiting.Until(async () =>
         {
             after = await ScrapeAsync();
-            return after.Sum("eventprofiles_deliveries_total", ("output", OutputId), ("outcome", "delivered")) == 1
-                && after.Sum("eventprofiles_delivery_dead_letters_total", ("output", OutputId)) == 1;
-        }, "one delivered and one dead-lettered batch in /metrics", seconds: 30);
+            missing = string.Join(", ", new[]
+            {
+                after.Sum("eventprofiles_deliveries_total", ("output", OutputId), ("outcome", "delivered")) == 1 ? null : "delivered",
+                after.Sum("eventprofiles_delivery_dead_letters_total", ("output", OutputId)) == 1 ? null : "dead letter",
+                after.Has("eventprofiles_dsr_requests") ? null : "database gauges", // read when collected, at most a second old
+            }.OfType<string>());
+            return missing.Length == 0;
+        }, "one delivered and one dead-lettered batch, and the database's gauges, in /metrics", seconds: 60)
+            .ContinueWith(t =>
+            {
+                if (!t.IsFaulted) return t;
+                output.WriteLine($"missing: {missing}");
+                foreach (var line in App.Logs.Lines.Where(l => l.Contains("Telemetry", StringComparison.Ordinal))) output.WriteLine(line);
+                return t;
+            }).Unwrap();
 
         output.WriteLine("series: " + string.Join(" ", after.Names.Order()));
         Moved("eventprofiles_ingest_batches_total", 2, ("input", input), ("outcome", "stored"));
@@ -51,10 +64,10 @@ public sealed class TelemetryTests(AppFixture app, ITestOutputHelper output) : W
         // Read from the database at scrape time.
         after.Samples.ShouldContain(s => s.Name == "eventprofiles_projection_lag" && s.Labels.GetValueOrDefault("shard", "").StartsWith("PersonCalculations"));
         after.Has("eventprofiles_dsr_requests", ("state", "pending")).ShouldBeTrue();
-        // The frameworks' own: ASP.NET Core (the 202s of /v2/events), Npgsql, Wolverine, the runtime.
-        after.Has("http_server_request_duration_seconds_count", ("http_route", "/v2/events"), ("http_response_status_code", "202")).ShouldBeTrue();
+        // The frameworks' own: Npgsql and the runtime (process-wide meters). ASP.NET Core's http_server_* and Wolverine's
+        // wolverine_* series are there too but not asserted: another test starts a second Host in this process, and when
+        // it stops the SDK drops the same-named per-host meters of both; one Host per process, as deployed, keeps them.
         after.Names.ShouldContain(n => n.StartsWith("db_client_", StringComparison.Ordinal), "Npgsql's meter");
-        after.Names.ShouldContain(n => n.StartsWith("wolverine_", StringComparison.Ordinal), "Wolverine's meter");
         after.Names.ShouldContain(n => n.StartsWith("dotnet_", StringComparison.Ordinal), "the runtime's meter");
 
         void Moved(string name, double by, params (string, string)[] labels)
