@@ -12,6 +12,7 @@ using EventProfiles.Commands.Privacy;
 using EventProfiles.Commands.Profiles;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Ingestion;
+using EventProfiles.Host;
 using EventProfiles.Host.ActivityView;
 using EventProfiles.Host.Configuration;
 using EventProfiles.Host.Health;
@@ -98,7 +99,7 @@ builder.Host.UseWolverine(opts =>
 
     // Deliveries: a refusal (400, 409, 413, …) is final; a failure (5xx, timeout, no connection) is retried with
     // back-off, durably (the retry is a scheduled message), and dead-lettered after the last attempt (forwarding.md §5).
-    var retryDelays = builder.Configuration.GetSection("EventProfiles:Forwarding:RetryDelaysMs").Get<int[]>() ?? [1_000, 5_000, 30_000, 120_000, 600_000];
+    var retryDelays = DeliveryRetries.DelaysMs(builder.Configuration);
     opts.OnException<DeliveryRejectedException>().MoveToErrorQueue();
     opts.OnException<DeliveryFailedException>().ScheduleRetry(retryDelays.Select(ms => TimeSpan.FromMilliseconds(ms)).ToArray());
     // Deliveries wait on the network, not the CPU: several at once per node.
@@ -254,6 +255,7 @@ builder.Services.AddProblemDetails();
 builder.Services.AddSingleton<Draining>();
 builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 builder.Services.AddOpenApi();
+builder.AddEventProfilesTelemetry(); // metrics, /metrics, OTLP traces and logs when configured (Telemetry.cs)
 
 var app = builder.Build();
 
@@ -289,6 +291,7 @@ app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c
 app.MapOpenApi("/openapi/{documentName}.json");
 app.MapScalarApiReference("/docs", o => o.WithTitle("EventProfiles API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
 app.MapActivityView();
+app.MapEventProfilesTelemetry();
 app.MapGet("/", () => Results.Redirect("/ui/")).ExcludeFromDescription();
 
 app.ReloadApiClientsOnChange(); // a removed Profile API client's tokens stop working at once

@@ -2,10 +2,12 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Serialization;
+using EventProfiles.Commands.Operability;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Forwarding;
 using EventProfiles.Domain.Privacy;
 using EventProfiles.Projections.Privacy;
+using Microsoft.Extensions.Configuration;
 using Wolverine;
 using Wolverine.Runtime;
 
@@ -52,19 +54,61 @@ public sealed class DeliveryFailedException(string message) : Exception(message)
 /// <summary>The destination refused the batch for good (400, 409, 413, 414, …): dead-lettered at once, as mParticle does.</summary>
 public sealed class DeliveryRejectedException(string message) : Exception(message);
 
+/// <summary>The back-off of failed deliveries (Wolverine's ScheduleRetry, Program.cs): one delay per retry, then the dead letters.</summary>
+public static class DeliveryRetries
+{
+    public const string Setting = "EventProfiles:Forwarding:RetryDelaysMs";
+
+    public static int[] DelaysMs(IConfiguration configuration) =>
+        configuration.GetSection(Setting).Get<int[]>() ?? [1_000, 5_000, 30_000, 120_000, 600_000];
+}
+
 public static class DeliverBatchHandler
 {
     /// <summary>One delivery to its output, by the output's kind; failures are <see cref="DeliveryFailedException"/> or <see cref="DeliveryRejectedException"/>.</summary>
-    public static Task SendAsync(Output output, DeliverBatch delivery, WebhookSender webhooks, RabbitMq.RabbitMqPublisher rabbitMq, CancellationToken ct) =>
-        output.RabbitMq is { } rabbit ? rabbitMq.PublishAsync(output, rabbit, delivery, ct) : webhooks.SendAsync(output.Webhook!, delivery, ct);
+    public static async Task SendAsync(Output output, DeliverBatch delivery, WebhookSender webhooks, RabbitMq.RabbitMqPublisher rabbitMq, CancellationToken ct)
+    {
+        try
+        {
+            await (output.RabbitMq is { } rabbit ? rabbitMq.PublishAsync(output, rabbit, delivery, ct) : webhooks.SendAsync(output.Webhook!, delivery, ct));
+            Metrics.Delivery(delivery.OutputId, "delivered");
+        }
+        catch (DeliveryFailedException)
+        {
+            Metrics.Delivery(delivery.OutputId, "failed");
+            throw;
+        }
+        catch (DeliveryRejectedException)
+        {
+            Metrics.Delivery(delivery.OutputId, "refused");
+            throw;
+        }
+    }
 
     /// <summary>How long a delivery for a paused output waits before it looks again.</summary>
     public static readonly TimeSpan PausedRecheck = TimeSpan.FromSeconds(5);
 
     public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, RabbitMq.RabbitMqPublisher rabbitMq, OutputCounters counters,
         LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, Envelope envelope, IWolverineRuntime runtime, Warehouse.WarehouseOutputs warehouse,
-        CancellationToken ct)
+        IConfiguration configuration, CancellationToken ct)
     {
+        try
+        {
+            return await HandleAttemptAsync(delivery, outputs, sender, rabbitMq, counters, live, db, store, envelope, runtime, warehouse, ct);
+        }
+        catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
+        {
+            // Telemetry: what Wolverine's error policy (Program.cs) does next with this attempt.
+            if (e is DeliveryRejectedException || envelope.Attempts > DeliveryRetries.DelaysMs(configuration).Length) Metrics.DeadLetter(delivery.OutputId);
+            throw;
+        }
+    }
+
+    private static async Task<object?> HandleAttemptAsync(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, RabbitMq.RabbitMqPublisher rabbitMq,
+        OutputCounters counters, LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, Envelope envelope, IWolverineRuntime runtime,
+        Warehouse.WarehouseOutputs warehouse, CancellationToken ct)
+    {
+        if (envelope.Attempts > 1) Metrics.Retry(delivery.OutputId);
         // The group's attempt already called the destination: its outcome counts as this message's first attempt, once.
         if (delivery.GroupFailure is { } failure && await ForwardingStorage.TakeFailureMarkAsync(db, store.Options.DatabaseSchemaName, delivery.WorkId, ct))
             throw delivery.GroupRefused ? new DeliveryRejectedException(failure) : new DeliveryFailedException(failure);
