@@ -90,6 +90,7 @@ public class ReadReplicaTests(AppFixture app)
 
         // Standby stopped: the reads that preferred it are served by the primary (Npgsql's PreferStandby).
         await StopStandbyAsync();
+        (await AnswersAsync(standby)).ShouldBeFalse("the standby is stopped");
         var third = Api.NewId("replica");
         await IngestAsync(client, third);
         (await ResolveAsync(client, token, third)).ShouldNotBeNull();
@@ -110,6 +111,12 @@ public class ReadReplicaTests(AppFixture app)
         using var process = Process.Start(new ProcessStartInfo("bash") { ArgumentList = { "-c", stop }, UseShellExecute = false })!;
         await process.WaitForExitAsync();
         process.ExitCode.ShouldBe(0);
+    }
+
+    private static async Task<bool> AnswersAsync(NpgsqlDataSource db)
+    {
+        try { await ExecuteAsync(db, "select 1"); return true; }
+        catch (NpgsqlException) { return false; }
     }
 
     private static async Task<HttpClient> SignedInAsync(int port)
@@ -139,7 +146,7 @@ public class ReadReplicaTests(AppFixture app)
     /// <summary>The MPID the Profile API resolves the customer id to, or null when it finds no one.</summary>
     private static async Task<string?> ResolveAsync(HttpClient client, string token, string customer)
     {
-        using var response = await SendAsync(client, token, HttpMethod.Post, "/userprofile/v1/resolve/1/1/1",
+        using var response = await SendAsync(client, token, HttpMethod.Post, "/userprofile/v1/resolve/1/1/1?fields=user_identities",
             $$"""{ "environment_type": "development", "identity": { "type": "customer_id", "value": "{{customer}}" } }""");
         var text = await response.Content.ReadAsStringAsync();
         if (response.StatusCode == HttpStatusCode.NotFound) return null;
