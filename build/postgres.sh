@@ -81,3 +81,19 @@ pg_free_port() {
   done
   return 1
 }
+
+# pg_make_standby <primary port> <folder> <port> [extra postgres -c options...]
+# A streaming-replication standby of the cluster on <primary port>, made afresh with PostgreSQL's own tools:
+# pg_basebackup -R copies the cluster and writes primary_conninfo + standby.signal. initdb's defaults already allow it
+# (wal_level=replica, max_wal_senders=10, "host replication all 127.0.0.1/32 trust"). Read-only (hot_standby).
+pg_make_standby() {
+  local primary_port="$1" dir="$2" port="$3"; shift 3
+  pg_ensure_installed || return 1
+  pg_stop "$dir"; rm -rf "$dir"; mkdir -p "$dir"
+  dir="$(cd "$dir" && pwd)"
+  [ "$(id -u)" -eq 0 ] && { id postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres; chown postgres: "$dir"; chmod 700 "$dir"; }
+  echo ">> copying the cluster on port $primary_port into a standby in $dir/data (pg_basebackup -R)" >&2
+  pg_as_owner "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres -D "$dir/data" -R -X stream -c fast >"$dir/basebackup.log" 2>&1 \
+    || { cat "$dir/basebackup.log" >&2; return 1; }
+  pg_start "$dir" "$port" -c hot_standby=on "$@"
+}

@@ -53,10 +53,16 @@ builder.Services.AddSingleton(directory);
 builder.Services.AddSingleton(TimeProvider.System);
 
 // ---- event store: one stream per person, inline profile and identity index
-var dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = "eventprofiles" }.Build();
+// Read replicas (docs/operations.md, "Read replicas"): with "Host=primary,standby" every writer (Marten, Wolverine's
+// message store, our own SQL) takes the primary-only data source; only reads that may lag take the standby.
+var databases = Databases.For(connectionString, "eventprofiles");
+var dataSource = databases.Primary;
+builder.Services.AddSingleton(databases);
 builder.Services.AddSingleton(dataSource);
+builder.Services.AddSingleton<LaggingReads>();
 // The Profile API reads through a pool of its own that skips the per-checkout reset (ProfileReadDatabase says why that is safe).
-builder.Services.AddSingleton(ProfileReadDatabase.For(connectionString));
+// It stays on the primary (a client reads its own write) unless EventProfiles:Reads:ProfileApiFromStandby says otherwise.
+builder.Services.AddSingleton(ProfileReadDatabase.For(connectionString, builder.Configuration.GetValue("EventProfiles:Reads:ProfileApiFromStandby", false)));
 builder.Services.AddSingleton<ProfileReader>();
 // Nodes: Balanced (the default) lets several Hosts share one database; Wolverine elects a leader, recovers a dead
 // node's envelopes and runs each async shard as an agent on exactly one node. Solo is for one node only (docs/operations.md, "Scaling out").

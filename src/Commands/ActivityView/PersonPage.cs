@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using System.Text.Json;
+using EventProfiles.Commands.Api;
 using EventProfiles.Commands.CalculatedAttributes;
 using EventProfiles.Commands.Profiles;
 using EventProfiles.Commands.Security;
@@ -59,9 +60,11 @@ public static class PersonPageEndpoint
 {
     [WolverineGet("/ui/api/people/{mpid}", Name = "Web UI: a person's profile")]
     [Authorize(AuthenticationSchemes = AuthSchemes.AdminSession)]
-    public static async Task<IResult> Get(string mpid, ClaimsPrincipal user, WorkspaceDirectory directory, IQuerySession session, NpgsqlDataSource db,
+    public static async Task<IResult> Get(string mpid, ClaimsPrincipal user, WorkspaceDirectory directory, LaggingReads reads,
         TimeProvider clock, CancellationToken ct)
     {
+        await using var session = await reads.QuerySessionAsync(ct); // may lag: a standby when there is one
+        var db = reads.DataSource;
         var access = ActivityViewAccess.For(user, directory);
         if (await VisiblePersonAsync(mpid, access, session, ct) is not { } profile)
             return ActivityViewJson.NotFound("mpid", $"No person {mpid} has data in the workspaces you may see.");

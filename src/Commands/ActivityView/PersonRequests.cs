@@ -65,8 +65,9 @@ public static class PersonRequestEndpoints
 
     [WolverineGet("/ui/api/people/{mpid}/requests", Name = "Web UI: a person's open data subject requests")]
     [Authorize(AuthenticationSchemes = AuthSchemes.AdminSession)]
-    public static async Task<IResult> Get(string mpid, ClaimsPrincipal user, WorkspaceDirectory directory, IQuerySession session, CancellationToken ct)
+    public static async Task<IResult> Get(string mpid, ClaimsPrincipal user, WorkspaceDirectory directory, LaggingReads reads, CancellationToken ct)
     {
+        await using var session = await reads.QuerySessionAsync(ct); // may lag: a standby when there is one
         var access = ActivityViewAccess.For(user, directory);
         if (await PersonPageEndpoint.VisiblePersonAsync(mpid, access, session, ct) is not { } profile)
             return ActivityViewJson.NotFound("mpid", $"No person {mpid} has data in the workspaces you may see.");

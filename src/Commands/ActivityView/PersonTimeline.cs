@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Privacy;
 using EventProfiles.Domain.Profiles;
@@ -43,8 +44,10 @@ public static class PersonTimelineEndpoints
     [WolverineGet("/ui/api/people/{mpid}/events", Name = "Web UI: a person's events")]
     [Authorize(AuthenticationSchemes = AuthSchemes.AdminSession)]
     public static async Task<IResult> Events(string mpid, string? type, string? name, string? input, string? from, string? to, int? page, int? size,
-        ClaimsPrincipal user, WorkspaceDirectory directory, IQuerySession session, NpgsqlDataSource db, CancellationToken ct)
+        ClaimsPrincipal user, WorkspaceDirectory directory, LaggingReads reads, CancellationToken ct)
     {
+        await using var session = await reads.QuerySessionAsync(ct); // may lag: a standby when there is one
+        var db = reads.DataSource;
         var access = ActivityViewAccess.For(user, directory);
         if (await PersonPageEndpoint.VisiblePersonAsync(mpid, access, session, ct) is not { } profile)
             return ActivityViewJson.NotFound("mpid", $"No person {mpid} has data in the workspaces you may see.");
@@ -98,9 +101,11 @@ public static class PersonTimelineEndpoints
 
     [WolverineGet("/ui/api/people/{mpid}/activity", Name = "Web UI: a person's activity per day")]
     [Authorize(AuthenticationSchemes = AuthSchemes.AdminSession)]
-    public static async Task<IResult> Activity(string mpid, ClaimsPrincipal user, WorkspaceDirectory directory, IQuerySession session, NpgsqlDataSource db,
+    public static async Task<IResult> Activity(string mpid, ClaimsPrincipal user, WorkspaceDirectory directory, LaggingReads reads,
         TimeProvider clock, CancellationToken ct)
     {
+        await using var session = await reads.QuerySessionAsync(ct); // may lag: a standby when there is one
+        var db = reads.DataSource;
         var access = ActivityViewAccess.For(user, directory);
         if (await PersonPageEndpoint.VisiblePersonAsync(mpid, access, session, ct) is not { } profile)
             return ActivityViewJson.NotFound("mpid", $"No person {mpid} has data in the workspaces you may see.");

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
+using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Privacy;
@@ -46,9 +47,11 @@ public static class SearchPeopleEndpoint
 
     [WolverineGet("/ui/api/search", Name = "Web UI: search people")]
     [Authorize(AuthenticationSchemes = AuthSchemes.AdminSession)]
-    public static async Task<IResult> Get(string? q, string? type, ClaimsPrincipal user, WorkspaceDirectory directory, IQuerySession session,
-        NpgsqlDataSource db, CancellationToken ct)
+    public static async Task<IResult> Get(string? q, string? type, ClaimsPrincipal user, WorkspaceDirectory directory, LaggingReads reads,
+        CancellationToken ct)
     {
+        await using var session = await reads.QuerySessionAsync(ct); // may lag: a standby when there is one
+        var db = reads.DataSource;
         var query = q?.Trim() ?? "";
         type = string.IsNullOrWhiteSpace(type) ? "any" : type.Trim();
         if (query.Length == 0) return ActivityViewJson.Invalid("q", "is required: an MPID or an identity value (email, customer id, device id…).");

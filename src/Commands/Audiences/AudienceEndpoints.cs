@@ -24,9 +24,12 @@ public static class ListAudiencesEndpoint
 
     [WolverineGet("/v1/audiences", Name = "List audiences")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesRead)]
-    public static Task<List<AudienceResource>> Get(AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, CalculatedAttributeLimits limits,
-        TimeProvider clock, CancellationToken ct) =>
-        AudienceQueries.ListAsync(scope, session, directory, limits, clock, ct);
+    public static async Task<List<AudienceResource>> Get(AudienceScope scope, LaggingReads reads, WorkspaceDirectory directory, CalculatedAttributeLimits limits,
+        TimeProvider clock, CancellationToken ct)
+    {
+        await using var session = await reads.QuerySessionAsync(ct); // may lag: a standby when there is one
+        return await AudienceQueries.ListAsync(scope, session, directory, limits, clock, ct);
+    }
 }
 
 public static class ListWorkspaceAudiencesEndpoint
@@ -36,9 +39,12 @@ public static class ListWorkspaceAudiencesEndpoint
 
     [WolverineGet("/v1/workspace/{workspaceId:int}/audiences", Name = "List a workspace's audiences")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.AudiencesRead)]
-    public static Task<List<AudienceResource>> Get(AudienceScope scope, IQuerySession session, WorkspaceDirectory directory, CalculatedAttributeLimits limits,
-        TimeProvider clock, CancellationToken ct) =>
-        AudienceQueries.ListAsync(scope, session, directory, limits, clock, ct);
+    public static async Task<List<AudienceResource>> Get(AudienceScope scope, LaggingReads reads, WorkspaceDirectory directory, CalculatedAttributeLimits limits,
+        TimeProvider clock, CancellationToken ct)
+    {
+        await using var session = await reads.QuerySessionAsync(ct); // may lag: a standby when there is one
+        return await AudienceQueries.ListAsync(scope, session, directory, limits, clock, ct);
+    }
 }
 
 public static class GetAudienceEndpoint

@@ -23,8 +23,9 @@ public static class ListCalculatedAttributesEndpoint
 
     [WolverineGet("/platform/v2/workspaces/{workspaceId:int}/calculatedattributes", Name = "List calculated attributes")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.CalculatedAttributesRead)]
-    public static async Task<IReadOnlyList<CalculatedAttributeResource>> Get(PlatformScope scope, [FromQuery] string? name, IQuerySession session, CancellationToken ct)
+    public static async Task<IReadOnlyList<CalculatedAttributeResource>> Get(PlatformScope scope, [FromQuery] string? name, LaggingReads reads, CancellationToken ct)
     {
+        await using var session = await reads.QuerySessionAsync(ct); // may lag: a standby when there is one
         var query = session.Query<CalculatedAttribute>().Where(c => c.WorkspaceId == scope.WorkspaceId && c.OwnerAudienceId == null);
         if (name is not null) query = query.Where(c => c.Name == name);
         var attributes = await query.OrderBy(c => c.Id).ToListAsync(ct);

@@ -23,7 +23,7 @@ public sealed class ProfileReadDatabase(NpgsqlDataSource dataSource) : IAsyncDis
     /// connections (max_connections) from the shared pool, which ingestion and the daemon need.</summary>
     public const int MaxConnections = 32;
 
-    public static ProfileReadDatabase For(string connectionString)
+    public static ProfileReadDatabase For(string connectionString, bool fromStandby = false)
     {
         // The reads are the same few statements over and over: prepared once per connection (kept across checkouts,
         // nothing resets them), PostgreSQL no longer parses and plans them on every read. Multiplexing: concurrent reads
@@ -33,6 +33,14 @@ public sealed class ProfileReadDatabase(NpgsqlDataSource dataSource) : IAsyncDis
         var settings = new NpgsqlConnectionStringBuilder(connectionString)
             { NoResetOnClose = true, MaxAutoPrepare = 8, AutoPrepareMinUsages = 2, Multiplexing = true };
         settings.MaxPoolSize = Math.Min(settings.MaxPoolSize, MaxConnections);
+        if (settings.Host?.Contains(',') == true)
+        {
+            // Several hosts (a primary and standbys): Npgsql does not multiplex over them. The primary by default, so a
+            // client reads its own write at once; a standby only when the operator accepts lagging profiles.
+            settings.Multiplexing = false;
+            var multiHost = new NpgsqlDataSourceBuilder(settings.ConnectionString) { Name = "eventprofiles-profile-reads" }.BuildMultiHost();
+            return new(multiHost.WithTargetSession(fromStandby ? TargetSessionAttributes.PreferStandby : TargetSessionAttributes.Primary));
+        }
         return new(new NpgsqlDataSourceBuilder(settings.ConnectionString) { Name = "eventprofiles-profile-reads" }.Build());
     }
 
