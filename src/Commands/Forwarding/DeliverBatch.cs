@@ -59,7 +59,7 @@ public static class DeliverBatchHandler
 
     public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, OutputCounters counters,
         LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, Envelope envelope, IWolverineRuntime runtime, Warehouse.WarehouseOutputs warehouse,
-        CancellationToken ct)
+        Files.FilesOutputs files, CancellationToken ct)
     {
         // The group's attempt already called the destination: its outcome counts as this message's first attempt, once.
         if (delivery.GroupFailure is { } failure && await ForwardingStorage.TakeFailureMarkAsync(db, store.Options.DatabaseSchemaName, delivery.WorkId, ct))
@@ -78,6 +78,7 @@ public static class DeliverBatchHandler
         try
         {
             if (output.Kind == OutputKind.Warehouse) await warehouse.WriteOneAsync(output, delivery, ct);
+            else if (output.Kind == OutputKind.Files) await files.WriteOneAsync(output, delivery, ct);
             else await sender.SendAsync(output.Webhook!, delivery, ct);
         }
         catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
@@ -103,13 +104,14 @@ public static class DeliverBatchesHandler
     /// and their replay stay per batch.
     /// </summary>
     public static async Task<object?> Handle(DeliverBatches group, OutputCache outputs, WebhookSender sender, OutputCounters counters,
-        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentSession session, Warehouse.WarehouseOutputs warehouse, Envelope envelope, CancellationToken ct)
+        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentSession session, Warehouse.WarehouseOutputs warehouse, Files.FilesOutputs files, Envelope envelope, CancellationToken ct)
     {
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
         var output = await outputs.GetAsync(group.OutputId, ct);
         // A warehouse takes micro-batches: every waiting row of the output at once, whichever group they came in, at
         // most once per interval; so this envelope may have work even when its own group's rows were taken already.
         if (output is { Kind: OutputKind.Warehouse, Paused: false }) return await warehouse.FlushAsync(group, output, session, envelope.ScheduledTime is not null, ct);
+        if (output is { Kind: OutputKind.Files, Paused: false }) return await files.FlushAsync(group, output, session, envelope.ScheduledTime is not null, ct);
         var waiting = await ForwardingStorage.WaitingDeliveriesAsync(db, schema, group.GroupId, ct);
         if (waiting.Count == 0) return null; // delivered already, or erased
         if (output is null)

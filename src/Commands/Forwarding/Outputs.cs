@@ -23,26 +23,36 @@ public sealed record WarehouseBody(
     [property: JsonPropertyName("connection_string")] string? ConnectionString,
     [property: JsonPropertyName("schema")] string? Schema);
 
+/// <summary>A files output's target (docs/outputs.md): an absolute folder under the server's files root, and when to start a new file.</summary>
+public sealed record FilesBody(
+    [property: JsonPropertyName("folder")] string? Folder,
+    [property: JsonPropertyName("max_file_bytes")] long? MaxFileBytes = null);
+
 /// <summary>An output as the admin API takes it.</summary>
 public sealed record OutputBody(
     [property: JsonPropertyName("name")] string? Name,
     [property: JsonPropertyName("kind")] string? Kind,
     [property: JsonPropertyName("webhook")] WebhookBody? Webhook,
     [property: JsonPropertyName("workspace_id")] int? WorkspaceId = null,
-    [property: JsonPropertyName("warehouse")] WarehouseBody? Warehouse = null)
+    [property: JsonPropertyName("warehouse")] WarehouseBody? Warehouse = null,
+    [property: JsonPropertyName("files")] FilesBody? Files = null)
 {
     public const string WebhookKind = "webhook";
     public const string WarehouseKind = "warehouse";
     public const string DefaultWarehouseSchema = "eventprofiles";
 
+    public const string FilesKind = "files";
+    public const long DefaultMaxFileBytes = 128L * 1024 * 1024;
+
     public bool IsWarehouse => Kind == WarehouseKind;
+    public bool IsFiles => Kind == FilesKind;
 
     public sealed class Validator : AbstractValidator<OutputBody>
     {
         public Validator()
         {
             RuleFor(o => o.Name).NotEmpty().WithMessage("is required.").MaximumLength(200).OverridePropertyName("name");
-            RuleFor(o => o.Kind).Must(k => k is WebhookKind or WarehouseKind).WithMessage("must be \"webhook\" or \"warehouse\".").OverridePropertyName("kind");
+            RuleFor(o => o.Kind).Must(k => k is WebhookKind or WarehouseKind or FilesKind).WithMessage("must be \"webhook\", \"warehouse\" or \"files\".").OverridePropertyName("kind");
             RuleFor(o => o.Webhook).NotNull().WithMessage("is required for a webhook output.").When(o => o.Kind == WebhookKind).OverridePropertyName("webhook");
             RuleFor(o => o.Webhook!.Url)
                 .Custom((url, context) => { if (OutboundUrls.Parse(url, out var problem) is null) context.AddFailure("webhook.url", problem!); })
@@ -54,6 +64,9 @@ public sealed record OutputBody(
             RuleFor(o => o.Warehouse!.Schema).Must(s => s is null || WarehouseTargets.IsSchemaName(s))
                 .WithMessage("must be a lower-case PostgreSQL name (letters, digits, _; at most 63 characters).")
                 .When(o => o.IsWarehouse && o.Warehouse is not null).OverridePropertyName("warehouse.schema");
+            RuleFor(o => o.Files).NotNull().WithMessage("is required for a files output.").When(o => o.IsFiles).OverridePropertyName("files");
+            RuleFor(o => o.Files!.MaxFileBytes).InclusiveBetween(1, 1L << 40).WithMessage("must be between 1 and 2^40 bytes.")
+                .When(o => o.IsFiles && o.Files?.MaxFileBytes is not null).OverridePropertyName("files.max_file_bytes");
         }
     }
 }
@@ -117,7 +130,8 @@ public sealed record OutputView(
     [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt,
     [property: JsonPropertyName("counters")] OutputCountersView Counters,
     [property: JsonPropertyName("workspace_id")] int? WorkspaceId,
-    [property: JsonPropertyName("warehouse"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Warehouse = null);
+    [property: JsonPropertyName("warehouse"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Warehouse = null,
+    [property: JsonPropertyName("files"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Files = null);
 
 public sealed record OutputCountersView(
     [property: JsonPropertyName("enqueued")] long Enqueued,
@@ -131,11 +145,13 @@ public static class OutputViews
     {
         var (enqueued, delivered) = await counters.ReadAsync(output.Id, ct);
         var failed = (await dead.ForOutputAsync(output.Id, ct)).Count;
-        return new OutputView(output.Id, output.Name, output.Kind == OutputKind.Warehouse ? OutputBody.WarehouseKind : OutputBody.WebhookKind,
+        return new OutputView(output.Id, output.Name,
+            output.Kind switch { OutputKind.Warehouse => OutputBody.WarehouseKind, OutputKind.Files => OutputBody.FilesKind, _ => OutputBody.WebhookKind },
             output.Webhook is { } webhook ? new { url = webhook.Url, has_secret = webhook.Secret is { Length: > 0 } } : null,
             output.Paused, output.CreatedAt,
             new OutputCountersView(enqueued, delivered, failed, Math.Max(0, enqueued - delivered - failed)), output.WorkspaceId,
-            output.Warehouse is { } warehouse ? WarehouseTargets.View(warehouse) : null);
+            output.Warehouse is { } warehouse ? WarehouseTargets.View(warehouse) : null,
+            output.Files is { } files ? new { folder = files.Folder, max_file_bytes = files.MaxFileBytes } : null);
     }
 
     public static ProblemDetails Check(OutputBody body, IValidator<OutputBody> validator, WorkspaceDirectory directory, ClaimsPrincipal user, bool checkAccess = true)
@@ -149,10 +165,14 @@ public static class OutputViews
 
     /// <summary>The shape and access first, then where the URL leads (a lookup, so not in the synchronous validator).</summary>
     public static async Task<ProblemDetails> CheckAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound,
-        WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct, bool checkAccess = true)
+        WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct, bool checkAccess = true, Files.FilesRoot? filesRoot = null)
     {
         var shape = Check(body, validator, directory, user, checkAccess);
         if (!ReferenceEquals(shape, WolverineContinue.NoProblems)) return shape;
+        if (body.IsFiles) // only under the server's root: a tenant's admin must not write anywhere on the server
+            return (filesRoot ?? new Files.FilesRoot(null)).Problem(body.Files!.Folder) is { } bad
+                ? ApiProblems.Invalid([new FieldError("files.folder", bad)])
+                : WolverineContinue.NoProblems;
         if (body.IsWarehouse) // its host through the same policy as webhook URLs (and again at every connection)
             return await outbound.ProblemAsync(WarehouseTargets.HostUrl(WarehouseTargets.HostOf(body.Warehouse!.ConnectionString, out _)!), ct) is { } refused
                 ? ApiProblems.Invalid([new FieldError("warehouse.connection_string", refused)])
@@ -173,14 +193,17 @@ public static class OutputViews
 public static class CreateOutputEndpoint
 {
     public static Task<ProblemDetails> ValidateAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound,
-        WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct) =>
-        OutputViews.CheckAsync(body, validator, outbound, directory, user, ct);
+        WorkspaceDirectory directory, ClaimsPrincipal user, Files.FilesRoot filesRoot, CancellationToken ct) =>
+        OutputViews.CheckAsync(body, validator, outbound, directory, user, ct, filesRoot: filesRoot);
 
     [WolverinePost("/api/admin/outputs", Name = "Create an output")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
     public static async Task<IResult> Post(OutputBody body, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, TimeProvider clock, CancellationToken ct)
     {
-        var output = body.IsWarehouse
+        var output = body.IsFiles
+            ? new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Files, null, false, clock.GetUtcNow(), body.WorkspaceId,
+                Files: Files.FilesTargets.Settings(body.Files!))
+            : body.IsWarehouse
             ? new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Warehouse, null, false, clock.GetUtcNow(), body.WorkspaceId,
                 WarehouseTargets.Settings(body.Warehouse!, null))
             : new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Webhook,
@@ -215,8 +238,8 @@ public static class GetOutputEndpoint
 public static class UpdateOutputEndpoint
 {
     public static Task<ProblemDetails> ValidateAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound,
-        WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct) =>
-        OutputViews.CheckAsync(body, validator, outbound, directory, user, ct, checkAccess: body.WorkspaceId is not null); // none: it keeps its workspace
+        WorkspaceDirectory directory, ClaimsPrincipal user, Files.FilesRoot filesRoot, CancellationToken ct) =>
+        OutputViews.CheckAsync(body, validator, outbound, directory, user, ct, checkAccess: body.WorkspaceId is not null, filesRoot: filesRoot); // none: it keeps its workspace
 
     [WolverinePut("/api/admin/outputs/{id}", Name = "Update an output")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
@@ -228,10 +251,12 @@ public static class UpdateOutputEndpoint
         // Its connections were checked against its workspace: moving it would send one workspace's data to another.
         if (body.WorkspaceId is { } moved && moved != output.WorkspaceId)
             return Results.Problem(ApiProblems.Invalid([new FieldError("workspace_id", "cannot change; create another output.")]));
-        if (body.IsWarehouse != (output.Kind == OutputKind.Warehouse))
+        if (body.IsWarehouse != (output.Kind == OutputKind.Warehouse) || body.IsFiles != (output.Kind == OutputKind.Files))
             return Results.Problem(ApiProblems.Invalid([new FieldError("kind", "cannot change; create another output.")]));
         // A missing secret (password) keeps the one set before: the API never shows it, so a client cannot send it back.
-        var updated = body.IsWarehouse
+        var updated = body.IsFiles
+            ? output with { Name = body.Name!, Files = Files.FilesTargets.Settings(body.Files!) }
+            : body.IsWarehouse
             ? output with { Name = body.Name!, Warehouse = WarehouseTargets.Settings(body.Warehouse!, output.Warehouse) }
             : output with { Name = body.Name!, Webhook = new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret ?? output.Webhook?.Secret) };
         session.Store(updated);
