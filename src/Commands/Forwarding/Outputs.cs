@@ -26,7 +26,8 @@ public sealed record WarehouseBody(
 /// <summary>A files output's target (docs/outputs.md): an absolute folder under the server's files root, and when to start a new file.</summary>
 public sealed record FilesBody(
     [property: JsonPropertyName("folder")] string? Folder,
-    [property: JsonPropertyName("max_file_bytes")] long? MaxFileBytes = null);
+    [property: JsonPropertyName("max_file_bytes")] long? MaxFileBytes = null,
+    [property: JsonPropertyName("rewrite_on_erasure")] bool? RewriteOnErasure = null);
 
 /// <summary>An output as the admin API takes it.</summary>
 public sealed record OutputBody(
@@ -151,7 +152,7 @@ public static class OutputViews
             output.Paused, output.CreatedAt,
             new OutputCountersView(enqueued, delivered, failed, Math.Max(0, enqueued - delivered - failed)), output.WorkspaceId,
             output.Warehouse is { } warehouse ? WarehouseTargets.View(warehouse) : null,
-            output.Files is { } files ? new { folder = files.Folder, max_file_bytes = files.MaxFileBytes } : null);
+            output.Files is { } files ? new { folder = files.Folder, max_file_bytes = files.MaxFileBytes, rewrite_on_erasure = files.RewriteOnErasure } : null);
     }
 
     public static ProblemDetails Check(OutputBody body, IValidator<OutputBody> validator, WorkspaceDirectory directory, ClaimsPrincipal user, bool checkAccess = true)

@@ -39,7 +39,7 @@ public sealed class FilesExportTests
     {
         var change = new WarehouseDelivery(Guid.NewGuid(), Guid.NewGuid(), 42, 1, "audience", "production",
             """{"type":"audience_membership_change_request","timestamp_ms":1767225600000,"user_profiles":[{"mpid":"42","audiences":[{"audience_id":7,"audience_name":"Fans","action":"add"}]}]}""");
-        var erasure = new WarehouseDelivery(Guid.NewGuid(), Guid.NewGuid(), 42, 1, ErasureNotice.InputOf(Guid.NewGuid()), "production",
+        var erasure = new WarehouseDelivery(Guid.NewGuid(), Guid.NewGuid(), 43, 1, ErasureNotice.InputOf(Guid.NewGuid()), "production",
             """{"type":"dsr_processing_request","subject_request_id":"r-1","submitted_time":1767225600}""");
 
         var rows = ExportDecision.Decide([change, erasure], new HashSet<Guid>());
@@ -49,5 +49,17 @@ public sealed class FilesExportTests
         rows.Erasures.Single().Value.Single().SubjectRequestId.ShouldBe("r-1");
         rows.Erasures.Single().Key.Path.ShouldBe("erasures/workspace=1/date=2026-01-01");
         rows.Events.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void an_erasure_drops_the_persons_rows_gathered_earlier_in_the_flush()
+    {
+        var erasure = new WarehouseDelivery(Guid.NewGuid(), Guid.NewGuid(), 42, 1, ErasureNotice.InputOf(Guid.NewGuid()), "production",
+            """{"type":"dsr_processing_request","subject_request_id":"r-2","submitted_time":1767225600}""");
+
+        var rows = ExportDecision.Decide([Batch(Guid.NewGuid(), """[{"event_type":"custom_event","data":{"event_name":"A"}}]"""), erasure], new HashSet<Guid>());
+
+        rows.Events.ShouldBeEmpty();
+        rows.Erasures.Single().Value.Single().Mpid.ShouldBe(42);
     }
 }

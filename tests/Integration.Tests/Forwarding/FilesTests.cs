@@ -31,10 +31,10 @@ public sealed class FilesTests(AppFixture app) : IAsyncLifetime
         if (_outputId.Length > 0) using (await app.AdminClient().DeleteAsync($"/api/admin/outputs/{_outputId}")) { }
     }
 
-    private async Task<JsonObject> CreateFilesOutput(long? maxFileBytes = null)
+    private async Task<JsonObject> CreateFilesOutput(long? maxFileBytes = null, bool? rewriteOnErasure = null)
     {
         using var response = await app.AdminClient().PostAsJsonAsync("/api/admin/outputs",
-            new { name = Api.NewId("files"), kind = "files", files = new { folder = _folder, max_file_bytes = maxFileBytes } });
+            new { name = Api.NewId("files"), kind = "files", files = new { folder = _folder, max_file_bytes = maxFileBytes, rewrite_on_erasure = rewriteOnErasure } });
         var text = await response.Content.ReadAsStringAsync();
         response.StatusCode.ShouldBe(HttpStatusCode.Created, text);
         var output = JsonNode.Parse(text)!.AsObject();
@@ -199,6 +199,50 @@ public sealed class FilesTests(AppFixture app) : IAsyncLifetime
 
         await RowsArrive<ErasureFileRow>(ExportTables.Erasures, r => r.Mpid == mpid, 1);
         ManifestFiles(ExportTables.Erasures).ShouldAllBe(f => f["path"]!.GetValue<string>().StartsWith("erasures/workspace="));
+    }
+
+    [Fact]
+    public async Task with_rewrite_on_erasure_the_published_files_are_rewritten_without_the_person()
+    {
+        await CreateFilesOutput(rewriteOnErasure: true);
+        await app.Connect(AppFixture.ForwardingInput, _outputId);
+        var (erased, kept) = (Api.NewId("files-rw-erase"), Api.NewId("files-rw-keep"));
+        await Send($$"""{ "environment": "development", "user_identities": { "customer_id": "{{erased}}" }, "events": [ {{Event("Gone")}} ] }""");
+        await Send($$"""{ "environment": "development", "user_identities": { "customer_id": "{{kept}}" }, "events": [ {{Event("Stays")}} ] }""");
+        var (erasedMpid, keptMpid) = (await MpidOf(erased), await MpidOf(kept));
+        await RowsArrive<EventFileRow>(ExportTables.Events, r => r.Mpid == erasedMpid, 1);
+        await RowsArrive<EventFileRow>(ExportTables.Events, r => r.Mpid == keptMpid, 1);
+        var before = ManifestFiles(ExportTables.Events).Select(f => f["path"]!.GetValue<string>()).ToList();
+
+        await DataSubjectRequests.EraseCustomerAsync(app, erased);
+
+        await RowsArrive<ErasureFileRow>(ExportTables.Erasures, r => r.Mpid == erasedMpid, 1);
+        var rows = (await Read<EventFileRow>(ExportTables.Events)).SelectMany(f => f.Rows).ToList();
+        rows.ShouldNotContain(r => r.Mpid == erasedMpid);
+        rows.Count(r => r.Mpid == keptMpid).ShouldBe(1);
+        // The files that held the person are gone from the disk, not only from the manifest.
+        foreach (var path in before.Where(p => !ManifestFiles(ExportTables.Events).Any(f => f["path"]!.GetValue<string>() == p)))
+            File.Exists(Path.Combine(_folder, path)).ShouldBeFalse(path);
+        Manifest()!["retired"]!.AsArray().ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task audience_changes_have_files_of_their_own()
+    {
+        var s = Guid.NewGuid().ToString("N")[..8];
+        var id = await app.ActiveAudience($"Files plan {s}", $$"""[ { "kind": "user_attribute", "attribute_name": "plan_{{s}}", "type": "string", "operator": "exists" } ]""");
+        await CreateFilesOutput();
+        using (var connect = await app.AdminClient().PostAsJsonAsync("/api/admin/audience-connections", new { audience_id = id, output_id = _outputId }))
+            connect.StatusCode.ShouldBe(HttpStatusCode.Created, await connect.Content.ReadAsStringAsync());
+        var customer = Api.NewId("files-aud");
+        await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" }, "user_attributes": { "plan_{{s}}": "pro" }, "events": [] }""");
+        await app.CatchUpDaemon();
+        var mpid = await MpidOf(customer);
+        await RowsArrive<AudienceChangeFileRow>(ExportTables.AudienceChanges, r => r.Mpid == mpid, 1);
+
+        var change = (await Read<AudienceChangeFileRow>(ExportTables.AudienceChanges)).SelectMany(f => f.Rows).Single(r => r.Mpid == mpid);
+        (change.AudienceId, change.Action).ShouldBe((id, "add"));
+        ManifestFiles(ExportTables.AudienceChanges).ShouldAllBe(f => f["path"]!.GetValue<string>().StartsWith("audience_changes/workspace="));
     }
 
     [Fact]

@@ -133,5 +133,5 @@ public static class FilesTargets
 {
     /// <summary>The settings to store: the folder as given, normalised (checked under the root before this).</summary>
     public static Domain.Forwarding.Files.FilesSettings Settings(FilesBody body) =>
-        new(System.IO.Path.GetFullPath(body.Folder!), body.MaxFileBytes ?? OutputBody.DefaultMaxFileBytes);
+        new(System.IO.Path.GetFullPath(body.Folder!), body.MaxFileBytes ?? OutputBody.DefaultMaxFileBytes, body.RewriteOnErasure ?? false);
 }

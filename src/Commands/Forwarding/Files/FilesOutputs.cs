@@ -27,6 +27,8 @@ public sealed class ExportManifest
     [JsonPropertyName("files")] public List<ExportManifestFile> Files { get; set; } = [];
     /// <summary>Files being renamed into place: a crash leaves them unlisted, and the next flush deletes them.</summary>
     [JsonPropertyName("publishing")] public List<string> Publishing { get; set; } = [];
+    /// <summary>Files replaced by rewrites (erasures), no longer listed: a crash before they are deleted leaves them here, and the next flush deletes them.</summary>
+    [JsonPropertyName("retired")] public List<string> Retired { get; set; } = [];
     /// <summary>The deliveries of the last flush: if its commit was lost, they come again and are dropped, not written twice.</summary>
     [JsonPropertyName("last_flush_deliveries")] public List<Guid> LastFlushDeliveries { get; set; } = [];
 }
@@ -118,6 +120,24 @@ public sealed class FilesOutputs(NpgsqlDataSource db, IDocumentStore store, File
             foreach (var (partition, list) in rows.Events) written.AddRange(await WriteParquetAsync(files, partition, list, settings.MaxFileBytes, ct));
             foreach (var (partition, list) in rows.AudienceChanges) written.AddRange(await WriteParquetAsync(files, partition, list, settings.MaxFileBytes, ct));
             foreach (var (partition, list) in rows.Erasures) written.AddRange(await WriteParquetAsync(files, partition, list, settings.MaxFileBytes, ct));
+            var retired = new List<string>();
+            if (settings.RewriteOnErasure && rows.Erasures.Count > 0)
+            {
+                var erased = rows.Erasures.Values.SelectMany(r => r).Select(r => (r.WorkspaceId, r.Mpid)).ToHashSet();
+                foreach (var file in manifest.Files.Where(f => erased.Any(e => e.WorkspaceId == f.WorkspaceId)))
+                {
+                    var partition = new ExportPartition(file.Table, file.WorkspaceId, DateOnly.ParseExact(file.Date, "yyyy-MM-dd", CultureInfo.InvariantCulture));
+                    var rewritten = file.Table switch
+                    {
+                        ExportTables.Events => await RewriteAsync<EventFileRow>(files, file, partition, r => erased.Contains((r.WorkspaceId, r.Mpid)), settings, ct),
+                        ExportTables.AudienceChanges => await RewriteAsync<AudienceChangeFileRow>(files, file, partition, r => erased.Contains((r.WorkspaceId, r.Mpid)), settings, ct),
+                        _ => null,
+                    };
+                    if (rewritten is null) continue;
+                    retired.Add(file.Path);
+                    written.AddRange(rewritten);
+                }
+            }
 
             var entries = new List<(string Temp, ExportManifestFile File)>();
             foreach (var (temp, partition, count) in written)
@@ -133,10 +153,18 @@ public sealed class FilesOutputs(NpgsqlDataSource db, IDocumentStore store, File
             manifest.Publishing = entries.Select(e => e.File.Path).ToList();
             await SaveAsync(files, manifest, ct);
             foreach (var (temp, file) in entries) await files.PublishAsync(temp, file.Path, ct);
+            manifest.Files.RemoveAll(f => retired.Contains(f.Path));
             manifest.Files.AddRange(entries.Select(e => e.File));
             manifest.Publishing = [];
+            manifest.Retired = retired;
             manifest.LastFlushDeliveries = deliveries.Select(d => d.DeliveryId).Distinct().ToList();
             await SaveAsync(files, manifest, ct);
+            if (retired.Count > 0)
+            {
+                foreach (var path in retired) await files.DeleteAsync(path, ct);
+                manifest.Retired = [];
+                await SaveAsync(files, manifest, ct);
+            }
         }
         catch (IOException e)
         {
@@ -158,11 +186,12 @@ public sealed class FilesOutputs(NpgsqlDataSource db, IDocumentStore store, File
             ? JsonSerializer.Deserialize<ExportManifest>(text) ?? new ExportManifest()
             : new ExportManifest();
         files.CleanTemps();
-        if (manifest.Publishing.Count > 0)
+        if (manifest.Publishing.Count > 0 || manifest.Retired.Count > 0)
         {
             var listed = manifest.Files.Select(f => f.Path).ToHashSet();
-            foreach (var path in manifest.Publishing.Where(p => !listed.Contains(p))) await files.DeleteAsync(path, ct);
+            foreach (var path in manifest.Publishing.Concat(manifest.Retired).Where(p => !listed.Contains(p))) await files.DeleteAsync(path, ct);
             manifest.Publishing = [];
+            manifest.Retired = [];
             await SaveAsync(files, manifest, ct);
         }
         return manifest;
@@ -195,6 +224,17 @@ public sealed class FilesOutputs(NpgsqlDataSource db, IDocumentStore store, File
         }
         if (temp is not null) done.Add((temp, partition, inFile));
         return done;
+    }
+
+    /// <summary>A published file's rows without the erased people as new scratch files, or null when it holds none of theirs.</summary>
+    private async Task<List<(string, ExportPartition, long)>?> RewriteAsync<T>(IExportFileStore files, ExportManifestFile file, ExportPartition partition,
+        Func<T, bool> erased, FilesSettings settings, CancellationToken ct) where T : class, new()
+    {
+        IList<T> rows;
+        await using (var stream = files.OpenRead(file.Path)) rows = (await ParquetSerializer.DeserializeAsync<T>(stream, cancellationToken: ct)).Data;
+        var kept = rows.Where(r => !erased(r)).ToList();
+        if (kept.Count == rows.Count) return null;
+        return kept.Count == 0 ? [] : await WriteParquetAsync(files, partition, kept, settings.MaxFileBytes, ct);
     }
 
     private void Delivered(Output output, IReadOnlyList<WarehouseDelivery> deliveries)

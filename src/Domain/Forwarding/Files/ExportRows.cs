@@ -8,9 +8,10 @@ namespace EventProfiles.Domain.Forwarding.Files;
 
 /// <summary>
 /// A files output's target (docs/outputs.md): a folder under the configured root, and the size at which a Parquet file
-/// is closed and the next one started (files are also closed at every flush, so they roll by time as well).
+/// is closed and the next one started (files are also closed at every flush, so they roll by time as well). With
+/// <paramref name="RewriteOnErasure"/>, an erasure also rewrites the workspace's published files without the person.
 /// </summary>
-public sealed record FilesSettings(string Folder, long MaxFileBytes);
+public sealed record FilesSettings(string Folder, long MaxFileBytes, bool RewriteOnErasure = false);
 
 /// <summary>The tables of the export, each its own folder of Parquet files.</summary>
 public static class ExportTables
@@ -84,7 +85,7 @@ public sealed record ExportRows(
 /// Turns a flush's deliveries into rows by partition (pure). The day is the event's own time (else its batch's), so a
 /// late or replayed batch lands in the day it happened, never the day it was written. Deliveries already published
 /// (<paramref name="published"/>: the last flush's, whose commit may have been lost) and a batch seen twice in one flush
-/// (a retry next to its replay) give no rows.
+/// (a retry next to its replay) give no rows. An erasure drops the person's rows gathered so far in the flush.
 /// </summary>
 public static class ExportDecision
 {
@@ -101,6 +102,8 @@ public static class ExportDecision
             if (ErasureNotice.IsNotice(delivery.Input))
             {
                 var submitted = payload["submitted_time"] is JsonValue s && s.TryGetValue<long>(out var seconds) ? seconds * 1000 : 0;
+                foreach (var list in events.Values) list.RemoveAll(r => r.WorkspaceId == delivery.WorkspaceId && r.Mpid == delivery.Mpid);
+                foreach (var list in changes.Values) list.RemoveAll(r => r.WorkspaceId == delivery.WorkspaceId && r.Mpid == delivery.Mpid);
                 Add(erasures, new ExportPartition(ExportTables.Erasures, delivery.WorkspaceId, Day(submitted)), new ErasureFileRow
                 {
                     DeliveryId = delivery.DeliveryId.ToString("D"), SubjectRequestId = payload["subject_request_id"]?.GetValue<string>(),
@@ -150,7 +153,7 @@ public static class ExportDecision
                 });
             }
         }
-        return new ExportRows(events, changes, erasures);
+        return new ExportRows(events.Where(p => p.Value.Count > 0).ToDictionary(), changes.Where(p => p.Value.Count > 0).ToDictionary(), erasures);
     }
 
     private static void Add<T>(Dictionary<ExportPartition, List<T>> rows, ExportPartition partition, T row)
