@@ -29,7 +29,7 @@ public sealed class ExportManifest
     [JsonPropertyName("publishing")] public List<string> Publishing { get; set; } = [];
     /// <summary>Files replaced by rewrites (erasures), no longer listed: a crash before they are deleted leaves them here, and the next flush deletes them.</summary>
     [JsonPropertyName("retired")] public List<string> Retired { get; set; } = [];
-    /// <summary>The deliveries of the last flush: if its commit was lost, they come again and are dropped, not written twice.</summary>
+    /// <summary>The deliveries of the last flushes: if a commit was lost, they come again and are dropped, not written twice.</summary>
     [JsonPropertyName("last_flush_deliveries")] public List<Guid> LastFlushDeliveries { get; set; } = [];
 }
 
@@ -157,7 +157,11 @@ public sealed class FilesOutputs(NpgsqlDataSource db, IDocumentStore store, File
             manifest.Files.AddRange(entries.Select(e => e.File));
             manifest.Publishing = [];
             manifest.Retired = retired;
-            manifest.LastFlushDeliveries = deliveries.Select(d => d.DeliveryId).Distinct().ToList();
+            // The last flushes' deliveries, not only this one's: a lone delivery written between a flush whose commit was lost
+            // and the flush that takes its rows again must not push them out. Those rows are the oldest waiting, so the next
+            // flush takes them first: twice a flush's size is ample.
+            manifest.LastFlushDeliveries = manifest.LastFlushDeliveries.Concat(deliveries.Select(d => d.DeliveryId)).Distinct()
+                .TakeLast(2 * Math.Max(_flushRows, deliveries.Count)).ToList();
             await SaveAsync(files, manifest, ct);
             if (retired.Count > 0)
             {
