@@ -199,6 +199,8 @@ public sealed class FilesTests(AppFixture app) : IAsyncLifetime
 
         await RowsArrive<ErasureFileRow>(ExportTables.Erasures, r => r.Mpid == mpid, 1);
         ManifestFiles(ExportTables.Erasures).ShouldAllBe(f => f["path"]!.GetValue<string>().StartsWith("erasures/workspace="));
+        // Without rewrite_on_erasure, published files stay as they were (docs/outputs.md): readers leave tombstoned people out.
+        (await Read<EventFileRow>(ExportTables.Events)).SelectMany(f => f.Rows).Count(r => r.Mpid == mpid).ShouldBe(1);
     }
 
     [Fact]
