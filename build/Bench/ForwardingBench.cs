@@ -15,6 +15,7 @@ static class ForwardingBench
 {
     public static async Task<int> RunAsync()
     {
+        if (Environment.GetEnvironmentVariable("BENCH_RABBITMQ_URI") is { Length: > 0 } rabbitUri) return await RunRabbitMqAsync(rabbitUri);
         var url = Env("BENCH_URL", "http://127.0.0.1:8080/");
         var batches = Int("BENCH_FORWARD_BATCHES", 20_000);
         var clients = Int("BENCH_CLIENTS", 32);
@@ -92,6 +93,72 @@ static class ForwardingBench
             File.AppendAllText(file, FormattableString.Invariant(
                 $"fwd_accepted={accepted}\nfwd_delivered={delivered}\nfwd_seconds={seconds:F1}\nfwd_delivered_per_s={delivered / seconds:F0}\nfwd_ingest_per_s={accepted / ingested:F0}\nfwd_duplicates={duplicates}\n"));
         return delivered == accepted && duplicates == 0 ? 0 : 2;
+    }
+
+    /// <summary>
+    /// The same load with a rabbitmq output instead: published to the broker's built-in <c>amq.topic</c> exchange with no
+    /// queue bound (the broker confirms and drops them), so what is measured is EventProfiles' side: deliveries confirmed
+    /// by the broker per second, read from the output's <c>delivered</c> counter (written every half second).
+    /// </summary>
+    private static async Task<int> RunRabbitMqAsync(string rabbitUri)
+    {
+        var url = Env("BENCH_URL", "http://127.0.0.1:8080/");
+        var batches = Int("BENCH_FORWARD_BATCHES", 20_000);
+        var clients = Int("BENCH_CLIENTS", 32);
+        var bulk = Int("BENCH_BULK", 20);
+        var runId = Guid.NewGuid().ToString("N")[..8];
+        using var admin = new HttpClient { BaseAddress = new Uri(url) };
+        admin.DefaultRequestHeaders.Authorization = Basic(Env("BENCH_ADMIN", "admin:admin-password"));
+        using var created = await admin.PostAsJsonAsync("api/admin/outputs", new
+        {
+            name = "bench broker", kind = "rabbitmq", rabbitmq = new { uri = rabbitUri, exchange = "amq.topic", routing_key = "{workspace}.{input}.{event_type}" },
+        });
+        if (created.StatusCode != HttpStatusCode.Created) { Console.Error.WriteLine($"output: {(int)created.StatusCode} {await created.Content.ReadAsStringAsync()}"); return 3; }
+        var outputId = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+        using (var connected = await admin.PostAsJsonAsync("api/admin/connections", new { input = Env("BENCH_FORWARD_INPUT", "demo-server"), output_id = outputId }))
+            if (connected.StatusCode != HttpStatusCode.Created) { Console.Error.WriteLine($"connection: {(int)connected.StatusCode} {await connected.Content.ReadAsStringAsync()}"); return 3; }
+
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(2) };
+        http.DefaultRequestHeaders.Authorization = Basic(Env("BENCH_CREDENTIALS", "demo-key:demo-secret"));
+        var users = Enumerable.Range(30_000_000, batches).Select(u => (User: u, Round: 0)).ToList(); // fresh users, apart from the other runs'
+        var next = 0;
+        var accepted = 0;
+        var started = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+        {
+            while (true)
+            {
+                var from = Interlocked.Add(ref next, bulk) - bulk;
+                if (from >= users.Count) return;
+                var slice = users.GetRange(from, Math.Min(bulk, users.Count - from));
+                using var content = new ReadOnlyMemoryContent(Payload.Body(slice, runId, out _));
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                using var response = await http.PostAsync("v2/bulkevents", content);
+                if (response.StatusCode == HttpStatusCode.Accepted) Interlocked.Add(ref accepted, slice.Count);
+            }
+        })));
+        var ingested = Stopwatch.GetElapsedTime(started).TotalSeconds;
+
+        // Poll the counters until every accepted batch is confirmed or failed (at most 10 minutes).
+        long delivered = 0, failed = 0;
+        var seconds = 0.0;
+        var deadline = Stopwatch.GetTimestamp() + 600 * Stopwatch.Frequency;
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            var counters = (await admin.GetFromJsonAsync<JsonObject>($"api/admin/outputs/{outputId}"))!["counters"]!;
+            (delivered, failed) = (counters["delivered"]!.GetValue<long>(), counters["failed"]!.GetValue<long>());
+            seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            if (delivered + failed >= accepted) break;
+            await Task.Delay(200);
+        }
+        using (await admin.DeleteAsync($"api/admin/outputs/{outputId}")) { }
+
+        Console.WriteLine($"forwarding (rabbitmq): {accepted:N0} batches accepted in {ingested:F1} s ({accepted / ingested:N0} batches/s with a rabbitmq output on)");
+        Console.WriteLine($"forwarding (rabbitmq): {delivered:N0} confirmed by the broker in {seconds:F1} s from the first send: {delivered / seconds:N0} batches/s; failed {failed}");
+        if (Environment.GetEnvironmentVariable("BENCH_RESULT_FILE") is { Length: > 0 } file)
+            File.AppendAllText(file, FormattableString.Invariant(
+                $"rmq_accepted={accepted}\nrmq_delivered={delivered}\nrmq_seconds={seconds:F1}\nrmq_delivered_per_s={delivered / seconds:F0}\nrmq_ingest_per_s={accepted / ingested:F0}\nrmq_failed={failed}\n"));
+        return delivered == accepted ? 0 : 2;
     }
 
     internal static AuthenticationHeaderValue Basic(string credentials) => new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));

@@ -12,6 +12,7 @@ using EventProfiles.Commands.Privacy;
 using EventProfiles.Commands.Profiles;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Ingestion;
+using EventProfiles.Host;
 using EventProfiles.Host.ActivityView;
 using EventProfiles.Host.Configuration;
 using EventProfiles.Host.Health;
@@ -98,7 +99,7 @@ builder.Host.UseWolverine(opts =>
 
     // Deliveries: a refusal (400, 409, 413, …) is final; a failure (5xx, timeout, no connection) is retried with
     // back-off, durably (the retry is a scheduled message), and dead-lettered after the last attempt (forwarding.md §5).
-    var retryDelays = builder.Configuration.GetSection("EventProfiles:Forwarding:RetryDelaysMs").Get<int[]>() ?? [1_000, 5_000, 30_000, 120_000, 600_000];
+    var retryDelays = DeliveryRetries.DelaysMs(builder.Configuration);
     opts.OnException<DeliveryRejectedException>().MoveToErrorQueue();
     opts.OnException<DeliveryFailedException>().ScheduleRetry(retryDelays.Select(ms => TimeSpan.FromMilliseconds(ms)).ToArray());
     // Deliveries wait on the network, not the CPU: several at once per node.
@@ -182,6 +183,10 @@ builder.Services.AddSingleton<EnrichmentDefinitionsCache>();
 builder.Services.AddSingleton<DeadDeliveries>();
 builder.Services.AddSingleton<WebhookSender>();
 builder.Services.AddSingleton<WarehouseOutputs>();
+// RabbitMQ outputs: a broker per output through Wolverine's RabbitMQ transport, under the same outbound address policy.
+builder.Services.AddSingleton(sp => new EventProfiles.Commands.Forwarding.RabbitMq.RabbitMqPublisher(sp.GetRequiredService<Wolverine.Runtime.IWolverineRuntime>(),
+    new EventProfiles.Domain.Security.OutboundAllowList(builder.Configuration.GetSection(OutboundAddresses.AllowedHostsSetting).Get<string[]>() ?? []),
+    sp.GetRequiredService<EventProfiles.Domain.Workspaces.WorkspaceDirectory>()));
 builder.Services.AddSingleton(new EventProfiles.Commands.Forwarding.Files.FilesRoot(builder.Configuration[EventProfiles.Commands.Forwarding.Files.FilesRoot.Setting]));
 builder.Services.AddSingleton<EventProfiles.Commands.Forwarding.Files.FilesOutputs>();
 // Every outbound call (webhooks, OpenDSR callbacks) goes through this client: one address policy, checked at connect time.
@@ -252,6 +257,7 @@ builder.Services.AddProblemDetails();
 builder.Services.AddSingleton<Draining>();
 builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 builder.Services.AddOpenApi();
+builder.AddEventProfilesTelemetry(); // metrics, /metrics, OTLP traces and logs when configured (Telemetry.cs)
 
 var app = builder.Build();
 
@@ -287,6 +293,7 @@ app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c
 app.MapOpenApi("/openapi/{documentName}.json");
 app.MapScalarApiReference("/docs", o => o.WithTitle("EventProfiles API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
 app.MapActivityView();
+app.MapEventProfilesTelemetry();
 app.MapGet("/", () => Results.Redirect("/ui/")).ExcludeFromDescription();
 
 app.ReloadApiClientsOnChange(); // a removed Profile API client's tokens stop working at once

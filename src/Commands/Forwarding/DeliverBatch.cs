@@ -2,10 +2,12 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Serialization;
+using EventProfiles.Commands.Operability;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Forwarding;
 using EventProfiles.Domain.Privacy;
 using EventProfiles.Projections.Privacy;
+using Microsoft.Extensions.Configuration;
 using Wolverine;
 using Wolverine.Runtime;
 
@@ -52,15 +54,61 @@ public sealed class DeliveryFailedException(string message) : Exception(message)
 /// <summary>The destination refused the batch for good (400, 409, 413, 414, …): dead-lettered at once, as mParticle does.</summary>
 public sealed class DeliveryRejectedException(string message) : Exception(message);
 
+/// <summary>The back-off of failed deliveries (Wolverine's ScheduleRetry, Program.cs): one delay per retry, then the dead letters.</summary>
+public static class DeliveryRetries
+{
+    public const string Setting = "EventProfiles:Forwarding:RetryDelaysMs";
+
+    public static int[] DelaysMs(IConfiguration configuration) =>
+        configuration.GetSection(Setting).Get<int[]>() ?? [1_000, 5_000, 30_000, 120_000, 600_000];
+}
+
 public static class DeliverBatchHandler
 {
+    /// <summary>One delivery to its output, by the output's kind; failures are <see cref="DeliveryFailedException"/> or <see cref="DeliveryRejectedException"/>.</summary>
+    public static async Task SendAsync(Output output, DeliverBatch delivery, WebhookSender webhooks, RabbitMq.RabbitMqPublisher rabbitMq, CancellationToken ct)
+    {
+        try
+        {
+            await (output.RabbitMq is { } rabbit ? rabbitMq.PublishAsync(output, rabbit, delivery, ct) : webhooks.SendAsync(output.Webhook!, delivery, ct));
+            Metrics.Delivery(delivery.OutputId, "delivered");
+        }
+        catch (DeliveryFailedException)
+        {
+            Metrics.Delivery(delivery.OutputId, "failed");
+            throw;
+        }
+        catch (DeliveryRejectedException)
+        {
+            Metrics.Delivery(delivery.OutputId, "refused");
+            throw;
+        }
+    }
+
     /// <summary>How long a delivery for a paused output waits before it looks again.</summary>
     public static readonly TimeSpan PausedRecheck = TimeSpan.FromSeconds(5);
 
-    public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, OutputCounters counters,
+    public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, RabbitMq.RabbitMqPublisher rabbitMq, OutputCounters counters,
         LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, Envelope envelope, IWolverineRuntime runtime, Warehouse.WarehouseOutputs warehouse,
-        Files.FilesOutputs files, CancellationToken ct)
+        IConfiguration configuration, Files.FilesOutputs files, CancellationToken ct)
     {
+        try
+        {
+            return await HandleAttemptAsync(delivery, outputs, sender, rabbitMq, counters, live, db, store, envelope, runtime, warehouse, files, ct);
+        }
+        catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
+        {
+            // Telemetry: what Wolverine's error policy (Program.cs) does next with this attempt.
+            if (e is DeliveryRejectedException || envelope.Attempts > DeliveryRetries.DelaysMs(configuration).Length) Metrics.DeadLetter(delivery.OutputId);
+            throw;
+        }
+    }
+
+    private static async Task<object?> HandleAttemptAsync(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, RabbitMq.RabbitMqPublisher rabbitMq,
+        OutputCounters counters, LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, Envelope envelope, IWolverineRuntime runtime,
+        Warehouse.WarehouseOutputs warehouse, Files.FilesOutputs files, CancellationToken ct)
+    {
+        if (envelope.Attempts > 1) Metrics.Retry(delivery.OutputId);
         // The group's attempt already called the destination: its outcome counts as this message's first attempt, once.
         if (delivery.GroupFailure is { } failure && await ForwardingStorage.TakeFailureMarkAsync(db, store.Options.DatabaseSchemaName, delivery.WorkId, ct))
             throw delivery.GroupRefused ? new DeliveryRejectedException(failure) : new DeliveryFailedException(failure);
@@ -79,7 +127,7 @@ public static class DeliverBatchHandler
         {
             if (output.Kind == OutputKind.Warehouse) await warehouse.WriteOneAsync(output, delivery, ct);
             else if (output.Kind == OutputKind.Files) await files.WriteOneAsync(output, delivery, ct);
-            else await sender.SendAsync(output.Webhook!, delivery, ct);
+            else await SendAsync(output, delivery, sender, rabbitMq, ct);
         }
         catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
         {
@@ -103,7 +151,7 @@ public static class DeliverBatchesHandler
     /// first attempt reports this failure; so the others are neither redelivered nor held back, and retries, dead letters
     /// and their replay stay per batch.
     /// </summary>
-    public static async Task<object?> Handle(DeliverBatches group, OutputCache outputs, WebhookSender sender, OutputCounters counters,
+    public static async Task<object?> Handle(DeliverBatches group, OutputCache outputs, WebhookSender sender, RabbitMq.RabbitMqPublisher rabbitMq, OutputCounters counters,
         LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentSession session, Warehouse.WarehouseOutputs warehouse, Files.FilesOutputs files, Envelope envelope, CancellationToken ct)
     {
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
@@ -123,11 +171,17 @@ public static class DeliverBatchesHandler
 
         var done = new List<Guid>();
         var failed = new List<(DeliverBatch Delivery, int WorkspaceId)>();
-        foreach (var (delivery, workspaceId) in waiting)
+        // A broker takes the group at once: every message is published, then the confirms are awaited together (one wait
+        // for the group instead of one per batch). A webhook gets one POST after the other, in order.
+        var published = output.RabbitMq is not null
+            ? waiting.Select(w => DeliverBatchHandler.SendAsync(output, w.Delivery, sender, rabbitMq, ct)).ToList()
+            : null;
+        for (var i = 0; i < waiting.Count; i++)
         {
+            var (delivery, workspaceId) = waiting[i];
             try
             {
-                await sender.SendAsync(output.Webhook!, delivery, ct);
+                await (published?[i] ?? DeliverBatchHandler.SendAsync(output, delivery, sender, rabbitMq, ct));
             }
             catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
             {

@@ -49,9 +49,13 @@ public sealed class ForwardingPlan
         return new ForwardingPlan(active.ToLookup(c => c.Input), live, clock, definitions);
     }
 
-    /// <summary>A plan that forwards to one connection only, whatever its status: a data replay's (Operations).</summary>
+    /// <summary>
+    /// A plan that forwards to one connection only, whatever its status: a data replay's (Operations). An inactive
+    /// connection receives the replay too (a backfill before it is switched on); its filter and consent rules apply as
+    /// for an active one. Before, the inactive flag dropped every batch and the job still reported them replayed.
+    /// </summary>
     public static ForwardingPlan ForReplay(Connection connection, LiveStream live, TimeProvider clock, EnrichmentDefinitionsCache definitions) =>
-        new(new[] { connection }.ToLookup(c => c.Input), live, clock, definitions);
+        new(new[] { connection with { Active = true } }.ToLookup(c => c.Input), live, clock, definitions);
 
     /// <summary>
     /// A stored batch replayed (already built by <see cref="OutboundBatch.Replayed"/>): enriched and filtered like a live

@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
+using RabbitMqBody = EventProfiles.Commands.Forwarding.RabbitMq.RabbitMqBody;
 
 namespace EventProfiles.Commands.Forwarding;
 
@@ -36,10 +37,12 @@ public sealed record OutputBody(
     [property: JsonPropertyName("webhook")] WebhookBody? Webhook,
     [property: JsonPropertyName("workspace_id")] int? WorkspaceId = null,
     [property: JsonPropertyName("warehouse")] WarehouseBody? Warehouse = null,
+    [property: JsonPropertyName("rabbitmq")] RabbitMqBody? RabbitMq = null,
     [property: JsonPropertyName("files")] FilesBody? Files = null)
 {
     public const string WebhookKind = "webhook";
     public const string WarehouseKind = "warehouse";
+    public const string RabbitMqKind = "rabbitmq";
     public const string DefaultWarehouseSchema = "eventprofiles";
 
     public const string FilesKind = "files";
@@ -53,7 +56,8 @@ public sealed record OutputBody(
         public Validator()
         {
             RuleFor(o => o.Name).NotEmpty().WithMessage("is required.").MaximumLength(200).OverridePropertyName("name");
-            RuleFor(o => o.Kind).Must(k => k is WebhookKind or WarehouseKind or FilesKind).WithMessage("must be \"webhook\", \"warehouse\" or \"files\".").OverridePropertyName("kind");
+            RuleFor(o => o.Kind).Must(k => k is WebhookKind or WarehouseKind or RabbitMqKind or FilesKind)
+                .WithMessage($"must be \"{WebhookKind}\", \"{WarehouseKind}\", \"{RabbitMqKind}\" or \"{FilesKind}\".").OverridePropertyName("kind");
             RuleFor(o => o.Webhook).NotNull().WithMessage("is required for a webhook output.").When(o => o.Kind == WebhookKind).OverridePropertyName("webhook");
             RuleFor(o => o.Webhook!.Url)
                 .Custom((url, context) => { if (OutboundUrls.Parse(url, out var problem) is null) context.AddFailure("webhook.url", problem!); })
@@ -65,6 +69,8 @@ public sealed record OutputBody(
             RuleFor(o => o.Warehouse!.Schema).Must(s => s is null || WarehouseTargets.IsSchemaName(s))
                 .WithMessage("must be a lower-case PostgreSQL name (letters, digits, _; at most 63 characters).")
                 .When(o => o.IsWarehouse && o.Warehouse is not null).OverridePropertyName("warehouse.schema");
+            RuleFor(o => o.RabbitMq).Custom((rabbit, context) => { foreach (var e in RabbitMqBody.Problems(rabbit)) context.AddFailure(e.Field, e.Message); })
+                .When(o => o.Kind == RabbitMqKind);
             RuleFor(o => o.Files).NotNull().WithMessage("is required for a files output.").When(o => o.IsFiles).OverridePropertyName("files");
             RuleFor(o => o.Files!.MaxFileBytes).InclusiveBetween(1, 1L << 40).WithMessage("must be between 1 and 2^40 bytes.")
                 .When(o => o.IsFiles && o.Files?.MaxFileBytes is not null).OverridePropertyName("files.max_file_bytes");
@@ -132,6 +138,7 @@ public sealed record OutputView(
     [property: JsonPropertyName("counters")] OutputCountersView Counters,
     [property: JsonPropertyName("workspace_id")] int? WorkspaceId,
     [property: JsonPropertyName("warehouse"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Warehouse = null,
+    [property: JsonPropertyName("rabbitmq"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? RabbitMq = null,
     [property: JsonPropertyName("files"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Files = null);
 
 public sealed record OutputCountersView(
@@ -146,14 +153,22 @@ public static class OutputViews
     {
         var (enqueued, delivered) = await counters.ReadAsync(output.Id, ct);
         var failed = (await dead.ForOutputAsync(output.Id, ct)).Count;
-        return new OutputView(output.Id, output.Name,
-            output.Kind switch { OutputKind.Warehouse => OutputBody.WarehouseKind, OutputKind.Files => OutputBody.FilesKind, _ => OutputBody.WebhookKind },
+        return new OutputView(output.Id, output.Name, KindName(output.Kind),
             output.Webhook is { } webhook ? new { url = webhook.Url, has_secret = webhook.Secret is { Length: > 0 } } : null,
             output.Paused, output.CreatedAt,
             new OutputCountersView(enqueued, delivered, failed, Math.Max(0, enqueued - delivered - failed)), output.WorkspaceId,
             output.Warehouse is { } warehouse ? WarehouseTargets.View(warehouse) : null,
+            output.RabbitMq is { } rabbit ? RabbitMqBody.View(rabbit) : null,
             output.Files is { } files ? new { folder = files.Folder, max_file_bytes = files.MaxFileBytes, rewrite_on_erasure = files.RewriteOnErasure } : null);
     }
+
+    public static string KindName(OutputKind kind) => kind switch
+    {
+        OutputKind.Warehouse => OutputBody.WarehouseKind,
+        OutputKind.RabbitMq => OutputBody.RabbitMqKind,
+        OutputKind.Files => OutputBody.FilesKind,
+        _ => OutputBody.WebhookKind,
+    };
 
     public static ProblemDetails Check(OutputBody body, IValidator<OutputBody> validator, WorkspaceDirectory directory, ClaimsPrincipal user, bool checkAccess = true)
     {
@@ -177,6 +192,10 @@ public static class OutputViews
         if (body.IsWarehouse) // its host through the same policy as webhook URLs (and again at every connection)
             return await outbound.ProblemAsync(WarehouseTargets.HostUrl(WarehouseTargets.HostOf(body.Warehouse!.ConnectionString, out _)!), ct) is { } refused
                 ? ApiProblems.Invalid([new FieldError("warehouse.connection_string", refused)])
+                : WolverineContinue.NoProblems;
+        if (body.Kind == OutputBody.RabbitMqKind)
+            return await RabbitMqBody.AddressProblemAsync(body.RabbitMq!.Uri!, outbound, ct) is { } rabbitRefused
+                ? ApiProblems.Invalid([new FieldError("rabbitmq.uri", rabbitRefused)])
                 : WolverineContinue.NoProblems;
         return await outbound.ProblemAsync(body.Webhook!.Url, ct) is { } reason
             ? ApiProblems.Invalid([new FieldError("webhook.url", reason)])
@@ -207,6 +226,8 @@ public static class CreateOutputEndpoint
             : body.IsWarehouse
             ? new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Warehouse, null, false, clock.GetUtcNow(), body.WorkspaceId,
                 WarehouseTargets.Settings(body.Warehouse!, null))
+            : body.Kind == OutputBody.RabbitMqKind
+            ? new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.RabbitMq, null, false, clock.GetUtcNow(), body.WorkspaceId, RabbitMq: body.RabbitMq!.ToSettings(null))
             : new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Webhook,
                 new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret), false, clock.GetUtcNow(), body.WorkspaceId);
         session.Insert(output);
@@ -252,13 +273,15 @@ public static class UpdateOutputEndpoint
         // Its connections were checked against its workspace: moving it would send one workspace's data to another.
         if (body.WorkspaceId is { } moved && moved != output.WorkspaceId)
             return Results.Problem(ApiProblems.Invalid([new FieldError("workspace_id", "cannot change; create another output.")]));
-        if (body.IsWarehouse != (output.Kind == OutputKind.Warehouse) || body.IsFiles != (output.Kind == OutputKind.Files))
+        if (body.Kind != OutputViews.KindName(output.Kind))
             return Results.Problem(ApiProblems.Invalid([new FieldError("kind", "cannot change; create another output.")]));
         // A missing secret (password) keeps the one set before: the API never shows it, so a client cannot send it back.
-        var updated = body.IsFiles
+        var updated = output.Kind == OutputKind.Files
             ? output with { Name = body.Name!, Files = Files.FilesTargets.Settings(body.Files!) }
-            : body.IsWarehouse
+            : output.Kind == OutputKind.Warehouse
             ? output with { Name = body.Name!, Warehouse = WarehouseTargets.Settings(body.Warehouse!, output.Warehouse) }
+            : output.Kind == OutputKind.RabbitMq
+            ? output with { Name = body.Name!, RabbitMq = body.RabbitMq!.ToSettings(output.RabbitMq) }
             : output with { Name = body.Name!, Webhook = new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret ?? output.Webhook?.Secret) };
         session.Store(updated);
         return Results.Ok(await OutputViews.ViewAsync(updated, counters, dead, ct));
@@ -298,10 +321,11 @@ public static class DeleteOutputEndpoint
 {
     [WolverineDelete("/api/admin/outputs/{id}", Name = "Delete an output and its connections")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
-    public static async Task<IResult> Delete(string id, IDocumentSession session, OutputCache cache, ClaimsPrincipal user, CancellationToken ct)
+    public static async Task<IResult> Delete(string id, IDocumentSession session, OutputCache cache, RabbitMq.RabbitMqPublisher rabbitMq, ClaimsPrincipal user, CancellationToken ct)
     {
         cache.Forget(id);
         if (await OutputViews.LoadVisibleAsync(session, id, user, ct) is null) return OutputViews.NotFound(id);
+        await rabbitMq.ForgetAsync(id); // a deleted RabbitMQ output's connection is closed, not kept until the process ends
         session.Delete<Output>(id);
         session.DeleteWhere<Connection>(c => c.OutputId == id);
         return Results.NoContent();

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using EventProfiles.Commands.Operability;
 using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Identity;
@@ -210,6 +211,7 @@ public static class RunAliasHandler
         session.Events.Append(StreamKey.For(job.DestinationMpid),
             [.. copies, .. attributions, new ProfileAliasedFrom(job.SourceMpid, job.Id, from, job.End, copies.Count, source.FirstSeenAt, now)]);
         session.Events.Append(StreamKey.For(job.SourceMpid), new ProfileAliasedTo(job.DestinationMpid, job.Id, from, job.End, now));
+        Metrics.Merge("alias"); // counted when carried out (a retry after a failed commit counts again)
         job.Status = AliasJobStatus.Done;
         job.EventsCopied = copies.Count;
         session.Store(job);

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using EventProfiles.Commands.Operability;
 using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Domain.Workspaces;
@@ -31,7 +32,11 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
             var lookup = await IdentityIndexQueries.LookupAsync(db, Schema, request.Known, mpids, Settings, ct);
             var outcome = IdSync.Decide(request, lookup, Settings, RandomMpid);
             if (outcome is null || request.Call == IdSyncCall.Search) return outcome;
-            if (!outcome.IsNewProfile && outcome.ToLink.Count == 0 && outcome.Ignored.Count == 0) return outcome; // nothing changes
+            if (!outcome.IsNewProfile && outcome.ToLink.Count == 0 && outcome.Ignored.Count == 0)
+            {
+                Metrics.Resolution("idsync", newProfile: false);
+                return outcome; // nothing changes
+            }
 
             try
             {
@@ -83,6 +88,8 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
                 }
                 if (events.Count > 0) session.Events.Append(StreamKey.For(outcome.Mpid), events.ToArray());
                 await session.SaveChangesAsync(ct);
+                Metrics.Resolution("idsync", outcome.IsNewProfile);
+                Metrics.Merge("identity_taken", outcome.ToTake.Count);
                 return outcome;
             }
             catch (Exception ex) when (IsUniqueViolation(ex) && attempt < MaxAttempts)
@@ -120,6 +127,7 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
                 if (outcome.Events.Count > 0)
                     session.Events.Append(StreamKey.For(mpid), [.. Reactivation.Events(profile, source.At, source.Input), .. outcome.Events]);
                 await session.SaveChangesAsync(ct);
+                Metrics.Merge("identity_taken", outcome.Taken.Count);
                 return new ModifyResult(true, []);
             }
             catch (Exception ex) when (IsUniqueViolation(ex) && attempt < MaxAttempts)

@@ -35,7 +35,20 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
         await session.BeginTransactionAsync(CancellationToken.None);
         var connection = (NpgsqlConnection)session.Connection!;
         var keys = StreamLocks.KeysInLockOrder(group.Select(b => b.Resolution.Mpid));
-        var loaded = await IngestionStorage.LoadGroupAsync(connection, store, keys, MessageIdsToCheck(group));
+        var contested = pending.SelectMany(b => b.Claim!.Contested).Distinct().ToList();
+        var loaded = await IngestionStorage.LoadGroupAsync(connection, store, keys, MessageIdsToCheck(group), contested);
+        // Another node gave a contested identity to a person of its own since our lookup: nothing is written, and the
+        // group goes back to resolution as after a unique-key conflict.
+        if (contested.Count > 0 && pending.Where(b => IdentityClaims.LostRace(b.Claim!, loaded.ContestedOwners)).ToList() is { Count: > 0 } lost)
+            throw new IdentityRaceLostException(lost.Count);
+        // A batch that joined a person being created in flight, whose creation did not commit (its group lost the race
+        // above or failed): it must not create that person on its own.
+        if (pending.Any(b => b.Claim!.JoinsPersonInFlight))
+        {
+            var created = pending.Where(b => b.Claim!.IsNewProfile).Select(b => b.Claim!.Mpid).ToHashSet();
+            var orphans = pending.Count(b => IdentityClaims.IsOrphaned(b.Claim!, loaded.Streams.ContainsKey(b.Claim!.Mpid), created.Contains(b.Claim!.Mpid)));
+            if (orphans > 0) throw new IdentityRaceLostException(orphans);
+        }
         var forwarding = await ForwardingPlan.StartAsync(session, live, clock, definitions, CancellationToken.None);
 
         // ---- decide
@@ -93,6 +106,13 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
         _synchronous.Queue(session, result.States);
         return result;
     }
+
+    /// <summary>
+    /// Thrown before anything is written when another node won an identity this group's new person contested, or when a
+    /// batch joined a person whose creation did not commit.
+    /// </summary>
+    public sealed class IdentityRaceLostException(int batches)
+        : Exception($"{batches} batch(es) were resolved to a person another writer's claim overtook.");
 
     /// <summary>The group's source_message_ids in streams that exist; a profile created by this group holds none yet.</summary>
     private static List<MessageRow> MessageIdsToCheck(IEnumerable<GroupedBatch> group) => group

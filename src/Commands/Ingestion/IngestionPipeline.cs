@@ -5,6 +5,7 @@ using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Workspaces;
 using EventProfiles.Commands.Forwarding;
 using EventProfiles.Commands.Identity;
+using EventProfiles.Commands.Operability;
 using Marten;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -67,6 +68,7 @@ public sealed class IngestionPipeline : BackgroundService
     /// <summary>Queues the batches of one request and completes when every one of them is committed (or failed).</summary>
     public async Task<IReadOnlyList<IngestOutcome>> SubmitAsync(IReadOnlyList<PendingBatch> batches, CancellationToken ct)
     {
+        var started = Stopwatch.GetTimestamp();
         if (_stopping)
         {
             foreach (var batch in batches) batch.Completion.TrySetResult(new IngestOutcome(IngestOutcomeKind.Failed, 0, new ShuttingDownException()));
@@ -108,8 +110,22 @@ public sealed class IngestionPipeline : BackgroundService
             _incoming.Writer.TryWrite(batch);
         }
         // Once queued, a batch is committed even if the client goes away, so we do not cancel the wait on the batches.
-        return await Task.WhenAll(batches.Select(b => b.Completion.Task));
+        var outcomes = await Task.WhenAll(batches.Select(b => b.Completion.Task));
+        for (var i = 0; i < outcomes.Length; i++)
+        {
+            var stored = outcomes[i].Kind == IngestOutcomeKind.Stored;
+            Metrics.BatchOutcome(batches[i].Input.Name, OutcomeName(outcomes[i].Kind), stored ? batches[i].Parsed.Events.Count : 0);
+        }
+        if (batches.Count > 0) Metrics.IngestDuration(batches[0].Input.Name, Stopwatch.GetElapsedTime(started));
+        return outcomes;
     }
+
+    private static string OutcomeName(IngestOutcomeKind kind) => kind switch
+    {
+        IngestOutcomeKind.Stored => "stored",
+        IngestOutcomeKind.Duplicate => "duplicate",
+        _ => "failed",
+    };
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -286,8 +302,17 @@ public sealed class IngestionPipeline : BackgroundService
         catch (Exception ex) when (PostgresErrorOf(ex)?.SqlState == PostgresErrorCodes.UniqueViolation)
         {
             // Another batch claimed one of these identities or request ids first: resolve these batches again.
+            Metrics.Race("unique_key");
             _logger.LogInformation("Writer {Writer}: a concurrent claim ({Constraint}) sent {Count} batches back to resolution",
                 writer, PostgresErrorOf(ex)!.ConstraintName, group.Count);
+            foreach (var batch in group) Requeue(batch, ex);
+            return;
+        }
+        catch (GroupCommit.IdentityRaceLostException ex)
+        {
+            // The cross-node form of the same race (IdentityLocks): resolve these batches again on what is stored now.
+            Metrics.Race("cross_node");
+            _logger.LogInformation("Writer {Writer}: {Reason} Sent {Count} batches back to resolution", writer, ex.Message, group.Count);
             foreach (var batch in group) Requeue(batch, ex);
             return;
         }
@@ -317,6 +342,7 @@ public sealed class IngestionPipeline : BackgroundService
         var streams = await _commit.CommitAsync(group);
         foreach (var batch in group)
         {
+            Metrics.Resolution("ingestion", batch.Claim!.IsNewProfile);
             _claims.Release(batch.Claim!, committed: true);
             _requests.Release(batch);
             batch.Completion.TrySetResult(new IngestOutcome(IngestOutcomeKind.Stored, batch.Resolution!.Mpid));
@@ -348,6 +374,7 @@ public sealed class IngestionPipeline : BackgroundService
     }
 
     private static bool IsRetryable(Exception error) =>
+        error is GroupCommit.IdentityRaceLostException ||
         PostgresErrorOf(error) is { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected }
         || Causes(error).Any(e => e is NpgsqlException { IsTransient: true } or TimeoutException);
 

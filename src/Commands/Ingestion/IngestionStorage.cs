@@ -1,4 +1,6 @@
+using EventProfiles.Commands.Identity;
 using EventProfiles.Commands.Streams;
+using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Ingestion;
 using EventProfiles.Domain.Profiles;
 using Marten;
@@ -51,20 +53,28 @@ public static class IngestionStorage
 
     /// <summary>What a writer reads before deciding, under the streams' locks.</summary>
     /// <param name="Streams">Each existing stream's version and archived flag, read under its lock.</param>
+    /// <param name="ContestedOwners">Holders of the contested identities, read under their cross-node locks.</param>
     public sealed record GroupLoad(Dictionary<long, Profile> Profiles, Dictionary<long, IReadOnlySet<string>> MessageIds,
-        Dictionary<long, (long Version, bool IsArchived)> Streams);
+        Dictionary<long, (long Version, bool IsArchived)> Streams, Dictionary<IdentityKey, List<IdentityOwner>> ContestedOwners);
 
     /// <summary>
     /// The writer's load, ONE round trip in the group's transaction: lock the group's streams (see <see cref="StreamLocks"/>),
     /// then, under those locks, read their versions, their profile documents and which of the group's source_message_ids they already hold.
     /// The profiles are read here rather than with a Marten LoadMany (a second round trip): the table is named through
     /// Marten's mapping and the documents read with Marten's serializer, as the Profile API reads them.
+    /// Only when the group gives a new person identities nobody held at lookup (<see cref="IdentityClaim.Contested"/>) do
+    /// two statements go first: their cross-node locks (<see cref="IdentityLocks"/>) and, under them, their holders now.
     /// </summary>
     public static async Task<GroupLoad> LoadGroupAsync(NpgsqlConnection connection, IDocumentStore store, string[] keysInLockOrder,
-        IReadOnlyCollection<MessageRow> wanted)
+        IReadOnlyCollection<MessageRow> wanted, IReadOnlyCollection<IdentityKey> contested)
     {
         var schema = store.Options.DatabaseSchemaName;
         await using var batch = connection.CreateBatch();
+        if (contested.Count > 0)
+        {
+            batch.BatchCommands.Add(IdentityLocks.Command(contested));
+            batch.BatchCommands.Add(IdentityIndexQueries.Owners(schema, contested));
+        }
         batch.BatchCommands.Add(StreamLocks.Command(schema, keysInLockOrder));
         batch.BatchCommands.Add(Command(
             $"select data from {store.Options.FindOrResolveDocumentType(typeof(Profile)).TableName.QualifiedName} where id = any($1)",
@@ -78,6 +88,13 @@ public static class IngestionStorage
         var profiles = new Dictionary<long, Profile>();
         var messageIds = new Dictionary<long, HashSet<string>>();
         await using var reader = await batch.ExecuteReaderAsync();
+        var contestedOwners = new Dictionary<IdentityKey, List<IdentityOwner>>();
+        if (contested.Count > 0)
+        {
+            await reader.NextResultAsync(); // past the locks' count
+            await IdentityIndexQueries.ReadOwnersAsync(reader, contestedOwners);
+            await reader.NextResultAsync();
+        }
         var streams = new Dictionary<long, (long, bool)>();
         while (await reader.ReadAsync())
             if (StreamKey.TryParse(reader.GetString(0), out var locked))
@@ -95,7 +112,7 @@ public static class IngestionStorage
             if (!messageIds.TryGetValue(mpid, out var set)) messageIds[mpid] = set = new HashSet<string>(StringComparer.Ordinal);
             set.Add(reader.GetString(1));
         }
-        return new GroupLoad(profiles, messageIds.ToDictionary(x => x.Key, x => (IReadOnlySet<string>)x.Value), streams);
+        return new GroupLoad(profiles, messageIds.ToDictionary(x => x.Key, x => (IReadOnlySet<string>)x.Value), streams, contestedOwners);
     }
 
     /// <summary>Queues the group's dedupe rows in the session, so they commit with the append in one transaction.</summary>

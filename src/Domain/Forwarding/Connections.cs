@@ -5,15 +5,16 @@ using EventProfiles.Domain.Profiles;
 
 namespace EventProfiles.Domain.Forwarding;
 
-public enum OutputKind { Webhook, Warehouse, Files }
+public enum OutputKind { Webhook, Warehouse, RabbitMq, Files }
 
 /// <summary>
 /// A destination and its settings (forwarding.md §5). Paused outputs keep their deliveries waiting. An output of a
 /// workspace takes only that workspace's inputs and audiences, and its admins see it; one without (org-wide) is for
-/// admins of every workspace. Its settings are those of its kind: <see cref="Webhook"/> or <see cref="Warehouse"/>.
+/// admins of every workspace. Each kind has its settings (<see cref="Webhook"/> for a webhook, <see cref="Warehouse"/> for a
+/// warehouse, <see cref="RabbitMq"/> for a RabbitMQ output); the others are null.
 /// </summary>
 public sealed record Output(string Id, string Name, OutputKind Kind, WebhookSettings? Webhook, bool Paused, DateTimeOffset CreatedAt, int? WorkspaceId = null,
-    Warehouse.WarehouseSettings? Warehouse = null, Files.FilesSettings? Files = null);
+    Warehouse.WarehouseSettings? Warehouse = null, RabbitMqSettings? RabbitMq = null, Files.FilesSettings? Files = null);
 
 /// <summary>HTTP POST of the batch JSON; with a secret, the body is signed (<c>X-EventProfiles-Signature: sha256=&lt;hex HMAC&gt;</c>).</summary>
 public sealed record WebhookSettings(string Url, string? Secret);

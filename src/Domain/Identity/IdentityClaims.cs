@@ -9,15 +9,31 @@ public readonly record struct LookupTicket(long Epoch);
 /// <summary>What one batch was resolved to, and what it claims until its transaction commits or fails.</summary>
 public sealed class IdentityClaim
 {
-    internal IdentityClaim(IdentityResolutionResult resolution, IReadOnlyList<IdentityKey> identities)
+    internal IdentityClaim(IdentityResolutionResult resolution, IReadOnlyList<IdentityKey> identities, IReadOnlyList<IdentityKey> contested,
+        bool joinsPersonInFlight)
     {
         Resolution = resolution;
         Identities = identities;
+        Contested = contested;
+        JoinsPersonInFlight = joinsPersonInFlight;
     }
 
     public IdentityResolutionResult Resolution { get; }
     /// <summary>The identities this batch links that the database did not show on its profile.</summary>
     public IReadOnlyList<IdentityKey> Identities { get; }
+    /// <summary>
+    /// The identities this batch gives a person the database does not show yet (new, or being created in flight) that the
+    /// database gave nobody at lookup: another node may be giving them to a person of its own at this moment. The writer
+    /// locks them across nodes and reads them again (<see cref="IdentityClaims.LostRace"/>); empty for every other batch,
+    /// so a batch for a known person costs no extra statement. Placeholder values are never contested.
+    /// </summary>
+    public IReadOnlyList<IdentityKey> Contested { get; }
+    /// <summary>
+    /// Resolved to a person another batch in flight is creating (the database did not show it). If that creation does not
+    /// commit, this batch must not create the person itself: its writer finds no stream and resolves it again
+    /// (<see cref="IsOrphaned"/>).
+    /// </summary>
+    public bool JoinsPersonInFlight { get; }
     public long Mpid => Resolution.Mpid;
     public bool IsNewProfile => Resolution.IsNewProfile;
     /// <summary>0 while in flight; the epoch of its commit once released after commit.</summary>
@@ -103,7 +119,12 @@ public sealed class IdentityClaims(IdentitySettings settings, Func<long> newMpid
                     var claimed = resolution.IdentitiesToLink.Where(i => !fromDatabase.OwnersOf(i).Any(o => o.Mpid == resolution.Mpid)).ToList();
                     foreach (var key in claimed) AddOwner(key, resolution.Mpid);
                     if (resolution.IsNewProfile) known.Add(resolution.Mpid);
-                    var claim = new IdentityClaim(resolution, claimed);
+                    var inDatabase = fromDatabase.KnownMpids.Contains(resolution.Mpid)
+                        || batch.Identities.Any(i => fromDatabase.OwnersOf(i).Any(o => o.Mpid == resolution.Mpid));
+                    IReadOnlyList<IdentityKey> contested = inDatabase
+                        ? []
+                        : claimed.Where(i => fromDatabase.OwnersOf(i).Count == 0 && settings.IsMatchable(i)).ToList();
+                    var claim = new IdentityClaim(resolution, claimed, contested, !resolution.IsNewProfile && !inDatabase);
                     _inFlight.Add(claim);
                     result.Add(claim);
                 }
@@ -146,11 +167,32 @@ public sealed class IdentityClaims(IdentitySettings settings, Func<long> newMpid
             if (claim.Released) return;
             claim.Released = true;
             _inFlight.Remove(claim);
+            // The person this batch was creating may never exist (another node won its device): batches still in flight
+            // that joined it must not draw a retry back to it, or the retry would create it without contesting anything.
+            // They find out themselves at their commit (their contested identities have another holder by then).
+            if (!committed && claim.IsNewProfile) _inFlight.RemoveWhere(c => c.Mpid == claim.Mpid);
             if (!committed || _lookups.Count == 0) return;
             claim.CommittedAt = ++_epoch;
             _committed.Add(claim);
         }
     }
+
+    /// <summary>
+    /// Read again under the cross-node locks: a contested identity that now has a holder other than the claim's person was
+    /// given away by another node after our lookup, so the batch was resolved on a stale picture and must be resolved
+    /// again, as after a unique-key conflict. (Our own rows are not written yet, nor are those of a person this node
+    /// created earlier and committed: those name the claim's own MPID.)
+    /// </summary>
+    public static bool LostRace(IdentityClaim claim, IReadOnlyDictionary<IdentityKey, List<IdentityOwner>> ownersNow) =>
+        claim.Contested.Any(i => ownersNow.TryGetValue(i, out var owners) && owners.Any(o => o.Mpid != claim.Mpid));
+
+    /// <summary>
+    /// The person this batch joined in flight does not exist at its commit (<paramref name="streamExists"/>, read under the
+    /// stream locks) and no batch of the same group creates it: its creation failed, e.g. because another node won the
+    /// person's identities, so the batch was resolved on a picture that no longer holds.
+    /// </summary>
+    public static bool IsOrphaned(IdentityClaim claim, bool streamExists, bool createdInGroup) =>
+        claim.JoinsPersonInFlight && !streamExists && !createdInGroup;
 
     /// <summary>Claims in flight, and committed claims released after the lookup began (it may have missed them).</summary>
     private IEnumerable<IdentityClaim> Unseen(LookupTicket ticket) =>

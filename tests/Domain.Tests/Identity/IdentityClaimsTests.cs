@@ -138,4 +138,89 @@ public class IdentityClaimsTests
         b.Identities.ShouldBe([Customer1]); // a new customer; the email stays with profile 5
         b.IsNewProfile.ShouldBeTrue();
     }
+
+    // ---- issue 18 §2: what a writer must lock across nodes
+
+    private static IdentityLookup Stored(IdentityKey identity, long mpid) => new(
+        new Dictionary<IdentityKey, IReadOnlyList<IdentityOwner>> { [identity] = [new IdentityOwner(mpid, DateTimeOffset.UnixEpoch)] },
+        new Dictionary<long, IReadOnlyList<IdentityKey>>(), new HashSet<long>());
+
+    [Fact]
+    public void a_new_device_only_person_contests_its_device_and_a_batch_joining_it_in_flight_does_too()
+    {
+        var claims = NewClaims();
+        var first = ResolveOne(claims, NothingStored, [Idfv]);
+        var second = ResolveOne(claims, NothingStored, [Idfv]); // the person is still being created: another node may win it
+
+        first.Contested.ShouldBe([Idfv]);
+        second.Mpid.ShouldBe(first.Mpid);
+        second.Contested.ShouldBe([Idfv]);
+    }
+
+    [Fact]
+    public void a_batch_for_a_person_the_database_shows_contests_nothing()
+    {
+        var claims = NewClaims();
+        var b = ResolveOne(claims, Stored(Customer1, 5), [Customer1, Idfv]); // a new device for a known customer
+
+        b.Mpid.ShouldBe(5);
+        b.Identities.ShouldBe([Idfv]);
+        b.Contested.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void a_placeholder_is_never_contested()
+    {
+        var claims = NewClaims();
+        var placeholder = new IdentityKey("ios_idfa", "00000000-0000-0000-0000-000000000000");
+        var b = ResolveOne(claims, NothingStored, [Customer1, placeholder]);
+
+        b.Contested.ShouldBe([Customer1]);
+    }
+
+    [Fact]
+    public void the_race_is_lost_when_a_contested_identity_has_another_holder_now_and_not_when_it_is_our_own()
+    {
+        var claims = NewClaims();
+        var b = ResolveOne(claims, NothingStored, [Idfv]);
+
+        IdentityClaims.LostRace(b, new Dictionary<IdentityKey, List<IdentityOwner>>()).ShouldBeFalse();
+        IdentityClaims.LostRace(b, new Dictionary<IdentityKey, List<IdentityOwner>> { [Idfv] = [new IdentityOwner(b.Mpid, DateTimeOffset.UnixEpoch)] }).ShouldBeFalse();
+        IdentityClaims.LostRace(b, new Dictionary<IdentityKey, List<IdentityOwner>> { [Idfv] = [new IdentityOwner(7, DateTimeOffset.UnixEpoch)] }).ShouldBeTrue();
+    }
+
+    [Fact]
+    public void a_retry_of_a_person_that_was_not_created_is_not_drawn_back_to_it_by_batches_that_joined_it()
+    {
+        // Node B created device D's person first. Here the new person 1001 lost; a batch that joined 1001 in flight is
+        // still queued. The retry must resolve to B's person, not to 1001 (which it would then create without a lock).
+        var claims = NewClaims();
+        var first = ResolveOne(claims, NothingStored, [Idfv]);
+        var joined = ResolveOne(claims, NothingStored, [Idfv]);
+        claims.Release(first, committed: false);
+
+        var retry = ResolveOne(claims, Stored(Idfv, 5), [Idfv]);
+
+        joined.Mpid.ShouldBe(first.Mpid);
+        retry.Mpid.ShouldBe(5);
+    }
+
+    [Fact]
+    public void a_batch_that_joined_a_person_in_flight_is_orphaned_when_that_person_was_not_created()
+    {
+        // The hole the joiners' locks alone left: the lookup already showed node B's person for the device, but this
+        // node's claim (a more recent link) drew the batch to the person still being created here, which then lost.
+        var claims = NewClaims();
+        var first = ResolveOne(claims, NothingStored, [Idfv]);
+        var joined = ResolveOne(claims, Stored(Idfv, 5), [Idfv]);
+
+        first.JoinsPersonInFlight.ShouldBeFalse();
+        joined.Mpid.ShouldBe(first.Mpid);
+        joined.JoinsPersonInFlight.ShouldBeTrue();
+        IdentityClaims.IsOrphaned(joined, streamExists: false, createdInGroup: false).ShouldBeTrue();
+        IdentityClaims.IsOrphaned(joined, streamExists: true, createdInGroup: false).ShouldBeFalse();
+        IdentityClaims.IsOrphaned(joined, streamExists: false, createdInGroup: true).ShouldBeFalse();
+        IdentityClaims.IsOrphaned(ResolveOne(claims, Stored(Customer1, 7), [Customer1]), streamExists: false, createdInGroup: false)
+            .ShouldBeFalse(); // a person the database showed (erased since, say) is not this rule's business
+    }
 }

@@ -64,4 +64,27 @@ public sealed class ReplayTests(AppFixture app) : WithReceiver(app)
         replayed.Single(b => b["batch_id"]!.GetValue<string>() == step2)["events"]!.AsArray().Single()!["data"]!["event_name"]!.GetValue<string>().ShouldBe("Step 2");
         Receiver.BatchesOf(customer).Count(b => b["source_info"]?["is_replay"] is null).ShouldBe(4); // live ones are not marked
     }
+
+    [Fact]
+    public async Task a_replay_to_an_inactive_connection_delivers_its_batches_as_a_backfill()
+    {
+        var customer = Api.NewId("replay-inactive");
+        await NewOutputAsync();
+        var connection = (await App.Connect(AppFixture.ForwardingInput, OutputId))["id"]!.GetValue<string>();
+        using (var off = await App.AdminClient().PutAsJsonAsync($"/api/admin/connections/{connection}",
+                   new { input = AppFixture.ForwardingInput, output_id = OutputId, active = false }))
+            off.StatusCode.ShouldBe(HttpStatusCode.OK, await off.Content.ReadAsStringAsync());
+        var from = App.Clock.GetUtcNow();
+        await App.Ingested($$"""{ "user_identities": { "customer_id": "{{customer}}" }, "events": [ { "event_type": "custom_event", "data": { "event_name": "Backfill", "custom_event_type": "other" } } ] }""",
+            key: AppFixture.ForwardingKey, secret: AppFixture.ForwardingSecret);
+        var to = App.Clock.GetUtcNow().AddMilliseconds(1);
+        (await App.Output(OutputId))["counters"]!["enqueued"]!.GetValue<long>().ShouldBe(0); // inactive: nothing forwarded live
+
+        var job = await App.StartJob(OperationKinds.Replay, new { input = AppFixture.ForwardingInput, connection, from = from.ToString("O"), to = to.ToString("O") }, workspace: 1);
+        (await App.Completed(job["id"]!.GetValue<string>()))["done"]!.GetValue<long>().ShouldBe(1);
+
+        // What the job reports replayed is what arrives.
+        await Waiting.Until(() => Task.FromResult(Receiver.BatchesOf(customer).Count == 1), "the replayed batch");
+        Receiver.BatchesOf(customer).Single()["source_info"]!["is_replay"]!.GetValue<bool>().ShouldBeTrue();
+    }
 }
