@@ -193,6 +193,8 @@ builder.Services.AddSingleton<WarehouseOutputs>();
 builder.Services.AddSingleton(sp => new EventProfiles.Commands.Forwarding.RabbitMq.RabbitMqPublisher(sp.GetRequiredService<Wolverine.Runtime.IWolverineRuntime>(),
     new EventProfiles.Domain.Security.OutboundAllowList(builder.Configuration.GetSection(OutboundAddresses.AllowedHostsSetting).Get<string[]>() ?? []),
     sp.GetRequiredService<EventProfiles.Domain.Workspaces.WorkspaceDirectory>()));
+builder.Services.AddSingleton(new EventProfiles.Commands.Forwarding.Files.FilesRoot(builder.Configuration[EventProfiles.Commands.Forwarding.Files.FilesRoot.Setting]));
+builder.Services.AddSingleton<EventProfiles.Commands.Forwarding.Files.FilesOutputs>();
 // Every outbound call (webhooks, OpenDSR callbacks) goes through this client: one address policy, checked at connect time.
 builder.Services.AddSingleton(new OutboundAddresses(builder.Configuration.GetSection(OutboundAddresses.AllowedHostsSetting).Get<string[]>() ?? []));
 builder.Services.AddHttpClient(nameof(WebhookSender), client => client.Timeout = TimeSpan.FromSeconds(10))

@@ -90,11 +90,11 @@ public static class DeliverBatchHandler
 
     public static async Task<object?> Handle(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, RabbitMq.RabbitMqPublisher rabbitMq, OutputCounters counters,
         LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, Envelope envelope, IWolverineRuntime runtime, Warehouse.WarehouseOutputs warehouse,
-        IConfiguration configuration, CancellationToken ct)
+        IConfiguration configuration, Files.FilesOutputs files, CancellationToken ct)
     {
         try
         {
-            return await HandleAttemptAsync(delivery, outputs, sender, rabbitMq, counters, live, db, store, envelope, runtime, warehouse, ct);
+            return await HandleAttemptAsync(delivery, outputs, sender, rabbitMq, counters, live, db, store, envelope, runtime, warehouse, files, ct);
         }
         catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
         {
@@ -106,7 +106,7 @@ public static class DeliverBatchHandler
 
     private static async Task<object?> HandleAttemptAsync(DeliverBatch delivery, OutputCache outputs, WebhookSender sender, RabbitMq.RabbitMqPublisher rabbitMq,
         OutputCounters counters, LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentStore store, Envelope envelope, IWolverineRuntime runtime,
-        Warehouse.WarehouseOutputs warehouse, CancellationToken ct)
+        Warehouse.WarehouseOutputs warehouse, Files.FilesOutputs files, CancellationToken ct)
     {
         if (envelope.Attempts > 1) Metrics.Retry(delivery.OutputId);
         // The group's attempt already called the destination: its outcome counts as this message's first attempt, once.
@@ -126,6 +126,7 @@ public static class DeliverBatchHandler
         try
         {
             if (output.Kind == OutputKind.Warehouse) await warehouse.WriteOneAsync(output, delivery, ct);
+            else if (output.Kind == OutputKind.Files) await files.WriteOneAsync(output, delivery, ct);
             else await SendAsync(output, delivery, sender, rabbitMq, ct);
         }
         catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
@@ -151,13 +152,14 @@ public static class DeliverBatchesHandler
     /// and their replay stay per batch.
     /// </summary>
     public static async Task<object?> Handle(DeliverBatches group, OutputCache outputs, WebhookSender sender, RabbitMq.RabbitMqPublisher rabbitMq, OutputCounters counters,
-        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentSession session, Warehouse.WarehouseOutputs warehouse, Envelope envelope, CancellationToken ct)
+        LiveStream live, Npgsql.NpgsqlDataSource db, Marten.IDocumentSession session, Warehouse.WarehouseOutputs warehouse, Files.FilesOutputs files, Envelope envelope, CancellationToken ct)
     {
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
         var output = await outputs.GetAsync(group.OutputId, ct);
         // A warehouse takes micro-batches: every waiting row of the output at once, whichever group they came in, at
         // most once per interval; so this envelope may have work even when its own group's rows were taken already.
         if (output is { Kind: OutputKind.Warehouse, Paused: false }) return await warehouse.FlushAsync(group, output, session, envelope.ScheduledTime is not null, ct);
+        if (output is { Kind: OutputKind.Files, Paused: false }) return await files.FlushAsync(group, output, session, envelope.ScheduledTime is not null, ct);
         var waiting = await ForwardingStorage.WaitingDeliveriesAsync(db, schema, group.GroupId, ct);
         if (waiting.Count == 0) return null; // delivered already, or erased
         if (output is null)

@@ -24,6 +24,12 @@ public sealed record WarehouseBody(
     [property: JsonPropertyName("connection_string")] string? ConnectionString,
     [property: JsonPropertyName("schema")] string? Schema);
 
+/// <summary>A files output's target (docs/outputs.md): an absolute folder under the server's files root, and when to start a new file.</summary>
+public sealed record FilesBody(
+    [property: JsonPropertyName("folder")] string? Folder,
+    [property: JsonPropertyName("max_file_bytes")] long? MaxFileBytes = null,
+    [property: JsonPropertyName("rewrite_on_erasure")] bool? RewriteOnErasure = null);
+
 /// <summary>An output as the admin API takes it.</summary>
 public sealed record OutputBody(
     [property: JsonPropertyName("name")] string? Name,
@@ -31,22 +37,27 @@ public sealed record OutputBody(
     [property: JsonPropertyName("webhook")] WebhookBody? Webhook,
     [property: JsonPropertyName("workspace_id")] int? WorkspaceId = null,
     [property: JsonPropertyName("warehouse")] WarehouseBody? Warehouse = null,
-    [property: JsonPropertyName("rabbitmq")] RabbitMqBody? RabbitMq = null)
+    [property: JsonPropertyName("rabbitmq")] RabbitMqBody? RabbitMq = null,
+    [property: JsonPropertyName("files")] FilesBody? Files = null)
 {
     public const string WebhookKind = "webhook";
     public const string WarehouseKind = "warehouse";
     public const string RabbitMqKind = "rabbitmq";
     public const string DefaultWarehouseSchema = "eventprofiles";
 
+    public const string FilesKind = "files";
+    public const long DefaultMaxFileBytes = 128L * 1024 * 1024;
+
     public bool IsWarehouse => Kind == WarehouseKind;
+    public bool IsFiles => Kind == FilesKind;
 
     public sealed class Validator : AbstractValidator<OutputBody>
     {
         public Validator()
         {
             RuleFor(o => o.Name).NotEmpty().WithMessage("is required.").MaximumLength(200).OverridePropertyName("name");
-            RuleFor(o => o.Kind).Must(k => k is WebhookKind or WarehouseKind or RabbitMqKind)
-                .WithMessage($"must be \"{WebhookKind}\", \"{WarehouseKind}\" or \"{RabbitMqKind}\".").OverridePropertyName("kind");
+            RuleFor(o => o.Kind).Must(k => k is WebhookKind or WarehouseKind or RabbitMqKind or FilesKind)
+                .WithMessage($"must be \"{WebhookKind}\", \"{WarehouseKind}\", \"{RabbitMqKind}\" or \"{FilesKind}\".").OverridePropertyName("kind");
             RuleFor(o => o.Webhook).NotNull().WithMessage("is required for a webhook output.").When(o => o.Kind == WebhookKind).OverridePropertyName("webhook");
             RuleFor(o => o.Webhook!.Url)
                 .Custom((url, context) => { if (OutboundUrls.Parse(url, out var problem) is null) context.AddFailure("webhook.url", problem!); })
@@ -60,6 +71,9 @@ public sealed record OutputBody(
                 .When(o => o.IsWarehouse && o.Warehouse is not null).OverridePropertyName("warehouse.schema");
             RuleFor(o => o.RabbitMq).Custom((rabbit, context) => { foreach (var e in RabbitMqBody.Problems(rabbit)) context.AddFailure(e.Field, e.Message); })
                 .When(o => o.Kind == RabbitMqKind);
+            RuleFor(o => o.Files).NotNull().WithMessage("is required for a files output.").When(o => o.IsFiles).OverridePropertyName("files");
+            RuleFor(o => o.Files!.MaxFileBytes).InclusiveBetween(1, 1L << 40).WithMessage("must be between 1 and 2^40 bytes.")
+                .When(o => o.IsFiles && o.Files?.MaxFileBytes is not null).OverridePropertyName("files.max_file_bytes");
         }
     }
 }
@@ -124,7 +138,8 @@ public sealed record OutputView(
     [property: JsonPropertyName("counters")] OutputCountersView Counters,
     [property: JsonPropertyName("workspace_id")] int? WorkspaceId,
     [property: JsonPropertyName("warehouse"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Warehouse = null,
-    [property: JsonPropertyName("rabbitmq"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? RabbitMq = null);
+    [property: JsonPropertyName("rabbitmq"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? RabbitMq = null,
+    [property: JsonPropertyName("files"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Files = null);
 
 public sealed record OutputCountersView(
     [property: JsonPropertyName("enqueued")] long Enqueued,
@@ -143,13 +158,15 @@ public static class OutputViews
             output.Paused, output.CreatedAt,
             new OutputCountersView(enqueued, delivered, failed, Math.Max(0, enqueued - delivered - failed)), output.WorkspaceId,
             output.Warehouse is { } warehouse ? WarehouseTargets.View(warehouse) : null,
-            output.RabbitMq is { } rabbit ? RabbitMqBody.View(rabbit) : null);
+            output.RabbitMq is { } rabbit ? RabbitMqBody.View(rabbit) : null,
+            output.Files is { } files ? new { folder = files.Folder, max_file_bytes = files.MaxFileBytes, rewrite_on_erasure = files.RewriteOnErasure } : null);
     }
 
     public static string KindName(OutputKind kind) => kind switch
     {
         OutputKind.Warehouse => OutputBody.WarehouseKind,
         OutputKind.RabbitMq => OutputBody.RabbitMqKind,
+        OutputKind.Files => OutputBody.FilesKind,
         _ => OutputBody.WebhookKind,
     };
 
@@ -164,10 +181,14 @@ public static class OutputViews
 
     /// <summary>The shape and access first, then where the URL leads (a lookup, so not in the synchronous validator).</summary>
     public static async Task<ProblemDetails> CheckAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound,
-        WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct, bool checkAccess = true)
+        WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct, bool checkAccess = true, Files.FilesRoot? filesRoot = null)
     {
         var shape = Check(body, validator, directory, user, checkAccess);
         if (!ReferenceEquals(shape, WolverineContinue.NoProblems)) return shape;
+        if (body.IsFiles) // only under the server's root: a tenant's admin must not write anywhere on the server
+            return (filesRoot ?? new Files.FilesRoot(null)).Problem(body.Files!.Folder) is { } bad
+                ? ApiProblems.Invalid([new FieldError("files.folder", bad)])
+                : WolverineContinue.NoProblems;
         if (body.IsWarehouse) // its host through the same policy as webhook URLs (and again at every connection)
             return await outbound.ProblemAsync(WarehouseTargets.HostUrl(WarehouseTargets.HostOf(body.Warehouse!.ConnectionString, out _)!), ct) is { } refused
                 ? ApiProblems.Invalid([new FieldError("warehouse.connection_string", refused)])
@@ -192,14 +213,17 @@ public static class OutputViews
 public static class CreateOutputEndpoint
 {
     public static Task<ProblemDetails> ValidateAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound,
-        WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct) =>
-        OutputViews.CheckAsync(body, validator, outbound, directory, user, ct);
+        WorkspaceDirectory directory, ClaimsPrincipal user, Files.FilesRoot filesRoot, CancellationToken ct) =>
+        OutputViews.CheckAsync(body, validator, outbound, directory, user, ct, filesRoot: filesRoot);
 
     [WolverinePost("/api/admin/outputs", Name = "Create an output")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
     public static async Task<IResult> Post(OutputBody body, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, TimeProvider clock, CancellationToken ct)
     {
-        var output = body.IsWarehouse
+        var output = body.IsFiles
+            ? new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Files, null, false, clock.GetUtcNow(), body.WorkspaceId,
+                Files: Files.FilesTargets.Settings(body.Files!))
+            : body.IsWarehouse
             ? new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Warehouse, null, false, clock.GetUtcNow(), body.WorkspaceId,
                 WarehouseTargets.Settings(body.Warehouse!, null))
             : body.Kind == OutputBody.RabbitMqKind
@@ -236,8 +260,8 @@ public static class GetOutputEndpoint
 public static class UpdateOutputEndpoint
 {
     public static Task<ProblemDetails> ValidateAsync(OutputBody body, IValidator<OutputBody> validator, OutboundAddresses outbound,
-        WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct) =>
-        OutputViews.CheckAsync(body, validator, outbound, directory, user, ct, checkAccess: body.WorkspaceId is not null); // none: it keeps its workspace
+        WorkspaceDirectory directory, ClaimsPrincipal user, Files.FilesRoot filesRoot, CancellationToken ct) =>
+        OutputViews.CheckAsync(body, validator, outbound, directory, user, ct, checkAccess: body.WorkspaceId is not null, filesRoot: filesRoot); // none: it keeps its workspace
 
     [WolverinePut("/api/admin/outputs/{id}", Name = "Update an output")]
     [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
@@ -252,7 +276,9 @@ public static class UpdateOutputEndpoint
         if (body.Kind != OutputViews.KindName(output.Kind))
             return Results.Problem(ApiProblems.Invalid([new FieldError("kind", "cannot change; create another output.")]));
         // A missing secret (password) keeps the one set before: the API never shows it, so a client cannot send it back.
-        var updated = output.Kind == OutputKind.Warehouse
+        var updated = output.Kind == OutputKind.Files
+            ? output with { Name = body.Name!, Files = Files.FilesTargets.Settings(body.Files!) }
+            : output.Kind == OutputKind.Warehouse
             ? output with { Name = body.Name!, Warehouse = WarehouseTargets.Settings(body.Warehouse!, output.Warehouse) }
             : output.Kind == OutputKind.RabbitMq
             ? output with { Name = body.Name!, RabbitMq = body.RabbitMq!.ToSettings(output.RabbitMq) }

@@ -5,7 +5,7 @@ using EventProfiles.Domain.Profiles;
 
 namespace EventProfiles.Domain.Forwarding;
 
-public enum OutputKind { Webhook, Warehouse, RabbitMq }
+public enum OutputKind { Webhook, Warehouse, RabbitMq, Files }
 
 /// <summary>
 /// A destination and its settings (forwarding.md §5). Paused outputs keep their deliveries waiting. An output of a
@@ -14,7 +14,7 @@ public enum OutputKind { Webhook, Warehouse, RabbitMq }
 /// warehouse, <see cref="RabbitMq"/> for a RabbitMQ output); the others are null.
 /// </summary>
 public sealed record Output(string Id, string Name, OutputKind Kind, WebhookSettings? Webhook, bool Paused, DateTimeOffset CreatedAt, int? WorkspaceId = null,
-    Warehouse.WarehouseSettings? Warehouse = null, RabbitMqSettings? RabbitMq = null);
+    Warehouse.WarehouseSettings? Warehouse = null, RabbitMqSettings? RabbitMq = null, Files.FilesSettings? Files = null);
 
 /// <summary>HTTP POST of the batch JSON; with a secret, the body is signed (<c>X-EventProfiles-Signature: sha256=&lt;hex HMAC&gt;</c>).</summary>
 public sealed record WebhookSettings(string Url, string? Secret);

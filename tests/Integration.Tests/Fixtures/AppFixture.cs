@@ -59,6 +59,9 @@ public sealed class AppFixture : IAsyncLifetime
     /// <summary>The Host's <see cref="TimeProvider"/>: real time, movable forward by a test.</summary>
     public TestClock Clock { get; } = new();
 
+    /// <summary>Where files outputs of this run may write (EventProfiles:Forwarding:Files:Root).</summary>
+    public string FilesRoot => Path.Combine(Path.GetTempPath(), $"eventprofiles-{Schema}-files");
+
     public async Task InitializeAsync()
     {
         var connection = Environment.GetEnvironmentVariable("EVENTPROFILES_TEST_CONNECTION")
@@ -89,6 +92,9 @@ public sealed class AppFixture : IAsyncLifetime
         Set("EventProfiles__Forwarding__RetryDelaysMs__3", "800");
         Set("EventProfiles__Forwarding__RetryDelaysMs__4", "1600");
         Set("EventProfiles__Forwarding__Warehouse__IntervalMs", "1000"); // warehouse micro-batches every second, so a test sees its rows soon
+        Set("EventProfiles__Forwarding__Files__IntervalMs", "1000"); // files outputs flush every second too
+        Set("EventProfiles__Forwarding__Files__RowGroupRows", "3"); // small row groups, so a test can roll files by size with a few events
+        Set("EventProfiles__Forwarding__Files__Root", FilesRoot); // the only place files outputs of this run may write
         Set("EventProfiles__Admin__Users__1__Name", SupportUser); // a web UI user who sees workspace 2 only
         Set("EventProfiles__Admin__Users__1__Password", SupportPassword);
         Set("EventProfiles__Admin__Users__1__Workspaces__0", "2");
