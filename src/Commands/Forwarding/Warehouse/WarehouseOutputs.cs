@@ -40,30 +40,8 @@ public sealed class WarehouseOutputs(NpgsqlDataSource db, IDocumentStore store, 
     /// </summary>
     public async Task<object?> FlushAsync(DeliverBatches group, Output output, Marten.IDocumentSession session, bool wasScheduled, CancellationToken ct)
     {
-        var schema = store.Options.DatabaseSchemaName;
-        var first = true;
-        while (true)
-        {
-            await using var connection = await db.OpenConnectionAsync(ct);
-            await using var tx = await connection.BeginTransactionAsync(ct);
-            var due = await WarehouseStorage.TryLockFlushAsync(connection, schema, output.Id, Interval, ct);
-            if (due is null) return group.DelayedFor(Interval); // another node is flushing it; what that leaves, this envelope takes later
-            if (first && due.Value.Wait > TimeSpan.Zero)
-            {
-                if (due.Value.Scheduled && !wasScheduled) return null;
-                session.MarkFlushScheduled(output.Id, Interval);
-                return group.DelayedFor(due.Value.Wait);
-            }
-            first = false;
-            var workIds = new List<Guid>();
-            var claimed = await WarehouseStorage.ClaimAsync(connection, schema, output.Id, _flushRows, workIds, ct);
-            if (claimed.Count == 0) return null;
-            await WriteAsync(output, claimed, ct);
-            await WarehouseStorage.FinishFlushAsync(connection, schema, output.Id, workIds.ToArray(), ct);
-            await tx.CommitAsync(ct);
-            Delivered(output, claimed);
-            if (claimed.Count < _flushRows) return null;
-        }
+        return await MicroBatchFlush.RunAsync(db, store.Options.DatabaseSchemaName, group, output, session, wasScheduled, Interval, _flushRows,
+            claimed => WriteAsync(output, claimed, ct), claimed => Delivered(output, claimed), ct);
     }
 
     /// <summary>A delivery queued alone (a dead letter replayed, an audience of several workspaces): written at once.</summary>
