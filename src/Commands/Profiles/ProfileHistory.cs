@@ -108,7 +108,7 @@ public sealed class ProfileHistoryReader(IDocumentStore store, ProfileReadDataba
     /// were activated by then, computed by the projection's own Domain code over the events stored by then. Standard
     /// audiences are computed by a job over a date range, not folded per person: they are not shown as of a date.
     /// </summary>
-    private async Task<ComputedProfile> ComputedAsOfAsync(IReadOnlyList<StoredEvent> events, Profile profile, int workspaceId, DateTimeOffset instant, CancellationToken ct)
+    public async Task<ComputedProfile> ComputedAsOfAsync(IReadOnlyList<StoredEvent> events, Profile profile, int workspaceId, DateTimeOffset instant, CancellationToken ct)
     {
         var snapshot = await definitions.GetAsync(ct);
         var attributes = snapshot.Attributes.Where(c => c.ActivatedOn is { } on && on <= instant).ToList();
@@ -161,7 +161,12 @@ public static class AttributeHistoryEndpoint
 
     [WolverineGet("/userprofile/v1/{orgId:int}/{accountId:int}/{workspaceId:int}/{mpid:long}/attributes/{name}/history", Name = "An attribute's history")]
     [Authorize(AuthenticationSchemes = AuthSchemes.ProfileApiBearer, Policy = ApiScopes.ProfilesRead)]
-    public static async Task<IResult> Get(long mpid, string name, [FromQuery] string? limit, [FromQuery] string? after, ProfileQuery query,
+    public static Task<IResult> Get(long mpid, string name, [FromQuery] string? limit, [FromQuery] string? after, ProfileQuery query,
+        ProfileHistoryReader history, EnrichmentDefinitionsCache definitions, CancellationToken ct) =>
+        AnswerAsync(mpid, query.Workspace!.Id, name, limit, after, history, definitions, ct);
+
+    /// <summary>The history as the Profile API and the User Activity View (its own authorisation) both answer it.</summary>
+    public static async Task<IResult> AnswerAsync(long mpid, int workspaceId, string name, string? limit, string? after,
         ProfileHistoryReader history, EnrichmentDefinitionsCache definitions, CancellationToken ct)
     {
         var errors = new List<FieldError>();
@@ -171,7 +176,6 @@ public static class AttributeHistoryEndpoint
             errors.Add(new FieldError("after", "must be the next_cursor of the previous page."));
         if (errors.Count > 0) return Results.Problem(ApiProblems.Invalid(errors));
 
-        var workspaceId = query.Workspace!.Id;
         var (events, tooLong) = await history.StreamAsync(mpid, ct);
         if (tooLong) return history.TooLong("mpid");
         // Shown only while the profile is: known in the workspace and live (an aged-out person's data has expired).

@@ -272,4 +272,52 @@ public sealed class ProfileHistoryTests(AppFixture app)
         (await Ok(await Get($"/userprofile/v1/1/1/1/{mpid}?fields=user_attributes&include=provenance")))["attribute_provenance"]![name]!["source"]!.GetValue<string>()
             .ShouldBe("calculated_attribute");
     }
+
+    [Fact]
+    public async Task a_stream_longer_than_the_bound_is_refused_with_a_422_and_the_default_read_still_serves_it()
+    {
+        var customer = Api.NewId("long");
+        var events = string.Join(",", Enumerable.Range(0, AppFixture.HistoryMaxEvents + 1).Select(i =>
+            $$"""{ "event_type": "custom_event", "data": { "event_name": "Tick", "custom_event_type": "other" } }"""));
+        await app.Ingested(Batch(customer, """{ "plan": "free" }""", $"[{events}]"));
+        var mpid = (await app.ProfileOf(customer))["mpid"]!.GetValue<long>();
+
+        using (var asOf = await AsOf(mpid, Iso(await Between())))
+        {
+            asOf.StatusCode.ShouldBe(HttpStatusCode.UnprocessableEntity);
+            (await asOf.Errors()).Select(e => e.Field).ShouldBe(["as_of"]);
+        }
+        using (var provenance = await Get($"/userprofile/v1/1/1/1/{mpid}?fields=user_attributes&include=provenance"))
+        {
+            provenance.StatusCode.ShouldBe(HttpStatusCode.UnprocessableEntity);
+            (await provenance.Errors()).Select(e => e.Field).ShouldBe(["include"]);
+        }
+        using (var history = await Get($"/userprofile/v1/1/1/1/{mpid}/attributes/plan/history")) history.StatusCode.ShouldBe(HttpStatusCode.UnprocessableEntity);
+        (await app.ProfileOf(customer)).Attribute("plan").ShouldBe(["free"]);
+    }
+
+    [Fact]
+    public async Task the_profile_page_shows_a_person_as_of_a_date_and_an_attributes_history_with_its_own_authorisation()
+    {
+        var customer = Api.NewId("ui-asof");
+        await app.Ingested(Batch(customer, """{ "plan": "free" }"""));
+        var mpid = (await app.ProfileOf(customer))["mpid"]!.GetValue<long>();
+        var between = await Between();
+        await app.Ingested(Batch(customer, """{ "plan": "pro" }"""), key: AppFixture.SecondKey, secret: AppFixture.SecondSecret);
+        using var admin = await app.SignedIn();
+
+        static string? PlanOf(JsonObject person) => person["workspaces"]!.AsArray().Single(w => w!["id"]!.GetValue<int>() == 1)!["user_attributes"]!.AsArray()
+            .Single(a => a!["name"]!.GetValue<string>() == "plan")!["value"]!.GetValue<string>();
+        PlanOf(await admin.UiJson($"/ui/api/people/{mpid}?as_of={Iso(between)}")).ShouldBe("free");
+        PlanOf(await admin.UiJson($"/ui/api/people/{mpid}")).ShouldBe("pro");
+        using (var future = await admin.GetAsync($"/ui/api/people/{mpid}?as_of={Iso(DateTimeOffset.UtcNow.AddYears(1))}"))
+            future.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+
+        var history = await admin.UiJson($"/ui/api/people/{mpid}/workspaces/1/attributes/plan/history");
+        history["history"]!.AsArray().Select(h => h!["input"]!.GetValue<string>()).ShouldBe(["demo-server", "second-server"]);
+        // A user limited to workspace 2 sees nothing of workspace 1's person.
+        using var support = await app.SignedIn(AppFixture.SupportUser, AppFixture.SupportPassword);
+        using var hidden = await support.GetAsync($"/ui/api/people/{mpid}/workspaces/1/attributes/plan/history");
+        hidden.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+    }
 }
