@@ -320,4 +320,25 @@ public sealed class ProfileHistoryTests(AppFixture app)
         using var hidden = await support.GetAsync($"/ui/api/people/{mpid}/workspaces/1/attributes/plan/history");
         hidden.StatusCode.ShouldBe(HttpStatusCode.NotFound);
     }
+
+    [Fact]
+    public async Task as_of_shows_real_time_audience_memberships_as_they_stood_then()
+    {
+        var s = Guid.NewGuid().ToString("N")[..8];
+        var audience = await app.ActiveAudience($"Gold as of {s}", $$"""
+            [ { "kind": "user_attribute", "attribute_name": "tier_{{s}}", "type": "string", "operator": "equals", "value": "gold" } ]
+            """);
+        var customer = Api.NewId("asof-audience");
+        await app.Ingested(Batch(customer, $$"""{ "tier_{{s}}": "silver" }"""));
+        var mpid = (await app.ProfileOf(customer))["mpid"]!.GetValue<long>();
+        var silver = await Between();
+        await app.Ingested(Batch(customer, $$"""{ "tier_{{s}}": "gold" }"""));
+        var gold = await Between();
+        await app.CatchUpDaemon();
+
+        static int[] Memberships(JsonObject profile) => profile["audience_memberships"]!.AsArray().Select(m => m!["audience_id"]!.GetValue<int>()).ToArray();
+        Memberships(await Ok(await AsOf(mpid, Iso(silver)))).ShouldNotContain(audience);
+        Memberships(await Ok(await AsOf(mpid, Iso(gold)))).ShouldContain(audience);
+        (await app.MembershipsOf(customer)).ShouldContain(audience);
+    }
 }
