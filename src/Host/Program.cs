@@ -64,6 +64,7 @@ builder.Services.AddSingleton<LaggingReads>();
 // It stays on the primary (a client reads its own write) unless EventProfiles:Reads:ProfileApiFromStandby says otherwise.
 builder.Services.AddSingleton(ProfileReadDatabase.For(connectionString, builder.Configuration.GetValue("EventProfiles:Reads:ProfileApiFromStandby", false)));
 builder.Services.AddSingleton<ProfileReader>();
+builder.Services.AddSingleton<ProfileHistoryReader>(); // as_of, attribute history and provenance (issue 21 §2, §3)
 // Nodes: Balanced (the default) lets several Hosts share one database; Wolverine elects a leader, recovers a dead
 // node's envelopes and runs each async shard as an agent on exactly one node. Solo is for one node only (docs/operations.md, "Scaling out").
 var durability = builder.Configuration.GetValue("EventProfiles:Durability", DurabilityMode.Balanced);

@@ -14,6 +14,7 @@ using EventProfiles.Domain.Workspaces;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Npgsql;
 using Wolverine.Http;
 
@@ -60,8 +61,8 @@ public static class PersonPageEndpoint
 {
     [WolverineGet("/ui/api/people/{mpid}", Name = "Web UI: a person's profile")]
     [Authorize(AuthenticationSchemes = AuthSchemes.AdminSession)]
-    public static async Task<IResult> Get(string mpid, ClaimsPrincipal user, WorkspaceDirectory directory, LaggingReads reads,
-        TimeProvider clock, CancellationToken ct)
+    public static async Task<IResult> Get(string mpid, [FromQuery(Name = "as_of")] string? asOf, ClaimsPrincipal user, WorkspaceDirectory directory, LaggingReads reads,
+        ProfileHistoryReader history, TimeProvider clock, CancellationToken ct)
     {
         await using var session = await reads.QuerySessionAsync(ct); // may lag: a standby when there is one
         var db = reads.DataSource;
@@ -69,6 +70,18 @@ public static class PersonPageEndpoint
         if (await VisiblePersonAsync(mpid, access, session, ct) is not { } profile)
             return ActivityViewJson.NotFound("mpid", $"No person {mpid} has data in the workspaces you may see.");
         var now = clock.GetUtcNow();
+        // As of a date (issue 21 §2): the person folded to that instant by the Profile API's code (erasure and expiry reach back).
+        IReadOnlyList<StoredEvent>? past = null;
+        if (asOf is not null)
+        {
+            if (!ProfileHistoryReader.TryParseInstant(asOf, out var instant) || instant > now)
+                return ActivityViewJson.Invalid("as_of", "must be an ISO-8601 instant with a time zone, not in the future.");
+            var (events, tooLong) = await history.StreamAsync(profile.Mpid, ct);
+            if (tooLong) return history.TooLong("as_of");
+            if (ProfileAsOf.Fold(events, instant) is not { } then || !access.Sees(then))
+                return ActivityViewJson.NotFound("as_of", $"Person {mpid} had no data in the workspaces you may see at that time (or it has since been erased).");
+            (profile, past, now) = (then, events, instant);
+        }
         var retention = await session.LoadAsync<RetentionSettings>(RetentionSettings.DocumentId, ct) ?? new RetentionSettings();
         var visible = profile.Workspaces.Where(w => access.Sees(w.Key)).ToList();
         var inputs = await InputsAsync(db, session.DocumentStore.Options.DatabaseSchemaName, profile.Mpid, access, ct);
@@ -77,7 +90,9 @@ public static class PersonPageEndpoint
         var memberships = new HashSet<int>();
         foreach (var (workspaceId, data) in visible)
         {
-            var computed = await ComputedProfileQuery.ForPersonAsync(session, profile.Mpid, workspaceId, now, ct);
+            var computed = past is null
+                ? await ComputedProfileQuery.ForPersonAsync(session, profile.Mpid, workspaceId, now, ct)
+                : await history.ComputedAsOfAsync(past, profile, workspaceId, now, ct);
             memberships.UnionWith(computed.Audiences.Select(a => a.AudienceId));
             workspaces.Add(new WorkspaceView(workspaceId, access.NameOf(workspaceId), data.FirstSeenAt, data.LastSeenAt, inputs[workspaceId].ToList(),
                 data.Attributes.Where(a => !a.Value.Removed).Select(a => new AttributeView(a.Key, a.Value.Value, a.Value.UpdatedAt)).ToList(),

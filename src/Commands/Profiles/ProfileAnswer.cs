@@ -25,7 +25,9 @@ public static class ProfileAnswer
         && workspaces.TryGetProperty(Key(workspaceId), out _)
         && (!profile.TryGetProperty(nameof(Profile.AgedOutAt), out var agedOut) || agedOut.ValueKind == JsonValueKind.Null);
 
-    public static void Write(IBufferWriter<byte> output, JsonElement profile, int workspaceId, IReadOnlySet<string> fields, ComputedProfile? computed, ISerializer serializer)
+    /// <param name="provenance">Asked for with <c>include=provenance</c> (issue 21 §3): the change that gave each user attribute its value.</param>
+    public static void Write(IBufferWriter<byte> output, JsonElement profile, int workspaceId, IReadOnlySet<string> fields, ComputedProfile? computed, ISerializer serializer,
+        IReadOnlyDictionary<string, AttributeChange>? provenance = null)
     {
         using var json = new Utf8JsonWriter(output);
         var ws = profile.GetProperty(nameof(Profile.Workspaces)).GetProperty(Key(workspaceId));
@@ -61,6 +63,37 @@ public static class ProfileAnswer
             if (fields.Contains(ProfileDocument.Attribution)) ProfileDocument.AttributionArray(workspace).WriteTo(json.WithName(ProfileDocument.Attribution));
             if (fields.Contains(ProfileDocument.ConsentState)) ProfileDocument.Consent(workspace).WriteTo(json.WithName(ProfileDocument.ConsentState));
             if (fields.Contains(ProfileDocument.Devices)) ProfileDocument.DeviceArray(workspace).WriteTo(json.WithName(ProfileDocument.Devices));
+        }
+        if (provenance is not null) Provenance(json, ws, computed, provenance);
+        json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Per attribute shown, where its current value came from: the input, the batch (none for seeds), and when it took
+    /// effect and was stored; a calculated attribute says so (its history endpoint names the definition and events).
+    /// </summary>
+    private static void Provenance(Utf8JsonWriter json, JsonElement ws, ComputedProfile? computed, IReadOnlyDictionary<string, AttributeChange> provenance)
+    {
+        var calculated = computed?.CalculatedAttributes ?? EmptyValues;
+        json.WriteStartObject("attribute_provenance");
+        if (ws.TryGetProperty(nameof(WorkspaceProfile.Attributes), out var attributes) && attributes.ValueKind == JsonValueKind.Object)
+            foreach (var attribute in attributes.EnumerateObject().OrderBy(a => a.Name, StringComparer.Ordinal))
+            {
+                if (calculated.ContainsKey(attribute.Name) || !provenance.TryGetValue(attribute.Name, out var change)) continue;
+                json.WriteStartObject(attribute.Name);
+                json.WriteString("source", "user_attribute");
+                json.WriteString("input", change.Input);
+                if (change.BatchId is { } batch) json.WriteString("batch_id", batch);
+                else json.WriteNull("batch_id");
+                json.WriteNumber("effective_timestamp_ms", change.EffectiveAt.ToUnixTimeMilliseconds());
+                json.WriteNumber("stored_timestamp_ms", change.StoredAt.ToUnixTimeMilliseconds());
+                json.WriteEndObject();
+            }
+        foreach (var (name, _) in calculated)
+        {
+            json.WriteStartObject(name);
+            json.WriteString("source", "calculated_attribute");
+            json.WriteEndObject();
         }
         json.WriteEndObject();
     }

@@ -49,6 +49,9 @@ public sealed class AppFixture : IAsyncLifetime
     public const string LimitedKey = "limited-key";
     public const string LimitedSecret = "limited-secret";
 
+    /// <summary>The most events a read of a person's past folds in this run (EventProfiles:Profiles:HistoryMaxEvents).</summary>
+    public const int HistoryMaxEvents = 300;
+
     private WebApplicationFactory<Program>? _factory;
 
     public HttpClient Client { get; private set; } = null!;
@@ -95,6 +98,7 @@ public sealed class AppFixture : IAsyncLifetime
         Set("EventProfiles__Forwarding__Files__IntervalMs", "1000"); // files outputs flush every second too
         Set("EventProfiles__Forwarding__Files__RowGroupRows", "3"); // small row groups, so a test can roll files by size with a few events
         Set("EventProfiles__Forwarding__Files__Root", FilesRoot); // the only place files outputs of this run may write
+        Set("EventProfiles__Profiles__HistoryMaxEvents", HistoryMaxEvents.ToString(System.Globalization.CultureInfo.InvariantCulture)); // small, so a test can pass the bound of a read of the past
         Set("EventProfiles__Admin__Users__1__Name", SupportUser); // a web UI user who sees workspace 2 only
         Set("EventProfiles__Admin__Users__1__Password", SupportPassword);
         Set("EventProfiles__Admin__Users__1__Workspaces__0", "2");

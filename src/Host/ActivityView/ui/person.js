@@ -1,6 +1,6 @@
 // The profile page: who the person is (identities, attributes, calculated attributes, audiences, consent, devices,
 // retention) and what they did (activity chart and the filterable timeline of their events).
-import { api, apiPost, badge, empty, failure, formatDate, formatValue, h, link, loading, show, time } from './dom.js';
+import { api, apiPost, badge, empty, failure, formatDate, formatValue, h, link, loading, navigate, show, time } from './dom.js';
 
 // mParticle's User Activity View lists these first, in this order; the rest alphabetically.
 const reservedAttributes = ['$Age', '$FirstName', '$LastName', '$Gender', '$Mobile', '$Address', '$City', '$State', '$Zip', '$Country'];
@@ -9,30 +9,50 @@ const pageSize = 25;
 export async function personPage(main, mpid) {
   document.title = `MPID ${mpid} · EventProfiles`;
   show(main, loading('the profile'));
+  // As of a date (issue 21 §2): the same page, folded from the person's stream up to that instant.
+  const asOf = new URLSearchParams(location.search).get('as_of') ?? '';
   let person;
   try {
-    person = await api(`/ui/api/people/${mpid}`);
+    person = await api(`/ui/api/people/${mpid}`, { as_of: asOf });
   } catch (error) {
-    show(main, h('h1', {}, `MPID ${mpid}`), failure(error), h('p', {}, h('a', { href: '/ui/', 'data-internal': true }, 'Back to search')));
+    show(main, h('h1', {}, `MPID ${mpid}`), asOf ? asOfForm(mpid, asOf) : null, failure(error),
+      h('p', {}, h('a', { href: '/ui/', 'data-internal': true }, 'Back to search')));
     return;
   }
   const timeline = h('section', { class: 'card', 'aria-labelledby': 'timeline-title' });
   show(main,
-    header(person),
+    header(person, asOf),
     h('div', { class: 'grid wide-first' }, identities(person), audiences(person)),
-    person.workspaces.map(workspace),
+    person.workspaces.map(ws => workspace(ws, person.mpid)),
     person.aliases.length ? aliases(person) : null,
     timeline,
     privacy(person));
   await renderTimeline(timeline, mpid);
 }
 
-function header(person) {
+/** The date picker: the profile as it was at a moment (local time in, an instant out). */
+function asOfForm(mpid, asOf) {
+  const pad = (n) => String(n).padStart(2, '0');
+  const local = (iso) => { const d = new Date(iso); return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`; };
+  const input = h('input', { id: 'as-of', name: 'as_of', type: 'datetime-local', step: '1', value: asOf ? local(asOf) : '' });
+  return h('form', { class: 'inline', 'aria-label': 'Show the profile as it was', onsubmit: (event) => {
+      event.preventDefault();
+      if (input.value) navigate(`/ui/people/${mpid}?as_of=${encodeURIComponent(new Date(input.value).toISOString())}`);
+    } },
+    h('div', { class: 'field' }, h('label', { for: 'as-of' }, 'As it was at'), input),
+    h('button', { type: 'submit' }, 'Show'),
+    asOf ? link(`/ui/people/${mpid}`, 'Back to now') : null);
+}
+
+function header(person, asOf) {
   const retention = person.retention;
   return h('section', { class: 'card', 'aria-labelledby': 'person-title' },
     h('div', { class: 'person-head' },
       h('h1', { id: 'person-title' }, 'MPID ', h('span', { class: 'mpid' }, person.mpid)),
       badge(person.status)),
+    asOf ? h('p', { class: 'notice', role: 'status' }, 'As it was at ', time(asOf, { seconds: true }),
+      '. Erased or expired data is not shown, whatever the date. The timeline below shows every stored event.') : null,
+    asOfForm(person.mpid, asOf),
     h('dl', { class: 'facts' },
       h('dt', {}, 'First seen'), h('dd', {}, time(person.first_seen)),
       h('dt', {}, 'Last seen'), h('dd', {}, time(person.last_seen)),
@@ -65,7 +85,34 @@ function audiences(person) {
       person.audiences.map(a => h('li', {}, a.name, h('span', { class: 'muted' }, ` · ${a.kind === 'standard' ? 'standard' : 'real-time'} #${a.id}`)))));
 }
 
-function workspace(ws) {
+/** An attribute's history (issue 21 §3): every value, when, from which input and batch; opened by clicking its name. */
+async function showHistory(panel, mpid, ws, name) {
+  show(panel, loading(`the history of ${name}`));
+  try {
+    const history = await api(`/ui/api/people/${mpid}/workspaces/${ws.id}/attributes/${encodeURIComponent(name)}/history`, { limit: 100 });
+    const calculated = history.calculated_attribute;
+    show(panel,
+      h('h3', {}, `History of ${name}`),
+      calculated ? h('p', { class: 'muted' }, `Calculated attribute #${calculated.id} (${calculated.calculation_type}), activated `, time(calculated.activated_timestamp_ms ? new Date(calculated.activated_timestamp_ms).toISOString() : null)) : null,
+      history.history.length === 0 ? empty('No values recorded.') : h('table', {},
+        h('thead', {}, h('tr', {}, ['Value', 'Stored', 'Input', 'Batch', calculated ? 'Events counted' : 'Note'].map(t => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, history.history.map(e => h('tr', {},
+          h('td', { class: 'value' }, e.removed ? 'removed' : formatValue(e.value)),
+          h('td', {}, time(new Date(e.stored_timestamp_ms).toISOString(), { seconds: true })),
+          h('td', {}, e.input ?? '—'),
+          h('td', { class: 'value' }, e.batch_id ?? '—'),
+          h('td', {}, e.source === 'calculated_attribute'
+            ? (e.events_from_timestamp_ms ? [time(new Date(e.events_from_timestamp_ms).toISOString()), ' – ', time(new Date(e.events_to_timestamp_ms).toISOString())] : '—')
+            : e.applied ? '' : 'older than the value held: not applied'))))),
+      history.next_cursor ? h('p', { class: 'muted' }, 'Only the first 100 values are shown.') : null);
+  } catch (error) {
+    show(panel, failure(error));
+  }
+}
+
+function workspace(ws, mpid) {
+  const panel = h('div', { class: 'attribute-history', 'aria-live': 'polite' });
+  const nameButton = (name) => h('button', { type: 'button', class: 'link', title: `Show the history of ${name}`, onclick: () => showHistory(panel, mpid, ws, name) }, name);
   const attributes = [...ws.user_attributes].sort((a, b) => order(a.name) - order(b.name) || a.name.localeCompare(b.name));
   const titleId = `ws-${ws.id}-title`;
   return h('section', { class: 'card', 'aria-labelledby': titleId },
@@ -77,12 +124,12 @@ function workspace(ws) {
         h('h3', {}, 'User attributes'),
         attributes.length === 0 ? empty('No user attributes.') : h('table', {},
           h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'Updated'))),
-          h('tbody', {}, attributes.map(a => h('tr', {}, h('td', {}, a.name), h('td', { class: 'value' }, formatValue(a.value)), h('td', {}, time(a.updated_at)))))),
+          h('tbody', {}, attributes.map(a => h('tr', {}, h('td', {}, nameButton(a.name)), h('td', { class: 'value' }, formatValue(a.value)), h('td', {}, time(a.updated_at)))))),
         h('h3', {}, 'Calculated attributes'),
         ws.calculated_attributes.length === 0 ? empty('No calculated attributes defined in this workspace.') : h('table', {},
           h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'Status'))),
           h('tbody', {}, ws.calculated_attributes.map(c => h('tr', {},
-            h('td', {}, c.name),
+            h('td', {}, c.status === 'draft' ? c.name : nameButton(c.name)),
             h('td', { class: 'value' }, c.value ? (c.value.list ? c.value.list.join(', ') : c.value.text ?? '—') : '—'),
             h('td', {}, badge(c.status))))))),
       h('div', {},
@@ -96,7 +143,8 @@ function workspace(ws) {
               d.device_application_stamp && !Object.values(d.identities).includes(d.device_application_stamp) ? h('div', {}, `device_application_stamp: ${d.device_application_stamp}`) : null),
             h('td', {}, d.platform ?? '—', d.att_authorization_status ? h('div', { class: 'muted' }, `ATT: ${d.att_authorization_status}`) : null),
             h('td', {}, time(d.last_seen)))))),
-        ws.attribution ? [h('h3', {}, 'Attribution'), h('p', {}, `${ws.attribution.publisher} · ${ws.attribution.campaign} (`, time(ws.attribution.at), ')')] : null)));
+        ws.attribution ? [h('h3', {}, 'Attribution'), h('p', {}, `${ws.attribution.publisher} · ${ws.attribution.campaign} (`, time(ws.attribution.at), ')')] : null)),
+    panel);
 }
 
 const order = (name) => { const i = reservedAttributes.indexOf(name); return i < 0 ? reservedAttributes.length : i; };
