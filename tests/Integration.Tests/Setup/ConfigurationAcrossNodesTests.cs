@@ -6,9 +6,9 @@ using EventProfiles.Integration.Tests.Fixtures;
 namespace EventProfiles.Integration.Tests.Setup;
 
 /// <summary>
-/// Two Host processes over one database (a schema of their own): the first start seeds the empty database from
-/// appsettings, the second seeds nothing (its own appsettings are ignored: the database is the truth), and a change made
-/// through one node is in effect on the other within seconds, without a restart.
+/// Host processes over one database (a schema of their own): two starting at once on the empty database seed it once
+/// from appsettings, a later start seeds nothing (its own appsettings are ignored: the database is the truth), and a
+/// change made through one node is in effect on the other within seconds, without a restart.
 /// </summary>
 [Collection(AppCollection.Name)]
 public class ConfigurationAcrossNodesTests(AppFixture app)
@@ -16,18 +16,24 @@ public class ConfigurationAcrossNodesTests(AppFixture app)
     private string Schema => $"{app.Schema}_setup";
 
     [Fact]
-    public async Task the_first_start_seeds_the_second_changes_nothing_and_a_change_reaches_the_other_node_without_restart()
+    public async Task two_nodes_starting_at_once_seed_once_a_later_start_changes_nothing_and_a_change_reaches_the_other_node_without_restart()
     {
-        var (portA, portB) = (HostProcess.FreePort(), HostProcess.FreePort());
+        // Two nodes start at once on the empty database: one of them seeds it, once.
+        var (portA, portFirstB, portB) = (HostProcess.FreePort(), HostProcess.FreePort(), HostProcess.FreePort());
         using var clientA = Client(portA);
+        using var clientFirstB = Client(portFirstB);
         using var clientB = Client(portB);
         await using var nodeA = HostProcess.Start("Development", Settings(portA));
-        await nodeA.WaitUntilLiveAsync(clientA);
+        await using (var firstB = HostProcess.Start("Development", Settings(portFirstB)))
+        {
+            await nodeA.WaitUntilLiveAsync(clientA);
+            await firstB.WaitUntilLiveAsync(clientFirstB);
+        }
         using var adminA = Admin(portA);
         var seeded = await adminA.GetFromJsonAsync<JsonArray>("/api/admin/configuration-changes?limit=1000");
         seeded!.Select(c => c!["what"]!.GetValue<string>()).ShouldBe(["ConfigurationSeeded"]);
 
-        // The second node starts with an input of its own in appsettings: ignored, the database is seeded already.
+        // B starts again, with an input of its own in appsettings: ignored, the database is seeded already.
         var settingsB = Settings(portB);
         const string extra = "EventProfiles__Org__Accounts__0__Workspaces__0__Inputs__4__";
         settingsB[extra + "Name"] = "only-in-b";
