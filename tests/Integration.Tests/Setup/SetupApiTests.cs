@@ -66,6 +66,16 @@ public class SetupApiTests(AppFixture app)
         await Refused(await admin.PutAsJsonAsync("/api/admin/identity-settings", new { strategy = "profile_link", immutable = "shoe_size" }), HttpStatusCode.BadRequest, "immutable");
         await Refused(await admin.PatchAsJsonAsync("/api/admin/inputs/demo-server", new { environment = "staging" }), HttpStatusCode.BadRequest, "environment");
         await Refused(await admin.PostAsync("/api/admin/inputs/no-such-input/secrets", null), HttpStatusCode.NotFound, "id");
+        await Refused(await admin.DeleteAsync("/api/admin/inputs/no-such-input"), HttpStatusCode.NotFound, "id");
+        await Refused(await admin.DeleteAsync("/api/admin/inputs/demo-server/secrets/no-such-secret"), HttpStatusCode.NotFound, "id");
+        await Refused(await admin.PutAsJsonAsync("/api/admin/workspaces/1", new { name = "" }), HttpStatusCode.BadRequest, "name");
+        await Refused(await admin.PutAsJsonAsync("/api/admin/workspaces/999999", new { name = "Nowhere" }), HttpStatusCode.NotFound, "id");
+        await Refused(await admin.GetAsync("/api/admin/workspaces/999999"), HttpStatusCode.NotFound, "id");
+        await Refused(await admin.PatchAsJsonAsync("/api/admin/api-clients/demo-client", new { workspaces = Array.Empty<int>() }), HttpStatusCode.BadRequest, "workspaces");
+        await Refused(await admin.PatchAsJsonAsync("/api/admin/api-clients/demo-client", new { scopes = new[] { "root" } }), HttpStatusCode.BadRequest, "scopes[0]");
+        await Refused(await admin.PatchAsJsonAsync("/api/admin/api-clients/demo-client", new { workspaces = new[] { 999_999 } }), HttpStatusCode.BadRequest, "workspaces[0]");
+        await Refused(await admin.PatchAsJsonAsync("/api/admin/users/admin", new { password = "short" }), HttpStatusCode.BadRequest, "password");
+        await Refused(await admin.DeleteAsync("/api/admin/users/no-such-user"), HttpStatusCode.NotFound, "id");
         // Nothing was recorded: the newest change is the one from before.
         (await admin.GetStringAsync("/api/admin/configuration-changes?limit=1")).ShouldBe(before);
     }
