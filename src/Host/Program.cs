@@ -11,6 +11,9 @@ using EventProfiles.Commands.Operations;
 using EventProfiles.Commands.Privacy;
 using EventProfiles.Commands.Profiles;
 using EventProfiles.Commands.Security;
+using EventProfiles.Commands.Setup;
+using EventProfiles.Domain.Setup;
+using EventProfiles.Domain.Workspaces;
 using EventProfiles.Domain.Ingestion;
 using EventProfiles.Host;
 using EventProfiles.Host.ActivityView;
@@ -47,9 +50,6 @@ var connectionString = builder.Configuration.GetConnectionString("EventProfiles"
     ?? throw new InvalidOperationException(
         "No database configured: set ConnectionStrings:EventProfiles (env ConnectionStrings__EventProfiles), or start with build/run, which starts a private PostgreSQL.");
 
-// ---- org, workspaces, inputs and API clients
-var directory = settings.BuildDirectory();
-builder.Services.AddSingleton(directory);
 builder.Services.AddSingleton(TimeProvider.System);
 
 // ---- event store: one stream per person, inline profile and identity index
@@ -60,6 +60,40 @@ var dataSource = databases.Primary;
 builder.Services.AddSingleton(databases);
 builder.Services.AddSingleton(dataSource);
 builder.Services.AddSingleton<LaggingReads>();
+
+// ---- org, workspaces, inputs, API clients, admin users and identity rules: stored in the database (docs/operations.md,
+// "Configuration"); appsettings only seeds an empty database. Read before the Host is built: the identity rules shape the projections.
+var keysFolder = builder.Configuration["EventProfiles:DataProtection:KeysFolder"];
+SetupSnapshot setup;
+WorkspaceDirectory directory;
+using (var startupLogging = LoggerFactory.Create(l => l.AddConfiguration(builder.Configuration.GetSection("Logging")).AddConsole()))
+{
+    var seedServices = new ServiceCollection().AddLogging();
+    seedServices.AddDataProtection().UseSetupKeyRing(dataSource, settings.Schema, keysFolder);
+    // A container of its own for Data Protection only, disposed after seeding: the Host's own is not built yet.
+#pragma warning disable ASP0000
+    await using var seedProvider = seedServices.BuildServiceProvider();
+#pragma warning restore ASP0000
+    var startSecrets = new SetupSecrets(seedProvider.GetRequiredService<Microsoft.AspNetCore.DataProtection.IDataProtectionProvider>());
+    var seed = new SetupSeed(settings.BuildDirectory(), // refuses an ambiguous seed, as before
+        [.. (builder.Configuration.GetSection("EventProfiles:Admin:Users").Get<List<AdminUserSettings>>() ?? [])
+            .Select(u => (u.Name, u.Password, u.Workspaces is { Count: > 0 } w ? (IReadOnlyList<int>?)w : null))]);
+    setup = await SetupStartup.SeedAndLoadAsync(dataSource, settings.Schema, seed, startSecrets, TimeProvider.System, startupLogging.CreateLogger("EventProfiles.Setup"));
+    directory = SetupStartup.Directory(setup, startSecrets);
+}
+builder.Services.AddSingleton(directory);
+builder.Services.AddDataProtection().UseSetupKeyRing(dataSource, settings.Schema, keysFolder);
+builder.Services.AddSingleton<SetupSecrets>();
+var adminUsers = new AdminUsers(SetupStartup.Users(setup));
+builder.Services.AddSingleton(adminUsers);
+builder.Services.AddSingleton(sp =>
+{
+    var refresh = new SetupRefresh(sp.GetRequiredService<Marten.IDocumentStore>(), directory, adminUsers, sp.GetRequiredService<SetupSecrets>(),
+        TimeSpan.FromMilliseconds(builder.Configuration.GetValue("EventProfiles:Setup:RefreshMs", 1_000)), sp.GetRequiredService<ILogger<SetupRefresh>>());
+    refresh.Started(setup);
+    return refresh;
+});
+builder.Services.AddHostedService(sp => sp.GetRequiredService<SetupRefresh>());
 // The Profile API reads through a pool of its own that skips the per-checkout reset (ProfileReadDatabase says why that is safe).
 // It stays on the primary (a client reads its own write) unless EventProfiles:Reads:ProfileApiFromStandby says otherwise.
 builder.Services.AddSingleton(ProfileReadDatabase.For(connectionString, builder.Configuration.GetValue("EventProfiles:Reads:ProfileApiFromStandby", false)));
@@ -89,6 +123,7 @@ var marten = builder.Services.AddMarten(services =>
         opts.AddPrivacyDocuments();
         opts.AddOperationDocuments();
         opts.AddSecurityTables();
+        opts.AddSetupDocuments();
         return opts;
     })
     .UseLightweightSessions()
@@ -201,9 +236,6 @@ builder.Services.AddSingleton(new OutboundAddresses(builder.Configuration.GetSec
 builder.Services.AddHttpClient(nameof(WebhookSender), client => client.Timeout = TimeSpan.FromSeconds(10))
     .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<OutboundAddresses>().CreateHandler());
 builder.Services.AddValidatorsFromAssemblyContaining<OutputBody>(ServiceLifetime.Singleton, includeInternalTypes: false);
-builder.Services.AddSingleton(new AdminUsers(
-    (builder.Configuration.GetSection("EventProfiles:Admin:Users").Get<List<AdminUserSettings>>() ?? [])
-    .Select(u => new AdminUser(u.Name, u.Password, u.Workspaces is { Count: > 0 } w ? w : null)).ToList()));
 builder.Services.AddSingleton(builder.Configuration.GetSection("EventProfiles:CredentialThrottle").Get<CredentialThrottleOptions>() ?? new CredentialThrottleOptions());
 builder.Services.AddSingleton<CredentialFailures>();
 builder.Services.AddSingleton<CredentialThrottle>();
@@ -302,8 +334,6 @@ app.MapScalarApiReference("/docs", o => o.WithTitle("EventProfiles API").WithOpe
 app.MapActivityView();
 app.MapEventProfilesTelemetry();
 app.MapGet("/", () => Results.Redirect("/ui/")).ExcludeFromDescription();
-
-app.ReloadApiClientsOnChange(); // a removed Profile API client's tokens stop working at once
 
 return await app.RunJasperFxCommands(args);
 

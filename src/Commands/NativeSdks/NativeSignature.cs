@@ -24,7 +24,7 @@ public static class NativeSignature
     {
         if (input is null)
             return ApiProblems.Create(StatusCodes.Status401Unauthorized, "Unauthorized", [new FieldError("apiKey", "Unknown API key.", "UNAUTHORIZED")]);
-        if (input.Secret is null || input.Kind == InputKind.Web)
+        if (input.AcceptedSecrets.Count == 0 || input.Kind == InputKind.Web)
             return ApiProblems.Create(StatusCodes.Status403Forbidden, "Forbidden",
                 [new FieldError("apiKey", "This input does not take native SDK calls: use an iOS or Android input (with a secret).", "FORBIDDEN")]);
         var signature = request.Headers[Header].ToString();
@@ -33,8 +33,10 @@ public static class NativeSignature
             return ApiProblems.Create(StatusCodes.Status401Unauthorized, "Unauthorized",
                 [new FieldError(signature.Length == 0 ? Header : "Date", "Native SDK calls are signed: send Date and x-mp-signature.", "UNAUTHORIZED")]);
         var sent = Encoding.ASCII.GetBytes(signature.ToLowerInvariant());
-        foreach (var path in signedPaths)
-            if (CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Compute(input.Secret, request.Method, date, path, body)), sent))
+        var paths = signedPaths.ToList();
+        foreach (var secret in input.AcceptedSecrets) // two during a rotation
+        foreach (var path in paths)
+            if (CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Compute(secret, request.Method, date, path, body)), sent))
                 return null;
         return ApiProblems.Create(StatusCodes.Status403Forbidden, "Forbidden", [new FieldError(Header, "The x-mp-signature does not match.", "FORBIDDEN")]);
     }

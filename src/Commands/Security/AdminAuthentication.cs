@@ -1,8 +1,12 @@
+using System.Collections.Concurrent;
 using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Encodings.Web;
 using EventProfiles.Commands.Api;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -10,7 +14,7 @@ namespace EventProfiles.Commands.Security;
 
 /// <summary>
 /// An operator allowed to use the admin API (outputs, connections, live stream) and the web UI. <paramref name="Workspaces"/>
-/// limits what the web UI shows them (null: every workspace).
+/// limits what the web UI shows them (null: every workspace). <paramref name="Password"/> is the stored hash, never the password.
 /// </summary>
 public sealed record AdminUser(string Name, string Password, IReadOnlyList<int>? Workspaces = null)
 {
@@ -27,10 +31,38 @@ public sealed record AdminUser(string Name, string Password, IReadOnlyList<int>?
     }
 }
 
-public sealed class AdminUsers(IReadOnlyList<AdminUser> users)
+/// <summary>
+/// The admin users as the stored configuration has them; <see cref="AdminUser.Password"/> holds ASP.NET Core's
+/// PasswordHasher hash. Verifying a hash costs ~0.1 s of CPU on purpose, and the admin API is called with Basic on
+/// every request, so a verified password is remembered (as its SHA-256, against that hash) until the user changes.
+/// </summary>
+public sealed class AdminUsers
 {
-    public AdminUser? Find(string name, string password) =>
-        users.FirstOrDefault(u => u.Name == name && Secrets.AreEqual(u.Password, password));
+    private static readonly PasswordHasher<AdminUser> Hasher = new();
+    private volatile Dictionary<string, AdminUser> _users;
+    private readonly ConcurrentDictionary<string, (string Hash, byte[] Digest)> _verified = new(StringComparer.Ordinal);
+
+    public AdminUsers(IEnumerable<AdminUser> users) => _users = users.ToDictionary(u => u.Name, StringComparer.Ordinal);
+
+    public IEnumerable<AdminUser> All => _users.Values;
+
+    public static string Hash(string password) => Hasher.HashPassword(null!, password);
+
+    public AdminUser? Find(string name, string password)
+    {
+        if (!_users.TryGetValue(name, out var user)) return null;
+        var digest = SHA256.HashData(Encoding.UTF8.GetBytes(password));
+        if (_verified.TryGetValue(name, out var known) && known.Hash == user.Password && CryptographicOperations.FixedTimeEquals(known.Digest, digest))
+            return user;
+        if (Hasher.VerifyHashedPassword(user, user.Password, password) == PasswordVerificationResult.Failed) return null;
+        _verified[name] = (user.Password, digest);
+        return user;
+    }
+
+    public AdminUser? ByName(string name) => _users.GetValueOrDefault(name);
+
+    /// <summary>The users as now stored: a removed user's next request is refused (a changed hash drops what was remembered).</summary>
+    public void Replace(IEnumerable<AdminUser> users) => _users = users.ToDictionary(u => u.Name, StringComparer.Ordinal);
 }
 
 /// <summary>

@@ -36,12 +36,23 @@ public static class AdminSession
                 ? Redirect(context)
                 : ApiProblems.WriteAsync(context.HttpContext, ApiProblems.Create(StatusCodes.Status401Unauthorized, "Unauthorized",
                     [new FieldError("session", "Sign in to the web UI first (or your session expired).", "UNAUTHORIZED")]));
+            // A session follows its user as now stored: a deleted user is signed out, changed workspaces apply at once.
+            o.Events.OnValidatePrincipal = context =>
+            {
+                var name = context.Principal?.Identity?.Name ?? "";
+                if (context.HttpContext.RequestServices.GetRequiredService<AdminUsers>().ByName(name) is not { } user) context.RejectPrincipal();
+                else if (!SameWorkspaces(context.Principal!.VisibleWorkspaces(), user.Workspaces)) context.ReplacePrincipal(user.Principal(AuthSchemes.AdminSession));
+                return Task.CompletedTask;
+            };
             o.Events.OnRedirectToAccessDenied = context => ApiProblems.WriteAsync(context.HttpContext,
                 ApiProblems.Create(StatusCodes.Status403Forbidden, "Forbidden", [new FieldError("session", "This user may not do this.", "FORBIDDEN")]));
         })
         .AddPolicyScheme(AuthSchemes.AdminOrSession, "Admin Basic or web UI session", o => o.ForwardDefaultSelector = context =>
             string.IsNullOrEmpty(context.Request.Headers.Authorization.ToString()) ? AuthSchemes.AdminSession : AuthSchemes.Admin);
     }
+
+    private static bool SameWorkspaces(IReadOnlySet<int>? session, IReadOnlyList<int>? stored) =>
+        session is null ? stored is null : stored is not null && session.SetEquals(stored);
 
     /// <summary>UI pages (not its data API, not the admin API) are navigations: answer them with the sign-in page.</summary>
     private static bool IsPage(HttpRequest request) =>

@@ -56,14 +56,15 @@ public sealed class IdentityApiAuthenticationHandler(
         var signature = Request.Headers[SignatureHeader].ToString();
         if (signature.Length > 0)
         {
-            if (input.Secret is null) return Fail(StatusCodes.Status403Forbidden, "This input has no secret to sign with.");
+            if (input.AcceptedSecrets.Count == 0) return Fail(StatusCodes.Status403Forbidden, "This input has no secret to sign with.");
             var date = Request.Headers.Date.ToString();
             // The signature covers the Date: an old (or missing) Date is a captured request being replayed.
             if (SignedDate.Rejection(date, clock.GetUtcNow(), signedRequests.Value.MaxClockSkew) is { } stale)
                 return Fail(StatusCodes.Status401Unauthorized, stale, "Date");
             var sent = Encoding.ASCII.GetBytes(signature.ToLowerInvariant());
+            foreach (var secret in input.AcceptedSecrets) // two during a rotation
             foreach (var path in SignedPaths())
-                if (CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(await SignatureAsync(input.Secret, date, path)), sent))
+                if (CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(await SignatureAsync(secret, date, path)), sent))
                     return Success(input, IdentityAuthority.Server);
             return Fail(StatusCodes.Status403Forbidden, "The x-mp-signature does not match.");
         }
@@ -79,7 +80,7 @@ public sealed class IdentityApiAuthenticationHandler(
             return Fail(StatusCodes.Status401Unauthorized, notBase64 ? BasicCredentials.NotBase64 : "Send x-mp-key (and a signature) or Basic credentials.");
         var input = directory.InputByKey(credentials.User);
         if (input is null) return Fail(StatusCodes.Status401Unauthorized, "Unknown API key.");
-        if (input.Secret is null || !Secrets.AreEqual(input.Secret, credentials.Password))
+        if (!Secrets.MatchesAny(input.AcceptedSecrets, credentials.Password))
             return Fail(StatusCodes.Status403Forbidden, "Wrong secret for this API key.");
         return Success(input, IdentityAuthority.Server);
     }

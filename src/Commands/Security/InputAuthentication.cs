@@ -57,7 +57,7 @@ public sealed class InputBasicAuthenticationHandler(
             return Task.FromResult(AuthenticateResult.Fail(notBase64 ? BasicCredentials.NotBase64 : "The Authorization header must use the Basic scheme."));
 
         var input = directory.InputByKey(credentials.User);
-        if (input?.Secret is null || !Secrets.AreEqual(input.Secret, credentials.Password))
+        if (input is null || !Secrets.MatchesAny(input.AcceptedSecrets, credentials.Password))
             return Task.FromResult(AuthenticateResult.Fail("Unknown API key or wrong secret."));
 
         var identity = new ClaimsIdentity(
@@ -88,4 +88,12 @@ public static class Secrets
     public static bool AreEqual(string expected, string actual) =>
         CryptographicOperations.FixedTimeEquals(
             SHA256.HashData(Encoding.UTF8.GetBytes(expected)), SHA256.HashData(Encoding.UTF8.GetBytes(actual)));
+
+    /// <summary>Whether the secret is one of those accepted (two during a rotation); every one is compared, in constant time.</summary>
+    public static bool MatchesAny(IReadOnlyList<string> accepted, string actual)
+    {
+        var matched = false;
+        foreach (var expected in accepted) matched |= AreEqual(expected, actual);
+        return matched;
+    }
 }

@@ -51,7 +51,7 @@ public static class IssueTokenEndpoint
         CredentialThrottle throttle, HttpContext context)
     {
         var client = directory.ClientById(request!.ClientId!);
-        var wrong = client is null || !Secrets.AreEqual(client.ClientSecret, request.ClientSecret!);
+        var wrong = client is null || !Secrets.MatchesAny(client.AcceptedSecrets, request.ClientSecret!);
         // Secrets are guessed like passwords: the same throttle, keyed by client_id and address (unknown ids count too).
         var refusedFor = wrong
             ? await throttle.FailedAsync(CredentialThrottle.OAuthClient, request.ClientId!, context)

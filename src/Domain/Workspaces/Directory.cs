@@ -26,12 +26,20 @@ public static class InputKinds
 
 /// <summary>A platform or feed with its own credentials, sending into one workspace.</summary>
 /// <param name="AllowKeyOnly">May IDSync and SDK calls authenticate with the key alone (x-mp-key, as the web SDK does)?</param>
-public sealed record Input(string Name, InputKind Kind, string Key, string? Secret, string Environment, Workspace Workspace, bool AllowKeyOnly);
+public sealed record Input(string Name, InputKind Kind, string Key, string? Secret, string Environment, Workspace Workspace, bool AllowKeyOnly)
+{
+    /// <summary>Every secret that authenticates this input: two during a rotation (the new one and the one being replaced).</summary>
+    public IReadOnlyList<string> AcceptedSecrets { get; init; } = Secret is null ? [] : [Secret];
+}
 
 public sealed record Workspace(int Id, string Name, int AccountId, int OrgId);
 
 /// <summary>A Profile API client (OAuth client credentials), the workspaces it may use and what it may do there (<see cref="ApiScopes"/>).</summary>
-public sealed record ProfileApiClient(string ClientId, string ClientSecret, IReadOnlySet<int> WorkspaceIds, IReadOnlySet<string> Scopes);
+public sealed record ProfileApiClient(string ClientId, string ClientSecret, IReadOnlySet<int> WorkspaceIds, IReadOnlySet<string> Scopes)
+{
+    /// <summary>Every secret that authenticates this client: two during a rotation.</summary>
+    public IReadOnlyList<string> AcceptedSecrets { get; init; } = [ClientSecret];
+}
 
 /// <summary>What a Profile API / Platform API bearer token may do, one scope per family of endpoints and access.</summary>
 public static class ApiScopes
@@ -48,37 +56,49 @@ public static class ApiScopes
     public static readonly IReadOnlySet<string> Default = new HashSet<string> { ProfilesRead };
 }
 
-/// <summary>The org's accounts, workspaces, inputs and API clients, as configured.</summary>
+/// <summary>
+/// The org's accounts, workspaces, inputs and API clients, read on every request. The stored configuration replaces
+/// them as a whole when it changes (<see cref="Replace"/>), so a request sees either the old or the new set, never a mix.
+/// </summary>
 public sealed class WorkspaceDirectory
 {
-    private readonly Dictionary<string, Input> _inputsByKey;
-    private readonly Dictionary<int, Workspace> _workspaces;
-    private volatile Dictionary<string, ProfileApiClient> _clients;
+    private sealed record Contents(Dictionary<string, Input> InputsByKey, Dictionary<int, Workspace> Workspaces, Dictionary<string, ProfileApiClient> Clients);
+
+    private volatile Contents _contents;
 
     public WorkspaceDirectory(int orgId, IdentitySettings identity, IEnumerable<Workspace> workspaces, IEnumerable<Input> inputs, IEnumerable<ProfileApiClient> clients)
     {
         OrgId = orgId;
         Identity = identity;
-        _workspaces = workspaces.ToDictionary(w => w.Id);
-        _inputsByKey = inputs.ToDictionary(i => i.Key, StringComparer.Ordinal);
-        _clients = clients.ToDictionary(c => c.ClientId, StringComparer.Ordinal);
+        _contents = Build(workspaces, inputs, clients);
     }
 
     public int OrgId { get; }
-    /// <summary>Identity rules of the org (one org is one identity scope).</summary>
+    /// <summary>Identity rules of the org (one org is one identity scope); they shape the projections, so they apply from the next start.</summary>
     public IdentitySettings Identity { get; }
-    public IEnumerable<Workspace> Workspaces => _workspaces.Values;
-    public IEnumerable<Input> Inputs => _inputsByKey.Values;
+    public IEnumerable<Workspace> Workspaces => _contents.Workspaces.Values;
+    public IEnumerable<Input> Inputs => _contents.InputsByKey.Values;
+    public IEnumerable<ProfileApiClient> Clients => _contents.Clients.Values;
 
-    public Input? InputByKey(string key) => _inputsByKey.GetValueOrDefault(key);
+    public Input? InputByKey(string key) => _contents.InputsByKey.GetValueOrDefault(key);
 
     public Input? InputByName(string name) => Inputs.FirstOrDefault(i => i.Name == name);
-    public Workspace? WorkspaceById(int id) => _workspaces.GetValueOrDefault(id);
-    public ProfileApiClient? ClientById(string clientId) => _clients.GetValueOrDefault(clientId);
+    public Workspace? WorkspaceById(int id) => _contents.Workspaces.GetValueOrDefault(id);
+    public ProfileApiClient? ClientById(string clientId) => _contents.Clients.GetValueOrDefault(clientId);
 
-    /// <summary>
-    /// The API clients as the configuration now lists them (it was reloaded): a removed client's tokens stop working
-    /// at once, since every bearer request looks its client up here. Workspaces and inputs change only on restart.
-    /// </summary>
-    public void ReplaceClients(IEnumerable<ProfileApiClient> clients) => _clients = clients.ToDictionary(c => c.ClientId, StringComparer.Ordinal);
+    /// <summary>The API clients only (the other parts stay): a removed client's tokens stop working at once, since every bearer request looks its client up here.</summary>
+    public void ReplaceClients(IEnumerable<ProfileApiClient> clients)
+    {
+        var now = _contents;
+        _contents = now with { Clients = clients.ToDictionary(c => c.ClientId, StringComparer.Ordinal) };
+    }
+
+    /// <summary>Workspaces, inputs and clients as the stored configuration now has them, swapped in at once.</summary>
+    public void Replace(IEnumerable<Workspace> workspaces, IEnumerable<Input> inputs, IEnumerable<ProfileApiClient> clients) =>
+        _contents = Build(workspaces, inputs, clients);
+
+    private static Contents Build(IEnumerable<Workspace> workspaces, IEnumerable<Input> inputs, IEnumerable<ProfileApiClient> clients) => new(
+        inputs.ToDictionary(i => i.Key, StringComparer.Ordinal),
+        workspaces.ToDictionary(w => w.Id),
+        clients.ToDictionary(c => c.ClientId, StringComparer.Ordinal));
 }

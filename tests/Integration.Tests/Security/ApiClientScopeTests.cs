@@ -124,41 +124,26 @@ public class ApiClientScopeTests(AppFixture app)
     [Fact]
     public async Task a_removed_client_s_tokens_stop_working_at_once()
     {
-        const string prefix = "EventProfiles__ProfileApiClients__9__";
-        var clientId = Api.NewId("revocable");
-        var configuration = (IConfigurationRoot)app.Services.GetRequiredService<IConfiguration>();
-        try
-        {
-            // An operator adds a client (the configuration is reloaded, as when appsettings.json is edited) …
-            Environment.SetEnvironmentVariable(prefix + "ClientId", clientId);
-            Environment.SetEnvironmentVariable(prefix + "ClientSecret", "revocable-secret");
-            Environment.SetEnvironmentVariable(prefix + "Workspaces__0", "1");
-            configuration.Reload();
-            var token = await app.Token(clientId, "revocable-secret");
-            using (var before = await app.Platform(HttpMethod.Get, CalculatedAttributesApi.Path(), token: token)) before.StatusCode.ShouldBe(HttpStatusCode.Forbidden); // profiles:read only
-            var customer = Api.NewId("revoked");
-            await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" } }""");
-            using (var allowed = await app.ResolveProfile(customer, token: token)) allowed.StatusCode.ShouldBe(HttpStatusCode.OK);
+        // An operator adds a client (the admin API: the configuration lives in the database) …
+        using var admin = app.AdminClient();
+        using var created = await admin.PostAsJsonAsync("/api/admin/api-clients", new { client_id = Api.NewId("revocable"), workspaces = new[] { 1 } });
+        created.StatusCode.ShouldBe(HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        var client = (await created.Content.ReadFromJsonAsync<JsonObject>())!;
+        var (clientId, secret) = (client["client_id"]!.GetValue<string>(), client["client_secret"]!.GetValue<string>());
+        var token = await app.Token(clientId, secret);
+        using (var before = await app.Platform(HttpMethod.Get, CalculatedAttributesApi.Path(), token: token)) before.StatusCode.ShouldBe(HttpStatusCode.Forbidden); // profiles:read only
+        var customer = Api.NewId("revoked");
+        await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" } }""");
+        using (var allowed = await app.ResolveProfile(customer, token: token)) allowed.StatusCode.ShouldBe(HttpStatusCode.OK);
 
-            // … and removes it: its unexpired token is refused from the next request on.
-            Environment.SetEnvironmentVariable(prefix + "ClientId", null);
-            Environment.SetEnvironmentVariable(prefix + "ClientSecret", null);
-            Environment.SetEnvironmentVariable(prefix + "Workspaces__0", null);
-            configuration.Reload();
-            using var refused = await app.ResolveProfile(customer, token: token);
-            var text = await refused.Content.ReadAsStringAsync();
-            refused.StatusCode.ShouldBe(HttpStatusCode.Unauthorized, text);
-            text.ShouldContain("no longer exists");
-            using var newToken = await app.Client.PostAsJsonAsync("/oauth/token", new { client_id = clientId, client_secret = "revocable-secret", grant_type = "client_credentials" });
-            newToken.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable(prefix + "ClientId", null);
-            Environment.SetEnvironmentVariable(prefix + "ClientSecret", null);
-            Environment.SetEnvironmentVariable(prefix + "Workspaces__0", null);
-            configuration.Reload();
-        }
+        // … and removes it: its unexpired token is refused from the next request on.
+        using (var deleted = await admin.DeleteAsync($"/api/admin/api-clients/{clientId}")) deleted.StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        using var refused = await app.ResolveProfile(customer, token: token);
+        var text = await refused.Content.ReadAsStringAsync();
+        refused.StatusCode.ShouldBe(HttpStatusCode.Unauthorized, text);
+        text.ShouldContain("no longer exists");
+        using var newToken = await app.Client.PostAsJsonAsync("/oauth/token", new { client_id = clientId, client_secret = secret, grant_type = "client_credentials" });
+        newToken.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ import { api, failure, navigate, show } from './dom.js';
 import { searchPage } from './search.js';
 import { personPage } from './person.js';
 import { livePage } from './live.js';
+import { setupPage } from './setup.js';
 
 const main = document.getElementById('main');
 let leaveCurrentPage = () => {};
@@ -11,6 +12,7 @@ const routes = [
   { pattern: /^\/ui\/?$/, nav: 'search', page: () => searchPage(main) },
   { pattern: /^\/ui\/people\/(-?\d+)$/, nav: 'search', page: (mpid) => personPage(main, mpid) },
   { pattern: /^\/ui\/live$/, nav: 'live', page: () => livePage(main) },
+  { pattern: /^\/ui\/setup$/, nav: 'setup', page: () => setupPage(main) },
 ];
 
 async function render() {

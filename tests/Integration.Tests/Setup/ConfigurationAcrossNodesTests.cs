@@ -1,0 +1,106 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using EventProfiles.Integration.Tests.Fixtures;
+
+namespace EventProfiles.Integration.Tests.Setup;
+
+/// <summary>
+/// Host processes over one database (a schema of their own): two starting at once on the empty database seed it once
+/// from appsettings, a later start seeds nothing (its own appsettings are ignored: the database is the truth), and a
+/// change made through one node is in effect on the other within seconds, without a restart.
+/// </summary>
+[Collection(AppCollection.Name)]
+public class ConfigurationAcrossNodesTests(AppFixture app)
+{
+    private string Schema => $"{app.Schema}_setup";
+
+    [Fact]
+    public async Task two_nodes_starting_at_once_seed_once_a_later_start_changes_nothing_and_a_change_reaches_the_other_node_without_restart()
+    {
+        // Two nodes start at once on the empty database: one of them seeds it, once.
+        var (portA, portFirstB, portB) = (HostProcess.FreePort(), HostProcess.FreePort(), HostProcess.FreePort());
+        using var clientA = Client(portA);
+        using var clientFirstB = Client(portFirstB);
+        using var clientB = Client(portB);
+        await using var nodeA = HostProcess.Start("Development", Settings(portA));
+        await using (var firstB = HostProcess.Start("Development", Settings(portFirstB)))
+        {
+            await nodeA.WaitUntilLiveAsync(clientA);
+            await firstB.WaitUntilLiveAsync(clientFirstB);
+        }
+        using var adminA = Admin(portA);
+        var seeded = await adminA.GetFromJsonAsync<JsonArray>("/api/admin/configuration-changes?limit=1000");
+        seeded!.Select(c => c!["what"]!.GetValue<string>()).ShouldBe(["ConfigurationSeeded"]);
+
+        // B starts again, with an input of its own in appsettings: ignored, the database is seeded already.
+        var settingsB = Settings(portB);
+        const string extra = "EventProfiles__Org__Accounts__0__Workspaces__0__Inputs__4__";
+        settingsB[extra + "Name"] = "only-in-b";
+        settingsB[extra + "Key"] = "only-in-b-key";
+        settingsB[extra + "Secret"] = "only-in-b-secret";
+        await using var nodeB = HostProcess.Start("Development", settingsB);
+        await nodeB.WaitUntilLiveAsync(clientB);
+        using var adminB = Admin(portB);
+        var afterSecondStart = await adminB.GetFromJsonAsync<JsonArray>("/api/admin/configuration-changes?limit=1000");
+        afterSecondStart!.Select(c => c!["version"]!.GetValue<long>()).ShouldBe([1], "a second start changes nothing");
+        (await Send(clientB, "only-in-b-key", "only-in-b-secret")).ShouldBe(HttpStatusCode.Forbidden);
+        (await Send(clientB, "demo-key", "demo-secret")).ShouldBe(HttpStatusCode.Accepted);
+
+        // An input created through A ingests on B within seconds; its revoked secret is refused there too.
+        using var created = await adminA.PostAsJsonAsync("/api/admin/inputs", new { name = Api.NewId("cross"), workspace_id = 1, kind = "server", environment = "development" });
+        created.StatusCode.ShouldBe(HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        var input = (await created.Content.ReadFromJsonAsync<JsonObject>())!;
+        var (name, key, secret, secretId) = (input["name"]!.GetValue<string>(), input["key"]!.GetValue<string>(),
+            input["secret"]!.GetValue<string>(), input["secret_id"]!.GetValue<string>());
+        await Waiting.Until(async () => await Send(clientB, key, secret) == HttpStatusCode.Accepted, "the new input on the other node", 10);
+
+        using var added = await adminA.PostAsync($"/api/admin/inputs/{name}/secrets", null);
+        var newSecret = (await added.Content.ReadFromJsonAsync<JsonObject>())!["secret"]!.GetValue<string>();
+        await Waiting.Until(async () => await Send(clientB, key, newSecret) == HttpStatusCode.Accepted, "the second secret on the other node", 10);
+        (await Send(clientB, key, secret)).ShouldBe(HttpStatusCode.Accepted); // both during the overlap
+        using (var revoked = await adminA.DeleteAsync($"/api/admin/inputs/{name}/secrets/{secretId}")) revoked.StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        await Waiting.Until(async () => await Send(clientB, key, secret) == HttpStatusCode.Forbidden, "the revoked secret refused on the other node", 10);
+        (await Send(clientB, key, newSecret)).ShouldBe(HttpStatusCode.Accepted);
+
+        // An admin user created through B signs in on A.
+        using var user = await adminB.PostAsJsonAsync("/api/admin/users", new { name = Api.NewId("ops"), password = "cross-node-password" });
+        var userName = (await user.Content.ReadFromJsonAsync<JsonObject>())!["name"]!.GetValue<string>();
+        using var asUser = Client(portA);
+        asUser.DefaultRequestHeaders.Authorization = AppFixture.Basic(userName, "cross-node-password");
+        await Waiting.Until(async () => { using var r = await asUser.GetAsync("/api/admin/workspaces"); return r.StatusCode == HttpStatusCode.OK; },
+            "the new user on the other node", 10);
+    }
+
+    private static async Task<HttpStatusCode> Send(HttpClient client, string key, string secret)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/events")
+        {
+            Content = new StringContent($$"""{ "environment": "development", "user_identities": { "customer_id": "{{Api.NewId("node")}}" } }""",
+                System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = AppFixture.Basic(key, secret);
+        using var response = await client.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    private Dictionary<string, string> Settings(int port) => new()
+    {
+        ["ConnectionStrings__EventProfiles"] = Environment.GetEnvironmentVariable("ConnectionStrings__EventProfiles")!,
+        ["EventProfiles__Schema"] = Schema,
+        ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+        ["EventProfiles__Durability"] = "Balanced",
+        ["EventProfiles__Nodes__HeartbeatMs"] = "1000",
+        ["EventProfiles__Nodes__StaleNodeMs"] = "3000",
+        ["EventProfiles__Nodes__CheckAssignmentMs"] = "1000",
+    };
+
+    private static HttpClient Client(int port) => new() { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+
+    private static HttpClient Admin(int port)
+    {
+        var client = Client(port);
+        client.DefaultRequestHeaders.Authorization = AppFixture.Basic("admin", "admin-password");
+        return client;
+    }
+}

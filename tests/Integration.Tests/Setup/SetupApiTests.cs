@@ -1,0 +1,190 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using EventProfiles.Integration.Tests.Fixtures;
+
+namespace EventProfiles.Integration.Tests.Setup;
+
+/// <summary>
+/// The configuration admin API (/api/admin/workspaces, /inputs, /api-clients, /users, /identity-settings): what it
+/// refuses (field and reason, nothing written), who may do what, and that what it creates is in effect at once.
+/// </summary>
+[Collection(AppCollection.Name)]
+public class SetupApiTests(AppFixture app)
+{
+    [Fact]
+    public async Task a_new_workspace_and_web_input_ingest_at_once_and_the_secret_is_shown_only_once()
+    {
+        using var admin = app.AdminClient();
+        var workspace = await Created(await admin.PostAsJsonAsync("/api/admin/workspaces", new { name = Api.NewId("Shop") }));
+        var workspaceId = workspace["id"]!.GetValue<int>();
+        var input = await Created(await admin.PostAsJsonAsync("/api/admin/inputs",
+            new { name = Api.NewId("shop-web"), workspace_id = workspaceId, kind = "web", environment = "development" }));
+        var (name, key, secret) = (input["name"]!.GetValue<string>(), input["key"]!.GetValue<string>(), input["secret"]!.GetValue<string>());
+        key.Length.ShouldBe(32);
+        secret.Length.ShouldBeGreaterThanOrEqualTo(40);
+        input["allow_key_only"]!.GetValue<bool>().ShouldBeTrue(); // a web input: the SDK sends the key alone
+
+        // The key works on this node as soon as the 201 has arrived: the web SDK's configuration and a batch.
+        using (var config = await app.Client.GetAsync($"/JS/v2/{key}/config?env=1"))
+            config.StatusCode.ShouldBe(HttpStatusCode.OK, await config.Content.ReadAsStringAsync());
+        var customer = Api.NewId("shop");
+        await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" } }""", key: key, secret: secret);
+
+        // Never shown again, never stored in clear.
+        var shown = await admin.GetFromJsonAsync<JsonObject>($"/api/admin/inputs/{name}");
+        shown!.ContainsKey("secret").ShouldBeFalse();
+        shown["secrets"]!.AsArray().Count.ShouldBe(1);
+        (await admin.GetStringAsync("/api/admin/inputs")).ShouldNotContain(secret);
+        (await app.Traces(secret)).ShouldBeEmpty();
+        // Who did it, recorded.
+        var changes = await admin.GetFromJsonAsync<JsonArray>("/api/admin/configuration-changes?limit=1000");
+        changes!.Select(c => (c!["what"]!.GetValue<string>(), c["subject"]!.GetValue<string>(), c["by"]!.GetValue<string>()))
+            .ShouldContain(("InputCreated", $"input {name}", "admin"));
+        changes!.ShouldAllBe(c => !c!.ToJsonString().Contains(secret));
+    }
+
+    [Fact]
+    public async Task invalid_inputs_name_the_field_and_change_nothing()
+    {
+        using var admin = app.AdminClient();
+        var before = await admin.GetStringAsync("/api/admin/configuration-changes?limit=1");
+        await Refused(await admin.PostAsJsonAsync("/api/admin/inputs", new { name = "", workspace_id = 1, kind = "server" }), HttpStatusCode.BadRequest, "name");
+        await Refused(await admin.PostAsJsonAsync("/api/admin/inputs", new { name = Api.NewId("x"), workspace_id = 1, kind = "fax" }), HttpStatusCode.BadRequest, "kind");
+        await Refused(await admin.PostAsJsonAsync("/api/admin/inputs", new { name = Api.NewId("x"), workspace_id = 1, kind = "server", environment = "staging" }),
+            HttpStatusCode.BadRequest, "environment");
+        await Refused(await admin.PostAsJsonAsync("/api/admin/inputs", new { name = Api.NewId("x"), workspace_id = 999_999, kind = "server" }), HttpStatusCode.BadRequest, "workspace_id");
+        await Refused(await admin.PostAsJsonAsync("/api/admin/inputs", new { name = "demo-server", workspace_id = 1, kind = "server" }), HttpStatusCode.Conflict, "name");
+        await Refused(await admin.PostAsJsonAsync("/api/admin/workspaces", new { name = "" }), HttpStatusCode.BadRequest, "name");
+        await Refused(await admin.PostAsJsonAsync("/api/admin/workspaces", new { name = Api.NewId("ws"), id = 1 }), HttpStatusCode.Conflict, "id");
+        await Refused(await admin.PostAsJsonAsync("/api/admin/api-clients", new { workspaces = Array.Empty<int>() }), HttpStatusCode.BadRequest, "workspaces");
+        await Refused(await admin.PostAsJsonAsync("/api/admin/api-clients", new { workspaces = new[] { 1 }, scopes = new[] { "everything" } }), HttpStatusCode.BadRequest, "scopes[0]");
+        await Refused(await admin.PostAsJsonAsync("/api/admin/users", new { name = Api.NewId("u"), password = "short" }), HttpStatusCode.BadRequest, "password");
+        await Refused(await admin.PostAsJsonAsync("/api/admin/users", new { name = Api.NewId("u"), password = "long-enough-password", workspaces = new[] { 999_999 } }),
+            HttpStatusCode.BadRequest, "workspaces[0]");
+        await Refused(await admin.PutAsJsonAsync("/api/admin/identity-settings", new { strategy = "profile_merge", immutable = "customer_id" }), HttpStatusCode.BadRequest, "strategy");
+        await Refused(await admin.PutAsJsonAsync("/api/admin/identity-settings", new { strategy = "profile_link", immutable = "shoe_size" }), HttpStatusCode.BadRequest, "immutable");
+        await Refused(await admin.PatchAsJsonAsync("/api/admin/inputs/demo-server", new { environment = "staging" }), HttpStatusCode.BadRequest, "environment");
+        await Refused(await admin.PostAsync("/api/admin/inputs/no-such-input/secrets", null), HttpStatusCode.NotFound, "id");
+        await Refused(await admin.DeleteAsync("/api/admin/inputs/no-such-input"), HttpStatusCode.NotFound, "id");
+        await Refused(await admin.DeleteAsync("/api/admin/inputs/demo-server/secrets/no-such-secret"), HttpStatusCode.NotFound, "id");
+        await Refused(await admin.PutAsJsonAsync("/api/admin/workspaces/1", new { name = "" }), HttpStatusCode.BadRequest, "name");
+        await Refused(await admin.PutAsJsonAsync("/api/admin/workspaces/999999", new { name = "Nowhere" }), HttpStatusCode.NotFound, "id");
+        await Refused(await admin.GetAsync("/api/admin/workspaces/999999"), HttpStatusCode.NotFound, "id");
+        await Refused(await admin.PatchAsJsonAsync("/api/admin/api-clients/demo-client", new { workspaces = Array.Empty<int>() }), HttpStatusCode.BadRequest, "workspaces");
+        await Refused(await admin.PatchAsJsonAsync("/api/admin/api-clients/demo-client", new { scopes = new[] { "root" } }), HttpStatusCode.BadRequest, "scopes[0]");
+        await Refused(await admin.PatchAsJsonAsync("/api/admin/api-clients/demo-client", new { workspaces = new[] { 999_999 } }), HttpStatusCode.BadRequest, "workspaces[0]");
+        await Refused(await admin.PatchAsJsonAsync("/api/admin/users/admin", new { password = "short" }), HttpStatusCode.BadRequest, "password");
+        await Refused(await admin.DeleteAsync("/api/admin/users/no-such-user"), HttpStatusCode.NotFound, "id");
+        // Nothing was recorded: the newest change is the one from before.
+        (await admin.GetStringAsync("/api/admin/configuration-changes?limit=1")).ShouldBe(before);
+    }
+
+    [Fact]
+    public async Task a_workspace_limited_admin_sees_and_changes_only_their_workspaces_inputs_and_clients()
+    {
+        using var support = app.NewClient();
+        support.DefaultRequestHeaders.Authorization = AppFixture.Basic(AppFixture.SupportUser, AppFixture.SupportPassword);
+
+        var inputs = await support.GetFromJsonAsync<JsonArray>("/api/admin/inputs");
+        inputs!.Select(i => i!["workspace_id"]!.GetValue<int>()).Distinct().ShouldBe([2]);
+        (await support.GetFromJsonAsync<JsonArray>("/api/admin/workspaces"))!.Select(w => w!["id"]!.GetValue<int>()).ShouldBe([2]);
+        (await support.GetFromJsonAsync<JsonArray>("/api/admin/api-clients"))!.Select(c => c!["client_id"]!.GetValue<string>()).ShouldBe(["other-client"]);
+        using (var other = await support.GetAsync("/api/admin/inputs/demo-server")) other.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        using (var other = await support.GetAsync("/api/admin/api-clients/demo-client")) other.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        using (var rotate = await support.PostAsync("/api/admin/inputs/demo-server/secrets", null)) rotate.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+
+        await Refused(await support.PostAsJsonAsync("/api/admin/inputs", new { name = Api.NewId("x"), workspace_id = 1, kind = "server" }), HttpStatusCode.Forbidden, "workspace_id");
+        await Refused(await support.PostAsJsonAsync("/api/admin/api-clients", new { workspaces = new[] { 2, 1 } }), HttpStatusCode.Forbidden, "workspaces[1]");
+        await Refused(await support.PostAsJsonAsync("/api/admin/workspaces", new { name = Api.NewId("mine") }), HttpStatusCode.Forbidden, "workspace_id");
+        // No users, no widening of their own rights, no org-wide identity rules.
+        await Refused(await support.GetAsync("/api/admin/users"), HttpStatusCode.Forbidden, "workspace_id");
+        await Refused(await support.PostAsJsonAsync("/api/admin/users", new { name = Api.NewId("u"), password = "long-enough-password" }), HttpStatusCode.Forbidden, "workspace_id");
+        await Refused(await support.PatchAsJsonAsync($"/api/admin/users/{AppFixture.SupportUser}", new { workspaces = Array.Empty<int>() }), HttpStatusCode.Forbidden, "workspace_id");
+        await Refused(await support.PutAsJsonAsync("/api/admin/identity-settings", new { strategy = "profile_link", immutable = "customer_id" }), HttpStatusCode.Forbidden, "workspace_id");
+
+        // Within workspace 2 they manage inputs and clients.
+        var input = await Created(await support.PostAsJsonAsync("/api/admin/inputs", new { name = Api.NewId("ws2-server"), workspace_id = 2, kind = "server", environment = "development" }));
+        var client = await Created(await support.PostAsJsonAsync("/api/admin/api-clients", new { workspaces = new[] { 2 }, scopes = new[] { "profiles:read" } }));
+        var customer = Api.NewId("ws2");
+        await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" } }""",
+            key: input["key"]!.GetValue<string>(), secret: input["secret"]!.GetValue<string>());
+        await app.Token(client["client_id"]!.GetValue<string>(), client["client_secret"]!.GetValue<string>());
+        using (var disabled = await support.DeleteAsync($"/api/admin/inputs/{input["name"]}")) disabled.StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        using var refused = await app.PostBatch($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" } }""",
+            key: input["key"]!.GetValue<string>(), secret: input["secret"]!.GetValue<string>());
+        refused.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+    }
+
+    [Fact]
+    public async Task admin_users_are_managed_by_org_wide_admins_and_their_passwords_are_stored_hashed()
+    {
+        using var admin = app.AdminClient();
+        var name = Api.NewId("operator");
+        const string password = "operator-password-1";
+        var user = await Created(await admin.PostAsJsonAsync("/api/admin/users", new { name, password, workspaces = new[] { 2 } }));
+        user.ContainsKey("password").ShouldBeFalse();
+        user.ContainsKey("password_hash").ShouldBeFalse();
+
+        // The stored document holds a salted hash, not the password; the seeded users' passwords are hashed too.
+        await using (var command = app.Db.CreateCommand($"select data::text from {app.Schema}.mt_doc_setup_admin_user"))
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            var rows = new List<string>();
+            while (await reader.ReadAsync()) rows.Add(reader.GetString(0));
+            rows.ShouldContain(r => r.Contains(name));
+            rows.ShouldAllBe(r => !r.Contains(password) && !r.Contains("admin-password") && !r.Contains(AppFixture.SupportPassword));
+        }
+
+        // The new user signs in at once and sees workspace 2 only.
+        using var created = app.NewClient();
+        created.DefaultRequestHeaders.Authorization = AppFixture.Basic(name, password);
+        (await created.GetFromJsonAsync<JsonArray>("/api/admin/workspaces"))!.Select(w => w!["id"]!.GetValue<int>()).ShouldBe([2]);
+
+        // A new password replaces the old one; a deleted user is refused.
+        using (var changed = await admin.PatchAsJsonAsync($"/api/admin/users/{name}", new { password = "operator-password-2" }))
+            changed.StatusCode.ShouldBe(HttpStatusCode.OK, await changed.Content.ReadAsStringAsync());
+        using (var old = await created.GetAsync("/api/admin/workspaces")) old.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        using (var deleted = await admin.DeleteAsync($"/api/admin/users/{name}")) deleted.StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        using var after = app.NewClient();
+        after.DefaultRequestHeaders.Authorization = AppFixture.Basic(name, "operator-password-2");
+        using (var gone = await after.GetAsync("/api/admin/workspaces")) gone.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        // An admin cannot delete themselves.
+        await Refused(await admin.DeleteAsync("/api/admin/users/admin"), HttpStatusCode.Conflict, "name");
+    }
+
+    [Fact]
+    public async Task identity_settings_are_stored_and_shown_with_the_rules_this_node_runs_with()
+    {
+        using var admin = app.AdminClient();
+        var shown = await admin.GetFromJsonAsync<JsonObject>("/api/admin/identity-settings");
+        shown!["running"]!["immutable"]!.GetValue<string>().ShouldBe("customer_id");
+        shown["running"]!["strategy"]!.GetValue<string>().ShouldBe("profile_conversion");
+        shown["stored"]!.ToJsonString().ShouldBe(shown["running"]!.ToJsonString());
+        // Stored again as they are: a recorded change, nothing else moves (the rules apply on restart).
+        var stored = shown["stored"]!;
+        using var put = await admin.PutAsJsonAsync("/api/admin/identity-settings", stored);
+        put.StatusCode.ShouldBe(HttpStatusCode.OK, await put.Content.ReadAsStringAsync());
+        (await put.Content.ReadFromJsonAsync<JsonObject>())!["stored"]!.ToJsonString().ShouldBe(stored.ToJsonString());
+    }
+
+    private static async Task<JsonObject> Created(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            response.StatusCode.ShouldBe(HttpStatusCode.Created, text);
+            return JsonNode.Parse(text)!.AsObject();
+        }
+    }
+
+    private static async Task Refused(HttpResponseMessage response, HttpStatusCode status, string field)
+    {
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            response.StatusCode.ShouldBe(status, text);
+            (await response.Errors()).Select(e => e.Field).ShouldContain(field, text);
+        }
+    }
+}
