@@ -49,9 +49,11 @@ public sealed record SplitPerson(
             RuleForEach(s => s.Identities).Custom((identity, context) =>
             {
                 var at = $"identities[{context.PropertyPath.Split('[', ']')[^2]}]";
+                // Failures named exactly (the element's own path), not prefixed by the collection rule.
                 if (identity?.Type is not { Length: > 0 } type || IdentityTypes.FromName(type) is null)
-                    context.AddFailure($"{at}.type", "must be an identity type by its Events API name (customer_id, email, ios_idfv, …).");
-                if (identity?.Value is not { Length: > 0 }) context.AddFailure($"{at}.value", "is required.");
+                    context.AddFailure(new FluentValidation.Results.ValidationFailure($"{at}.type",
+                        "must be an identity type by its Events API name (customer_id, email, ios_idfv, …)."));
+                if (identity?.Value is not { Length: > 0 }) context.AddFailure(new FluentValidation.Results.ValidationFailure($"{at}.value", "is required."));
             });
             RuleForEach(s => s.Inputs).NotEmpty().WithMessage("must name an input.").OverridePropertyName("inputs");
             RuleFor(s => s.Reason).NotEmpty().WithMessage("is required: the history shows why.").MaximumLength(1000).OverridePropertyName("reason");
@@ -178,8 +180,8 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
             new(id, mpid, newMpid, selection.Identities, inputs, batchIds, selection.EventsMoved, hidden, [], body.Reason!, access.User, now);
 
         var result = await WriteAsync(session, [
-            new Side(mpid, stream, [(Split(selection.Hidden), null)]),
-            new Side(newMpid, Stream.None, [.. copies.Select(c => (c.Event, (DateTimeOffset?)c.StoredAt)), (Split([]), null)]),
+            new Side(mpid, stream, profile, [(Split(selection.Hidden), null)]),
+            new Side(newMpid, Stream.None, null, [.. copies.Select(c => (c.Event, (DateTimeOffset?)c.StoredAt)), (Split([]), null)]),
         ], selection, mpid, newMpid, ct);
         await NoticesAsync(session, result, "split", id, access.User, body.Reason!, now, ct);
         await session.SaveChangesAsync(ct);
@@ -198,6 +200,9 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
     {
         await using var session = store.LightweightSession();
         var people = await Privacy.ProfileLifetime.LockAndUnarchiveAsync(session, [source, destination], ct);
+        // Merged away, the source keeps no data in any workspace: say so rather than "no such person" (to an admin who sees everything).
+        if (people.GetValueOrDefault(source) is { Workspaces.Count: 0 } gone && gone.Moves.Any(m => m.Gave && m.Kind != "split") && access.SeesAll)
+            return Results.Problem(Conflict("source", $"MPID {source} was already merged into another person."));
         if (Refused(people.GetValueOrDefault(source), source, access, "source") is { } a) return a;
         if (Refused(people.GetValueOrDefault(destination), destination, access, "destination") is { } b) return b;
         var (from, to) = (people[source], people[destination]);
@@ -228,8 +233,8 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
             new(id, source, destination, undoes?.SplitId, identities, batchIds, selection.EventsMoved, hidden, back, reason, access.User, now);
 
         var result = await WriteAsync(session, [
-            new Side(source, sourceStream, [(Merged(selection.Hidden, []), null)]),
-            new Side(destination, destinationStream, [.. copies.Select(c => (c.Event, (DateTimeOffset?)c.StoredAt)), (Merged([], restored), null)]),
+            new Side(source, sourceStream, from, [(Merged(selection.Hidden, []), null)]),
+            new Side(destination, destinationStream, to, [.. copies.Select(c => (c.Event, (DateTimeOffset?)c.StoredAt)), (Merged([], restored), null)]),
         ], selection, source, destination, ct);
         await NoticesAsync(session, result, undoes is null ? "merge" : "split_undone", id, access.User, reason, now, ct);
         await session.SaveChangesAsync(ct);
@@ -266,7 +271,8 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
         public static readonly Stream None = new([], new Dictionary<long, long>(), 0, false);
     }
 
-    private sealed record Side(long Mpid, Stream Stream, IReadOnlyList<(object Event, DateTimeOffset? StoredAt)> Appended);
+    /// <summary>One person's part of a move: their stream as read under the lock, their profile then, and what is appended.</summary>
+    private sealed record Side(long Mpid, Stream Stream, Profile? Before, IReadOnlyList<(object Event, DateTimeOffset? StoredAt)> Appended);
 
     private sealed record Written(IReadOnlyDictionary<long, Profile?> Before, IReadOnlyDictionary<long, Profile?> After, MoveSelection Selection, long Giver, long Receiver);
 
@@ -334,7 +340,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
                 : $"insert into {schema}.mt_streams (id, type, version, timestamp, tenant_id) values (?, null, ?, now(), '*DEFAULT*')",
                 side.Stream.Exists ? new object[] { version, key } : new object[] { key, version });
 
-            before[side.Mpid] = PersonMoves.Fold(side.Stream.Events);
+            before[side.Mpid] = side.Before;
             var profile = after[side.Mpid] = PersonMoves.Fold(all);
             session.QueueSqlCommand($"delete from {index} where mpid = ?", side.Mpid);
             if (profile is null) { session.Delete<Profile>(key); continue; }

@@ -46,8 +46,11 @@ public sealed record StoredEvent(long Version, DateTimeOffset StoredAt, object D
 /// <summary>One batch as stored on a stream: its record, its captured events and the versions it occupies.</summary>
 public sealed record StoredBatch(BatchReceived Received, DateTimeOffset StoredAt, IReadOnlyList<EventCaptured> Events, IReadOnlyList<long> Versions)
 {
-    /// <summary>The identities the batch carried (user identities and device ids), as ingestion reads them.</summary>
-    public IReadOnlyList<IdentityKey> Identities() => PersonMoves.Parse(this).Identities();
+    private IReadOnlyList<IdentityKey>? _identities;
+
+    /// <summary>The identities the batch carried (user identities and device ids), as ingestion reads them (from its record: they are not in its events).</summary>
+    public IReadOnlyList<IdentityKey> Identities() =>
+        _identities ??= new ParsedBatch(Received.Batch.Deserialize<Batch>()!, Received.Batch, [], 0).Identities();
 }
 
 /// <summary>What moves from a stream: batches, and identity events outside them, in stream order.</summary>

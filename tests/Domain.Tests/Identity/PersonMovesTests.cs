@@ -16,7 +16,7 @@ public class PersonMovesTests
 
     private static string Batch(string identities, string attributes, string eventName) =>
         $$"""
-        { "user_identities": { {{identities}} }, "user_attributes": {{attributes}}, "device_info": { "device_application_stamp": "tablet" },
+        { "user_identities": { {{identities}} }, "user_attributes": {{attributes}}, "device_info": { "ios_idfv": "tablet" },
           "events": [ { "event_type": "custom_event", "data": { "event_name": "{{eventName}}", "custom_event_type": "other" } } ] }
         """;
 

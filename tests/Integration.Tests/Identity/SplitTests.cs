@@ -19,7 +19,7 @@ public sealed class SplitTests(AppFixture app) : WithReceiver(app)
         $$"""{ "event_type": "custom_event", "data": { "event_name": "{{name}}", "custom_event_type": "other", "timestamp_unixtime_ms": {{at.ToUnixTimeMilliseconds()}} } }""";
 
     private static string Batch(string identities, string attributes, string device, params string[] events) =>
-        $$"""{ "environment": "development", "user_identities": { {{identities}} }, "user_attributes": {{attributes}}, "device_info": { "device_application_stamp": "{{device}}" }, "events": [ {{string.Join(",", events)}} ] }""";
+        $$"""{ "environment": "development", "user_identities": { {{identities}} }, "user_attributes": {{attributes}}, "device_info": { "ios_idfv": "{{device}}" }, "events": [ {{string.Join(",", events)}} ] }""";
 
     private async Task<JsonObject> Profile(long mpid)
     {
@@ -29,15 +29,15 @@ public sealed class SplitTests(AppFixture app) : WithReceiver(app)
         return JsonNode.Parse(text)!.AsObject();
     }
 
+    /// <summary>Who holds an email now, as the identity index (what resolution reads) says.</summary>
     private async Task<long> MpidOfEmail(string email)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/userprofile/v1/resolve/1/1/1?fields=user_identities");
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", await App.Token());
-        request.Content = JsonContent.Create(new { environment_type = "development", identity = new { type = "email", value = email } });
-        using var response = await App.Client.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        response.StatusCode.ShouldBe(HttpStatusCode.OK, text);
-        return JsonNode.Parse(text)!["mpid"]!.GetValue<long>();
+        await using var command = App.Db.CreateCommand($"select mpid from {App.Schema}.ep_identity_index where identity_type = 'email' and identity_value = $1");
+        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = email });
+        var holders = new List<long>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) holders.Add(reader.GetInt64(0));
+        return holders.ShouldHaveSingleItem();
     }
 
     /// <summary>What must equal between a person and their control: attributes (calculated ones included), memberships, identity types.</summary>
@@ -173,7 +173,8 @@ public sealed class SplitTests(AppFixture app) : WithReceiver(app)
         var profile = await Profile(destination);
         profile.Identities().ShouldContain($"customer_id={customer}");
         profile.Identities().ShouldContain($"email={email}");
-        (profile.Attribute("a"), profile.Attribute("b")).ShouldBe((["1"], ["2"]));
+        profile.Attribute("a").ShouldBe(["1"]);
+        profile.Attribute("b").ShouldBe(["2"]);
         using (var twice = await App.AdminClient().PostAsJsonAsync("/api/admin/people/merge", new { source, destination, reason = "again" }))
             twice.StatusCode.ShouldBe(HttpStatusCode.Conflict);
     }
@@ -190,7 +191,7 @@ public sealed class SplitTests(AppFixture app) : WithReceiver(app)
         {
             shape.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
             var errors = await shape.Errors();
-            errors.ShouldContain(e => e.Field == "identities[0].type");
+            errors.ShouldContain(e => e.Field == "identities[0].type", string.Join("; ", errors));
             errors.ShouldContain(e => e.Field == "identities[0].value");
             errors.ShouldContain(e => e.Field == "reason");
         }
@@ -236,7 +237,7 @@ public sealed class SplitCostTests(AppFixture app, ITestOutputHelper output)
         for (var b = 0; b < 100; b++)
         {
             var identities = b % 2 == 0 ? $"\"customer_id\": \"{customer}\"" : $"\"email\": \"{email}\"";
-            await app.Ingested($$"""{ "environment": "development", "user_identities": { {{identities}} }, "device_info": { "device_application_stamp": "{{device}}" }, "events": [ {{Events(b)}} ] }""");
+            await app.Ingested($$"""{ "environment": "development", "user_identities": { {{identities}} }, "device_info": { "ios_idfv": "{{device}}" }, "events": [ {{Events(b)}} ] }""");
         }
         var mpid = (await app.ProfileOf(customer))["mpid"]!.GetValue<long>();
         (await app.EventCount(mpid, "event_captured")).ShouldBe(10_000);
