@@ -268,6 +268,7 @@ builder.Services.AddSingleton(new OperationFiles(builder.Configuration["EventPro
     ?? Path.Combine(builder.Environment.ContentRootPath, ".data", "operations")));
 builder.Services.AddSingleton<RebuildCalculations>();
 builder.Services.AddSingleton<RebuildProjections>(); // also what an erasure folds the people it leaves with again
+builder.Services.AddSingleton<EventProfiles.Commands.Identity.PeopleRepair>(); // splits and merges (issue 21 §1)
 builder.Services.AddSingleton<IOperation>(sp => sp.GetRequiredService<RebuildProjections>());
 builder.Services.AddSingleton<IOperation, ReplayBatches>();
 builder.Services.AddSingleton<IOperation, ExportEvents>();

@@ -24,7 +24,15 @@ namespace EventProfiles.Commands.ActivityView;
 public sealed record PersonView(
     string Mpid, string Status, DateTimeOffset CreatedAt, DateTimeOffset? FirstSeen, DateTimeOffset? LastSeen, DateTimeOffset LastStoredAt,
     bool OptedOut, bool? LimitAdTracking, RetentionView Retention, IReadOnlyList<IdentityView> Identities, IReadOnlyList<AliasView> Aliases,
-    IReadOnlyList<WorkspaceView> Workspaces, IReadOnlyList<AudienceView> Audiences);
+    IReadOnlyList<WorkspaceView> Workspaces, IReadOnlyList<AudienceView> Audiences)
+{
+    /// <summary>Splits and merges the person took part in (issue 21 §1), oldest first.</summary>
+    public IReadOnlyList<MoveView> Moves { get; init; } = [];
+}
+
+/// <summary>A split, merge or undone split: with whom, whether this person gave or received, what moved, who and why.</summary>
+public sealed record MoveView(string Kind, string Id, string OtherMpid, bool Gave, IReadOnlyList<string> Identities, int EventsMoved, string? UndoesSplit,
+    string Reason, string By, DateTimeOffset At);
 
 /// <summary>
 /// Where the person stands against the org's data clocks: live until <c>LiveUntil</c> without new data, then aged out
@@ -120,7 +128,11 @@ public static class PersonPageEndpoint
                 .Select(i => new IdentityView(i.Type, IdentityTypes.FromName(i.Type)?.IsDeviceIdentity == true ? "device" : "user", i.Value, i.AddedAt,
                     new WorkspaceRef(i.WorkspaceId, access.NameOf(i.WorkspaceId)), i.Input)).ToList(),
             profile.Aliases.Select(a => new AliasView(StreamKey.For(a.SourceMpid), StreamKey.For(a.DestinationMpid), a.WindowStart, a.WindowEnd, a.EventsCopied, a.At)).ToList(),
-            workspaces, audiences));
+            workspaces, audiences)
+        {
+            Moves = profile.Moves.Select(m => new MoveView(m.Kind, m.Id, StreamKey.For(m.OtherMpid), m.Gave, m.Identities.Select(i => i.ToString()).ToList(),
+                m.EventsMoved, m.UndoesSplit, m.Reason, m.By, m.At)).ToList(),
+        });
     }
 
     /// <summary>The person, if they exist and have data in a workspace the user sees; otherwise nothing (a 404 either way, so nothing leaks).</summary>

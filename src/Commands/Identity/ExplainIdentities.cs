@@ -35,7 +35,10 @@ public static class ExplainIdentitiesEndpoint
             return ProfileQuery.NotFound("No profile with this MPID has data in this workspace.");
 
         var history = new JsonArray();
-        foreach (var e in await session.Events.FetchStreamAsync(StreamKey.For(mpid), token: ct))
+        var stream = await session.Events.FetchStreamAsync(StreamKey.For(mpid), token: ct);
+        // Changes a split or merge moved to another person stay in the history, marked (issue 21 §1).
+        var moved = MovedEvents.Hidden(stream.Select(e => e.Data));
+        foreach (var e in stream)
         {
             JsonObject? entry = e.Data switch
             {
@@ -43,8 +46,11 @@ public static class ExplainIdentitiesEndpoint
                 UserIdentityChanged c => Change("changed", c.IdentityType, c.NewValue, c.OldValue, c.At, c.WorkspaceId, c.Input, c.RequestId),
                 UserIdentityRemoved r => Change(r.TakenBy is null ? "removed" : "taken", r.IdentityType, r.Value, null, r.At, r.WorkspaceId, r.Input, r.RequestId, r.TakenBy),
                 UserIdentityIgnored i => Change("ignored", i.IdentityType, i.Value, null, i.At, i.WorkspaceId, i.Input, i.RequestId, reason: i.Reason),
+                PersonSplit split => Move(ProfileMove.Of(split, mpid)),
+                PeopleMerged merged => Move(ProfileMove.Of(merged, mpid)),
                 _ => null,
             };
+            if (entry is not null && moved.Contains(e.Version)) entry["moved"] = true;
             if (entry is not null) history.Add(entry);
         }
 
@@ -65,6 +71,15 @@ public static class ExplainIdentitiesEndpoint
             }).ToArray()),
         });
     }
+
+    /// <summary>A split or merge: which, with whom, whether this person gave or received, what moved, who and why.</summary>
+    private static JsonObject Move(ProfileMove move) => new()
+    {
+        ["change"] = move.Kind, ["id"] = move.Id, ["other_mpid"] = move.OtherMpid, ["gave"] = move.Gave,
+        ["identities"] = new JsonArray(move.Identities.Select(i => (JsonNode?)new JsonObject { ["type"] = i.Type, ["value"] = i.Value }).ToArray()),
+        ["events_moved"] = move.EventsMoved, ["undoes_split"] = move.UndoesSplit, ["reason"] = move.Reason, ["by"] = move.By,
+        ["at_ms"] = move.At.ToUnixTimeMilliseconds(),
+    };
 
     private static JsonObject Change(string change, string type, string value, string? old, DateTimeOffset at, int workspaceId, string input,
         string? requestId, long? takenBy = null, string? reason = null)

@@ -101,11 +101,16 @@ public sealed class RebuildProjections(IDocumentStore store, NpgsqlDataSource db
     }
 
     /// <summary>The same fold as the inline projection (<see cref="Projections.Profiles.ProfileProjection"/> delegates to it).</summary>
-    private static Dictionary<string, Profile> Fold(IEnumerable<IEvent> events)
+    private static Dictionary<string, Profile> Fold(IReadOnlyList<IEvent> events)
     {
         var profiles = new Dictionary<string, Profile>(StringComparer.Ordinal);
+        // Events a split or merge moved away do not count (issue 21 §1): only streams with such a move pay for the filter.
+        var hidden = events.Any(e => e.Data is IMovesEvents)
+            ? events.GroupBy(e => e.StreamKey!).ToDictionary(g => g.Key, g => MovedEvents.Hidden(g.Select(e => e.Data)))
+            : null;
         foreach (var e in events)
         {
+            if (hidden is not null && hidden.TryGetValue(e.StreamKey!, out var moved) && moved.Contains(e.Version)) continue;
             if (e.Data is ProfileCreated created) profiles[e.StreamKey!] = Profile.Create(created);
             else if (profiles.TryGetValue(e.StreamKey!, out var profile)) profiles[e.StreamKey!] = profile.Evolve(e.Data);
         }

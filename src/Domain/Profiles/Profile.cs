@@ -28,6 +28,8 @@ public sealed record Profile
     public ImmutableSortedDictionary<int, WorkspaceProfile> Workspaces { get; init; } = ImmutableSortedDictionary<int, WorkspaceProfile>.Empty;
     /// <summary>Aliases this profile took part in, as source or destination.</summary>
     public ImmutableList<ProfileAlias> Aliases { get; init; } = [];
+    /// <summary>Splits and merges this profile took part in (issue 21 §1), oldest first.</summary>
+    public ImmutableList<ProfileMove> Moves { get; init; } = [];
     public bool IsOptedOut { get; init; }
     /// <summary>Set while the profile is aged out (no data within its lifetime); cleared on reactivation.</summary>
     public DateTimeOffset? AgedOutAt { get; init; }
@@ -182,6 +184,8 @@ public sealed record Profile
         ProfileAgedOut e => Apply(e),
         ProfileReactivated e => Apply(e),
         Privacy.WorkspaceDataErased e => Apply(e),
+        PersonSplit e => this with { Moves = Moves.Add(ProfileMove.Of(e, Mpid)) },
+        PeopleMerged e => this with { Moves = Moves.Add(ProfileMove.Of(e, Mpid)) },
         _ => this,
     };
 
@@ -191,6 +195,18 @@ public sealed record Profile
     private static bool IsDeviceType(string type) => IdentityTypes.FromName(type)?.IsDeviceIdentity ?? false;
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a >= b ? a : b;
+}
+
+/// <summary>A split or merge as the profile shows it: which one, with whom, what moved, who did it and why.</summary>
+public sealed record ProfileMove(string Kind, string Id, long OtherMpid, bool Gave, IReadOnlyList<IdentityKey> Identities, int EventsMoved,
+    string? UndoesSplit, string Reason, string By, DateTimeOffset At)
+{
+    public static ProfileMove Of(PersonSplit e, long mpid) =>
+        new("split", e.SplitId, mpid == e.OriginalMpid ? e.NewMpid : e.OriginalMpid, mpid == e.OriginalMpid, e.Identities, e.EventsMoved, null, e.Reason, e.By, e.At);
+
+    public static ProfileMove Of(PeopleMerged e, long mpid) =>
+        new(e.UndoesSplit is null ? "merge" : "split_undone", e.MergeId, mpid == e.SourceMpid ? e.DestinationMpid : e.SourceMpid, mpid == e.SourceMpid,
+            e.Identities, e.EventsMoved, e.UndoesSplit, e.Reason, e.By, e.At);
 }
 
 public sealed record ProfileAlias(string Id, long SourceMpid, long DestinationMpid, DateTimeOffset WindowStart, DateTimeOffset WindowEnd, int EventsCopied, DateTimeOffset At);

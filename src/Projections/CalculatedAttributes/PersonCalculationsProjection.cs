@@ -36,6 +36,9 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         IReadOnlyDictionary<long, Profile> Profiles, ILookup<long, InitialisedCalculation> Initialised)
     {
         public static readonly PageContext Empty = new([], [], [], new Dictionary<long, Profile>(), Array.Empty<InitialisedCalculation>().ToLookup(i => i.Mpid));
+
+        /// <summary>People whose stream has a split or merge in the page: their state folded again up to it from their visible events (issue 21 §1).</summary>
+        public IReadOnlyDictionary<(long Mpid, long Version), PersonCalculations?> Refolds { get; init; } = new Dictionary<(long, long), PersonCalculations?>();
     }
 
     public PersonCalculationsProjection(ILogger? logger = null)
@@ -56,6 +59,8 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         typeof(UserAttributeSet), typeof(UserAttributeRemoved), typeof(ConsentStateChanged), typeof(OptOutChanged),
         typeof(UserIdentityAdded), typeof(UserIdentityRemoved), typeof(UserIdentityChanged), typeof(DeviceSeen),
         typeof(ProfileAgedOut), typeof(ProfileReactivated),
+        // A split or merge changes which earlier events count: the person is folded again.
+        typeof(PersonSplit), typeof(PeopleMerged),
     ];
 
     private static readonly Type[] NothingCalculated = [typeof(NothingToCalculate)];
@@ -77,8 +82,26 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
 
     public override async Task EnrichEventsAsync(SliceGroup<PersonCalculations, string> group, IQuerySession querySession, CancellationToken cancellation)
     {
-        _page = await LoadPageAsync(querySession, group.Slices.Select(s => (s.Id, (IEnumerable<IEvent>)s.Events())), cancellation);
+        var page = await LoadPageAsync(querySession, group.Slices.Select(s => (s.Id, (IEnumerable<IEvent>)s.Events())), cancellation);
+        var refolds = new Dictionary<(long, long), PersonCalculations?>();
+        foreach (var slice in group.Slices)
+            foreach (var move in slice.Events().Where(e => e.Data is IMovesEvents))
+                refolds[(long.Parse(slice.Id, System.Globalization.CultureInfo.InvariantCulture), move.Version)] =
+                    await RefoldAsync(querySession, slice.Id, move.Version, cancellation);
+        _page = refolds.Count == 0 ? page : page with { Refolds = refolds };
         await base.EnrichEventsAsync(group, querySession, cancellation);
+    }
+
+    /// <summary>
+    /// A person's state as their visible events up to a split or merge fold to (a fresh instance: its own page context, no
+    /// messages), so what moved away no longer counts and what came back counts again — the rebuild's fold, for one person.
+    /// </summary>
+    private static async Task<PersonCalculations?> RefoldAsync(IQuerySession session, string key, long version, CancellationToken ct)
+    {
+        var stream = await session.Events.FetchStreamAsync(key, version, token: ct);
+        // The move itself is in the fold: it says which versions before it count.
+        var folded = await new PersonCalculationsProjection().FoldAsync(session, stream.ToList(), ct);
+        return folded.GetValueOrDefault(key);
     }
 
     private static async Task<PageContext> LoadPageAsync(IQuerySession querySession, IEnumerable<(string Id, IEnumerable<IEvent> Events)> people,
@@ -93,7 +116,7 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         {
             // Audience criteria read the profile and every calculated value, replayed parts included: loaded for the
             // people whose events can change a verdict.
-            var keys = people.Where(p => p.Events.Any(e => AudienceRelevance.IsRelevant(audiences, e.Data))).Select(p => p.Id).ToArray();
+            var keys = people.Where(p => p.Events.Any(e => e.Data is IMovesEvents || AudienceRelevance.IsRelevant(audiences, e.Data))).Select(p => p.Id).ToArray();
             var mpids = keys.Select(k => long.Parse(k, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
             var batch = querySession.CreateBatchQuery();
             var loadedProfiles = batch.LoadMany<Profile>().ById(keys);
@@ -112,13 +135,16 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
     /// </summary>
     public async Task<Dictionary<string, PersonCalculations>> FoldAsync(IQuerySession session, IReadOnlyList<IEvent> events, CancellationToken ct)
     {
-        var people = events.Where(e => EverythingCalculated.Contains(e.EventType)).GroupBy(e => e.StreamKey!).ToList();
-        _page = await LoadPageAsync(session, people.Select(g => (g.Key, (IEnumerable<IEvent>)g)), ct);
+        // Events a split or merge moved away do not count (MovedEvents: the same rule as the profile's fold).
+        var people = events.GroupBy(e => e.StreamKey!)
+            .Select(g => (Key: g.Key, Events: MovedEvents.Visible(g.ToList(), e => e.Version, e => e.Data).Where(e => EverythingCalculated.Contains(e.EventType)).ToList()))
+            .Where(p => p.Events.Count > 0).ToList();
+        _page = await LoadPageAsync(session, people.Select(p => (p.Key, (IEnumerable<IEvent>)p.Events)), ct);
         var result = new Dictionary<string, PersonCalculations>(StringComparer.Ordinal);
         foreach (var person in people)
         {
             PersonCalculations? snapshot = null;
-            foreach (var e in person) snapshot = Evolve(snapshot, person.Key, e);
+            foreach (var e in person.Events) snapshot = Evolve(snapshot, person.Key, e);
             if (snapshot is null) continue;
             snapshot.Changes.Clear();
             result[person.Key] = snapshot;
@@ -132,6 +158,8 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         var at = TimeOf(e);
         var now = CalculationTime.Now(snapshot, at);
         var mpid = long.Parse(id, System.Globalization.CultureInfo.InvariantCulture);
+        if (e.Data is IMovesEvents && page.Refolds.TryGetValue((mpid, e.Version), out var refolded))
+            return Moved(snapshot, refolded, mpid, now, e);
         // The values: the Domain fold the ingestion writer's synchronous part runs too (issue 16 §7).
         snapshot = PersonCalculations.FoldValues(snapshot, mpid, e.Data, e.Sequence, now, page.Definitions);
         if (e.Data is EventCaptured)
@@ -153,6 +181,34 @@ public partial class PersonCalculationsProjection : SingleStreamProjection<Perso
         if (snapshot is not null) snapshot.StreamVersion = e.Version;
         // An empty state is not worth a row (unless it records that the person's earlier values ended).
         return snapshot is { Definitions.Count: 0, Audiences.Count: 0, EndedAtSequence: null } ? null : snapshot;
+    }
+
+    /// <summary>
+    /// Takes the person's state folded again at a split or merge, and tells the outputs what the corrected memberships
+    /// imply: a removal for each audience they were a member of and no longer are, an addition for each new one (pending
+    /// messages of the page are kept).
+    /// </summary>
+    private static PersonCalculations? Moved(PersonCalculations? before, PersonCalculations? refolded, long mpid, DateTimeOffset now, IEvent e)
+    {
+        var state = refolded ?? PersonCalculations.For(mpid);
+        var reason = e.Data is PersonSplit ? "split" : "merge";
+        if (before is not null)
+        {
+            state.Changes.AddRange(before.Changes);
+            state.ReevaluationScheduledFor = before.ReevaluationScheduledFor;
+            foreach (var (id, was) in before.Audiences.Where(a => a.Value.IsMember))
+                if (!state.IsMemberOf(id, was.Activation))
+                {
+                    state.Audiences[id] = new Membership(was.Activation, false, now);
+                    state.Changes.Add(new MembershipChange(id, was.Activation, mpid, false, now, reason));
+                }
+        }
+        foreach (var (id, member) in state.Audiences.Where(a => a.Value.IsMember))
+            if (before?.IsMemberOf(id, member.Activation) != true)
+                state.Changes.Add(new MembershipChange(id, member.Activation, mpid, true, now, reason));
+        state.Advance(now);
+        state.StreamVersion = e.Version;
+        return state is { Definitions.Count: 0, Audiences.Count: 0, EndedAtSequence: null, Changes.Count: 0 } ? null : state;
     }
 
     /// <summary>The time an event shows: a clock event's own time (the scheduler's, the sweep's), otherwise when it was stored.</summary>

@@ -25,6 +25,7 @@ export async function personPage(main, mpid) {
     h('div', { class: 'grid wide-first' }, identities(person), audiences(person)),
     person.workspaces.map(ws => workspace(ws, person.mpid)),
     person.aliases.length ? aliases(person) : null,
+    splits(person),
     timeline,
     privacy(person));
   await renderTimeline(timeline, mpid);
@@ -169,6 +170,48 @@ function aliases(person) {
         h('td', { class: 'value' }, link(`/ui/people/${a.source_mpid}`, a.source_mpid)),
         h('td', { class: 'value' }, link(`/ui/people/${a.destination_mpid}`, a.destination_mpid)),
         h('td', {}, a.events_copied), h('td', {}, time(a.at)))))));
+}
+
+// ---- splits and merges (issue 21 §1): the record, undo, and a form to split off identities that belong to someone else.
+
+function splits(person) {
+  const status = h('p', { role: 'status' });
+  const undone = new Set(person.moves.filter(m => m.undoes_split).map(m => m.undoes_split));
+  const record = person.moves.length === 0 ? empty('No splits or merges.') : h('table', {},
+    h('thead', {}, h('tr', {}, ['What', 'With', 'Identities', 'Events moved', 'By', 'Why', 'When', ''].map(t => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, person.moves.map(m => h('tr', {},
+      h('td', {}, `${m.kind.replace('_', ' ')}${m.gave ? ' (gave)' : ' (received)'}`),
+      h('td', { class: 'value' }, link(`/ui/people/${m.other_mpid}`, m.other_mpid)),
+      h('td', { class: 'value' }, m.identities.map(i => h('div', {}, i))),
+      h('td', {}, m.events_moved), h('td', {}, m.by), h('td', {}, m.reason), h('td', {}, time(m.at)),
+      h('td', {}, m.kind === 'split' && !undone.has(m.id) ? h('button', { type: 'button', class: 'secondary', onclick: async () => {
+        const reason = prompt('Why undo this split? (shown in the history)');
+        if (!reason) return;
+        try {
+          await apiPost(`/api/admin/people/${person.mpid}/splits/${m.id}/undo`, { reason });
+          location.reload();
+        } catch (error) { status.className = 'error'; status.textContent = error.message; }
+      } }, 'Undo') : null)))));
+  const form = h('form', { 'aria-label': 'Split identities off to a new person', onsubmit: async (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      const chosen = data.getAll('split-identity').map(v => JSON.parse(String(v)));
+      const reason = String(data.get('split-reason') ?? '').trim();
+      if (chosen.length === 0) { status.className = 'error'; status.textContent = 'Choose the identities that belong to someone else.'; return; }
+      if (!confirm(`Move ${chosen.map(i => `${i.type} ${i.value}`).join(', ')} and every batch that carried them to a new person?`)) return;
+      try {
+        const split = await apiPost(`/api/admin/people/${person.mpid}/split`, { identities: chosen, reason });
+        location.assign(`/ui/people/${split.new_mpid}`);
+      } catch (error) { status.className = 'error'; status.textContent = error.message; }
+    } },
+    h('fieldset', {}, h('legend', {}, 'Identities that belong to someone else'),
+      person.identities.map((i, n) => h('div', {},
+        h('input', { type: 'checkbox', id: `split-${n}`, name: 'split-identity', value: JSON.stringify({ type: i.type, value: i.value }) }),
+        h('label', { for: `split-${n}` }, ` ${i.type}: ${i.value}`)))),
+    h('div', { class: 'field' }, h('label', { for: 'split-reason' }, 'Why'), h('input', { id: 'split-reason', name: 'split-reason', required: true })),
+    h('button', { type: 'submit' }, 'Split'));
+  return h('section', { class: 'card', 'aria-labelledby': 'splits-title' },
+    h('h2', { id: 'splits-title' }, 'Splits and merges'), record, form, status);
 }
 
 // ---- privacy: a GDPR/CCPA request for this person, processed like one sent to the OpenDSR API.
