@@ -169,7 +169,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
 
         var heldByOthers = await HeldByOthersAsync(session, selection, [mpid, newMpid], ct);
         // What the original keeps is theirs: a unique identity they still hold does not go with the batches.
-        var original = PersonMoves.Fold([.. stream.Events, new StoredEvent(stream.Version + 1, default, new PersonSplit("", mpid, newMpid, [], [], [], 0, selection.Hidden, [], "", "", default))]);
+        var original = PersonMoves.Fold([.. stream.Events, new StoredEvent(stream.Version + 1, 0, default, new PersonSplit("", mpid, newMpid, [], [], [], 0, selection.Hidden, [], "", "", default))]);
         heldByOthers.UnionWith(original?.Identities.Where(i => !identities.Contains(new IdentityKey(i.Type, i.Value))).Select(i => new IdentityKey(i.Type, i.Value)) ?? []);
 
         var (copies, _) = PersonMoves.Redecide(selection, new PersonMoves.Receiving(newMpid, null, directory.Identity, KindOf, heldByOthers));
@@ -220,7 +220,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
         var splitAt = undoes is null ? 0 : sourceStream.Events.LastOrDefault(e => e.Data is PersonSplit s && s.SplitId == undoes.SplitId)?.Version ?? 0;
         var selection = PersonMoves.SelectForMerge(sourceStream.Events, splitAt);
         var restored = undoes?.Hidden ?? [];
-        var receiving = PersonMoves.Fold([.. destinationStream.Events, new StoredEvent(destinationStream.Version + 1, default,
+        var receiving = PersonMoves.Fold([.. destinationStream.Events, new StoredEvent(destinationStream.Version + 1, 0, default,
             new PeopleMerged("", source, destination, undoes?.SplitId, [], [], 0, [], restored, "", "", default))]);
         var heldByOthers = await HeldByOthersAsync(session, selection, [source, destination], ct);
         var (copies, _) = PersonMoves.Redecide(selection, new PersonMoves.Receiving(destination, receiving, directory.Identity, KindOf, heldByOthers));
@@ -279,7 +279,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
     private static async Task<Stream> StreamAsync(IDocumentSession session, long mpid, CancellationToken ct)
     {
         var events = await session.Events.FetchStreamAsync(StreamKey.For(mpid), token: ct);
-        return new Stream(events.Select(e => new StoredEvent(e.Version, e.Timestamp, e.Data)).ToList(), events.ToDictionary(e => e.Version, e => e.Sequence),
+        return new Stream(events.Select(e => new StoredEvent(e.Version, e.Sequence, e.Timestamp, e.Data)).ToList(), events.ToDictionary(e => e.Version, e => e.Sequence),
             events.Count == 0 ? 0 : events.Max(e => e.Version), events.Count > 0);
     }
 
@@ -333,7 +333,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
                 types.Add(mapping.EventTypeName);
                 dotnetTypes.Add(mapping.DotNetTypeName);
                 stamps.Add(at?.ToUniversalTime());
-                all.Add(new StoredEvent(version, at ?? clock.GetUtcNow(), e));
+                all.Add(new StoredEvent(version, 0, at ?? clock.GetUtcNow(), e));
             }
             session.QueueSqlCommand(side.Stream.Exists
                 ? $"update {schema}.mt_streams set version = ?, timestamp = now() where id = ?"

@@ -40,9 +40,6 @@ public sealed record PeopleMerged(
     IReadOnlyList<Guid> BatchIds, int EventsMoved, IReadOnlyList<long> Hidden, IReadOnlyList<long> Restored,
     string Reason, string By, DateTimeOffset At) : IMovesEvents;
 
-/// <summary>A stored event with what a move needs: its version and when it was stored.</summary>
-public sealed record StoredEvent(long Version, DateTimeOffset StoredAt, object Data);
-
 /// <summary>One batch as stored on a stream: its record, its captured events and the versions it occupies.</summary>
 public sealed record StoredBatch(BatchReceived Received, DateTimeOffset StoredAt, IReadOnlyList<EventCaptured> Events, IReadOnlyList<long> Versions)
 {

@@ -37,7 +37,7 @@ public class PersonMovesTests
                 parsed.Identities(), new HashSet<string>(), IdentitySettings.Default);
             foreach (var e in BatchDecision.Decide(profile, parsed, ctx))
             {
-                stream.Add(new StoredEvent(stream.Count + 1, at, e));
+                stream.Add(new StoredEvent(stream.Count + 1, 0, at, e));
                 profile = profile is null ? Profile.Create((ProfileCreated)e) : profile.Evolve(e);
             }
         }
@@ -69,7 +69,7 @@ public class PersonMovesTests
         var (selection, _) = PersonMoves.SelectForSplit(stream, [BenEmail], []);
         var split = new PersonSplit("s1", Original, NewMpid, [BenEmail], [], [], selection!.EventsMoved, selection.Hidden, [], "shared tablet", "admin", T0.AddHours(1));
 
-        var original = PersonMoves.Fold([.. stream, new StoredEvent(stream.Count + 1, T0.AddHours(1), split)])!;
+        var original = PersonMoves.Fold([.. stream, new StoredEvent(stream.Count + 1, 0, T0.AddHours(1), split)])!;
         var control = PersonMoves.Fold(Ingest(Original, AnaBatch))!;
 
         original.Identities.Select(i => $"{i.Type}={i.Value}").ShouldBe(control.Identities.Select(i => $"{i.Type}={i.Value}"));
@@ -77,7 +77,7 @@ public class PersonMovesTests
         original.Moves.Single().ShouldBe(ProfileMove.Of(split, Original));
         // Undone: the hidden versions count again.
         var undone = new PeopleMerged("m1", NewMpid, Original, "s1", [BenEmail], [], 0, [], selection.Hidden, "undo", "admin", T0.AddHours(2));
-        var back = PersonMoves.Fold([.. stream, new StoredEvent(stream.Count + 1, T0.AddHours(1), split), new StoredEvent(stream.Count + 2, T0.AddHours(2), undone)])!;
+        var back = PersonMoves.Fold([.. stream, new StoredEvent(stream.Count + 1, 0, T0.AddHours(1), split), new StoredEvent(stream.Count + 2, 0, T0.AddHours(2), undone)])!;
         back.Workspace(1).CurrentAttributes().Select(a => a.Key).ShouldBe(["game_level", "plan"]);
         back.HasIdentity("email", "ben@example.org").ShouldBeTrue();
     }
