@@ -43,9 +43,9 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         var shots = BrowserFixture.ScreenshotFolder();
 
         await page.GotoAsync("/ui/audiences");
-        await page.GetByLabel("User name").FillAsync("admin");
-        await page.GetByLabel("Password").FillAsync("admin-password");
-        await page.GetByLabel("Password").PressAsync("Enter");
+        await page.GetByLabel("User name", new() { Exact = true }).FillAsync("admin");
+        await page.GetByLabel("Password", new() { Exact = true }).FillAsync("admin-password");
+        await page.GetByLabel("Password", new() { Exact = true }).PressAsync("Enter");
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Audiences", Exact = true })).ToBeVisibleAsync();
 
         // The builder: two criteria, as the model has them.
@@ -54,17 +54,17 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         await page.GetByLabel("Name", new() { Exact = true }).FillAsync(audience);
         await Expect(page.GetByText("event criteria read event data of the last 30 days")).ToBeVisibleAsync();
         var first = page.GetByRole(AriaRole.Group, new() { Name = "Criterion 1" });
-        await first.GetByLabel("Event type").SelectOptionAsync("custom_event");
-        await first.GetByLabel("Event name").FillAsync(viewed);
-        await first.GetByLabel("How often").SelectOptionAsync("greater_or_equal");
-        await first.GetByLabel("Times").FillAsync("2");
+        await first.GetByLabel("Event type", new() { Exact = true }).SelectOptionAsync("custom_event");
+        await first.GetByLabel("Event name", new() { Exact = true }).FillAsync(viewed);
+        await first.GetByLabel("How often", new() { Exact = true }).SelectOptionAsync("greater_or_equal");
+        await first.GetByLabel("Times", new() { Exact = true }).FillAsync("2");
         await first.GetByLabel("Days", new() { Exact = true }).FillAsync("7");
         await page.GetByRole(AriaRole.Button, new() { Name = "Add criterion" }).ClickAsync();
         var second = page.GetByRole(AriaRole.Group, new() { Name = "Criterion 2" });
-        await second.GetByLabel("Join").SelectOptionAsync("and");
-        await second.GetByLabel("Kind").SelectOptionAsync("user_attribute");
-        await second.GetByLabel("Attribute name").FillAsync("plan");
-        await second.GetByLabel("Operator").SelectOptionAsync("equals");
+        await second.GetByLabel("Join", new() { Exact = true }).SelectOptionAsync("and");
+        await second.GetByLabel("Kind", new() { Exact = true }).SelectOptionAsync("user_attribute");
+        await second.GetByLabel("Attribute name", new() { Exact = true }).FillAsync("plan");
+        await second.GetByLabel("Operator", new() { Exact = true }).SelectOptionAsync("equals");
         await second.GetByLabel("Value", new() { Exact = true }).FillAsync("pro");
         await page.GetByRole(AriaRole.Button, new() { Name = "Estimate size" }).ClickAsync();
         await Expect(page.GetByText("Estimated size: 1 person")).ToBeVisibleAsync();
@@ -88,15 +88,15 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         await Waiting.Until(() => Task.FromResult(receiver.AudienceActions(audienceId, long.Parse(dee)).Contains("add")), "the add message", 60);
 
         // Why (not) a member.
-        await page.GetByLabel("MPID").FillAsync(bo);
+        await page.GetByLabel("MPID", new() { Exact = true }).FillAsync(bo);
         await page.GetByRole(AriaRole.Button, new() { Name = "Explain" }).ClickAsync();
         await Expect(page.GetByText($"MPID {bo} is not a member now")).ToBeVisibleAsync();
-        await page.GetByLabel("MPID").FillAsync(ana);
+        await page.GetByLabel("MPID", new() { Exact = true }).FillAsync(ana);
         await page.GetByRole(AriaRole.Button, new() { Name = "Explain" }).ClickAsync();
         await Expect(page.GetByText($"MPID {ana} is a member now")).ToBeVisibleAsync();
         await page.ReloadAsync(); // the size now counts Dee too
         await Expect(page.GetByText("2 people")).ToBeVisibleAsync();
-        await page.GetByLabel("MPID").FillAsync(ana);
+        await page.GetByLabel("MPID", new() { Exact = true }).FillAsync(ana);
         await page.GetByRole(AriaRole.Button, new() { Name = "Explain" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Row).Filter(new() { HasText = "User attribute" })).ToContainTextAsync("yes");
         await EveryControlIsLabelled(page);
@@ -119,10 +119,10 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         await page.GetByRole(AriaRole.Link, new() { Name = "Calculated attributes", Exact = true }).ClickAsync();
         await page.GetByRole(AriaRole.Link, new() { Name = "New calculated attribute" }).ClickAsync();
         await page.GetByLabel("Name", new() { Exact = true }).FillAsync($"Pricing views {run}");
-        await page.GetByLabel("Calculation").SelectOptionAsync("count");
-        await page.GetByLabel("Event type").SelectOptionAsync("custom_event");
-        await page.GetByLabel("Event name").FillAsync(viewed);
-        await page.GetByLabel("Length").FillAsync("30");
+        await page.GetByLabel("Calculation", new() { Exact = true }).SelectOptionAsync("count");
+        await page.GetByLabel("Event type", new() { Exact = true }).SelectOptionAsync("custom_event");
+        await page.GetByLabel("Event name", new() { Exact = true }).FillAsync(viewed);
+        await page.GetByLabel("Length", new() { Exact = true }).FillAsync("30");
         await EveryControlIsLabelled(page);
         await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-calculated-attributes-2-builder.png"), FullPage = true });
         await page.GetByRole(AriaRole.Button, new() { Name = "Save as draft" }).ClickAsync();
