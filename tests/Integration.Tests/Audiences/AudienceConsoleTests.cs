@@ -207,12 +207,36 @@ public sealed class AudienceConsoleTests(AppFixture app) : WithReceiver(app)
         csv.Content.Headers.ContentDisposition!.FileName!.Trim('"').ShouldBe($"audience-{id}-members.csv");
         var lines = (await csv.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
         lines[0].ShouldBe("mpid,member_since,customer_id,email");
-        lines.Skip(1).Select(l => l.Split(',')[0]).Order().ShouldBe(new[] { anaMpid, deeMpid }.Order().Select(m => m.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        lines.Skip(1).Select(l => long.Parse(l.Split(',')[0])).ShouldBe(new[] { anaMpid, deeMpid }.Order()); // by MPID, the order pages are read in
         lines.ShouldContain(l => l.StartsWith($"{anaMpid},") && l.EndsWith($",{ana},{ana}@example.org"));
 
         using (var disconnected = await browser.DeleteAsync($"/ui/api/audiences/{id}/connections/{page["connections"]![0]!["id"]!.GetValue<string>()}"))
             disconnected.StatusCode.ShouldBe(HttpStatusCode.NoContent);
         (await browser.UiJson($"/ui/api/audiences/{id}"))["connections"]!.AsArray().ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task a_standard_audience_built_in_the_console_is_calculated_with_progress_and_sent_again()
+    {
+        var s = Guid.NewGuid().ToString("N")[..8];
+        await ThreePeopleAsync(s);
+        await NewOutputAsync();
+        using var browser = await App.SignedIn();
+        using var created = await browser.PostAsJsonAsync("/ui/api/audiences", Definition(s, type: "standard"));
+        var id = (await Json(created, HttpStatusCode.OK))["id"]!.GetValue<int>();
+        using (var early = await browser.PostAsync($"/ui/api/audiences/{id}/send", null)) early.StatusCode.ShouldBe(HttpStatusCode.Conflict); // not calculated yet
+        using (var connected = await browser.PostAsJsonAsync($"/ui/api/audiences/{id}/connections", new { output_id = OutputId }))
+            connected.StatusCode.ShouldBe(HttpStatusCode.Created);
+        using (var activated = await browser.PostAsync($"/ui/api/audiences/{id}/activation", null)) activated.StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        await Waiting.Until(async () => (await browser.UiJson($"/ui/api/audiences/{id}"))["audience"]!["status"]!.GetValue<string>() == "ready", "the calculation", 60);
+        var audience = (await browser.UiJson($"/ui/api/audiences/{id}"))["audience"]!;
+        audience["size"]!.GetValue<long>().ShouldBe(1);
+        audience["calculation"]!["percent"]!.GetValue<double>().ShouldBe(100);
+
+        var ana = (await App.ProfileOf($"ana-{s}"))["mpid"]!.GetValue<long>();
+        await Waiting.Until(() => Task.FromResult(Receiver.AudienceActions(id, ana).Count == 1), "the calculation's send", 60);
+        using (var sent = await browser.PostAsync($"/ui/api/audiences/{id}/send", null)) sent.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        await Waiting.Until(() => Task.FromResult(Receiver.AudienceActions(id, ana).Count == 2), "the second send", 60);
     }
 
     [Fact]
