@@ -183,7 +183,7 @@ function toApi(c, index) {
   const ws = c.workspace_id ? Number(c.workspace_id) : undefined;
   switch (c.kind) {
     case 'event':
-      Object.assign(out, { event_type: c.event_type, event_name: c.event_name.trim() || null, custom_event_type: c.custom_event_type || null,
+      Object.assign(out, { workspace_id: ws, event_type: c.event_type, event_name: c.event_name.trim() || null, custom_event_type: c.custom_event_type || null,
         conditions: c.conditions.map(conditionToApi),
         frequency: { operator: c.frequency_operator, count: Number(c.frequency_count || 0) } });
       if (c.recency === 'within' && c.within_days) out.recency = { within_days: Number(c.within_days) };
@@ -221,6 +221,8 @@ function criterionBlock(model, state, i, rerender) {
   const c = state.criteria[i];
   const id = (name) => `c${i}-${name}`;
   const standard = state.type === 'standard';
+  // A workspace taken off the audience is no longer a criterion's workspace.
+  if (c.workspace_id && !state.workspaces.includes(Number(c.workspace_id))) c.workspace_id = '';
   const bind = (control, key, { structural = false } = {}) => {
     control.addEventListener(control.tagName === 'SELECT' ? 'change' : 'input', () => {
       c[key] = control.value;
@@ -243,6 +245,9 @@ function criterionBlock(model, state, i, rerender) {
   switch (c.kind) {
     case 'event': {
       const names = h('datalist', { id: id('event-names') }, model.event_names.map(n => h('option', { value: n })));
+      // An event criterion counts one workspace's events (the audience's first unless another is picked).
+      if (state.workspaces.length > 1) fields.push(field(id('workspace'), 'Events of workspace', choose('workspace_id', [['', 'the first of the audience’s'],
+        ...model.workspaces.filter(w => state.workspaces.includes(w.id)).map(w => [w.id, w.name])])));
       fields.push(field(id('event-type'), 'Event type', choose('event_type', model.event_types, true)),
         field(id('event-name'), 'Event name', input('event_name', { list: id('event-names') }),
           ['custom_event', 'screen_view'].includes(c.event_type) ? 'required for custom events and screen views' : 'optional'),
