@@ -13,6 +13,7 @@ public static class AudienceStorage
         opts.Schema.For<ScheduledReevaluation>().DocumentAlias("audience_reevaluation").Index(r => r.DueAt);
         opts.Schema.For<AudienceInitialisation>().DocumentAlias("audience_initialisation");
         opts.Schema.For<StandardCalculation>().DocumentAlias("audience_standard_calculation");
+        opts.Schema.For<AudienceEstimate>().DocumentAlias("audience_estimate");
         return opts;
     }
 }

@@ -40,8 +40,6 @@ public sealed class StandardCalculation
 /// </summary>
 public static class CalculateStandardAudienceHandler
 {
-    private const int PeoplePerChunk = 500;
-
     [MessageTimeout(24 * 60 * 60)]
     public static async Task<OutgoingMessages> Handle(CalculateStandardAudience job, IDocumentStore store, NpgsqlDataSource db, WorkspaceDirectory directory,
         TimeProvider clock, ILogger<CalculateStandardAudience> logger, CancellationToken ct)
@@ -51,70 +49,27 @@ public static class CalculateStandardAudienceHandler
         var audience = await query.LoadAsync<Audience>(job.AudienceId, ct);
         if (audience is not { Status: AudienceStatus.Calculating, Kind: AudienceKinds.Standard } || audience.Activation != job.Activation) return messages;
         var range = audience.DateRange ?? new DateRange(null, null);
-        var schema = store.Options.DatabaseSchemaName;
         var now = clock.GetUtcNow();
+        var active = StandardEvaluation.Audience(audience.Id, audience.ExternalName, job.Activation, audience.WorkspaceIds, audience.Criteria, range, standard: true, lookbackDays: 30, now);
 
-        // Each event criterion counts its events over the whole range: a "since" counter, fed by the replay below.
-        var counters = new Dictionary<int, ActiveDefinition>();
-        for (var i = 0; i < audience.Criteria.Count; i++)
-        {
-            var c = audience.Criteria[i];
-            if (c.Kind != CriterionKinds.Event) continue;
-            var definition = Audience.CounterFor(c, 30) with
-            {
-                TimePeriod = new TimePeriod { Type = TimePeriodTypes.Since, Date = range.From is null ? DateTimeOffset.MinValue : range.Start },
-            };
-            counters[i] = new ActiveDefinition(-(i + 1), c.WorkspaceId ?? audience.WorkspaceIds[0], $"criterion {i + 1}", job.Activation, definition);
-        }
-        var active = new ActiveAudience(audience.Id, audience.ExternalName, job.Activation, audience.WorkspaceIds, audience.Criteria, counters, 0);
-
-        var people = await PeopleAsync(db, schema, audience.WorkspaceIds, ct);
-        var progress = new StandardCalculation { Id = audience.Id, Activation = job.Activation, PeopleTotal = people.Count, StartedAt = now };
+        var progress = new StandardCalculation { Id = audience.Id, Activation = job.Activation, StartedAt = now };
         var members = new List<long>();
-        await using var events = new EventReader(store, db, audience, counters.Values.Select(c => c.Definition.Selector!.EventType!).Distinct().ToArray(), range);
-        foreach (var chunk in people.Chunk(PeoplePerChunk))
+        var finished = await StandardEvaluation.RunAsync(store, db, audience.WorkspaceIds, active, range, now, standard: true, async chunk =>
         {
-            var keys = chunk.Select(StreamKey.For).ToArray();
-            var batch = query.CreateBatchQuery();
-            var profiles = batch.LoadMany<Profile>().ById(keys);
-            var computed = batch.LoadMany<PersonCalculations>().ById(keys);
-            var replayed = batch.Query<InitialisedCalculation>().Where(c => chunk.Contains(c.Mpid)).ToList();
-            var attributes = batch.Query<CalculatedAttribute>().Where(c => c.Status == CalculatedAttributeStatus.Active).ToList();
-            await batch.Execute(ct);
-            var profileByMpid = (await profiles).ToDictionary(p => p.Mpid);
-            var computedByMpid = (await computed).ToDictionary(p => p.Mpid);
-            var replayedByMpid = (await replayed).ToLookup(r => r.Mpid);
-            var visible = await attributes;
-
             await using var session = store.LightweightSession();
-            foreach (var mpid in chunk)
+            foreach (var mpid in chunk.Members)
             {
-                var parts = counters.ToDictionary(c => c.Value.Id, c => Calculation.For(c.Value));
-                await foreach (var e in events.ForStreamAsync(StreamKey.For(mpid), ct))
-                {
-                    progress.EventsRead++;
-                    foreach (var counter in counters.Values)
-                        foreach (var observation in counter.Observe(e).Where(o => o.At <= range.End))
-                            parts[counter.Id].Observe(counter, observation, now);
-                }
-                if (!profileByMpid.TryGetValue(mpid, out var profile)) continue;
-                var person = computedByMpid.GetValueOrDefault(mpid) ?? PersonCalculations.For(mpid);
-                var replayedParts = replayedByMpid[mpid].ToList();
-                // Standard audiences read the retention period: an aged-out person (archived stream) is evaluated on what is stored.
-                var facts = PersonFactsFor.Person(profile.IsLive ? profile : profile with { AgedOutAt = null }, person, replayedParts, visible, now, counter => [parts.GetValueOrDefault(counter.Id)]);
-                if (AudienceEvaluation.Evaluate(active, facts).IsMember)
-                {
-                    members.Add(mpid);
-                    session.Store(new AudienceMember { Id = AudienceMember.IdFor(audience.Id, mpid), AudienceId = audience.Id, Mpid = mpid, Since = now });
-                }
+                members.Add(mpid);
+                session.Store(new AudienceMember { Id = AudienceMember.IdFor(audience.Id, mpid), AudienceId = audience.Id, Mpid = mpid, Since = now });
             }
-            progress.PeopleDone += chunk.Length;
-            progress.Members = members.Count;
+            (progress.PeopleTotal, progress.PeopleDone, progress.EventsRead, progress.Members) = (chunk.PeopleTotal, chunk.PeopleDone, chunk.EventsRead, members.Count);
             session.Store(progress);
             var latest = await session.LoadAsync<Audience>(audience.Id, ct);
-            if (latest?.Activation != job.Activation) return messages; // recalculated or deleted meanwhile
+            if (latest?.Activation != job.Activation) return false; // recalculated or deleted meanwhile
             await session.SaveChangesAsync(ct);
-        }
+            return true;
+        }, ct);
+        if (!finished) return messages;
 
         await using (var session = store.LightweightSession())
         {
@@ -130,8 +85,93 @@ public static class CalculateStandardAudienceHandler
             messages.AddRange(sends);
         }
         logger.LogInformation("Standard audience {Id} calculated: {Members} of {People} people, {Events} events read in {Seconds:0.0} s",
-            audience.Id, members.Count, people.Count, progress.EventsRead, (progress.FinishedAt!.Value - progress.StartedAt).TotalSeconds);
+            audience.Id, members.Count, progress.PeopleTotal, progress.EventsRead, (progress.FinishedAt!.Value - progress.StartedAt).TotalSeconds);
         return messages;
+    }
+}
+
+/// <summary>
+/// The evaluation of everyone in some workspaces over a range of stored events, shared by standard audiences and by the
+/// console's size estimates: each event criterion becomes a counter fed by replaying the person's events of the range,
+/// and the person is judged with their current profile by the pure evaluation real-time audiences use. Streams are read
+/// in key order, 500 people at a time; after each chunk the caller records progress (and may stop).
+/// </summary>
+public static class StandardEvaluation
+{
+    private const int PeoplePerChunk = 500;
+
+    /// <summary>One chunk's outcome: its members, and how far the whole run got.</summary>
+    public sealed record Chunk(IReadOnlyList<long> Members, long PeopleTotal, long PeopleDone, long EventsRead);
+
+    /// <summary>
+    /// The audience as evaluated here. <paramref name="standard"/>: each event criterion counts its events over the whole
+    /// range (a "since" counter); otherwise (a real-time audience's estimate) each keeps its own window within the lookback.
+    /// </summary>
+    public static ActiveAudience Audience(int id, string name, Guid activation, IReadOnlyList<int> workspaces, IReadOnlyList<Criterion> criteria,
+        DateRange range, bool standard, int lookbackDays, DateTimeOffset now)
+    {
+        var counters = new Dictionary<int, ActiveDefinition>();
+        for (var i = 0; i < criteria.Count; i++)
+        {
+            var c = criteria[i];
+            if (c.Kind != CriterionKinds.Event) continue;
+            var definition = Domain.Audiences.Audience.CounterFor(c, standard ? 30 : lookbackDays);
+            if (standard)
+                definition = definition with
+                {
+                    TimePeriod = new TimePeriod { Type = TimePeriodTypes.Since, Date = range.From is null ? DateTimeOffset.MinValue : range.Start },
+                };
+            counters[i] = new ActiveDefinition(-(i + 1), c.WorkspaceId ?? workspaces[0], $"criterion {i + 1}", activation, definition);
+        }
+        return new ActiveAudience(id, name, activation, workspaces, criteria, counters, 0);
+    }
+
+    /// <summary>Evaluates everyone; false when <paramref name="afterChunk"/> asked to stop.</summary>
+    public static async Task<bool> RunAsync(IDocumentStore store, NpgsqlDataSource db, IReadOnlyList<int> workspaces, ActiveAudience active, DateRange range,
+        DateTimeOffset now, bool standard, Func<Chunk, Task<bool>> afterChunk, CancellationToken ct)
+    {
+        await using var query = store.QuerySession();
+        var counters = active.Counters;
+        var people = await PeopleAsync(db, store.Options.DatabaseSchemaName, workspaces, ct);
+        long done = 0, eventsRead = 0;
+        await using var events = new EventReader(store, db, workspaces, counters.Values.Select(c => c.Definition.Selector!.EventType!).Distinct().ToArray(), range);
+        foreach (var chunk in people.Chunk(PeoplePerChunk))
+        {
+            var keys = chunk.Select(StreamKey.For).ToArray();
+            var batch = query.CreateBatchQuery();
+            var profiles = batch.LoadMany<Profile>().ById(keys);
+            var computed = batch.LoadMany<PersonCalculations>().ById(keys);
+            var replayed = batch.Query<InitialisedCalculation>().Where(c => chunk.Contains(c.Mpid)).ToList();
+            var attributes = batch.Query<CalculatedAttribute>().Where(c => c.Status == CalculatedAttributeStatus.Active).ToList();
+            await batch.Execute(ct);
+            var profileByMpid = (await profiles).ToDictionary(p => p.Mpid);
+            var computedByMpid = (await computed).ToDictionary(p => p.Mpid);
+            var replayedByMpid = (await replayed).ToLookup(r => r.Mpid);
+            var visible = await attributes;
+
+            var members = new List<long>();
+            foreach (var mpid in chunk)
+            {
+                var parts = counters.ToDictionary(c => c.Value.Id, c => Calculation.For(c.Value));
+                await foreach (var e in events.ForStreamAsync(StreamKey.For(mpid), ct))
+                {
+                    eventsRead++;
+                    foreach (var counter in counters.Values)
+                        foreach (var observation in counter.Observe(e).Where(o => o.At <= range.End))
+                            parts[counter.Id].Observe(counter, observation, now);
+                }
+                if (!profileByMpid.TryGetValue(mpid, out var profile)) continue;
+                var person = computedByMpid.GetValueOrDefault(mpid) ?? PersonCalculations.For(mpid);
+                var replayedParts = replayedByMpid[mpid].ToList();
+                // Standard audiences read the retention period: an aged-out person (archived stream) is evaluated on what is stored.
+                var judged = standard && !profile.IsLive ? profile with { AgedOutAt = null } : profile;
+                var facts = PersonFactsFor.Person(judged, person, replayedParts, visible, now, counter => [parts.GetValueOrDefault(counter.Id)]);
+                if (AudienceEvaluation.Evaluate(active, facts).IsMember) members.Add(mpid);
+            }
+            done += chunk.Length;
+            if (!await afterChunk(new Chunk(members, people.Count, done, eventsRead))) return false;
+        }
+        return true;
     }
 
     /// <summary>Everyone who sent data to one of the workspaces, in stream-key order (the order the events are read in).</summary>
@@ -148,7 +188,7 @@ public static class CalculateStandardAudienceHandler
     }
 
     /// <summary>The range's captured events of the criteria's types, read once in stream-key order and handed out person by person.</summary>
-    private sealed class EventReader(IDocumentStore store, NpgsqlDataSource db, Audience audience, string[] eventTypes, DateRange range) : IAsyncDisposable
+    private sealed class EventReader(IDocumentStore store, NpgsqlDataSource db, IReadOnlyList<int> workspaces, string[] eventTypes, DateRange range) : IAsyncDisposable
     {
         private NpgsqlCommand? _command;
         private NpgsqlDataReader? _reader;
@@ -167,7 +207,7 @@ public static class CalculateStandardAudienceHandler
                   and (data->>'Timestamp')::timestamptz between $3 and $4
                 order by stream_id collate "C", seq_id
                 """);
-            _command.Parameters.Add(new NpgsqlParameter { Value = audience.WorkspaceIds.Select(w => w.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray() });
+            _command.Parameters.Add(new NpgsqlParameter { Value = workspaces.Select(w => w.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray() });
             _command.Parameters.Add(new NpgsqlParameter { Value = eventTypes });
             _command.Parameters.Add(new NpgsqlParameter { Value = range.From is null ? DateTimeOffset.UnixEpoch : range.Start });
             _command.Parameters.Add(new NpgsqlParameter { Value = range.To is null ? new DateTimeOffset(9999, 1, 1, 0, 0, 0, TimeSpan.Zero) : range.End });

@@ -4,6 +4,8 @@ import { searchPage } from './search.js';
 import { personPage } from './person.js';
 import { livePage } from './live.js';
 import { setupPage } from './setup.js';
+import { audienceBuilderPage, audiencePage, audiencesPage } from './audiences.js';
+import { calculatedAttributeBuilderPage, calculatedAttributePage, calculatedAttributesPage } from './calculated.js';
 
 const main = document.getElementById('main');
 let leaveCurrentPage = () => {};
@@ -13,6 +15,12 @@ const routes = [
   { pattern: /^\/ui\/people\/(-?\d+)$/, nav: 'search', page: (mpid) => personPage(main, mpid) },
   { pattern: /^\/ui\/live$/, nav: 'live', page: () => livePage(main) },
   { pattern: /^\/ui\/setup$/, nav: 'setup', page: () => setupPage(main) },
+  { pattern: /^\/ui\/audiences\/?$/, nav: 'audiences', page: () => audiencesPage(main) },
+  { pattern: /^\/ui\/audiences\/new$/, nav: 'audiences', page: () => audienceBuilderPage(main) },
+  { pattern: /^\/ui\/audiences\/(\d+)$/, nav: 'audiences', page: (id) => audiencePage(main, id) },
+  { pattern: /^\/ui\/calculated-attributes\/?$/, nav: 'calculated-attributes', page: () => calculatedAttributesPage(main) },
+  { pattern: /^\/ui\/calculated-attributes\/new$/, nav: 'calculated-attributes', page: () => calculatedAttributeBuilderPage(main) },
+  { pattern: /^\/ui\/calculated-attributes\/(\d+)$/, nav: 'calculated-attributes', page: (id) => calculatedAttributePage(main, id) },
 ];
 
 async function render() {

@@ -83,7 +83,9 @@ function audiences(person) {
   return h('section', { class: 'card', 'aria-labelledby': 'audiences-title' },
     h('h2', { id: 'audiences-title' }, 'Audience memberships'),
     person.audiences.length === 0 ? empty('Not in any audience.') : h('ul', { class: 'chips' },
-      person.audiences.map(a => h('li', {}, a.name, h('span', { class: 'muted' }, ` · ${a.kind === 'standard' ? 'standard' : 'real-time'} #${a.id}`)))));
+      // Each links to the audience's page, where "why (not) a member" opens for this person.
+      person.audiences.map(a => h('li', {}, link(`/ui/audiences/${a.id}?mpid=${person.mpid}`, a.name),
+        h('span', { class: 'muted' }, ` · ${a.kind === 'standard' ? 'standard' : 'real-time'} #${a.id}`)))));
 }
 
 /** An attribute's history (issue 21 §3): every value, when, from which input and batch; opened by clicking its name. */

@@ -1,0 +1,204 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using EventProfiles.Integration.Tests.Fixtures;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace EventProfiles.Browser.Tests;
+
+/// <summary>
+/// The console's Audiences and Calculated attributes pages in Debian's Chromium (issue 19 §3): build "viewed Pricing at
+/// least twice in 7 days and plan is pro" in the builder, see the estimate, activate it, connect a webhook receiver (a
+/// real one on 127.0.0.1) and get the add message, ask why someone is (not) a member, follow a person's audience from
+/// their profile; build a calculated attribute and watch it reach ready with its distribution. Screenshots of each page.
+/// </summary>
+[Collection(BrowserCollection.Name)]
+public class ConsoleAudiencesTests(BrowserFixture host)
+{
+    [Fact]
+    public async Task an_analyst_builds_estimates_activates_and_connects_an_audience_then_builds_a_calculated_attribute_that_reaches_ready()
+    {
+        SetDefaultExpectTimeout(60_000);
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var viewed = $"Viewed Pricing {run}";
+        var audience = $"Pricing-curious pros {run}";
+        var ana = await Person($"ana-{run}", "pro", viewed, 2);
+        var bo = await Person($"bo-{run}", "free", viewed, 3);
+        await Person($"cy-{run}", "pro", viewed, 1);
+        await using var receiver = await Receiver.StartAsync();
+        var outputId = await CreateOutput(receiver.Url, $"Receiver {run}");
+
+        await using var context = await host.Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            IgnoreHTTPSErrors = true, BaseURL = host.HostUri.ToString(), ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
+        });
+        var page = await context.NewPageAsync();
+        var browserErrors = new List<string>();
+        page.Console += (_, message) => { if (message.Type == "error") browserErrors.Add(message.Text); };
+        page.PageError += (_, error) => browserErrors.Add(error);
+        var shots = BrowserFixture.ScreenshotFolder();
+
+        await page.GotoAsync("/ui/audiences");
+        await page.GetByLabel("User name", new() { Exact = true }).FillAsync("admin");
+        await page.GetByLabel("Password", new() { Exact = true }).FillAsync("admin-password");
+        await page.GetByLabel("Password", new() { Exact = true }).PressAsync("Enter");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Audiences", Exact = true })).ToBeVisibleAsync();
+
+        // The builder: two criteria, as the model has them.
+        await page.GetByRole(AriaRole.Link, new() { Name = "New audience" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "New audience" })).ToBeVisibleAsync();
+        await page.GetByLabel("Name", new() { Exact = true }).FillAsync(audience);
+        await Expect(page.GetByText("event criteria read event data of the last 30 days")).ToBeVisibleAsync();
+        var first = page.GetByRole(AriaRole.Group, new() { Name = "Criterion 1" });
+        await first.GetByLabel("Event type", new() { Exact = true }).SelectOptionAsync("custom_event");
+        await first.GetByLabel("Event name", new() { Exact = true }).FillAsync(viewed);
+        await first.GetByLabel("How often", new() { Exact = true }).SelectOptionAsync("greater_or_equal");
+        await first.GetByLabel("Times", new() { Exact = true }).FillAsync("2");
+        await first.GetByLabel("Days", new() { Exact = true }).FillAsync("7");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add criterion" }).ClickAsync();
+        var second = page.GetByRole(AriaRole.Group, new() { Name = "Criterion 2" });
+        await second.GetByLabel("Join", new() { Exact = true }).SelectOptionAsync("and");
+        await second.GetByLabel("Kind", new() { Exact = true }).SelectOptionAsync("user_attribute");
+        await second.GetByLabel("Attribute name", new() { Exact = true }).FillAsync("plan");
+        await second.GetByLabel("Operator", new() { Exact = true }).SelectOptionAsync("equals");
+        await second.GetByLabel("Value", new() { Exact = true }).FillAsync("pro");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Estimate size" }).ClickAsync();
+        await Expect(page.GetByText("Estimated size: 1 person")).ToBeVisibleAsync();
+        await EveryControlIsLabelled(page);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-audiences-2-builder.png"), FullPage = true });
+
+        // Saved as a draft, activated, connected to the receiver.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save as draft" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = audience })).ToBeVisibleAsync();
+        var audienceId = int.Parse(Regex.Match(page.Url, @"/ui/audiences/(\d+)").Groups[1].Value);
+        var status = page.Locator(".person-head .badge");
+        await Expect(status).ToHaveTextAsync("draft");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Activate", Exact = true }).ClickAsync();
+        await Expect(status).ToHaveTextAsync("active");
+        await page.GetByLabel("Output", new() { Exact = true }).SelectOptionAsync(outputId);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Connect", Exact = true }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Region, new() { Name = "Connected outputs" })).ToContainTextAsync($"Receiver {run} (webhook)");
+
+        // Someone who qualifies from now on: the receiver gets the add message.
+        var dee = await Person($"dee-{run}", "pro", viewed, 2);
+        await Waiting.Until(() => Task.FromResult(receiver.AudienceActions(audienceId, long.Parse(dee)).Contains("add")), "the add message", 60);
+
+        // Why (not) a member.
+        await page.GetByLabel("MPID", new() { Exact = true }).FillAsync(bo);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Explain" }).ClickAsync();
+        await Expect(page.GetByText($"MPID {bo} is not a member now")).ToBeVisibleAsync();
+        await page.GetByLabel("MPID", new() { Exact = true }).FillAsync(ana);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Explain" }).ClickAsync();
+        await Expect(page.GetByText($"MPID {ana} is a member now")).ToBeVisibleAsync();
+        await page.ReloadAsync(); // the size now counts Dee too
+        await Expect(page.GetByText("2 people")).ToBeVisibleAsync();
+        await page.GetByLabel("MPID", new() { Exact = true }).FillAsync(ana);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Explain" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Row).Filter(new() { HasText = "User attribute" })).ToContainTextAsync("yes");
+        await EveryControlIsLabelled(page);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-audiences-3-audience.png"), FullPage = true });
+
+        // The list: status, size and the connected output.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Audiences", Exact = true }).ClickAsync();
+        var row = page.GetByRole(AriaRole.Row).Filter(new() { HasText = audience });
+        await Expect(row).ToContainTextAsync("active");
+        await Expect(row).ToContainTextAsync($"Receiver {run}");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-audiences-1-list.png"), FullPage = true });
+
+        // A person's audience on the Profile page leads to the audience page, explained for them.
+        await page.GotoAsync($"/ui/people/{ana}");
+        await page.GetByRole(AriaRole.Region, new() { Name = "Audience memberships" }).GetByRole(AriaRole.Link, new() { Name = audience }).ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex($"/ui/audiences/{audienceId}\\?mpid={ana}$"));
+        await Expect(page.GetByText($"MPID {ana} is a member now")).ToBeVisibleAsync();
+
+        // A calculated attribute: built, activated, ready, with the spread of its values.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Calculated attributes", Exact = true }).ClickAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = "New calculated attribute" }).ClickAsync();
+        await page.GetByLabel("Name", new() { Exact = true }).FillAsync($"Pricing views {run}");
+        await page.GetByLabel("Calculation", new() { Exact = true }).SelectOptionAsync("count");
+        await page.GetByLabel("Event type", new() { Exact = true }).SelectOptionAsync("custom_event");
+        await page.GetByLabel("Event name", new() { Exact = true }).FillAsync(viewed);
+        await page.GetByLabel("Length", new() { Exact = true }).FillAsync("30");
+        await EveryControlIsLabelled(page);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-calculated-attributes-2-builder.png"), FullPage = true });
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save as draft" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = $"Pricing views {run}" })).ToBeVisibleAsync();
+        await Expect(status).ToHaveTextAsync("draft");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Activate", Exact = true }).ClickAsync();
+        await Expect(status).ToHaveTextAsync("ready");
+        var spread = page.GetByRole(AriaRole.Region, new() { Name = "Distribution of current values" });
+        await Expect(spread.GetByRole(AriaRole.Row).Filter(new() { HasText = "2" }).First).ToBeVisibleAsync();
+        await Expect(page.GetByText("sync (counted at ingestion)")).ToBeVisibleAsync();
+        await EveryControlIsLabelled(page);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-calculated-attributes-3-attribute.png"), FullPage = true });
+        await page.GetByRole(AriaRole.Link, new() { Name = "Calculated attributes", Exact = true }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Row).Filter(new() { HasText = $"Pricing views {run}" })).ToContainTextAsync("ready");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-calculated-attributes-1-list.png"), FullPage = true });
+
+        browserErrors.ShouldBeEmpty();
+    }
+
+    /// <summary>Screen readers name every form control (a label, or an aria-label), and every image-like element has a name.</summary>
+    private static async Task EveryControlIsLabelled(IPage page)
+    {
+        var unnamed = await page.EvaluateAsync<string[]>("""
+            () => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, meter, progress, [role=img]')]
+              .filter(e => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || (e.tagName === 'BUTTON' && e.textContent.trim())))
+              .map(e => e.outerHTML.slice(0, 120))
+            """);
+        unnamed.ShouldBeEmpty();
+    }
+
+    /// <summary>A person with a plan who viewed pricing a number of times over the last days; answers their MPID.</summary>
+    private async Task<string> Person(string customerId, string plan, string viewed, int views)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var events = string.Join(", ", Enumerable.Range(0, views).Select(i =>
+            $$"""{ "event_type": "custom_event", "data": { "event_name": "{{viewed}}", "custom_event_type": "navigation", "timestamp_unixtime_ms": {{now.AddDays(-i).AddHours(-1).ToUnixTimeMilliseconds()}} } }"""));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/events")
+        {
+            Content = new StringContent($$"""
+                { "environment": "development", "user_identities": { "customer_id": "{{customerId}}", "email": "{{customerId}}@example.org" },
+                  "user_attributes": { "plan": "{{plan}}" }, "events": [ {{events}} ] }
+                """, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("demo-key:demo-secret")));
+        using (var response = await host.Client.SendAsync(request))
+            response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        string? mpid = null;
+        await Waiting.Until(async () => (mpid = (await Profile(customerId))?["mpid"]?.GetValue<long>().ToString()) is not null, "the profile", 30);
+        return mpid!;
+    }
+
+    /// <summary>A webhook output to the receiver, through the admin API (the Connections page is another page's job).</summary>
+    private async Task<string> CreateOutput(string url, string name)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/admin/outputs")
+        {
+            Content = JsonContent.Create(new { name, kind = "webhook", webhook = new { url } }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:admin-password")));
+        using var response = await host.Client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(HttpStatusCode.Created, text);
+        return JsonNode.Parse(text)!["id"]!.GetValue<string>();
+    }
+
+    private async Task<JsonObject?> Profile(string customerId)
+    {
+        using var token = await host.Client.PostAsJsonAsync("/oauth/token",
+            new { client_id = "demo-client", client_secret = "demo-client-secret", grant_type = "client_credentials" });
+        var bearer = (await token.Content.ReadFromJsonAsync<JsonObject>())!["access_token"]!.GetValue<string>();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/userprofile/v1/resolve/1/1/1?fields=user_attributes")
+        {
+            Content = JsonContent.Create(new { environment_type = "development", identity = new { type = "customer_id", value = customerId } }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        using var response = await host.Client.SendAsync(request);
+        return response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadFromJsonAsync<JsonObject>() : null;
+    }
+}
