@@ -50,6 +50,7 @@ var connectionString = builder.Configuration.GetConnectionString("EventProfiles"
 // ---- org, workspaces, inputs and API clients
 var directory = settings.BuildDirectory();
 builder.Services.AddSingleton(directory);
+EventProfiles.Commands.Operability.Metrics.UseMergeGuards(directory.Identity.MergeGuards); // the policy /metrics shows
 builder.Services.AddSingleton(TimeProvider.System);
 
 // ---- event store: one stream per person, inline profile and identity index
@@ -178,9 +179,11 @@ builder.Services.AddAuthentication()
     });
 builder.Services.AddApiAuthorization(); // bearer scopes and org-wide admin operations, refused with a 403 naming what is missing
 builder.Services.AddRateLimiter(o => DsrRateLimits.Configure(o, builder.Configuration.GetValue("EventProfiles:Dsr:RequestsPerMinute", 1_000)));
+builder.Services.AddSingleton<DsrRequestCounts>(); // the rate limit's count, shared by every node
 
 // ---- forwarding: outputs, connections, deliveries, live stream
 builder.Services.AddSingleton<LiveStream>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveStream>()); // relays lines between nodes (LISTEN/NOTIFY)
 builder.Services.AddSingleton<EventProfiles.Commands.NativeSdks.NativeUploadCounters>();
 builder.Services.AddSingleton<OutputCounters>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<OutputCounters>());
