@@ -72,11 +72,22 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
                     events.Add(created);
                     profile = Profile.Create(created);
                 }
+                // Merge guards, as for batches (unique identities are settled by the take above, so they are not guarded here).
+                var guarded = MergeGuards.Check(profile, outcome.ToLink.Where(i => !Settings.IsUnique(i.Type)),
+                    MergeGuards.OtherHolders(lookup, outcome.ToLink, outcome.Mpid, Settings), Settings, source.At);
                 foreach (var identity in outcome.ToLink)
                 {
+                    if (guarded.Count > 0 && guarded.Any(h => h.Type == identity.Type && h.Value == identity.Value)) continue;
                     if (IdentityLinking.Link(profile, identity, Settings, source) is not { } linked) continue;
                     events.Add(linked);
                     profile = profile.Evolve(linked);
+                }
+                if (guarded.Where(h => !profile.HeldMerges.Any(m => m.Type == h.Type && m.Value == h.Value)).ToList() is { Count: > 0 } newlyHeld)
+                {
+                    var heldEvent = new MergeHeld(source.WorkspaceId, Guid.Empty, source.Input, source.At, newlyHeld);
+                    events.Add(heldEvent);
+                    profile = profile.Evolve(heldEvent);
+                    foreach (var h in newlyHeld) Metrics.MergeHeld(h.Reason);
                 }
                 foreach (var identity in outcome.Ignored)
                 {

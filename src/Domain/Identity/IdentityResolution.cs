@@ -68,15 +68,7 @@ public static class IdentityResolution
             // the immutable identity never takes another value
             .Where(i => !ownImmutable.Any(l => l.Type == i.Type && l.Value != i.Value))
             .ToList();
-        Dictionary<IdentityKey, int>? otherHolders = null;
-        foreach (var identity in toLink)
-        {
-            if (settings.IsUnique(identity.Type)) continue;
-            var others = 0;
-            foreach (var owner in lookup.OwnersOf(identity)) if (owner.Mpid != mpid) others++;
-            if (others > 0) (otherHolders ??= [])[identity] = others;
-        }
-        return new IdentityResolutionResult(mpid, isNew, toLink) { OtherHolders = otherHolders };
+        return new IdentityResolutionResult(mpid, isNew, toLink) { OtherHolders = MergeGuards.OtherHolders(lookup, toLink, mpid, settings) };
     }
 
     /// <summary>

@@ -123,5 +123,19 @@ public static class MergeGuards
         return events;
     }
 
+    /// <summary>How many people other than <paramref name="mpid"/> hold each identity (only those some other person holds; not unique types).</summary>
+    public static IReadOnlyDictionary<IdentityKey, int>? OtherHolders(IdentityLookup lookup, IEnumerable<IdentityKey> identities, long mpid, IdentitySettings settings)
+    {
+        Dictionary<IdentityKey, int>? counts = null;
+        foreach (var identity in identities)
+        {
+            if (settings.IsUnique(identity.Type)) continue;
+            var others = 0;
+            foreach (var owner in lookup.OwnersOf(identity)) if (owner.Mpid != mpid) others++;
+            if (others > 0) (counts ??= [])[identity] = others;
+        }
+        return counts;
+    }
+
     private static bool IsDevice(string type) => IdentityTypes.FromName(type)?.IsDeviceIdentity ?? false;
 }

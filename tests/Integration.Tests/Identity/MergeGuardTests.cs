@@ -64,6 +64,24 @@ public class MergeGuardTests(AppFixture app)
     }
 
     [Fact]
+    public async Task idsync_logins_of_one_email_on_new_devices_are_guarded_too()
+    {
+        string[] idSyncDeviceTypes = ["ios_idfv", "android_uuid", "push_token", "ios_idfa", "android_aaid"];
+        var email = $"{Api.NewId("hot-login")}@example.org";
+        var devices = Enumerable.Range(0, 22).Select(i => (Type: idSyncDeviceTypes[i % idSyncDeviceTypes.Length], Value: Api.NewId($"login-device-{i}"))).ToList();
+        var answered = new List<string>();
+        foreach (var (type, value) in devices)
+            answered.Add((await app.Identity("login", new Dictionary<string, string> { ["email"] = email, [type] = value })).Mpid());
+        answered.Distinct().Count().ShouldBe(1, "every login answers the email's person");
+        var person = long.Parse(answered[0], CultureInfo.InvariantCulture);
+        foreach (var (_, value) in devices.Take(20)) (await HoldersAsync(value)).ShouldBe([person]);
+        foreach (var (_, value) in devices.Skip(20)) (await HoldersAsync(value)).ShouldBeEmpty("the 21st and 22nd devices of the hour are held");
+        var flagged = await FlaggedAsync(person);
+        flagged.ShouldNotBeNull();
+        flagged["held"]!.AsArray().Select(h => h!["value"]!.GetValue<string>()).ShouldBe(devices.Skip(20).Select(d => d.Value), ignoreOrder: true);
+    }
+
+    [Fact]
     public async Task an_ordinary_login_still_merges()
     {
         var device = Api.NewId("login-device");
