@@ -82,6 +82,7 @@ using (var startupLogging = LoggerFactory.Create(l => l.AddConfiguration(builder
     directory = SetupStartup.Directory(setup, startSecrets);
 }
 builder.Services.AddSingleton(directory);
+EventProfiles.Commands.Operability.Metrics.UseMergeGuards(directory.Identity.MergeGuards); // the policy /metrics shows
 builder.Services.AddDataProtection().UseSetupKeyRing(dataSource, settings.Schema, keysFolder);
 builder.Services.AddSingleton<SetupSecrets>();
 var adminUsers = new AdminUsers(SetupStartup.Users(setup));
@@ -214,9 +215,11 @@ builder.Services.AddAuthentication()
     });
 builder.Services.AddApiAuthorization(); // bearer scopes and org-wide admin operations, refused with a 403 naming what is missing
 builder.Services.AddRateLimiter(o => DsrRateLimits.Configure(o, builder.Configuration.GetValue("EventProfiles:Dsr:RequestsPerMinute", 1_000)));
+builder.Services.AddSingleton<DsrRequestCounts>(); // the rate limit's count, shared by every node
 
 // ---- forwarding: outputs, connections, deliveries, live stream
 builder.Services.AddSingleton<LiveStream>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveStream>()); // relays lines between nodes (LISTEN/NOTIFY)
 builder.Services.AddSingleton<EventProfiles.Commands.NativeSdks.NativeUploadCounters>();
 builder.Services.AddSingleton<OutputCounters>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<OutputCounters>());

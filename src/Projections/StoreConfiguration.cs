@@ -36,6 +36,12 @@ public static class StoreConfiguration
         opts.Projections.RebuildErrors.SkipUnknownEvents = false;
 
         opts.Schema.For<Domain.Profiles.Profile>().DocumentAlias(ProfileProjection.DocumentAlias).Index(p => p.Mpid).Index(p => p.LastStoredAt)
+            // Only the flagged people (merge guards): the admin list and the /metrics gauge read these.
+            .Index(p => p.Mpid, index =>
+            {
+                index.Name = "ix_profile_held_merges";
+                index.Predicate = ProfileProjection.HeldMergesPredicate;
+            })
             // Only the aged-out people: the lifetime round looks for those not yet archived every minute, which was a
             // scan of every profile (3–4 s of database time per round at 1,000,000 people).
             .Index(p => p.Mpid, index =>

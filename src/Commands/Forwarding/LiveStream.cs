@@ -8,8 +8,12 @@ using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Ingestion;
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Domain.Workspaces;
+using Marten;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
 using Wolverine.Http;
 
 namespace EventProfiles.Commands.Forwarding;
@@ -24,14 +28,42 @@ public sealed record LiveMessage(string Direction, string Input, long Mpid, Guid
 
 /// <summary>
 /// Live Stream (forwarding.md §6): development batches as they are committed and deliveries as they leave, fanned out
-/// to the subscribers of this node. A slow subscriber loses its oldest lines, never slows ingestion down.
+/// to the subscribers of every node. A slow subscriber loses its oldest lines, never slows ingestion down.
+/// Across nodes (issue 18): every node LISTENs on one PostgreSQL channel per schema on a dedicated connection. A node
+/// with subscribers says so on the channel (at once, then every <see cref="Heartbeat"/>, and when its last one leaves);
+/// a node relays its lines as NOTIFYs only while another node's announcement is fresh, so while nobody subscribes
+/// anywhere nothing is sent. A NOTIFY holds 8,000 bytes: a larger line is relayed cut (<see cref="ForRelay"/>, with a
+/// warning saying so); the node that received the batch shows it whole.
 /// </summary>
-public sealed class LiveStream
+public sealed class LiveStream(NpgsqlDataSource db, IDocumentStore store, ILogger<LiveStream> logger) : BackgroundService
 {
+    /// <summary>How often a node with subscribers renews its announcement; other nodes forget it after three missed.</summary>
+    public static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(5);
+    private const int MaxPayloadBytes = 7_900; // PostgreSQL's limit is 8,000 bytes, with room for the envelope
+
     private readonly Lock _lock = new();
     private readonly List<Channel<LiveMessage>> _subscribers = [];
+    private readonly string _node = Guid.NewGuid().ToString("N")[..12];
+    /// <summary>Other nodes with subscribers: node → when its announcement expires (Environment.TickCount64).</summary>
+    private readonly Dictionary<string, long> _remote = [];
+    private long _remoteUntil;
+    private readonly Channel<string> _outgoing = Channel.CreateBounded<string>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.DropOldest });
 
-    public bool HasSubscribers { get { lock (_lock) return _subscribers.Count > 0; } }
+    private bool HasLocalSubscribers { get { lock (_lock) return _subscribers.Count > 0; } }
+    private bool HasRemoteSubscribers => Environment.TickCount64 < Volatile.Read(ref _remoteUntil);
+
+    /// <summary>Someone, on this node or another, watches the Live Stream.</summary>
+    public bool HasSubscribers => HasRemoteSubscribers || HasLocalSubscribers;
+
+    /// <summary>The channel of this schema (NOTIFY reaches every schema of the database, so the schema is in the name).</summary>
+    private string ChannelName
+    {
+        get
+        {
+            var schema = store.Options.DatabaseSchemaName;
+            return schema.Length <= 50 ? $"ep_live_{schema}" : $"ep_live_{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(schema)))[..40]}";
+        }
+    }
 
     public void Inbound(string input, long mpid, Guid batchId, string environment, Func<JsonObject> body, IReadOnlyList<BatchWarning>? warnings = null)
     {
@@ -59,6 +91,14 @@ public sealed class LiveStream
 
     private void Publish(LiveMessage message)
     {
+        // Serialised before the local subscribers read the body on their threads.
+        if (HasRemoteSubscribers)
+            _outgoing.Writer.TryWrite(JsonSerializer.Serialize(new Relayed(_node, "line", ForRelay(message))));
+        PublishHere(message);
+    }
+
+    private void PublishHere(LiveMessage message)
+    {
         lock (_lock)
             foreach (var subscriber in _subscribers) subscriber.Writer.TryWrite(message);
     }
@@ -66,14 +106,161 @@ public sealed class LiveStream
     public async IAsyncEnumerable<LiveMessage> SubscribeAsync([EnumeratorCancellation] CancellationToken ct)
     {
         var channel = Channel.CreateBounded<LiveMessage>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.DropOldest });
-        lock (_lock) _subscribers.Add(channel);
+        bool first;
+        lock (_lock)
+        {
+            _subscribers.Add(channel);
+            first = _subscribers.Count == 1;
+        }
+        if (first) Announce("subscribed");
         try
         {
             await foreach (var message in channel.Reader.ReadAllAsync(ct)) yield return message;
         }
         finally
         {
-            lock (_lock) _subscribers.Remove(channel);
+            bool last;
+            lock (_lock)
+            {
+                _subscribers.Remove(channel);
+                last = _subscribers.Count == 0;
+            }
+            if (last) Announce("unsubscribed");
+        }
+    }
+
+    private void Announce(string kind) => _outgoing.Writer.TryWrite(JsonSerializer.Serialize(new Relayed(_node, kind, null)));
+
+    /// <summary>A line as another node's subscribers get it: whole when it fits in a NOTIFY, else cut, with a warning saying so.</summary>
+    public static LiveMessage ForRelay(LiveMessage message)
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(message).Length;
+        if (bytes <= MaxPayloadBytes) return message;
+        var body = new JsonObject();
+        foreach (var (name, value) in message.Body)
+            if (value is JsonValue) body[name] = value.DeepClone();
+        var warning = $"live_stream: the batch ({bytes} bytes) was received by another node and is shown here without its lists and objects " +
+                      "(PostgreSQL NOTIFY holds 8,000 bytes); the Live Stream of the node that received it shows it whole.";
+        var cut = message with { Body = body, Warnings = [.. message.Warnings ?? [], warning] };
+        if (JsonSerializer.SerializeToUtf8Bytes(cut).Length <= MaxPayloadBytes) return cut;
+        // Even the scalars and warnings are too long (a huge error text, say): only the identifying fields remain.
+        return message with { Body = new JsonObject(), Error = message.Error is null ? null : "(cut)", Warnings = [warning] };
+    }
+
+    private sealed record Relayed(string Node, string Kind, LiveMessage? Line);
+
+    /// <summary>Listens on the channel, and sends what this node announces and relays; reconnects after a failure.</summary>
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var listening = await db.OpenConnectionAsync(stoppingToken);
+                listening.Notification += (_, e) => Received(e.Payload);
+                await using (var listen = listening.CreateCommand())
+                {
+                    listen.CommandText = $"listen \"{ChannelName}\"";
+                    await listen.ExecuteNonQueryAsync(stoppingToken);
+                }
+                Announce("hello"); // nodes with subscribers answer at once, so a node that starts late relays from its first line
+                using var failed = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                // A failed send ends the listening too, so both start again on fresh connections.
+                var sending = Task.Run(async () =>
+                {
+                    try { await SendAsync(failed.Token); }
+                    catch (Exception ex) when (!failed.IsCancellationRequested)
+                    {
+                        logger.LogWarning(ex, "Live Stream: relaying to other nodes failed; reconnecting");
+                        await failed.CancelAsync();
+                    }
+                }, CancellationToken.None);
+                try
+                {
+                    while (!stoppingToken.IsCancellationRequested) await listening.WaitAsync(failed.Token);
+                }
+                finally
+                {
+                    await failed.CancelAsync();
+                    try { await sending; } catch (OperationCanceledException) { }
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning(ex, "Live Stream: the connection that relays between nodes failed; reconnecting");
+                try { await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken); } catch (OperationCanceledException) { return; }
+            }
+        }
+    }
+
+    /// <summary>Sends waiting NOTIFYs (several per round trip), and the heartbeat while this node has subscribers.</summary>
+    private async Task SendAsync(CancellationToken ct)
+    {
+        var nextHeartbeat = Environment.TickCount64;
+        while (!ct.IsCancellationRequested)
+        {
+            using (var wait = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                wait.CancelAfter(Heartbeat);
+                try { await _outgoing.Reader.WaitToReadAsync(wait.Token); }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
+            }
+            var payloads = new List<string>();
+            while (payloads.Count < 100 && _outgoing.Reader.TryRead(out var payload)) payloads.Add(payload);
+            if (Environment.TickCount64 >= nextHeartbeat)
+            {
+                nextHeartbeat = Environment.TickCount64 + (long)Heartbeat.TotalMilliseconds;
+                if (HasLocalSubscribers) payloads.Add(JsonSerializer.Serialize(new Relayed(_node, "subscribed", null)));
+            }
+            if (payloads.Count == 0) continue;
+            await using var batch = db.CreateBatch();
+            foreach (var payload in payloads)
+            {
+                var notify = new NpgsqlBatchCommand("select pg_notify($1, $2)");
+                notify.Parameters.Add(new NpgsqlParameter { Value = ChannelName });
+                notify.Parameters.Add(new NpgsqlParameter { Value = payload });
+                batch.BatchCommands.Add(notify);
+            }
+            await batch.ExecuteNonQueryAsync(ct);
+        }
+    }
+
+    private void Received(string payload)
+    {
+        Relayed? relayed;
+        try { relayed = JsonSerializer.Deserialize<Relayed>(payload); }
+        catch (JsonException) { return; }
+        if (relayed is null || relayed.Node == _node) return;
+        switch (relayed.Kind)
+        {
+            case "line" when relayed.Line is { } line:
+                PublishHere(line);
+                break;
+            case "subscribed":
+                Remember(relayed.Node, Environment.TickCount64 + 3 * (long)Heartbeat.TotalMilliseconds);
+                break;
+            case "unsubscribed":
+                Remember(relayed.Node, null);
+                break;
+            case "hello" when HasLocalSubscribers:
+                Announce("subscribed");
+                break;
+        }
+    }
+
+    private void Remember(string node, long? until)
+    {
+        lock (_lock)
+        {
+            if (until is { } u) _remote[node] = u;
+            else _remote.Remove(node);
+            var now = Environment.TickCount64;
+            foreach (var expired in _remote.Where(r => r.Value <= now).Select(r => r.Key).ToList()) _remote.Remove(expired);
+            Volatile.Write(ref _remoteUntil, _remote.Count == 0 ? 0 : _remote.Values.Max());
         }
     }
 }

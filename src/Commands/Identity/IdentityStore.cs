@@ -38,9 +38,18 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
                 return outcome; // nothing changes
             }
 
+            // A new person's identities nobody held at lookup: another node (or a concurrent call, or an ingestion writer) may
+            // be giving them to a person of its own right now; devices have no unique index to stop it (IdentityLocks).
+            var contested = outcome.IsNewProfile ? IdentityClaims.ContestedByNewPerson(outcome.ToLink, lookup, Settings) : [];
             try
             {
                 await using var session = store.IdentitySession();
+                if (contested.Count > 0 && await LostRaceAsync(session, contested, outcome.Mpid, ct))
+                {
+                    Metrics.Race("cross_node");
+                    if (attempt < MaxAttempts) continue; // decide again on what is stored now: the winner's person
+                    throw new InvalidOperationException("IDSync: the identities of a new person were taken by concurrent writers on every attempt.");
+                }
                 var losers = outcome.ToTake.Select(t => t.From).Distinct().ToList();
                 var profiles = await LockAndLoadAsync(session, [outcome.Mpid, .. losers], ct);
 
@@ -63,11 +72,22 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
                     events.Add(created);
                     profile = Profile.Create(created);
                 }
+                // Merge guards, as for batches (unique identities are settled by the take above, so they are not guarded here).
+                var guarded = MergeGuards.Check(profile, outcome.ToLink.Where(i => !Settings.IsUnique(i.Type)),
+                    MergeGuards.OtherHolders(lookup, outcome.ToLink, outcome.Mpid, Settings), Settings, source.At);
                 foreach (var identity in outcome.ToLink)
                 {
+                    if (guarded.Count > 0 && guarded.Any(h => h.Type == identity.Type && h.Value == identity.Value)) continue;
                     if (IdentityLinking.Link(profile, identity, Settings, source) is not { } linked) continue;
                     events.Add(linked);
                     profile = profile.Evolve(linked);
+                }
+                if (guarded.Where(h => !profile.HeldMerges.Any(m => m.Type == h.Type && m.Value == h.Value)).ToList() is { Count: > 0 } newlyHeld)
+                {
+                    var heldEvent = new MergeHeld(source.WorkspaceId, Guid.Empty, source.Input, source.At, newlyHeld);
+                    events.Add(heldEvent);
+                    profile = profile.Evolve(heldEvent);
+                    foreach (var h in newlyHeld) Metrics.MergeHeld(h.Reason);
                 }
                 foreach (var identity in outcome.Ignored)
                 {
@@ -134,6 +154,23 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
             {
             }
         }
+    }
+
+    /// <summary>
+    /// Starts the session's transaction, takes the cross-node locks of the contested identities (sorted; before any stream
+    /// lock, as the ingestion writer takes them) and reads their holders under them: another holder means we lost.
+    /// </summary>
+    private async Task<bool> LostRaceAsync(IDocumentSession session, IReadOnlyList<IdentityKey> contested, long mpid, CancellationToken ct)
+    {
+        await session.BeginTransactionAsync(ct);
+        await using var batch = ((NpgsqlConnection)session.Connection!).CreateBatch();
+        batch.BatchCommands.Add(IdentityLocks.Command(contested));
+        batch.BatchCommands.Add(IdentityIndexQueries.Owners(Schema, contested));
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        await reader.NextResultAsync(ct);
+        var owners = new Dictionary<IdentityKey, List<IdentityOwner>>();
+        await IdentityIndexQueries.ReadOwnersAsync(reader, owners);
+        return IdentityClaims.TakenByOthers(contested, mpid, owners);
     }
 
     /// <summary>Locks the streams for this transaction, loads their profiles, and takes aged-out ones out of the archive.</summary>

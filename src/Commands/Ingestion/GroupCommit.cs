@@ -1,5 +1,6 @@
 using EventProfiles.Commands.CalculatedAttributes;
 using EventProfiles.Commands.Forwarding;
+using EventProfiles.Commands.Operability;
 using EventProfiles.Commands.Privacy;
 using EventProfiles.Commands.Streams;
 using EventProfiles.Domain.CalculatedAttributes;
@@ -92,6 +93,10 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
         // Not cancellable: once we start committing, the outcome must be known before we answer.
         await session.SaveChangesAsync(CancellationToken.None);
         forwarding.Committed();
+        foreach (var d in outcome.Batches)
+            foreach (var e in d.Events)
+                if (e is MergeHeld held)
+                    foreach (var identity in held.Identities) Metrics.MergeHeld(identity.Reason);
         return outcome.Streams.Count;
     }
 

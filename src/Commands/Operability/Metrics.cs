@@ -35,6 +35,32 @@ public static class Metrics
     private static readonly Counter<long> DeadLetters = Meter.CreateCounter<long>("eventprofiles.delivery.dead_letters", "{delivery}",
         "Deliveries moved to the dead letters (refused, or failed on the last attempt), by output");
 
+    private static readonly Counter<long> Held = Meter.CreateCounter<long>("eventprofiles.identity.merges_held", "{identity}",
+        "Identity links the merge guards held (the batch was stored, the identity not linked), by reason");
+    private static Domain.Identity.MergeGuardPolicy _guards = Domain.Identity.MergeGuardPolicy.Default;
+
+    static Metrics()
+    {
+        Meter.CreateObservableGauge<int>("eventprofiles.identity.merge_guard_limit", () =>
+        {
+            var policy = _guards;
+            return new[]
+            {
+                new Measurement<int>(policy.PeoplePerValue, new KeyValuePair<string, object?>("rule", Domain.Identity.MergeHoldReasons.ValueSharedByPeople)),
+                new Measurement<int>(policy.IdentitiesPerTypePerDay, new KeyValuePair<string, object?>("rule", Domain.Identity.MergeHoldReasons.IdentitiesPerTypePerDay)),
+                new Measurement<int>(policy.DevicesPerHour, new KeyValuePair<string, object?>("rule", Domain.Identity.MergeHoldReasons.DevicesPerHour)),
+            };
+        }, "1", "The org's merge guard policy: the limit of each rule (0: off)");
+    }
+
+    /// <summary>The policy the limit gauge reports (the org's, set at start-up).</summary>
+    public static void UseMergeGuards(Domain.Identity.MergeGuardPolicy policy) => _guards = policy;
+
+    public static void MergeHeld(string reason, int count = 1)
+    {
+        if (Held.Enabled) Held.Add(count, new TagList { { "reason", reason } });
+    }
+
     public static void BatchOutcome(string input, string outcome, int events)
     {
         if (Batches.Enabled) Batches.Add(1, new TagList { { "input", input }, { "outcome", outcome } });

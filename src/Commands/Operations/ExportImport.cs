@@ -128,6 +128,7 @@ public static class PersonEventTypes
         typeof(Domain.Identity.UserIdentityRemoved), typeof(Domain.Identity.UserIdentityIgnored), typeof(Domain.Identity.ProfileAliasedTo), typeof(Domain.Identity.ProfileAliasedFrom),
         typeof(Domain.Consent.ConsentStateChanged), typeof(Domain.CalculatedAttributes.CalculatedAttributeSeeded),
         typeof(Domain.Audiences.AudiencesReevaluationDue), typeof(Domain.Privacy.WorkspaceDataErased),
+        typeof(Domain.Identity.MergeHeld), typeof(Domain.Identity.MergeAccepted),
     ];
 
     public static IReadOnlyCollection<Type> All => Known;

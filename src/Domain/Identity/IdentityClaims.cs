@@ -184,7 +184,18 @@ public sealed class IdentityClaims(IdentitySettings settings, Func<long> newMpid
     /// created earlier and committed: those name the claim's own MPID.)
     /// </summary>
     public static bool LostRace(IdentityClaim claim, IReadOnlyDictionary<IdentityKey, List<IdentityOwner>> ownersNow) =>
-        claim.Contested.Any(i => ownersNow.TryGetValue(i, out var owners) && owners.Any(o => o.Mpid != claim.Mpid));
+        TakenByOthers(claim.Contested, claim.Mpid, ownersNow);
+
+    /// <summary>
+    /// The identities a new person is about to be given that the lookup showed nobody holding: what IDSync (which has no
+    /// in-flight claims) locks across nodes and reads again before it creates the person, as the ingestion writer does.
+    /// </summary>
+    public static IReadOnlyList<IdentityKey> ContestedByNewPerson(IEnumerable<IdentityKey> toLink, IdentityLookup lookup, IdentitySettings settings) =>
+        toLink.Distinct().Where(i => lookup.OwnersOf(i).Count == 0 && settings.IsMatchable(i)).ToList();
+
+    /// <summary>Read again under the cross-node locks: one of the contested identities now has a holder other than <paramref name="mpid"/>.</summary>
+    public static bool TakenByOthers(IReadOnlyList<IdentityKey> contested, long mpid, IReadOnlyDictionary<IdentityKey, List<IdentityOwner>> ownersNow) =>
+        contested.Any(i => ownersNow.TryGetValue(i, out var owners) && owners.Any(o => o.Mpid != mpid));
 
     /// <summary>
     /// The person this batch joined in flight does not exist at its commit (<paramref name="streamExists"/>, read under the

@@ -22,7 +22,14 @@ public sealed record IdentityLookup(
 }
 
 /// <summary>The profile a batch belongs to, and which of its identities that profile may take.</summary>
-public sealed record IdentityResolutionResult(long Mpid, bool IsNewProfile, IReadOnlyList<IdentityKey> IdentitiesToLink);
+public sealed record IdentityResolutionResult(long Mpid, bool IsNewProfile, IReadOnlyList<IdentityKey> IdentitiesToLink)
+{
+    /// <summary>
+    /// How many other people hold each identity to link (only those some other person holds; never unique types): what
+    /// the merge guards weigh (<see cref="MergeGuards"/>), taken from the lookup the resolution read anyway.
+    /// </summary>
+    public IReadOnlyDictionary<IdentityKey, int>? OtherHolders { get; init; }
+}
 
 /// <summary>
 /// Resolves a batch to one profile (identity.md §7, events-api.md §12): the batch's MPID if it is known; else walk
@@ -61,7 +68,7 @@ public static class IdentityResolution
             // the immutable identity never takes another value
             .Where(i => !ownImmutable.Any(l => l.Type == i.Type && l.Value != i.Value))
             .ToList();
-        return new IdentityResolutionResult(mpid, isNew, toLink);
+        return new IdentityResolutionResult(mpid, isNew, toLink) { OtherHolders = MergeGuards.OtherHolders(lookup, toLink, mpid, settings) };
     }
 
     /// <summary>

@@ -53,6 +53,9 @@ public sealed record IdentitySettings(
     /// <summary>Also ignore any value made only of zeros (and dashes): the all-zero IDFA/IDFV/GAID an opted-out device reports, an all-zero Android ID.</summary>
     public bool IgnoreAllZeroValues { get; init; } = true;
 
+    /// <summary>The org's merge guards (<see cref="MergeGuardPolicy"/>): links that look like damage are held for an operator.</summary>
+    public MergeGuardPolicy MergeGuards { get; init; } = MergeGuardPolicy.Default;
+
     public static IReadOnlySet<string> IgnoredSet(IEnumerable<string> values) =>
         values.Select(v => v.Trim()).ToHashSet(StringComparer.OrdinalIgnoreCase);
 

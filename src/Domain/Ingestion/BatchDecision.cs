@@ -19,7 +19,8 @@ public sealed record IngestionContext(
     bool IsHistorical,
     IReadOnlyList<IdentityKey> IdentitiesToLink,
     IReadOnlySet<string> KnownMessageIds,
-    IdentitySettings Identity);
+    IdentitySettings Identity,
+    IReadOnlyDictionary<IdentityKey, int>? OtherHolders = null);
 
 /// <summary>
 /// The ingestion decision: (current profile, batch) → the events to append to the person's stream.
@@ -45,12 +46,17 @@ public static class BatchDecision
         Emit(new BatchReceived(ctx.BatchId, ws, ctx.Input, ctx.Environment, ctx.ReceivedAt, batch.SourceRequestId, ctx.IsHistorical, parsed.Envelope));
 
         var source = new IdentitySource(ws, ctx.Input, ctx.ReceivedAt);
+        // Merge guards: links that look like damage (a value on too many people, too many new identities) are held.
+        var held = ctx.IdentitiesToLink.Count == 0 ? [] : MergeGuards.Check(profile!, ctx.IdentitiesToLink.Where(ctx.Identity.IsMatchable), ctx.OtherHolders, ctx.Identity, ctx.ReceivedAt);
         foreach (var identity in ctx.IdentitiesToLink.Where(ctx.Identity.IsMatchable))
         {
             // An SDK batch repeats what its IDSync calls already settled, possibly late: it adds, it never replaces.
             if (ctx.InputKind.IsSdk() && profile!.UserIdentity(identity.Type) is not null) continue;
+            if (held.Count > 0 && held.Any(h => h.Type == identity.Type && h.Value == identity.Value)) continue;
             if (IdentityLinking.Link(profile!, identity, ctx.Identity, source) is { } change) Emit(change);
         }
+        if (held.Count > 0 && held.Where(h => !profile!.HeldMerges.Any(m => m.Type == h.Type && m.Value == h.Value)).ToList() is { Count: > 0 } newlyHeld)
+            Emit(new MergeHeld(ws, ctx.BatchId, ctx.Input, ctx.ReceivedAt, newlyHeld));
         // Placeholders stay in the batch and on the device record as sent; the profile notes once that they were ignored.
         foreach (var identity in parsed.Identities())
             if (IdentityLinking.Ignored(profile!, identity, ctx.Identity, source) is { } ignored) Emit(ignored);

@@ -80,7 +80,7 @@ public static class GroupDecision
             var ctx = new IngestionContext(
                 mpid, current is null, batch.Input.Workspace.Id, batch.Input.Name, batch.Channel,
                 batch.Environment, batch.BatchId, batch.ReceivedAt, batch.IsHistorical,
-                batch.Resolution.IdentitiesToLink, seen, identity);
+                batch.Resolution.IdentitiesToLink, seen, identity, batch.Resolution.OtherHolders);
             var events = BatchDecision.Decide(current, batch.Parsed, ctx);
 
             stream.AddRange(events);

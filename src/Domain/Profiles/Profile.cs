@@ -30,6 +30,10 @@ public sealed record Profile
     public ImmutableList<ProfileAlias> Aliases { get; init; } = [];
     /// <summary>Splits and merges this profile took part in (issue 21 §1), oldest first.</summary>
     public ImmutableList<ProfileMove> Moves { get; init; } = [];
+    /// <summary>Links the merge guards held (issue 21 §4), until an operator accepts them: the person is flagged while any is here.</summary>
+    public ImmutableList<HeldMerge> HeldMerges { get; init; } = [];
+    /// <summary>Stored with the document, so the list of flagged people is an indexed query.</summary>
+    public bool HasHeldMerges => HeldMerges.Count > 0;
     public bool IsOptedOut { get; init; }
     /// <summary>Set while the profile is aged out (no data within its lifetime); cleared on reactivation.</summary>
     public DateTimeOffset? AgedOutAt { get; init; }
@@ -84,7 +88,18 @@ public sealed record Profile
             : WithWorkspace(e.WorkspaceId, ws => ws.Seen(e.At)) with
             {
                 Identities = Identities.Add(new ProfileIdentity(e.IdentityType, e.Value, e.At, e.WorkspaceId, e.Input)),
+                // Linked after all (IDSync, modify, an accept): no longer held.
+                HeldMerges = HeldMerges.Count == 0 ? HeldMerges : HeldMerges.RemoveAll(h => h.Type == e.IdentityType && h.Value == e.Value),
             };
+
+    public Profile Apply(MergeHeld e) => this with
+    {
+        HeldMerges = HeldMerges.AddRange(e.Identities
+            .Where(i => !HeldMerges.Any(h => h.Type == i.Type && h.Value == i.Value))
+            .Select(i => new HeldMerge(i.Type, i.Value, i.Reason, e.At, e.WorkspaceId, e.Input, e.BatchId))),
+    };
+
+    public Profile Apply(MergeAccepted e) => this with { HeldMerges = [] };
 
     public Profile Apply(UserIdentityChanged e)
     {
@@ -186,6 +201,8 @@ public sealed record Profile
         Privacy.WorkspaceDataErased e => Apply(e),
         PersonSplit e => this with { Moves = Moves.Add(ProfileMove.Of(e, Mpid)) },
         PeopleMerged e => this with { Moves = Moves.Add(ProfileMove.Of(e, Mpid)) },
+        MergeHeld e => Apply(e),
+        MergeAccepted e => Apply(e),
         _ => this,
     };
 

@@ -63,11 +63,12 @@ public static class SetupChanges
 /// <summary>The org's identity rules as stored (identity.md §7); type names in any of their spellings.</summary>
 public sealed record SetupIdentity(
     IdentityStrategy Strategy, string Immutable, IReadOnlyList<string> Login, IReadOnlyList<string> Unique,
-    IReadOnlyList<string>? Priority, IReadOnlyList<string> IgnoredValues, bool IgnoreAllZeroValues)
+    IReadOnlyList<string>? Priority, IReadOnlyList<string> IgnoredValues, bool IgnoreAllZeroValues,
+    MergeGuardPolicy? MergeGuards = null)
 {
     public static SetupIdentity From(IdentitySettings settings) => new(
         settings.Strategy, settings.ImmutableType, [.. settings.LoginTypes.Order(StringComparer.Ordinal)], [.. settings.UniqueTypes.Order(StringComparer.Ordinal)],
-        [.. settings.Priority.Select(p => p.Name)], [.. settings.IgnoredValues.Order(StringComparer.Ordinal)], settings.IgnoreAllZeroValues);
+        [.. settings.Priority.Select(p => p.Name)], [.. settings.IgnoredValues.Order(StringComparer.Ordinal)], settings.IgnoreAllZeroValues, settings.MergeGuards);
 
     /// <summary>What is wrong with these rules, as (field, reason) pairs; none: <see cref="Build"/> succeeds.</summary>
     public IReadOnlyList<(string Field, string Reason)> Problems()
@@ -78,6 +79,8 @@ public sealed record SetupIdentity(
         Check(Unique, "unique", problems);
         if (Priority is not null) Check(Priority, "priority", problems);
         if (IgnoredValues.Count > 1_000) problems.Add(("ignored_values", "at most 1,000 values."));
+        if (MergeGuards is { PeoplePerValue: < 0 } or { IdentitiesPerTypePerDay: < 0 } or { DevicesPerHour: < 0 })
+            problems.Add(("merge_guards", "limits are 0 (off) or more."));
         return problems;
     }
 
@@ -90,6 +93,7 @@ public sealed record SetupIdentity(
             {
                 IgnoredValues = IdentitySettings.IgnoredSet(IgnoredValues),
                 IgnoreAllZeroValues = IgnoreAllZeroValues,
+                MergeGuards = MergeGuards ?? MergeGuardPolicy.Default,
             };
     }
 

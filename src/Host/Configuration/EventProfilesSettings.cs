@@ -92,6 +92,8 @@ public sealed class IdentitySettingsSection
     public List<string>? IgnoredValues { get; set; }
     /// <summary>Also ignore values made only of zeros and dashes (all-zero IDFA/IDFV/GAID/Android ID); default true.</summary>
     public bool IgnoreAllZeroValues { get; set; } = true;
+    /// <summary>Merge guards (issue 21 §4): links that look like damage are held for an operator; 0 turns a rule off.</summary>
+    public MergeGuardSettings MergeGuards { get; set; } = new();
 
     public IdentitySettings Build()
     {
@@ -106,12 +108,21 @@ public sealed class IdentitySettingsSection
         {
             IgnoredValues = IgnoredValues is null ? defaults.IgnoredValues : IdentitySettings.IgnoredSet(IgnoredValues),
             IgnoreAllZeroValues = IgnoreAllZeroValues,
+            MergeGuards = new MergeGuardPolicy(MergeGuards.PeoplePerValue, MergeGuards.IdentitiesPerTypePerDay, MergeGuards.DevicesPerHour),
         };
     }
 
     private static string TypeName(string configured, string setting) =>
         (IdentityTypes.FromName(configured) ?? IdentityTypes.FromUserIdentityKey(configured) ?? IdentityTypes.FromIdSyncName(configured))?.Name
         ?? throw new InvalidOperationException($"EventProfiles:Org:Identity:{setting}: '{configured}' is not an identity type.");
+}
+
+/// <summary><c>EventProfiles:Org:Identity:MergeGuards</c> (see <see cref="MergeGuardPolicy"/>).</summary>
+public sealed class MergeGuardSettings
+{
+    public int PeoplePerValue { get; set; } = MergeGuardPolicy.Default.PeoplePerValue;
+    public int IdentitiesPerTypePerDay { get; set; } = MergeGuardPolicy.Default.IdentitiesPerTypePerDay;
+    public int DevicesPerHour { get; set; } = MergeGuardPolicy.Default.DevicesPerHour;
 }
 
 public sealed class AccountSettings

@@ -18,6 +18,8 @@ public partial class ProfileProjection : SingleStreamProjection<Profile, string>
 
     /// <summary>The aged-out people, as a partial index's predicate and the queries it serves spell it (the same text, so the planner uses the index).</summary>
     public const string AgedOutPredicate = "data ->> 'AgedOutAt' is not null";
+    /// <summary>The people with held merges (merge guards), spelled the same way in the partial index and its queries.</summary>
+    public const string HeldMergesPredicate = "data ->> 'HasHeldMerges' = 'true'";
 
     public static Profile Create(ProfileCreated e) => Profile.Create(e);
 
@@ -39,4 +41,6 @@ public partial class ProfileProjection : SingleStreamProjection<Profile, string>
     public static Profile Apply(ProfileAgedOut e, Profile p) => p.Apply(e);
     public static Profile Apply(ProfileReactivated e, Profile p) => p.Apply(e);
     public static Profile Apply(Domain.Privacy.WorkspaceDataErased e, Profile p) => p.Apply(e);
+    public static Profile Apply(MergeHeld e, Profile p) => p.Apply(e);
+    public static Profile Apply(MergeAccepted e, Profile p) => p.Apply(e);
 }
