@@ -3,6 +3,9 @@ import { api, failure, navigate, show } from './dom.js';
 import { searchPage } from './search.js';
 import { personPage } from './person.js';
 import { livePage } from './live.js';
+import { connectionsPage } from './connections.js';
+import { privacyPage } from './privacy.js';
+import { catalogPage } from './catalog.js';
 
 const main = document.getElementById('main');
 let leaveCurrentPage = () => {};
@@ -11,6 +14,9 @@ const routes = [
   { pattern: /^\/ui\/?$/, nav: 'search', page: () => searchPage(main) },
   { pattern: /^\/ui\/people\/(-?\d+)$/, nav: 'search', page: (mpid) => personPage(main, mpid) },
   { pattern: /^\/ui\/live$/, nav: 'live', page: () => livePage(main) },
+  { pattern: /^\/ui\/connections$/, nav: 'connections', page: () => connectionsPage(main) },
+  { pattern: /^\/ui\/privacy$/, nav: 'privacy', page: () => privacyPage(main) },
+  { pattern: /^\/ui\/catalog$/, nav: 'catalog', page: () => catalogPage(main) },
 ];
 
 async function render() {
