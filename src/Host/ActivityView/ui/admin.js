@@ -55,3 +55,19 @@ export function sparkline(days) {
 
 export const field = (id, label, control, hint) => h('div', { class: 'field' },
   h('label', { for: id }, label), control, hint ? h('p', { class: 'hint', id: `${id}-hint` }, hint) : null);
+
+/** GET JSON whose 64-bit integer fields (MPIDs as numbers in the admin API) stay exact: they are read as strings. */
+export async function apiExact(path, ...fields) {
+  const response = await fetch(path, { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+  if (response.status === 401) {
+    location.assign(`/ui/sign-in?returnUrl=${encodeURIComponent(location.pathname + location.search)}`);
+    throw new ApiError(401, 'Your session has expired: signing in again…');
+  }
+  let text = await response.text();
+  if (!response.ok) {
+    const problem = (() => { try { return JSON.parse(text); } catch { return null; } })();
+    throw new ApiError(response.status, problem?.detail || problem?.title || `The server answered ${response.status}.`);
+  }
+  for (const field of fields) text = text.replace(new RegExp(`"${field}":(-?\\d+)`, 'g'), `"${field}":"$1"`);
+  return JSON.parse(text);
+}

@@ -2,7 +2,7 @@
 // error), pause/resume, dead letters with their reasons and a replay button; connections per input with their filter
 // and consent rules edited as forms (names picked from the catalog).
 import { api, badge, empty, failure, h, link, loading, show, time } from './dom.js';
-import { field, send, sessionWorkspaces, workspaceSelect } from './admin.js';
+import { apiExact, field, send, sessionWorkspaces, workspaceSelect } from './admin.js';
 
 // The Events API's event types (what a connection can block), as the server validates them.
 const eventTypes = ['custom_event', 'screen_view', 'commerce_event', 'session_start', 'session_end', 'application_state_transition', 'opt_out',
@@ -80,14 +80,14 @@ const target = (output) => output.webhook?.url ?? output.rabbitmq?.uri ?? output
 async function renderDeadLetters(region, output, status, refresh) {
   show(region, loading('dead letters'));
   try {
-    const letters = await api(`/api/admin/outputs/${output.id}/dead-letters`);
+    const letters = await apiExact(`/api/admin/outputs/${output.id}/dead-letters`, 'mpid'); // MPIDs are 64-bit
     show(region, h('h3', {}, `Dead letters of ${output.name}`),
       letters.length === 0 ? empty('None: every delivery arrived or is still being tried.') : [
         h('table', {},
           h('thead', {}, h('tr', {}, ['Failed at', 'Person', 'Kind', 'Reason'].map(t => h('th', { scope: 'col' }, t)))),
           h('tbody', {}, letters.map(l => h('tr', {},
             h('td', {}, time(l.failed_at, { seconds: true })),
-            h('td', { class: 'value' }, link(`/ui/people/${l.mpid}`, String(l.mpid))),
+            h('td', { class: 'value' }, link(`/ui/people/${l.mpid}`, l.mpid)),
             h('td', {}, l.kind.replace('_', ' ')),
             h('td', { class: 'error-text' }, l.error))))),
         h('button', { type: 'button', onclick: async () => {
