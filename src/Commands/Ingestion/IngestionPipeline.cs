@@ -349,8 +349,10 @@ public sealed class IngestionPipeline : BackgroundService
             _claims.Release(batch.Claim!, committed: true);
             _requests.Release(batch);
             batch.Completion.TrySetResult(new IngestOutcome(IngestOutcomeKind.Stored, batch.Resolution!.Mpid));
-            _catalog.Record(batch.Input.Workspace.Id, batch.Parsed.Batch, batch.ReceivedAt); // in memory: written every second, not here
         }
+        // The catalog counts the names in memory (written every second, never here); it must not fail what committed.
+        try { foreach (var batch in group) _catalog.Record(batch.Input.Workspace.Id, batch.Parsed.Batch, batch.ReceivedAt); }
+        catch (Exception ex) { _logger.LogWarning(ex, "The catalog did not count a group's names"); }
         if (_logger.IsEnabled(LogLevel.Debug))
             _logger.LogDebug("Committed {Batches} batches for {Streams} streams in {Ms:F1} ms",
                 group.Count, streams, Stopwatch.GetElapsedTime(started).TotalMilliseconds);

@@ -53,7 +53,7 @@ export async function privacyPage(main) {
     const pages = Math.max(1, Math.ceil(found.total / found.size));
     const workspaceName = (id) => workspaces.find(w => w.id === id)?.name ?? `Workspace ${id}`;
     show(list,
-      h('p', { class: 'muted' }, `${found.total} request${found.total === 1 ? '' : 's'}${Object.values(filters).some(Boolean) ? ' match the filters' : ''}, newest first.`),
+      h('p', { class: 'muted' }, `${found.total} request${found.total === 1 ? '' : 's'}${Object.values(filters).some(Boolean) ? (found.total === 1 ? ' matches the filters' : ' match the filters') : ''}, newest first.`),
       found.requests.length === 0 ? empty('No requests.') : h('table', {},
         h('thead', {}, h('tr', {}, ['Request', 'Workspace', 'Status', 'Person', 'Received', 'Runs at', 'Result'].map(t => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, found.requests.map(r => h('tr', { 'data-request': r.subject_request_id },
