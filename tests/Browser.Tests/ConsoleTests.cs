@@ -179,11 +179,12 @@ public class ConsoleTests(BrowserFixture host)
             var requests = page.GetByRole(AriaRole.Region, new() { Name = "Privacy requests" });
             await page.GetByLabel("Request", new() { Exact = true }).SelectOptionAsync("erasure");
             await page.GetByRole(AriaRole.Button, new() { Name = "Submit request" }).ClickAsync();
-            await Expect(requests.GetByRole(AriaRole.Status)).ToContainTextAsync("Submitted: GDPR erasure request");
+            await Expect(requests.GetByRole(AriaRole.Status).Filter(new() { HasText = "Submitted: GDPR erasure request" })).ToBeVisibleAsync();
             await page.GetByLabel("Request", new() { Exact = true }).SelectOptionAsync("access");
             await page.GetByRole(AriaRole.Button, new() { Name = "Submit request" }).ClickAsync();
-            await Expect(requests.GetByRole(AriaRole.Status)).ToContainTextAsync("Submitted: GDPR access request");
-            var accessId = Regex.Match(await requests.GetByRole(AriaRole.Status).TextContentAsync() ?? "", "[0-9a-f]{8}-[0-9a-f-]{27}").Value;
+            var submitted = requests.GetByRole(AriaRole.Status).Filter(new() { HasText = "Submitted: GDPR access request" });
+            await Expect(submitted).ToBeVisibleAsync();
+            var accessId = Regex.Match(await submitted.TextContentAsync() ?? "", "[0-9a-f]{8}-[0-9a-f-]{27}").Value;
             await requests.GetByRole(AriaRole.Link, new() { Name = "Follow this person’s requests on the Privacy page" }).ClickAsync();
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Privacy", Exact = true })).ToBeVisibleAsync();
             await Expect(page.GetByRole(AriaRole.Row).Filter(new() { HasText = "GDPR erasure" })).ToContainTextAsync("pending");
@@ -206,7 +207,7 @@ public class ConsoleTests(BrowserFixture host)
             var retention = page.GetByRole(AriaRole.Region, new() { Name = "Retention and profile lifetime" });
             await Expect(retention.GetByLabel("Profile lifetime (days)")).ToHaveAttributeAsync("aria-describedby", "profile_lifetime_days-hint");
             await retention.GetByRole(AriaRole.Button, new() { Name = "Save retention settings" }).ClickAsync();
-            await Expect(retention.GetByRole(AriaRole.Status)).ToContainTextAsync("Saved: events are kept");
+            await Expect(retention.GetByRole(AriaRole.Status).Filter(new() { HasText = "Saved: events are kept" })).ToBeVisibleAsync();
             await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-privacy.png"), FullPage = true });
             await EveryControlIsLabelled(page);
 

@@ -152,18 +152,27 @@ public static class ForwardingStorage
 public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, TimeProvider clock) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, long> _unflushed = new();
-    private readonly ConcurrentDictionary<string, (long Failed, string Error, DateTimeOffset At)> _failures = new();
+    /// <summary>Deliveries and failed attempts per output and minute (of when they happened), not yet written.</summary>
+    private readonly ConcurrentDictionary<(string Output, DateTimeOffset Minute), (long Delivered, long Failed)> _minutes = new();
+    private readonly ConcurrentDictionary<string, (string Error, DateTimeOffset At)> _lastErrors = new();
     private string Table => $"{store.Options.DatabaseSchemaName}.{ForwardingStorage.CountersTable}";
     private string Minutes => $"{store.Options.DatabaseSchemaName}.{ForwardingStorage.MinutesTable}";
     private DateTimeOffset _prunedAt;
 
-    public void Delivered(string outputId) => _unflushed.AddOrUpdate(outputId, 1, (_, n) => n + 1);
+    private static DateTimeOffset MinuteOf(DateTimeOffset at) => new(at.Year, at.Month, at.Day, at.Hour, at.Minute, 0, TimeSpan.Zero);
+
+    public void Delivered(string outputId)
+    {
+        _unflushed.AddOrUpdate(outputId, 1, (_, n) => n + 1);
+        _minutes.AddOrUpdate((outputId, MinuteOf(clock.GetUtcNow())), (1, 0), (_, m) => (m.Delivered + 1, m.Failed));
+    }
 
     /// <summary>An attempt that failed (it is retried or dead-lettered by Wolverine's policy), with its reason.</summary>
     public void Failed(string outputId, string error)
     {
         var at = clock.GetUtcNow();
-        _failures.AddOrUpdate(outputId, (1, error, at), (_, f) => (f.Failed + 1, error, at));
+        _minutes.AddOrUpdate((outputId, MinuteOf(at)), (0, 1), (_, m) => (m.Delivered, m.Failed + 1));
+        _lastErrors[outputId] = (error, at);
     }
 
     public async Task<(long Enqueued, long Delivered)> ReadAsync(string outputId, CancellationToken ct)
@@ -175,9 +184,10 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, Ti
         return (enqueued, delivered + _unflushed.GetValueOrDefault(outputId));
     }
 
-    /// <summary>Delivered and failed attempts since <paramref name="since"/>, and the last error ever recorded (and when).</summary>
+    /// <summary>Delivered and failed attempts since <paramref name="since"/>, and the last error recorded (and when).</summary>
     public async Task<(long Delivered, long Failed, string? LastError, DateTimeOffset? LastErrorAt)> RecentAsync(string outputId, DateTimeOffset since, CancellationToken ct)
     {
+        since = MinuteOf(since); // whole minutes, as they are kept
         await using var command = db.CreateCommand(
             $"select coalesce(sum(delivered) filter (where minute >= $2), 0)::bigint, coalesce(sum(failed) filter (where minute >= $2), 0)::bigint, " +
             $"(select last_error from {Minutes} where output_id = $1 and last_error_at is not null order by last_error_at desc limit 1), " +
@@ -185,11 +195,12 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, Ti
         command.Parameters.Add(new NpgsqlParameter { Value = outputId });
         command.Parameters.Add(new NpgsqlParameter { Value = since });
         await using var reader = await command.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct)) return (0, 0, null, null);
-        var stored = (Error: reader.IsDBNull(2) ? null : reader.GetString(2), At: reader.IsDBNull(3) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(3));
-        var (delivered, failed) = (reader.GetInt64(0) + _unflushed.GetValueOrDefault(outputId), reader.GetInt64(1));
-        // What this node counted since its last write (another node's shows once written).
-        return _failures.TryGetValue(outputId, out var f) ? (delivered, failed + f.Failed, f.Error, f.At) : (delivered, failed, stored.Error, stored.At);
+        await reader.ReadAsync(ct);
+        // Plus what this node counted since its last write (another node's shows once written).
+        var unwritten = _minutes.Where(m => m.Key.Output == outputId && m.Key.Minute >= since).Select(m => m.Value).ToList();
+        var (delivered, failed) = (reader.GetInt64(0) + unwritten.Sum(m => m.Delivered), reader.GetInt64(1) + unwritten.Sum(m => m.Failed));
+        if (_lastErrors.TryGetValue(outputId, out var last)) return (delivered, failed, last.Error, last.At);
+        return (delivered, failed, reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3));
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -205,34 +216,38 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, Ti
         var taken = new Dictionary<string, long>();
         foreach (var key in _unflushed.Keys)
             if (_unflushed.TryRemove(key, out var n)) taken[key] = n;
-        var failures = new Dictionary<string, (long Failed, string Error, DateTimeOffset At)>();
-        foreach (var key in _failures.Keys)
-            if (_failures.TryRemove(key, out var f)) failures[key] = f;
-        if (taken.Count == 0 && failures.Count == 0) return;
-        var now = clock.GetUtcNow();
-        var minute = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero);
-        var outputs = taken.Keys.Union(failures.Keys).ToArray();
+        var minutes = new Dictionary<(string Output, DateTimeOffset Minute), (long Delivered, long Failed, string? Error, DateTimeOffset? At)>();
+        foreach (var key in _minutes.Keys)
+            if (_minutes.TryRemove(key, out var m)) minutes[key] = (m.Delivered, m.Failed, null, null);
+        var errors = new Dictionary<string, (string Error, DateTimeOffset At)>();
+        foreach (var key in _lastErrors.Keys)
+            if (_lastErrors.TryRemove(key, out var e)) errors[key] = e;
+        foreach (var (output, (error, at)) in errors) // the last error rides on the row of its own minute
+            minutes[(output, MinuteOf(at))] = minutes.TryGetValue((output, MinuteOf(at)), out var row) ? row with { Error = error, At = at } : (0, 0, error, at);
+        if (taken.Count == 0 && minutes.Count == 0) return;
+        var rows = minutes.ToList();
         try
         {
             await using var command = db.CreateCommand(
                 $"with counted as (insert into {Table} as c (output_id, stripe, delivered) select o, $3::int, n from unnest($1::text[], $2::bigint[]) as u(o, n) " +
                 "on conflict (output_id, stripe) do update set delivered = c.delivered + excluded.delivered) " +
                 $"insert into {Minutes} as m (output_id, minute, delivered, failed, last_error, last_error_at) " +
-                "select o, $4, d, f, e, case when a = 0 then null else to_timestamp(a / 1000.0) end " +
-                "from unnest($5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::bigint[]) as u(o, d, f, e, a) " +
+                "select o, to_timestamp(t * 60), d, f, e, case when a = 0 then null else to_timestamp(a / 1000.0) end " +
+                "from unnest($4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::bigint[]) as u(o, t, d, f, e, a) " +
                 "on conflict (output_id, minute) do update set delivered = m.delivered + excluded.delivered, failed = m.failed + excluded.failed, " +
                 "last_error = coalesce(excluded.last_error, m.last_error), last_error_at = coalesce(excluded.last_error_at, m.last_error_at)");
             command.Parameters.Add(new NpgsqlParameter { Value = taken.Keys.ToArray() });
             command.Parameters.Add(new NpgsqlParameter { Value = taken.Values.ToArray() });
             command.Parameters.Add(new NpgsqlParameter { Value = Random.Shared.Next(ForwardingStorage.CounterStripes) });
-            command.Parameters.Add(new NpgsqlParameter { Value = minute });
-            command.Parameters.Add(new NpgsqlParameter { Value = outputs });
-            command.Parameters.Add(new NpgsqlParameter { Value = outputs.Select(o => taken.GetValueOrDefault(o)).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { Value = outputs.Select(o => failures.TryGetValue(o, out var f) ? f.Failed : 0).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { Value = outputs.Select(o => failures.TryGetValue(o, out var f) ? f.Error : null).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
-            command.Parameters.Add(new NpgsqlParameter { Value = outputs.Select(o => failures.TryGetValue(o, out var f) ? f.At.ToUnixTimeMilliseconds() : 0L).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Key.Output).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Key.Minute.ToUnixTimeSeconds() / 60).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Value.Delivered).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Value.Failed).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Value.Error).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Value.At?.ToUnixTimeMilliseconds() ?? 0L).ToArray() });
             await command.ExecuteNonQueryAsync();
             // Minutes older than a day are of no use to the last hour's health.
+            var now = clock.GetUtcNow();
             if (now - _prunedAt > TimeSpan.FromHours(1))
             {
                 await using var prune = db.CreateCommand($"delete from {Minutes} where minute < $1");
@@ -243,8 +258,11 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, Ti
         }
         catch (NpgsqlException)
         {
-            foreach (var (key, n) in taken) _unflushed.AddOrUpdate(key, n, (_, m) => m + n); // try again at the next tick
-            foreach (var (key, f) in failures) _failures.AddOrUpdate(key, f, (_, g) => (f.Failed + g.Failed, g.Error, g.At));
+            // Try again at the next tick.
+            foreach (var (key, n) in taken) _unflushed.AddOrUpdate(key, n, (_, m) => m + n);
+            foreach (var (key, m) in minutes)
+                _minutes.AddOrUpdate(key, (m.Delivered, m.Failed), (_, o) => (o.Delivered + m.Delivered, o.Failed + m.Failed));
+            foreach (var (key, e) in errors) _lastErrors.TryAdd(key, e);
         }
     }
 }
