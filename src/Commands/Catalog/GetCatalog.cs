@@ -67,13 +67,16 @@ public static class GetCatalogEndpoint
 
         var items = new List<(string Kind, string EventType, string Name, DateTimeOffset First, DateTimeOffset Last, long Total)>();
         long total = 0, names = 0, overflow = 0;
-        await using (var command = db.CreateCommand(
+        // One snapshot for the page, its counts and its days: a write of the recorder in between would make them disagree.
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var snapshot = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+        await using (var command = new NpgsqlCommand(
             $"select c.kind, c.event_type, c.name, c.first_seen, c.last_seen, c.total " +
             $"from {schema}.{CatalogStorage.NamesTable} c " +
             $"left join lateral (select sum(d.count) as recent from {schema}.{CatalogStorage.DaysTable} d " +
             "  where d.workspace_id = c.workspace_id and d.kind = c.kind and d.event_type = c.event_type and d.name = c.name and d.day >= $4) r on true " +
             "where c.workspace_id = $1 and ($2::text is null or c.kind = $2) and ($3::text is null or lower(c.name) like $3) " +
-            "order by c.kind, coalesce(r.recent, 0) desc, c.name limit $5 offset $6"))
+            "order by c.kind, coalesce(r.recent, 0) desc, c.name limit $5 offset $6", connection, snapshot))
         {
             command.Parameters.Add(new NpgsqlParameter { Value = workspaceId });
             command.Parameters.Add(new NpgsqlParameter { Value = kind is { Length: > 0 } ? kind : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
@@ -88,10 +91,10 @@ public static class GetCatalogEndpoint
                     reader.GetFieldValue<DateTimeOffset>(4), reader.GetInt64(5)));
             }
         }
-        await using (var command = db.CreateCommand(
+        await using (var command = new NpgsqlCommand(
             $"select count(*), count(*) filter (where ($2::text is null or kind = $2) and ($3::text is null or lower(name) like $3)), " +
             $"coalesce((select dropped from {schema}.{CatalogStorage.OverflowTable} where workspace_id = $1), 0) " +
-            $"from {schema}.{CatalogStorage.NamesTable} where workspace_id = $1"))
+            $"from {schema}.{CatalogStorage.NamesTable} where workspace_id = $1", connection, snapshot))
         {
             command.Parameters.Add(new NpgsqlParameter { Value = workspaceId });
             command.Parameters.Add(new NpgsqlParameter { Value = kind is { Length: > 0 } ? kind : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
@@ -103,10 +106,10 @@ public static class GetCatalogEndpoint
         var days = new Dictionary<(string, string, string), Dictionary<DateOnly, long>>();
         if (items.Count > 0)
         {
-            await using var command = db.CreateCommand(
+            await using var command = new NpgsqlCommand(
                 $"select d.kind, d.event_type, d.name, d.day, d.count from {schema}.{CatalogStorage.DaysTable} d " +
                 "join unnest($2::text[], $3::text[], $4::text[]) as p(kind, et, name) on d.kind = p.kind and d.event_type = p.et and d.name = p.name " +
-                "where d.workspace_id = $1 and d.day >= $5");
+                "where d.workspace_id = $1 and d.day >= $5", connection, snapshot);
             command.Parameters.Add(new NpgsqlParameter { Value = workspaceId });
             command.Parameters.Add(new NpgsqlParameter { Value = items.Select(i => i.Kind).ToArray() });
             command.Parameters.Add(new NpgsqlParameter { Value = items.Select(i => i.EventType).ToArray() });
