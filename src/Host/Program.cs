@@ -118,6 +118,7 @@ var marten = builder.Services.AddMarten(services =>
         EventProfiles.Commands.CalculatedAttributes.SynchronousCalculationsStorage.AddSynchronousCalculationTables(opts);
         opts.AddIdentityDocuments();
         opts.AddForwarding();
+        EventProfiles.Commands.Catalog.CatalogStorage.AddCatalog(opts);
         opts.AddWarehouseOutputs();
         opts.AddAudienceDocuments();
         opts.Schema.For<CalculationsFeedHold>(); // an activation in progress, read by the calculations feed keeper
@@ -192,6 +193,9 @@ builder.Services.AddSingleton<IValidator<Batch>, BatchValidator>();
 builder.Services.Configure<IngestionOptions>(builder.Configuration.GetSection("EventProfiles:Ingestion"));
 builder.Services.AddSingleton<IngestionPipeline>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestionPipeline>());
+// The catalog of names seen per workspace: counted in memory by ingestion, written every second (docs/console.md).
+builder.Services.AddSingleton<EventProfiles.Commands.Catalog.CatalogRecorder>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<EventProfiles.Commands.Catalog.CatalogRecorder>());
 // In-flight batches finish before the process exits.
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 

@@ -138,7 +138,7 @@ public static class CreateConnectionEndpoint
         ConnectionBody.CheckAsync(body, validator, session, directory, user, ct);
 
     [WolverinePost("/api/admin/connections", Name = "Connect an input to an output")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static IResult Post(ConnectionBody body, IDocumentSession session)
     {
         var connection = body.ToConnection(Guid.NewGuid().ToString("N"));
@@ -150,7 +150,7 @@ public static class CreateConnectionEndpoint
 public static class ListConnectionsEndpoint
 {
     [WolverineGet("/api/admin/connections", Name = "List connections")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static async Task<IResult> Get(IQuerySession session, WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct)
     {
         var visible = new List<Connection>();
@@ -163,7 +163,7 @@ public static class ListConnectionsEndpoint
 public static class GetConnectionEndpoint
 {
     [WolverineGet("/api/admin/connections/{id}", Name = "Get a connection")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static async Task<IResult> Get(string id, IQuerySession session, WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct) =>
         await ConnectionBody.LoadVisibleAsync(session, id, directory, user, ct) is { } c ? Results.Ok(ConnectionBody.View(c)) : ConnectionBody.NotFound(id);
 }
@@ -175,7 +175,7 @@ public static class UpdateConnectionEndpoint
         ConnectionBody.CheckAsync(body, validator, session, directory, user, ct);
 
     [WolverinePut("/api/admin/connections/{id}", Name = "Update a connection")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static async Task<IResult> Put(string id, ConnectionBody body, IDocumentSession session, WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct)
     {
         if (await ConnectionBody.LoadVisibleAsync(session, id, directory, user, ct) is null) return ConnectionBody.NotFound(id);
@@ -188,7 +188,7 @@ public static class UpdateConnectionEndpoint
 public static class DeleteConnectionEndpoint
 {
     [WolverineDelete("/api/admin/connections/{id}", Name = "Delete a connection")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static async Task<IResult> Delete(string id, IDocumentSession session, WorkspaceDirectory directory, ClaimsPrincipal user, CancellationToken ct)
     {
         if (await ConnectionBody.LoadVisibleAsync(session, id, directory, user, ct) is null) return ConnectionBody.NotFound(id);

@@ -62,7 +62,7 @@ public sealed class DeadDeliveries(IWolverineRuntime runtime)
 public static class ListDeadDeliveriesEndpoint
 {
     [WolverineGet("/api/admin/outputs/{id}/dead-letters", Name = "List an output's failed deliveries")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static async Task<IResult> Get(string id, DeadDeliveries dead, IQuerySession session, ClaimsPrincipal user, CancellationToken ct) =>
         await OutputViews.LoadVisibleAsync(session, id, user, ct) is null ? OutputViews.NotFound(id)
         : Results.Ok((await dead.ForOutputAsync(id, ct)).Select(d => new DeadDeliveryView(
@@ -73,7 +73,7 @@ public static class ListDeadDeliveriesEndpoint
 public static class ReplayDeadDeliveriesEndpoint
 {
     [WolverinePost("/api/admin/outputs/{id}/dead-letters/replay", Name = "Deliver an output's failed deliveries again")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static async Task<IResult> Post(string id, DeadDeliveries dead, IQuerySession session, ClaimsPrincipal user, CancellationToken ct) =>
         await OutputViews.LoadVisibleAsync(session, id, user, ct) is null ? OutputViews.NotFound(id)
         : Results.Ok(new { replayed = await dead.ReplayAsync(id, ct) });

@@ -132,6 +132,7 @@ public static class DeliverBatchHandler
         catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
         {
             live.Outbound(delivery, e.Message); // the Live Stream shows the failure and its reason (forwarding.md §6)
+            counters.Failed(output.Id, e.Message); // the console's health of the last hour
             throw;
         }
         counters.Delivered(output.Id);
@@ -186,6 +187,7 @@ public static class DeliverBatchesHandler
             catch (Exception e) when (e is DeliveryFailedException or DeliveryRejectedException)
             {
                 live.Outbound(delivery, e.Message);
+                counters.Failed(output.Id, e.Message);
                 failed.Add((delivery with { GroupFailure = e.Message, GroupRefused = e is DeliveryRejectedException }, workspaceId));
                 continue;
             }

@@ -11,6 +11,9 @@ public static class ForwardingStorage
 {
     public const string CountersTable = "ep_output_counters";
 
+    /// <summary>Deliveries and failed attempts per output and minute, with the last error: the console's health of the last hour.</summary>
+    public const string MinutesTable = "ep_output_minutes";
+
     /// <summary>
     /// Batches waiting for delivery: one row per batch and output, keyed by its work id, with the person and workspace it
     /// belongs to (what an erasure deletes it by). The durable envelope (<see cref="DeliverBatches"/>) carries only the
@@ -35,6 +38,14 @@ public static class ForwardingStorage
         counters.AddColumn<long>("enqueued").NotNull().DefaultValueByExpression("0");
         counters.AddColumn<long>("delivered").NotNull().DefaultValueByExpression("0");
         opts.Storage.ExtendedSchemaObjects.Add(counters);
+        var minutes = new Table($"{opts.DatabaseSchemaName}.{MinutesTable}");
+        minutes.AddColumn<string>("output_id").AsPrimaryKey();
+        minutes.AddColumn<DateTimeOffset>("minute").AsPrimaryKey();
+        minutes.AddColumn<long>("delivered").NotNull().DefaultValueByExpression("0");
+        minutes.AddColumn<long>("failed").NotNull().DefaultValueByExpression("0");
+        minutes.AddColumn<string>("last_error").AllowNulls();
+        minutes.AddColumn<DateTimeOffset>("last_error_at").AllowNulls();
+        opts.Storage.ExtendedSchemaObjects.Add(minutes);
         var deliveries = new Table($"{opts.DatabaseSchemaName}.{DeliveriesTable}");
         deliveries.AddColumn<Guid>("work_id").AsPrimaryKey();
         // Null once the group's attempt failed: the row then only marks that the batch's own message has yet to report it.
@@ -134,14 +145,35 @@ public static class ForwardingStorage
 
 /// <summary>
 /// Delivered and enqueued counts per output. Deliveries are counted in memory and written every half second, one
-/// statement for all outputs, so counting does not cost a round trip per delivery.
+/// statement for all outputs, so counting does not cost a round trip per delivery. The same statement adds them, and
+/// the failed attempts with the last error, to the output's minute (<see cref="ForwardingStorage.MinutesTable"/>):
+/// the console's health of the last hour.
 /// </summary>
-public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store) : BackgroundService
+public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, TimeProvider clock) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, long> _unflushed = new();
+    /// <summary>Deliveries and failed attempts per output and minute (of when they happened), not yet written.</summary>
+    private readonly ConcurrentDictionary<(string Output, DateTimeOffset Minute), (long Delivered, long Failed)> _minutes = new();
+    private readonly ConcurrentDictionary<string, (string Error, DateTimeOffset At)> _lastErrors = new();
     private string Table => $"{store.Options.DatabaseSchemaName}.{ForwardingStorage.CountersTable}";
+    private string Minutes => $"{store.Options.DatabaseSchemaName}.{ForwardingStorage.MinutesTable}";
+    private DateTimeOffset _prunedAt;
 
-    public void Delivered(string outputId) => _unflushed.AddOrUpdate(outputId, 1, (_, n) => n + 1);
+    private static DateTimeOffset MinuteOf(DateTimeOffset at) => new(at.Year, at.Month, at.Day, at.Hour, at.Minute, 0, TimeSpan.Zero);
+
+    public void Delivered(string outputId)
+    {
+        _unflushed.AddOrUpdate(outputId, 1, (_, n) => n + 1);
+        _minutes.AddOrUpdate((outputId, MinuteOf(clock.GetUtcNow())), (1, 0), (_, m) => (m.Delivered + 1, m.Failed));
+    }
+
+    /// <summary>An attempt that failed (it is retried or dead-lettered by Wolverine's policy), with its reason.</summary>
+    public void Failed(string outputId, string error)
+    {
+        var at = clock.GetUtcNow();
+        _minutes.AddOrUpdate((outputId, MinuteOf(at)), (0, 1), (_, m) => (m.Delivered, m.Failed + 1));
+        _lastErrors[outputId] = (error, at);
+    }
 
     public async Task<(long Enqueued, long Delivered)> ReadAsync(string outputId, CancellationToken ct)
     {
@@ -150,6 +182,25 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store) : 
         await using var reader = await command.ExecuteReaderAsync(ct);
         var (enqueued, delivered) = await reader.ReadAsync(ct) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
         return (enqueued, delivered + _unflushed.GetValueOrDefault(outputId));
+    }
+
+    /// <summary>Delivered and failed attempts since <paramref name="since"/>, and the last error recorded (and when).</summary>
+    public async Task<(long Delivered, long Failed, string? LastError, DateTimeOffset? LastErrorAt)> RecentAsync(string outputId, DateTimeOffset since, CancellationToken ct)
+    {
+        since = MinuteOf(since); // whole minutes, as they are kept
+        await using var command = db.CreateCommand(
+            $"select coalesce(sum(delivered) filter (where minute >= $2), 0)::bigint, coalesce(sum(failed) filter (where minute >= $2), 0)::bigint, " +
+            $"(select last_error from {Minutes} where output_id = $1 and last_error_at is not null order by last_error_at desc limit 1), " +
+            $"(select max(last_error_at) from {Minutes} where output_id = $1) from {Minutes} where output_id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = outputId });
+        command.Parameters.Add(new NpgsqlParameter { Value = since });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        // Plus what this node counted since its last write (another node's shows once written).
+        var unwritten = _minutes.Where(m => m.Key.Output == outputId && m.Key.Minute >= since).Select(m => m.Value).ToList();
+        var (delivered, failed) = (reader.GetInt64(0) + unwritten.Sum(m => m.Delivered), reader.GetInt64(1) + unwritten.Sum(m => m.Failed));
+        if (_lastErrors.TryGetValue(outputId, out var last)) return (delivered, failed, last.Error, last.At);
+        return (delivered, failed, reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3));
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -165,20 +216,53 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store) : 
         var taken = new Dictionary<string, long>();
         foreach (var key in _unflushed.Keys)
             if (_unflushed.TryRemove(key, out var n)) taken[key] = n;
-        if (taken.Count == 0) return;
+        var minutes = new Dictionary<(string Output, DateTimeOffset Minute), (long Delivered, long Failed, string? Error, DateTimeOffset? At)>();
+        foreach (var key in _minutes.Keys)
+            if (_minutes.TryRemove(key, out var m)) minutes[key] = (m.Delivered, m.Failed, null, null);
+        var errors = new Dictionary<string, (string Error, DateTimeOffset At)>();
+        foreach (var key in _lastErrors.Keys)
+            if (_lastErrors.TryRemove(key, out var e)) errors[key] = e;
+        foreach (var (output, (error, at)) in errors) // the last error rides on the row of its own minute
+            minutes[(output, MinuteOf(at))] = minutes.TryGetValue((output, MinuteOf(at)), out var row) ? row with { Error = error, At = at } : (0, 0, error, at);
+        if (taken.Count == 0 && minutes.Count == 0) return;
+        var rows = minutes.ToList();
         try
         {
             await using var command = db.CreateCommand(
-                $"insert into {Table} as c (output_id, stripe, delivered) select o, $3::int, n from unnest($1::text[], $2::bigint[]) as u(o, n) " +
-                "on conflict (output_id, stripe) do update set delivered = c.delivered + excluded.delivered");
+                $"with counted as (insert into {Table} as c (output_id, stripe, delivered) select o, $3::int, n from unnest($1::text[], $2::bigint[]) as u(o, n) " +
+                "on conflict (output_id, stripe) do update set delivered = c.delivered + excluded.delivered) " +
+                $"insert into {Minutes} as m (output_id, minute, delivered, failed, last_error, last_error_at) " +
+                "select o, to_timestamp(t * 60), d, f, e, case when a = 0 then null else to_timestamp(a / 1000.0) end " +
+                "from unnest($4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::bigint[]) as u(o, t, d, f, e, a) " +
+                "on conflict (output_id, minute) do update set delivered = m.delivered + excluded.delivered, failed = m.failed + excluded.failed, " +
+                "last_error = coalesce(excluded.last_error, m.last_error), last_error_at = coalesce(excluded.last_error_at, m.last_error_at)");
             command.Parameters.Add(new NpgsqlParameter { Value = taken.Keys.ToArray() });
             command.Parameters.Add(new NpgsqlParameter { Value = taken.Values.ToArray() });
             command.Parameters.Add(new NpgsqlParameter { Value = Random.Shared.Next(ForwardingStorage.CounterStripes) });
+            command.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Key.Output).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Key.Minute.ToUnixTimeSeconds() / 60).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Value.Delivered).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Value.Failed).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Value.Error).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Value.At?.ToUnixTimeMilliseconds() ?? 0L).ToArray() });
             await command.ExecuteNonQueryAsync();
+            // Minutes older than a day are of no use to the last hour's health.
+            var now = clock.GetUtcNow();
+            if (now - _prunedAt > TimeSpan.FromHours(1))
+            {
+                await using var prune = db.CreateCommand($"delete from {Minutes} where minute < $1");
+                prune.Parameters.Add(new NpgsqlParameter { Value = now.AddDays(-1) });
+                await prune.ExecuteNonQueryAsync();
+                _prunedAt = now;
+            }
         }
         catch (NpgsqlException)
         {
-            foreach (var (key, n) in taken) _unflushed.AddOrUpdate(key, n, (_, m) => m + n); // try again at the next tick
+            // Try again at the next tick.
+            foreach (var (key, n) in taken) _unflushed.AddOrUpdate(key, n, (_, m) => m + n);
+            foreach (var (key, m) in minutes)
+                _minutes.AddOrUpdate(key, (m.Delivered, m.Failed), (_, o) => (o.Delivered + m.Delivered, o.Failed + m.Failed));
+            foreach (var (key, e) in errors) _lastErrors.TryAdd(key, e);
         }
     }
 }

@@ -217,7 +217,7 @@ public static class CreateOutputEndpoint
         OutputViews.CheckAsync(body, validator, outbound, directory, user, ct, filesRoot: filesRoot);
 
     [WolverinePost("/api/admin/outputs", Name = "Create an output")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static async Task<IResult> Post(OutputBody body, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, TimeProvider clock, CancellationToken ct)
     {
         var output = body.IsFiles
@@ -238,7 +238,7 @@ public static class CreateOutputEndpoint
 public static class ListOutputsEndpoint
 {
     [WolverineGet("/api/admin/outputs", Name = "List outputs")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static async Task<IResult> Get(IQuerySession session, OutputCounters counters, DeadDeliveries dead, ClaimsPrincipal user, CancellationToken ct)
     {
         var views = new List<OutputView>();
@@ -252,7 +252,7 @@ public static class ListOutputsEndpoint
 public static class GetOutputEndpoint
 {
     [WolverineGet("/api/admin/outputs/{id}", Name = "Get an output")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static async Task<IResult> Get(string id, IQuerySession session, OutputCounters counters, DeadDeliveries dead, ClaimsPrincipal user, CancellationToken ct) =>
         await OutputViews.LoadVisibleAsync(session, id, user, ct) is { } output ? Results.Ok(await OutputViews.ViewAsync(output, counters, dead, ct)) : OutputViews.NotFound(id);
 }
@@ -264,7 +264,7 @@ public static class UpdateOutputEndpoint
         OutputViews.CheckAsync(body, validator, outbound, directory, user, ct, checkAccess: body.WorkspaceId is not null, filesRoot: filesRoot); // none: it keeps its workspace
 
     [WolverinePut("/api/admin/outputs/{id}", Name = "Update an output")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static async Task<IResult> Put(string id, OutputBody body, IDocumentSession session, OutputCounters counters, DeadDeliveries dead,
         OutputCache cache, ClaimsPrincipal user, CancellationToken ct)
     {
@@ -291,7 +291,7 @@ public static class UpdateOutputEndpoint
 public static class PauseOutputEndpoint
 {
     [WolverinePost("/api/admin/outputs/{id}/pause", Name = "Pause an output (deliveries wait)")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static Task<IResult> Post(string id, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, OutputCache cache, ClaimsPrincipal user, CancellationToken ct) =>
         OutputSwitch.SetPausedAsync(id, true, session, counters, dead, cache, user, ct);
 }
@@ -299,7 +299,7 @@ public static class PauseOutputEndpoint
 public static class ResumeOutputEndpoint
 {
     [WolverinePost("/api/admin/outputs/{id}/resume", Name = "Resume an output")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static Task<IResult> Post(string id, IDocumentSession session, OutputCounters counters, DeadDeliveries dead, OutputCache cache, ClaimsPrincipal user, CancellationToken ct) =>
         OutputSwitch.SetPausedAsync(id, false, session, counters, dead, cache, user, ct);
 }
@@ -320,7 +320,7 @@ public static class OutputSwitch
 public static class DeleteOutputEndpoint
 {
     [WolverineDelete("/api/admin/outputs/{id}", Name = "Delete an output and its connections")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin)]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static async Task<IResult> Delete(string id, IDocumentSession session, OutputCache cache, RabbitMq.RabbitMqPublisher rabbitMq, ClaimsPrincipal user, CancellationToken ct)
     {
         cache.Forget(id);

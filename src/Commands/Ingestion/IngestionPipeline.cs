@@ -42,13 +42,16 @@ public sealed class IngestionPipeline : BackgroundService
     private readonly IdentityClaims _claims;
     private readonly InFlightRequests _requests = new();
     private readonly GroupCommit _commit;
+    private readonly Catalog.CatalogRecorder _catalog;
     private readonly IdentitySettings _identity;
     /// <summary>Batches taken but not yet answered; shutdown waits for this to reach zero.</summary>
     private int _outstanding;
 
     public IngestionPipeline(IDocumentStore store, NpgsqlDataSource dataSource, WorkspaceDirectory directory,
-        IWolverineRuntime runtime, LiveStream live, IOptions<IngestionOptions> options, TimeProvider clock, EnrichmentDefinitionsCache definitions, ILogger<IngestionPipeline> logger)
+        IWolverineRuntime runtime, LiveStream live, IOptions<IngestionOptions> options, TimeProvider clock, EnrichmentDefinitionsCache definitions, ILogger<IngestionPipeline> logger,
+        Catalog.CatalogRecorder catalog)
     {
+        _catalog = catalog;
         _identity = directory.Identity;
         _claims = new IdentityClaims(_identity, RandomMpid);
         _commit = new GroupCommit(store, runtime, live, clock, definitions, _identity);
@@ -347,6 +350,9 @@ public sealed class IngestionPipeline : BackgroundService
             _requests.Release(batch);
             batch.Completion.TrySetResult(new IngestOutcome(IngestOutcomeKind.Stored, batch.Resolution!.Mpid));
         }
+        // The catalog counts the names in memory (written every second, never here); it must not fail what committed.
+        try { foreach (var batch in group) _catalog.Record(batch.Input.Workspace.Id, batch.Parsed.Batch, batch.ReceivedAt); }
+        catch (Exception ex) { _logger.LogWarning(ex, "The catalog did not count a group's names"); }
         if (_logger.IsEnabled(LogLevel.Debug))
             _logger.LogDebug("Committed {Batches} batches for {Streams} streams in {Ms:F1} ms",
                 group.Count, streams, Stopwatch.GetElapsedTime(started).TotalMilliseconds);

@@ -44,7 +44,7 @@ public static class RetentionSettingsStore
 public static class GetRetentionEndpoint
 {
     [WolverineGet("/api/admin/retention", Name = "Get the retention settings")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin, Policy = ApiAuthorization.EveryWorkspace)] // org-wide
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession, Policy = ApiAuthorization.EveryWorkspace)] // org-wide; the console edits it with its session
     public static async Task<RetentionView> Get(IQuerySession session, CalculatedAttributeLimits limits, CancellationToken ct) =>
         RetentionView.Of(await RetentionSettingsStore.LoadAsync(session, ct), limits);
 }
@@ -53,7 +53,7 @@ public static class GetRetentionEndpoint
 public static class PutRetentionEndpoint
 {
     [WolverinePut("/api/admin/retention", Name = "Change the retention settings")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin, Policy = ApiAuthorization.EveryWorkspace)] // org-wide
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession, Policy = ApiAuthorization.EveryWorkspace)] // org-wide; the console edits it with its session
     public static async Task<IResult> Put(RetentionBody body, IDocumentSession session, CalculatedAttributeLimits limits, CancellationToken ct)
     {
         var current = await RetentionSettingsStore.LoadAsync(session, ct);

@@ -51,6 +51,13 @@ public sealed class AppFixture : IAsyncLifetime
 
     /// <summary>The most events a read of a person's past folds in this run (EventProfiles:Profiles:HistoryMaxEvents).</summary>
     public const int HistoryMaxEvents = 300;
+    /// <summary>Inputs of workspaces 4 and 5, which only the catalog's tests use; the catalog keeps <see cref="CatalogLimit"/> names per workspace here.</summary>
+    public const string CatalogInput = "catalog-server";
+    public const string CatalogKey = "catalog-key";
+    public const string CatalogBoundInput = "catalog-bound-server";
+    public const string CatalogBoundKey = "catalog-bound-key";
+    public const string CatalogSecret = "catalog-secret";
+    public const int CatalogLimit = 100;
 
     private WebApplicationFactory<Program>? _factory;
 
@@ -89,6 +96,10 @@ public sealed class AppFixture : IAsyncLifetime
         Set("EventProfiles__Org__Accounts__0__Workspaces__2__Inputs__0__Key", LimitedKey);
         Set("EventProfiles__Org__Accounts__0__Workspaces__2__Inputs__0__Secret", LimitedSecret);
         Set("EventProfiles__Org__Accounts__0__Workspaces__2__Inputs__0__Environment", "development"); // small, so the OpenDSR rate limit can be reached in a test
+        // Two workspaces of the catalog's tests only (its names and its bound, small here so a test can reach it).
+        Set("EventProfiles__Catalog__NamesPerWorkspace", CatalogLimit.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        AddWorkspace(3, 4, "Catalog", CatalogInput, CatalogKey, CatalogSecret);
+        AddWorkspace(4, 5, "Catalog bound", CatalogBoundInput, CatalogBoundKey, CatalogSecret);
         Set("EventProfiles__Forwarding__RetryDelaysMs__0", "100"); // retries quickly, so an outage in a test is short
         Set("EventProfiles__Forwarding__RetryDelaysMs__1", "200");
         Set("EventProfiles__Forwarding__RetryDelaysMs__2", "400");
@@ -137,6 +148,18 @@ public sealed class AppFixture : IAsyncLifetime
 
     public static AuthenticationHeaderValue Basic(string key, string secret) =>
         new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{key}:{secret}")));
+
+    private static void AddWorkspace(int index, int id, string name, string input, string key, string secret)
+    {
+        var prefix = $"EventProfiles__Org__Accounts__0__Workspaces__{index}__";
+        Set(prefix + "Id", id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Set(prefix + "Name", name);
+        Set(prefix + "Inputs__0__Name", input);
+        Set(prefix + "Inputs__0__Kind", "Server");
+        Set(prefix + "Inputs__0__Key", key);
+        Set(prefix + "Inputs__0__Secret", secret);
+        Set(prefix + "Inputs__0__Environment", "development");
+    }
 
     private static void AddInput(int index, string name, string key, string secret)
     {

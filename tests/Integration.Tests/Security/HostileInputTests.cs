@@ -147,7 +147,9 @@ public class HostileInputTests(AppFixture app, ITestOutputHelper output)
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync()) tables.Add(reader.GetString(0));
         // The credential throttle records every refused secret on purpose (that is how guessing is slowed down).
-        var kept = tables.Where(t => !AsyncDocuments.Any(t.Contains) && t != "ep_credential_failures").ToList();
+        // The catalog and the outputs' minutes are written by background flushes a second after what was accepted, never by a request.
+        var kept = tables.Where(t => !AsyncDocuments.Any(t.Contains) && t != "ep_credential_failures" && !t.StartsWith("ep_catalog", StringComparison.Ordinal)
+            && t != "ep_output_minutes").ToList();
         output.WriteLine($"counted: {string.Join(", ", kept)}");
         return kept;
     }

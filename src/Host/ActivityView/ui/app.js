@@ -6,6 +6,9 @@ import { livePage } from './live.js';
 import { setupPage } from './setup.js';
 import { audienceBuilderPage, audiencePage, audiencesPage } from './audiences.js';
 import { calculatedAttributeBuilderPage, calculatedAttributePage, calculatedAttributesPage } from './calculated.js';
+import { connectionsPage } from './connections.js';
+import { privacyPage } from './privacy.js';
+import { catalogPage } from './catalog.js';
 
 const main = document.getElementById('main');
 let leaveCurrentPage = () => {};
@@ -21,6 +24,9 @@ const routes = [
   { pattern: /^\/ui\/calculated-attributes\/?$/, nav: 'calculated-attributes', page: () => calculatedAttributesPage(main) },
   { pattern: /^\/ui\/calculated-attributes\/new$/, nav: 'calculated-attributes', page: () => calculatedAttributeBuilderPage(main) },
   { pattern: /^\/ui\/calculated-attributes\/(\d+)$/, nav: 'calculated-attributes', page: (id) => calculatedAttributePage(main, id) },
+  { pattern: /^\/ui\/connections$/, nav: 'connections', page: () => connectionsPage(main) },
+  { pattern: /^\/ui\/privacy$/, nav: 'privacy', page: () => privacyPage(main) },
+  { pattern: /^\/ui\/catalog$/, nav: 'catalog', page: () => catalogPage(main) },
 ];
 
 async function render() {

@@ -82,6 +82,7 @@ function entry(raw) {
         h('strong', {}, names.length ? names.slice(0, 3).join(', ') + (names.length > 3 ? ` +${names.length - 3}` : '') : '(profile update, no events)'),
         h('span', { class: 'muted' }, message.direction === 'outbound' ? `→ ${message.output_id}` : message.input)),
       message.error ? h('p', { class: 'error' }, `Delivery failed: ${message.error}`) : null,
-      h('p', {}, 'MPID ', link(`/ui/people/${message.mpid}`, message.mpid), ` · batch ${message.batch_id} · input ${message.input}`),
+      h('p', {}, 'MPID ', link(`/ui/people/${message.mpid}`, message.mpid), ` · batch ${message.batch_id} · input ${message.input}`,
+        message.output_id ? [' · output ', link(`/ui/connections?output=${encodeURIComponent(message.output_id)}`, message.output_id)] : null),
       h('pre', { tabindex: 0, 'aria-label': 'Batch JSON' }, indentJson(batchText))));
 }

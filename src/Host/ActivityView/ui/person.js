@@ -261,7 +261,8 @@ function privacy(person) {
   refresh();
   return h('section', { class: 'card', 'aria-labelledby': 'privacy-title' },
     h('h2', { id: 'privacy-title' }, 'Privacy requests'),
-    h('p', { class: 'muted' }, 'Access and portability requests run at once; erasures wait 7 days (cancel them with DELETE /v3/requests/{id}).'),
+    h('p', { class: 'muted' }, 'Access and portability requests run at once; erasures wait 7 days (cancel them with DELETE /v3/requests/{id}). ',
+      link(`/ui/privacy?mpid=${person.mpid}`, 'Follow this person’s requests on the Privacy page'), '.'),
     form, status, list);
 }
 
