@@ -30,7 +30,7 @@ OUT_INTERVAL_MS="${BENCH_OUTPUT_INTERVAL_MS:-5000}"
 OUT_DRAIN="${BENCH_OUTPUT_DRAIN_SECONDS:-180}"
 OUT_SCHEMA=eventprofiles_outputs
 OUT_WAREHOUSE_DB=bench_warehouse
-OUT_ROWS="$DIR/o-summary.tsv" # kind, events/s, share, p99, statements/batch, CPU/batch, delivered/s load, delivered/s load+drain, pending at stop, drained, delivered/enqueued, destination
+OUT_ROWS="$DIR/o-summary.tsv" # kind, events/s, share, p99, statements/batch, forwarding statements/batch, CPU/batch, delivered/s load, delivered/s load+drain, pending at stop, drained, delivered/enqueued, destination
 OUT_RC=0
 OUT_BASE="http://127.0.0.1:$HOST_PORT"
 PERF="$ROOT/build/perf"
@@ -63,10 +63,17 @@ o_load() { # name
   O_T1="$(date +%s.%N)"
   O_CPU_MS="$(awk -v a="$cpu0" -v b="$(o_cpu)" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) * 1000 / hz }')"
   O_CALLS="$(o_calls postgres)"; O_WH_CALLS="$(o_calls "$OUT_WAREHOUSE_DB")"
+  # The statements of forwarding itself (its rows, flush row, counters, durable envelopes): the part that differs by
+  # kind, apart from the background statements every step has.
+  O_FWD="$(psql_q -c "select coalesce(sum(calls), 0) from pg_stat_statements where dbid = (select oid from pg_database where datname = 'postgres')
+    and query ~ '(ep_deliveries|ep_warehouse_flushes|ep_output_counters|wolverine_incoming_envelopes)'")"
   O_N="$(o_file "$DIR/o-$1.json" 'j.requests')"
   O_OK=$(( $(o_file "$DIR/o-$1-warm.json" 'Math.round(j.requests - j.non2xx)') + $(o_file "$DIR/o-$1.json" 'Math.round(j.requests - j.non2xx)') ))
   [ "$(o_file "$DIR/o-$1.json" 'j.non2xx')" = 0 ] || OUT_RC=1
   O_TOP="$(top_statements "$DIR/o-$1-statements.tsv" 6)"
+  # Every statement by calls (the list above is the 25 that took the most time): where a kind's extra statements come from.
+  psql_q -F $'\t' -c "select calls, round(mean_exec_time::numeric, 3), regexp_replace(query, '\s+', ' ', 'g') from pg_stat_statements
+    where dbid = (select oid from pg_database where datname = 'postgres') order by calls desc" >"$DIR/o-$1-calls.tsv"
 }
 o_eps() { o_file "$DIR/o-$1.json" 'j.ok_units_per_s.toFixed(0)'; }
 
@@ -89,8 +96,8 @@ echo "  cold (not counted): $(o_eps cold) events/s"
 o_load none
 O_NONE_EPS="$(o_eps none)"
 echo "  no output: $O_NONE_EPS events/s, $(o_div "$O_CALLS" "$O_N") statements and $(o_div "$O_CPU_MS" "$O_N" %.2f) ms Host CPU per batch"
-printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "none (first)" "$O_NONE_EPS" "-" "$(o_file "$DIR/o-none.json" 'j.p99_ms.toFixed(0)')" \
-  "$(o_div "$O_CALLS" "$O_N")" "$(o_div "$O_CPU_MS" "$O_N" %.2f)" "-" "-" "-" "-" "-" "-" >>"$OUT_ROWS"
+printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "none (first)" "$O_NONE_EPS" "-" "$(o_file "$DIR/o-none.json" 'j.p99_ms.toFixed(0)')" \
+  "$(o_div "$O_CALLS" "$O_N")" "$(o_div "$O_FWD" "$O_N" %.2f)" "$(o_div "$O_CPU_MS" "$O_N" %.2f)" "-" "-" "-" "-" "-" "-" >>"$OUT_ROWS"
 
 SINK_PID=""
 for kind in $OUT_KINDS; do
@@ -103,8 +110,9 @@ for kind in $OUT_KINDS; do
       O_SINK="http://127.0.0.1:$(head -n 1 "$DIR/o-sink.port")"
       settings="{\"webhook\":{\"url\":\"$O_SINK/hook\"}}" ;;
     rabbitmq)
-      O_RMQ_PORT="$(pg_free_port 35672)"
-      rmq_start "$DIR/rabbitmq" "$O_RMQ_PORT" "$(pg_free_port 45672)" "$(pg_free_port 44369)" && rmq_wait "$DIR/rabbitmq" || { echo "  rabbitmq: the node did not start; skipped" >&2; OUT_RC=1; continue; }
+      # Random starting points (as build/test): a fixed one raced another run's node that was not listening yet (eaddrinuse).
+      O_RMQ_PORT="$(pg_free_port $((30000 + RANDOM % 9000)))"
+      rmq_start "$DIR/rabbitmq" "$O_RMQ_PORT" "$(pg_free_port $((40000 + RANDOM % 4000)))" "$(pg_free_port $((44500 + RANDOM % 4000)))" && rmq_wait "$DIR/rabbitmq" || { echo "  rabbitmq: the node did not start; skipped" >&2; OUT_RC=1; continue; }
       settings="{\"rabbitmq\":{\"uri\":\"$(rmq_uri "$O_RMQ_PORT")\",\"exchange\":\"amq.topic\",\"routing_key\":\"{workspace}.{input}.{event_type}\"}}" ;;
     warehouse)
       settings="{\"workspace_id\":1,\"warehouse\":{\"connection_string\":\"Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=$OUT_WAREHOUSE_DB\",\"schema\":\"eventprofiles\"}}" ;;
@@ -144,8 +152,8 @@ for kind in $OUT_KINDS; do
   all_rate="$(awk -v d="$delivered" -v s="$T_START" -v e="$T_END" 'BEGIN { printf "%.0f", d / (e - s) }')"
   echo "  $kind: $eps events/s, $(o_div "$O_CALLS" "$O_N") statements and $(o_div "$O_CPU_MS" "$O_N" %.2f) ms Host CPU per batch; delivered $delivered of $enqueued enqueued (failed $failed), $pending_at_stop pending when the load stopped, none $drained later; $destination"
   echo "$O_TOP"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$eps" "-" "$(o_file "$DIR/o-$kind.json" 'j.p99_ms.toFixed(0)')" \
-    "$(o_div "$O_CALLS" "$O_N")" "$(o_div "$O_CPU_MS" "$O_N" %.2f)" "$load_rate" "$all_rate" "$pending_at_stop" "$drained" "$delivered / $enqueued" "$destination" >>"$OUT_ROWS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$eps" "-" "$(o_file "$DIR/o-$kind.json" 'j.p99_ms.toFixed(0)')" \
+    "$(o_div "$O_CALLS" "$O_N")" "$(o_div "$O_FWD" "$O_N" %.2f)" "$(o_div "$O_CPU_MS" "$O_N" %.2f)" "$load_rate" "$all_rate" "$pending_at_stop" "$drained" "$delivered / $enqueued" "$destination" >>"$OUT_ROWS"
   o_admin -o /dev/null -X DELETE "$OUT_BASE/api/admin/connections/$connection"
   o_admin -o /dev/null -X DELETE "$OUT_BASE/api/admin/outputs/$output"
   case "$kind" in
@@ -157,10 +165,20 @@ sleep 2.5 # the deleted connections are gone from every node's view
 
 o_load none-again
 O_AGAIN_EPS="$(o_eps none-again)"
-printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "none (again)" "$O_AGAIN_EPS" "-" "$(o_file "$DIR/o-none-again.json" 'j.p99_ms.toFixed(0)')" \
-  "$(o_div "$O_CALLS" "$O_N")" "$(o_div "$O_CPU_MS" "$O_N" %.2f)" "-" "-" "-" "-" "-" "-" >>"$OUT_ROWS"
+printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "none (again)" "$O_AGAIN_EPS" "-" "$(o_file "$DIR/o-none-again.json" 'j.p99_ms.toFixed(0)')" \
+  "$(o_div "$O_CALLS" "$O_N")" "$(o_div "$O_FWD" "$O_N" %.2f)" "$(o_div "$O_CPU_MS" "$O_N" %.2f)" "-" "-" "-" "-" "-" "-" >>"$OUT_ROWS"
 O_REF="$(awk -v a="$O_NONE_EPS" -v b="$O_AGAIN_EPS" 'BEGIN { n = (a > 0) + (b > 0); printf "%.0f", (n > 0 ? (a + b) / n : 0) }')"
 # Shares of the mean no-output rate, filled in now that the second reference exists.
 awk -F'\t' -v OFS='\t' -v r="$O_REF" '$1 !~ /^none/ { $3 = (r > 0 ? sprintf("%.0f%%", 100 * $2 / r) : "-") } { print }' "$OUT_ROWS" >"$OUT_ROWS.tmp" && mv "$OUT_ROWS.tmp" "$OUT_ROWS"
 OUT_LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 stop_host
+
+# The part's table, for build/bench's summary.
+o_table() {
+  echo "  (o) outputs: /v2/events, 1 batch x 5 events, ${OUT_CONNS} connections, ${OUT_SECONDS} s per step; one output of each kind connected in turn (flush interval ${OUT_INTERVAL_MS} ms);"
+  echo "      share = of the mean no-output rate; per batch: pg_stat_statements calls of the service's database (all, and forwarding's own:"
+  echo "      ep_deliveries, flush row, counters, durable envelopes) and Host CPU; delivered/s by the output's counter"
+  awk -F'\t' 'BEGIN { printf "      %-13s %9s %6s %6s %7s %7s %8s %10s %10s %8s %-10s %-13s %s\n", "output", "events/s", "share", "p99", "stmts/b", "fwd/b", "CPU/b ms", "dlv/s load", "dlv/s +dr", "pending", "drained", "dlv/enq", "destination" }
+    { printf "      %-13s %9s %6s %6s %7s %7s %8s %10s %10s %8s %-10s %-13s %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 }' "$OUT_ROWS"
+  echo "      load average (1/5/15 min) at the start of (o): $OUT_LOAD_START, at its end: $OUT_LOAD_END ($(nproc) cores)"
+}
