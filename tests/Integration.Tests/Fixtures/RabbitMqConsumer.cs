@@ -52,6 +52,9 @@ public sealed class RabbitMqConsumer : IAsyncDisposable
         await _channel.BasicConsumeAsync(Queue, autoAck: false, consumer);
     }
 
+    /// <summary>Stops consuming (the queue stays, and keeps what arrives for the next <see cref="ConnectAsync"/>).</summary>
+    public Task DisconnectAsync() => CloseAsync();
+
     /// <summary>The forwarded batches of one customer (by customer_id), as webhooks' <c>Receiver.BatchesOf</c>.</summary>
     public IReadOnlyList<(string? MessageId, string RoutingKey, JsonObject Body)> BatchesOf(string customerId) =>
         Received.Where(r => r.Body["user_identities"] is JsonArray ids

@@ -1,9 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using EventProfiles.Integration.Tests.Fixtures;
 using Npgsql;
@@ -37,17 +33,13 @@ public class ReadReplicaTests(AppFixture app)
 
         var multiHost = new NpgsqlConnectionStringBuilder(primary.ConnectionString) { Host = $"127.0.0.1:{standbyPort},{primary.Host}:{primary.Port}" };
         var port = HostProcess.FreePort();
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-        await using var host = HostProcess.Start("Development", new()
-        {
-            ["ConnectionStrings__EventProfiles"] = multiHost.ConnectionString,
-            ["EventProfiles__Schema"] = $"{app.Schema}_replica",
-            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
-            ["EventProfiles__Reads__ProfileApiFromStandby"] = "false", // the default, said here: read-after-write
-        });
+        using var client = HostProcessApi.Client(port);
+        var settings = HostProcessApi.Settings(multiHost.ConnectionString, $"{app.Schema}_replica", port);
+        settings["EventProfiles__Reads__ProfileApiFromStandby"] = "false"; // the default, said here: read-after-write
+        await using var host = HostProcess.Start("Development", settings);
         await host.WaitUntilLiveAsync(client);
         var browser = await SignedInAsync(port);
-        var token = await TokenAsync(client);
+        var token = await client.TokenAsync();
 
         // Replicating: a person ingested through the Host (written on the primary) reaches the UAV through the standby.
         var first = Api.NewId("replica");
@@ -64,7 +56,7 @@ public class ReadReplicaTests(AppFixture app)
             await IngestAsync(client, second);
             var mpid = await ResolveAsync(client, token, second);
             mpid.ShouldNotBeNull("the Profile API reads its own write at once (primary)");
-            using (var profile = await SendAsync(client, token, HttpMethod.Get, $"/userprofile/v1/1/1/1/{mpid}?fields=user_identities"))
+            using (var profile = await client.BearerAsync(token, HttpMethod.Get, $"/userprofile/v1/1/1/1/{mpid}?fields=user_identities"))
                 profile.StatusCode.ShouldBe(HttpStatusCode.OK, await profile.Content.ReadAsStringAsync());
             (await SearchAsync(browser, second)).ShouldBeEmpty("the UAV reads the paused standby");
             using (var page = await browser.GetAsync($"/ui/api/people/{mpid}"))
@@ -72,7 +64,7 @@ public class ReadReplicaTests(AppFixture app)
 
             // A Platform API write goes to the primary; the single read is on the primary, the list on the standby.
             var attribute = await CreateCalculatedAttributeAsync(client, token);
-            using (var one = await SendAsync(client, token, HttpMethod.Get, $"{CalculatedAttributes}/{attribute}"))
+            using (var one = await client.BearerAsync(token, HttpMethod.Get, $"{CalculatedAttributes}/{attribute}"))
                 one.StatusCode.ShouldBe(HttpStatusCode.OK, await one.Content.ReadAsStringAsync());
             (await ListedAttributesAsync(client, token)).ShouldNotContain(attribute);
 
@@ -133,12 +125,7 @@ public class ReadReplicaTests(AppFixture app)
 
     private static async Task IngestAsync(HttpClient client, string customer)
     {
-        var json = $$"""
-            { "environment": "development", "user_identities": { "customer_id": "{{customer}}" },
-              "events": [ { "event_type": "custom_event", "data": { "event_name": "Replica test", "custom_event_type": "other" } } ] }
-            """;
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/events") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = AppFixture.Basic(Api.DemoKey, Api.DemoSecret);
+        using var request = HostProcessApi.Batch(customer, "Replica test");
         using var response = await client.SendAsync(request);
         response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
     }
@@ -146,7 +133,7 @@ public class ReadReplicaTests(AppFixture app)
     /// <summary>The MPID the Profile API resolves the customer id to, or null when it finds no one.</summary>
     private static async Task<string?> ResolveAsync(HttpClient client, string token, string customer)
     {
-        using var response = await SendAsync(client, token, HttpMethod.Post, "/userprofile/v1/resolve/1/1/1?fields=user_identities",
+        using var response = await client.BearerAsync(token, HttpMethod.Post, "/userprofile/v1/resolve/1/1/1?fields=user_identities",
             $$"""{ "environment_type": "development", "identity": { "type": "customer_id", "value": "{{customer}}" } }""");
         var text = await response.Content.ReadAsStringAsync();
         if (response.StatusCode == HttpStatusCode.NotFound) return null;
@@ -161,7 +148,7 @@ public class ReadReplicaTests(AppFixture app)
               "conditions": [], "calculation_type": "count", "time_period": { "type": "within", "within": 30, "within_unit": "days" } }
             """;
         var name = $"replica_{Guid.NewGuid():N}"[..24];
-        using var created = await SendAsync(client, token, HttpMethod.Post, CalculatedAttributes, $$"""{ "name": "{{name}}", "draft_definition": {{definition}} }""");
+        using var created = await client.BearerAsync(token, HttpMethod.Post, CalculatedAttributes, $$"""{ "name": "{{name}}", "draft_definition": {{definition}} }""");
         var id = await created.Content.ReadAsStringAsync();
         created.StatusCode.ShouldBe(HttpStatusCode.OK, id);
         return id;
@@ -169,28 +156,10 @@ public class ReadReplicaTests(AppFixture app)
 
     private static async Task<List<string>> ListedAttributesAsync(HttpClient client, string token)
     {
-        using var response = await SendAsync(client, token, HttpMethod.Get, CalculatedAttributes);
+        using var response = await client.BearerAsync(token, HttpMethod.Get, CalculatedAttributes);
         var text = await response.Content.ReadAsStringAsync();
         response.StatusCode.ShouldBe(HttpStatusCode.OK, text);
         return JsonNode.Parse(text)!.AsArray().Select(a => a!["id"]!.ToString()).ToList();
-    }
-
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient client, string token, HttpMethod method, string path, string? json = null)
-    {
-        using var request = new HttpRequestMessage(method, path);
-        if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return await client.SendAsync(request);
-    }
-
-    private static async Task<string> TokenAsync(HttpClient client)
-    {
-        using var response = await client.PostAsJsonAsync("/oauth/token", new
-        {
-            client_id = "demo-client", client_secret = "demo-client-secret", audience = "https://api.mparticle.com", grant_type = "client_credentials",
-        });
-        response.StatusCode.ShouldBe(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("access_token").GetString()!;
     }
 
     private static async Task<T> ScalarAsync<T>(NpgsqlDataSource db, string sql)

@@ -1,10 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using EventProfiles.Integration.Tests.Fixtures;
 using Npgsql;
@@ -114,7 +111,7 @@ public class TwoNodeTests(AppFixture app, ITestOutputHelper output)
             select coalesce((select last_seq_id from {Schema}.mt_event_progression where name = 'PersonCalculations:All'), 0)
                    >= (select max(seq_id) from {Schema}.mt_events)::bigint
             """) == 1, "the calculations shard to catch up on the survivor", 90);
-        var token = await TokenAsync(client);
+        var token = await client.TokenAsync();
         foreach (var customer in customers.Take(40))
             (await UserAttributesAsync(client, token, customer))[attribute]?.ToString().ShouldBe("1", $"{attribute} of {customer}");
         var live = await CalculationsOfAsync(customers);
@@ -171,11 +168,8 @@ public class TwoNodeTests(AppFixture app, ITestOutputHelper output)
         return found!.Value;
     }
 
-    private Dictionary<string, string> Settings(int port) => new()
+    private Dictionary<string, string> Settings(int port) => new(HostProcessApi.Settings(Environment.GetEnvironmentVariable("ConnectionStrings__EventProfiles")!, Schema, port))
     {
-        ["ConnectionStrings__EventProfiles"] = Environment.GetEnvironmentVariable("ConnectionStrings__EventProfiles")!,
-        ["EventProfiles__Schema"] = Schema,
-        ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
         ["EventProfiles__Durability"] = "Balanced",
         // A dead node is noticed in seconds, not a minute (Wolverine's defaults are 10 s / 1 min / 30 s).
         ["EventProfiles__Nodes__HeartbeatMs"] = "1000",
@@ -191,18 +185,9 @@ public class TwoNodeTests(AppFixture app, ITestOutputHelper output)
         ["EventProfiles__Forwarding__RetryDelaysMs__4"] = "1600",
     };
 
-    private static HttpClient Client(int port) => new() { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+    private static HttpClient Client(int port) => HostProcessApi.Client(port);
 
-    private static HttpRequestMessage Batch(string customer, string eventName)
-    {
-        var json = $$"""
-            { "environment": "development", "user_identities": { "customer_id": "{{customer}}" },
-              "events": [ { "event_type": "custom_event", "data": { "event_name": "{{eventName}}", "custom_event_type": "other" } } ] }
-            """;
-        var request = new HttpRequestMessage(HttpMethod.Post, "/v2/events") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = AppFixture.Basic(Api.DemoKey, Api.DemoSecret);
-        return request;
-    }
+    private static HttpRequestMessage Batch(string customer, string eventName) => HostProcessApi.Batch(customer, eventName);
 
     /// <summary>Sends a probe batch through the node every half second until the receiver has one of them.</summary>
     private static async Task UntilForwardingAsync(HttpClient client, Receiver receiver, string eventName)
@@ -222,45 +207,27 @@ public class TwoNodeTests(AppFixture app, ITestOutputHelper output)
 
     private static async Task ActivateCalculatedAttributeAsync(HttpClient client, string name, string eventName)
     {
-        var token = await TokenAsync(client);
+        var token = await client.TokenAsync();
         const string path = "/platform/v2/workspaces/1/calculatedattributes";
         var definition = $$"""
             { "recipe_type": "event", "data_point": { "type": "event", "event_type": "custom_event", "event_name": "{{eventName}}", "attribute_name": null },
               "conditions": [], "calculation_type": "count", "time_period": { "type": "within", "within": 30, "within_unit": "days" } }
             """;
-        using var created = await SendAsync(client, token, HttpMethod.Post, path, $$"""{ "name": "{{name}}", "draft_definition": {{definition}} }""");
+        using var created = await client.BearerAsync(token, HttpMethod.Post, path, $$"""{ "name": "{{name}}", "draft_definition": {{definition}} }""");
         var id = await created.Content.ReadAsStringAsync();
         created.StatusCode.ShouldBe(HttpStatusCode.OK, id);
-        using (var activated = await SendAsync(client, token, HttpMethod.Post, $"{path}/{id}/activation"))
+        using (var activated = await client.BearerAsync(token, HttpMethod.Post, $"{path}/{id}/activation"))
             activated.StatusCode.ShouldBe(HttpStatusCode.NoContent, await activated.Content.ReadAsStringAsync());
         await Waiting.Until(async () =>
         {
-            using var read = await SendAsync(client, token, HttpMethod.Get, $"{path}/{id}");
+            using var read = await client.BearerAsync(token, HttpMethod.Get, $"{path}/{id}");
             return JsonNode.Parse(await read.Content.ReadAsStringAsync())!["status"]!.GetValue<string>() == "ready";
         }, $"calculated attribute {id} to be ready", 60);
     }
 
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient client, string token, HttpMethod method, string path, string? json = null)
-    {
-        using var request = new HttpRequestMessage(method, path);
-        if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return await client.SendAsync(request);
-    }
-
-    private static async Task<string> TokenAsync(HttpClient client)
-    {
-        using var response = await client.PostAsJsonAsync("/oauth/token", new
-        {
-            client_id = "demo-client", client_secret = "demo-client-secret", audience = "https://api.mparticle.com", grant_type = "client_credentials",
-        });
-        response.StatusCode.ShouldBe(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("access_token").GetString()!;
-    }
-
     private static async Task<JsonObject> UserAttributesAsync(HttpClient client, string token, string customer)
     {
-        using var response = await SendAsync(client, token, HttpMethod.Post, "/userprofile/v1/resolve/1/1/1?fields=user_attributes",
+        using var response = await client.BearerAsync(token, HttpMethod.Post, "/userprofile/v1/resolve/1/1/1?fields=user_attributes",
             $$"""{ "environment_type": "development", "identity": { "type": "customer_id", "value": "{{customer}}" } }""");
         var text = await response.Content.ReadAsStringAsync();
         response.StatusCode.ShouldBe(HttpStatusCode.OK, text);

@@ -24,7 +24,14 @@ public static class MicroBatchFlush
             await using var connection = await db.OpenConnectionAsync(ct);
             await using var tx = await connection.BeginTransactionAsync(ct);
             var due = await WarehouseStorage.TryLockFlushAsync(connection, schema, output.Id, interval, ct);
-            if (due is null) return group.DelayedFor(interval); // another node is flushing it; what that leaves, this envelope takes later
+            if (due is null)
+            {
+                // Another handler holds the row. A flush scheduled for later takes this group's rows: nothing to add (each
+                // group used to schedule an envelope of its own here, and under load those envelopes collided again).
+                // Else it may be a flush that began before these rows were committed: this envelope looks again later.
+                if (await WarehouseStorage.FlushScheduledLaterAsync(connection, schema, output.Id, interval, ct)) return null;
+                return group.DelayedFor(interval);
+            }
             if (first && due.Value.Wait > TimeSpan.Zero)
             {
                 if (due.Value.Scheduled && !wasScheduled) return null;

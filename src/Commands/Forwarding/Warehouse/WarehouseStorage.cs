@@ -210,11 +210,26 @@ public static class WarehouseStorage
     public static async Task<(TimeSpan Wait, bool Scheduled)?> TryLockFlushAsync(NpgsqlConnection connection, string schema, string outputId, TimeSpan interval,
         CancellationToken ct)
     {
+        // The row first, and the insert only for an output that has none yet: an "insert … on conflict do nothing" every
+        // time waited behind each transaction that had updated the row (a flush finishing, a flush being scheduled), and
+        // that was a quarter to a third of the database's time with a warehouse or files output under load.
+        if (await LockFlushRowAsync(connection, schema, outputId, interval, ct) is { } locked) return locked;
+        await using (var exists = new NpgsqlCommand($"select exists (select 1 from {schema}.{FlushesTable} where output_id = $1)", connection))
+        {
+            exists.Parameters.Add(new NpgsqlParameter { Value = outputId });
+            if ((bool)(await exists.ExecuteScalarAsync(ct))!) return null; // held by another handler
+        }
         await using (var insert = new NpgsqlCommand($"insert into {schema}.{FlushesTable} (output_id) values ($1) on conflict do nothing", connection))
         {
             insert.Parameters.Add(new NpgsqlParameter { Value = outputId });
             await insert.ExecuteNonQueryAsync(ct);
         }
+        return await LockFlushRowAsync(connection, schema, outputId, interval, ct);
+    }
+
+    private static async Task<(TimeSpan Wait, bool Scheduled)?> LockFlushRowAsync(NpgsqlConnection connection, string schema, string outputId, TimeSpan interval,
+        CancellationToken ct)
+    {
         await using var command = new NpgsqlCommand(
             "select greatest(extract(epoch from (flushed_at + $2 - now())), 0)::float8, coalesce(scheduled_for >= flushed_at + $2, false) " +
             $"from {schema}.{FlushesTable} where output_id = $1 for update skip locked", connection);
@@ -222,6 +237,19 @@ public static class WarehouseStorage
         command.Parameters.Add(new NpgsqlParameter { Value = interval, NpgsqlDbType = NpgsqlDbType.Interval });
         await using var reader = await command.ExecuteReaderAsync(ct);
         return await reader.ReadAsync(ct) ? (TimeSpan.FromSeconds(reader.GetDouble(0)), reader.GetBoolean(1)) : null;
+    }
+
+    /// <summary>
+    /// Whether, as last committed, a flush of the output is scheduled for a time still to come. Then no flush can be
+    /// running (it is not due yet), and the scheduled one will take every delivery waiting by then.
+    /// </summary>
+    public static async Task<bool> FlushScheduledLaterAsync(NpgsqlConnection connection, string schema, string outputId, TimeSpan interval, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(
+            $"select coalesce(scheduled_for >= flushed_at + $2 and scheduled_for > now(), false) from {schema}.{FlushesTable} where output_id = $1", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = outputId });
+        command.Parameters.Add(new NpgsqlParameter { Value = interval, NpgsqlDbType = NpgsqlDbType.Interval });
+        return await command.ExecuteScalarAsync(ct) is true;
     }
 
     /// <summary>In the handler's transaction, with the envelope it schedules: the output's next flush is taken care of.</summary>
