@@ -55,7 +55,7 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         await Expect(page.GetByText("event criteria read event data of the last 30 days")).ToBeVisibleAsync();
         var first = page.GetByRole(AriaRole.Group, new() { Name = "Criterion 1" });
         await first.GetByLabel("Event type", new() { Exact = true }).SelectOptionAsync("custom_event");
-        await first.GetByLabel("Event name", new() { Exact = true }).FillAsync(viewed);
+        await PickSuggestion(page, first.GetByLabel("Event name", new() { Exact = true }), "Viewed Pri", viewed); // from the catalog
         await first.GetByLabel("How often", new() { Exact = true }).SelectOptionAsync("greater_or_equal");
         await first.GetByLabel("Times", new() { Exact = true }).FillAsync("2");
         await first.GetByLabel("Days", new() { Exact = true }).FillAsync("7");
@@ -63,7 +63,7 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         var second = page.GetByRole(AriaRole.Group, new() { Name = "Criterion 2" });
         await second.GetByLabel("Join", new() { Exact = true }).SelectOptionAsync("and");
         await second.GetByLabel("Kind", new() { Exact = true }).SelectOptionAsync("user_attribute");
-        await second.GetByLabel("Attribute name", new() { Exact = true }).FillAsync("plan");
+        await PickSuggestion(page, second.GetByLabel("Attribute name", new() { Exact = true }), "pl", "plan");
         await second.GetByLabel("Operator", new() { Exact = true }).SelectOptionAsync("equals");
         await second.GetByLabel("Value", new() { Exact = true }).FillAsync("pro");
         await page.GetByRole(AriaRole.Button, new() { Name = "Estimate size" }).ClickAsync();
@@ -121,7 +121,7 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         await page.GetByLabel("Name", new() { Exact = true }).FillAsync($"Pricing views {run}");
         await page.GetByLabel("Calculation", new() { Exact = true }).SelectOptionAsync("count");
         await page.GetByLabel("Event type", new() { Exact = true }).SelectOptionAsync("custom_event");
-        await page.GetByLabel("Event name", new() { Exact = true }).FillAsync(viewed);
+        await PickSuggestion(page, page.GetByLabel("Event name", new() { Exact = true }), "Viewed Pri", viewed);
         await page.GetByLabel("Length", new() { Exact = true }).FillAsync("30");
         await EveryControlIsLabelled(page);
         await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-calculated-attributes-2-builder.png"), FullPage = true });
@@ -140,6 +140,26 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-calculated-attributes-1-list.png"), FullPage = true });
 
         browserErrors.ShouldBeEmpty();
+    }
+
+    /// <summary>
+    /// Types the beginning of a name into a control with catalog suggestions, waits until the control's datalist offers
+    /// the name (the builder asked the workspace's catalog), and takes it from there, as choosing the suggestion does.
+    /// </summary>
+    internal static async Task PickSuggestion(IPage page, ILocator control, string prefix, string name)
+    {
+        var listId = await control.GetAttributeAsync("list");
+        listId.ShouldNotBeNullOrEmpty();
+        var option = page.Locator($"datalist[id='{listId}'] option[value='{name}']");
+        // The catalog counts reach the table within about a second: typing again asks again until the name is there.
+        await Waiting.Until(async () =>
+        {
+            await control.FillAsync("");
+            await control.PressSequentiallyAsync(prefix);
+            try { await Expect(option).ToHaveCountAsync(1, new() { Timeout = 2_000 }); return true; }
+            catch (PlaywrightException) { return false; }
+        }, $"the suggestion {name}", 60);
+        await control.FillAsync((await option.GetAttributeAsync("value"))!);
     }
 
     /// <summary>Screen readers name every form control (a label, or an aria-label), and every image-like element has a name.</summary>

@@ -60,26 +60,3 @@ public static class ListOutputHealthEndpoint
         return Results.Ok(views);
     }
 }
-
-/// <summary>
-/// <c>GET /ui/api/inputs</c>: the inputs of the workspaces this user may see (names, kinds, environments; never keys or
-/// secrets): what the console's connection forms pick from.
-/// </summary>
-public static class ListInputsForConsoleEndpoint
-{
-    public sealed record InputView(
-        [property: JsonPropertyName("name")] string Name,
-        [property: JsonPropertyName("kind")] string Kind,
-        [property: JsonPropertyName("environment")] string Environment,
-        [property: JsonPropertyName("workspace_id")] int WorkspaceId,
-        [property: JsonPropertyName("workspace_name")] string WorkspaceName);
-
-    [WolverineGet("/ui/api/inputs", Name = "Web UI: inputs of the user's workspaces")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.AdminSession)]
-    public static IResult Get(ClaimsPrincipal user, WorkspaceDirectory directory)
-    {
-        var access = AdminAccess.Of(user);
-        return Results.Ok(directory.Inputs.Where(i => access.Sees(i.Workspace.Id)).OrderBy(i => i.Workspace.Id).ThenBy(i => i.Name)
-            .Select(i => new InputView(i.Name, i.Kind.ToString().ToLowerInvariant(), i.Environment, i.Workspace.Id, i.Workspace.Name)).ToList());
-    }
-}

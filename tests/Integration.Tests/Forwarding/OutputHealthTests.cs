@@ -73,15 +73,17 @@ public sealed class OutputHealthTests(AppFixture app) : WithReceiver(app)
     }
 
     [Fact]
-    public async Task the_console_lists_the_inputs_of_the_users_workspaces_without_their_keys()
+    public async Task the_connections_page_lists_the_inputs_of_the_users_workspaces_from_the_admin_api()
     {
+        // The page reads /api/admin/inputs (its own copy under /ui/api is gone): a workspace-limited user sees only theirs.
         using var support = await App.SignedIn(AppFixture.SupportUser, AppFixture.SupportPassword);
-        var inputs = (await support.GetFromJsonAsync<JsonArray>("/ui/api/inputs"))!;
+        var inputs = (await support.GetFromJsonAsync<JsonArray>("/api/admin/inputs"))!;
         inputs.ShouldNotBeEmpty();
         inputs.ShouldAllBe(i => i!["workspace_id"]!.GetValue<int>() == 2);
-        inputs.ToJsonString().ShouldNotContain("secret");
+        inputs.ShouldAllBe(i => i!["secrets"]!.AsArray().All(s => s!["secret"] == null)); // secrets by id, never their value
         using var admin = await App.SignedIn();
-        (await admin.GetFromJsonAsync<JsonArray>("/ui/api/inputs"))!.Select(i => i!["name"]!.GetValue<string>()).ShouldContain(AppFixture.ForwardingInput);
-        using (var anonymous = await App.Browser().GetAsync("/ui/api/inputs")) anonymous.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        (await admin.GetFromJsonAsync<JsonArray>("/api/admin/inputs"))!.Select(i => i!["name"]!.GetValue<string>()).ShouldContain(AppFixture.ForwardingInput);
+        using (var anonymous = await App.Browser().GetAsync("/api/admin/inputs")) anonymous.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        using (var removed = await admin.GetAsync("/ui/api/inputs")) removed.StatusCode.ShouldNotBe(HttpStatusCode.OK);
     }
 }

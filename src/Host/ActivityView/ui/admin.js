@@ -1,25 +1,6 @@
-// Helpers the console's admin pages share (Connections, Privacy, Catalog): writes to the admin API with the session,
-// the workspace picker, and a 7-day sparkline.
+// Helpers the console's admin pages share (Connections, Privacy, Catalog): the workspace picker and a 7-day sparkline.
+// Writes go through console.js's send(), the one way the pages send JSON.
 import { ApiError, api, h } from './dom.js';
-
-/** POST/PUT/DELETE JSON with the session (same rules as api(): 401 → the sign-in page). */
-export async function send(method, path, body) {
-  const response = await fetch(path, {
-    method, credentials: 'same-origin',
-    headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (response.status === 401) {
-    location.assign(`/ui/sign-in?returnUrl=${encodeURIComponent(location.pathname + location.search)}`);
-    throw new ApiError(401, 'Your session has expired: signing in again…');
-  }
-  const answer = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) {
-    const fields = Array.isArray(answer?.errors) ? answer.errors.map(e => `${e.field}: ${e.message}`).join(' ') : '';
-    throw new ApiError(response.status, fields || answer?.detail || answer?.title || `The server answered ${response.status}.`);
-  }
-  return answer;
-}
 
 /** The workspaces the signed-in user may see. */
 export const sessionWorkspaces = async () => (await api('/ui/api/session')).workspaces;

@@ -2,7 +2,7 @@
 // model, joined by and / or / exclude, with a size estimate before saving), and one audience's page (activate or
 // deactivate, connect outputs, send a standard audience, download members, "why (not) a member").
 import { api, badge, empty, failure, h, link, loading, navigate, show, time } from './dom.js';
-import { field, poll, problem, progress, select, send } from './console.js';
+import { catalogSuggestions, field, poll, problem, progress, select, send } from './console.js';
 
 const kindLabels = {
   event: 'Event', user_attribute: 'User attribute', user_attribute_list: 'User attribute list', calculated_attribute: 'Calculated attribute',
@@ -233,6 +233,15 @@ function criterionBlock(model, state, i, rerender) {
   const input = (key, attributes = {}) => bind(h('input', { value: c[key], autocomplete: 'off', ...attributes }), key);
   const choose = (key, options, structural = false) => bind(select(options, c[key]), key, { structural });
 
+  // The workspace whose catalog suggests names: the criterion's own, else the audience's first.
+  const criterionWorkspace = () => c.workspace_id || state.workspaces[0] || null;
+  let userAttributes = null;
+  const userAttribute = () => {
+    const control = input('attribute_name');
+    userAttributes = catalogSuggestions(control, id('attribute-names'), () => ({ workspaceId: criterionWorkspace(), kind: 'user_attribute' }));
+    return control;
+  };
+
   const fields = [];
   if (i > 0) fields.push(field(id('join'), 'Join', choose('join', Object.entries(joinLabels))));
   fields.push(field(id('kind'), 'Kind', choose('kind', model.kinds.map(k => [k, kindLabels[k] ?? k]), true)));
@@ -244,12 +253,15 @@ function criterionBlock(model, state, i, rerender) {
 
   switch (c.kind) {
     case 'event': {
-      const names = h('datalist', { id: id('event-names') }, model.event_names.map(n => h('option', { value: n })));
+      // Event names come from the catalog of the criterion's workspace, for the event type picked.
+      const nameInput = input('event_name');
+      const names = catalogSuggestions(nameInput, id('event-names'), () => ({ workspaceId: criterionWorkspace(),
+        kind: c.event_type === 'screen_view' ? 'screen' : 'event', eventType: c.event_type === 'screen_view' ? null : c.event_type }));
       // An event criterion counts one workspace's events (the audience's first unless another is picked).
       if (state.workspaces.length > 1) fields.push(field(id('workspace'), 'Events of workspace', choose('workspace_id', [['', 'the first of the audience’s'],
         ...model.workspaces.filter(w => state.workspaces.includes(w.id)).map(w => [w.id, w.name])])));
       fields.push(field(id('event-type'), 'Event type', choose('event_type', model.event_types, true)),
-        field(id('event-name'), 'Event name', input('event_name', { list: id('event-names') }),
+        field(id('event-name'), 'Event name', nameInput,
           ['custom_event', 'screen_view'].includes(c.event_type) ? 'required for custom events and screen views' : 'optional'),
         names);
       if (c.event_type === 'custom_event') fields.push(field(id('custom-event-type'), 'Custom event type', input('custom_event_type', { placeholder: 'any' })));
@@ -265,7 +277,7 @@ function criterionBlock(model, state, i, rerender) {
         else fields.push(field(id('from-days'), 'From days ago', input('from_days_ago', { type: 'number', min: 0, max: max - 1, step: 1 })),
           field(id('to-days'), 'To days ago', input('to_days_ago', { type: 'number', min: 1, max, step: 1 }), hint));
       }
-      fields.push(conditionsBlock(model, c.conditions, id('cond'), (focus) => rerender(focus)));
+      fields.push(conditionsBlock(model, c.conditions, id('cond'), (focus) => rerender(focus), criterionWorkspace));
       break;
     }
     case 'user_attribute': case 'calculated_attribute': {
@@ -274,13 +286,15 @@ function criterionBlock(model, state, i, rerender) {
       fields.push(workspaceField(),
         c.kind === 'calculated_attribute' && attributes.length
           ? field(id('attribute'), 'Calculated attribute', choose('attribute_name', [['', 'choose…'], ...[...new Set(attributes.map(a => a.name))].map(n => [n, n])]))
-          : field(id('attribute'), c.kind === 'calculated_attribute' ? 'Calculated attribute name' : 'Attribute name', input('attribute_name')),
+          : field(id('attribute'), c.kind === 'calculated_attribute' ? 'Calculated attribute name' : 'Attribute name',
+            c.kind === 'user_attribute' ? userAttribute() : input('attribute_name')),
+        c.kind === 'user_attribute' ? userAttributes : null,
         field(id('type'), 'Value type', choose('type', Object.keys(model.operators_by_type), true)));
       fields.push(...operand(model.operators_by_type[c.type] ?? [], c.type));
       break;
     }
     case 'user_attribute_list':
-      fields.push(workspaceField(), field(id('attribute'), 'Attribute name', input('attribute_name')), ...operand(model.operators_by_type.list, 'list'));
+      fields.push(workspaceField(), field(id('attribute'), 'Attribute name', userAttribute()), userAttributes, ...operand(model.operators_by_type.list, 'list'));
       break;
     case 'identity':
       fields.push(field(id('identity-type'), 'Identity type', choose('identity_type', model.identity_types)), ...operand(model.operators_by_type.string, 'string'));
@@ -333,7 +347,7 @@ function criterionBlock(model, state, i, rerender) {
 }
 
 /** Conditions on the event's attributes (the calculated attributes' condition model): each with a type, operator and value. */
-export function conditionsBlock(model, conditions, prefix, rerender) {
+export function conditionsBlock(model, conditions, prefix, rerender, workspaceOf = () => null) {
   const rows = conditions.map((k, j) => {
     const id = (name) => `${prefix}${j}-${name}`;
     const operators = model.condition_operators[k.type] ?? [];
@@ -343,6 +357,8 @@ export function conditionsBlock(model, conditions, prefix, rerender) {
       return control;
     };
     const input = (key, attributes = {}) => bind(h('input', { value: k[key], autocomplete: 'off', ...attributes }), key);
+    const attribute = input('attribute_name');
+    const attributes = catalogSuggestions(attribute, id('attribute-names'), () => ({ workspaceId: workspaceOf(), kind: 'event_attribute' }));
     const inputType = k.type === 'number' ? 'number' : k.type === 'date' ? 'date' : 'text';
     const value = ['exists', 'not_exists', 'empty'].includes(k.operator) ? []
       : k.operator === 'in_list' ? [field(id('values'), 'Values', input('values'), 'comma-separated')]
@@ -352,7 +368,7 @@ export function conditionsBlock(model, conditions, prefix, rerender) {
     return h('fieldset', { class: 'condition', 'aria-labelledby': id('legend') },
       h('legend', { id: id('legend') }, `Condition ${j + 1}`),
       h('div', { class: 'inline-fields' },
-        field(id('attribute'), 'Attribute', input('attribute_name')),
+        field(id('attribute'), 'Attribute', attribute), attributes,
         field(id('type'), 'Type', bind(select(Object.keys(model.condition_operators), k.type), 'type', true)),
         field(id('operator'), 'Operator', bind(select(operators.map(o => [o, operatorLabels[o] ?? o]), k.operator), 'operator', true)),
         value,

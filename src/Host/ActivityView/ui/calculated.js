@@ -2,7 +2,7 @@
 // twelve calculation types with conditions and windows, and one attribute's page (activate or deactivate, progress,
 // the distribution of current values, seeding status).
 import { api, badge, empty, failure, h, link, loading, navigate, show, time } from './dom.js';
-import { field, poll, problem, progress, select, send } from './console.js';
+import { catalogSuggestions, field, poll, problem, progress, select, send } from './console.js';
 import { conditionToApi, conditionsBlock } from './audiences.js';
 
 const typeLabels = {
@@ -53,16 +53,23 @@ export async function calculatedAttributeBuilderPage(main) {
   function renderDefinition(focusId) {
     const type = model.calculation_types.find(t => t.type === s.calculation_type);
     const commerce = s.event_type === 'commerce_event';
+    // Names are suggested from the catalog of the workspace picked above.
+    const eventName = input('event_name');
+    const eventNames = catalogSuggestions(eventName, 'ca-event-names', () => ({ workspaceId: s.workspace_id,
+      kind: s.event_type === 'screen_view' ? 'screen' : 'event', eventType: s.event_type === 'screen_view' ? null : s.event_type }));
     if (!commerce) { s.attribute_category = 'event_attribute'; s.use_product_quantity = 'false'; }
     const fields = [
       field('ca-type', 'Calculation', choose('calculation_type', model.calculation_types.map(t => [t.type, `${typeLabels[t.type] ?? t.type} (${t.mode})`]), true),
         `${type.mode === 'sync' ? 'synchronous: counted at ingestion' : 'asynchronous: computed within seconds'}${type.numeric ? '; reads a number' : ''}`),
       field('ca-event-type', 'Event type', choose('event_type', model.event_types, true)),
-      field('ca-event-name', 'Event name', input('event_name'), ['custom_event', 'screen_view'].includes(s.event_type) ? 'required for custom events and screen views' : 'optional'),
+      field('ca-event-name', 'Event name', eventName, ['custom_event', 'screen_view'].includes(s.event_type) ? 'required for custom events and screen views' : 'optional'),
+      eventNames,
     ];
     if (['custom_event', 'commerce_event'].includes(s.event_type)) fields.push(field('ca-custom-type', 'Custom event type', input('custom_event_type', { placeholder: 'any' })));
     if (type.needs_attribute) {
-      fields.push(field('ca-attribute', 'Attribute', input('attribute_name'), type.numeric ? 'its value is read as a number' : null));
+      const attribute = input('attribute_name');
+      fields.push(field('ca-attribute', 'Attribute', attribute, type.numeric ? 'its value is read as a number' : null),
+        catalogSuggestions(attribute, 'ca-attribute-names', () => ({ workspaceId: s.workspace_id, kind: 'event_attribute' })));
       fields.push(field('ca-category', 'Attribute of', choose('attribute_category', model.attribute_categories.map(c => [c, c.replace('_attribute', ''),
         c !== 'event_attribute' && !commerce ? 'commerce events only' : null]))));
       if (commerce && type.numeric) fields.push(field('ca-quantity', 'Use product quantity', choose('use_product_quantity', [['false', 'no'], ['true', 'yes']])));
@@ -78,7 +85,7 @@ export async function calculatedAttributeBuilderPage(main) {
     show(definitionArea,
       h('fieldset', { class: 'criterion', 'aria-labelledby': 'ca-what' }, h('legend', { id: 'ca-what' }, 'What to calculate'), h('div', { class: 'inline-fields' }, fields)),
       h('fieldset', { class: 'criterion', 'aria-labelledby': 'ca-conditions' }, h('legend', { id: 'ca-conditions' }, 'Conditions'),
-        conditionsBlock(model, s.conditions, 'cacond', (focus) => renderDefinition(focus))),
+        conditionsBlock(model, s.conditions, 'cacond', (focus) => renderDefinition(focus), () => s.workspace_id)),
       h('fieldset', { class: 'criterion', 'aria-labelledby': 'ca-window' }, h('legend', { id: 'ca-window' }, 'Window and seeding'), h('div', { class: 'inline-fields' }, period)));
     if (focusId) document.getElementById(focusId)?.focus();
   }

@@ -2,7 +2,8 @@
 // error), pause/resume, dead letters with their reasons and a replay button; connections per input with their filter
 // and consent rules edited as forms (names picked from the catalog).
 import { api, badge, empty, failure, h, link, loading, show, time } from './dom.js';
-import { apiExact, field, send, sessionWorkspaces, workspaceSelect } from './admin.js';
+import { apiExact, field, sessionWorkspaces, workspaceSelect } from './admin.js';
+import { send } from './console.js';
 
 // The Events API's event types (what a connection can block), as the server validates them.
 const eventTypes = ['custom_event', 'screen_view', 'commerce_event', 'session_start', 'session_end', 'application_state_transition', 'opt_out',
@@ -12,7 +13,10 @@ const eventTypes = ['custom_event', 'screen_view', 'commerce_event', 'session_st
 export async function connectionsPage(main) {
   document.title = 'Connections · EventProfiles';
   show(main, loading('outputs and connections'));
-  const [workspaces, inputs] = await Promise.all([sessionWorkspaces(), api('/ui/api/inputs')]);
+  // The admin API's inputs of the user's workspaces; a disabled input takes no data, so it is not offered.
+  const [workspaces, allInputs] = await Promise.all([sessionWorkspaces(), api('/api/admin/inputs')]);
+  const workspaceNames = new Map(workspaces.map(w => [w.id, w.name]));
+  const inputs = allInputs.filter(i => !i.disabled).map(i => ({ ...i, workspace_name: workspaceNames.get(i.workspace_id) ?? String(i.workspace_id) }));
   const outputsCard = h('section', { class: 'card', 'aria-labelledby': 'outputs-title' });
   const connectionsCard = h('section', { class: 'card', 'aria-labelledby': 'connections-title' });
   const status = h('p', { role: 'status', id: 'connections-status' });

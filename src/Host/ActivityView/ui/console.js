@@ -1,8 +1,13 @@
-// Helpers the console's builder pages share (Audiences, Calculated attributes): sending JSON with any method, showing
-// an API refusal field by field, labelled form fields, and polling while something runs.
-import { ApiError, h } from './dom.js';
+// Helpers every console page shares: the one way to send JSON to the server (the builders, Setup, Connections and
+// Privacy all call it), showing an API refusal field by field, labelled form fields, polling while something runs, and
+// names suggested from the workspace's catalog.
+import { ApiError, api, h } from './dom.js';
 
-/** Sends JSON (POST, PUT, DELETE) to a console endpoint; same session rules as api(). Answers the parsed body, or null. */
+/**
+ * Sends JSON (POST, PUT, DELETE) to a console or admin endpoint; same session rules as api(). Answers the parsed body,
+ * or null. A refusal's message names its fields and reasons (pages that show error.message say what to fix); the
+ * fields and the title are kept too, for problem().
+ */
 export async function send(method, path, body) {
   const response = await fetch(path, {
     method, credentials: 'same-origin',
@@ -13,9 +18,10 @@ export async function send(method, path, body) {
     location.assign(`/ui/sign-in?returnUrl=${encodeURIComponent(location.pathname + location.search)}`);
     throw new ApiError(401, 'Your session has expired: signing in again…');
   }
-  const answer = await response.json().catch(() => null);
+  const answer = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
-    const error = new ApiError(response.status, answer?.detail || answer?.title || `The server answered ${response.status}.`);
+    const fields = Array.isArray(answer?.errors) ? answer.errors.map(e => `${e.field}: ${e.message}`).join(' ') : '';
+    const error = new ApiError(response.status, fields || answer?.detail || answer?.title || `The server answered ${response.status}.`);
     error.fields = answer?.errors ?? answer?.extensions?.errors ?? null;
     error.title = answer?.title ?? null;
     throw error;
@@ -67,3 +73,30 @@ export function poll(step, interval = 1500) {
 /** A progress bar with its text (percent), for jobs that report progress. */
 export const progress = (percent, label) => h('span', { class: 'progress' },
   h('progress', { max: 100, value: percent, 'aria-label': label }), ` ${percent}%`);
+
+/**
+ * Suggests names from the workspace's catalog (GET /api/admin/workspaces/{id}/catalog) in a datalist for a text
+ * control, as the user focuses it and types. lookup() answers { workspaceId, kind, eventType } at that moment, so the
+ * suggestions follow the workspace and event type picked in the form. Answers the datalist to place beside the control.
+ */
+export function catalogSuggestions(control, listId, lookup) {
+  const list = h('datalist', { id: listId });
+  control.setAttribute('list', listId);
+  let asked = null;
+  const fill = async () => {
+    const { workspaceId, kind, eventType = null } = lookup();
+    if (!workspaceId) return;
+    const key = JSON.stringify([workspaceId, kind, eventType, control.value]);
+    if (key === asked) return;
+    asked = key;
+    try {
+      const found = await api(`/api/admin/workspaces/${workspaceId}/catalog`, { kind, q: control.value, size: 50 });
+      if (asked !== key) return; // a later keystroke asked again
+      const names = [...new Set(found.items.filter(i => !eventType || i.event_type === eventType).map(i => i.name))];
+      list.replaceChildren(...names.map(name => h('option', { value: name })));
+    } catch { /* suggestions are a convenience: typing still works */ }
+  };
+  control.addEventListener('focus', fill);
+  control.addEventListener('input', fill);
+  return list;
+}

@@ -1,7 +1,8 @@
 // Privacy: data-subject requests (GDPR/CCPA access, portability, erasure) with their states, filters and results; and
 // the org's retention and profile-lifetime settings, with the rules next to the fields.
 import { ApiError, api, badge, empty, failure, h, link, loading, navigate, show, time } from './dom.js';
-import { field, send, sessionWorkspaces, workspaceSelect } from './admin.js';
+import { field, sessionWorkspaces, workspaceSelect } from './admin.js';
+import { send } from './console.js';
 
 const statusKinds = { pending: 'calculating', in_progress: 'calculating', completed: 'ready', cancelled: 'inactive' };
 const pageSize = 25;

@@ -1,25 +1,13 @@
 // Setup: the platform's configuration (docs/operations.md, "Configuration") through the admin API with this session:
 // workspaces, inputs with their keys (copy buttons, SDK snippets with this server's URLs), secret rotation, API clients,
 // admin users and identity settings. Secrets are shown once, right after they are made.
-import { ApiError, empty, failure, h, show, time } from './dom.js';
+import { empty, failure, h, show, time } from './dom.js';
+import { send } from './console.js';
 
 const scopes = ['profiles:read', 'audiences:read', 'audiences:write', 'calculated_attributes:read', 'calculated_attributes:write'];
 
-/** Any method to the admin API; a problem's fields and reasons become the error's message. */
-async function call(method, path, body) {
-  const response = await fetch(path, {
-    method, credentials: 'same-origin',
-    headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (response.status === 401) {
-    location.assign(`/ui/sign-in?returnUrl=${encodeURIComponent(location.pathname)}`);
-    throw new ApiError(401, 'Your session has expired: signing in again…');
-  }
-  const answer = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, answer?.detail || answer?.title || `The server answered ${response.status}.`);
-  return answer;
-}
+/** Any method to the admin API (console.js's send(): a problem's fields and reasons become the error's message). */
+const call = (method, path, body) => send(method, path, body);
 
 /** A button that copies text to the clipboard and says so (for screen readers too). */
 function copyButton(text, what) {
