@@ -47,20 +47,21 @@ public class ConfigurationAcrossNodesTests(AppFixture app)
         (await Send(clientB, "only-in-b-key", "only-in-b-secret")).ShouldBe(HttpStatusCode.Forbidden);
         (await Send(clientB, "demo-key", "demo-secret")).ShouldBe(HttpStatusCode.Accepted);
 
-        // An input created through A ingests on B within seconds; its revoked secret is refused there too.
+        // An input created through A ingests on B within seconds (the refresh reads every second; the waits allow 30 s
+        // because two Host processes share 2 cores with the rest of the suite); its revoked secret is refused there too.
         using var created = await adminA.PostAsJsonAsync("/api/admin/inputs", new { name = Api.NewId("cross"), workspace_id = 1, kind = "server", environment = "development" });
         created.StatusCode.ShouldBe(HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
         var input = (await created.Content.ReadFromJsonAsync<JsonObject>())!;
         var (name, key, secret, secretId) = (input["name"]!.GetValue<string>(), input["key"]!.GetValue<string>(),
             input["secret"]!.GetValue<string>(), input["secret_id"]!.GetValue<string>());
-        await Waiting.Until(async () => await Send(clientB, key, secret) == HttpStatusCode.Accepted, "the new input on the other node", 10);
+        await Waiting.Until(async () => await Send(clientB, key, secret) == HttpStatusCode.Accepted, "the new input on the other node", 30);
 
         using var added = await adminA.PostAsync($"/api/admin/inputs/{name}/secrets", null);
         var newSecret = (await added.Content.ReadFromJsonAsync<JsonObject>())!["secret"]!.GetValue<string>();
-        await Waiting.Until(async () => await Send(clientB, key, newSecret) == HttpStatusCode.Accepted, "the second secret on the other node", 10);
+        await Waiting.Until(async () => await Send(clientB, key, newSecret) == HttpStatusCode.Accepted, "the second secret on the other node", 30);
         (await Send(clientB, key, secret)).ShouldBe(HttpStatusCode.Accepted); // both during the overlap
         using (var revoked = await adminA.DeleteAsync($"/api/admin/inputs/{name}/secrets/{secretId}")) revoked.StatusCode.ShouldBe(HttpStatusCode.NoContent);
-        await Waiting.Until(async () => await Send(clientB, key, secret) == HttpStatusCode.Forbidden, "the revoked secret refused on the other node", 10);
+        await Waiting.Until(async () => await Send(clientB, key, secret) == HttpStatusCode.Forbidden, "the revoked secret refused on the other node", 30);
         (await Send(clientB, key, newSecret)).ShouldBe(HttpStatusCode.Accepted);
 
         // An admin user created through B signs in on A.
@@ -69,7 +70,7 @@ public class ConfigurationAcrossNodesTests(AppFixture app)
         using var asUser = Client(portA);
         asUser.DefaultRequestHeaders.Authorization = AppFixture.Basic(userName, "cross-node-password");
         await Waiting.Until(async () => { using var r = await asUser.GetAsync("/api/admin/workspaces"); return r.StatusCode == HttpStatusCode.OK; },
-            "the new user on the other node", 10);
+            "the new user on the other node", 30);
     }
 
     private static async Task<HttpStatusCode> Send(HttpClient client, string key, string secret)
