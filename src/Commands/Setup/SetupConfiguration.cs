@@ -44,7 +44,6 @@ public static class SetupStartup
         TimeProvider clock, ILogger log, CancellationToken ct = default)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        await using (var ddl = new NpgsqlCommand(SetupStorage.KeyRingDdl(schema), connection)) await ddl.ExecuteNonQueryAsync(ct);
         await using (var lockCommand = new NpgsqlCommand("select pg_advisory_lock(hashtext($1))", connection))
         {
             lockCommand.Parameters.Add(new NpgsqlParameter { Value = $"{schema}.setup" });
@@ -52,6 +51,9 @@ public static class SetupStartup
         }
         try
         {
+            // Under the lock: two nodes running "create … if not exists" at once can both miss the table and one fails
+            // on PostgreSQL's catalog (duplicate pg_type row), which build/cluster's two nodes starting together hit.
+            await using (var ddl = new NpgsqlCommand(SetupStorage.KeyRingDdl(schema), connection)) await ddl.ExecuteNonQueryAsync(ct);
             // The first key of the key ring is made here, under the lock: every node encrypts with the same key from the start.
             secrets.Reveal(secrets.Store("probe", clock.GetUtcNow()).Protected);
             using var store = DocumentStore.For(o =>
