@@ -41,7 +41,7 @@ public static class ListHeldMergesEndpoint
     public const int Limit = 1_000;
 
     [WolverineGet("/api/admin/held-merges", Name = "People flagged by the merge guards")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin, Policy = ApiAuthorization.EveryWorkspace)] // org-wide
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession, Policy = ApiAuthorization.EveryWorkspace)] // org-wide; the User Activity View uses the session
     public static async Task<IReadOnlyList<HeldMergesView>> Get(IQuerySession session, CancellationToken ct) =>
         // The predicate as the partial index spells it (StoreConfiguration), so only the flagged people are read.
         (await session.QueryAsync<Profile>($"where {ProfileProjection.HeldMergesPredicate} limit {Limit}", ct))
@@ -56,7 +56,7 @@ public static class ListHeldMergesEndpoint
 public static class AcceptHeldMergesEndpoint
 {
     [WolverinePost("/api/admin/people/{mpid}/held-merges/accept", Name = "Accept the links the merge guards held")]
-    [Authorize(AuthenticationSchemes = AuthSchemes.Admin, Policy = ApiAuthorization.EveryWorkspace)] // org-wide
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession, Policy = ApiAuthorization.EveryWorkspace)] // org-wide; the User Activity View uses the session
     public static async Task<IResult> Post(string mpid, ClaimsPrincipal user, IDocumentStore store, NpgsqlDataSource db, WorkspaceDirectory directory,
         TimeProvider clock, CancellationToken ct)
     {

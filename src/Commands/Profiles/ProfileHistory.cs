@@ -95,7 +95,7 @@ public sealed class ProfileHistoryReader(IDocumentStore store, ProfileReadDataba
             return ProfileQuery.NotFound("The profile holding this identity today did not hold it at as_of.");
 
         var computed = query.NeedsComputed ? await ComputedAsOfAsync(events, profile, workspaceId, instant, ct) : null;
-        var provenance = query.Provenance ? AttributeHistory.Provenance(events.TakeWhile(e => e.StoredAt <= instant), workspaceId) : null;
+        var provenance = query.Provenance ? AttributeHistory.Provenance(events, workspaceId, instant) : null;
         var serializer = store.Options.Serializer();
         using var document = JsonDocument.Parse(serializer.ToJson(profile));
         var body = new ArrayBufferWriter<byte>(2048);
@@ -183,8 +183,9 @@ public static class AttributeHistoryEndpoint
         if (now is null || !now.IsKnownIn(workspaceId) || !now.IsLive)
             return ProfileQuery.NotFound("No profile with this MPID has data in this workspace (or it is no longer live).");
         // What came before the last ageing out expired with it: the history starts at the return.
+        // The visible events first (moves are computed over the whole stream), then the cut at the return.
         var lastAgedOut = events.LastOrDefault(e => e.Data is ProfileAgedOut)?.Version ?? 0;
-        var live = events.Where(e => e.Version > lastAgedOut).ToList();
+        var live = ProfileAsOf.Past(events).Where(e => e.Version > lastAgedOut).ToList();
 
         var pageSize = limit is null ? DefaultLimit : int.Parse(limit, CultureInfo.InvariantCulture);
         var from = after is null ? 0 : long.Parse(after, CultureInfo.InvariantCulture);

@@ -147,7 +147,8 @@ public sealed record IdentitySettingsBody(
     [property: JsonPropertyName("unique")] List<string>? Unique = null,
     [property: JsonPropertyName("priority")] List<string>? Priority = null,
     [property: JsonPropertyName("ignored_values")] List<string>? IgnoredValues = null,
-    [property: JsonPropertyName("ignore_all_zero_values")] bool? IgnoreAllZeroValues = null)
+    [property: JsonPropertyName("ignore_all_zero_values")] bool? IgnoreAllZeroValues = null,
+    [property: JsonPropertyName("merge_guards")] MergeGuardsBody? MergeGuards = null)
 {
     public static readonly IReadOnlyDictionary<string, IdentityStrategy> Strategies = new Dictionary<string, IdentityStrategy>
     {
@@ -163,17 +164,39 @@ public sealed record IdentitySettingsBody(
             RuleFor(b => b.Strategy).Must(s => s is not null && Strategies.ContainsKey(s))
                 .WithMessage($"must be one of {string.Join(", ", Strategies.Keys.Select(k => $"\"{k}\""))}.").OverridePropertyName("strategy");
             RuleFor(b => b.Immutable).NotEmpty().WithMessage("is required (an identity type, e.g. customer_id).").OverridePropertyName("immutable");
+            const string limit = "must be 0 (off) or a positive whole number.";
+            RuleFor(b => b.MergeGuards!.PeoplePerValue).GreaterThanOrEqualTo(0).When(b => b.MergeGuards is not null).WithMessage(limit)
+                .OverridePropertyName("merge_guards.people_per_value");
+            RuleFor(b => b.MergeGuards!.IdentitiesPerTypePerDay).GreaterThanOrEqualTo(0).When(b => b.MergeGuards is not null).WithMessage(limit)
+                .OverridePropertyName("merge_guards.identities_per_type_per_day");
+            RuleFor(b => b.MergeGuards!.DevicesPerHour).GreaterThanOrEqualTo(0).When(b => b.MergeGuards is not null).WithMessage(limit)
+                .OverridePropertyName("merge_guards.devices_per_hour");
         }
     }
 
     public SetupIdentity ToSetup(SetupIdentity before) => new(Strategies[Strategy!], Immutable!, Login ?? [.. before.Login], Unique ?? [.. before.Unique],
-        Priority ?? before.Priority, IgnoredValues ?? [.. before.IgnoredValues], IgnoreAllZeroValues ?? before.IgnoreAllZeroValues);
+        Priority ?? before.Priority, IgnoredValues ?? [.. before.IgnoredValues], IgnoreAllZeroValues ?? before.IgnoreAllZeroValues,
+        // Omitted (or a limit omitted): kept as stored, so a PUT written before the guards existed does not reset them.
+        MergeGuards?.ToPolicy(before.MergeGuards ?? MergeGuardPolicy.Default) ?? before.MergeGuards);
 
     public static object View(SetupIdentity i) => new
     {
         strategy = Strategies.First(s => s.Value == i.Strategy).Key, immutable = i.Immutable, login = i.Login, unique = i.Unique,
         priority = i.Priority, ignored_values = i.IgnoredValues, ignore_all_zero_values = i.IgnoreAllZeroValues,
+        merge_guards = MergeGuardsBody.View(i.MergeGuards ?? MergeGuardPolicy.Default),
     };
+}
+
+/// <summary>The merge guards (issue 21 §4) as the identity settings show and take them; 0 turns a rule off.</summary>
+public sealed record MergeGuardsBody(
+    [property: JsonPropertyName("people_per_value")] int? PeoplePerValue = null,
+    [property: JsonPropertyName("identities_per_type_per_day")] int? IdentitiesPerTypePerDay = null,
+    [property: JsonPropertyName("devices_per_hour")] int? DevicesPerHour = null)
+{
+    public MergeGuardPolicy ToPolicy(MergeGuardPolicy before) => new(
+        PeoplePerValue ?? before.PeoplePerValue, IdentitiesPerTypePerDay ?? before.IdentitiesPerTypePerDay, DevicesPerHour ?? before.DevicesPerHour);
+
+    public static MergeGuardsBody View(MergeGuardPolicy p) => new(p.PeoplePerValue, p.IdentitiesPerTypePerDay, p.DevicesPerHour);
 }
 
 public static class GetIdentitySettingsEndpoint

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EventProfiles.Domain.CalculatedAttributes;
+using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Privacy;
 
 namespace EventProfiles.Domain.Profiles;
@@ -18,18 +19,29 @@ public sealed record StoredEvent(long Version, long Sequence, DateTimeOffset Sto
 /// records <see cref="WorkspaceDataErased"/>; an ageing out records <see cref="ProfileAgedOut"/>. Both are applied to the
 /// past state even when they happened after the instant, so a date before an erasure or an expiry never shows what
 /// was erased or expired.
+/// Splits and merges are today's corrections and reach back the same way: every read of the past takes only the
+/// stream's visible events (<see cref="Past"/>), so a moved version is hidden at every instant and the receiving
+/// person's copies count from their original stored times.
 /// </summary>
 public static class ProfileAsOf
 {
     /// <summary>Events whose effect holds for every earlier instant too.</summary>
     public static bool ReachesBack(object data) => data is WorkspaceDataErased or ProfileAgedOut;
 
+    /// <summary>
+    /// The events a read of the past folds: the visible ones, with the hidden set computed over the whole stream (as of
+    /// its end, undos included), whatever instant is read. Pass the whole stream, never a prefix cut at the instant:
+    /// a split after the instant must hide what it moved before it.
+    /// </summary>
+    public static IReadOnlyList<StoredEvent> Past(IEnumerable<StoredEvent> stream) =>
+        MovedEvents.Visible(stream as IReadOnlyList<StoredEvent> ?? stream.ToList(), e => e.Version, e => e.Data);
+
     /// <param name="stream">The person's events in stream order.</param>
     /// <returns>null when the person did not exist yet at <paramref name="instant"/>.</returns>
     public static Profile? Fold(IEnumerable<StoredEvent> stream, DateTimeOffset instant)
     {
         Profile? profile = null;
-        foreach (var e in stream)
+        foreach (var e in Past(stream))
         {
             if (e.StoredAt <= instant)
                 profile = e.Data is ProfileCreated created ? profile ?? Profile.Create(created) : profile?.Evolve(e.Data);
@@ -49,9 +61,10 @@ public static class ProfileAsOf
     {
         var live = definitions.Select(d => d with { LiveAfterSequence = 0 }).ToList();
         PersonCalculations? person = null;
-        foreach (var e in stream)
+        // Stored by the instant, not a prefix: a merge's copies sit after later events with their original stored times.
+        foreach (var e in Past(stream))
         {
-            if (e.StoredAt > instant) break;
+            if (e.StoredAt > instant) continue;
             var now = CalculationTime.Now(person, CalculationTime.Of(e.Data, e.StoredAt));
             person = PersonCalculations.FoldValues(person, mpid, e.Data, e.Sequence, now, live);
             person?.Advance(now);
@@ -76,14 +89,17 @@ public sealed record AttributeChange(
 /// </summary>
 public static class AttributeHistory
 {
-    public static IReadOnlyList<AttributeChange> Of(IEnumerable<StoredEvent> stream, int workspaceId, string? name = null)
+    /// <param name="stream">The whole stream (moves hide versions at every instant, <see cref="ProfileAsOf.Past"/>).</param>
+    /// <param name="asOf">Only the events stored by then (the whole stream when null).</param>
+    public static IReadOnlyList<AttributeChange> Of(IEnumerable<StoredEvent> stream, int workspaceId, string? name = null, DateTimeOffset? asOf = null)
     {
         var changes = new List<AttributeChange>();
         BatchReceived? batch = null;
         var batchStoredAt = DateTimeOffset.MinValue;
         var current = WorkspaceProfile.Empty;
-        foreach (var e in stream)
+        foreach (var e in ProfileAsOf.Past(stream))
         {
+            if (e.StoredAt > asOf) continue;
             switch (e.Data)
             {
                 case BatchReceived b:
@@ -119,10 +135,10 @@ public static class AttributeHistory
     }
 
     /// <summary>Per current attribute of the workspace, the change that gave it its value.</summary>
-    public static IReadOnlyDictionary<string, AttributeChange> Provenance(IEnumerable<StoredEvent> stream, int workspaceId)
+    public static IReadOnlyDictionary<string, AttributeChange> Provenance(IEnumerable<StoredEvent> stream, int workspaceId, DateTimeOffset? asOf = null)
     {
         var result = new Dictionary<string, AttributeChange>(StringComparer.Ordinal);
-        foreach (var change in Of(stream, workspaceId).Where(c => c.Applied))
+        foreach (var change in Of(stream, workspaceId, asOf: asOf).Where(c => c.Applied))
             if (change.Removed) result.Remove(change.Name);
             else result[change.Name] = change;
         return result;
@@ -150,7 +166,7 @@ public static class CalculatedHistory
         var changes = new List<CalculatedChange>();
         PersonCalculations? person = null;
         CalculatedValue? previous = null;
-        foreach (var e in stream)
+        foreach (var e in ProfileAsOf.Past(stream))
         {
             if (e.Data is BatchReceived b) inputs[b.BatchId] = b.Input;
             var now = CalculationTime.Now(person, CalculationTime.Of(e.Data, e.StoredAt));

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EventProfiles.Domain.CalculatedAttributes;
+using EventProfiles.Domain.Identity;
 using EventProfiles.Domain.Privacy;
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Domain.Tests.CalculatedAttributes;
@@ -175,5 +176,78 @@ public class ProfileHistoryTests
         history[1].EventsFrom.ShouldBe(T0.AddMinutes(-5));
         history[1].EventsTo.ShouldBe(T0.AddHours(1));
         history[1].At.ShouldBe(T0.AddHours(1));
+    }
+
+    /// <summary>
+    /// The shared tablet, then split a day later: Ana's batch (plan), Ben's batch (his email, game_level, a play) on one
+    /// stream; the split hides Ben's versions on the original, and his copies sit on the new stream at their original times.
+    /// </summary>
+    private static (Stream Original, PersonSplit Split, Stream Ben, Guid BenBatch) SharedTabletSplit()
+    {
+        var benPlay = CA.Play(T0.AddHours(1), "4");
+        var original = new Stream()
+            .At(T0, new ProfileCreated(1, T0), Batch(Guid.NewGuid(), T0), Set("plan", "\"family\"", T0))
+            .At(T0.AddHours(1), Batch(benPlay.BatchId, T0.AddHours(1)), new UserIdentityAdded(1, "email", "ben@example.org", T0.AddHours(1), "server"),
+                Set("game_level", "\"3\"", T0.AddHours(1)), benPlay);
+        var split = new PersonSplit("s1", 1, 2, [new IdentityKey("email", "ben@example.org")], [], [benPlay.BatchId], 4, [4, 5, 6, 7], [],
+            "shared tablet", "admin", T0.AddDays(1));
+        original.At(T0.AddDays(1), split);
+        var ben = new Stream()
+            .At(T0.AddHours(1), new ProfileCreated(2, T0.AddHours(1)), Batch(benPlay.BatchId, T0.AddHours(1)),
+                new UserIdentityAdded(1, "email", "ben@example.org", T0.AddHours(1), "server"), Set("game_level", "\"3\"", T0.AddHours(1)), benPlay)
+            .At(T0.AddDays(1), split with { Hidden = [] });
+        return (original, split, ben, benPlay.BatchId);
+    }
+
+    private static string? Count(Stream stream, long mpid, DateTimeOffset at, ActiveDefinition definition) =>
+        ProfileAsOf.Calculations(stream.Events, mpid, at, [definition]) is { } person
+            ? CalculatedAttributeValues.ValueAt(definition, at, person.Definitions.GetValueOrDefault(definition.Id))?.Text
+            : null;
+
+    [Fact]
+    public void reads_of_the_past_hide_what_a_later_split_moved_away_at_every_instant()
+    {
+        var (original, _, _, _) = SharedTabletSplit();
+        var definition = new ActiveDefinition(CA.DefinitionId, CA.Workspace, CA.Name, Guid.NewGuid(), CA.OnPlay(CalculationTypes.Count, null).Normalized());
+
+        // Before the split happened, the original already shows only what stayed: today's correction reaches back.
+        var before = ProfileAsOf.Fold(original.Events, T0.AddHours(2))!;
+        before.HasIdentity("email", "ben@example.org").ShouldBeFalse();
+        before.Workspace(1).CurrentAttributes().Select(a => a.Key).ShouldBe(["plan"]);
+        before.Moves.ShouldBeEmpty(); // the split itself is not part of the past
+        Count(original, 1, T0.AddHours(2), definition).ShouldBeNull();
+        AttributeHistory.Of(original.Events, 1, "game_level").ShouldBeEmpty();
+        AttributeHistory.Provenance(original.Events, 1, T0.AddHours(2)).Keys.ShouldBe(["plan"]);
+        CalculatedHistory.Of(original.Events, 1, definition).ShouldBeEmpty();
+        // After the split: the same answer, and the fold of the past at the end equals the present fold.
+        JsonSerializer.Serialize(ProfileAsOf.Fold(original.Events, T0.AddDays(2))).ShouldBe(JsonSerializer.Serialize(PersonMoves.Fold(original.Events)));
+    }
+
+    [Fact]
+    public void the_new_persons_copies_count_from_their_original_stored_times()
+    {
+        var (_, _, ben, benBatch) = SharedTabletSplit();
+        var definition = new ActiveDefinition(CA.DefinitionId, CA.Workspace, CA.Name, Guid.NewGuid(), CA.OnPlay(CalculationTypes.Count, null).Normalized());
+
+        ProfileAsOf.Fold(ben.Events, T0.AddMinutes(30)).ShouldBeNull(); // Ben's first batch had not arrived
+        var before = ProfileAsOf.Fold(ben.Events, T0.AddHours(2))!;
+        before.HasIdentity("email", "ben@example.org").ShouldBeTrue();
+        before.Workspace(1).CurrentAttributes().Select(a => a.Key).ShouldBe(["game_level"]);
+        Count(ben, 2, T0.AddHours(2), definition).ShouldBe("1");
+        AttributeHistory.Of(ben.Events, 1, "game_level").Single().BatchId.ShouldBe(benBatch);
+    }
+
+    [Fact]
+    public void after_an_undo_the_past_shows_the_moved_values_again()
+    {
+        var (original, split, _, _) = SharedTabletSplit();
+        original.At(T0.AddDays(2), new PeopleMerged("m1", 2, 1, "s1", split.Identities, [], 0, [], split.Hidden, "undo", "admin", T0.AddDays(2)));
+        var definition = new ActiveDefinition(CA.DefinitionId, CA.Workspace, CA.Name, Guid.NewGuid(), CA.OnPlay(CalculationTypes.Count, null).Normalized());
+
+        var before = ProfileAsOf.Fold(original.Events, T0.AddHours(2))!;
+        before.HasIdentity("email", "ben@example.org").ShouldBeTrue();
+        before.Workspace(1).CurrentAttributes().Select(a => a.Key).ShouldBe(["game_level", "plan"]);
+        Count(original, 1, T0.AddHours(2), definition).ShouldBe("1");
+        AttributeHistory.Of(original.Events, 1, "game_level").Select(h => h.Version).ShouldBe([6]);
     }
 }

@@ -146,6 +146,73 @@ public sealed class SplitTests(AppFixture app) : WithReceiver(app)
             again.StatusCode.ShouldBe(HttpStatusCode.Conflict);
     }
 
+    private async Task<HttpResponseMessage> Read(string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", await App.Token());
+        return await App.Client.SendAsync(request);
+    }
+
+    private async Task<JsonObject> AsOf(long mpid, DateTimeOffset instant)
+    {
+        var iso = Uri.EscapeDataString(instant.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+        using var response = await Read($"/userprofile/v1/1/1/1/{mpid}?fields={Api.AllFields}&as_of={iso}");
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(HttpStatusCode.OK, text);
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    private async Task<string[]> HistoryValues(long mpid, string attribute)
+    {
+        using var response = await Read($"/userprofile/v1/1/1/1/{mpid}/attributes/{attribute}/history");
+        if (response.StatusCode == HttpStatusCode.NotFound) return [];
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(HttpStatusCode.OK, text);
+        return JsonNode.Parse(text)!["history"]!.AsArray().Select(h => h!["value"]!.GetValue<string>()).ToArray();
+    }
+
+    [Fact]
+    public async Task reads_of_the_past_apply_the_split_at_every_instant_and_an_undo_brings_the_moved_values_back()
+    {
+        var now = App.Clock.GetUtcNow();
+        var (ana, anaEmail, benEmail, tablet) = (Api.NewId("ana"), Api.NewId("ana") + "@example.org", Api.NewId("ben") + "@example.org", Api.NewId("tablet"));
+        await App.Ingested(Batch($"\"customer_id\": \"{ana}\", \"email\": \"{anaEmail}\"", """{ "plan": "family" }""", tablet, Event("Browse", now)));
+        await App.Ingested(Batch($"\"email\": \"{benEmail}\"", """{ "game_level": "7" }""", tablet, Event("Play", now)));
+        var merged = (await App.ProfileOf(ana))["mpid"]!.GetValue<long>();
+        (await AsOf(merged, DateTimeOffset.UtcNow)).Attribute("game_level").ShouldBe(["7"]); // the wrong merge, as it stands
+        // An instant after both batches were stored (the database's clock, this machine's) and before the split.
+        await Task.Delay(20);
+        var beforeSplit = DateTimeOffset.UtcNow;
+        await Task.Delay(20);
+
+        using var split = await App.AdminClient().PostAsJsonAsync($"/api/admin/people/{merged}/split",
+            new { identities = new[] { new { type = "email", value = benEmail } }, reason = "shared tablet" });
+        var splitText = await split.Content.ReadAsStringAsync();
+        split.StatusCode.ShouldBe(HttpStatusCode.Created, splitText);
+        var (splitId, ben) = (JsonNode.Parse(splitText)!["split_id"]!.GetValue<string>(), JsonNode.Parse(splitText)!["new_mpid"]!.GetValue<long>());
+
+        // The original's past no longer shows Ben, even before the split; Ben's past shows him from his batch's own time.
+        var originalThen = await AsOf(merged, beforeSplit);
+        originalThen.Attribute("plan").ShouldBe(["family"]);
+        originalThen.Attribute("game_level").ShouldBeEmpty();
+        originalThen.Identities().ShouldNotContain($"email={benEmail}");
+        var benThen = await AsOf(ben, beforeSplit);
+        benThen.Attribute("game_level").ShouldBe(["7"]);
+        benThen.Identities().ShouldContain($"email={benEmail}");
+        benThen.Identities().ShouldNotContain($"customer_id={ana}");
+        (await HistoryValues(merged, "game_level")).ShouldBeEmpty();
+        (await HistoryValues(ben, "game_level")).ShouldBe(["7"]);
+        (await HistoryValues(merged, "plan")).ShouldBe(["family"]);
+
+        // Undone: the original's past shows what moved again.
+        using var undo = await App.AdminClient().PostAsJsonAsync($"/api/admin/people/{merged}/splits/{splitId}/undo", new { reason = "one account after all" });
+        undo.StatusCode.ShouldBe(HttpStatusCode.Created, await undo.Content.ReadAsStringAsync());
+        var restored = await AsOf(merged, beforeSplit);
+        restored.Attribute("game_level").ShouldBe(["7"]);
+        restored.Identities().ShouldContain($"email={benEmail}");
+        (await HistoryValues(merged, "game_level")).ShouldBe(["7"]);
+    }
+
     [Fact]
     public async Task an_operator_merges_two_people_they_know_are_one_and_the_alias_rules_still_hold()
     {

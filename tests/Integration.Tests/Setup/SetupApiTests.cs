@@ -168,6 +168,52 @@ public class SetupApiTests(AppFixture app)
         (await put.Content.ReadFromJsonAsync<JsonObject>())!["stored"]!.ToJsonString().ShouldBe(stored.ToJsonString());
     }
 
+    [Fact]
+    public async Task merge_guards_are_shown_and_changed_with_the_identity_settings_and_kept_when_a_change_omits_them()
+    {
+        using var admin = app.AdminClient();
+        var stored = (await admin.GetFromJsonAsync<JsonObject>("/api/admin/identity-settings"))!["stored"]!.AsObject();
+        var guards = stored["merge_guards"]!.AsObject();
+        guards["people_per_value"]!.GetValue<int>().ShouldBeGreaterThanOrEqualTo(0);
+        guards.Select(g => g.Key).ShouldBe(["people_per_value", "identities_per_type_per_day", "devices_per_hour"]);
+        try
+        {
+            // A limit changed, the others kept.
+            var changed = stored.DeepClone().AsObject();
+            changed["merge_guards"] = new JsonObject { ["devices_per_hour"] = 0 };
+            using (var put = await admin.PutAsJsonAsync("/api/admin/identity-settings", changed))
+            {
+                put.StatusCode.ShouldBe(HttpStatusCode.OK, await put.Content.ReadAsStringAsync());
+                var shown = (await put.Content.ReadFromJsonAsync<JsonObject>())!["stored"]!["merge_guards"]!;
+                shown["devices_per_hour"]!.GetValue<int>().ShouldBe(0);
+                shown["people_per_value"]!.GetValue<int>().ShouldBe(guards["people_per_value"]!.GetValue<int>());
+            }
+            // A change that omits them (a client written before the guards existed) does not reset them.
+            var without = stored.DeepClone().AsObject();
+            without.Remove("merge_guards");
+            using (var put = await admin.PutAsJsonAsync("/api/admin/identity-settings", without))
+                put.StatusCode.ShouldBe(HttpStatusCode.OK, await put.Content.ReadAsStringAsync());
+            (await admin.GetFromJsonAsync<JsonObject>("/api/admin/identity-settings"))!["stored"]!["merge_guards"]!["devices_per_hour"]!.GetValue<int>().ShouldBe(0);
+
+            // A negative limit: 400 naming the limit, nothing recorded.
+            var before = await admin.GetStringAsync("/api/admin/configuration-changes?limit=1");
+            var negative = stored.DeepClone().AsObject();
+            negative["merge_guards"] = new JsonObject { ["people_per_value"] = -1, ["identities_per_type_per_day"] = -2 };
+            using (var refused = await admin.PutAsJsonAsync("/api/admin/identity-settings", negative))
+            {
+                refused.StatusCode.ShouldBe(HttpStatusCode.BadRequest, await refused.Content.ReadAsStringAsync());
+                (await refused.Errors()).Select(e => e.Field).ShouldBe(["merge_guards.people_per_value", "merge_guards.identities_per_type_per_day"], ignoreOrder: true);
+            }
+            (await admin.GetStringAsync("/api/admin/configuration-changes?limit=1")).ShouldBe(before);
+        }
+        finally
+        {
+            // The host is shared: the stored rules go back to what they were (the running ones never changed: they apply on restart).
+            using var restore = await admin.PutAsJsonAsync("/api/admin/identity-settings", stored);
+            restore.StatusCode.ShouldBe(HttpStatusCode.OK);
+        }
+    }
+
     private static async Task<JsonObject> Created(HttpResponseMessage response)
     {
         using (response)
