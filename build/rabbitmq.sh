@@ -67,6 +67,13 @@ rmq_stop() {
   local dir="$1"
   [ -f "$dir/nodename" ] || return 0
   env -i $(rmq_env "$dir") "$RMQ_BIN/rabbitmqctl" -q shutdown >/dev/null 2>&1 || true
+  # A node that did not answer the shutdown (still booting, or busy) is stopped by its pid, so no test run leaves one behind.
+  local pid; pid="$(cat "$dir/rabbit.pid" 2>/dev/null || true)"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
   # The node's own epmd (started for it on its private port) goes too.
   epmd -port "$(cat "$dir/epmd_port")" -kill >/dev/null 2>&1 || true
 }
