@@ -51,31 +51,11 @@ static class ForwardingBench
         // ---- the output and its connection
         using var admin = new HttpClient { BaseAddress = new Uri(url) };
         admin.DefaultRequestHeaders.Authorization = Basic(Env("BENCH_ADMIN", "admin:admin-password"));
-        using var created = await admin.PostAsJsonAsync("api/admin/outputs", new { name = "bench receiver", kind = "webhook", webhook = new { url = $"http://127.0.0.1:{port}/hook/" } });
-        var outputId = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
-        using (var connected = await admin.PostAsJsonAsync("api/admin/connections", new { input = Env("BENCH_FORWARD_INPUT", "demo-server"), output_id = outputId }))
-            if (connected.StatusCode != HttpStatusCode.Created) { Console.Error.WriteLine($"connection: {(int)connected.StatusCode} {await connected.Content.ReadAsStringAsync()}"); return 3; }
+        if (await ConnectOutputAsync(admin, new { name = "bench receiver", kind = "webhook", webhook = new { url = $"http://127.0.0.1:{port}/hook/" } }) is not { } outputId) return 3;
 
         // ---- send
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(2) };
-        http.DefaultRequestHeaders.Authorization = Basic(Env("BENCH_CREDENTIALS", "demo-key:demo-secret"));
-        var users = Enumerable.Range(20_000_000, batches).Select(u => (User: u, Round: 0)).ToList(); // fresh users, apart from the main run's
-        var next = 0;
-        var accepted = 0;
         var started = Stopwatch.GetTimestamp();
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
-        {
-            while (true)
-            {
-                var from = Interlocked.Add(ref next, bulk) - bulk;
-                if (from >= users.Count) return;
-                var slice = users.GetRange(from, Math.Min(bulk, users.Count - from));
-                using var content = new ReadOnlyMemoryContent(Payload.Body(slice, runId, out _));
-                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                using var response = await http.PostAsync("v2/bulkevents", content);
-                if (response.StatusCode == HttpStatusCode.Accepted) Interlocked.Add(ref accepted, slice.Count);
-            }
-        })));
+        var accepted = await SendBatchesAsync(url, 20_000_000, batches, clients, bulk, runId); // fresh users, apart from the main run's
         var ingested = Stopwatch.GetElapsedTime(started).TotalSeconds;
 
         // ---- wait for the deliveries (at most 10 minutes)
@@ -109,34 +89,13 @@ static class ForwardingBench
         var runId = Guid.NewGuid().ToString("N")[..8];
         using var admin = new HttpClient { BaseAddress = new Uri(url) };
         admin.DefaultRequestHeaders.Authorization = Basic(Env("BENCH_ADMIN", "admin:admin-password"));
-        using var created = await admin.PostAsJsonAsync("api/admin/outputs", new
-        {
-            name = "bench broker", kind = "rabbitmq", rabbitmq = new { uri = rabbitUri, exchange = "amq.topic", routing_key = "{workspace}.{input}.{event_type}" },
-        });
-        if (created.StatusCode != HttpStatusCode.Created) { Console.Error.WriteLine($"output: {(int)created.StatusCode} {await created.Content.ReadAsStringAsync()}"); return 3; }
-        var outputId = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
-        using (var connected = await admin.PostAsJsonAsync("api/admin/connections", new { input = Env("BENCH_FORWARD_INPUT", "demo-server"), output_id = outputId }))
-            if (connected.StatusCode != HttpStatusCode.Created) { Console.Error.WriteLine($"connection: {(int)connected.StatusCode} {await connected.Content.ReadAsStringAsync()}"); return 3; }
-
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(2) };
-        http.DefaultRequestHeaders.Authorization = Basic(Env("BENCH_CREDENTIALS", "demo-key:demo-secret"));
-        var users = Enumerable.Range(30_000_000, batches).Select(u => (User: u, Round: 0)).ToList(); // fresh users, apart from the other runs'
-        var next = 0;
-        var accepted = 0;
-        var started = Stopwatch.GetTimestamp();
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
-        {
-            while (true)
+        if (await ConnectOutputAsync(admin, new
             {
-                var from = Interlocked.Add(ref next, bulk) - bulk;
-                if (from >= users.Count) return;
-                var slice = users.GetRange(from, Math.Min(bulk, users.Count - from));
-                using var content = new ReadOnlyMemoryContent(Payload.Body(slice, runId, out _));
-                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                using var response = await http.PostAsync("v2/bulkevents", content);
-                if (response.StatusCode == HttpStatusCode.Accepted) Interlocked.Add(ref accepted, slice.Count);
-            }
-        })));
+                name = "bench broker", kind = "rabbitmq", rabbitmq = new { uri = rabbitUri, exchange = "amq.topic", routing_key = "{workspace}.{input}.{event_type}" },
+            }) is not { } outputId) return 3;
+
+        var started = Stopwatch.GetTimestamp();
+        var accepted = await SendBatchesAsync(url, 30_000_000, batches, clients, bulk, runId); // fresh users, apart from the other runs'
         var ingested = Stopwatch.GetElapsedTime(started).TotalSeconds;
 
         // Poll the counters until every accepted batch is confirmed or failed (at most 10 minutes).
@@ -172,4 +131,39 @@ static class ForwardingBench
 
     internal static string Env(string name, string fallback) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : fallback;
     private static int Int(string name, int fallback) => int.Parse(Env(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+
+    /// <summary>Creates the output and connects the bench input to it; null (reason on stderr) when either is refused.</summary>
+    private static async Task<string?> ConnectOutputAsync(HttpClient admin, object output)
+    {
+        using var created = await admin.PostAsJsonAsync("api/admin/outputs", output);
+        if (created.StatusCode != HttpStatusCode.Created) { Console.Error.WriteLine($"output: {(int)created.StatusCode} {await created.Content.ReadAsStringAsync()}"); return null; }
+        var outputId = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+        using var connected = await admin.PostAsJsonAsync("api/admin/connections", new { input = Env("BENCH_FORWARD_INPUT", "demo-server"), output_id = outputId });
+        if (connected.StatusCode != HttpStatusCode.Created) { Console.Error.WriteLine($"connection: {(int)connected.StatusCode} {await connected.Content.ReadAsStringAsync()}"); return null; }
+        return outputId;
+    }
+
+    /// <summary>One batch for each of <paramref name="batches"/> users from <paramref name="firstUser"/>, <paramref name="bulk"/> per request over <paramref name="clients"/> connections; returns the batches answered 202.</summary>
+    private static async Task<int> SendBatchesAsync(string url, int firstUser, int batches, int clients, int bulk, string runId)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(2) };
+        http.DefaultRequestHeaders.Authorization = Basic(Env("BENCH_CREDENTIALS", "demo-key:demo-secret"));
+        var users = Enumerable.Range(firstUser, batches).Select(u => (User: u, Round: 0)).ToList();
+        var next = 0;
+        var accepted = 0;
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+        {
+            while (true)
+            {
+                var from = Interlocked.Add(ref next, bulk) - bulk;
+                if (from >= users.Count) return;
+                var slice = users.GetRange(from, Math.Min(bulk, users.Count - from));
+                using var content = new ReadOnlyMemoryContent(Payload.Body(slice, runId, out _));
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                using var response = await http.PostAsync("v2/bulkevents", content);
+                if (response.StatusCode == HttpStatusCode.Accepted) Interlocked.Add(ref accepted, slice.Count);
+            }
+        })));
+        return accepted;
+    }
 }
