@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# build/perf/host-cost.sh — CPU per /v2/events batch of the Host and of PostgreSQL, for variants of the Host's settings
+# run alternately on one private cluster (the statements, not the rates, are what a shared box leaves comparable):
+#
+#   build/perf/host-cost.sh [-r rounds] "label:VAR=value VAR2=value" "other:VAR=value" ...
+#   e.g. build/perf/host-cost.sh "default:" "no-telemetry:EventProfiles__Telemetry__Prometheus=false"
+#
+# The Release Host (build it first, or HOST_DIR=<a bin folder>) with the Development settings, 16 connections
+# (CONNECTIONS), 8 s of warm-up then 20 s (SECONDS_PER_RUN) of single batches of 5 events for random users among
+# 100,000; each variant in its own Host process, rounds alternating (default 2). CPU = utime+stime from /proc of the
+# Host, and of the postmaster with its children (live and reaped), divided by the batches answered.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$ROOT/build/postgres.sh"
+ROUNDS=2
+[ "${1:-}" = "-r" ] && { ROUNDS=$2; shift 2; }
+[ $# -ge 1 ] || { sed -n 2,11p "$0"; exit 2; }
+CONNECTIONS="${CONNECTIONS:-16}"; SECONDS_PER_RUN="${SECONDS_PER_RUN:-20}"
+DIR=$ROOT/.data/host-cost-$(date +%H%M%S); mkdir -p "$DIR"
+cp -r "${HOST_DIR:-$ROOT/src/Host/bin/Release/net10.0}" "$DIR/host"
+PG_PORT="$(pg_free_port 57432)"; pg_start "$DIR/pg" "$PG_PORT" -c shared_buffers=512MB -c max_wal_size=8GB -c synchronous_commit=on -c fsync=on || exit 1
+CS="$(pg_connection_string "$PG_PORT")"
+trap 'pg_stop "$DIR/pg"; rm -rf "$DIR/pg/data" "$DIR/host"' EXIT
+PG_PID=$(head -1 "$DIR/pg/data/postmaster.pid")
+TICK=$(getconf CLK_TCK)
+HOST_PID=""
+start() { # VAR=value ...
+  HOST_PORT="$(pg_free_port 19080)"
+  ( cd "$DIR/host" && exec env ASPNETCORE_ENVIRONMENT=Development ConnectionStrings__EventProfiles="$CS" ASPNETCORE_URLS="http://127.0.0.1:$HOST_PORT" \
+      Urls="http://127.0.0.1:$HOST_PORT" Logging__LogLevel__Default=Warning "$@" dotnet EventProfiles.Host.dll ) >>"$DIR/host.log" 2>&1 &
+  HOST_PID=$!
+  for i in $(seq 1 120); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HOST_PORT/health/ready")" = 200 ] && return 0; sleep 0.5; done; return 1
+}
+stop() { kill -TERM "$HOST_PID"; wait "$HOST_PID" 2>/dev/null; HOST_PID=""; }
+host_cpu() { awk '{ print $14 + $15 }' "/proc/$HOST_PID/stat"; }
+# The postmaster's own time, its reaped children's (cutime+cstime) and every live backend's.
+pg_cpu() {
+  local t; t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$PG_PID/stat")
+  for c in $(cat /proc/"$PG_PID"/task/*/children 2>/dev/null); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+for round in $(seq 1 "$ROUNDS"); do
+  for variant in "$@"; do
+    label="${variant%%:*}"; read -r -a settings <<<"${variant#*:}"
+    start "${settings[@]}" || { echo "host did not start ($label)"; tail "$DIR/host.log"; exit 1; }
+    KEY=demo-key SECRET=demo-secret "$ROOT/build/perf/http-load.sh" -c "$CONNECTIONS" -d 8 "http://127.0.0.1:$HOST_PORT" >/dev/null 2>&1
+    h0=$(host_cpu); p0=$(pg_cpu)
+    KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/$label-$round.json" "$ROOT/build/perf/http-load.sh" -c "$CONNECTIONS" -d "$SECONDS_PER_RUN" "http://127.0.0.1:$HOST_PORT" >/dev/null 2>&1
+    h1=$(host_cpu); p1=$(pg_cpu)
+    read -r req non2xx eps <<<"$(node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(j.requests, j.non2xx, Math.round(j.ok_units_per_s))' "$DIR/$label-$round.json")"
+    awk -v l="$label" -v r="$round" -v n="$req" -v bad="$non2xx" -v e="$eps" -v h=$((h1 - h0)) -v p=$((p1 - p0)) -v t="$TICK" -v load="$(cut -d' ' -f1 /proc/loadavg)" \
+      'BEGIN { printf "%-18s round %s: %6d batches (%d non-2xx), %5d events/s, Host %.3f ms, PostgreSQL %.3f ms per batch; load %s\n", l, r, n, bad, e, 1000*h/t/n, 1000*p/t/n, load }'
+    stop
+  done
+done
