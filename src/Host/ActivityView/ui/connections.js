@@ -320,8 +320,12 @@ function editOutput(slot, output, status, refresh) {
 
 function renderConnections(card, inputs, outputs, connections, status, refresh) {
   const outputName = (id) => outputs.find(o => o.id === id)?.name ?? id;
-  const inputSelect = h('select', { id: 'connect-input', name: 'input', required: true }, inputs.map(i => h('option', { value: i.name }, `${i.name} (${i.workspace_name})`)));
-  const outputSelect = h('select', { id: 'connect-output', name: 'output_id', required: true }, outputs.map(o => h('option', { value: o.id }, o.name)));
+  // The 10-second refresh draws this form again: what the user picked stays picked.
+  const [pickedInput, pickedOutput] = [document.getElementById('connect-input')?.value, document.getElementById('connect-output')?.value];
+  const inputSelect = h('select', { id: 'connect-input', name: 'input', required: true },
+    inputs.map(i => h('option', { value: i.name, selected: i.name === pickedInput }, `${i.name} (${i.workspace_name})`)));
+  const outputSelect = h('select', { id: 'connect-output', name: 'output_id', required: true },
+    outputs.map(o => h('option', { value: o.id, selected: o.id === pickedOutput }, o.name)));
   const connect = h('form', { class: 'inline', 'aria-label': 'Connect an input to an output', onsubmit: async (event) => {
       event.preventDefault();
       try {
