@@ -179,6 +179,21 @@ public class ConsoleOutputsTests(BrowserFixture host)
             saved["warehouse"]!["has_password"]!.GetValue<bool>().ShouldBeTrue(); // kept: the form never sent it back
             saved["warehouse"]!["schema"]!.GetValue<string>().ShouldBe(schema);
 
+            // The broker URI is shown without its password and saved as it is: the stored password stays.
+            if (rabbitUri is not null)
+            {
+                await page.Locator($"tr[data-output='Rabbit {run}']").GetByRole(AriaRole.Button, new() { Name = $"Edit Rabbit {run}" }).ClickAsync();
+                var rabbitEditor = page.GetByRole(AriaRole.Region, new() { Name = $"Edit output Rabbit {run}" });
+                var broker = new Uri(rabbitUri);
+                await Expect(rabbitEditor.GetByLabel("Broker URI")).ToHaveValueAsync($"amqp://guest@{broker.Host}:{broker.Port}/");
+                await Expect(rabbitEditor.GetByLabel("Exchange")).ToHaveValueAsync("amq.topic");
+                await rabbitEditor.GetByRole(AriaRole.Button, new() { Name = "Save output" }).ClickAsync();
+                await Expect(status).ToContainTextAsync($"Output Rabbit {run} is saved");
+                var rabbit = (await Outputs()).Single(o => o["id"]!.GetValue<string>() == created[2])["rabbitmq"]!;
+                rabbit["has_password"]!.GetValue<bool>().ShouldBeTrue();
+                rabbit["uri"]!.GetValue<string>().ShouldBe($"amqp://guest:***@{broker.Host}:{broker.Port}/");
+            }
+
             // Delete: the files output and its connection go.
             await page.Locator($"tr[data-output='Files {run}']").GetByRole(AriaRole.Button, new() { Name = $"Delete Files {run}" }).ClickAsync();
             await Expect(status).ToContainTextAsync($"Output Files {run} is deleted");
