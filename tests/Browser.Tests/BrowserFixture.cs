@@ -24,6 +24,8 @@ public sealed class BrowserFixture : IAsyncLifetime
     public IBrowser Browser { get; private set; } = null!;
     public NpgsqlDataSource Db { get; private set; } = null!;
     public string Schema { get; } = $"browser_{DateTime.UtcNow:yyyyMMdd_HHmmss}_{Random.Shared.Next(1000, 9999)}";
+    /// <summary>Where this run's files outputs may write (EventProfiles:Forwarding:Files:Root).</summary>
+    public string FilesRoot => Path.Combine(Path.GetTempPath(), $"eventprofiles-{Schema}-files");
 
     public async Task InitializeAsync()
     {
@@ -35,6 +37,10 @@ public sealed class BrowserFixture : IAsyncLifetime
         Environment.SetEnvironmentVariable("ConnectionStrings__EventProfiles", connection);
         Environment.SetEnvironmentVariable("EventProfiles__Schema", Schema);
         Environment.SetEnvironmentVariable("Logging__LogLevel__Default", "Warning");
+        // Files outputs may write only under a root; warehouse and files outputs flush every second, so a page shows them delivered soon.
+        Environment.SetEnvironmentVariable("EventProfiles__Forwarding__Files__Root", FilesRoot);
+        Environment.SetEnvironmentVariable("EventProfiles__Forwarding__Files__IntervalMs", "1000");
+        Environment.SetEnvironmentVariable("EventProfiles__Forwarding__Warehouse__IntervalMs", "1000");
         JasperFxEnvironment.AutoStartHost = true;
 
         var certificate = SelfSignedCertificate();
