@@ -113,16 +113,23 @@ public static class WarehouseTargets
     {
         var b = new Npgsql.NpgsqlConnectionStringBuilder(settings.ConnectionString);
         var hasPassword = !string.IsNullOrEmpty(b.Password);
-        if (hasPassword) b.Password = "********";
+        if (hasPassword) b.Password = MaskedPassword;
         return new { connection_string = b.ConnectionString, host = b.Host, port = b.Port, database = b.Database, username = b.Username,
             schema = settings.Schema, has_password = hasPassword };
     }
 
-    /// <summary>The settings to store: a connection string without a password keeps the one stored before (the API never shows it).</summary>
+    /// <summary>What the admin API shows instead of a stored password.</summary>
+    public const string MaskedPassword = "********";
+
+    /// <summary>
+    /// The settings to store: a connection string without a password, or with the mask the API shows (a client that
+    /// sends back what it read), keeps the one stored before.
+    /// </summary>
     public static Domain.Forwarding.Warehouse.WarehouseSettings Settings(WarehouseBody body, Domain.Forwarding.Warehouse.WarehouseSettings? before)
     {
         var b = new Npgsql.NpgsqlConnectionStringBuilder(body.ConnectionString!);
-        if (string.IsNullOrEmpty(b.Password) && before is not null) b.Password = new Npgsql.NpgsqlConnectionStringBuilder(before.ConnectionString).Password;
+        if ((string.IsNullOrEmpty(b.Password) || b.Password == MaskedPassword) && before is not null)
+            b.Password = new Npgsql.NpgsqlConnectionStringBuilder(before.ConnectionString).Password;
         return new Domain.Forwarding.Warehouse.WarehouseSettings(b.ConnectionString, body.Schema ?? OutputBody.DefaultWarehouseSchema);
     }
 }

@@ -74,6 +74,14 @@ public static class RabbitMqRoutingKeys
 
     public static bool HasPassword(string uri) => System.Uri.TryCreate(uri, UriKind.Absolute, out var parsed) && parsed.UserInfo.Contains(':');
 
+    /// <summary>The URI as sent, or without its password when that is the <c>***</c> <see cref="Mask"/> shows.</summary>
+    public static string WithoutMaskedPassword(string uri)
+    {
+        if (!System.Uri.TryCreate(uri, UriKind.Absolute, out var parsed) || !parsed.UserInfo.EndsWith(":***", StringComparison.Ordinal)
+            && !parsed.UserInfo.EndsWith(":%2A%2A%2A", StringComparison.OrdinalIgnoreCase)) return uri;
+        return new UriBuilder(parsed) { Password = "" }.Uri.ToString();
+    }
+
     /// <summary>The URI with any password shown as <c>***</c> (the user name stays: it says which account is used).</summary>
     public static string Mask(string uri)
     {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -208,6 +209,15 @@ public sealed class RabbitMqOutputTests(AppFixture app) : IAsyncLifetime
         update.StatusCode.ShouldBe(HttpStatusCode.OK, updated.ToJsonString());
         updated["rabbitmq"]!["has_password"]!.GetValue<bool>().ShouldBeTrue();
         (await app.AdminClient().GetStringAsync("/api/admin/outputs")).ShouldNotContain("pa55-w0rd-never-shown");
+
+        // So does one that sends back the URI exactly as the API showed it (with the *** mask): the mask is never stored.
+        using var sentBack = await app.AdminClient().PutAsJsonAsync($"/api/admin/outputs/{_outputId}", new
+        {
+            name = "renamed", kind = "rabbitmq", rabbitmq = new { uri = updated["rabbitmq"]!["uri"]!.GetValue<string>(), exchange = _broker.Exchange },
+        });
+        sentBack.StatusCode.ShouldBe(HttpStatusCode.OK, await sentBack.Content.ReadAsStringAsync());
+        await using (var session = app.Services.GetRequiredService<Marten.IDocumentStore>().QuerySession())
+            (await session.LoadAsync<EventProfiles.Domain.Forwarding.Output>(_outputId))!.RabbitMq!.Uri.ShouldContain(":pa55-w0rd-never-shown@");
 
         // A delivery the broker refuses (no such user) fails without the password in its reason or in any log line.
         await app.Connect(AppFixture.ForwardingInput, _outputId);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -247,6 +248,16 @@ public sealed class WarehouseTests(AppFixture app) : IAsyncLifetime
         output["warehouse"]!["has_password"]!.GetValue<bool>().ShouldBeTrue();
         output["warehouse"]!["schema"]!.GetValue<string>().ShouldBe(_schema);
         (await app.Output(_outputId)).ToJsonString().ShouldNotContain("hunter2-secret");
+
+        // A client that sends back the connection string as the API showed it (password ********) keeps the stored one.
+        using var sentBack = await app.AdminClient().PutAsJsonAsync($"/api/admin/outputs/{_outputId}", new
+        {
+            name = "sent back", kind = "warehouse",
+            warehouse = new { connection_string = output["warehouse"]!["connection_string"]!.GetValue<string>(), schema = _schema },
+        });
+        sentBack.StatusCode.ShouldBe(HttpStatusCode.OK, await sentBack.Content.ReadAsStringAsync());
+        await using (var session = app.Services.GetRequiredService<Marten.IDocumentStore>().QuerySession())
+            (await session.LoadAsync<EventProfiles.Domain.Forwarding.Output>(_outputId))!.Warehouse!.ConnectionString.ShouldContain("Password=hunter2-secret");
 
         // An update without the password keeps it; the policy's answer refuses a private address before any connection.
         var before = (await app.AdminClient().GetFromJsonAsync<JsonArray>("/api/admin/outputs"))!.Count;

@@ -52,10 +52,14 @@ public sealed record RabbitMqBody(
         return await outbound.ProblemAsync($"http://{parsed.Host}:{port}/", ct);
     }
 
-    public RabbitMqSettings ToSettings(RabbitMqSettings? before) => new(
-        // No password sent keeps the one set before: the API never shows it, so a client cannot send it back.
-        Uri is { } uri && before is not null && !HasPassword(uri) && before.HasPassword() && SameAccount(uri, before.Uri) ? WithPasswordOf(uri, before.Uri) : Uri!,
-        Exchange!, string.IsNullOrEmpty(RoutingKey) ? RabbitMqRoutingKeys.DefaultTemplate : RoutingKey);
+    public RabbitMqSettings ToSettings(RabbitMqSettings? before)
+    {
+        // No password sent, or the mask the API shows (a client sending back what it read), keeps the one set before.
+        var uri = before is not null ? RabbitMqRoutingKeys.WithoutMaskedPassword(Uri!) : Uri!;
+        return new(
+            before is not null && !HasPassword(uri) && before.HasPassword() && SameAccount(uri, before.Uri) ? WithPasswordOf(uri, before.Uri) : uri,
+            Exchange!, string.IsNullOrEmpty(RoutingKey) ? RabbitMqRoutingKeys.DefaultTemplate : RoutingKey);
+    }
 
     private static bool HasPassword(string uri) => RabbitMqRoutingKeys.HasPassword(uri);
 
