@@ -93,13 +93,12 @@ public class ConfigurationAcrossNodesTests(AppFixture app)
         using var adminA = Admin(portA);
         using var adminB = Admin(portB);
 
-        // Before: IDSync on B finds the holder of a value by it, and joins a new device to that holder.
+        // Before: on B, an anonymous visitor's batch carries the value; IDSync finds them by it and joins a new device to them.
         var value = Api.NewId("shared-kiosk");
-        var (first, later) = (Api.NewId("c"), Api.NewId("c"));
-        (await Ingest(clientB, first, value)).ShouldBe(HttpStatusCode.Accepted);
+        (await Ingest(clientB, null, value)).ShouldBe(HttpStatusCode.Accepted);
         var holder = await IdSyncAsync(clientB, "search", new() { ["other"] = value });
         (await IdSyncAsync(clientB, "identify", new() { ["other"] = value, ["device_application_stamp"] = Api.NewId("das") })).ShouldBe(holder);
-        (await IdentitiesOf(clientB, first)).ShouldContain(value);
+        (await ProfileOf(clientB, $"{holder}?fields=user_identities")).ShouldContain(value);
 
         // The value becomes a placeholder through A (stored and running there at once; B's refresh reads it within seconds).
         var stored = (await adminA.GetFromJsonAsync<JsonObject>("/api/admin/identity-settings"))!["stored"]!.AsObject();
@@ -114,24 +113,29 @@ public class ConfigurationAcrossNodesTests(AppFixture app)
         await Waiting.Until(async () => RunningPlaceholders(await adminB.GetFromJsonAsync<JsonObject>("/api/admin/identity-settings")).Contains(value.ToLowerInvariant()),
             "the changed placeholder list running on the other node", 30);
 
-        // After, on B, no restart: IDSync makes a new person instead of joining the holder, and ingestion links the value to nobody.
+        // After, on B, no restart: IDSync makes a new person instead of joining the holder, and a customer's batch with the
+        // value (which would have joined the anonymous holder) makes a person of its own without it.
         (await IdSyncAsync(clientB, "identify", new() { ["other"] = value, ["device_application_stamp"] = Api.NewId("das") })).ShouldNotBe(holder);
-        (await Ingest(clientB, later, value)).ShouldBe(HttpStatusCode.Accepted);
-        (await IdentitiesOf(clientB, later)).ShouldNotContain(value);
+        var customer = Api.NewId("c");
+        (await Ingest(clientB, customer, value)).ShouldBe(HttpStatusCode.Accepted);
+        var customers = await ProfileOf(clientB, null, customer);
+        customers.ShouldNotContain(value);
+        customers.ShouldNotContain(holder);
         // The person resolved before keeps what they were given (settings apply to new resolutions).
-        (await IdentitiesOf(clientB, first)).ShouldContain(value);
+        (await ProfileOf(clientB, $"{holder}?fields=user_identities")).ShouldContain(value);
     }
 
     /// <summary>The running placeholder values of a GET /api/admin/identity-settings answer, lower-cased (the rule compares them case-insensitively).</summary>
     private static List<string> RunningPlaceholders(JsonObject? shown) =>
         [.. shown!["running"]!["ignored_values"]!.AsArray().Select(v => v!.GetValue<string>().ToLowerInvariant())];
 
-    private static async Task<HttpStatusCode> Ingest(HttpClient client, string customer, string other)
+    /// <summary>A batch to the demo server input with this customer id (none: an anonymous visitor) and this <c>other</c> identity.</summary>
+    private static async Task<HttpStatusCode> Ingest(HttpClient client, string? customer, string other)
     {
+        var identities = customer is null ? $$"""{ "other": "{{other}}" }""" : $$"""{ "customer_id": "{{customer}}", "other": "{{other}}" }""";
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/events")
         {
-            Content = new StringContent($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}", "other": "{{other}}" } }""",
-                System.Text.Encoding.UTF8, "application/json"),
+            Content = new StringContent($$"""{ "environment": "development", "user_identities": {{identities}} }""", System.Text.Encoding.UTF8, "application/json"),
         };
         request.Headers.Authorization = AppFixture.Basic("demo-key", "demo-secret");
         using var response = await client.SendAsync(request);
@@ -152,12 +156,14 @@ public class ConfigurationAcrossNodesTests(AppFixture app)
         return JsonNode.Parse(text)!["mpid"]!.GetValue<string>();
     }
 
-    /// <summary>The person's identities as that node's Profile API answers them (resolved by customer id), as JSON text.</summary>
-    private static async Task<string> IdentitiesOf(HttpClient client, string customer)
+    /// <summary>A profile as that node's Profile API answers it, as JSON text: by MPID (path and query), or resolved by customer id.</summary>
+    private static async Task<string> ProfileOf(HttpClient client, string? byMpid, string? customer = null)
     {
         var token = await client.TokenAsync();
-        using var response = await client.BearerAsync(token, HttpMethod.Post, "/userprofile/v1/resolve/1/1/1?fields=user_identities",
-            $$"""{ "environment_type": "development", "identity": { "type": "customer_id", "value": "{{customer}}" } }""");
+        using var response = byMpid is not null
+            ? await client.BearerAsync(token, HttpMethod.Get, $"/userprofile/v1/1/1/1/{byMpid}")
+            : await client.BearerAsync(token, HttpMethod.Post, "/userprofile/v1/resolve/1/1/1?fields=user_identities",
+                $$"""{ "environment_type": "development", "identity": { "type": "customer_id", "value": "{{customer}}" } }""");
         var text = await response.Content.ReadAsStringAsync();
         response.StatusCode.ShouldBe(HttpStatusCode.OK, text);
         return text;
