@@ -62,7 +62,8 @@ builder.Services.AddSingleton(dataSource);
 builder.Services.AddSingleton<LaggingReads>();
 
 // ---- org, workspaces, inputs, API clients, admin users and identity rules: stored in the database (docs/operations.md,
-// "Configuration"); appsettings only seeds an empty database. Read before the Host is built: the identity rules shape the projections.
+// "Configuration"); appsettings only seeds an empty database. Read before the Host is built: the directory is a singleton the
+// store's identity-index projection reads its (live) identity rules from.
 var keysFolder = builder.Configuration["EventProfiles:DataProtection:KeysFolder"];
 SetupSnapshot setup;
 WorkspaceDirectory directory;
@@ -109,7 +110,7 @@ var marten = builder.Services.AddMarten(services =>
         var opts = new StoreOptions();
         opts.Connection(dataSource);
         opts.DatabaseSchemaName = settings.Schema;
-        opts.ConfigureEventProfiles(directory.Identity, services.GetRequiredService<TimeProvider>(),
+        opts.ConfigureEventProfiles(() => directory.Identity, services.GetRequiredService<TimeProvider>(),
             services.GetRequiredService<ILoggerFactory>().CreateLogger("EventProfiles.CalculatedAttributes"));
         // How often the daemon looks for new events while they arrive / while idle (Marten: 250 ms / 1 s), for tuning.
         if (builder.Configuration.GetValue<int?>("EventProfiles:Calculations:FastPollingMs") is { } fast) opts.Projections.FastPollingTime = TimeSpan.FromMilliseconds(fast);

@@ -12,8 +12,11 @@ namespace EventProfiles.Projections;
 
 public static class StoreConfiguration
 {
-    /// <summary>Event store shape and every projection of EventProfiles, registered in one place.</summary>
-    public static StoreOptions ConfigureEventProfiles(this StoreOptions opts, IdentitySettings identity, TimeProvider clock,
+    /// <summary>
+    /// Event store shape and every projection of EventProfiles, registered in one place. <paramref name="identity"/>
+    /// gives the org's identity rules as they are now: they change while the store runs.
+    /// </summary>
+    public static StoreOptions ConfigureEventProfiles(this StoreOptions opts, Func<IdentitySettings> identity, TimeProvider clock,
         Microsoft.Extensions.Logging.ILogger? calculationsLogger = null)
     {
         // Streams are keyed by the MPID as invariant decimal text (StreamKey.For).

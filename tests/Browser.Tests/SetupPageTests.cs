@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json.Nodes;
 using EventProfiles.Integration.Tests.Fixtures;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
@@ -9,7 +11,8 @@ namespace EventProfiles.Browser.Tests;
 
 /// <summary>
 /// The Setup page in Debian's Chromium: a new team signs in, creates a workspace and a web input, reads its key and secret
-/// (shown once, with copy buttons and the SDK snippet), sends with them, and rotates the secret (add, then revoke the old).
+/// (shown once, with copy buttons and the SDK snippet), sends with them, and rotates the secret (add, then revoke the old);
+/// the identity settings' merge guards are edited and stored.
 /// </summary>
 [Collection(BrowserCollection.Name)]
 public class SetupPageTests(BrowserFixture host)
@@ -78,6 +81,61 @@ public class SetupPageTests(BrowserFixture host)
         await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "setup-2-rotated.png"), FullPage = true });
 
         browserErrors.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task the_identity_settings_show_the_merge_guards_with_their_explanations_and_an_edited_limit_is_stored_and_running()
+    {
+        SetDefaultExpectTimeout(20_000);
+        using var admin = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true }) { BaseAddress = host.HostUri };
+        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:admin-password")));
+        var before = (await admin.GetFromJsonAsync<JsonObject>("/api/admin/identity-settings"))!["stored"]!.AsObject();
+        var devices = before["merge_guards"]!["devices_per_hour"]!.GetValue<int>();
+        await using var context = await host.Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            IgnoreHTTPSErrors = true, BaseURL = host.HostUri.ToString(), ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
+        });
+        var page = await context.NewPageAsync();
+        var browserErrors = new List<string>();
+        page.Console += (_, message) => { if (message.Type == "error") browserErrors.Add(message.Text); };
+        page.PageError += (_, error) => browserErrors.Add(error);
+        try
+        {
+            await page.GotoAsync("/ui/setup");
+            await page.GetByLabel("User name").FillAsync("admin");
+            await page.GetByLabel("Password").FillAsync("admin-password");
+            await page.GetByLabel("Password").PressAsync("Enter");
+            var identity = page.GetByRole(AriaRole.Region, new() { Name = "Identity settings" });
+            await Expect(identity).ToContainTextAsync("Merge guards");
+            await Expect(identity).ToContainTextAsync("within seconds");
+
+            // Each limit with its explanation, read by screen readers with the field; the stored value is shown.
+            var field = identity.GetByLabel("Devices per value per hour");
+            await Expect(field).ToHaveValueAsync(devices.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await Expect(field).ToHaveAccessibleDescriptionAsync(new System.Text.RegularExpressions.Regex("new devices within an hour"));
+            await Expect(identity.GetByLabel("Identity value linked to more than N people")).ToHaveAccessibleDescriptionAsync(new System.Text.RegularExpressions.Regex("held by more than"));
+            await Expect(identity.GetByLabel("Identities of one type per person per day")).ToHaveAccessibleDescriptionAsync(new System.Text.RegularExpressions.Regex("within a day"));
+            await EveryControlIsLabelled(page);
+
+            // One limit edited and saved: stored, and running on this node when the answer comes.
+            var changed = devices + 7;
+            await field.FillAsync(changed.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await identity.GetByRole(AriaRole.Button, new() { Name = "Save identity settings" }).ClickAsync();
+            await Expect(page.Locator("#setup-status")).ToContainTextAsync("Identity settings saved");
+            await Expect(identity.GetByLabel("Devices per value per hour")).ToHaveValueAsync(changed.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var shown = (await admin.GetFromJsonAsync<JsonObject>("/api/admin/identity-settings"))!;
+            shown["stored"]!["merge_guards"]!["devices_per_hour"]!.GetValue<int>().ShouldBe(changed);
+            shown["running"]!["merge_guards"]!["devices_per_hour"]!.GetValue<int>().ShouldBe(changed);
+            shown["stored"]!["merge_guards"]!["people_per_value"]!.GetValue<int>().ShouldBe(before["merge_guards"]!["people_per_value"]!.GetValue<int>());
+            await identity.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotFolder(), "setup-3-identity-settings.png") });
+            browserErrors.ShouldBeEmpty();
+        }
+        finally
+        {
+            // One Host serves every browser test: the rules go back to what they were.
+            using var restore = await admin.PutAsJsonAsync("/api/admin/identity-settings", before);
+            restore.StatusCode.ShouldBe(HttpStatusCode.OK);
+        }
     }
 
     private static async Task<string> WorkspaceId(IPage page, string name) =>

@@ -72,9 +72,10 @@ public static class AcceptHeldMergesEndpoint
 
         // Who holds the held identities now: a unique one taken meanwhile is not taken from that person here.
         var keys = profile.HeldMerges.Select(h => new IdentityKey(h.Type, h.Value)).Distinct().ToList();
-        var lookup = await IdentityIndexQueries.LookupAsync(db, store.Options.DatabaseSchemaName, keys, [], directory.Identity, ct);
+        var rules = directory.Identity; // one rule set for the look-up and the decision
+        var lookup = await IdentityIndexQueries.LookupAsync(db, store.Options.DatabaseSchemaName, keys, [], rules, ct);
         var holders = keys.ToDictionary(k => k, k => (IReadOnlyList<long>)lookup.OwnersOf(k).Select(o => o.Mpid).ToList());
-        var events = MergeGuards.Accept(profile, holders, directory.Identity, clock.GetUtcNow(), AdminAccess.Of(user).User);
+        var events = MergeGuards.Accept(profile, holders, rules, clock.GetUtcNow(), AdminAccess.Of(user).User);
         session.Events.Append(StreamKey.For(id), events.ToArray());
         await session.SaveChangesAsync(ct); // a unique key taken between the look-up and here fails the call (409 from the retry is the caller's)
         var accepted = events.OfType<MergeAccepted>().Single();

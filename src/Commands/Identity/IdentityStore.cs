@@ -22,15 +22,16 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
 {
     private const int MaxAttempts = 5;
     private string Schema => store.Options.DatabaseSchemaName;
-    private IdentitySettings Settings => directory.Identity;
 
     public async Task<IdSyncOutcome?> RunAsync(IdSyncRequest request, IdentitySource source, CancellationToken ct)
     {
         for (var attempt = 1; ; attempt++)
         {
+            // One rule set per attempt (the org's identity settings may change between two).
+            var settings = directory.Identity;
             var mpids = request.PreviousMpid is { } previous ? new[] { previous } : [];
-            var lookup = await IdentityIndexQueries.LookupAsync(db, Schema, request.Known, mpids, Settings, ct);
-            var outcome = IdSync.Decide(request, lookup, Settings, RandomMpid);
+            var lookup = await IdentityIndexQueries.LookupAsync(db, Schema, request.Known, mpids, settings, ct);
+            var outcome = IdSync.Decide(request, lookup, settings, RandomMpid);
             if (outcome is null || request.Call == IdSyncCall.Search) return outcome;
             if (!outcome.IsNewProfile && outcome.ToLink.Count == 0 && outcome.Ignored.Count == 0)
             {
@@ -40,7 +41,7 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
 
             // A new person's identities nobody held at lookup: another node (or a concurrent call, or an ingestion writer) may
             // be giving them to a person of its own right now; devices have no unique index to stop it (IdentityLocks).
-            var contested = outcome.IsNewProfile ? IdentityClaims.ContestedByNewPerson(outcome.ToLink, lookup, Settings) : [];
+            var contested = outcome.IsNewProfile ? IdentityClaims.ContestedByNewPerson(outcome.ToLink, lookup, settings) : [];
             try
             {
                 await using var session = store.IdentitySession();
@@ -73,12 +74,12 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
                     profile = Profile.Create(created);
                 }
                 // Merge guards, as for batches (unique identities are settled by the take above, so they are not guarded here).
-                var guarded = MergeGuards.Check(profile, outcome.ToLink.Where(i => !Settings.IsUnique(i.Type)),
-                    MergeGuards.OtherHolders(lookup, outcome.ToLink, outcome.Mpid, Settings), Settings, source.At);
+                var guarded = MergeGuards.Check(profile, outcome.ToLink.Where(i => !settings.IsUnique(i.Type)),
+                    MergeGuards.OtherHolders(lookup, outcome.ToLink, outcome.Mpid, settings), settings, source.At);
                 foreach (var identity in outcome.ToLink)
                 {
                     if (guarded.Count > 0 && guarded.Any(h => h.Type == identity.Type && h.Value == identity.Value)) continue;
-                    if (IdentityLinking.Link(profile, identity, Settings, source) is not { } linked) continue;
+                    if (IdentityLinking.Link(profile, identity, settings, source) is not { } linked) continue;
                     events.Add(linked);
                     profile = profile.Evolve(linked);
                 }
@@ -91,7 +92,7 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
                 }
                 foreach (var identity in outcome.Ignored)
                 {
-                    if (IdentityLinking.Ignored(profile, identity, Settings, source) is not { } ignored) continue;
+                    if (IdentityLinking.Ignored(profile, identity, settings, source) is not { } ignored) continue;
                     events.Add(ignored);
                     profile = profile.Evolve(ignored);
                 }
@@ -103,7 +104,7 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
                     var fresh = back.Aggregate(stored, (p, e) => p.Evolve(e));
                     var inUse = request.Known
                         .Where(k => (IdentityTypes.FromName(k.Type)?.IsDeviceIdentity ?? false) && stored.HasIdentity(k.Type, k.Value))
-                        .Select(k => IdentityLinking.Link(fresh, k, Settings, source)).OfType<object>();
+                        .Select(k => IdentityLinking.Link(fresh, k, settings, source)).OfType<object>();
                     events.InsertRange(0, [.. back, .. inUse]);
                 }
                 if (events.Count > 0) session.Events.Append(StreamKey.For(outcome.Mpid), events.ToArray());
@@ -124,18 +125,19 @@ public sealed class IdentityStore(IDocumentStore store, NpgsqlDataSource db, Wor
     {
         for (var attempt = 1; ; attempt++)
         {
+            var settings = directory.Identity;
             var added = changes.Where(c => c.NewValue is not null).Select(c => new IdentityKey(c.IdentityType, c.NewValue!)).Distinct().ToList();
-            var lookup = await IdentityIndexQueries.LookupAsync(db, Schema, added, [mpid], Settings, ct);
+            var lookup = await IdentityIndexQueries.LookupAsync(db, Schema, added, [mpid], settings, ct);
             if (!lookup.KnownMpids.Contains(mpid)) return new ModifyResult(false, []);
 
             try
             {
                 await using var session = store.IdentitySession();
-                var holders = added.Where(i => Settings.IsUnique(i.Type) && Settings.IsMatchable(i)).SelectMany(lookup.OwnersOf).Select(o => o.Mpid).Where(m => m != mpid).Distinct();
+                var holders = added.Where(i => settings.IsUnique(i.Type) && settings.IsMatchable(i)).SelectMany(lookup.OwnersOf).Select(o => o.Mpid).Where(m => m != mpid).Distinct();
                 var profiles = await LockAndLoadAsync(session, [mpid, .. holders], ct);
                 if (!profiles.TryGetValue(mpid, out var profile)) return new ModifyResult(false, []);
 
-                var outcome = IdentityModification.Decide(profile, changes, lookup, Settings, source, authority);
+                var outcome = IdentityModification.Decide(profile, changes, lookup, settings, source, authority);
                 if (outcome.Errors.Count > 0) return new ModifyResult(true, outcome.Errors);
 
                 foreach (var group in outcome.Taken.GroupBy(t => t.Mpid))

@@ -20,14 +20,17 @@ namespace EventProfiles.Commands.Ingestion;
 /// events with their profile documents and identity-index rows, dedupe rows, outbound deliveries) and commit. The caller answers 202 only after this returns.
 /// </summary>
 public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime, LiveStream live, TimeProvider clock,
-    EnrichmentDefinitionsCache definitions, IdentitySettings identity)
+    EnrichmentDefinitionsCache definitions)
 {
     private readonly string _schema = store.Options.DatabaseSchemaName;
-    private readonly GroupAppend _append = new(store, identity);
+    private readonly GroupAppend _append = new(store);
     private readonly SynchronousCalculationsStorage _synchronous = new(store);
 
-    /// <summary>Returns the number of streams written; throws if the transaction did not commit.</summary>
-    public async Task<int> CommitAsync(IReadOnlyList<PendingBatch> pending)
+    /// <summary>
+    /// Returns the number of streams written; throws if the transaction did not commit. <paramref name="identity"/> is
+    /// the one rule set the group's batches were resolved by: the decision and the index rows use it too.
+    /// </summary>
+    public async Task<int> CommitAsync(IReadOnlyList<PendingBatch> pending, IdentitySettings identity)
     {
         var group = pending.Select(b => b.ToGrouped()).ToList();
 
@@ -77,7 +80,7 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
             }
             appends.Add(new StreamAppend(mpid, version, events, after[mpid]));
         }
-        _append.Queue(session, appends);
+        _append.Queue(session, appends, identity);
         // Synchronous calculated attributes (issue 16 §7): only while one is active, one more round trip (time, states
         // caught up with the streams) and one more statement (the states), so the batch's enrichment counts its own events.
         var synchronous = await SynchronousAsync(connection, session, outcome, loaded);
@@ -96,7 +99,7 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
         foreach (var d in outcome.Batches)
             foreach (var e in d.Events)
                 if (e is MergeHeld held)
-                    foreach (var identity in held.Identities) Metrics.MergeHeld(identity.Reason);
+                    foreach (var h in held.Identities) Metrics.MergeHeld(h.Reason);
         return outcome.Streams.Count;
     }
 

@@ -43,7 +43,8 @@ public sealed class IngestionPipeline : BackgroundService
     private readonly InFlightRequests _requests = new();
     private readonly GroupCommit _commit;
     private readonly Catalog.CatalogRecorder _catalog;
-    private readonly IdentitySettings _identity;
+    /// <summary>The org's identity rules, as they are now: the resolver takes them once per group.</summary>
+    private readonly WorkspaceDirectory _directory;
     /// <summary>Batches taken but not yet answered; shutdown waits for this to reach zero.</summary>
     private int _outstanding;
 
@@ -52,9 +53,9 @@ public sealed class IngestionPipeline : BackgroundService
         Catalog.CatalogRecorder catalog)
     {
         _catalog = catalog;
-        _identity = directory.Identity;
-        _claims = new IdentityClaims(_identity, RandomMpid);
-        _commit = new GroupCommit(store, runtime, live, clock, definitions, _identity);
+        _directory = directory;
+        _claims = new IdentityClaims(directory.Identity, RandomMpid);
+        _commit = new GroupCommit(store, runtime, live, clock, definitions);
         _dataSource = dataSource;
         _options = options.Value;
         _logger = logger;
@@ -176,10 +177,12 @@ public sealed class IngestionPipeline : BackgroundService
         // The ticket is taken before the lookup is read: claims committed after this point are merged in even if the
         // lookup does not show them.
         var ticket = _claims.BeginLookup();
+        // One rule set for the group's lookup and resolution, carried to its writer (the settings may change meanwhile).
+        var rules = _directory.Identity;
         GroupLookup lookup;
         try
         {
-            lookup = await LookupAsync(group, ticket);
+            lookup = await LookupAsync(group, ticket, rules);
         }
         catch
         {
@@ -213,8 +216,12 @@ public sealed class IngestionPipeline : BackgroundService
         }
 
         var claims = _claims.Resolve(ticket,
-            routed.Select(b => new ResolutionRequest(b.Parsed.Identities(), b.Parsed.Batch.Mpid?.Value)).ToList(), lookup.Identity);
-        for (var i = 0; i < routed.Count; i++) routed[i].Claim = claims[i];
+            routed.Select(b => new ResolutionRequest(b.Parsed.Identities(), b.Parsed.Batch.Mpid?.Value)).ToList(), lookup.Identity, rules);
+        for (var i = 0; i < routed.Count; i++)
+        {
+            routed[i].Claim = claims[i];
+            routed[i].Rules = rules;
+        }
         foreach (var batch in routed)
             await _writers[WriterOf(batch.Resolution!.Mpid)].Writer.WriteAsync(batch);
     }
@@ -228,7 +235,7 @@ public sealed class IngestionPipeline : BackgroundService
     /// A second one only when a batch brings a login identity nobody holds yet: the login identities of the profiles
     /// it could resolve to (a profile with another customer id is not returned for a new customer).
     /// </summary>
-    private async Task<GroupLookup> LookupAsync(List<PendingBatch> group, LookupTicket ticket)
+    private async Task<GroupLookup> LookupAsync(List<PendingBatch> group, LookupTicket ticket, IdentitySettings rules)
     {
         var identities = group.SelectMany(b => b.Parsed.Identities()).Distinct().ToList();
         var hints = group.Select(b => b.Parsed.Batch.Mpid?.Value).OfType<long>().Where(m => m != 0).Distinct().ToArray();
@@ -257,7 +264,7 @@ public sealed class IngestionPipeline : BackgroundService
         foreach (var b in group)
         {
             var batchIdentities = b.Parsed.Identities();
-            if (!batchIdentities.Any(i => _identity.IsLogin(i.Type) && !owners.ContainsKey(i))) continue;
+            if (!batchIdentities.Any(i => rules.IsLogin(i.Type) && !owners.ContainsKey(i))) continue;
             candidates.UnionWith(batchIdentities.Where(owners.ContainsKey).SelectMany(i => owners[i]).Select(o => o.Mpid));
             candidates.UnionWith(_claims.ClaimedOwnersOf(ticket, batchIdentities));
             if (b.Parsed.Batch.Mpid?.Value is { } hint && known.Contains(hint)) candidates.Add(hint);
@@ -265,7 +272,7 @@ public sealed class IngestionPipeline : BackgroundService
         if (candidates.Count > 0)
         {
             await using var batch = connection.CreateBatch();
-            batch.BatchCommands.Add(IdentityIndexQueries.Logins(_schema, candidates, _identity.LoginTypes));
+            batch.BatchCommands.Add(IdentityIndexQueries.Logins(_schema, candidates, rules.LoginTypes));
             await using var reader = await batch.ExecuteReaderAsync();
             await IdentityIndexQueries.ReadLoginsAsync(reader, logins);
         }
@@ -291,8 +298,27 @@ public sealed class IngestionPipeline : BackgroundService
         {
             group.Clear();
             while (group.Count < _options.MaxGroupSize && reader.TryRead(out var next)) group.Add(next);
-            await CommitWithRetriesAsync(index, group);
+            // One rule set per transaction: batches resolved before and after an identity-settings change (rare) are
+            // committed apart, in the order they came.
+            if (group.TrueForAll(b => ReferenceEquals(b.Rules, group[0].Rules))) await CommitWithRetriesAsync(index, group);
+            else
+                foreach (var run in RunsOfOneRuleSet(group)) await CommitWithRetriesAsync(index, run);
         }
+    }
+
+    private static IEnumerable<List<PendingBatch>> RunsOfOneRuleSet(List<PendingBatch> group)
+    {
+        var run = new List<PendingBatch>();
+        foreach (var batch in group)
+        {
+            if (run.Count > 0 && !ReferenceEquals(run[0].Rules, batch.Rules))
+            {
+                yield return run;
+                run = [];
+            }
+            run.Add(batch);
+        }
+        if (run.Count > 0) yield return run;
     }
 
     private async Task CommitWithRetriesAsync(int writer, List<PendingBatch> group)
@@ -342,7 +368,7 @@ public sealed class IngestionPipeline : BackgroundService
     private async Task CommitAsync(IReadOnlyList<PendingBatch> group)
     {
         var started = Stopwatch.GetTimestamp();
-        var streams = await _commit.CommitAsync(group);
+        var streams = await _commit.CommitAsync(group, group[0].Rules!);
         foreach (var batch in group)
         {
             Metrics.Resolution("ingestion", batch.Claim!.IsNewProfile);

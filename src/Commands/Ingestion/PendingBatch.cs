@@ -35,6 +35,8 @@ public sealed class PendingBatch(ParsedBatch parsed, Input input, InputKind chan
     /// <summary>The profile the resolver gave it and the identities it claims until it commits or fails.</summary>
     internal IdentityClaim? Claim { get; set; }
     internal IdentityResolutionResult? Resolution => Claim?.Resolution;
+    /// <summary>The identity rules the resolver used for it; its writer decides and indexes by the same ones.</summary>
+    internal IdentitySettings? Rules { get; set; }
     internal (string Input, string Id)? RequestKey =>
         Parsed.Batch.SourceRequestId is { Length: > 0 } id ? (Input.Name, id) : null;
 

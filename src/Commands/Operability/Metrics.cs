@@ -53,7 +53,7 @@ public static class Metrics
         }, "1", "The org's merge guard policy: the limit of each rule (0: off)");
     }
 
-    /// <summary>The policy the limit gauge reports (the org's, set at start-up).</summary>
+    /// <summary>The policy the limit gauge reports (the org's, set at start-up and again when the identity settings change).</summary>
     public static void UseMergeGuards(Domain.Identity.MergeGuardPolicy policy) => _guards = policy;
 
     public static void MergeHeld(string reason, int count = 1)

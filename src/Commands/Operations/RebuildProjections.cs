@@ -83,6 +83,7 @@ public sealed class RebuildProjections(IDocumentStore store, NpgsqlDataSource db
 
         var index = $"{store.Options.DatabaseSchemaName}.{IdentityIndexProjection.TableName}";
         session.QueueSqlCommand($"delete from {index} where mpid = any(?)", mpids);
+        var rules = directory.Identity; // one rule set per chunk (the identity settings change live)
         foreach (var key in keys)
         {
             if (!profiles.TryGetValue(key, out var profile))
@@ -94,7 +95,7 @@ public sealed class RebuildProjections(IDocumentStore store, NpgsqlDataSource db
             foreach (var identity in profile.Identities)
                 session.QueueSqlCommand(
                     $"insert into {index} (identity_type, identity_value, mpid, is_unique, workspace_id, linked_at) values (?, ?, ?, ?, ?, ?)",
-                    identity.Type, identity.Value, profile.Mpid, directory.Identity.IsUnique(identity.Type), identity.WorkspaceId, identity.AddedAt);
+                    identity.Type, identity.Value, profile.Mpid, rules.IsUnique(identity.Type), identity.WorkspaceId, identity.AddedAt);
         }
         await session.SaveChangesAsync(ct);
         return events.Count;

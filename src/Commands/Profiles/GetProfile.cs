@@ -164,7 +164,9 @@ public static class ResolveProfileEndpoint
     public static async Task<IResult> Post(ResolveProfileRequest request, ProfileQuery query, ProfileReader reader, ProfileHistoryReader history, WorkspaceDirectory directory,
         TimeProvider clock, CancellationToken ct)
     {
-        var identity = new IdentityKey(directory.Identity.ImmutableType, request.Identity!.Value!);
+        // The type Validate checked: a change of the immutable type between the two (identity settings apply live) is refused there.
+        var type = IdentityTypes.FromUserIdentityKey(request.Identity!.Type!) ?? IdentityTypes.FromIdSyncName(request.Identity.Type!);
+        var identity = new IdentityKey(type!.Name, request.Identity.Value!);
         // as_of: today's holder of the identity, folded to the instant; a 404 if they did not hold it then.
         if (query.AsOf is not null)
             return await history.HolderAsync(identity, ct) is { } mpid

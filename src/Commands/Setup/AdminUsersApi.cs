@@ -201,7 +201,10 @@ public sealed record MergeGuardsBody(
 
 public static class GetIdentitySettingsEndpoint
 {
-    /// <summary>The stored rules and those this node runs with (they differ after a change until the nodes restart).</summary>
+    /// <summary>
+    /// The stored rules and those this node runs with: they differ only for the refresh interval after a change made on
+    /// another node (<c>EventProfiles:Setup:RefreshMs</c>, 1 s), or while the database cannot be read.
+    /// </summary>
     [WolverineGet("/api/admin/identity-settings", Name = "Get the identity settings")]
     [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession)]
     public static async Task<IResult> Get(IQuerySession session, Domain.Workspaces.WorkspaceDirectory directory, CancellationToken ct)
@@ -213,8 +216,15 @@ public static class GetIdentitySettingsEndpoint
 
 public static class UpdateIdentitySettingsEndpoint
 {
-    /// <summary>The rules shape the identity index and its projections, so a change applies when the nodes restart.</summary>
-    [WolverinePut("/api/admin/identity-settings", Name = "Change the identity settings (applies on restart)")]
+    /// <summary>What the PUT answers as <c>applies</c>.</summary>
+    public const string AppliesAnswer =
+        "now on this node, within seconds on every other node, to resolutions from then on (people already resolved are not merged or split by a change)";
+
+    /// <summary>
+    /// A change applies on this node before the answer and on every other node within the refresh interval, to
+    /// resolutions from then on: people already resolved are neither merged nor split by it (docs/identity.md).
+    /// </summary>
+    [WolverinePut("/api/admin/identity-settings", Name = "Change the identity settings (every node, within seconds)")]
     [Authorize(AuthenticationSchemes = AuthSchemes.AdminOrSession, Policy = ApiAuthorization.EveryWorkspace)]
     public static Task<IResult> Put(IdentitySettingsBody body, IValidator<IdentitySettingsBody> validator, IDocumentStore store, SetupRefresh refresh,
         ClaimsPrincipal user, TimeProvider clock, CancellationToken ct) =>
@@ -226,7 +236,7 @@ public static class UpdateIdentitySettingsEndpoint
                 return Task.FromResult(SetupOutcome.Refused(SetupApi.Invalid(problems.Select(p => new FieldError(p.Field, p.Reason)))));
             // Stored as built (type names in their one spelling, the immutable type also login and unique), so what is shown is what applies.
             var built = SetupIdentity.From(identity.Build());
-            return Task.FromResult(new SetupOutcome(Results.Ok(new { stored = IdentitySettingsBody.View(built), applies = "when the nodes restart" }),
+            return Task.FromResult(new SetupOutcome(Results.Ok(new { stored = IdentitySettingsBody.View(built), applies = AppliesAnswer }),
                 SetupChanges.IdentitySettingsChanged, "identity settings", System.Text.Json.JsonSerializer.Serialize(IdentitySettingsBody.View(built)), org with { Identity = built }));
         }, ct);
 }

@@ -120,23 +120,25 @@ public static class SetupStartup
 }
 
 /// <summary>
-/// Keeps this node's <see cref="WorkspaceDirectory"/> and <see cref="AdminUsers"/> equal to the stored configuration: it
-/// reads the org's version every <c>EventProfiles:Setup:RefreshMs</c> (one small statement, never one per request) and
-/// reads everything again when it moved. The node that made a change refreshes at once (<see cref="RefreshAsync"/>).
+/// Keeps this node's <see cref="WorkspaceDirectory"/> (identity rules included) and <see cref="AdminUsers"/> equal to
+/// the stored configuration: it reads the org's version every <c>EventProfiles:Setup:RefreshMs</c> (one small
+/// statement, never one per request) and reads everything again when it moved. The node that made a change refreshes
+/// at once (<see cref="RefreshAsync"/>).
 /// </summary>
 public sealed class SetupRefresh(IDocumentStore store, WorkspaceDirectory directory, AdminUsers users, SetupSecrets secrets,
     TimeSpan interval, ILogger<SetupRefresh> log) : BackgroundService
 {
     private readonly SemaphoreSlim _one = new(1, 1);
     private long _version = -1;
-    private SetupIdentity? _identityAtStart;
+    /// <summary>The stored identity rules this node runs with (to rebuild them only when they changed).</summary>
+    private SetupIdentity? _identityRunning;
 
     public long Version => Interlocked.Read(ref _version);
 
     public void Started(SetupSnapshot snapshot)
     {
         _version = snapshot.Org.Version;
-        _identityAtStart = snapshot.Org.Identity;
+        _identityRunning = snapshot.Org.Identity;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -166,9 +168,17 @@ public sealed class SetupRefresh(IDocumentStore store, WorkspaceDirectory direct
             var (workspaces, inputs, clients) = snapshot.DirectoryParts(secrets.Reveal);
             directory.Replace(workspaces, inputs, clients);
             users.Replace(SetupStartup.Users(snapshot));
+            if (_identityRunning is null || !IdentityEquals(_identityRunning, snapshot.Org.Identity))
+            {
+                // One object swapped in: the ingestion resolver, the writers and IDSync take it once per group or call
+                // (docs/identity.md, "Changing the identity settings"); people already resolved stay as they are.
+                var rules = snapshot.Org.Identity.Build();
+                directory.ReplaceIdentity(rules);
+                Operability.Metrics.UseMergeGuards(rules.MergeGuards);
+                _identityRunning = snapshot.Org.Identity;
+                log.LogInformation("The identity settings changed (configuration version {Version}); this node resolves by them from now on.", snapshot.Org.Version);
+            }
             Interlocked.Exchange(ref _version, snapshot.Org.Version);
-            if (_identityAtStart is not null && !IdentityEquals(_identityAtStart, snapshot.Org.Identity))
-                log.LogWarning("The identity settings changed (configuration version {Version}); they apply when the nodes restart.", snapshot.Org.Version);
             return true;
         }
         finally { _one.Release(); }

@@ -39,7 +39,7 @@ public sealed class GroupAppend
     private readonly string _profileDotNetType;
     private readonly IdentityIndexWriter _index;
 
-    public GroupAppend(IDocumentStore store, Domain.Identity.IdentitySettings identity)
+    public GroupAppend(IDocumentStore store)
     {
         _store = (DocumentStore)store;
         var schema = store.Options.DatabaseSchemaName;
@@ -49,11 +49,11 @@ public sealed class GroupAppend
         _sequence = $"{schema}.mt_events_sequence";
         _profiles = store.Options.FindOrResolveDocumentType(typeof(Profile)).TableName.QualifiedName;
         _profileDotNetType = typeof(Profile).FullName!;
-        _index = new IdentityIndexWriter(schema, identity);
+        _index = new IdentityIndexWriter(schema);
     }
 
-    /// <summary>Queues the group's writes in the session (nothing is sent until SaveChanges).</summary>
-    public void Queue(IDocumentSession session, IReadOnlyList<StreamAppend> streams)
+    /// <summary>Queues the group's writes in the session (nothing is sent until SaveChanges); the index rows by the group's rules.</summary>
+    public void Queue(IDocumentSession session, IReadOnlyList<StreamAppend> streams, Domain.Identity.IdentitySettings identity)
     {
         var newKeys = new List<string>();
         var newVersions = new List<long>();
@@ -121,6 +121,6 @@ public sealed class GroupAppend
             "on conflict (id) do update set data = excluded.data, mt_version = excluded.mt_version, " +
             "mt_dotnet_type = excluded.mt_dotnet_type, mt_last_modified = excluded.mt_last_modified",
             _profileDotNetType, profileKeys.ToArray(), profileData.ToArray(), profileVersions.ToArray());
-        _index.Queue(session, index);
+        _index.Queue(session, index, identity);
     }
 }

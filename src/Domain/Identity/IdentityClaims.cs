@@ -47,8 +47,9 @@ public sealed class IdentityClaim
 /// profile on this node; the unique index catches any other writer.
 /// A lookup is read before the claims are merged into it, so a claim committed and released in between would be in
 /// neither: a committed claim is therefore kept until every lookup that started before its release is resolved.
+/// <paramref name="defaultRules"/> are the identity rules of a <see cref="Resolve"/> that names none.
 /// </summary>
-public sealed class IdentityClaims(IdentitySettings settings, Func<long> newMpid)
+public sealed class IdentityClaims(IdentitySettings defaultRules, Func<long> newMpid)
 {
     private readonly Lock _lock = new();
     private long _epoch;
@@ -92,10 +93,13 @@ public sealed class IdentityClaims(IdentitySettings settings, Func<long> newMpid
 
     /// <summary>
     /// Resolves a group against the database's answer plus every claim that answer cannot show, claiming what each
-    /// batch takes; ends the ticket.
+    /// batch takes; ends the ticket. <paramref name="rules"/>: the one rule set of the whole group (the org's may change
+    /// between groups; claims made by earlier rules stay as they were made).
     /// </summary>
-    public IReadOnlyList<IdentityClaim> Resolve(LookupTicket ticket, IReadOnlyList<ResolutionRequest> batches, IdentityLookup fromDatabase)
+    public IReadOnlyList<IdentityClaim> Resolve(LookupTicket ticket, IReadOnlyList<ResolutionRequest> batches, IdentityLookup fromDatabase,
+        IdentitySettings? rules = null)
     {
+        var settings = rules ?? defaultRules;
         lock (_lock)
         {
             // One merged view per group (database + unseen claims), extended as the group's batches claim identities.

@@ -69,13 +69,19 @@ public sealed class WorkspaceDirectory
     public WorkspaceDirectory(int orgId, IdentitySettings identity, IEnumerable<Workspace> workspaces, IEnumerable<Input> inputs, IEnumerable<ProfileApiClient> clients)
     {
         OrgId = orgId;
-        Identity = identity;
+        _identity = identity;
         _contents = Build(workspaces, inputs, clients);
     }
 
     public int OrgId { get; }
-    /// <summary>Identity rules of the org (one org is one identity scope); they shape the projections, so they apply from the next start.</summary>
-    public IdentitySettings Identity { get; }
+
+    private volatile IdentitySettings _identity;
+
+    /// <summary>
+    /// Identity rules of the org (one org is one identity scope), as stored now: replaced as a whole when they change
+    /// (<see cref="ReplaceIdentity"/>), so a reader that takes them once per decision never mixes two rule sets.
+    /// </summary>
+    public IdentitySettings Identity => _identity;
     public IEnumerable<Workspace> Workspaces => _contents.Workspaces.Values;
     public IEnumerable<Input> Inputs => _contents.InputsByKey.Values;
     public IEnumerable<ProfileApiClient> Clients => _contents.Clients.Values;
@@ -92,6 +98,9 @@ public sealed class WorkspaceDirectory
         var now = _contents;
         _contents = now with { Clients = clients.ToDictionary(c => c.ClientId, StringComparer.Ordinal) };
     }
+
+    /// <summary>The identity rules as the stored configuration now has them; they apply to resolutions from now on.</summary>
+    public void ReplaceIdentity(IdentitySettings identity) => _identity = identity;
 
     /// <summary>Workspaces, inputs and clients as the stored configuration now has them, swapped in at once.</summary>
     public void Replace(IEnumerable<Workspace> workspaces, IEnumerable<Input> inputs, IEnumerable<ProfileApiClient> clients) =>

@@ -17,9 +17,10 @@ public partial class IdentityIndexProjection : EventProjection
 {
     public const string TableName = "ep_identity_index";
     private readonly string _table;
-    private readonly IdentitySettings _identity;
+    /// <summary>The org's identity rules as they are now (they change while the store runs: docs/identity.md).</summary>
+    private readonly Func<IdentitySettings> _identity;
 
-    public IdentityIndexProjection(string schema, IdentitySettings identity)
+    public IdentityIndexProjection(string schema, Func<IdentitySettings> identity)
     {
         Name = "IdentityIndex";
         _identity = identity;
@@ -58,10 +59,11 @@ public partial class IdentityIndexProjection : EventProjection
     private void Link(IDocumentOperations ops, string type, string value, long mpid, int workspaceId, DateTimeOffset at)
     {
         // Placeholders are never indexed, also when replaying events stored before the org ignored them.
-        if (!_identity.IsMatchable(type, value)) return;
+        var identity = _identity();
+        if (!identity.IsMatchable(type, value)) return;
         ops.QueueSqlCommand(
             $"insert into {_table} (identity_type, identity_value, mpid, is_unique, workspace_id, linked_at) values (?, ?, ?, ?, ?, ?)",
-            type, value, mpid, _identity.IsUnique(type), workspaceId, at);
+            type, value, mpid, identity.IsUnique(type), workspaceId, at);
     }
 
     private void Unlink(IDocumentOperations ops, string type, string value, long mpid) =>
@@ -84,9 +86,9 @@ public partial class IdentityIndexProjection : EventProjection
 /// The identity-index rows of many events written set-based (the ingestion writer's group append): what
 /// <see cref="IdentityIndexProjection"/> would do event by event, as one delete and one insert. Per (type, value, MPID)
 /// the last change wins; a row unlinked anywhere in the group is deleted before the insert, so unlink-then-link ends
-/// linked, as the projection's sequence of statements would.
+/// linked, as the projection's sequence of statements would. The rules are the group's (one snapshot per transaction).
 /// </summary>
-public sealed class IdentityIndexWriter(string schema, IdentitySettings identity)
+public sealed class IdentityIndexWriter(string schema)
 {
     private readonly string _table = $"{schema}.{IdentityIndexProjection.TableName}";
 
@@ -105,7 +107,7 @@ public sealed class IdentityIndexWriter(string schema, IdentitySettings identity
         }
     }
 
-    public void Queue(IDocumentOperations ops, Rows rows)
+    public void Queue(IDocumentOperations ops, Rows rows, IdentitySettings identity)
     {
         if (rows.Unlinked.Count > 0)
             ops.QueueSqlCommand(

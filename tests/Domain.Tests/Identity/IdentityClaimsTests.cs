@@ -37,6 +37,21 @@ public class IdentityClaimsTests
     }
 
     [Fact]
+    public void a_group_resolved_by_changed_rules_uses_them_and_claims_made_before_stay_as_they_were_made()
+    {
+        var claims = NewClaims();
+        var first = ResolveOne(claims, NothingStored, [Customer1, Idfv]);
+        // The org adds the device id to its placeholders: the next group is resolved by the new rules.
+        var changed = IdentitySettings.Default with { IgnoredValues = IdentitySettings.IgnoredSet([.. IdentitySettings.DefaultIgnoredValues, Idfv.Value]) };
+        var second = claims.Resolve(claims.BeginLookup(), [new ResolutionRequest([Idfv], null)], NothingStored, changed).Single();
+
+        second.Mpid.ShouldNotBe(first.Mpid); // the placeholder joins nobody, not even the person being created in flight
+        second.IsNewProfile.ShouldBeTrue();
+        second.Identities.ShouldBeEmpty();
+        first.Identities.ShouldBe([Customer1, Idfv]);
+    }
+
+    [Fact]
     public void batches_of_one_group_see_each_others_claims()
     {
         var claims = NewClaims();

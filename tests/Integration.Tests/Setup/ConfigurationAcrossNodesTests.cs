@@ -8,7 +8,7 @@ namespace EventProfiles.Integration.Tests.Setup;
 /// <summary>
 /// Host processes over one database (a schema of their own): two starting at once on the empty database seed it once
 /// from appsettings, a later start seeds nothing (its own appsettings are ignored: the database is the truth), and a
-/// change made through one node is in effect on the other within seconds, without a restart.
+/// change made through one node is in effect on the other within seconds, without a restart (the identity settings too).
 /// </summary>
 [Collection(AppCollection.Name)]
 public class ConfigurationAcrossNodesTests(AppFixture app)
@@ -79,6 +79,96 @@ public class ConfigurationAcrossNodesTests(AppFixture app)
         using (var signedIn = await asUser.GetAsync("/api/admin/workspaces")) signedIn.StatusCode.ShouldBe(HttpStatusCode.OK, "the new user signs in on the other node");
     }
 
+    [Fact]
+    public async Task a_placeholder_value_added_through_one_node_stops_matching_people_on_the_other_node_without_restart()
+    {
+        var schema = $"{app.Schema}_identity";
+        var (portA, portB) = (HostProcess.FreePort(), HostProcess.FreePort());
+        using var clientA = Client(portA);
+        using var clientB = Client(portB);
+        await using var nodeA = HostProcess.Start("Development", Settings(portA, schema));
+        await nodeA.WaitUntilLiveAsync(clientA);
+        await using var nodeB = HostProcess.Start("Development", Settings(portB, schema));
+        await nodeB.WaitUntilLiveAsync(clientB);
+        using var adminA = Admin(portA);
+        using var adminB = Admin(portB);
+
+        // Before: on B, an anonymous visitor's batch carries the value; IDSync finds them by it and joins a new device to them.
+        var value = Api.NewId("shared-kiosk");
+        (await Ingest(clientB, null, value)).ShouldBe(HttpStatusCode.Accepted);
+        var holder = await IdSyncAsync(clientB, "search", new() { ["other"] = value });
+        (await IdSyncAsync(clientB, "identify", new() { ["other"] = value, ["device_application_stamp"] = Api.NewId("das") })).ShouldBe(holder);
+        (await ProfileOf(clientB, $"{holder}?fields=user_identities")).ShouldContain(value);
+
+        // The value becomes a placeholder through A (stored and running there at once; B's refresh reads it within seconds).
+        var stored = (await adminA.GetFromJsonAsync<JsonObject>("/api/admin/identity-settings"))!["stored"]!.AsObject();
+        var changed = stored.DeepClone().AsObject();
+        changed["ignored_values"] = new JsonArray([.. stored["ignored_values"]!.AsArray().Select(v => (JsonNode?)v!.GetValue<string>()), value]);
+        using (var put = await adminA.PutAsJsonAsync("/api/admin/identity-settings", changed))
+        {
+            put.StatusCode.ShouldBe(HttpStatusCode.OK, await put.Content.ReadAsStringAsync());
+            (await put.Content.ReadFromJsonAsync<JsonObject>())!["applies"]!.GetValue<string>().ShouldNotContain("restart");
+        }
+        RunningPlaceholders(await adminA.GetFromJsonAsync<JsonObject>("/api/admin/identity-settings")).ShouldContain(value.ToLowerInvariant());
+        await Waiting.Until(async () => RunningPlaceholders(await adminB.GetFromJsonAsync<JsonObject>("/api/admin/identity-settings")).Contains(value.ToLowerInvariant()),
+            "the changed placeholder list running on the other node", 30);
+
+        // After, on B, no restart: IDSync makes a new person instead of joining the holder, and a customer's batch with the
+        // value (which would have joined the anonymous holder) makes a person of its own without it.
+        (await IdSyncAsync(clientB, "identify", new() { ["other"] = value, ["device_application_stamp"] = Api.NewId("das") })).ShouldNotBe(holder);
+        var customer = Api.NewId("c");
+        (await Ingest(clientB, customer, value)).ShouldBe(HttpStatusCode.Accepted);
+        var customers = await ProfileOf(clientB, null, customer);
+        customers.ShouldNotContain(value);
+        customers.ShouldNotContain(holder);
+        // The person resolved before keeps what they were given (settings apply to new resolutions).
+        (await ProfileOf(clientB, $"{holder}?fields=user_identities")).ShouldContain(value);
+    }
+
+    /// <summary>The running placeholder values of a GET /api/admin/identity-settings answer, lower-cased (the rule compares them case-insensitively).</summary>
+    private static List<string> RunningPlaceholders(JsonObject? shown) =>
+        [.. shown!["running"]!["ignored_values"]!.AsArray().Select(v => v!.GetValue<string>().ToLowerInvariant())];
+
+    /// <summary>A batch to the demo server input with this customer id (none: an anonymous visitor) and this <c>other</c> identity.</summary>
+    private static async Task<HttpStatusCode> Ingest(HttpClient client, string? customer, string other)
+    {
+        var identities = customer is null ? $$"""{ "other": "{{other}}" }""" : $$"""{ "customer_id": "{{customer}}", "other": "{{other}}" }""";
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/events")
+        {
+            Content = new StringContent($$"""{ "environment": "development", "user_identities": {{identities}} }""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = AppFixture.Basic("demo-key", "demo-secret");
+        using var response = await client.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    /// <summary>An IDSync call as a server makes it (Basic with the demo input's secret); the MPID it answers.</summary>
+    private static async Task<string> IdSyncAsync(HttpClient client, string call, Dictionary<string, string> known)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/{call}")
+        {
+            Content = JsonContent.Create(new { environment = "development", request_id = Guid.NewGuid().ToString(), known_identities = known }),
+        };
+        request.Headers.Authorization = AppFixture.Basic("demo-key", "demo-secret");
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(HttpStatusCode.OK, text);
+        return JsonNode.Parse(text)!["mpid"]!.GetValue<string>();
+    }
+
+    /// <summary>A profile as that node's Profile API answers it, as JSON text: by MPID (path and query), or resolved by customer id.</summary>
+    private static async Task<string> ProfileOf(HttpClient client, string? byMpid, string? customer = null)
+    {
+        var token = await client.TokenAsync();
+        using var response = byMpid is not null
+            ? await client.BearerAsync(token, HttpMethod.Get, $"/userprofile/v1/1/1/1/{byMpid}")
+            : await client.BearerAsync(token, HttpMethod.Post, "/userprofile/v1/resolve/1/1/1?fields=user_identities",
+                $$"""{ "environment_type": "development", "identity": { "type": "customer_id", "value": "{{customer}}" } }""");
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(HttpStatusCode.OK, text);
+        return text;
+    }
+
     private static async Task<HttpStatusCode> Send(HttpClient client, string key, string secret)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/events")
@@ -91,10 +181,10 @@ public class ConfigurationAcrossNodesTests(AppFixture app)
         return response.StatusCode;
     }
 
-    private Dictionary<string, string> Settings(int port) => new()
+    private Dictionary<string, string> Settings(int port, string? schema = null) => new()
     {
         ["ConnectionStrings__EventProfiles"] = Environment.GetEnvironmentVariable("ConnectionStrings__EventProfiles")!,
-        ["EventProfiles__Schema"] = Schema,
+        ["EventProfiles__Schema"] = schema ?? Schema,
         ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
         ["EventProfiles__Durability"] = "Balanced",
         ["EventProfiles__Nodes__HeartbeatMs"] = "1000",

@@ -230,22 +230,40 @@ export async function setupPage(main) {
     ignored.value = stored.ignored_values.join('\n');
     const zeros = h('input', { id: 'identity-zeros', name: 'ignore_all_zero_values', type: 'checkbox', checked: stored.ignore_all_zero_values });
     const list = (text) => text.split(',').map(t => t.trim()).filter(Boolean);
+    // The merge guards (docs/identity.md, "Merge guards"): a link that looks like damage is held for an operator; 0 turns a rule off.
+    const guards = stored.merge_guards;
+    const limit = (id, name, value) => h('input', { id, name, type: 'number', min: 0, step: 1, required: true, value: String(value), 'aria-describedby': `${id}-hint` });
+    const guardField = (id, label, control, hint) => h('div', { class: 'field' }, h('label', { for: id }, label), control, h('p', { class: 'hint', id: `${id}-hint` }, hint));
+    const peoplePerValue = limit('identity-guard-people', 'people_per_value', guards.people_per_value);
+    const perTypePerDay = limit('identity-guard-per-day', 'identities_per_type_per_day', guards.identities_per_type_per_day);
+    const devicesPerHour = limit('identity-guard-devices', 'devices_per_hour', guards.devices_per_hour);
+    const number = (input) => Number.parseInt(input.value, 10);
     const form = h('form', { class: 'stacked', 'aria-label': 'Identity settings', onsubmit: async (event) => {
       event.preventDefault();
       await act(form, () => call('PUT', '/api/admin/identity-settings', {
         strategy: strategy.value, immutable: immutable.value.trim(), login: list(login.value), unique: list(unique.value),
-        ignored_values: ignored.value.split('\n').map(v => v.trim()).filter(v => v.length), ignore_all_zero_values: zeros.checked }), 'Identity settings saved: they apply when the nodes restart.');
+        ignored_values: ignored.value.split('\n').map(v => v.trim()).filter(v => v.length), ignore_all_zero_values: zeros.checked,
+        merge_guards: { people_per_value: number(peoplePerValue), identities_per_type_per_day: number(perTypePerDay), devices_per_hour: number(devicesPerHour) } }),
+        'Identity settings saved: every node resolves by them within seconds.');
     } },
       field('identity-strategy', 'Strategy', strategy), field('identity-immutable', 'Immutable identity type (Profile API look-ups)', immutable),
       field('identity-login', 'Login identity types (comma-separated)', login), field('identity-unique', 'Unique identity types (comma-separated)', unique),
       field('identity-ignored', 'Placeholder values never matched (one per line)', ignored),
       h('label', { class: 'check' }, zeros, ' Also ignore all-zero device ids'),
+      h('fieldset', { class: 'criterion' }, h('legend', {}, 'Merge guards (0 turns a rule off)'),
+        h('p', { class: 'hint' }, 'A link that looks like damage is held instead of made: the batch is stored, the person is flagged and an operator accepts the link on the Search page.'),
+        guardField('identity-guard-people', 'Identity value linked to more than N people', peoplePerValue,
+          'A value of a type that is not unique (a shared kiosk device, a test value) already held by more than this many people is linked to no one else.'),
+        guardField('identity-guard-per-day', 'Identities of one type per person per day', perTypePerDay,
+          'A person gains at most this many identities of one type within a day (a list of emails sent under one id is held beyond it).'),
+        guardField('identity-guard-devices', 'Devices per value per hour', devicesPerHour,
+          'One person (one email or customer id) is seen on at most this many new devices within an hour; further devices are held.')),
       h('button', { type: 'submit' }, 'Save identity settings'));
     const pending = JSON.stringify(stored) !== JSON.stringify(running);
     show(regions.identity, h('h2', { id: 'setup-identity' }, 'Identity settings'),
       h('p', { class: pending ? 'notice' : 'muted' }, pending
-        ? 'Saved settings differ from those the nodes run with: they apply when the nodes restart.'
-        : 'The identity rules shape the identity index: a change applies when the nodes restart.'),
+        ? 'Saved settings differ from those this node runs with: it reads them within a second or two.'
+        : 'A change applies on every node within seconds, to resolutions from then on: people already resolved are not merged or split by it.'),
       form);
   }
 
