@@ -26,11 +26,13 @@ public static class UserPatterns
 
     /// <summary>
     /// An audience wildcard: <c>*</c> any run of characters, <c>?</c> one character, the rest literal, case-insensitive.
-    /// Matched without backtracking (linear in the text), so no wildcard can be catastrophic; the timeout stays as a bound.
+    /// Matched without backtracking (linear in the text, and values are at most 4,096 characters), so no wildcard can be
+    /// catastrophic and no timeout is set: a wall-clock bound would only make a match on a starved CPU (the engine builds
+    /// its automaton lazily, on the first matches) answer "no" where the answer is "yes".
     /// </summary>
     public static Regex Wildcard(string pattern) => Cached(Wildcards, pattern, static p =>
         new Regex("^" + System.Text.RegularExpressions.Regex.Escape(p).Replace("\\*", ".*").Replace("\\?", ".") + "\\z",
-            RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Singleline | RegexOptions.NonBacktracking, MatchTimeout));
+            RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Singleline | RegexOptions.NonBacktracking, System.Text.RegularExpressions.Regex.InfiniteMatchTimeout));
 
     private static T Cached<T>(ConcurrentDictionary<string, T> cache, string pattern, Func<string, T> create)
     {
