@@ -12,9 +12,10 @@
 # Npgsql), READ=mpid|resolve (default mpid); the rest is the Host's environment (@PGDIR@ and @PGPORT@ stand for the
 # cluster's socket folder and port, e.g. "unix:ConnectionStrings__EventProfiles=Host=@PGDIR@;Port=@PGPORT@;Username=postgres"). PEOPLE (20000) are created first with
 # build/Bench through the first Host; reads use fields=user_identities,user_attributes,audience_memberships, 16
-# connections (CONNECTIONS), one wrk thread, WARMUP (10) s of warm-up then SECONDS_PER_RUN (15). CPU = utime+stime from /proc of
+# connections (CONNECTIONS), one wrk thread, SETTLE_SECONDS (40) after start, WARMUP (10) s of warm-up then SECONDS_PER_RUN (15). CPU = utime+stime from /proc of
 # the server process, and of the postmaster with its children, over the measured requests; statements =
-# pg_stat_statements calls over the measured window; allocations = dotnet.gc.heap.total_allocated (dotnet-counters,
+# pg_stat_statements calls over the measured window; the server's idle CPU (IDLE_SECONDS, 10, measured just before)
+# is also shown taken off; allocations = dotnet.gc.heap.total_allocated (dotnet-counters,
 # ALLOC=0 to skip) over the same window, divided by the reads. Build the Host and build/Bench in Release first.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -23,7 +24,7 @@ export PATH="$PATH:$HOME/.dotnet/tools"
 ROUNDS=2
 [ "${1:-}" = "-r" ] && { ROUNDS=$2; shift 2; }
 [ $# -ge 1 ] || { sed -n 2,20p "$0"; exit 2; }
-CONNECTIONS="${CONNECTIONS:-16}"; SECONDS_PER_RUN="${SECONDS_PER_RUN:-15}"; PEOPLE="${PEOPLE:-20000}"; ALLOC="${ALLOC:-1}"; WARMUP="${WARMUP:-10}"
+CONNECTIONS="${CONNECTIONS:-16}"; SECONDS_PER_RUN="${SECONDS_PER_RUN:-15}"; PEOPLE="${PEOPLE:-20000}"; ALLOC="${ALLOC:-1}"; WARMUP="${WARMUP:-10}"; IDLE_SECONDS="${IDLE_SECONDS:-10}"; SETTLE_SECONDS="${SETTLE_SECONDS:-40}"
 FIELDS=user_identities,user_attributes,audience_memberships
 SCHEMA=eventprofiles_hot
 DIR=$ROOT/.data/read-cost-$(date +%H%M%S); mkdir -p "$DIR"
@@ -89,16 +90,22 @@ for round in $(seq 1 "$ROUNDS"); do
   for variant in "$@"; do
     label="${variant%%:*}"; read -r -a settings <<<"${variant#*:}"
     start "${settings[@]}" || { echo "server did not start ($label)"; tail "$DIR/server.log"; exit 1; }
+    # A fresh Host works for ~40 s after it is ready (JIT tiering, agents starting: 200 → 36 ms of CPU per second here,
+    # 2026-12-05), which would be counted against the reads: let it settle first.
+    sleep "$SETTLE_SECONDS"
     AUTH="Bearer $( [[ $URL == */userprofile/* ]] && token || echo none)"
     # Warm-up (JIT, pools, prepared statements), then the measured window.
     BODY="$BODY_JSON" ID_FILE="$IDS" AUTH="$AUTH" "$ROOT/build/perf/http-read.sh" -c "$CONNECTIONS" -d "$WARMUP" "$URL" >/dev/null 2>&1
     psql_q -c "select pg_stat_statements_reset()" >/dev/null
+    # What the server does with no request (Wolverine's and the daemon's polling, timers): at a few hundred reads per
+    # second on a loaded box it is a large part of the CPU per read, so it is measured idle and taken off.
+    i0=$(server_cpu); sleep "$IDLE_SECONDS"; i1=$(server_cpu)
     if [ "$ALLOC" = 1 ]; then
-      # Until the window has passed (it writes as it goes; stopped early it may write nothing); measuring starts once it reports.
+      # dotnet-counters writes its file only when it stops, so it runs for a fixed time around the window: attach, the
+      # window, a margin; the idle seconds on each side add ~0.1-0.2 MB/s of background allocations (1-2 % here).
       dotnet-counters collect -p "$SERVER_PID" --counters 'System.Runtime[dotnet.gc.heap.total_allocated]' --format csv -o "$DIR/$label-$round.csv" \
-        --duration "00:00:00:$((SECONDS_PER_RUN + 5))" >/dev/null 2>&1 &
-      COUNTERS=$!
-      for i in $(seq 1 120); do [ "$(wc -l <"$DIR/$label-$round.csv" 2>/dev/null || echo 0)" -ge 2 ] && break; sleep 0.5; done
+        --duration "00:00:00:$((SECONDS_PER_RUN + 14))" >/dev/null 2>&1 &
+      COUNTERS=$!; sleep 8
     fi
     h0=$(server_cpu); p0=$(pg_cpu)
     BODY="$BODY_JSON" ID_FILE="$IDS" AUTH="$AUTH" OUT_JSON="$DIR/$label-$round.json" "$ROOT/build/perf/http-read.sh" -c "$CONNECTIONS" -d "$SECONDS_PER_RUN" "$URL" >/dev/null 2>&1
@@ -106,15 +113,14 @@ for round in $(seq 1 "$ROUNDS"); do
     alloc="-"
     if [ "$ALLOC" = 1 ]; then
       wait "$COUNTERS" 2>/dev/null
-      # Rows are per-second increments (Rate) of the cumulative counter: their sum over the window, a second of idle on
-      # each side included (nothing is read then).
+      # Rows are per-second increments (Rate) of the cumulative counter: their sum over the collection.
       alloc=$(awk -F, 'NR > 1 && $3 ~ /total_allocated/ { s += $NF } END { printf "%.0f", s }' "$DIR/$label-$round.csv")
     fi
     read -r req non2xx rps p50 p99 <<<"$(node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(j.requests, j.non2xx, Math.round(j.ok_units_per_s), j.p50_ms.toFixed(2), j.p99_ms.toFixed(2))' "$DIR/$label-$round.json")"
-    awk -v l="$label" -v r="$round" -v n="$req" -v bad="$non2xx" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v h=$((h1 - h0)) -v p=$((p1 - p0)) -v t="$TICK" \
+    awk -v l="$label" -v r="$round" -v n="$req" -v bad="$non2xx" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v h=$((h1 - h0)) -v p=$((p1 - p0)) -v t="$TICK" -v idle=$((i1 - i0)) -v is="$IDLE_SECONDS" -v ws="$SECONDS_PER_RUN" \
         -v c="$calls" -v a="$alloc" -v load="$(cut -d' ' -f1 /proc/loadavg)" \
-      'BEGIN { printf "%-14s round %s: %6d reads (%d non-2xx), %5d/s, p50 %s p99 %s ms | per read: server %.3f ms, PostgreSQL %.3f ms, %.2f statements, %s | load %s\n",
-               l, r, n, bad, rps, p50, p99, 1000*h/t/n, 1000*p/t/n, c/n, (a == "-" ? "alloc -" : sprintf("%.1f KB", a/n/1024)), load }'
+      'BEGIN { printf "%-14s round %s: %6d reads (%d non-2xx), %5d/s, p50 %s p99 %s ms | per read: server %.3f ms (%.3f less idle %.0f ms/s), PostgreSQL %.3f ms, %.2f statements, %s | load %s\n",
+               l, r, n, bad, rps, p50, p99, 1000*h/t/n, 1000*(h - idle*ws/is)/t/n, 1000*idle/t/is, 1000*p/t/n, c/n, (a == "-" ? "alloc -" : sprintf("%.1f KB", a/n/1024)), load }'
     stop
   done
 done
