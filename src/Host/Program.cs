@@ -209,15 +209,7 @@ builder.Services.AddAuthentication()
     .AddScheme<AuthenticationSchemeOptions, IdentityApiAuthenticationHandler>(AuthSchemes.IdentityApi, null)
     .AddScheme<AuthenticationSchemeOptions, AdminBasicAuthenticationHandler>(AuthSchemes.Admin, null)
     .AddAdminSession(TimeSpan.FromMinutes(builder.Configuration.GetValue("EventProfiles:Admin:SessionMinutes", 60)))
-    .AddJwtBearer(AuthSchemes.ProfileApiBearer, o =>
-    {
-        o.MapInboundClaims = false;
-        o.TokenValidationParameters = tokens.ValidationParameters();
-        // A token's signature and claims are checked once per token string and minute; the grant still on every request.
-        o.TokenHandlers.Clear();
-        o.TokenHandlers.Add(new CachingJsonWebTokenHandler());
-        o.Events = ProfileApiBearerEvents.Create();
-    });
+    .AddScheme<AuthenticationSchemeOptions, ProfileApiBearerHandler>(AuthSchemes.ProfileApiBearer, null); // tokens from POST /oauth/token
 builder.Services.AddApiAuthorization(); // bearer scopes and org-wide admin operations, refused with a 403 naming what is missing
 builder.Services.AddRateLimiter(o => DsrRateLimits.Configure(o, builder.Configuration.GetValue("EventProfiles:Dsr:RequestsPerMinute", 1_000)));
 builder.Services.AddSingleton<DsrRequestCounts>(); // the rate limit's count, shared by every node

@@ -84,6 +84,36 @@ public sealed class ProfileApiTokens(SymmetricSecurityKey key, TimeProvider cloc
         });
     }
 
+    private static readonly TimeSpan MaxCacheAge = TimeSpan.FromMinutes(1);
+    private const int MaxCachedTokens = 10_000;
+    private readonly JsonWebTokenHandler _handler = new();
+    private TokenValidationParameters? _parameters;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (ClaimsPrincipal Claims, DateTime Until)> _valid = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// What a bearer token itself says (signature, issuer, audience, lifetime checked), or why it is refused. Checked
+    /// once per token string, then for up to a minute answered from memory (never past the token's expiry): SDK clients
+    /// send the same token with every request for hours, and parsing it and its HMAC cost more CPU than the rest of a
+    /// Profile API read. The result is never handed out as the request's user: <see cref="ProfileApiClaims.CurrentGrant"/>
+    /// builds each request's own principal from it, with the client's grant as configured now.
+    /// </summary>
+    public async ValueTask<(ClaimsPrincipal? Claims, Exception? Failure)> CheckAsync(string token)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (_valid.TryGetValue(token, out var cached) && now < cached.Until) return (cached.Claims, null);
+        var parameters = _parameters ??= ValidationParameters();
+        var result = await _handler.ValidateTokenAsync(token, parameters);
+        if (!result.IsValid || result.SecurityToken is null || result.ClaimsIdentity is null)
+            return (null, result.Exception ?? new SecurityTokenValidationException("The bearer token is not valid."));
+        if (_valid.Count >= MaxCachedTokens) _valid.Clear(); // stale and unused entries go all at once; the next requests validate again
+        // A plain copy, shared read-only by the requests that send this token (the handler's identity may fill its claims lazily).
+        var identity = result.ClaimsIdentity;
+        var claims = new ClaimsPrincipal(new ClaimsIdentity(identity.Claims, identity.AuthenticationType, identity.NameClaimType, identity.RoleClaimType));
+        var until = result.SecurityToken.ValidTo + parameters.ClockSkew;
+        _valid[token] = (claims, until < now + MaxCacheAge ? until : now + MaxCacheAge);
+        return (claims, null);
+    }
+
     public TokenValidationParameters ValidationParameters() => new()
     {
         ValidIssuer = ProfileApiTokenOptions.Issuer,
@@ -95,40 +125,4 @@ public sealed class ProfileApiTokens(SymmetricSecurityKey key, TimeProvider cloc
     };
 
     private static byte[] SHA256Of(string text) => System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text));
-}
-
-/// <summary>
-/// Checks a bearer token's signature and claims once per token string, then for up to a minute answers from memory
-/// (never past the token's expiry): SDK clients send the same token with every request for hours, and parsing it and
-/// its HMAC cost more CPU than the rest of a Profile API read. Only what the token itself says is cached; the client's
-/// current grant (a removed client refused at once, scopes and workspaces as configured now) is still decided on every
-/// request by <see cref="ProfileApiBearerEvents"/>, and each request gets its own copy of the identity.
-/// </summary>
-public sealed class CachingJsonWebTokenHandler : JsonWebTokenHandler
-{
-    private static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(1);
-    private const int MaxEntries = 10_000;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (TokenValidationResult Result, DateTime Until)> _valid = new(StringComparer.Ordinal);
-
-    public override async Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
-    {
-        var now = DateTime.UtcNow;
-        if (_valid.TryGetValue(token, out var cached) && now < cached.Until) return Copy(cached.Result);
-        var result = await base.ValidateTokenAsync(token, validationParameters);
-        if (!result.IsValid || result.SecurityToken is null) return result;
-        if (_valid.Count >= MaxEntries) _valid.Clear(); // stale and unused entries go all at once; the next requests validate again
-        var until = result.SecurityToken.ValidTo + validationParameters.ClockSkew;
-        _valid[token] = (result, until < now + MaxAge ? until : now + MaxAge);
-        return Copy(result);
-    }
-
-    private static TokenValidationResult Copy(TokenValidationResult result) => new()
-    {
-        IsValid = true,
-        SecurityToken = result.SecurityToken,
-        ClaimsIdentity = result.ClaimsIdentity.Clone(),
-        Issuer = result.Issuer,
-        TokenType = result.TokenType,
-        TokenContext = result.TokenContext,
-    };
 }
