@@ -3,6 +3,9 @@
 # and statements per batch, guards on (the default policy) and off (limits so high no rule can hold), alternately:
 #
 #   build/perf/merge-guards-cost.sh [-r rounds]
+#   TRACE=1 build/perf/merge-guards-cost.sh   also samples where the Host's time goes during each measured run
+#                                              (dotnet-trace, dotnet-sampled-thread-time, 15 s) and prints the merge
+#                                              guards' frames' inclusive share of the samples
 #
 # As host-cost.sh (whose pieces this reuses: the Release Host with the Development settings, 16 connections, 8 s of
 # warm-up then 20 s of single batches of 5 events for random users among 100,000, CPU = utime+stime from /proc), but
@@ -59,12 +62,22 @@ for round in $(seq 1 "$ROUNDS"); do
     policy=$(curl -s -u admin:admin-password "http://127.0.0.1:$HOST_PORT/api/admin/identity-settings" | grep -o '"merge_guards":{[^}]*}')
     KEY=demo-key SECRET=demo-secret "$ROOT/build/perf/http-load.sh" -c "$CONNECTIONS" -d 8 "http://127.0.0.1:$HOST_PORT" >/dev/null 2>&1
     c0=$(calls "$db"); h0=$(host_cpu); p0=$(pg_cpu)
+    if [ "${TRACE:-0}" = 1 ]; then
+      ( sleep 2; "${DOTNET_TRACE:-$HOME/.dotnet/tools/dotnet-trace}" collect -p "$HOST_PID" --profile dotnet-sampled-thread-time --duration 00:00:00:15 \
+          -o "$DIR/$label-$round.nettrace" >/dev/null 2>&1 ) &
+      TRACER=$!
+    fi
     KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/$label-$round.json" "$ROOT/build/perf/http-load.sh" -c "$CONNECTIONS" -d "$SECONDS_PER_RUN" "http://127.0.0.1:$HOST_PORT" >/dev/null 2>&1
     h1=$(host_cpu); p1=$(pg_cpu); c1=$(calls "$db")
     read -r req non2xx eps <<<"$(node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(j.requests, j.non2xx, Math.round(j.ok_units_per_s))' "$DIR/$label-$round.json")"
     awk -v l="$label" -v r="$round" -v n="$req" -v bad="$non2xx" -v e="$eps" -v h=$((h1 - h0)) -v p=$((p1 - p0)) -v s=$((c1 - c0)) -v t="$TICK" -v load="$(cut -d' ' -f1 /proc/loadavg)" \
       'BEGIN { printf "%-10s round %s: %6d batches (%d non-2xx), %5d events/s, Host %.3f ms, PostgreSQL %.3f ms, %.2f statements per batch; load %s\n", l, r, n, bad, e, 1000*h/t/n, 1000*p/t/n, s/n, load }'
     echo "           policy: $policy"
+    if [ "${TRACE:-0}" = 1 ]; then
+      wait "$TRACER"
+      "${DOTNET_TRACE:-$HOME/.dotnet/tools/dotnet-trace}" report "$DIR/$label-$round.nettrace" topN -n 5000 --inclusive >"$DIR/$label-$round.top.txt" 2>&1
+      echo "           inclusive samples: $(grep -E 'MergeGuards|BatchDecision.Decide|GroupCommit|RunRequestAsync' "$DIR/$label-$round.top.txt" | head -8 | tr -s ' ' | tr '\n' ';')"
+    fi
     stop
   done
 done
