@@ -136,9 +136,9 @@ public static class UndoSplitEndpoint
 /// Event outputs of the people's workspaces get an identity-change notice per person in the same transaction.
 /// </summary>
 public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory directory, EnrichmentDefinitionsCache definitions,
-    IWolverineRuntime runtime, TimeProvider clock)
+    IWolverineRuntime runtime, TimeProvider clock, Profiles.ProfileHistoryReader history)
 {
-    public const string NoticeInputPrefix = "identity:";
+    public const string NoticeInputPrefix = IdentityChangeNotice.InputPrefix;
 
     public static ProblemDetails Check(FluentValidation.Results.ValidationResult result) =>
         result.IsValid ? WolverineContinue.NoProblems : ApiProblems.Invalid(result.Errors.Select(e => new FieldError(e.PropertyName, e.ErrorMessage)).ToList());
@@ -183,7 +183,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
             new Side(mpid, stream, profile, [(Split(selection.Hidden), null)]),
             new Side(newMpid, Stream.None, null, [.. copies.Select(c => (c.Event, (DateTimeOffset?)c.StoredAt)), (Split([]), null)]),
         ], selection, mpid, newMpid, ct);
-        await NoticesAsync(session, result, "split", id, access.User, body.Reason!, now, ct);
+        await NoticesAsync(session, result, batchIds, "split", id, access.User, body.Reason!, now, ct);
         await session.SaveChangesAsync(ct);
         Metrics.Merge("split");
         var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
@@ -236,7 +236,8 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
             new Side(source, sourceStream, from, [(Merged(selection.Hidden, []), null)]),
             new Side(destination, destinationStream, to, [.. copies.Select(c => (c.Event, (DateTimeOffset?)c.StoredAt)), (Merged([], restored), null)]),
         ], selection, source, destination, ct);
-        await NoticesAsync(session, result, undoes is null ? "merge" : "split_undone", id, access.User, reason, now, ct);
+        // An undo moves back the split's batches (restored on the original) and what the new person received since.
+        await NoticesAsync(session, result, [.. (undoes?.BatchIds ?? []).Union(batchIds)], undoes is null ? "merge" : "split_undone", id, access.User, reason, now, ct);
         await session.SaveChangesAsync(ct);
         Metrics.Merge(undoes is null ? "operator" : "split_undone");
         return Results.Json(new JsonObject
@@ -274,7 +275,9 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
     /// <summary>One person's part of a move: their stream as read under the lock, their profile then, and what is appended.</summary>
     private sealed record Side(long Mpid, Stream Stream, Profile? Before, IReadOnlyList<(object Event, DateTimeOffset? StoredAt)> Appended);
 
-    private sealed record Written(IReadOnlyDictionary<long, Profile?> Before, IReadOnlyDictionary<long, Profile?> After, MoveSelection Selection, long Giver, long Receiver);
+    /// <param name="Events">Each person's stream after the move (the copies included), what their folds read.</param>
+    private sealed record Written(IReadOnlyDictionary<long, Profile?> Before, IReadOnlyDictionary<long, Profile?> After, MoveSelection Selection, long Giver, long Receiver,
+        IReadOnlyDictionary<long, IReadOnlyList<StoredEvent>> Events);
 
     private static async Task<Stream> StreamAsync(IDocumentSession session, long mpid, CancellationToken ct)
     {
@@ -314,6 +317,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
             new List<string>(), new List<string>(), new List<DateTimeOffset?>());
         var before = new Dictionary<long, Profile?>();
         var after = new Dictionary<long, Profile?>();
+        var streams = new Dictionary<long, IReadOnlyList<StoredEvent>>();
         var index = $"{schema}.{IdentityIndexProjection.TableName}";
         var active = CalculationModes.Synchronous((await definitions.GetAsync(ct)).Attributes);
         var synchronous = new List<SynchronousCalculations>();
@@ -341,6 +345,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
                 side.Stream.Exists ? new object[] { version, key } : new object[] { key, version });
 
             before[side.Mpid] = side.Before;
+            streams[side.Mpid] = all;
             var profile = after[side.Mpid] = PersonMoves.Fold(all);
             session.QueueSqlCommand($"delete from {index} where mpid = ?", side.Mpid);
             if (profile is null) { session.Delete<Profile>(key); continue; }
@@ -382,39 +387,47 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
         if (requestIds.Length > 0)
             session.QueueSqlCommand($"update {schema}.{IngestionStorage.RequestsTable} set mpid = ? where mpid = ? and source_request_id = any(?)",
                 receiver, giver, requestIds);
-        return new Written(before, after, selection, giver, receiver);
+        return new Written(before, after, selection, giver, receiver, streams);
     }
 
     /// <summary>
-    /// One identity-change notice per person to every webhook output connected to an input of their workspaces, queued as
-    /// deliveries are (rows under one <see cref="DeliverBatches"/> envelope per output, outbox), so it is signed, retried and
-    /// dead-lettered like them; its input (<c>identity:&lt;id&gt;</c>) tells it from a forwarded batch.
+    /// One identity-change notice per person to every output connected to an input of their workspaces (every kind), queued
+    /// as deliveries are (rows under one <see cref="DeliverBatches"/> envelope per output, outbox), so it is signed, retried,
+    /// confirmed and dead-lettered like them; its input (<c>identity:&lt;id&gt;</c>) tells it from a forwarded batch. It names
+    /// the batches that moved (what outputs keeping rows re-key); a warehouse output's also carries the person as they are
+    /// now, through the connection's filter and consent rules, with calculated values and memberships folded from their
+    /// visible events (the async projection has not folded them again yet).
     /// </summary>
-    private async Task NoticesAsync(IDocumentSession session, Written written, string change, string id, string by, string reason, DateTimeOffset at, CancellationToken ct)
+    private async Task NoticesAsync(IDocumentSession session, Written written, IReadOnlyList<Guid> batchIds, string change, string id, string by, string reason,
+        DateTimeOffset at, CancellationToken ct)
     {
         var workspaces = written.Before.Values.Concat(written.After.Values).OfType<Profile>().SelectMany(p => p.Workspaces.Keys).ToHashSet();
         var inputs = directory.Inputs.Where(i => workspaces.Contains(i.Workspace.Id)).ToDictionary(i => i.Name, i => i.Workspace.Id);
         var connections = (await session.Query<Connection>().ToListAsync(ct)).Where(c => c.Active && inputs.ContainsKey(c.Input)).ToList();
         if (connections.Count == 0) return;
-        var outputs = (await session.LoadManyAsync<Output>(ct, connections.Select(c => c.OutputId).Distinct().ToArray()))
-            .Where(o => o.Kind == OutputKind.Webhook).Select(o => o.Id).ToHashSet();
+        var outputs = (await session.LoadManyAsync<Output>(ct, connections.Select(c => c.OutputId).Distinct().ToArray())).ToDictionary(o => o.Id);
         var rows = new List<(Guid GroupId, int Position, DeliverBatch Delivery, int WorkspaceId)>();
         var groups = new Dictionary<string, Guid>();
-        foreach (var connection in connections.Where(c => outputs.Contains(c.OutputId)).DistinctBy(c => c.OutputId))
+        foreach (var connection in connections.Where(c => outputs.ContainsKey(c.OutputId)).OrderBy(c => c.Id).DistinctBy(c => c.OutputId))
         {
+            var output = outputs[connection.OutputId];
+            var workspaceId = inputs[connection.Input];
             var groupId = groups[connection.OutputId] = Guid.CreateVersion7();
+            // The giver first: an output that re-keys rows does so before the receiver's profile replaces theirs.
             foreach (var (mpid, other, gave) in new[] { (written.Giver, written.Receiver, true), (written.Receiver, written.Giver, false) })
             {
                 var notice = new JsonObject
                 {
-                    ["type"] = "identity_change", ["change"] = change, ["id"] = id,
+                    ["type"] = IdentityChangeNotice.Type, ["change"] = change, ["id"] = id,
                     ["mpid"] = mpid.ToString(CultureInfo.InvariantCulture), ["other_mpid"] = other.ToString(CultureInfo.InvariantCulture),
                     ["gave"] = gave, ["identities"] = Identities(written.Selection.Identities),
                     ["user_identities"] = Identities(written.After.GetValueOrDefault(mpid)?.Identities.Select(i => new IdentityKey(i.Type, i.Value)) ?? []),
-                    ["batches_moved"] = written.Selection.Batches.Count(), ["reason"] = reason, ["by"] = by, ["timestamp_unixtime_ms"] = at.ToUnixTimeMilliseconds(),
+                    ["batches_moved"] = batchIds.Count, ["batch_ids"] = new JsonArray(batchIds.Select(b => (JsonNode?)b.ToString("D")).ToArray()),
+                    ["workspace_id"] = workspaceId, ["reason"] = reason, ["by"] = by, ["timestamp_unixtime_ms"] = at.ToUnixTimeMilliseconds(),
                 };
+                if (output.Kind == OutputKind.Warehouse) notice["profile"] = await NowAsync(written, mpid, workspaceId, connection, at, ct);
                 rows.Add((groupId, rows.Count, new DeliverBatch(connection.OutputId, connection.Id, Guid.CreateVersion7(), Guid.CreateVersion7(), mpid,
-                    NoticeInputPrefix + id, "production", notice.ToJsonString()), inputs[connection.Input]));
+                    NoticeInputPrefix + id, "production", notice.ToJsonString()), workspaceId));
             }
         }
         if (rows.Count == 0) return;
@@ -422,6 +435,17 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
         var outbox = new MartenOutbox(runtime, session);
         foreach (var (outputId, groupId) in groups) await outbox.SendAsync(new DeliverBatches(groupId, outputId));
         session.CountEnqueued(rows.GroupBy(r => r.Delivery.OutputId).ToDictionary(g => g.Key, g => g.Count()));
+    }
+
+    /// <summary>The person in the workspace as a warehouse resync writes them, or null when they have no data there any more.</summary>
+    private async Task<JsonObject?> NowAsync(Written written, long mpid, int workspaceId, Connection connection, DateTimeOffset at, CancellationToken ct)
+    {
+        if (written.After.GetValueOrDefault(mpid) is not { } profile || !profile.IsKnownIn(workspaceId)) return null;
+        // The copies have no sequence yet (they are being inserted): after everything stored, as they will be.
+        var events = written.Events[mpid].Select(e => e.Sequence == 0 ? e with { Sequence = long.MaxValue } : e).ToList();
+        var computed = await history.ComputedAsOfAsync(events, profile, workspaceId, at, ct);
+        return Domain.Forwarding.Warehouse.WarehouseSync.Baseline(profile, workspaceId, connection, computed.CalculatedAttributes,
+            computed.Audiences.Select(a => (a.AudienceId, a.AudienceName)), at);
     }
 
     /// <summary>404 for a person this admin cannot see (never their data), 403 when they see only some of the person's workspaces.</summary>

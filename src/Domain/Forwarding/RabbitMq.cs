@@ -27,6 +27,7 @@ public static class RabbitMqRoutingKeys
     public const string Mixed = "mixed";
     public const string AudienceChange = "audience_membership_change";
     public const string ErasureNotice = "erasure_notice";
+    public const string IdentityChange = IdentityChangeNotice.Type;
 
     /// <summary>Why this template cannot be used (a sentence after the field name), or null.</summary>
     public static string? TemplateProblem(string? template)
@@ -41,9 +42,9 @@ public static class RabbitMqRoutingKeys
 
     /// <summary>
     /// The routing key of one message: <c>{workspace}</c> is the workspace id given (the batch's input's; for audience
-    /// changes and erasure notices the output's), <c>all</c> when there is none (an org-wide output), <c>{input}</c> the input's name (<c>audience</c> for audience changes, <c>erasure</c> for erasure notices),
+    /// changes, erasure and identity-change notices the output's), <c>all</c> when there is none (an org-wide output), <c>{input}</c> the input's name (<c>audience</c> for audience changes, <c>erasure</c> for erasure notices, <c>identity</c> for identity-change notices),
     /// <c>{event_type}</c> the type of the batch's events (<see cref="Mixed"/> when they differ, <see cref="AudienceChange"/>,
-    /// <see cref="ErasureNotice"/>). Dots in values are kept, so a binding may match on them; a key longer than AMQP's
+    /// <see cref="ErasureNotice"/>, <see cref="IdentityChange"/>). Dots in values are kept, so a binding may match on them; a key longer than AMQP's
     /// 255 bytes is cut.
     /// </summary>
     public static string Key(string? template, int? workspaceId, string input, string payload)
@@ -53,6 +54,7 @@ public static class RabbitMqRoutingKeys
         {
             _ when input.StartsWith(Privacy.ErasureNotice.InputPrefix, StringComparison.Ordinal) => ("erasure", ErasureNotice),
             _ when input.StartsWith("audience:", StringComparison.Ordinal) => ("audience", AudienceChange),
+            _ when IdentityChangeNotice.IsNotice(input) => ("identity", IdentityChange),
             // The payload is parsed only when the key needs its event types.
             _ => (input, template.Contains("{event_type}", StringComparison.Ordinal) ? EventTypeOf(payload) : ""),
         };

@@ -79,4 +79,30 @@ public sealed class WarehouseSyncTests
         rows.MembershipChanges.Select(c => c.Added).ShouldBe([true, false]);
         rows.CurrentMemberships.ShouldHaveSingleItem().Added.ShouldBeFalse();
     }
+
+    [Fact]
+    public void an_identity_change_re_keys_the_moved_batches_rows_replaces_both_profiles_and_records_the_change()
+    {
+        var (moved, kept) = (Batch(1_000, """{"plan":"a"}"""), Batch(2_000, """{"plan":"a","level":"3"}"""));
+        const long receiver = 77;
+        string Notice(long mpid, long other, bool gave, string profile) => "{\"type\":\"identity_change\",\"change\":\"split\",\"id\":\"s-1\",\"mpid\":\"" + mpid
+            + "\",\"other_mpid\":\"" + other + "\",\"gave\":" + (gave ? "true" : "false") + ",\"identities\":[],\"batch_ids\":[\"" + kept.BatchId + "\"],"
+            + "\"timestamp_unixtime_ms\":3000,\"profile\":" + profile + "}";
+        string Profile(long mpid, string attributes) => "{\"mpid\":" + mpid + ",\"timestamp_unixtime_ms\":3000,\"user_identities\":[],\"user_attributes\":" + attributes
+            + ",\"consent_state\":{},\"events\":[],\"resync\":{\"first_seen_unixtime_ms\":1000,\"last_seen_unixtime_ms\":1000}}";
+        WarehouseDelivery Delivery(long mpid, string payload) => new(Guid.NewGuid(), Guid.NewGuid(), mpid, Ws, "identity:s-1", "production", payload);
+
+        var rows = Decide(moved, kept, Delivery(Mpid, Notice(Mpid, receiver, true, Profile(Mpid, """{"plan":"a"}"""))),
+            Delivery(receiver, Notice(receiver, Mpid, false, Profile(receiver, """{"plan":"a","level":"3"}"""))));
+
+        rows.Events.Select(e => (e.BatchId, e.Mpid)).ShouldBe([(moved.BatchId, Mpid), (kept.BatchId, receiver)]);
+        rows.AttributeUpdates.Single(u => u.Name == "level").Mpid.ShouldBe(receiver);
+        rows.Moves.ShouldHaveSingleItem().ShouldBe(rows.Moves[0] with { WorkspaceId = Ws, From = Mpid, To = receiver });
+        rows.Moves[0].BatchIds.ShouldBe([kept.BatchId]);
+        rows.Replaced.ShouldBe([(Ws, Mpid), (Ws, receiver)], ignoreOrder: true);
+        rows.Profiles.Single(p => p.Mpid == Mpid).Attributes.ShouldBe("""{"plan":"a"}""");
+        rows.Profiles.Single(p => p.Mpid == receiver).Attributes.ShouldBe("""{"level":"3","plan":"a"}""");
+        rows.AttributeUpdates.Count.ShouldBe(2); // the refreshed profiles add no history: the re-keying corrected it
+        rows.IdentityChanges.Select(c => (c.Mpid, c.OtherMpid, c.Gave)).ShouldBe([(Mpid, receiver, true), (receiver, Mpid, false)]);
+    }
 }

@@ -228,6 +228,42 @@ public sealed class FilesTests(AppFixture app) : IAsyncLifetime
         Manifest()!["retired"]!.AsArray().ShouldBeEmpty();
     }
 
+    /// <summary>
+    /// Issue 21: a split writes one identity_changes row per person (always) and, like an erasure with rewrite_on_erasure,
+    /// rewrites the published event rows of the moved batches with the new person's MPID, so readers see the corrected person.
+    /// </summary>
+    [Fact]
+    public async Task a_split_writes_identity_change_rows_and_with_rewrite_the_moved_event_rows_carry_the_new_mpid()
+    {
+        await CreateFilesOutput(rewriteOnErasure: true);
+        await app.Connect(AppFixture.ForwardingInput, _outputId);
+        var (ana, benEmail, tablet) = (Api.NewId("files-ana"), Api.NewId("files-ben") + "@example.org", Api.NewId("tablet"));
+        await Send($$"""{ "environment": "development", "user_identities": { "customer_id": "{{ana}}" }, "device_info": { "ios_idfv": "{{tablet}}" }, "events": [ {{Event("Browse")}} ] }""");
+        await Send($$"""{ "environment": "development", "user_identities": { "email": "{{benEmail}}" }, "device_info": { "ios_idfv": "{{tablet}}" }, "events": [ {{Event("Play")}}, {{Event("Play")}} ] }""");
+        var merged = await MpidOf(ana);
+        await RowsArrive<EventFileRow>(ExportTables.Events, r => r.Mpid == merged, 3); // published under the wrong merge
+
+        using var split = await app.AdminClient().PostAsJsonAsync($"/api/admin/people/{merged}/split",
+            new { identities = new[] { new { type = "email", value = benEmail } }, reason = "shared tablet" });
+        var text = await split.Content.ReadAsStringAsync();
+        split.StatusCode.ShouldBe(HttpStatusCode.Created, text);
+        var (splitId, ben) = (JsonNode.Parse(text)!["split_id"]!.GetValue<string>(), JsonNode.Parse(text)!["new_mpid"]!.GetValue<long>());
+
+        await RowsArrive<IdentityChangeFileRow>(ExportTables.IdentityChanges, r => r.ChangeId == splitId, 2);
+        var changes = (await Read<IdentityChangeFileRow>(ExportTables.IdentityChanges)).SelectMany(f => f.Rows).Where(r => r.ChangeId == splitId).ToList();
+        changes.Select(r => (r.Mpid, r.OtherMpid, r.Gave, r.Change)).ShouldBe([(merged, ben, true, "split"), (ben, merged, false, "split")], ignoreOrder: true);
+        ManifestFiles(ExportTables.IdentityChanges).ShouldAllBe(f => f["path"]!.GetValue<string>().StartsWith("identity_changes/workspace="));
+
+        // The published rows were rewritten: Ben's batch is his, Ana keeps hers; nothing was dropped.
+        var rows = (await Read<EventFileRow>(ExportTables.Events)).SelectMany(f => f.Rows).Where(r => r.Mpid == merged || r.Mpid == ben).ToList();
+        rows.Where(r => r.Mpid == ben).Select(r => r.EventName).ShouldBe(["Play", "Play"]);
+        rows.Where(r => r.Mpid == merged).Select(r => r.EventName).ShouldBe(["Browse"]);
+        // The change row names the batch that moved: what a reader of files written without the rewrite re-keys by.
+        JsonNode.Parse(changes.Single(c => c.Gave).BatchIds)!.AsArray().Select(b => b!.GetValue<string>())
+            .ShouldBe(rows.Where(r => r.Mpid == ben).Select(r => r.BatchId).Distinct());
+        Manifest()!["retired"]!.AsArray().ShouldBeEmpty();
+    }
+
     [Fact]
     public async Task audience_changes_have_files_of_their_own()
     {

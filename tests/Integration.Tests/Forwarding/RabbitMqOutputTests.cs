@@ -75,6 +75,36 @@ public sealed class RabbitMqOutputTests(AppFixture app) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task a_split_publishes_an_identity_change_notice_per_person_as_messages_of_their_own_confirmed_like_batches()
+    {
+        await Connected();
+        var (ana, benEmail, tablet) = (Api.NewId("rmq-ana"), Api.NewId("rmq-ben") + "@example.org", Api.NewId("tablet"));
+        await Send($$"""{ "environment": "development", "user_identities": { "customer_id": "{{ana}}" }, "device_info": { "ios_idfv": "{{tablet}}" }, "events": [ {{Event("Browse")}} ] }""");
+        await Send($$"""{ "environment": "development", "user_identities": { "email": "{{benEmail}}" }, "device_info": { "ios_idfv": "{{tablet}}" }, "events": [ {{Event("Play")}} ] }""");
+        var merged = long.Parse((await app.ProfileOf(ana))["mpid"]!.ToString(), System.Globalization.CultureInfo.InvariantCulture);
+        await Waiting.Until(async () => await Counter("delivered") == 2, "the two batches");
+
+        using var split = await app.AdminClient().PostAsJsonAsync($"/api/admin/people/{merged}/split",
+            new { identities = new[] { new { type = "email", value = benEmail } }, reason = "shared tablet" });
+        var text = await split.Content.ReadAsStringAsync();
+        split.StatusCode.ShouldBe(HttpStatusCode.Created, text);
+        var (splitId, ben) = (JsonNode.Parse(text)!["split_id"]!.GetValue<string>(), JsonNode.Parse(text)!["new_mpid"]!.GetValue<long>());
+
+        List<(string? MessageId, string RoutingKey, JsonObject Body)> Notices() =>
+            _broker.Received.Where(r => r.Body["type"]?.GetValue<string>() == "identity_change" && r.Body["id"]?.GetValue<string>() == splitId).ToList();
+        await Waiting.Until(() => Task.FromResult(Notices().Count == 2), "the two notices");
+        var notices = Notices();
+        notices.Select(n => (n.Body["mpid"]!.GetValue<string>(), n.Body["other_mpid"]!.GetValue<string>(), n.Body["gave"]!.GetValue<bool>()))
+            .ShouldBe([(merged.ToString(), ben.ToString(), true), (ben.ToString(), merged.ToString(), false)], ignoreOrder: true);
+        notices.ShouldAllBe(n => n.RoutingKey == "all.identity.identity_change"); // an org-wide output: {workspace} is "all", as for audience changes
+        notices.ShouldAllBe(n => n.Body["change"]!.GetValue<string>() == "split" && n.Body["batch_ids"]!.AsArray().Count == 1);
+        notices.Select(n => n.MessageId).Distinct().Count().ShouldBe(2);
+        // Confirmed like batches: counted delivered only once the broker confirmed them.
+        await Waiting.Until(async () => await Counter("delivered") == 4, "the notices counted delivered");
+        (await Counter("enqueued")).ShouldBe(4);
+    }
+
+    [Fact]
     public async Task audience_membership_changes_are_published_like_webhook_ones()
     {
         var s = Guid.NewGuid().ToString("N")[..8];

@@ -124,6 +124,65 @@ public sealed class WarehouseTests(AppFixture app) : IAsyncLifetime
         (await app.Output(_outputId))["counters"]!["delivered"]!.GetValue<long>().ShouldBe(2);
     }
 
+    /// <summary>
+    /// Issue 21: the shared tablet, merged and then split, against a control run where the two people were never merged.
+    /// After the split the warehouse answers the same queries for each person as for their control: the profile row, the
+    /// events, the attribute and identity history; plus one identities_changes row per person.
+    /// </summary>
+    [Fact]
+    public async Task a_split_re_keys_the_moved_batches_rows_and_refreshes_both_profiles_so_the_warehouse_matches_a_control_run()
+    {
+        await Connected();
+        var now = app.Clock.GetUtcNow();
+        string Batch(string identities, string attributes, string device, string name, int minute) =>
+            $$"""{ "environment": "development", "user_identities": { {{identities}} }, "user_attributes": {{attributes}}, "device_info": { "ios_idfv": "{{device}}" }, "events": [ { "event_type": "custom_event", "data": { "event_name": "{{name}}", "custom_event_type": "other", "timestamp_unixtime_ms": {{now.AddMinutes(minute).ToUnixTimeMilliseconds()}} } } ] }""";
+        string Ana(string customer, string device) => Batch($"\"customer_id\": \"{customer}\", \"email\": \"{customer}@example.org\"", """{ "plan": "family" }""", device, "Browse", -30);
+        string Ben(string email, string device, int minute) => Batch($"\"email\": \"{email}\"", $$"""{ "game_level": "{{minute}}" }""", device, "Purchase", minute);
+
+        var (ana, benEmail, tablet) = (Api.NewId("wh-ana"), Api.NewId("wh-ben") + "@example.org", Api.NewId("tablet"));
+        await Send(Ana(ana, tablet));
+        await Send(Ben(benEmail, tablet, -20));
+        await Send(Ben(benEmail, tablet, -10));
+        var (controlAna, controlBenEmail, phone) = (Api.NewId("wh-ana"), Api.NewId("wh-ben") + "@example.org", Api.NewId("phone"));
+        await Send(Ana(controlAna, Api.NewId("tablet")));
+        await Send(Ben(controlBenEmail, phone, -20));
+        await Send(Ben(controlBenEmail, phone, -10));
+        var (merged, controlAnaMpid) = (await MpidOf(ana), await MpidOf(controlAna));
+        await EventsArrive(merged, 3); // the wrong merge, in the warehouse
+        await using (var holder = app.Db.CreateCommand($"select mpid from {app.Schema}.ep_identity_index where identity_type = 'email' and identity_value = $1"))
+        {
+            holder.Parameters.AddWithValue(controlBenEmail);
+            var controlBen = (long)(await holder.ExecuteScalarAsync())!;
+            await EventsArrive(controlBen, 2);
+
+            using var split = await app.AdminClient().PostAsJsonAsync($"/api/admin/people/{merged}/split",
+                new { identities = new[] { new { type = "email", value = benEmail } }, reason = "shared family tablet" });
+            var text = await split.Content.ReadAsStringAsync();
+            split.StatusCode.ShouldBe(HttpStatusCode.Created, text);
+            var (splitId, ben) = (JsonNode.Parse(text)!["split_id"]!.GetValue<string>(), JsonNode.Parse(text)!["new_mpid"]!.GetValue<long>());
+            await Waiting.Until(async () => await Count("identity_changes", ben) == 1 && await Count("identity_changes", merged) == 1, "the identity changes in the warehouse", 30);
+
+            // The same queries, person by person, give what they give for the control run.
+            async Task<string> Person(long mpid) => string.Join(" | ",
+                await Scalar<string>($"select user_attributes::text from {_schema}.profiles where mpid = $1", mpid),
+                await Scalar<string>($"select string_agg(i->>'identity_type', ',' order by i->>'identity_type') from {_schema}.profiles, jsonb_array_elements(identities) i where mpid = $1", mpid),
+                await Scalar<string>($"select string_agg(event_name, ',' order by event_timestamp) from {_schema}.events where mpid = $1", mpid),
+                await Scalar<string>($"select string_agg(name || '=' || value::text, ',' order by at, name) from {_schema}.attribute_updates where mpid = $1 and not calculated", mpid),
+                await Scalar<string>($"select string_agg(identity_type, ',' order by at, identity_type) from {_schema}.identity_updates where mpid = $1", mpid));
+            (await Person(merged)).ShouldBe(await Person(controlAnaMpid));
+            (await Person(ben)).ShouldBe(await Person(controlBen));
+            (await Person(ben)).ShouldContain("Purchase,Purchase");
+            (await Scalar<string>($"select identities::text from {_schema}.profiles where mpid = $1", merged))!.ShouldNotContain(benEmail);
+            (await Scalar<string>($"select identities::text from {_schema}.profiles where mpid = $1", ben))!.ShouldContain(benEmail);
+
+            // One row per person: who gave, who received, which batches.
+            (await Scalar<string>($"select change || ',' || gave || ',' || other_mpid || ',' || jsonb_array_length(batch_ids) from {_schema}.identity_changes where mpid = $1 and change_id = $2",
+                merged, splitId)).ShouldBe($"split,true,{ben},2");
+            (await Scalar<string>($"select change || ',' || gave || ',' || other_mpid from {_schema}.identity_changes where mpid = $1 and change_id = $2",
+                ben, splitId)).ShouldBe($"split,false,{merged}");
+        }
+    }
+
     [Fact]
     public async Task a_replayed_range_adds_no_rows()
     {

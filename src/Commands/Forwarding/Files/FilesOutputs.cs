@@ -98,17 +98,32 @@ public sealed class FilesOutputs(NpgsqlDataSource db, IDocumentStore store, File
             foreach (var (partition, list) in rows.Events) written.AddRange(await WriteParquetAsync(files, partition, list, settings.MaxFileBytes, ct));
             foreach (var (partition, list) in rows.AudienceChanges) written.AddRange(await WriteParquetAsync(files, partition, list, settings.MaxFileBytes, ct));
             foreach (var (partition, list) in rows.Erasures) written.AddRange(await WriteParquetAsync(files, partition, list, settings.MaxFileBytes, ct));
+            foreach (var (partition, list) in rows.IdentityChanges) written.AddRange(await WriteParquetAsync(files, partition, list, settings.MaxFileBytes, ct));
             var retired = new List<string>();
-            if (settings.RewriteOnErasure && rows.Erasures.Count > 0)
+            var erased = rows.Erasures.Values.SelectMany(r => r).Select(r => (r.WorkspaceId, r.Mpid)).ToHashSet();
+            if (settings.RewriteOnErasure && (erased.Count > 0 || rows.Moves.Count > 0))
             {
-                var erased = rows.Erasures.Values.SelectMany(r => r).Select(r => (r.WorkspaceId, r.Mpid)).ToHashSet();
-                foreach (var file in manifest.Files.Where(f => erased.Any(e => e.WorkspaceId == f.WorkspaceId)))
+                // The erasure rewrite, also for identity changes: published event rows of moved batches get the receiver's MPID.
+                var workspaces = erased.Select(e => e.WorkspaceId).Concat(rows.Moves.Select(m => m.WorkspaceId)).ToHashSet();
+                bool? Event(EventFileRow r)
+                {
+                    if (erased.Contains((r.WorkspaceId, r.Mpid))) return null;
+                    var moved = false;
+                    foreach (var move in rows.Moves) // in order: a split then its undo moves a batch there and back
+                        if (move.WorkspaceId == r.WorkspaceId && move.From == r.Mpid && Guid.TryParse(r.BatchId, out var b) && move.BatchIds.Contains(b))
+                            (r.Mpid, moved) = (move.To, true);
+                    return moved;
+                }
+                foreach (var file in manifest.Files.Where(f => workspaces.Contains(f.WorkspaceId)).ToList())
                 {
                     var partition = new ExportPartition(file.Table, file.WorkspaceId, DateOnly.ParseExact(file.Date, "yyyy-MM-dd", CultureInfo.InvariantCulture));
                     var rewritten = file.Table switch
                     {
-                        ExportTables.Events => await RewriteAsync<EventFileRow>(files, file, partition, r => erased.Contains((r.WorkspaceId, r.Mpid)), settings, ct),
-                        ExportTables.AudienceChanges => await RewriteAsync<AudienceChangeFileRow>(files, file, partition, r => erased.Contains((r.WorkspaceId, r.Mpid)), settings, ct),
+                        ExportTables.Events => await RewriteAsync<EventFileRow>(files, file, partition, Event, settings, ct),
+                        ExportTables.AudienceChanges => await RewriteAsync<AudienceChangeFileRow>(files, file, partition,
+                            r => erased.Contains((r.WorkspaceId, r.Mpid)) ? null : false, settings, ct),
+                        ExportTables.IdentityChanges => await RewriteAsync<IdentityChangeFileRow>(files, file, partition,
+                            r => erased.Contains((r.WorkspaceId, r.Mpid)) ? null : false, settings, ct),
                         _ => null,
                     };
                     if (rewritten is null) continue;
@@ -208,14 +223,25 @@ public sealed class FilesOutputs(NpgsqlDataSource db, IDocumentStore store, File
         return done;
     }
 
-    /// <summary>A published file's rows without the erased people as new scratch files, or null when it holds none of theirs.</summary>
+    /// <summary>
+    /// A published file's rows as new scratch files, or null when none changed: <paramref name="fate"/> says of each row
+    /// null (drop it: an erased person's), true (changed in place: a moved batch's) or false (as it was).
+    /// </summary>
     private async Task<List<(string, ExportPartition, long)>?> RewriteAsync<T>(IExportFileStore files, ExportManifestFile file, ExportPartition partition,
-        Func<T, bool> erased, FilesSettings settings, CancellationToken ct) where T : class, new()
+        Func<T, bool?> fate, FilesSettings settings, CancellationToken ct) where T : class, new()
     {
         IList<T> rows;
         await using (var stream = files.OpenRead(file.Path)) rows = (await ParquetSerializer.DeserializeAsync<T>(stream, cancellationToken: ct)).Data;
-        var kept = rows.Where(r => !erased(r)).ToList();
-        if (kept.Count == rows.Count) return null;
+        var kept = new List<T>();
+        var changed = false;
+        foreach (var row in rows)
+        {
+            var f = fate(row);
+            if (f is null) { changed = true; continue; }
+            changed |= f.Value;
+            kept.Add(row);
+        }
+        if (!changed) return null;
         return kept.Count == 0 ? [] : await WriteParquetAsync(files, partition, kept, settings.MaxFileBytes, ct);
     }
 
@@ -233,6 +259,8 @@ public sealed class FilesOutputs(NpgsqlDataSource db, IDocumentStore store, File
         if (directory.InputByName(delivery.Input) is { } input) return input.Workspace.Id;
         if (delivery.IsErasureNotice && JsonNode.Parse(delivery.Payload)?["controller_id"]?.GetValue<string>() is { } controller
             && int.TryParse(controller, CultureInfo.InvariantCulture, out var ws)) return ws;
+        if (IdentityChangeNotice.IsNotice(delivery.Input) && JsonNode.Parse(delivery.Payload)?["workspace_id"] is JsonValue w && w.TryGetValue<int>(out var noticeWs))
+            return noticeWs;
         return output.WorkspaceId ?? 0;
     }
 }

@@ -129,6 +129,8 @@ public sealed class WarehouseOutputs(NpgsqlDataSource db, IDocumentStore store, 
         if (directory.InputByName(delivery.Input) is { } input) return input.Workspace.Id;
         if (delivery.IsErasureNotice && JsonNode.Parse(delivery.Payload)?["controller_id"]?.GetValue<string>() is { } controller
             && int.TryParse(controller, CultureInfo.InvariantCulture, out var ws)) return ws;
+        if (IdentityChangeNotice.IsNotice(delivery.Input) && JsonNode.Parse(delivery.Payload)?["workspace_id"] is JsonValue w && w.TryGetValue<int>(out var noticeWs))
+            return noticeWs;
         return output.WorkspaceId ?? 0;
     }
 

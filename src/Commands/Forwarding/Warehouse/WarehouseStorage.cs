@@ -17,7 +17,7 @@ public static class WarehouseStorage
     public const string FlushesTable = "ep_warehouse_flushes";
 
     /// <summary>The version of the warehouse tables this code writes; <see cref="Migrations"/> brings older ones up to it.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     public static StoreOptions AddWarehouseOutputs(this StoreOptions opts)
     {
@@ -68,6 +68,15 @@ public static class WarehouseStorage
           action text not null, at timestamptz not null, synced_at timestamptz not null default now(),
           primary key (change_id, audience_id));
         create index if not exists audience_membership_changes_person on {0}.audience_membership_changes (workspace_id, mpid, at);
+        """,
+        // Version 2 (issue 21): splits, merges and undos, one row per person of each; their rows were re-keyed by it.
+        """
+        create table if not exists {0}.identity_changes (
+          change_id text not null, workspace_id int not null, mpid bigint not null, other_mpid bigint not null, change text not null,
+          gave boolean not null, batch_ids jsonb not null, identities jsonb not null, reason text, changed_by text,
+          at timestamptz not null, synced_at timestamptz not null default now(),
+          primary key (change_id, workspace_id, mpid));
+        create index if not exists identity_changes_person on {0}.identity_changes (workspace_id, mpid, at);
         """,
     ];
 
@@ -127,10 +136,30 @@ public static class WarehouseStorage
     {
         var s = Quote(schema);
         await using var batch = new NpgsqlBatch(connection);
+        // Moves first, in the order they happened: an erasure later in the micro-batch then finds the rows where they are now.
+        foreach (var move in rows.Moves)
+            foreach (var table in new[] { "events", "identity_updates", "attribute_updates" })
+                Add(batch, $"update {s}.{table} set mpid = $3 where workspace_id = $1 and mpid = $2 and batch_id = any($4)",
+                    move.WorkspaceId, move.From, move.To, move.BatchIds.ToArray());
         if (rows.Erased.Count > 0)
-            foreach (var table in new[] { "profiles", "identity_updates", "attribute_updates", "events", "audience_memberships", "audience_membership_changes" })
+            foreach (var table in new[] { "profiles", "identity_updates", "attribute_updates", "events", "audience_memberships", "audience_membership_changes", "identity_changes" })
                 Add(batch, $"delete from {s}.{table} t using unnest($1::int[], $2::bigint[]) as k(w, m) where t.workspace_id = k.w and t.mpid = k.m",
                     rows.Erased.Select(e => e.WorkspaceId).ToArray(), rows.Erased.Select(e => e.Mpid).ToArray());
+        // A person refreshed by an identity change: their row is replaced, not merged with the old one (its first and last seen included).
+        if (rows.Replaced.Count > 0)
+            Add(batch, $"delete from {s}.profiles t using unnest($1::int[], $2::bigint[]) as k(w, m) where t.workspace_id = k.w and t.mpid = k.m",
+                rows.Replaced.Select(e => e.WorkspaceId).ToArray(), rows.Replaced.Select(e => e.Mpid).ToArray());
+        if (rows.IdentityChanges.Count > 0)
+        {
+            var c = rows.IdentityChanges;
+            Add(batch,
+                $"insert into {s}.identity_changes (change_id, workspace_id, mpid, other_mpid, change, gave, batch_ids, identities, reason, changed_by, at) " +
+                "select i, w, m, o, c, g, b::jsonb, ids::jsonb, r, cb, t from unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::text[], $6::boolean[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[]) " +
+                "as u(i, w, m, o, c, g, b, ids, r, cb, t) on conflict do nothing",
+                c.Select(r => r.ChangeId).ToArray(), c.Select(r => r.WorkspaceId).ToArray(), c.Select(r => r.Mpid).ToArray(), c.Select(r => r.OtherMpid).ToArray(),
+                c.Select(r => r.Change).ToArray(), c.Select(r => r.Gave).ToArray(), c.Select(r => r.BatchIds).ToArray(), c.Select(r => r.Identities).ToArray(),
+                Texts(c.Select(r => r.Reason)), Texts(c.Select(r => r.By)), Times(c.Select(r => (DateTimeOffset?)r.At)));
+        }
         if (rows.Profiles.Count > 0)
         {
             var p = rows.Profiles;
@@ -289,10 +318,13 @@ public static class WarehouseStorage
 
     private static DateTime?[] Times(IEnumerable<DateTimeOffset?> times) => times.Select(t => t?.UtcDateTime).ToArray();
 
+    private static NpgsqlParameter Texts(IEnumerable<string?> texts) =>
+        new() { Value = texts.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text };
+
     private static void Add(NpgsqlBatch batch, string sql, params object[] values)
     {
         var command = new NpgsqlBatchCommand(sql);
-        foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value });
+        foreach (var value in values) command.Parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value });
         batch.BatchCommands.Add(command);
     }
 

@@ -19,6 +19,7 @@ public static class ExportTables
     public const string Events = "events";
     public const string AudienceChanges = "audience_changes";
     public const string Erasures = "erasures";
+    public const string IdentityChanges = "identity_changes";
 }
 
 /// <summary>One row per captured event, enriched as the webhook's JSON gives it (the profile's context as JSON strings).</summary>
@@ -66,6 +67,25 @@ public sealed class ErasureFileRow
     [JsonPropertyName("submitted_unixtime_ms")] public long SubmittedUnixtimeMs { get; set; }
 }
 
+/// <summary>
+/// A split, merge or undo moved stored batches from one person to another (issue 21): one row per person of the change.
+/// Rows of <c>events</c> whose <c>batch_id</c> is in <c>batch_ids</c> and whose <c>mpid</c> is the giver's (<c>gave</c>)
+/// belong to the other person from then on.
+/// </summary>
+public sealed class IdentityChangeFileRow
+{
+    [JsonPropertyName("delivery_id")] public string DeliveryId { get; set; } = "";
+    [JsonPropertyName("change_id")] public string ChangeId { get; set; } = "";
+    [JsonPropertyName("change")] public string Change { get; set; } = "";
+    [JsonPropertyName("workspace_id")] public int WorkspaceId { get; set; }
+    [JsonPropertyName("mpid")] public long Mpid { get; set; }
+    [JsonPropertyName("other_mpid")] public long OtherMpid { get; set; }
+    [JsonPropertyName("gave")] public bool Gave { get; set; }
+    [JsonPropertyName("batch_ids")] public string BatchIds { get; set; } = "[]";
+    [JsonPropertyName("identities")] public string Identities { get; set; } = "[]";
+    [JsonPropertyName("timestamp_unixtime_ms")] public long TimestampUnixtimeMs { get; set; }
+}
+
 /// <summary>A partition: the table, the workspace and the (UTC) day, as in <c>events/workspace=1/date=2026-12-05/</c>.</summary>
 public sealed record ExportPartition(string Table, int WorkspaceId, DateOnly Day)
 {
@@ -76,16 +96,21 @@ public sealed record ExportPartition(string Table, int WorkspaceId, DateOnly Day
 public sealed record ExportRows(
     IReadOnlyDictionary<ExportPartition, List<EventFileRow>> Events,
     IReadOnlyDictionary<ExportPartition, List<AudienceChangeFileRow>> AudienceChanges,
-    IReadOnlyDictionary<ExportPartition, List<ErasureFileRow>> Erasures)
+    IReadOnlyDictionary<ExportPartition, List<ErasureFileRow>> Erasures,
+    IReadOnlyDictionary<ExportPartition, List<IdentityChangeFileRow>> IdentityChanges,
+    IReadOnlyList<BatchMove> Moves)
 {
-    public int Count => Events.Values.Sum(r => r.Count) + AudienceChanges.Values.Sum(r => r.Count) + Erasures.Values.Sum(r => r.Count);
+    public int Count => Events.Values.Sum(r => r.Count) + AudienceChanges.Values.Sum(r => r.Count) + Erasures.Values.Sum(r => r.Count)
+        + IdentityChanges.Values.Sum(r => r.Count);
 }
 
 /// <summary>
 /// Turns a flush's deliveries into rows by partition (pure). The day is the event's own time (else its batch's), so a
 /// late or replayed batch lands in the day it happened, never the day it was written. Deliveries already published
 /// (<paramref name="published"/>: the last flush's, whose commit may have been lost) and a batch seen twice in one flush
-/// (a retry next to its replay) give no rows. An erasure drops the person's rows gathered so far in the flush.
+/// (a retry next to its replay) give no rows. An erasure drops the person's rows gathered so far in the flush. An
+/// identity-change notice writes its row to <c>identity_changes</c> and, the giver's, re-keys the moved batches' event
+/// rows gathered so far to the receiver (and is listed in <see cref="ExportRows.Moves"/> for published files).
 /// </summary>
 public static class ExportDecision
 {
@@ -94,6 +119,8 @@ public static class ExportDecision
         var events = new Dictionary<ExportPartition, List<EventFileRow>>();
         var changes = new Dictionary<ExportPartition, List<AudienceChangeFileRow>>();
         var erasures = new Dictionary<ExportPartition, List<ErasureFileRow>>();
+        var identityChanges = new Dictionary<ExportPartition, List<IdentityChangeFileRow>>();
+        var moves = new List<BatchMove>();
         var batches = new HashSet<(Guid, long)>();
         foreach (var delivery in deliveries)
         {
@@ -104,10 +131,31 @@ public static class ExportDecision
                 var submitted = payload["submitted_time"] is JsonValue s && s.TryGetValue<long>(out var seconds) ? seconds * 1000 : 0;
                 foreach (var list in events.Values) list.RemoveAll(r => r.WorkspaceId == delivery.WorkspaceId && r.Mpid == delivery.Mpid);
                 foreach (var list in changes.Values) list.RemoveAll(r => r.WorkspaceId == delivery.WorkspaceId && r.Mpid == delivery.Mpid);
+                foreach (var list in identityChanges.Values) list.RemoveAll(r => r.WorkspaceId == delivery.WorkspaceId && r.Mpid == delivery.Mpid);
                 Add(erasures, new ExportPartition(ExportTables.Erasures, delivery.WorkspaceId, Day(submitted)), new ErasureFileRow
                 {
                     DeliveryId = delivery.DeliveryId.ToString("D"), SubjectRequestId = payload["subject_request_id"]?.GetValue<string>(),
                     WorkspaceId = delivery.WorkspaceId, Mpid = delivery.Mpid, SubmittedUnixtimeMs = submitted,
+                });
+                continue;
+            }
+            if (IdentityChangeNotice.IsNotice(delivery.Input))
+            {
+                if (IdentityChangeNotice.Parse(payload) is not { } notice) continue;
+                if (notice.Gave && notice.BatchIds.Count > 0)
+                {
+                    var moved = notice.BatchIds.ToHashSet();
+                    foreach (var list in events.Values)
+                        foreach (var row in list.Where(r => r.WorkspaceId == delivery.WorkspaceId && r.Mpid == notice.Giver && Guid.TryParse(r.BatchId, out var b) && moved.Contains(b)))
+                            row.Mpid = notice.Receiver;
+                    moves.Add(new BatchMove(delivery.WorkspaceId, notice.Giver, notice.Receiver, notice.BatchIds));
+                }
+                Add(identityChanges, new ExportPartition(ExportTables.IdentityChanges, delivery.WorkspaceId, Day(notice.At.ToUnixTimeMilliseconds())), new IdentityChangeFileRow
+                {
+                    DeliveryId = delivery.DeliveryId.ToString("D"), ChangeId = notice.Id, Change = notice.Change, WorkspaceId = delivery.WorkspaceId,
+                    Mpid = notice.Mpid, OtherMpid = notice.OtherMpid, Gave = notice.Gave,
+                    BatchIds = new JsonArray(notice.BatchIds.Select(b => (JsonNode?)b.ToString("D")).ToArray()).ToJsonString(), Identities = notice.Identities,
+                    TimestampUnixtimeMs = notice.At.ToUnixTimeMilliseconds(),
                 });
                 continue;
             }
@@ -153,7 +201,8 @@ public static class ExportDecision
                 });
             }
         }
-        return new ExportRows(events.Where(p => p.Value.Count > 0).ToDictionary(), changes.Where(p => p.Value.Count > 0).ToDictionary(), erasures);
+        return new ExportRows(events.Where(p => p.Value.Count > 0).ToDictionary(), changes.Where(p => p.Value.Count > 0).ToDictionary(), erasures,
+            identityChanges, moves);
     }
 
     private static void Add<T>(Dictionary<ExportPartition, List<T>> rows, ExportPartition partition, T row)

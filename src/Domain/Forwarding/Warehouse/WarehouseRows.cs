@@ -33,6 +33,13 @@ public sealed record EventRow(Guid BatchId, int Index, int WorkspaceId, long Mpi
 
 public sealed record MembershipChangeRow(Guid ChangeId, int WorkspaceId, long Mpid, int AudienceId, string? AudienceName, bool Added, DateTimeOffset At);
 
+/// <summary>A split or merge moved these batches of a workspace from one person to another: their rows are re-keyed.</summary>
+public sealed record BatchMove(int WorkspaceId, long From, long To, IReadOnlyList<Guid> BatchIds);
+
+/// <summary>A row of <c>identity_changes</c>: one per person of a split, merge or undo (their side of it).</summary>
+public sealed record IdentityChangeRow(string ChangeId, int WorkspaceId, long Mpid, long OtherMpid, string Change, bool Gave, string BatchIds, string Identities,
+    string? Reason, string? By, DateTimeOffset At);
+
 /// <summary>Everything one micro-batch writes; erasures are applied before the rest.</summary>
 public sealed record WarehouseRows(
     IReadOnlyList<(int WorkspaceId, long Mpid)> Erased,
@@ -40,9 +47,13 @@ public sealed record WarehouseRows(
     IReadOnlyList<IdentityUpdate> IdentityUpdates,
     IReadOnlyList<AttributeUpdate> AttributeUpdates,
     IReadOnlyList<EventRow> Events,
-    IReadOnlyList<MembershipChangeRow> MembershipChanges)
+    IReadOnlyList<MembershipChangeRow> MembershipChanges,
+    IReadOnlyList<BatchMove> Moves,
+    IReadOnlyList<(int WorkspaceId, long Mpid)> Replaced,
+    IReadOnlyList<IdentityChangeRow> IdentityChanges)
 {
-    public int Count => Erased.Count + Profiles.Count + IdentityUpdates.Count + AttributeUpdates.Count + Events.Count + MembershipChanges.Count;
+    public int Count => Erased.Count + Profiles.Count + IdentityUpdates.Count + AttributeUpdates.Count + Events.Count + MembershipChanges.Count
+        + Moves.Count + Replaced.Count + IdentityChanges.Count;
 
     /// <summary>The current memberships after the changes: the last change of each person and audience wins.</summary>
     public IEnumerable<MembershipChangeRow> CurrentMemberships =>
@@ -106,6 +117,9 @@ public static class WarehouseSync
         var attributes = new List<AttributeUpdate>();
         var events = new List<EventRow>();
         var memberships = new List<MembershipChangeRow>();
+        var moves = new List<BatchMove>();
+        var replaced = new List<(int, long)>();
+        var changes = new List<IdentityChangeRow>();
 
         foreach (var delivery in deliveries)
         {
@@ -119,6 +133,7 @@ public static class WarehouseSync
                 attributes.RemoveAll(r => (r.WorkspaceId, r.Mpid) == key);
                 events.RemoveAll(r => (r.WorkspaceId, r.Mpid) == key);
                 memberships.RemoveAll(r => (r.WorkspaceId, r.Mpid) == key);
+                changes.RemoveAll(r => (r.WorkspaceId, r.Mpid) == key);
                 continue;
             }
             if (JsonNode.Parse(delivery.Payload) is not JsonObject payload) continue;
@@ -127,16 +142,46 @@ public static class WarehouseSync
                 memberships.AddRange(MembershipChanges(delivery, payload));
                 continue;
             }
+            if (IdentityChangeNotice.IsNotice(delivery.Input))
+            {
+                if (IdentityChangeNotice.Parse(payload) is { } notice) IdentityChange(delivery, notice);
+                continue;
+            }
             AddBatch(delivery, payload);
         }
-        return new WarehouseRows(erased.Distinct().ToList(), profiles.Values.ToList(), identities, attributes, events, memberships);
+        return new WarehouseRows(erased.Distinct().ToList(), profiles.Values.ToList(), identities, attributes, events, memberships, moves, replaced.Distinct().ToList(), changes);
 
-        void AddBatch(WarehouseDelivery delivery, JsonObject batch)
+        void IdentityChange(WarehouseDelivery delivery, IdentityChangeNotice.Parsed notice)
+        {
+            var workspace = delivery.WorkspaceId;
+            if (notice.Gave && notice.BatchIds.Count > 0)
+            {
+                var moved = notice.BatchIds.ToHashSet();
+                bool Moves(Guid batch, int w, long m) => w == workspace && m == notice.Giver && moved.Contains(batch);
+                for (var i = 0; i < events.Count; i++) if (Moves(events[i].BatchId, events[i].WorkspaceId, events[i].Mpid)) events[i] = events[i] with { Mpid = notice.Receiver };
+                for (var i = 0; i < identities.Count; i++)
+                    if (Moves(identities[i].BatchId, identities[i].WorkspaceId, identities[i].Mpid)) identities[i] = identities[i] with { Mpid = notice.Receiver };
+                for (var i = 0; i < attributes.Count; i++)
+                    if (Moves(attributes[i].BatchId, attributes[i].WorkspaceId, attributes[i].Mpid)) attributes[i] = attributes[i] with { Mpid = notice.Receiver };
+                moves.Add(new BatchMove(workspace, notice.Giver, notice.Receiver, notice.BatchIds));
+            }
+            changes.Add(new IdentityChangeRow(notice.Id, workspace, notice.Mpid, notice.OtherMpid, notice.Change, notice.Gave,
+                new JsonArray(notice.BatchIds.Select(b => (JsonNode?)b.ToString("D")).ToArray()).ToJsonString(), notice.Identities, notice.Reason, notice.By, notice.At));
+            if (!notice.HasProfile) return;
+            // The person's row is replaced by what they are now; none when they have no data left in the workspace.
+            var key = (workspace, notice.Mpid);
+            replaced.Add(key);
+            profiles.Remove(key);
+            state[key] = WarehousePerson.None;
+            if (notice.Profile is { } profile) AddBatch(delivery, profile, history: false);
+        }
+
+        void AddBatch(WarehouseDelivery delivery, JsonObject batch, bool history = true)
         {
             var mpid = batch["mpid"]?.GetValue<long>() ?? delivery.Mpid;
             var key = (delivery.WorkspaceId, mpid);
             var at = Time(batch["timestamp_unixtime_ms"]) ?? DateTimeOffset.UnixEpoch;
-            var replayed = batch[ReplayedBatch] is not null;
+            var replayed = batch[ReplayedBatch] is not null || !history;
             var before = state.GetValueOrDefault(key) ?? current.GetValueOrDefault(key) ?? WarehousePerson.None;
 
             var ids = new SortedDictionary<string, string>(StringComparer.Ordinal);
