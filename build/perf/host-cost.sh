@@ -6,7 +6,7 @@
 #   e.g. build/perf/host-cost.sh "default:" "no-telemetry:EventProfiles__Telemetry__Prometheus=false"
 #
 # The Release Host (build it first, or HOST_DIR=<a bin folder>) with the Development settings, 16 connections
-# (CONNECTIONS), 8 s of warm-up then 20 s (SECONDS_PER_RUN) of single batches of 5 events for random users among
+# (CONNECTIONS), SETTLE_SECONDS (20) idle after start-up (a fresh Host's own CPU falls for ~40 s), 8 s of warm-up then 20 s (SECONDS_PER_RUN) of single batches of 5 events for random users among
 # 100,000; each variant in its own Host process, rounds alternating (default 2). CPU = utime+stime from /proc of the
 # Host, and of the postmaster with its children (live and reaped), divided by the batches answered.
 set -uo pipefail
@@ -29,7 +29,12 @@ start() { # VAR=value ...
   ( cd "$DIR/host" && exec env ASPNETCORE_ENVIRONMENT=Development ConnectionStrings__EventProfiles="$CS" ASPNETCORE_URLS="http://127.0.0.1:$HOST_PORT" \
       Urls="http://127.0.0.1:$HOST_PORT" Logging__LogLevel__Default=Warning "$@" dotnet EventProfiles.Host.dll ) >>"$DIR/host.log" 2>&1 &
   HOST_PID=$!
-  for i in $(seq 1 120); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HOST_PORT/health/ready")" = 200 ] && return 0; sleep 0.5; done; return 1
+  # Ready means our Host answers: if another process took the port first, ours has exited and must not be measured.
+  for i in $(seq 1 120); do
+    kill -0 "$HOST_PID" 2>/dev/null || return 1
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HOST_PORT/health/ready")" = 200 ] && { sleep "${SETTLE_SECONDS:-20}"; kill -0 "$HOST_PID" 2>/dev/null; return; }
+    sleep 0.5
+  done; return 1
 }
 stop() { kill -TERM "$HOST_PID"; wait "$HOST_PID" 2>/dev/null; HOST_PID=""; }
 host_cpu() { awk '{ print $14 + $15 }' "/proc/$HOST_PID/stat"; }
