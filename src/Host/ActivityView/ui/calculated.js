@@ -156,7 +156,7 @@ export async function calculatedAttributeBuilderPage(main, id = null) {
     h('div', { class: 'actions' },
       h('button', { type: 'submit' }, a ? (active ? 'Save and recalculate' : 'Save changes') : 'Save as draft'),
       a ? link(`/ui/calculated-attributes/${id}`, 'Cancel') : null),
-    active ? h('p', { class: 'hint', id: 'recalculate-note' }, 'This attribute is active: saving activates the new definition, which calculates every value again from the stored events (its values show the old definition until then).') : null);
+    active ? h('p', { class: 'hint', id: 'recalculate-note' }, 'This attribute is active: saving activates the new definition, which calculates every value again from the stored events; the page shows the progress until it is ready.') : null);
   renderDefinition();
   show(main, h('h1', {}, a ? `Edit “${a.name}”` : 'New calculated attribute'), form);
   document.getElementById('ca-name')?.focus();
