@@ -41,8 +41,8 @@ public static class AudienceMembershipsChangedHandler
         var connections = (await session.Query<AudienceConnection>().Where(c => audienceIds.Contains(c.AudienceId)).ToListAsync(ct)).ToLookup(c => c.AudienceId);
         var profiles = (await session.LoadManyAsync<Profile>(ct, changes.Select(c => StreamKey.For(c.Mpid)).Distinct().ToArray())).ToDictionary(p => p.Mpid);
         // Members of an earlier definition: an addition under the new one keeps them (no message, the same "since").
-        var members = (await session.LoadManyAsync<AudienceMember>(ct, changes.Where(c => c.Added).Select(c => AudienceMember.IdFor(c.AudienceId, c.Mpid)).Distinct().ToArray()))
-            .ToDictionary(m => m.Id);
+        var added = changes.Where(c => c.Added).Select(c => AudienceMember.IdFor(c.AudienceId, c.Mpid)).Distinct().ToArray();
+        var members = added.Length == 0 ? new Dictionary<string, AudienceMember>() : (await session.LoadManyAsync<AudienceMember>(ct, added)).ToDictionary(m => m.Id);
         var groups = new Dictionary<string, Guid>();
         var rows = new List<(Guid GroupId, int Position, DeliverBatch Delivery, int WorkspaceId)>();
         foreach (var change in changes)
