@@ -96,7 +96,7 @@ public class ConsoleEditTests(BrowserFixture host)
         // An active calculated attribute: opened with its definition, saved with a new window, calculated again.
         var attributeId = (await Send(page, "POST", "/ui/api/calculated-attributes", new
         {
-            workspace_id = 1, name = $"plan_views_{run}", description = "views of the plans page",
+            workspace_id = 1, name = $"edited_views_{run}", description = "views of the page",
             draft_definition = new
             {
                 recipe_type = "event", data_point = new { type = "event", event_type = "custom_event", event_name = viewed },
@@ -107,20 +107,23 @@ public class ConsoleEditTests(BrowserFixture host)
         await page.GotoAsync($"/ui/calculated-attributes/{attributeId}");
         await Expect(status).ToHaveTextAsync("ready");
         await page.GetByRole(AriaRole.Link, new() { Name = "Edit", Exact = true }).ClickAsync();
-        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = $"Edit “plan_views_{run}”" })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = $"Edit “edited_views_{run}”" })).ToBeVisibleAsync();
         await Expect(page.GetByLabel("Name", new() { Exact = true })).ToBeDisabledAsync(); // frozen once activated
         await Expect(page.GetByLabel("Event name", new() { Exact = true })).ToHaveValueAsync(viewed);
         await Expect(page.GetByLabel("Calculation", new() { Exact = true })).ToHaveValueAsync("count");
         await Expect(page.GetByLabel("Length", new() { Exact = true })).ToHaveValueAsync("30");
         await page.GetByLabel("Length", new() { Exact = true }).FillAsync("7");
-        await page.GetByLabel("Description", new() { Exact = true }).FillAsync("views of the plans page, last week");
+        await page.GetByLabel("Description", new() { Exact = true }).FillAsync("views of the page, last week");
         await EveryControlIsLabelled(page);
         await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-calculated-attributes-4-edit.png"), FullPage = true });
         await page.GetByRole(AriaRole.Button, new() { Name = "Save and recalculate" }).ClickAsync();
-        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = $"plan_views_{run}", Exact = true })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = $"edited_views_{run}", Exact = true })).ToBeVisibleAsync();
         await Expect(page.GetByText("within the last 7 days")).ToBeVisibleAsync();
-        await Expect(page.GetByText("views of the plans page, last week")).ToBeVisibleAsync();
+        await Expect(page.GetByText("views of the page, last week")).ToBeVisibleAsync();
         await Expect(status).ToHaveTextAsync("ready");
+        // Not left active: an active attribute shows on every profile of the workspace the other browser tests read.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Deactivate", Exact = true }).ClickAsync();
+        await Expect(status).ToHaveTextAsync("inactive");
 
         browserErrors.ShouldBeEmpty();
     }
