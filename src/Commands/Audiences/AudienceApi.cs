@@ -20,6 +20,8 @@ public sealed class AudienceMember
     public int AudienceId { get; set; }
     public long Mpid { get; set; }
     public DateTimeOffset Since { get; set; }
+    /// <summary>The activation whose verdict made them a member (null: recorded before this was kept); an edit starts a new one.</summary>
+    public Guid? Activation { get; set; }
 
     public static string IdFor(int audienceId, long mpid) => $"{audienceId}:{mpid}";
 }
@@ -33,6 +35,36 @@ public sealed class MembershipChangeRecord
     public bool Added { get; set; }
     public DateTimeOffset At { get; set; }
     public string Reason { get; set; } = "";
+}
+
+/// <summary>
+/// One edit of an audience, as it was saved: who, when, which fields changed, and the definition from then on (with the
+/// activation it started when an evaluated audience was redefined). The audience page lists them.
+/// </summary>
+public sealed record AudienceRevision
+{
+    public Guid Id { get; init; }
+    public int AudienceId { get; init; }
+    public DateTimeOffset At { get; init; }
+    public string By { get; init; } = "";
+    public List<string> Changed { get; init; } = [];
+    public List<int> WorkspaceIds { get; init; } = [];
+    public List<Criterion> Criteria { get; init; } = [];
+    public bool Reactivated { get; set; }
+    public Guid? Activation { get; init; }
+
+    /// <summary>The fields of <paramref name="body"/> that differ from the audience as it is (compared as JSON: criteria are records with lists).</summary>
+    public static AudienceRevision Of(Audience audience, AudienceBody body, string by, DateTimeOffset at)
+    {
+        static string Json(object? value) => System.Text.Json.JsonSerializer.Serialize(value);
+        var changed = new List<string>();
+        if (body.Name is not null && body.Name != audience.Name) changed.Add("name");
+        if (body.ExternalName is not null && body.ExternalName != audience.ExternalName) changed.Add("external_name");
+        if (body.Workspaces is not null && !body.Workspaces.Distinct().Order().SequenceEqual(audience.WorkspaceIds.Order())) changed.Add("workspaces");
+        if (body.Criteria is not null && Json(body.Criteria) != Json(audience.Criteria)) changed.Add("criteria");
+        if (body.DateRange is not null && body.DateRange != audience.DateRange) changed.Add("date_range");
+        return new AudienceRevision { Id = Guid.CreateVersion7(), AudienceId = audience.Id, At = at, By = by, Changed = changed };
+    }
 }
 
 /// <summary>An audience sent to an output: its membership changes become add/delete messages there.</summary>

@@ -66,7 +66,15 @@ public sealed record ConsoleOutput(
 public sealed record ConsoleAudience(
     [property: JsonPropertyName("audience")] AudienceResource Audience,
     [property: JsonPropertyName("connections")] IReadOnlyList<ConsoleConnection> Connections,
-    [property: JsonPropertyName("available_outputs")] IReadOnlyList<ConsoleOutput> AvailableOutputs);
+    [property: JsonPropertyName("available_outputs")] IReadOnlyList<ConsoleOutput> AvailableOutputs,
+    [property: JsonPropertyName("revisions")] IReadOnlyList<ConsoleRevision> Revisions);
+
+/// <summary>One saved edit, newest first on the audience page.</summary>
+public sealed record ConsoleRevision(
+    [property: JsonPropertyName("at")] DateTimeOffset At,
+    [property: JsonPropertyName("by")] string By,
+    [property: JsonPropertyName("changed")] IReadOnlyList<string> Changed,
+    [property: JsonPropertyName("reactivated")] bool Reactivated);
 
 /// <summary>
 /// What the builder offers, taken from the model itself so the form maps 1:1 to the API: criterion kinds, joins,
@@ -157,11 +165,13 @@ public static class ConsoleGetAudienceEndpoint
         // An output of one workspace takes audiences of that workspace only (as the connection endpoint checks).
         var outputs = (await session.Query<Output>().ToListAsync(ct)).Where(o => access.Sees(o.WorkspaceId)).OrderBy(o => o.Name, StringComparer.OrdinalIgnoreCase).ToList();
         var byId = outputs.ToDictionary(o => o.Id);
+        var revisions = await session.Query<AudienceRevision>().Where(r => r.AudienceId == id).OrderByDescending(r => r.At).Take(20).ToListAsync(ct);
         return Results.Ok(new ConsoleAudience(view,
             connections.Where(c => byId.ContainsKey(c.OutputId))
                 .Select(c => new ConsoleConnection(c.Id, c.OutputId, byId[c.OutputId].Name, OutputViews.KindName(byId[c.OutputId].Kind))).ToList(),
             outputs.Where(o => connections.All(c => c.OutputId != o.Id) && (o.WorkspaceId is not { } ws || audience.WorkspaceIds.All(w => w == ws)))
-                .Select(o => new ConsoleOutput(o.Id, o.Name, OutputViews.KindName(o.Kind), o.WorkspaceId)).ToList()));
+                .Select(o => new ConsoleOutput(o.Id, o.Name, OutputViews.KindName(o.Kind), o.WorkspaceId)).ToList(),
+            revisions.Select(r => new ConsoleRevision(r.At, r.By, r.Changed, r.Reactivated)).ToList()));
     }
 }
 
@@ -177,6 +187,29 @@ public static class ConsoleCreateAudienceEndpoint
     public static Task<IResult> Post(AudienceBody body, ClaimsPrincipal user, IDocumentSession session, WorkspaceDirectory directory, CalculatedAttributeLimits limits,
         TimeProvider clock, CancellationToken ct) =>
         CreateAudienceEndpoint.Post(body, ConsoleAudienceScope.For(user, directory), session, directory, limits, clock, ct);
+}
+
+public static class ConsoleUpdateAudienceEndpoint
+{
+    /// <summary>Another workspace's audience is answered as one that does not exist, before its body is judged.</summary>
+    public static async Task<ProblemDetails> ValidateAsync(int id, AudienceBody body, ClaimsPrincipal user, WorkspaceDirectory directory, IQuerySession session,
+        CalculatedAttributeLimits limits, CancellationToken ct)
+    {
+        var scope = ConsoleAudienceScope.For(user, directory);
+        if (await session.LoadAsync<Audience>(id, ct) is not { } audience || !scope.Sees(audience))
+            return ApiProblems.Create(StatusCodes.Status404NotFound, "Not found", [new FieldError("id", $"There is no audience {id} in this account.", "NOT_FOUND")]);
+        return await AudienceQueries.CheckAsync(scope, body, session, limits, id, requireAll: false, ct);
+    }
+
+    /// <summary>
+    /// Saves the builder's edit, as <c>PUT /v1/audiences/{id}</c>: a draft (or inactive, or standard) audience just
+    /// changes; an evaluated real-time one whose criteria or workspaces change is a new version, evaluated again.
+    /// </summary>
+    [WolverinePut("/ui/api/audiences/{id:int}", Name = "Console: edit an audience")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminSession)]
+    public static Task<(IResult, OutgoingMessages)> Put(int id, AudienceBody body, ClaimsPrincipal user, WorkspaceDirectory directory, IDocumentSession session,
+        NpgsqlDataSource db, CalculatedAttributeLimits limits, TimeProvider clock, EnrichmentDefinitionsCache enrichment, CalculationsFeedKeeper feed, CancellationToken ct) =>
+        UpdateAudienceEndpoint.Put(id, body, ConsoleAudienceScope.For(user, directory), session, db, limits, clock, enrichment, feed, ct);
 }
 
 public static class ConsoleActivateAudienceEndpoint

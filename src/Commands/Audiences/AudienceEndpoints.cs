@@ -108,17 +108,24 @@ public static class UpdateAudienceEndpoint
         if ((body.Name is not null && body.Name != audience.Name) || body.Workspaces is not null)
             if (await AudienceQueries.NameTakenAsync(session, body.Name ?? audience.Name, body.Workspaces ?? audience.WorkspaceIds, id, ct) is { } taken) return (taken, messages);
         var now = clock.GetUtcNow();
+        var revision = AudienceRevision.Of(audience, body, scope.Caller, now);
         audience.Name = body.Name ?? audience.Name;
         audience.ExternalName = body.ExternalName ?? audience.ExternalName;
-        var redefined = body.Criteria is not null || body.Workspaces is not null;
+        // Only a real change of who may qualify starts a new version (a rename, or the same criteria sent again, does not).
+        var redefined = revision.Changed.Contains("criteria") || revision.Changed.Contains("workspaces");
         if (body.Workspaces is not null) audience.WorkspaceIds = body.Workspaces.Distinct().ToList();
         if (body.Criteria is not null) audience.Criteria = body.Criteria.ToList();
         if (body.DateRange is not null) audience.DateRange = body.DateRange;
         audience.LastModifiedBy = scope.Caller;
         audience.LastModifiedOn = now;
+        // A new version of an evaluated audience: evaluated again from scratch; those it no longer holds get a removal.
         if (redefined && audience.Kind == AudienceKinds.RealTime && audience.Status is AudienceStatus.Active or AudienceStatus.Calculating)
+        {
             messages.AddRange(await AudienceLifecycle.ActivateAsync(audience, session, db, limits, feed, scope.Caller, now, ct));
+            revision.Reactivated = true;
+        }
         session.Store(audience);
+        if (revision.Changed.Count > 0) session.Store(revision with { Criteria = audience.Criteria, WorkspaceIds = audience.WorkspaceIds, Activation = audience.Activation });
         return (Results.NoContent(), messages);
     }
 }

@@ -20,12 +20,18 @@ namespace EventProfiles.Commands.Audiences;
 /// <summary>Durable job: estimate how many people an audience definition would hold, without touching any membership.</summary>
 public sealed record EstimateAudienceSize(Guid EstimateId);
 
+/// <summary>Scheduled with each estimate: a day later it (and any other finished estimate that old) is deleted.</summary>
+public sealed record ExpireAudienceEstimate(Guid EstimateId);
+
 /// <summary>
 /// A size estimate the builder asked for before activation: the definition as it was sent, and how far the evaluation
 /// got. It writes nothing but this document (no members, no change records, no messages).
 /// </summary>
 public sealed class AudienceEstimate
 {
+    /// <summary>How long an estimate is kept: the builder reads it within seconds; a day leaves room to come back to it.</summary>
+    public static readonly TimeSpan KeptFor = TimeSpan.FromDays(1);
+
     public Guid Id { get; set; }
     public List<int> WorkspaceIds { get; set; } = [];
     public string Kind { get; set; } = AudienceKinds.RealTime;
@@ -85,7 +91,8 @@ public static class ConsoleEstimateAudienceEndpoint
 
     [WolverinePost("/ui/api/audiences/estimates", Name = "Console: estimate an audience's size")]
     [Authorize(AuthenticationSchemes = AuthSchemes.AdminSession)]
-    public static (IResult, EstimateAudienceSize) Post(AudienceBody body, ClaimsPrincipal user, IDocumentSession session, CalculatedAttributeLimits limits, TimeProvider clock)
+    public static (IResult, EstimateAudienceSize, DeliveryMessage<ExpireAudienceEstimate>) Post(AudienceBody body, ClaimsPrincipal user, IDocumentSession session,
+        CalculatedAttributeLimits limits, TimeProvider clock)
     {
         var estimate = new AudienceEstimate
         {
@@ -94,8 +101,9 @@ public static class ConsoleEstimateAudienceEndpoint
             RequestedBy = AdminAccess.Of(user).User, RequestedAt = clock.GetUtcNow(),
         };
         session.Store(estimate);
-        // Committed with the job (transactional outbox): no estimate is left without its job.
-        return (Results.Json(AudienceEstimateView.Of(estimate), statusCode: StatusCodes.Status202Accepted), new EstimateAudienceSize(estimate.Id));
+        // Committed with the job and its expiry (transactional outbox): no estimate is left without either.
+        return (Results.Json(AudienceEstimateView.Of(estimate), statusCode: StatusCodes.Status202Accepted), new EstimateAudienceSize(estimate.Id),
+            new ExpireAudienceEstimate(estimate.Id).DelayedFor(AudienceEstimate.KeptFor));
     }
 }
 
@@ -143,5 +151,26 @@ public static class EstimateAudienceSizeHandler
             await session.SaveChangesAsync(ct);
         }
         logger.LogInformation("Audience estimate {Id}: {Members} of {People} people, {Events} events read", estimate.Id, estimate.Members, estimate.PeopleTotal, estimate.EventsRead);
+    }
+}
+
+/// <summary>
+/// Deletes an estimate a day after it was asked for, by a message scheduled with it (durable: it survives restarts and
+/// runs on one node). Judged by the Host's clock: a message that comes early (clocks differ) waits again for the rest.
+/// An estimate still running waits another period. Every other finished estimate older than a day goes with it, so
+/// estimates from before this expiry existed are cleaned up too.
+/// </summary>
+public static class ExpireAudienceEstimateHandler
+{
+    public static async Task<object?> Handle(ExpireAudienceEstimate message, IDocumentSession session, TimeProvider clock, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var cutoff = now - AudienceEstimate.KeptFor;
+        var estimate = await session.LoadAsync<AudienceEstimate>(message.EstimateId, ct);
+        if (estimate is not null && estimate.FinishedAt is null) return message.DelayedFor(AudienceEstimate.KeptFor);
+        if (estimate is not null && estimate.RequestedAt > cutoff) return message.DelayedFor(estimate.RequestedAt - cutoff);
+        if (estimate is not null) session.Delete(estimate);
+        session.DeleteWhere<AudienceEstimate>(e => e.FinishedAt != null && e.RequestedAt <= cutoff);
+        return null;
     }
 }

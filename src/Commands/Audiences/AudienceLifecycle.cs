@@ -111,6 +111,8 @@ public sealed class AudienceInitialisation
     public List<string> Deferred { get; set; } = [];
     public long People { get; set; }
     public long Members { get; set; }
+    /// <summary>Members of an earlier definition (the audience was edited) the new one no longer holds: removed, with the message.</summary>
+    public long Dropped { get; set; }
     /// <summary>People who stayed behind the daemon through every pass: recorded <see cref="AudiencesReevaluationDue"/> instead.</summary>
     public long ReevaluatedThroughStream { get; set; }
 }
@@ -181,6 +183,7 @@ public static class InitialiseAudienceHandler
             pending = behind;
             if (pending.Count > 0) await run.WaitForDaemonAsync(ct);
         }
+        if (!await run.DropOutsidersAsync(ct)) return null;
 
         await using (var session = store.LightweightSession())
         {
@@ -189,8 +192,8 @@ public static class InitialiseAudienceHandler
             session.Store(progress);
             await session.SaveChangesAsync(ct);
         }
-        logger.LogInformation("Audience {Id} initialised: {People} people evaluated, {Members} members, {Reevaluated} re-evaluated through their streams, in {Seconds:0.0} s",
-            audience.Id, progress.People, progress.Members, progress.ReevaluatedThroughStream, (progress.FinishedAt.Value - progress.StartedAt).TotalSeconds);
+        logger.LogInformation("Audience {Id} initialised: {People} people evaluated, {Members} members, {Dropped} earlier members dropped, {Reevaluated} re-evaluated through their streams, in {Seconds:0.0} s",
+            audience.Id, progress.People, progress.Members, progress.Dropped, progress.ReevaluatedThroughStream, (progress.FinishedAt.Value - progress.StartedAt).TotalSeconds);
         return null;
     }
 
@@ -232,6 +235,7 @@ public static class InitialiseAudienceHandler
             var live = batch.LoadMany<PersonCalculations>().ById(keys);
             var replayed = batch.Query<InitialisedCalculation>().Where(c => mpids.Contains(c.Mpid)).ToList();
             var scheduled = batch.LoadMany<ScheduledReevaluation>().ById(keys);
+            var members = batch.LoadMany<AudienceMember>().ById(mpids.Select(m => AudienceMember.IdFor(audience.Id, m)).ToArray());
             await batch.Execute(ct);
             if ((await latest)?.Activation != progress.Activation) return null;
             var visible = await attributes;
@@ -241,9 +245,18 @@ public static class InitialiseAudienceHandler
             var liveByMpid = (await live).ToDictionary(p => p.Mpid);
             var replayedByMpid = (await replayed).ToLookup(r => r.Mpid);
             var scheduledByMpid = (await scheduled).ToDictionary(r => r.Mpid);
+            // Members of an earlier definition (the audience was edited): those the new one no longer holds are removed.
+            var earlier = (await members).Where(m => m.Activation != active.Activation).Select(m => m.Mpid).ToHashSet();
             var now = clock.GetUtcNow();
             var outbox = new MartenOutbox(runtime, session);
             var deferred = new List<string>();
+            async Task Drop(long mpid, string reason)
+            {
+                progress.Dropped++;
+                var dropped = new AudienceMembershipsChanged([new MembershipChange(active.Id, active.Activation, mpid, false, now, reason)]);
+                await outbox.SendAsync(dropped);
+                session.RecordWork([new PersonWorkRecord.Row(dropped.WorkId, mpid, PersonWorkRecord.PersonWide)]);
+            }
 
             foreach (var mpid in mpids)
             {
@@ -258,7 +271,11 @@ public static class InitialiseAudienceHandler
                 }
                 var person = liveByMpid.GetValueOrDefault(mpid) ?? PersonCalculations.For(mpid);
                 // The projection already evaluated this activation for them (their events came first): its verdict stands.
-                if (person.Audiences.TryGetValue(active.Id, out var own) && own.Activation == active.Activation) continue;
+                if (person.Audiences.TryGetValue(active.Id, out var own) && own.Activation == active.Activation)
+                {
+                    if (!own.IsMember && earlier.Contains(mpid)) await Drop(mpid, "the edited definition does not hold");
+                    continue;
+                }
                 var parts = replayedByMpid[mpid].ToList();
                 if (parts.Any(p => p.AudienceId == active.Id && p.Activation == active.Activation)) continue; // done before a restart
                 progress.People++;
@@ -272,6 +289,7 @@ public static class InitialiseAudienceHandler
                     await outbox.SendAsync(changed);
                     session.RecordWork([new PersonWorkRecord.Row(changed.WorkId, mpid, PersonWorkRecord.PersonWide)]);
                 }
+                else if (earlier.Contains(mpid)) await Drop(mpid, verdict.Reason);
                 // The moment time alone can change this verdict, as the projection schedules it.
                 var next = AudienceEvaluation.NextChangeAt(active, facts);
                 if (active.Criteria.Any(c => c.Kind == CriterionKinds.CalculatedAttribute) && person.NextChangeAt is { } value && value > now && (next is null || value < next)) next = value;
@@ -285,6 +303,38 @@ public static class InitialiseAudienceHandler
             session.Store(progress);
             await session.SaveChangesAsync(ct);
             return deferred;
+        }
+
+        /// <summary>
+        /// Members of an earlier definition the evaluation does not reach (an edit took their workspace off the audience,
+        /// or their profile is gone): removed, with the message. Returns false when the audience changed meanwhile.
+        /// </summary>
+        public async Task<bool> DropOutsidersAsync(CancellationToken ct)
+        {
+            var after = long.MinValue;
+            while (true)
+            {
+                await using var session = store.LightweightSession();
+                if ((await session.LoadAsync<Audience>(audience.Id, ct))?.Activation != progress.Activation) return false;
+                var page = await session.Query<AudienceMember>()
+                    .Where(m => m.AudienceId == audience.Id && m.Mpid > after && (m.Activation == null || m.Activation != progress.Activation))
+                    .OrderBy(m => m.Mpid).Take(AudienceLifecycle.PeoplePerChunk).ToListAsync(ct);
+                if (page.Count == 0) return true;
+                after = page[^1].Mpid;
+                var profiles = (await session.LoadManyAsync<Profile>(ct, page.Select(m => StreamKey.For(m.Mpid)).ToArray())).ToDictionary(p => p.Mpid);
+                var outbox = new MartenOutbox(runtime, session);
+                var now = clock.GetUtcNow();
+                foreach (var member in page)
+                {
+                    // Someone still in the audience's workspaces was evaluated above (a removal may still be on its way).
+                    if (profiles.GetValueOrDefault(member.Mpid) is { IsLive: true } profile && audience.WorkspaceIds.Any(profile.IsKnownIn)) continue;
+                    progress.Dropped++;
+                    var dropped = new AudienceMembershipsChanged([new MembershipChange(audience.Id, progress.Activation, member.Mpid, false, now, "not in the audience's workspaces")]);
+                    await outbox.SendAsync(dropped);
+                    session.RecordWork([new PersonWorkRecord.Row(dropped.WorkId, member.Mpid, PersonWorkRecord.PersonWide)]);
+                }
+                await session.SaveChangesAsync(ct);
+            }
         }
 
         /// <summary>

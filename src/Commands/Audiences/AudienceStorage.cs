@@ -13,7 +13,8 @@ public static class AudienceStorage
         opts.Schema.For<ScheduledReevaluation>().DocumentAlias("audience_reevaluation").Index(r => r.DueAt);
         opts.Schema.For<AudienceInitialisation>().DocumentAlias("audience_initialisation");
         opts.Schema.For<StandardCalculation>().DocumentAlias("audience_standard_calculation");
-        opts.Schema.For<AudienceEstimate>().DocumentAlias("audience_estimate");
+        opts.Schema.For<AudienceEstimate>().DocumentAlias("audience_estimate").Index(e => e.RequestedAt);
+        opts.Schema.For<AudienceRevision>().DocumentAlias("audience_revision").Index(r => r.AudienceId);
         return opts;
     }
 }

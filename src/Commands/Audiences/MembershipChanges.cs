@@ -40,16 +40,36 @@ public static class AudienceMembershipsChangedHandler
         var audiences = (await session.LoadManyAsync<Audience>(ct, audienceIds)).ToDictionary(a => a.Id);
         var connections = (await session.Query<AudienceConnection>().Where(c => audienceIds.Contains(c.AudienceId)).ToListAsync(ct)).ToLookup(c => c.AudienceId);
         var profiles = (await session.LoadManyAsync<Profile>(ct, changes.Select(c => StreamKey.For(c.Mpid)).Distinct().ToArray())).ToDictionary(p => p.Mpid);
+        // Members of an earlier definition: an addition under the new one keeps them (no message, the same "since").
+        var added = changes.Where(c => c.Added).Select(c => AudienceMember.IdFor(c.AudienceId, c.Mpid)).Distinct().ToArray();
+        var members = added.Length == 0 ? new Dictionary<string, AudienceMember>() : (await session.LoadManyAsync<AudienceMember>(ct, added)).ToDictionary(m => m.Id);
         var groups = new Dictionary<string, Guid>();
         var rows = new List<(Guid GroupId, int Position, DeliverBatch Delivery, int WorkspaceId)>();
         foreach (var change in changes)
         {
             // A change of an earlier activation (the audience was edited or deactivated since) is void.
             if (!audiences.TryGetValue(change.AudienceId, out var audience) || audience.Activation != change.Activation || audience.Status != AudienceStatus.Active) continue;
+            var memberId = AudienceMember.IdFor(change.AudienceId, change.Mpid);
+            if (change.Added && members.TryGetValue(memberId, out var kept) && kept.Activation != change.Activation)
+            {
+                // Still a member after the audience was edited: nothing changed for them or for the outputs.
+                kept.Activation = change.Activation;
+                session.Store(kept);
+                continue;
+            }
             var id = Guid.CreateVersion7();
             session.Store(new MembershipChangeRecord { Id = id, AudienceId = change.AudienceId, Mpid = change.Mpid, Added = change.Added, At = change.At, Reason = change.Reason });
-            if (change.Added) session.Store(new AudienceMember { Id = AudienceMember.IdFor(change.AudienceId, change.Mpid), AudienceId = change.AudienceId, Mpid = change.Mpid, Since = change.At });
-            else session.Delete<AudienceMember>(AudienceMember.IdFor(change.AudienceId, change.Mpid));
+            if (change.Added)
+            {
+                var member = new AudienceMember { Id = memberId, AudienceId = change.AudienceId, Mpid = change.Mpid, Since = change.At, Activation = change.Activation };
+                members[memberId] = member;
+                session.Store(member);
+            }
+            else
+            {
+                members.Remove(memberId);
+                session.Delete<AudienceMember>(memberId);
+            }
             var accountId = directory.WorkspaceById(audience.WorkspaceIds[0])?.AccountId ?? 0;
             var payload = Message(id, change, audience, accountId, profiles.GetValueOrDefault(change.Mpid)).ToJsonString();
             foreach (var connection in connections[change.AudienceId])

@@ -60,7 +60,7 @@ public static class CalculateStandardAudienceHandler
             foreach (var mpid in chunk.Members)
             {
                 members.Add(mpid);
-                session.Store(new AudienceMember { Id = AudienceMember.IdFor(audience.Id, mpid), AudienceId = audience.Id, Mpid = mpid, Since = now });
+                session.Store(new AudienceMember { Id = AudienceMember.IdFor(audience.Id, mpid), AudienceId = audience.Id, Mpid = mpid, Since = now, Activation = job.Activation });
             }
             (progress.PeopleTotal, progress.PeopleDone, progress.EventsRead, progress.Members) = (chunk.PeopleTotal, chunk.PeopleDone, chunk.EventsRead, members.Count);
             session.Store(progress);

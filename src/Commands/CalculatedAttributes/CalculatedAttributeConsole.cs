@@ -163,6 +163,36 @@ public static class ConsoleCreateCalculatedAttributeEndpoint
         CreateCalculatedAttributeEndpoint.Post(body.Platform, ConsolePlatformScope.For(body.WorkspaceId!.Value, user, directory), session, clock, ct);
 }
 
+public static class ConsoleUpdateCalculatedAttributeEndpoint
+{
+    /// <summary>Another workspace's attribute is "not found"; a workspace the admin may only read is refused; then the body, as the Platform API checks it.</summary>
+    public static async Task<ProblemDetails> ValidateAsync(int id, ConsoleCalculatedAttributeBody body, ClaimsPrincipal user, WorkspaceDirectory directory,
+        CalculatedAttributeLimits limits, TimeProvider clock, IQuerySession session, CancellationToken ct)
+    {
+        var (attribute, scope) = await ConsolePlatformScope.LoadAsync(id, user, directory, session, ct);
+        if (attribute is null)
+            return ApiProblems.Create(StatusCodes.Status404NotFound, "Not found", [new FieldError("id", $"There is no calculated attribute {id}.", "NOT_FOUND")]);
+        if (body.WorkspaceId is { } ws && ws != attribute.WorkspaceId)
+            return ApiProblems.Invalid([new FieldError("workspace_id", "cannot change; create the attribute in the other workspace.")]);
+        return await UpdateCalculatedAttributeEndpoint.ValidateAsync(scope, body.Platform, limits, clock, session, ct);
+    }
+
+    /// <summary>
+    /// Saves the builder's edit, as <c>PUT /platform/v2/workspaces/{ws}/calculatedattributes/{id}</c>: the draft and the
+    /// description (the name only while never activated). An active attribute keeps computing its active definition
+    /// until the draft is activated, which calculates it again from the stored events (the page offers both at once).
+    /// </summary>
+    [WolverinePut("/ui/api/calculated-attributes/{id:int}", Name = "Console: edit a calculated attribute")]
+    [Authorize(AuthenticationSchemes = AuthSchemes.AdminSession)]
+    public static async Task<IResult> Put(int id, ConsoleCalculatedAttributeBody body, ClaimsPrincipal user, WorkspaceDirectory directory, IDocumentSession session,
+        TimeProvider clock, CancellationToken ct)
+    {
+        var (attribute, scope) = await ConsolePlatformScope.LoadAsync(id, user, directory, session, ct);
+        if (attribute is null) return PlatformScope.NotFound(id);
+        return await UpdateCalculatedAttributeEndpoint.Put(id, body.Platform, scope, session, clock, ct);
+    }
+}
+
 public static class ConsoleActivateCalculatedAttributeEndpoint
 {
     [WolverinePost("/ui/api/calculated-attributes/{id:int}/activation", Name = "Console: activate a calculated attribute")]

@@ -46,14 +46,22 @@ export const statusBadge = (status) => badge(status, { active: 'ready', ready: '
 
 // ---- the builder
 
-export async function audienceBuilderPage(main) {
-  document.title = 'New audience · EventProfiles';
-  show(main, h('h1', {}, 'New audience'), loading('the builder'));
-  const model = await api('/ui/api/audiences/builder');
-  const state = {
+/** The builder: a new audience, or (given an id) an existing one opened with its definition filled in. */
+export async function audienceBuilderPage(main, id = null) {
+  const title = id ? 'Edit audience' : 'New audience';
+  document.title = `${title} · EventProfiles`;
+  show(main, h('h1', {}, title), loading('the builder'));
+  const [model, existing] = await Promise.all([api('/ui/api/audiences/builder'), id ? api(`/ui/api/audiences/${id}`).then(v => v.audience) : null]);
+  const state = existing ? {
+    name: existing.name, type: existing.audience_type, workspaces: existing.workspaces.map(w => w.id),
+    from: existing.date_range?.from ?? '', to: existing.date_range?.to ?? '',
+    criteria: existing.criteria.length ? existing.criteria.map(c => fromApi(c, model)) : [newCriterion(model)],
+  } : {
     name: '', type: 'real_time', workspaces: model.workspaces.length ? [model.workspaces[0].id] : [], from: '', to: '',
     criteria: [newCriterion(model)],
   };
+  // An evaluated real-time audience whose criteria change is a new version: everyone is evaluated again.
+  const evaluated = existing && existing.audience_type === 'real_time' && ['active', 'calculating'].includes(existing.status);
   const criteriaList = h('div', { class: 'criteria' });
   const errors = h('div', { 'aria-live': 'assertive' });
   const estimate = h('div', { class: 'estimate', role: 'status', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'No estimate yet.'));
@@ -61,9 +69,10 @@ export async function audienceBuilderPage(main) {
   const dates = h('div', { class: 'inline-fields' });
   let stopEstimate = () => {};
 
-  const name = h('input', { required: true, maxlength: 100, autocomplete: 'off' });
+  const name = h('input', { required: true, maxlength: 100, autocomplete: 'off', value: state.name });
   name.addEventListener('input', () => { state.name = name.value; });
   const type = select([['real_time', 'Real-time (evaluated continuously)'], ['standard', 'Standard (calculated once over a date range)']], state.type);
+  if (existing) type.disabled = true; // the type cannot change: create another audience
   type.addEventListener('change', () => { state.type = type.value; renderRange(); renderCriteria(); });
   const workspaceBoxes = h('fieldset', { class: 'checks' }, h('legend', {}, 'Workspaces'),
     model.workspaces.map(w => {
@@ -93,7 +102,7 @@ export async function audienceBuilderPage(main) {
   }
 
   const body = () => ({
-    name: state.name.trim(), workspaces: state.workspaces, audience_type: state.type,
+    name: state.name.trim(), workspaces: state.workspaces, audience_type: existing ? null : state.type,
     date_range: state.type === 'standard' && (state.from || state.to) ? { from: state.from || null, to: state.to || null } : null,
     criteria: state.criteria.map((c, i) => toApi(c, i)),
   });
@@ -124,6 +133,11 @@ export async function audienceBuilderPage(main) {
       event.preventDefault();
       show(errors);
       try {
+        if (existing) {
+          await send('PUT', `/ui/api/audiences/${id}`, body());
+          navigate(`/ui/audiences/${id}`);
+          return;
+        }
         const created = await send('POST', '/ui/api/audiences', body());
         navigate(`/ui/audiences/${created.id}`);
       } catch (error) {
@@ -133,7 +147,7 @@ export async function audienceBuilderPage(main) {
     } },
     h('section', { class: 'card', 'aria-labelledby': 'about-title' },
       h('h2', { id: 'about-title' }, 'Audience'),
-      h('div', { class: 'inline-fields' }, field('audience-name', 'Name', name), field('audience-type', 'Type', type)),
+      h('div', { class: 'inline-fields' }, field('audience-name', 'Name', name), field('audience-type', 'Type', type, existing ? 'cannot change' : null)),
       workspaceBoxes, rangeNote, dates),
     h('section', { class: 'card', 'aria-labelledby': 'criteria-title' },
       h('h2', { id: 'criteria-title' }, 'Criteria'),
@@ -149,11 +163,14 @@ export async function audienceBuilderPage(main) {
       estimate,
       h('div', { class: 'actions' },
         h('button', { type: 'button', class: 'secondary', onclick: runEstimate }, 'Estimate size'),
-        h('button', { type: 'submit' }, 'Save as draft'))),
+        h('button', { type: 'submit' }, existing ? (evaluated ? 'Save as a new version' : 'Save changes') : 'Save as draft'),
+        existing ? link(`/ui/audiences/${id}`, 'Cancel') : null),
+      evaluated ? h('p', { class: 'hint', id: 'new-version-note' }, 'This audience is active: saving changed criteria or workspaces re-evaluates everyone. ' +
+        'People the new definition no longer holds are removed (its outputs get a delete message), new ones are added, and those it still holds stay members without a message.') : null),
     errors);
   renderRange();
   renderCriteria();
-  show(main, h('h1', {}, 'New audience'), form);
+  show(main, h('h1', {}, existing ? `Edit “${existing.name}”` : 'New audience'), form);
   name.focus();
   return () => stopEstimate();
 }
@@ -167,6 +184,24 @@ function newCriterion(model, join = null) {
     frequency_operator: 'greater_than', frequency_count: 0, recency: 'within', within_days: '', from_days_ago: '', to_days_ago: '',
     workspace_id: '', attribute_name: '', identity_type: model.identity_types[0], regulation: 'gdpr', purpose: '', consented: 'true',
     field: 'platform', audience_id: '', member: 'true', type: 'string', operator: 'equals', value: '', values: '', min_value: '', max_value: '' };
+}
+
+/** A stored criterion as the builder's form state (the inverse of toApi). */
+function fromApi(c, model) {
+  const text = (v) => (v === null || v === undefined ? '' : String(v));
+  return {
+    ...newCriterion(model, c.join ?? null),
+    kind: c.kind, event_type: c.event_type ?? 'custom_event', event_name: text(c.event_name), custom_event_type: text(c.custom_event_type),
+    conditions: (c.conditions ?? []).map(k => ({ attribute_name: text(k.attribute_name), type: k.type ?? 'string', operator: k.operator ?? 'equals',
+      value: text(k.value), values: (k.values ?? []).join(', '), min_value: text(k.min_value), max_value: text(k.max_value) })),
+    frequency_operator: c.frequency?.operator ?? 'greater_than', frequency_count: text(c.frequency?.count ?? 0),
+    recency: c.recency && (c.recency.from_days_ago !== null && c.recency.from_days_ago !== undefined || c.recency.to_days_ago) ? 'between' : 'within',
+    within_days: text(c.recency?.within_days), from_days_ago: text(c.recency?.from_days_ago), to_days_ago: text(c.recency?.to_days_ago),
+    workspace_id: text(c.workspace_id), attribute_name: text(c.attribute_name), identity_type: c.identity_type ?? model.identity_types[0],
+    regulation: c.regulation ?? 'gdpr', purpose: text(c.purpose), consented: String(c.consented ?? true), field: c.field ?? 'platform',
+    audience_id: text(c.audience_id), member: String(c.member ?? true), type: c.type ?? 'string', operator: c.operator ?? 'equals',
+    value: text(c.value), values: (c.values ?? []).join(', '), min_value: text(c.min_value), max_value: text(c.max_value),
+  };
 }
 
 /** The criterion as the API's model has it: only the fields its kind reads. */
@@ -409,7 +444,7 @@ export async function audiencePage(main, id) {
     }
   }
 
-  function render({ audience: a, connections, available_outputs: outputs }) {
+  function render({ audience: a, connections, available_outputs: outputs, revisions = [] }) {
     document.title = `${a.name} · Audiences · EventProfiles`;
     const standard = a.audience_type === 'standard';
     const outputSelect = select(outputs.length ? outputs.map(o => [o.id, `${o.name} (${o.kind})`]) : [['', 'no output left to connect']]);
@@ -434,8 +469,11 @@ export async function audiencePage(main, id) {
             ? h('button', { type: 'button', class: 'secondary', onclick: () => act('POST', `/ui/api/audiences/${id}/deactivation`, undefined, 'Deactivated.') }, 'Deactivate')
             : h('button', { type: 'button', onclick: () => act('POST', `/ui/api/audiences/${id}/activation`, undefined, 'Activated: calculating…') }, a.status === 'expired' ? 'Calculate again' : 'Activate'),
           standard && a.status === 'ready' ? h('button', { type: 'button', class: 'secondary', onclick: () => act('POST', `/ui/api/audiences/${id}/send`, undefined, 'Sent to the connected outputs.') }, 'Send to outputs') : null,
+          h('a', { class: 'button secondary', href: `/ui/audiences/${id}/edit`, 'data-internal': true }, 'Edit'),
           h('a', { class: 'button secondary', href: `/ui/api/audiences/${id}/members.csv`, download: `audience-${id}-members.csv` }, 'Download members (CSV)')),
-        actionStatus),
+        actionStatus,
+        revisions.length ? [h('h2', { id: 'revisions-title' }, 'Edits'), h('ul', { class: 'plain', 'aria-labelledby': 'revisions-title' }, revisions.map(r => h('li', {},
+          time(r.at), ` by ${r.by}: ${r.changed.join(', ')} changed`, r.reactivated ? ' (a new version: everyone evaluated again)' : '')))] : null),
       h('section', { class: 'card', 'aria-labelledby': 'connections-title' },
         h('h2', { id: 'connections-title' }, 'Connected outputs'),
         h('p', { class: 'muted' }, standard ? 'A standard audience is sent to its outputs when calculated, and again with “Send to outputs”.' : 'Every membership change is sent to these outputs as an add or delete message.'),

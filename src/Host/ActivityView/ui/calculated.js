@@ -32,15 +32,34 @@ export async function calculatedAttributesPage(main) {
           h('td', {}, seeding.status)))))));
 }
 
-export async function calculatedAttributeBuilderPage(main) {
-  document.title = 'New calculated attribute · EventProfiles';
-  show(main, h('h1', {}, 'New calculated attribute'), loading('the builder'));
-  const model = await api('/ui/api/calculated-attributes/builder');
+/** The builder: a new calculated attribute, or (given an id) an existing one opened with its draft filled in. */
+export async function calculatedAttributeBuilderPage(main, id = null) {
+  const title = id ? 'Edit calculated attribute' : 'New calculated attribute';
+  document.title = `${title} · EventProfiles`;
+  show(main, h('h1', {}, title), loading('the builder'));
+  const [model, existing] = await Promise.all([api('/ui/api/calculated-attributes/builder'), id ? api(`/ui/api/calculated-attributes/${id}`) : null]);
   const s = {
     workspace_id: String(model.workspaces[0]?.id ?? ''), name: '', description: '', calculation_type: 'count', event_type: 'custom_event', event_name: '',
     custom_event_type: '', attribute_name: '', attribute_category: 'event_attribute', use_product_quantity: 'false', conditions: [],
     period: 'within', within: '30', within_unit: 'days', since: '', cutoff: '',
   };
+  const a = existing?.attribute;
+  // Active: the draft saved here is activated at once, which calculates it again from the stored events (as the product re-calculates).
+  const active = a && ['ready', 'calculating'].includes(a.status);
+  if (a) {
+    const d = a.draft_definition ?? a.active_definition ?? {};
+    const p = d.data_point ?? d.datapoint ?? {};
+    const text = (v) => (v === null || v === undefined ? '' : String(v));
+    Object.assign(s, {
+      workspace_id: String(existing.workspace.id), name: a.name, description: text(a.description), calculation_type: d.calculation_type ?? 'count',
+      event_type: p.event_type ?? 'custom_event', event_name: text(p.event_name), custom_event_type: text(p.custom_event_type), attribute_name: text(p.attribute_name),
+      attribute_category: p.attribute_category ?? 'event_attribute', use_product_quantity: String(p.use_product_quantity === true),
+      conditions: (d.conditions ?? []).map(k => ({ attribute_name: text(k.attribute_name), type: k.type ?? 'string', operator: k.operator ?? 'equals',
+        value: text(k.value), values: (k.values ?? []).join(', '), min_value: text(k.min_value), max_value: text(k.max_value) })),
+      period: d.time_period?.type === 'since' ? 'since' : 'within', within: text(d.time_period?.within ?? 30), within_unit: d.time_period?.within_unit ?? 'days',
+      since: d.time_period?.date ? d.time_period.date.slice(0, 10) : '', cutoff: d.seeding?.cutoff_date ? d.seeding.cutoff_date.slice(0, 10) : '',
+    });
+  }
   const definitionArea = h('div', {});
   const errors = h('div', { 'aria-live': 'assertive' });
   const bind = (control, key, structural = false) => {
@@ -111,9 +130,17 @@ export async function calculatedAttributeBuilderPage(main) {
       event.preventDefault();
       show(errors);
       try {
-        const id = await send('POST', '/ui/api/calculated-attributes',
+        if (a) {
+          // The name is frozen once activated (§A1): sent only while it may change.
+          await send('PUT', `/ui/api/calculated-attributes/${id}`,
+            { name: a.activated_on ? null : s.name.trim(), description: s.description.trim(), draft_definition: definition() });
+          if (active) await send('POST', `/ui/api/calculated-attributes/${id}/activation`);
+          navigate(`/ui/calculated-attributes/${id}`);
+          return;
+        }
+        const created = await send('POST', '/ui/api/calculated-attributes',
           { workspace_id: Number(s.workspace_id), name: s.name.trim(), description: s.description.trim() || null, draft_definition: definition() });
-        navigate(`/ui/calculated-attributes/${id}`);
+        navigate(`/ui/calculated-attributes/${created}`);
       } catch (error) {
         show(errors, problem(error));
       }
@@ -121,16 +148,21 @@ export async function calculatedAttributeBuilderPage(main) {
     h('section', { class: 'card', 'aria-labelledby': 'ca-about' },
       h('h2', { id: 'ca-about' }, 'Calculated attribute'),
       h('div', { class: 'inline-fields' },
-        field('ca-workspace', 'Workspace', choose('workspace_id', model.workspaces.map(w => [w.id, w.name]))),
-        field('ca-name', 'Name', input('name', { maxlength: 100 })),
+        field('ca-workspace', 'Workspace', frozen(choose('workspace_id', model.workspaces.map(w => [w.id, w.name])), Boolean(a)), a ? 'cannot change' : null),
+        field('ca-name', 'Name', frozen(input('name', { maxlength: 100 }), Boolean(a?.activated_on)), a?.activated_on ? 'cannot change once activated' : null),
         field('ca-description', 'Description', input('description')))),
     h('section', { class: 'card', 'aria-labelledby': 'ca-definition' }, h('h2', { id: 'ca-definition' }, 'Definition'), definitionArea),
     errors,
-    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save as draft')));
+    h('div', { class: 'actions' },
+      h('button', { type: 'submit' }, a ? (active ? 'Save and recalculate' : 'Save changes') : 'Save as draft'),
+      a ? link(`/ui/calculated-attributes/${id}`, 'Cancel') : null),
+    active ? h('p', { class: 'hint', id: 'recalculate-note' }, 'This attribute is active: saving activates the new definition, which calculates every value again from the stored events; the page shows the progress until it is ready.') : null);
   renderDefinition();
-  show(main, h('h1', {}, 'New calculated attribute'), form);
+  show(main, h('h1', {}, a ? `Edit “${a.name}”` : 'New calculated attribute'), form);
   document.getElementById('ca-name')?.focus();
 }
+
+const frozen = (control, yes) => { if (yes) control.disabled = true; return control; };
 
 export async function calculatedAttributePage(main, id) {
   document.title = `Calculated attribute ${id} · EventProfiles`;
@@ -181,6 +213,7 @@ export async function calculatedAttributePage(main, id) {
           h('dt', {}, 'Seeding'), h('dd', {}, seeding.status, seeding.cutoff_date ? ` · cutoff ${seeding.cutoff_date.slice(0, 10)}` : ''),
           h('dt', {}, 'Last modified'), h('dd', {}, time(a.last_modified_on), ` by ${a.last_modified_by}`)),
         h('div', { class: 'actions' },
+          h('a', { class: 'button secondary', href: `/ui/calculated-attributes/${id}/edit`, 'data-internal': true }, 'Edit'),
           a.status === 'ready' || a.status === 'calculating'
             ? h('button', { type: 'button', class: 'secondary', onclick: () => act(`/ui/api/calculated-attributes/${id}/deactivation`, 'Deactivated.') }, 'Deactivate')
             : h('button', { type: 'button', onclick: () => act(`/ui/api/calculated-attributes/${id}/activation`, 'Activated: initialising from the stored events…') }, 'Activate')),
