@@ -220,6 +220,24 @@ public sealed class MovedEventsReadersTests(AppFixture app) : WithReceiver(app)
         Memberships(original).ShouldNotContain(buyers);
     }
 
+    [Fact]
+    public async Task an_alias_of_the_original_copies_none_of_the_events_the_split_moved_away()
+    {
+        var t = await SplitTabletAsync();
+        var destinationCustomer = Api.NewId("alias-dest");
+        var destination = (await App.Identity("identify", new { customerid = destinationCustomer })).Mpid();
+        var now = App.Clock.GetUtcNow();
+        using (var response = await App.Call("/v1/alias", new
+               {
+                   request_type = "alias", request_id = Guid.NewGuid().ToString(), environment = "development",
+                   data = new { source_mpid = t.Original, destination_mpid = destination, start_unixtime_ms = now.AddHours(-1).ToUnixTimeMilliseconds(), end_unixtime_ms = now.ToUnixTimeMilliseconds() },
+               }, key: "demo-web-key"))
+            response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+
+        await Waiting.Until(async () => await App.EventCount(long.Parse(destination), "profile_aliased_from") == 1, "the alias copy");
+        (await App.EventCount(long.Parse(destination), "event_captured")).ShouldBe(1); // Ana's browse; Ben's purchases are his
+    }
+
     [Theory]
     [InlineData("projections", "rebuild")]
     [InlineData("projections", "--rebuild")]
