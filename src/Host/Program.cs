@@ -35,6 +35,13 @@ using Wolverine.Http;
 using Wolverine.ErrorHandling;
 using Wolverine.Marten;
 
+// Marten's own projection rebuild does not know about splits and merges (issue 21): refused before anything starts.
+if (EventProfiles.Host.Operations.MartenProjectionsRebuild.Refusal(args) is { } refusal)
+{
+    Console.Error.WriteLine(refusal);
+    return 1;
+}
+
 var builder = WebApplication.CreateBuilder(args);
 
 // Outside Development, no start with a missing secret or one published in this repository (docs/security.md, deployment).

@@ -92,7 +92,7 @@ public static class PersonPageEndpoint
         }
         var retention = await session.LoadAsync<RetentionSettings>(RetentionSettings.DocumentId, ct) ?? new RetentionSettings();
         var visible = profile.Workspaces.Where(w => access.Sees(w.Key)).ToList();
-        var inputs = await InputsAsync(db, session.DocumentStore.Options.DatabaseSchemaName, profile.Mpid, access, ct);
+        var inputs = await InputsAsync(session.DocumentStore, db, session.DocumentStore.Options.DatabaseSchemaName, profile.Mpid, access, ct);
 
         var workspaces = new List<WorkspaceView>();
         var memberships = new HashSet<int>();
@@ -144,10 +144,13 @@ public static class PersonPageEndpoint
     }
 
     /// <summary>The inputs each workspace received the person's batches from (mParticle's "workspace usage").</summary>
-    private static async Task<ILookup<int, string>> InputsAsync(NpgsqlDataSource db, string schema, long mpid, ActivityViewAccess access, CancellationToken ct)
+    private static async Task<ILookup<int, string>> InputsAsync(IDocumentStore store, NpgsqlDataSource db, string schema, long mpid, ActivityViewAccess access, CancellationToken ct)
     {
+        var key = StreamKey.For(mpid);
+        // Batches a split or merge moved away count for the person who received them (issue 21).
+        var hidden = (await Streams.VisibleEvents.HiddenAsync(store, db, [key], ct)).Of(key);
         await using var batch = db.CreateBatch();
-        batch.BatchCommands.Add(PersonTimelineEndpoints.InputsCommand(schema, StreamKey.For(mpid), access.Ids));
+        batch.BatchCommands.Add(PersonTimelineEndpoints.InputsCommand(schema, key, access.Ids, hidden));
         var rows = new List<(int Workspace, string Input)>();
         await using var reader = await batch.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct)) rows.Add((reader.GetInt32(0), reader.GetString(1)));

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Security;
+using EventProfiles.Commands.Streams;
 using EventProfiles.Domain.Privacy;
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Domain.Workspaces;
@@ -60,22 +61,26 @@ public static class PersonTimelineEndpoints
 
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
         var key = StreamKey.For(profile.Mpid);
-        var filters = "stream_id = $1 and type = 'event_captured' and (data->>'WorkspaceId')::int = any($2) " +
+        // Events a split or merge moved away are shown under the person who received them (issue 21).
+        var hidden = (await VisibleEvents.HiddenAsync(session.DocumentStore, db, [key], ct)).Of(key);
+        var visible = HiddenEvents.SqlForOneStream("$8");
+        var filters = $"stream_id = $1 and type = 'event_captured' and (data->>'WorkspaceId')::int = any($2) and {visible} " +
                       "and ($3::text is null or data->>'EventType' = $3) " +
                       @"and ($4::text is null or data->>'EventName' ilike '%' || replace(replace(replace($4, '\', '\\'), '%', '\%'), '_', '\_') || '%') " +
                       "and ($5::timestamptz is null or (data->>'Timestamp')::timestamptz >= $5) " +
                       "and ($6::timestamptz is null or (data->>'Timestamp')::timestamptz < $6) " +
                       $"and ($7::text is null or data->>'BatchId' in (select b.data->>'BatchId' from {schema}.mt_events b " +
-                      "where b.stream_id = $1 and b.type = 'batch_received' and b.data->>'Input' = $7))";
+                      $"where b.stream_id = $1 and b.type = 'batch_received' and b.data->>'Input' = $7 and {HiddenEvents.SqlForOneStream("$8", "b.")}))";
         await using var batch = db.CreateBatch();
         batch.BatchCommands.Add(Command(
             $"select seq_id, data, count(*) over () from {schema}.mt_events where {filters} " +
             $"order by (data->>'Timestamp')::timestamptz desc, seq_id desc limit {pageSize} offset {(pageNumber - 1) * pageSize}",
-            key, access.Ids, type, name, fromDate, toDate?.AddDays(1), input));
+            key, access.Ids, type, name, fromDate, toDate?.AddDays(1), input, hidden));
         batch.BatchCommands.Add(Command(
-            $"select distinct data->>'EventType' from {schema}.mt_events where stream_id = $1 and type = 'event_captured' and (data->>'WorkspaceId')::int = any($2) order by 1",
-            key, access.Ids));
-        batch.BatchCommands.Add(InputsCommand(schema, key, access.Ids));
+            $"select distinct data->>'EventType' from {schema}.mt_events where stream_id = $1 and type = 'event_captured' and (data->>'WorkspaceId')::int = any($2) " +
+            $"and {HiddenEvents.SqlForOneStream("$3")} order by 1",
+            key, access.Ids, hidden));
+        batch.BatchCommands.Add(InputsCommand(schema, key, access.Ids, hidden));
 
         var rows = new List<(long Sequence, JsonElement Data)>();
         long total = 0;
@@ -94,7 +99,7 @@ public static class PersonTimelineEndpoints
             while (await reader.ReadAsync(ct)) inputs.Add(reader.GetString(1));
         }
 
-        var batches = await BatchesAsync(db, schema, key, rows.Select(r => r.Data.GetProperty("BatchId").GetString()!).Distinct().ToArray(), ct);
+        var batches = await BatchesAsync(db, schema, key, rows.Select(r => r.Data.GetProperty("BatchId").GetString()!).Distinct().ToArray(), hidden, ct);
         var events = rows.Select(r => ToTimelineEvent(r.Sequence, r.Data, batches, access)).ToList();
         return ActivityViewJson.Ok(new TimelinePage(pageNumber, pageSize, total, types, inputs.Distinct().Order(StringComparer.Ordinal).ToList(), events));
     }
@@ -113,13 +118,15 @@ public static class PersonTimelineEndpoints
         var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
         var first = today.AddDays(1 - retention.DataRetentionDays);
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
+        var key = StreamKey.For(profile.Mpid);
+        var hidden = (await VisibleEvents.HiddenAsync(session.DocumentStore, db, [key], ct)).Of(key);
 
         await using var batch = db.CreateBatch();
         batch.BatchCommands.Add(Command(
             $"select to_char((data->>'Timestamp')::timestamptz at time zone 'UTC', 'YYYY-MM-DD') d, count(*) from {schema}.mt_events " +
             "where stream_id = $1 and type = 'event_captured' and (data->>'WorkspaceId')::int = any($2) and (data->>'Timestamp')::timestamptz >= $3 " +
-            "group by 1 order by 1",
-            StreamKey.For(profile.Mpid), access.Ids, first.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)));
+            $"and {HiddenEvents.SqlForOneStream("$4")} group by 1 order by 1",
+            key, access.Ids, first.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc), hidden));
         var days = new List<ActivityDay>();
         await using (var reader = await batch.ExecuteReaderAsync(ct))
             while (await reader.ReadAsync(ct)) days.Add(new ActivityDay(reader.GetString(0), reader.GetInt64(1)));
@@ -148,24 +155,25 @@ public static class PersonTimelineEndpoints
     }
 
     /// <summary>The batches (without their events) the page's events came in, by batch id.</summary>
-    private static async Task<Dictionary<string, JsonElement>> BatchesAsync(NpgsqlDataSource db, string schema, string key, string[] batchIds, CancellationToken ct)
+    private static async Task<Dictionary<string, JsonElement>> BatchesAsync(NpgsqlDataSource db, string schema, string key, string[] batchIds, long[] hidden, CancellationToken ct)
     {
         var batches = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
         if (batchIds.Length == 0) return batches;
         await using var batch = db.CreateBatch();
         batch.BatchCommands.Add(Command(
-            $"select data->>'BatchId', data from {schema}.mt_events where stream_id = $1 and type = 'batch_received' and data->>'BatchId' = any($2)",
-            key, batchIds));
+            $"select data->>'BatchId', data from {schema}.mt_events where stream_id = $1 and type = 'batch_received' and data->>'BatchId' = any($2) " +
+            $"and {HiddenEvents.SqlForOneStream("$3")}",
+            key, batchIds, hidden));
         await using var reader = await batch.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct)) batches[reader.GetString(0)] = JsonDocument.Parse(reader.GetString(1)).RootElement;
         return batches;
     }
 
-    /// <summary>The inputs the person's batches came through, per workspace (workspace id, input name).</summary>
-    public static NpgsqlBatchCommand InputsCommand(string schema, string key, int[] workspaces) => Command(
+    /// <summary>The inputs the person's visible batches came through, per workspace (workspace id, input name).</summary>
+    public static NpgsqlBatchCommand InputsCommand(string schema, string key, int[] workspaces, long[] hidden) => Command(
         $"select distinct (data->>'WorkspaceId')::int, data->>'Input' from {schema}.mt_events " +
-        "where stream_id = $1 and type = 'batch_received' and (data->>'WorkspaceId')::int = any($2) order by 1, 2",
-        key, workspaces);
+        $"where stream_id = $1 and type = 'batch_received' and (data->>'WorkspaceId')::int = any($2) and {HiddenEvents.SqlForOneStream("$3")} order by 1, 2",
+        key, workspaces, hidden);
 
     private static bool TryDate(string? text, out DateTime? date)
     {

@@ -200,17 +200,21 @@ public static class StandardEvaluation
             _started = true;
             if (eventTypes.Length == 0) return;
             var captured = ((Marten.Events.EventGraph)((StoreOptions)store.Options).Events).EventMappingFor(typeof(EventCaptured)).EventTypeName;
+            // Events a split or merge moved away count for the person who received them (issue 21).
+            var hidden = await Streams.VisibleEvents.HiddenAsync(store, db, null, ct);
             _command = db.CreateCommand(
                 $"""
                 select stream_id, data from {store.Options.Events.DatabaseSchemaName}.mt_events
                 where type = '{captured}' and data->>'WorkspaceId' = any($1) and data->>'EventType' = any($2)
-                  and (data->>'Timestamp')::timestamptz between $3 and $4
+                  and (data->>'Timestamp')::timestamptz between $3 and $4 and {Streams.HiddenEvents.Sql("$5", "$6")}
                 order by stream_id collate "C", seq_id
                 """);
             _command.Parameters.Add(new NpgsqlParameter { Value = workspaces.Select(w => w.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray() });
             _command.Parameters.Add(new NpgsqlParameter { Value = eventTypes });
             _command.Parameters.Add(new NpgsqlParameter { Value = range.From is null ? DateTimeOffset.UnixEpoch : range.Start });
             _command.Parameters.Add(new NpgsqlParameter { Value = range.To is null ? new DateTimeOffset(9999, 1, 1, 0, 0, 0, TimeSpan.Zero) : range.End });
+            _command.Parameters.Add(new NpgsqlParameter { Value = hidden.Streams });
+            _command.Parameters.Add(new NpgsqlParameter { Value = hidden.Versions });
             _command.CommandTimeout = 0;
             _reader = await _command.ExecuteReaderAsync(ct);
             _hasRow = await _reader.ReadAsync(ct);

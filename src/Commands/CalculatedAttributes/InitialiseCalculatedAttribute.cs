@@ -35,7 +35,9 @@ public static class InitialiseCalculatedAttributeHandler
 
         var now = clock.GetUtcNow();
         var from = ReadFrom(definition, limits, await Privacy.RetentionSettingsStore.LoadAsync(query, ct), now);
-        var selection = new Selection(store, definition, from, progress.DoneThroughStream);
+        // Events a split or merge moved away count for the person who received them (issue 21).
+        var hidden = await Streams.VisibleEvents.HiddenAsync(store, db, null, ct);
+        var selection = new Selection(store, definition, from, progress.DoneThroughStream, hidden);
         if (progress.EventsTotal == 0) progress.EventsTotal = await selection.CountAsync(db, ct);
 
         var chunk = new List<InitialisedCalculation>();
@@ -116,7 +118,7 @@ public static class InitialiseCalculatedAttributeHandler
     }
 
     /// <summary>The stored events one definition reads: its workspace's captured events of its type, and its seeds.</summary>
-    private sealed class Selection(IDocumentStore store, ActiveDefinition definition, DateTimeOffset from, string? after)
+    private sealed class Selection(IDocumentStore store, ActiveDefinition definition, DateTimeOffset from, string? after, Streams.HiddenEvents hidden)
     {
         private readonly string _schema = store.Options.Events.DatabaseSchemaName;
         private readonly string _captured = ((Marten.Events.EventGraph)((StoreOptions)store.Options).Events).EventMappingFor(typeof(EventCaptured)).EventTypeName;
@@ -127,6 +129,7 @@ public static class InitialiseCalculatedAttributeHandler
             seq_id <= $1 and is_archived = false and stream_id > $5
               and ((type = '{_captured}' and data->>'WorkspaceId' = $2 and data->>'EventType' = $3 and (data->>'Timestamp')::timestamptz >= $6)
                 or (type = '{_seeded}' and data->>'WorkspaceId' = $2 and data->>'AttributeName' = $4))
+              and {Streams.HiddenEvents.Sql("$7", "$8")}
             """;
 
         private NpgsqlCommand Command(NpgsqlDataSource db, string sql)
@@ -138,6 +141,8 @@ public static class InitialiseCalculatedAttributeHandler
             command.Parameters.Add(new NpgsqlParameter { Value = definition.Name });
             command.Parameters.Add(new NpgsqlParameter { Value = after ?? "" });
             command.Parameters.Add(new NpgsqlParameter { Value = from });
+            command.Parameters.Add(new NpgsqlParameter { Value = hidden.Streams });
+            command.Parameters.Add(new NpgsqlParameter { Value = hidden.Versions });
             command.CommandTimeout = 0; // a full replay may read for a long time
             return command;
         }

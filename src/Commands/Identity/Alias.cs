@@ -197,7 +197,8 @@ public static class RunAliasHandler
         }
 
         var from = job.Request.EffectiveStart(job.RequestedAt);
-        var copies = (await session.Events.FetchStreamAsync(StreamKey.For(job.SourceMpid), token: ct))
+        // Events a split or merge moved away are not the source's to copy (issue 21).
+        var copies = VisibleEvents.Of(await session.Events.FetchStreamAsync(StreamKey.For(job.SourceMpid), token: ct))
             .Select(e => e.Data)
             .OfType<EventCaptured>()
             .Where(e => e.Timestamp >= from && e.Timestamp <= job.End)

@@ -29,7 +29,8 @@ public sealed record OperationFiles(string Folder)
 /// Export (for migrations and backups): the people with data in a workspace and their events as JSON Lines. The first
 /// line describes the file; then one line per event, in stored order per person:
 /// <c>{"mpid":"…","type":"event_captured","dotnet_type":"…","timestamp":"…","data":{…}}</c>. Events of other workspaces
-/// are left out; org-level events of those people (profile created, aged out, reactivated, aliases) are kept. The file
+/// are left out; org-level events of those people (profile created, aged out, reactivated, aliases) are kept; events a
+/// split or merge moved away are exported with the person who received them only, and the moves are not exported. The file
 /// grows group by group; the cursor holds the last person and the file's length then, so a resumed export truncates
 /// what was written after the last checkpoint and goes on.
 /// </summary>
@@ -68,8 +69,11 @@ public sealed class ExportEvents(IDocumentStore store, NpgsqlDataSource db, Oper
                 var stored = await session.Events.QueryAllRawEvents()
                     .Where(e => e.MaybeArchived() && keys.Contains(e.StreamKey!))
                     .OrderBy(e => e.Sequence).ToListAsync(ct);
-                foreach (var e in stored.OrderBy(e => e.StreamKey, StringComparer.Ordinal).ThenBy(e => e.Sequence))
+                // Each person as their folds see them (issue 21): what a split or merge moved away is exported under the person
+                // who received it; the moves themselves are not (the versions they name are not those an import gives).
+                foreach (var e in VisibleEvents.Of(stored).OrderBy(e => e.StreamKey, StringComparer.Ordinal).ThenBy(e => e.Sequence))
                 {
+                    if (e.Data is Domain.Identity.IMovesEvents) continue;
                     var data = JsonNode.Parse(serializer.ToJson(e.Data))!;
                     if (data is JsonObject o && o["WorkspaceId"] is JsonValue w && w.GetValue<int>() != job.WorkspaceId) continue;
                     await writer.WriteLineAsync(new JsonObject

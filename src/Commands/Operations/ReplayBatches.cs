@@ -1,5 +1,6 @@
 using System.Globalization;
 using EventProfiles.Commands.Forwarding;
+using EventProfiles.Commands.Streams;
 using EventProfiles.Domain.Forwarding;
 using EventProfiles.Domain.Operations;
 using EventProfiles.Domain.Profiles;
@@ -33,16 +34,18 @@ public sealed class ReplayBatches(IDocumentStore store, NpgsqlDataSource db, Wor
         var schema = store.Options.DatabaseSchemaName;
         var cursor = long.TryParse(job.Cursor, CultureInfo.InvariantCulture, out var c) ? c : 0;
         var (done, events) = (job.Done, job.Events);
-        var total = await CountAsync(schema, job.WorkspaceId, input.Name, from, to, ct);
+        // A batch a split or merge moved is replayed once, from the person who received it (issue 21).
+        var hidden = await VisibleEvents.HiddenAsync(store, db, null, ct);
+        var total = await CountAsync(schema, job.WorkspaceId, input.Name, from, to, hidden, ct);
         await progress.CheckpointAsync(cursor.ToString(CultureInfo.InvariantCulture), done, events, total, ct);
         while (true)
         {
             await using var session = store.LightweightSession();
             var connection = await session.LoadAsync<Connection>(job.Parameter("connection"), ct)
                 ?? throw new InvalidOperationException($"Connection {job.Parameter("connection")} no longer exists.");
-            var batches = await NextBatchesAsync(schema, job.WorkspaceId, input.Name, from, to, cursor, ct);
+            var batches = await NextBatchesAsync(schema, job.WorkspaceId, input.Name, from, to, cursor, hidden, ct);
             if (batches.Count == 0) break;
-            var stored = await StoredEventsAsync(session, schema, batches, ct);
+            var stored = await StoredEventsAsync(session, schema, batches, hidden, ct);
             var profiles = (await session.LoadManyAsync<Profile>(ct, batches.Select(b => b.Stream).Distinct().ToArray())).ToDictionary(p => p.Id);
             var plan = ForwardingPlan.ForReplay(connection, live, clock, definitions);
             var now = clock.GetUtcNow();
@@ -69,31 +72,35 @@ public sealed class ReplayBatches(IDocumentStore store, NpgsqlDataSource db, Wor
         return $"replayed {done} batches ({events} events) of {input.Name} to connection {job.Parameter("connection")}";
     }
 
-    private async Task<long> CountAsync(string schema, int workspace, string input, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
+    private async Task<long> CountAsync(string schema, int workspace, string input, DateTimeOffset from, DateTimeOffset to, HiddenEvents hidden, CancellationToken ct)
     {
         await using var command = db.CreateCommand($"select count(*) from {schema}.mt_events where {Filter}");
-        AddFilter(command.Parameters, workspace, input, from, to, 0);
+        AddFilter(command.Parameters, workspace, input, from, to, 0, hidden);
         return (long)(await command.ExecuteScalarAsync(ct))!;
     }
 
-    private const string Filter =
+    private static readonly string Filter =
         "type = 'batch_received' and seq_id > $5 and data->>'Input' = $2 and (data->>'WorkspaceId')::int = $1 " +
-        "and (data->>'ReceivedAt')::timestamptz >= $3 and (data->>'ReceivedAt')::timestamptz < $4 and not (data->>'IsHistorical')::boolean";
+        "and (data->>'ReceivedAt')::timestamptz >= $3 and (data->>'ReceivedAt')::timestamptz < $4 and not (data->>'IsHistorical')::boolean " +
+        "and " + HiddenEvents.Sql("$6", "$7");
 
-    private static void AddFilter(NpgsqlParameterCollection parameters, int workspace, string input, DateTimeOffset from, DateTimeOffset to, long after)
+    private static void AddFilter(NpgsqlParameterCollection parameters, int workspace, string input, DateTimeOffset from, DateTimeOffset to, long after,
+        HiddenEvents hidden)
     {
         parameters.AddWithValue(workspace);
         parameters.AddWithValue(input);
         parameters.AddWithValue(from);
         parameters.AddWithValue(to);
         parameters.AddWithValue(after);
+        parameters.AddWithValue(hidden.Streams);
+        parameters.AddWithValue(hidden.Versions);
     }
 
     private async Task<List<(long Sequence, string Stream)>> NextBatchesAsync(string schema, int workspace, string input, DateTimeOffset from, DateTimeOffset to,
-        long after, CancellationToken ct)
+        long after, HiddenEvents hidden, CancellationToken ct)
     {
         await using var command = db.CreateCommand($"select seq_id, stream_id from {schema}.mt_events where {Filter} order by seq_id limit {GroupSize}");
-        AddFilter(command.Parameters, workspace, input, from, to, after);
+        AddFilter(command.Parameters, workspace, input, from, to, after, hidden);
         var batches = new List<(long, string)>();
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct)) batches.Add((reader.GetInt64(0), reader.GetString(1)));
@@ -102,14 +109,16 @@ public sealed class ReplayBatches(IDocumentStore store, NpgsqlDataSource db, Wor
 
     /// <summary>The batches' records and their captured events, loaded (and deserialised) by Marten by sequence number.</summary>
     private async Task<Dictionary<long, JasperFx.Events.IEvent>> StoredEventsAsync(IQuerySession session, string schema, List<(long Sequence, string Stream)> batches,
-        CancellationToken ct)
+        HiddenEvents hidden, CancellationToken ct)
     {
         var sequences = batches.Select(b => b.Sequence).ToList();
         await using (var command = db.CreateCommand(
             $"select e.seq_id from {schema}.mt_events b join {schema}.mt_events e on e.stream_id = b.stream_id and e.type = 'event_captured' " +
-            "and e.data->>'BatchId' = b.data->>'BatchId' where b.seq_id = any($1)"))
+            "and e.data->>'BatchId' = b.data->>'BatchId' where b.seq_id = any($1) and " + HiddenEvents.Sql("$2", "$3", "e.")))
         {
             command.Parameters.AddWithValue(batches.Select(b => b.Sequence).ToArray());
+            command.Parameters.AddWithValue(hidden.Streams);
+            command.Parameters.AddWithValue(hidden.Versions);
             await using var reader = await command.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct)) sequences.Add(reader.GetInt64(0));
         }

@@ -353,7 +353,8 @@ public static class ProcessDataSubjectRequestHandler
                 var computed = await ComputedProfileQuery.ForPersonAsync(session, mpid, workspaceId, now, ct);
                 profiles.AppendLine(ProfileDocument.Build(profile, workspaceId, ProfileDocument.AllFields.ToHashSet(), computed).ToJsonString());
             }
-            var events = await session.Events.FetchStreamAsync(key, token: ct);
+            // What a split or merge moved away belongs to the person who received it (issue 21).
+            var events = VisibleEvents.Of(await session.Events.FetchStreamAsync(key, token: ct));
             var received = events.Select(e => e.Data).OfType<BatchReceived>().Where(b => b.WorkspaceId == workspaceId).ToList();
             var captured = events.Select(e => e.Data).OfType<EventCaptured>().ToLookup(e => e.BatchId);
             foreach (var batch in received)
