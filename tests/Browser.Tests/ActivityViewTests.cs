@@ -31,15 +31,8 @@ public class ActivityViewTests(BrowserFixture host)
         await Waiting.Until(async () => (await Profile(customer))?["audience_memberships"]?.AsArray().Any(m => m!["audience_id"]!.GetValue<int>() == audienceId) == true,
             "the audience membership", 60);
 
-        await using var context = await host.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            IgnoreHTTPSErrors = true, BaseURL = host.HostUri.ToString(), ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
-        });
-        var page = await context.NewPageAsync();
-        var browserErrors = new List<string>();
-        page.Console += (_, message) => { if (message.Type == "error") browserErrors.Add(message.Text); };
-        page.PageError += (_, error) => browserErrors.Add(error);
-        var shots = BrowserFixture.ScreenshotFolder();
+        await using var console = await host.OpenConsoleAsync(); // the sign-in form is under test here
+        var page = console.Page;
 
         // Signing in: any UI address leads to the form first.
         await page.GotoAsync("/ui/");
@@ -50,7 +43,7 @@ public class ActivityViewTests(BrowserFixture host)
         await Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("wrong password");
         await page.GetByLabel("User name").FillAsync("admin");
         await page.GetByLabel("Password").FillAsync("admin-password");
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "activity-view-1-sign-in.png") });
+        await console.ScreenshotAsync("activity-view-1-sign-in", fullPage: false);
         await page.GetByLabel("Password").PressAsync("Enter"); // the keyboard is enough
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Find a person" })).ToBeVisibleAsync();
 
@@ -61,8 +54,8 @@ public class ActivityViewTests(BrowserFixture host)
         var result = page.GetByRole(AriaRole.Row).Filter(new() { HasText = email });
         await Expect(result).ToContainTextAsync(customer);
         await Expect(result).ToContainTextAsync("live");
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "activity-view-2-search.png") });
-        await EveryControlIsLabelled(page);
+        await console.ScreenshotAsync("activity-view-2-search", fullPage: false);
+        await console.EveryControlIsLabelledAsync();
 
         // The profile: what the earlier batches set.
         await result.GetByRole(AriaRole.Link, new() { Name = mpid }).ClickAsync();
@@ -76,8 +69,8 @@ public class ActivityViewTests(BrowserFixture host)
         await Expect(page.GetByRole(AriaRole.Region, new() { Name = "Identities" })).ToContainTextAsync(email);
         await Expect(page.GetByRole(AriaRole.Img, new() { NameRegex = new System.Text.RegularExpressions.Regex($"Activity per day: 7 events on {activeDays} days") })).ToBeVisibleAsync();
         await Expect(page.Locator(".events > li")).ToHaveCountAsync(7);
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "activity-view-3-profile.png"), FullPage = true });
-        await EveryControlIsLabelled(page);
+        await console.ScreenshotAsync("activity-view-3-profile");
+        await console.EveryControlIsLabelledAsync();
 
         // The timeline, filtered to screen views, one opened to its JSON.
         await page.GetByLabel("Event type").SelectOptionAsync("screen_view");
@@ -93,7 +86,7 @@ public class ActivityViewTests(BrowserFixture host)
         await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
         await Expect(page.Locator(".events > li")).ToHaveCountAsync(2);
         await page.Locator(".events > li").First.Locator("summary").ClickAsync();
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "activity-view-4-timeline-filtered.png"), FullPage = true });
+        await console.ScreenshotAsync("activity-view-4-timeline-filtered");
 
         // A privacy request from the profile page (confirmed in the browser's dialog), listed as pending.
         page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
@@ -115,8 +108,8 @@ public class ActivityViewTests(BrowserFixture host)
         await live.Locator("summary").ClickAsync();
         await Expect(live.Locator("pre")).ToContainTextAsync(customer);
         await Expect(live.GetByRole(AriaRole.Link, new() { Name = mpid })).ToBeVisibleAsync();
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "activity-view-5-live-stream.png"), FullPage = true });
-        await EveryControlIsLabelled(page);
+        await console.ScreenshotAsync("activity-view-5-live-stream");
+        await console.EveryControlIsLabelledAsync();
 
         // Signing out ends the session: the pages lead to the form again.
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
@@ -124,18 +117,7 @@ public class ActivityViewTests(BrowserFixture host)
         await page.GotoAsync($"/ui/people/{mpid}");
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/ui/sign-in"));
 
-        browserErrors.ShouldBeEmpty();
-    }
-
-    /// <summary>Screen readers name every form control (a label, or an aria-label), and every image-like element has a name.</summary>
-    private static async Task EveryControlIsLabelled(IPage page)
-    {
-        var unnamed = await page.EvaluateAsync<string[]>("""
-            () => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, [role=img]')]
-              .filter(e => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || (e.tagName === 'BUTTON' && e.textContent.trim())))
-              .map(e => e.outerHTML.slice(0, 120))
-            """);
-        unnamed.ShouldBeEmpty();
+        console.Errors.ShouldBeEmpty();
     }
 
     /// <summary>A count of "Viewed Pricing" over 30 days and an audience of people who viewed pricing more than once (Platform API).</summary>

@@ -1,11 +1,13 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text.RegularExpressions;
 using JasperFx.CommandLine;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Playwright;
 using Npgsql;
+using static Microsoft.Playwright.Assertions;
 
 namespace EventProfiles.Browser.Tests;
 
@@ -16,6 +18,9 @@ namespace EventProfiles.Browser.Tests;
 public sealed class BrowserFixture : IAsyncLifetime
 {
     public const string ChromiumPath = "/usr/bin/chromium";
+
+    /// <summary>The Development configuration's org-wide admin (src/Host/appsettings.Development.json).</summary>
+    public const string AdminUser = "admin", AdminPassword = "admin-password";
     private WebApplicationFactory<Program>? _factory;
     private IPlaywright? _playwright;
 
@@ -77,6 +82,32 @@ public sealed class BrowserFixture : IAsyncLifetime
         if (Db is not null) await Db.DisposeAsync();
     }
 
+    /// <summary>
+    /// A console page signed in as <paramref name="user"/>, showing <paramref name="path"/>: how a console test starts.
+    /// See <see cref="ConsolePage"/> for the rest (screenshots, console errors, accessible names).
+    /// </summary>
+    public async Task<ConsolePage> SignedInAsync(string path, string user = AdminUser, string password = AdminPassword)
+    {
+        var console = await OpenConsoleAsync();
+        await console.SignInAsync(path, user, password);
+        return console;
+    }
+
+    /// <summary>A console page not signed in yet (for tests of the sign-in form; others use <see cref="SignedInAsync"/>).</summary>
+    public Task<ConsolePage> OpenConsoleAsync() => ConsolePage.OpenAsync(Browser, HostUri);
+
+    /// <summary>
+    /// Serves a shop's page at <paramref name="origin"/> in <paramref name="context"/>, with the pinned web SDK at
+    /// <c>/mparticle.js</c>: another origin than the Host, as on a customer's site, so every SDK call is cross-origin.
+    /// </summary>
+    public static Task ServeShopAsync(IBrowserContext context, string origin, string page)
+    {
+        var sdk = WebSdkScript();
+        return context.RouteAsync($"{origin}/**", route => route.Request.Url.EndsWith("/mparticle.js")
+            ? route.FulfillAsync(new RouteFulfillOptions { ContentType = "application/javascript", Body = sdk })
+            : route.FulfillAsync(new RouteFulfillOptions { ContentType = "text/html", Body = page }));
+    }
+
     /// <summary>Where screenshots go: build/test sets it to TestResults/screenshots (kept as CI artifacts).</summary>
     public static string ScreenshotFolder()
     {
@@ -108,6 +139,73 @@ public sealed class BrowserFixture : IAsyncLifetime
         // Kestrel needs the private key in a usable store: round-trip through PKCS#12.
         return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pfx), null);
     }
+}
+
+/// <summary>
+/// One console page in a browser context of its own, set up as every console test needs it: HTTPS errors ignored (the
+/// Host's certificate is self-signed), the Host as base URL (so <c>GotoAsync("/ui/…")</c>), a 1366×900 window, and the
+/// page's console errors and uncaught exceptions collected in <see cref="Errors"/>. How a test uses it:
+/// <code>
+/// await using var console = await host.SignedInAsync("/ui/setup");   // signed in as admin; or (path, user, password)
+/// var page = console.Page;                                            // then Playwright as usual
+/// await console.EveryControlIsLabelledAsync();                        // every control has an accessible name
+/// await console.ScreenshotAsync("setup-1-input-created");             // TestResults/screenshots/setup-1-input-created.png
+/// console.Errors.ShouldBeEmpty();                                     // last: no console errors
+/// </code>
+/// <see cref="BrowserFixture.OpenConsoleAsync"/> gives the page before signing in (for tests of the sign-in form);
+/// <see cref="Context"/> serves other pages in the same browser (a shop with the web SDK: <see cref="BrowserFixture.ServeShopAsync"/>).
+/// </summary>
+public sealed class ConsolePage : IAsyncDisposable
+{
+    private ConsolePage(IBrowserContext context, IPage page)
+    {
+        Context = context;
+        Page = page;
+        Page.Console += (_, message) => { if (message.Type == "error") Errors.Add(message.Text); };
+        Page.PageError += (_, error) => Errors.Add(error);
+    }
+
+    public IBrowserContext Context { get; }
+    public IPage Page { get; }
+
+    /// <summary>The console's errors and uncaught exceptions so far; a test ends by asserting there are none.</summary>
+    public List<string> Errors { get; } = [];
+
+    internal static async Task<ConsolePage> OpenAsync(IBrowser browser, Uri host)
+    {
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            IgnoreHTTPSErrors = true, BaseURL = host.ToString(), ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
+        });
+        return new ConsolePage(context, await context.NewPageAsync());
+    }
+
+    /// <summary>Opens <paramref name="path"/>, which leads to the sign-in form, signs in (with the keyboard) and waits until the form has sent it back.</summary>
+    public async Task SignInAsync(string path, string user = BrowserFixture.AdminUser, string password = BrowserFixture.AdminPassword)
+    {
+        await Page.GotoAsync(path);
+        await Page.GetByLabel("User name", new() { Exact = true }).FillAsync(user);
+        await Page.GetByLabel("Password", new() { Exact = true }).FillAsync(password);
+        await Page.GetByLabel("Password", new() { Exact = true }).PressAsync("Enter");
+        await Expect(Page).Not.ToHaveURLAsync(new Regex("/ui/sign-in"));
+    }
+
+    /// <summary>The page as it is now, in the screenshot folder as <c><paramref name="name"/>.png</c>.</summary>
+    public Task ScreenshotAsync(string name, bool fullPage = true) =>
+        Page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotFolder(), $"{name}.png"), FullPage = fullPage });
+
+    /// <summary>Screen readers name every form control (a label, or an aria-label), and every image-like element has a name.</summary>
+    public async Task EveryControlIsLabelledAsync()
+    {
+        var unnamed = await Page.EvaluateAsync<string[]>("""
+            () => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, meter, progress, [role=img]')]
+              .filter(e => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || (e.tagName === 'BUTTON' && e.textContent.trim())))
+              .map(e => e.outerHTML.slice(0, 120))
+            """);
+        unnamed.ShouldBeEmpty();
+    }
+
+    public ValueTask DisposeAsync() => Context.DisposeAsync();
 }
 
 [CollectionDefinition(Name)]

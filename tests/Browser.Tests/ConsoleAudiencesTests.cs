@@ -32,20 +32,8 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         await using var receiver = await Receiver.StartAsync();
         var outputId = await CreateOutput(receiver.Url, $"Receiver {run}");
 
-        await using var context = await host.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            IgnoreHTTPSErrors = true, BaseURL = host.HostUri.ToString(), ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
-        });
-        var page = await context.NewPageAsync();
-        var browserErrors = new List<string>();
-        page.Console += (_, message) => { if (message.Type == "error") browserErrors.Add(message.Text); };
-        page.PageError += (_, error) => browserErrors.Add(error);
-        var shots = BrowserFixture.ScreenshotFolder();
-
-        await page.GotoAsync("/ui/audiences");
-        await page.GetByLabel("User name", new() { Exact = true }).FillAsync("admin");
-        await page.GetByLabel("Password", new() { Exact = true }).FillAsync("admin-password");
-        await page.GetByLabel("Password", new() { Exact = true }).PressAsync("Enter");
+        await using var console = await host.SignedInAsync("/ui/audiences");
+        var page = console.Page;
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Audiences", Exact = true })).ToBeVisibleAsync();
 
         // The builder: two criteria, as the model has them.
@@ -68,8 +56,8 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         await second.GetByLabel("Value", new() { Exact = true }).FillAsync("pro");
         await page.GetByRole(AriaRole.Button, new() { Name = "Estimate size" }).ClickAsync();
         await Expect(page.GetByText("Estimated size: 1 person")).ToBeVisibleAsync();
-        await EveryControlIsLabelled(page);
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-audiences-2-builder.png"), FullPage = true });
+        await console.EveryControlIsLabelledAsync();
+        await console.ScreenshotAsync("console-audiences-2-builder");
 
         // Saved as a draft, activated, connected to the receiver.
         await page.GetByRole(AriaRole.Button, new() { Name = "Save as draft" }).ClickAsync();
@@ -99,15 +87,15 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         await page.GetByLabel("MPID", new() { Exact = true }).FillAsync(ana);
         await page.GetByRole(AriaRole.Button, new() { Name = "Explain" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Row).Filter(new() { HasText = "User attribute" })).ToContainTextAsync("yes");
-        await EveryControlIsLabelled(page);
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-audiences-3-audience.png"), FullPage = true });
+        await console.EveryControlIsLabelledAsync();
+        await console.ScreenshotAsync("console-audiences-3-audience");
 
         // The list: status, size and the connected output.
         await page.GetByRole(AriaRole.Link, new() { Name = "Audiences", Exact = true }).ClickAsync();
         var row = page.GetByRole(AriaRole.Row).Filter(new() { HasText = audience });
         await Expect(row).ToContainTextAsync("active");
         await Expect(row).ToContainTextAsync($"Receiver {run}");
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-audiences-1-list.png"), FullPage = true });
+        await console.ScreenshotAsync("console-audiences-1-list");
 
         // A person's audience on the Profile page leads to the audience page, explained for them.
         await page.GotoAsync($"/ui/people/{ana}");
@@ -123,8 +111,8 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         await page.GetByLabel("Event type", new() { Exact = true }).SelectOptionAsync("custom_event");
         await PickSuggestion(page, page.GetByLabel("Event name", new() { Exact = true }), "Viewed Pri", viewed);
         await page.GetByLabel("Length", new() { Exact = true }).FillAsync("30");
-        await EveryControlIsLabelled(page);
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-calculated-attributes-2-builder.png"), FullPage = true });
+        await console.EveryControlIsLabelledAsync();
+        await console.ScreenshotAsync("console-calculated-attributes-2-builder");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save as draft" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = $"Pricing views {run}" })).ToBeVisibleAsync();
         await Expect(status).ToHaveTextAsync("draft");
@@ -133,13 +121,13 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         var spread = page.GetByRole(AriaRole.Region, new() { Name = "Distribution of current values" });
         await Expect(spread.GetByRole(AriaRole.Row).Filter(new() { HasText = "2" }).First).ToBeVisibleAsync();
         await Expect(page.GetByText("sync (counted at ingestion)")).ToBeVisibleAsync();
-        await EveryControlIsLabelled(page);
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-calculated-attributes-3-attribute.png"), FullPage = true });
+        await console.EveryControlIsLabelledAsync();
+        await console.ScreenshotAsync("console-calculated-attributes-3-attribute");
         await page.GetByRole(AriaRole.Link, new() { Name = "Calculated attributes", Exact = true }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Row).Filter(new() { HasText = $"Pricing views {run}" })).ToContainTextAsync("ready");
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-calculated-attributes-1-list.png"), FullPage = true });
+        await console.ScreenshotAsync("console-calculated-attributes-1-list");
 
-        browserErrors.ShouldBeEmpty();
+        console.Errors.ShouldBeEmpty();
     }
 
     /// <summary>
@@ -160,17 +148,6 @@ public class ConsoleAudiencesTests(BrowserFixture host)
             catch (PlaywrightException) { return false; }
         }, $"the suggestion {name}", 60);
         await control.FillAsync((await option.GetAttributeAsync("value"))!);
-    }
-
-    /// <summary>Screen readers name every form control (a label, or an aria-label), and every image-like element has a name.</summary>
-    private static async Task EveryControlIsLabelled(IPage page)
-    {
-        var unnamed = await page.EvaluateAsync<string[]>("""
-            () => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, meter, progress, [role=img]')]
-              .filter(e => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || (e.tagName === 'BUTTON' && e.textContent.trim())))
-              .map(e => e.outerHTML.slice(0, 120))
-            """);
-        unnamed.ShouldBeEmpty();
     }
 
     /// <summary>A person with a plan who viewed pricing a number of times over the last days; answers their MPID.</summary>

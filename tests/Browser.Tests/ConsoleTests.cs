@@ -27,31 +27,17 @@ public class ConsoleTests(BrowserFixture host)
         var customer = $"console-{run}";
         await using var receiver = await Receiver.StartAsync();
         receiver.StatusFor = b => b.ToJsonString().Contains($"Refused {run}") ? 400 : null; // refused for good: a dead letter
-        var shots = BrowserFixture.ScreenshotFolder();
         string? outputId = null;
         try
         {
             // The console, signed in, watching the Live Stream.
-            await using var console = await host.Browser.NewContextAsync(new BrowserNewContextOptions
-            {
-                IgnoreHTTPSErrors = true, BaseURL = host.HostUri.ToString(), ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
-            });
-            var page = await console.NewPageAsync();
-            var browserErrors = new List<string>();
-            page.Console += (_, message) => { if (message.Type == "error") browserErrors.Add(message.Text); };
-            page.PageError += (_, error) => browserErrors.Add(error);
-            await page.GotoAsync("/ui/live");
-            await page.GetByLabel("User name").FillAsync("admin");
-            await page.GetByLabel("Password").FillAsync("admin-password");
-            await page.GetByLabel("Password").PressAsync("Enter");
+            await using var console = await host.SignedInAsync("/ui/live");
+            var page = console.Page;
             await Expect(page.GetByRole(AriaRole.Status).Filter(new() { HasText = "Connected" })).ToBeVisibleAsync();
 
             // A shop page of another origin runs mParticle's web SDK against the Host.
             await using var shop = await host.Browser.NewContextAsync(new BrowserNewContextOptions { IgnoreHTTPSErrors = true });
-            var sdk = BrowserFixture.WebSdkScript();
-            await shop.RouteAsync($"{ShopOrigin}/**", route => route.Request.Url.EndsWith("/mparticle.js")
-                ? route.FulfillAsync(new RouteFulfillOptions { ContentType = "application/javascript", Body = sdk })
-                : route.FulfillAsync(new RouteFulfillOptions { ContentType = "text/html", Body = ShopPage }));
+            await BrowserFixture.ServeShopAsync(shop, ShopOrigin, ShopPage);
             var shopPage = await shop.NewPageAsync();
             await shopPage.GotoAsync($"{ShopOrigin}/index.html");
             var sdkHost = $"{host.HostUri.Host}:{host.HostUri.Port}";
@@ -96,8 +82,8 @@ public class ConsoleTests(BrowserFixture host)
             await Expect(page.Locator("section[data-kind=screen] tr").Filter(new() { HasText = $"Pricing {run}" })).ToHaveCountAsync(1);
             await Expect(page.Locator("section[data-kind=user_attribute] tr").Filter(new() { HasText = $"plan_{run}" })).ToHaveCountAsync(1);
             await Expect(page.Locator("section[data-kind=event_attribute] tr").Filter(new() { HasText = $"tier_{run}" })).ToHaveCountAsync(1);
-            await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-catalog.png"), FullPage = true });
-            await EveryControlIsLabelled(page);
+            await console.ScreenshotAsync("console-catalog");
+            await console.EveryControlIsLabelledAsync();
 
             // Connections: a webhook output to the receiver, connected to the web input.
             await page.GetByRole(AriaRole.Link, new() { Name = "Connections", Exact = true }).ClickAsync();
@@ -123,8 +109,8 @@ public class ConsoleTests(BrowserFixture host)
             await editor.GetByLabel("GDPR purpose").FillAsync("never-given");
             await editor.GetByRole(AriaRole.Button, new() { Name = "Require this consent" }).ClickAsync();
             await editor.GetByRole(AriaRole.Button, new() { Name = "Remove GDPR consent to “never-given”" }).ClickAsync();
-            await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-connection-editor.png"), FullPage = true });
-            await EveryControlIsLabelled(page);
+            await console.ScreenshotAsync("console-connection-editor");
+            await console.EveryControlIsLabelledAsync();
             await editor.GetByRole(AriaRole.Button, new() { Name = "Save connection" }).ClickAsync();
             var connectionRow = page.GetByRole(AriaRole.Region, new() { Name = "Input demo-web" }).GetByRole(AriaRole.Row).Filter(new() { HasText = $"Receiver {run}" });
             await Expect(connectionRow).ToContainTextAsync($"Blocks events: Ignored {run}");
@@ -155,8 +141,8 @@ public class ConsoleTests(BrowserFixture host)
             await outputRow.GetByRole(AriaRole.Button, new() { Name = $"Dead letters of Receiver {run} (1)" }).ClickAsync();
             var letters = page.Locator($"#dead-{outputId}");
             await Expect(letters.GetByRole(AriaRole.Row).Filter(new() { HasText = "refused the batch with 400" })).ToContainTextAsync(mpid);
-            await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-connections.png"), FullPage = true });
-            await EveryControlIsLabelled(page);
+            await console.ScreenshotAsync("console-connections");
+            await console.EveryControlIsLabelledAsync();
             receiver.StatusFor = null;
             await letters.GetByRole(AriaRole.Button, new() { Name = "Replay 1 dead letter" }).ClickAsync();
             await Expect(page.Locator("#connections-status")).ToContainTextAsync($"1 dead letter of Receiver {run} sent again");
@@ -208,10 +194,10 @@ public class ConsoleTests(BrowserFixture host)
             await Expect(retention.GetByLabel("Profile lifetime (days)")).ToHaveAttributeAsync("aria-describedby", "profile_lifetime_days-hint");
             await retention.GetByRole(AriaRole.Button, new() { Name = "Save retention settings" }).ClickAsync();
             await Expect(retention.GetByRole(AriaRole.Status).Filter(new() { HasText = "Saved: events are kept" })).ToBeVisibleAsync();
-            await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-privacy.png"), FullPage = true });
-            await EveryControlIsLabelled(page);
+            await console.ScreenshotAsync("console-privacy");
+            await console.EveryControlIsLabelledAsync();
 
-            browserErrors.ShouldBeEmpty();
+            console.Errors.ShouldBeEmpty();
         }
         finally
         {
@@ -223,17 +209,6 @@ public class ConsoleTests(BrowserFixture host)
                 using var _ = await host.Client.SendAsync(request);
             }
         }
-    }
-
-    /// <summary>Screen readers name every form control (a label, or an aria-label), and every image-like element has a name.</summary>
-    private static async Task EveryControlIsLabelled(IPage page)
-    {
-        var unnamed = await page.EvaluateAsync<string[]>("""
-            () => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, [role=img]')]
-              .filter(e => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || (e.tagName === 'BUTTON' && e.textContent.trim())))
-              .map(e => e.outerHTML.slice(0, 120))
-            """);
-        unnamed.ShouldBeEmpty();
     }
 
     private const string ShopPage = """

@@ -27,19 +27,8 @@ public class HeldMergesPageTests(BrowserFixture host)
             await Ingest($$"""{ "environment": "development", "user_identities": { "email": "{{email}}" }, "device_info": { "ios_idfv": "{{device}}" } }""");
         var mpid = (await Flagged()).Single(p => p!["held"]!.AsArray().Any(x => x!["value"]!.GetValue<string>() == devices[^1]))!["mpid"]!.GetValue<string>();
 
-        await using var context = await host.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            IgnoreHTTPSErrors = true, BaseURL = host.HostUri.ToString(), ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
-        });
-        var page = await context.NewPageAsync();
-        var browserErrors = new List<string>();
-        page.Console += (_, message) => { if (message.Type == "error") browserErrors.Add(message.Text); };
-        page.PageError += (_, error) => browserErrors.Add(error);
-
-        await page.GotoAsync("/ui/");
-        await page.GetByLabel("User name", new() { Exact = true }).FillAsync("admin");
-        await page.GetByLabel("Password", new() { Exact = true }).FillAsync("admin-password");
-        await page.GetByLabel("Password", new() { Exact = true }).PressAsync("Enter");
+        await using var console = await host.SignedInAsync("/ui/");
+        var page = console.Page;
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Find a person" })).ToBeVisibleAsync();
 
         // The flagged person: the held devices and why, a link to their page (the split form), an Accept button.
@@ -48,8 +37,8 @@ public class HeldMergesPageTests(BrowserFixture host)
         await Expect(row).ToContainTextAsync(devices[^1]);
         await Expect(row).ToContainTextAsync("too many identities of one type in a day");
         await Expect(row.GetByRole(AriaRole.Link, new() { Name = $"Split {mpid} on their page" })).ToHaveAttributeAsync("href", $"/ui/people/{mpid}");
-        await EveryControlIsLabelled(page);
-        await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotFolder(), "activity-view-held-merges.png"), FullPage = true });
+        await console.EveryControlIsLabelledAsync();
+        await console.ScreenshotAsync("activity-view-held-merges");
 
         await row.GetByRole(AriaRole.Button, new() { Name = $"Accept the held links of {mpid}" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Status).Filter(new() { HasText = $"Accepted for {mpid}: 2 identities linked" })).ToBeVisibleAsync();
@@ -59,7 +48,7 @@ public class HeldMergesPageTests(BrowserFixture host)
         // The person's page holds the split form the link leads to.
         await page.GotoAsync($"/ui/people/{mpid}");
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Splits and merges" })).ToBeVisibleAsync();
-        browserErrors.ShouldBeEmpty();
+        console.Errors.ShouldBeEmpty();
     }
 
     private async Task<JsonArray> Flagged()
@@ -78,15 +67,5 @@ public class HeldMergesPageTests(BrowserFixture host)
         request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("demo-key:demo-secret")));
         using var response = await host.Client.SendAsync(request);
         response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
-    }
-
-    private static async Task EveryControlIsLabelled(IPage page)
-    {
-        var unnamed = await page.EvaluateAsync<string[]>("""
-            () => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, [role=img]')]
-              .filter(e => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || (e.tagName === 'BUTTON' && e.textContent.trim())))
-              .map(e => e.outerHTML.slice(0, 120))
-            """);
-        unnamed.ShouldBeEmpty();
     }
 }

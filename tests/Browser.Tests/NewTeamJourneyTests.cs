@@ -25,25 +25,10 @@ public class NewTeamJourneyTests(BrowserFixture host)
         var input = $"journey-web-{run}";
         var viewed = $"Viewed Pricing {run}";
         var audience = $"Pricing-curious pros {run}";
-        await using var context = await host.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            IgnoreHTTPSErrors = true, BaseURL = host.HostUri.ToString(), ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
-        });
-        var sdk = BrowserFixture.WebSdkScript();
-        await context.RouteAsync($"{ShopOrigin}/**", route => route.Request.Url.EndsWith("/mparticle.js")
-            ? route.FulfillAsync(new RouteFulfillOptions { ContentType = "application/javascript", Body = sdk })
-            : route.FulfillAsync(new RouteFulfillOptions { ContentType = "text/html", Body = ShopPage }));
-        var console = await context.NewPageAsync();
-        var browserErrors = new List<string>();
-        console.Console += (_, message) => { if (message.Type == "error") browserErrors.Add(message.Text); };
-        console.PageError += (_, error) => browserErrors.Add(error);
-        var shots = BrowserFixture.ScreenshotFolder();
-
         // Sign in, then Setup: a workspace and a web input in it; the key is read from the page.
-        await console.GotoAsync("/ui/setup");
-        await console.GetByLabel("User name").FillAsync("admin");
-        await console.GetByLabel("Password").FillAsync("admin-password");
-        await console.GetByLabel("Password").PressAsync("Enter");
+        await using var signedIn = await host.SignedInAsync("/ui/setup");
+        await BrowserFixture.ServeShopAsync(signedIn.Context, ShopOrigin, ShopPage);
+        var console = signedIn.Page;
         await Expect(console.GetByRole(AriaRole.Heading, new() { Name = "Setup", Exact = true })).ToBeVisibleAsync();
         await console.Locator("#new-workspace-name").FillAsync(workspace);
         await console.GetByRole(AriaRole.Button, new() { Name = "Create workspace" }).ClickAsync();
@@ -59,8 +44,8 @@ public class NewTeamJourneyTests(BrowserFixture host)
         await Expect(revealed).ToContainTextAsync($"Input {input} created");
         var key = (await revealed.Locator("code.secret").Nth(0).TextContentAsync())!;
         await Expect(revealed.Locator("pre.snippet")).ToContainTextAsync($"mParticle.init('{key}'");
-        await EveryControlIsLabelled(console);
-        await console.ScreenshotAsync(new() { Path = Path.Combine(shots, "journey-1-setup.png"), FullPage = true });
+        await signedIn.EveryControlIsLabelledAsync();
+        await signedIn.ScreenshotAsync("journey-1-setup");
         await console.GetByRole(AriaRole.Button, new() { Name = "Done, hide it" }).ClickAsync();
 
         // The Live Stream listens before the shop sends.
@@ -68,8 +53,8 @@ public class NewTeamJourneyTests(BrowserFixture host)
         await Expect(console.Locator("#live-status")).ToHaveTextAsync("Connected: new messages appear at the top.");
 
         // The shop's page runs the real web SDK with the key from Setup (cross-origin, as on a customer's site).
-        var shop = await context.NewPageAsync();
-        shop.PageError += (_, error) => browserErrors.Add($"shop: {error}");
+        var shop = await signedIn.Context.NewPageAsync();
+        shop.PageError += (_, error) => signedIn.Errors.Add($"shop: {error}");
         await shop.GotoAsync($"{ShopOrigin}/index.html");
         var sdkHost = $"{host.HostUri.Host}:{host.HostUri.Port}";
         var mpid = await shop.EvaluateAsync<string>($$"""
@@ -94,7 +79,7 @@ public class NewTeamJourneyTests(BrowserFixture host)
         // The events arrive in the Live Stream (the input's development batches) …
         await Expect(console.Locator("#live-entries")).ToContainTextAsync(viewed);
         await Expect(console.Locator("#live-entries")).ToContainTextAsync(input);
-        await console.ScreenshotAsync(new() { Path = Path.Combine(shots, "journey-2-live-stream.png"), FullPage = true });
+        await signedIn.ScreenshotAsync("journey-2-live-stream");
 
         // … and in the workspace's Catalog (counted within about a second: the page is read again until they are).
         var catalogRow = console.GetByRole(AriaRole.Region, new() { Name = "Event names" }).GetByRole(AriaRole.Row).Filter(new() { HasText = viewed });
@@ -105,8 +90,8 @@ public class NewTeamJourneyTests(BrowserFixture host)
             try { await Expect(catalogRow).ToHaveCountAsync(1, new() { Timeout = 3_000 }); return true; }
             catch (PlaywrightException) { return false; }
         }, "the event name in the catalog", 60);
-        await EveryControlIsLabelled(console);
-        await console.ScreenshotAsync(new() { Path = Path.Combine(shots, "journey-3-catalog.png"), FullPage = true });
+        await signedIn.EveryControlIsLabelledAsync();
+        await signedIn.ScreenshotAsync("journey-3-catalog");
 
         // An audience in the builder, for the new workspace, with the catalogued event name; estimated, saved, activated.
         await console.GetByRole(AriaRole.Link, new() { Name = "Audiences", Exact = true }).ClickAsync();
@@ -131,8 +116,8 @@ public class NewTeamJourneyTests(BrowserFixture host)
         await second.GetByLabel("Value", new() { Exact = true }).FillAsync("pro");
         await console.GetByRole(AriaRole.Button, new() { Name = "Estimate size" }).ClickAsync();
         await Expect(console.GetByText("Estimated size: 1 person")).ToBeVisibleAsync();
-        await EveryControlIsLabelled(console);
-        await console.ScreenshotAsync(new() { Path = Path.Combine(shots, "journey-4-audience-builder.png"), FullPage = true });
+        await signedIn.EveryControlIsLabelledAsync();
+        await signedIn.ScreenshotAsync("journey-4-audience-builder");
         await console.GetByRole(AriaRole.Button, new() { Name = "Save as draft" }).ClickAsync();
         await Expect(console.GetByRole(AriaRole.Heading, new() { Name = audience })).ToBeVisibleAsync();
         var status = console.Locator(".person-head .badge");
@@ -143,10 +128,10 @@ public class NewTeamJourneyTests(BrowserFixture host)
         await console.GetByLabel("MPID", new() { Exact = true }).FillAsync(mpid);
         await console.GetByRole(AriaRole.Button, new() { Name = "Explain" }).ClickAsync();
         await Expect(console.GetByText($"MPID {mpid} is a member now")).ToBeVisibleAsync();
-        await EveryControlIsLabelled(console);
-        await console.ScreenshotAsync(new() { Path = Path.Combine(shots, "journey-5-audience-active.png"), FullPage = true });
+        await signedIn.EveryControlIsLabelledAsync();
+        await signedIn.ScreenshotAsync("journey-5-audience-active");
 
-        browserErrors.ShouldBeEmpty();
+        signedIn.Errors.ShouldBeEmpty();
     }
 
     private const string ShopPage = """
@@ -155,15 +140,4 @@ public class NewTeamJourneyTests(BrowserFixture host)
         <script src="/mparticle.js"></script></head>
         <body><h1>Journey shop</h1><p>mParticle web SDK 2.68.0 with the key from the Setup page</p></body></html>
         """;
-
-    /// <summary>Screen readers name every form control (a label, or an aria-label), and every image-like element has a name.</summary>
-    private static async Task EveryControlIsLabelled(IPage page)
-    {
-        var unnamed = await page.EvaluateAsync<string[]>("""
-            () => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, meter, progress, [role=img]')]
-              .filter(e => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || (e.tagName === 'BUTTON' && e.textContent.trim())))
-              .map(e => e.outerHTML.slice(0, 120))
-            """);
-        unnamed.ShouldBeEmpty();
-    }
 }

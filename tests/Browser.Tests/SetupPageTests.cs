@@ -22,20 +22,8 @@ public class SetupPageTests(BrowserFixture host)
     {
         SetDefaultExpectTimeout(20_000);
         var run = Guid.NewGuid().ToString("N")[..8];
-        await using var context = await host.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            IgnoreHTTPSErrors = true, BaseURL = host.HostUri.ToString(), ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
-        });
-        var page = await context.NewPageAsync();
-        var browserErrors = new List<string>();
-        page.Console += (_, message) => { if (message.Type == "error") browserErrors.Add(message.Text); };
-        page.PageError += (_, error) => browserErrors.Add(error);
-        var shots = BrowserFixture.ScreenshotFolder();
-
-        await page.GotoAsync("/ui/setup");
-        await page.GetByLabel("User name").FillAsync("admin");
-        await page.GetByLabel("Password").FillAsync("admin-password");
-        await page.GetByLabel("Password").PressAsync("Enter");
+        await using var console = await host.SignedInAsync("/ui/setup");
+        var page = console.Page;
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Setup", Exact = true })).ToBeVisibleAsync();
         await Expect(page.GetByRole(AriaRole.Region, new() { Name = "Inputs and keys" })).ToContainTextAsync("demo-web-key");
 
@@ -60,8 +48,8 @@ public class SetupPageTests(BrowserFixture host)
         await Expect(revealed.GetByRole(AriaRole.Button, new() { Name = "Copy Key" })).ToBeVisibleAsync();
         await Expect(revealed.Locator("pre.snippet")).ToContainTextAsync($"mParticle.init('{key}'");
         await Expect(revealed.Locator("pre.snippet")).ToContainTextAsync($"{host.HostUri.Authority}/v3/JS/");
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "setup-1-input-created.png"), FullPage = true });
-        await EveryControlIsLabelled(page);
+        await console.ScreenshotAsync("setup-1-input-created");
+        await console.EveryControlIsLabelledAsync();
         (await Send(key, secret!)).ShouldBe(HttpStatusCode.Accepted); // the key ingests at once
 
         // Rotation: a second secret, then the first revoked.
@@ -78,9 +66,9 @@ public class SetupPageTests(BrowserFixture host)
         await Expect(row.Locator("ul.plain .mono")).ToHaveCountAsync(1);
         (await Send(key, secret!)).ShouldBe(HttpStatusCode.Forbidden);
         (await Send(key, newSecret!)).ShouldBe(HttpStatusCode.Accepted);
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "setup-2-rotated.png"), FullPage = true });
+        await console.ScreenshotAsync("setup-2-rotated");
 
-        browserErrors.ShouldBeEmpty();
+        console.Errors.ShouldBeEmpty();
     }
 
     [Fact]
@@ -150,15 +138,5 @@ public class SetupPageTests(BrowserFixture host)
         request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{key}:{secret}")));
         using var response = await host.Client.SendAsync(request);
         return response.StatusCode;
-    }
-
-    private static async Task EveryControlIsLabelled(IPage page)
-    {
-        var unnamed = await page.EvaluateAsync<string[]>("""
-            () => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, [role=img]')]
-              .filter(e => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || (e.tagName === 'BUTTON' && e.textContent.trim())))
-              .map(e => e.outerHTML.slice(0, 120))
-            """);
-        unnamed.ShouldBeEmpty();
     }
 }

@@ -25,11 +25,8 @@ public class WebSdkFlowTests(BrowserFixture host)
         var sdkHost = $"{host.HostUri.Host}:{host.HostUri.Port}";
 
         await using var context = await host.Browser.NewContextAsync(new BrowserNewContextOptions { IgnoreHTTPSErrors = true });
-        var sdk = BrowserFixture.WebSdkScript();
         // The shop's page comes from another origin than the Host, as on a customer's site: every SDK call is cross-origin.
-        await context.RouteAsync($"{PageOrigin}/**", route => route.Request.Url.EndsWith("/mparticle.js")
-            ? route.FulfillAsync(new RouteFulfillOptions { ContentType = "application/javascript", Body = sdk })
-            : route.FulfillAsync(new RouteFulfillOptions { ContentType = "text/html", Body = Page }));
+        await BrowserFixture.ServeShopAsync(context, PageOrigin, Page);
         var page = await context.NewPageAsync();
         var consoleErrors = new List<string>();
         page.Console += (_, message) => { if (message.Type == "error") consoleErrors.Add(message.Text); };

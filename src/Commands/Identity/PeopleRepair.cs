@@ -305,16 +305,13 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
     }
 
     /// <summary>
-    /// Queues the appends (our own insert, as <see cref="GroupAppend"/> writes them, but with each copy's original stored
-    /// time) and both people's documents and index rows as their visible events fold; moves their dedupe keys.
+    /// Queues the appends (our own insert, the <see cref="EventRows"/> <see cref="GroupAppend"/> writes, but with each copy's
+    /// original stored time) and both people's documents and index rows as their visible events fold; moves their dedupe keys.
     /// </summary>
     private async Task<Written> WriteAsync(IDocumentSession session, IReadOnlyList<Side> sides, MoveSelection selection, long giver, long receiver, CancellationToken ct)
     {
         var schema = store.Options.DatabaseSchemaName;
-        var documentStore = (DocumentStore)store;
-        var serializer = store.Options.Serializer();
-        var (ids, streamIds, versions, data, types, dotnetTypes, stamps) = (new List<Guid>(), new List<string>(), new List<long>(), new List<string>(),
-            new List<string>(), new List<string>(), new List<DateTimeOffset?>());
+        var events = new EventRows((DocumentStore)store, store.Options.Serializer(), keepTimes: true);
         var before = new Dictionary<long, Profile?>();
         var after = new Dictionary<long, Profile?>();
         var streams = new Dictionary<long, IReadOnlyList<StoredEvent>>();
@@ -329,14 +326,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
             var all = side.Stream.Events.ToList();
             foreach (var (e, at) in side.Appended)
             {
-                var mapping = documentStore.Events.EventMappingFor(e.GetType());
-                ids.Add(Guid.CreateVersion7());
-                streamIds.Add(key);
-                versions.Add(++version);
-                data.Add(serializer.ToJson(e));
-                types.Add(mapping.EventTypeName);
-                dotnetTypes.Add(mapping.DotNetTypeName);
-                stamps.Add(at?.ToUniversalTime());
+                events.Add(key, ++version, e, at);
                 all.Add(new StoredEvent(version, 0, at ?? clock.GetUtcNow(), e));
             }
             session.QueueSqlCommand(side.Stream.Exists
@@ -369,12 +359,8 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
                 synchronous.Add(state);
             }
         }
-        // Sequence numbers are drawn in this order (after the sort), so the copies keep the order they had.
-        session.QueueSqlCommand(
-            $"insert into {schema}.mt_events (seq_id, id, stream_id, version, data, type, tenant_id, timestamp, mt_dotnet_type, is_archived) " +
-            $"select nextval('{schema}.mt_events_sequence'), i, s, v, d, t, '*DEFAULT*', coalesce(ts, now()), n, false " +
-            "from unnest(?::uuid[], ?::varchar[], ?::bigint[], ?::jsonb[], ?::varchar[], ?::varchar[], ?::timestamptz[]) with ordinality e(i, s, v, d, t, n, ts, o) order by o",
-            ids.ToArray(), streamIds.ToArray(), versions.ToArray(), data.ToArray(), types.ToArray(), dotnetTypes.ToArray(), stamps.ToArray());
+        // Sequence numbers are drawn in this order, so the copies keep the order they had.
+        events.QueueInsert(session, schema);
         session.QueueSqlCommand(SynchronousCalculationsStorage.DeleteSql(schema), sides.Select(s => s.Mpid).ToArray());
         if (synchronous.Count > 0) new SynchronousCalculationsStorage(store).Queue(session, synchronous);
 

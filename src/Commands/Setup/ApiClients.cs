@@ -55,6 +55,10 @@ public static class ApiClientViews
         ["created_at"] = c.CreatedAt, ["secrets"] = c.Secrets.OrderBy(s => s.CreatedAt).Select(SetupApi.SecretView).ToList(),
     };
 
+    /// <summary>A client's secrets under the shared rules; it always keeps one (it could not get a token without).</summary>
+    public static SecretOwner Secrets(SetupApiClient client) => new(client.Secrets, "client", "a", $"api client {client.Id}", $"/api/admin/api-clients/{client.Id}",
+        SetupChanges.ApiClientSecretAdded, SetupChanges.ApiClientSecretRevoked, MayGiveUpLast: false);
+
     /// <summary>A client spanning several workspaces is visible only to a user of all of them.</summary>
     public static async Task<SetupApiClient?> LoadVisibleAsync(IQuerySession session, string id, ClaimsPrincipal user, CancellationToken ct) =>
         await session.LoadAsync<SetupApiClient>(id, ct) is { } client && AdminAccess.Of(user).SeesAllOf(client.Workspaces) ? client : null;
@@ -106,15 +110,12 @@ public static class CreateApiClientEndpoint
             var id = body.ClientId ?? $"client-{SetupSecrets.NewId()}";
             if (await session.LoadAsync<SetupApiClient>(id, ct) is not null)
                 return SetupOutcome.Refused(SetupApi.Conflict("client_id", $"a client '{id}' exists already."));
-            var secret = SetupSecrets.NewSecret();
-            var stored = secrets.Store(secret, now);
-            var client = new SetupApiClient(id, [.. body.Workspaces!.Distinct().Order()], [.. (body.Scopes ?? []).Distinct().Order(StringComparer.Ordinal)], [stored], now);
+            var first = secrets.Issue(now);
+            var client = new SetupApiClient(id, [.. body.Workspaces!.Distinct().Order()], [.. (body.Scopes ?? []).Distinct().Order(StringComparer.Ordinal)], [first.Stored], now);
             session.Insert(client);
-            var view = ApiClientViews.View(client);
-            view["client_secret"] = secret;
-            view["secret_id"] = stored.Id;
-            return new SetupOutcome(Results.Created($"/api/admin/api-clients/{id}", view), SetupChanges.ApiClientCreated, $"api client {id}",
-                $"workspaces {string.Join(",", client.Workspaces)}; scopes {string.Join(" ", client.Scopes)}; secret {stored.Id}");
+            return new SetupOutcome(Results.Created($"/api/admin/api-clients/{id}", SetupSecrets.ShownOnce(ApiClientViews.View(client), "client_secret", first)),
+                SetupChanges.ApiClientCreated, $"api client {id}",
+                $"workspaces {string.Join(",", client.Workspaces)}; scopes {string.Join(" ", client.Scopes)}; secret {first.Stored.Id}");
         }, ct);
 }
 
@@ -165,13 +166,7 @@ public static class AddApiClientSecretEndpoint
         SetupApi.ChangeAsync(store, refresh, user, clock, async (session, _, now) =>
         {
             if (await ApiClientViews.LoadVisibleAsync(session, clientId, user, ct) is not { } client) return SetupOutcome.Refused(SetupApi.NotFound("API client", clientId));
-            if (client.Secrets.Count >= InputViews.MaxSecrets)
-                return SetupOutcome.Refused(SetupApi.Conflict("secrets", $"a client has at most {InputViews.MaxSecrets} secrets at once: revoke the old one first."));
-            var secret = SetupSecrets.NewSecret();
-            var stored = secrets.Store(secret, now);
-            session.Store(client with { Secrets = [.. client.Secrets, stored] });
-            return new SetupOutcome(Results.Created($"/api/admin/api-clients/{clientId}/secrets/{stored.Id}", new { id = stored.Id, secret, created_at = stored.CreatedAt }),
-                SetupChanges.ApiClientSecretAdded, $"api client {clientId}", $"secret {stored.Id}");
+            return secrets.Add(ApiClientViews.Secrets(client), now, kept => session.Store(client with { Secrets = kept }));
         }, ct);
 }
 
@@ -184,10 +179,6 @@ public static class RevokeApiClientSecretEndpoint
         SetupApi.ChangeAsync(store, refresh, user, clock, async (session, _, _) =>
         {
             if (await ApiClientViews.LoadVisibleAsync(session, clientId, user, ct) is not { } client) return SetupOutcome.Refused(SetupApi.NotFound("API client", clientId));
-            if (client.Secrets.All(s => s.Id != secretId)) return SetupOutcome.Refused(SetupApi.NotFound("secret", secretId));
-            if (client.Secrets.Count == 1)
-                return SetupOutcome.Refused(SetupApi.Conflict("secretId", "is the client's only secret: add a new one (POST …/secrets) before revoking it."));
-            session.Store(client with { Secrets = [.. client.Secrets.Where(s => s.Id != secretId)] });
-            return new SetupOutcome(Results.NoContent(), SetupChanges.ApiClientSecretRevoked, $"api client {clientId}", $"secret {secretId}");
+            return SetupSecrets.Revoke(ApiClientViews.Secrets(client), secretId, kept => session.Store(client with { Secrets = kept }));
         }, ct);
 }

@@ -81,8 +81,12 @@ public static class InputViews
     public static async Task<SetupInput?> LoadVisibleAsync(IQuerySession session, string name, ClaimsPrincipal user, CancellationToken ct) =>
         await session.LoadAsync<SetupInput>(name, ct) is { } input && AdminAccess.Of(user).Sees(input.WorkspaceId) ? input : null;
 
-    /// <summary>At most two secrets at once: the one in use and its replacement.</summary>
-    public const int MaxSecrets = 2;
+    /// <summary>
+    /// An input's secrets under the shared rules. A web input may give up its last secret (the SDK sends the key alone);
+    /// a server or native input without a secret could not authenticate at all.
+    /// </summary>
+    public static SecretOwner Secrets(SetupInput input) => new(input.Secrets, "input", "an", $"input {input.Id}", $"/api/admin/inputs/{input.Id}",
+        SetupChanges.InputSecretAdded, SetupChanges.InputSecretRevoked, MayGiveUpLast: input.Kind == InputKind.Web);
 }
 
 public static class ListInputsEndpoint
@@ -123,16 +127,13 @@ public static class CreateInputEndpoint
             if (await session.LoadAsync<SetupInput>(body.Name!, ct) is not null)
                 return SetupOutcome.Refused(SetupApi.Conflict("name", $"an input named '{body.Name}' exists already (names are never reused)."));
             var kind = InputKindNames.Parse(body.Kind)!.Value;
-            var secret = SetupSecrets.NewSecret();
-            var stored = secrets.Store(secret, now);
+            var first = secrets.Issue(now);
             var input = new SetupInput(body.Name!, body.WorkspaceId.Value, kind, body.Environment ?? "production",
-                body.AllowKeyOnly ?? kind == InputKind.Web, SetupSecrets.NewKey(), [stored], false, now);
+                body.AllowKeyOnly ?? kind == InputKind.Web, SetupSecrets.NewKey(), [first.Stored], false, now);
             session.Insert(input);
-            var view = InputViews.View(input);
-            view["secret"] = secret;
-            view["secret_id"] = stored.Id;
-            return new SetupOutcome(Results.Created($"/api/admin/inputs/{input.Id}", view), SetupChanges.InputCreated, $"input {input.Id}",
-                $"workspace {input.WorkspaceId}, {InputKindNames.Name(kind)}, {input.Environment}, key {input.Key}, secret {stored.Id}");
+            return new SetupOutcome(Results.Created($"/api/admin/inputs/{input.Id}", SetupSecrets.ShownOnce(InputViews.View(input), "secret", first)),
+                SetupChanges.InputCreated, $"input {input.Id}",
+                $"workspace {input.WorkspaceId}, {InputKindNames.Name(kind)}, {input.Environment}, key {input.Key}, secret {first.Stored.Id}");
         }, ct);
 }
 
@@ -180,13 +181,7 @@ public static class AddInputSecretEndpoint
         {
             if (await InputViews.LoadVisibleAsync(session, name, user, ct) is not { } input) return SetupOutcome.Refused(SetupApi.NotFound("input", name));
             if (input.Disabled) return SetupOutcome.Refused(SetupApi.Conflict("name", $"input '{name}' is disabled."));
-            if (input.Secrets.Count >= InputViews.MaxSecrets)
-                return SetupOutcome.Refused(SetupApi.Conflict("secrets", $"an input has at most {InputViews.MaxSecrets} secrets at once: revoke the old one first."));
-            var secret = SetupSecrets.NewSecret();
-            var stored = secrets.Store(secret, now);
-            session.Store(input with { Secrets = [.. input.Secrets, stored] });
-            return new SetupOutcome(Results.Created($"/api/admin/inputs/{name}/secrets/{stored.Id}", new { id = stored.Id, secret, created_at = stored.CreatedAt }),
-                SetupChanges.InputSecretAdded, $"input {name}", $"secret {stored.Id}");
+            return secrets.Add(InputViews.Secrets(input), now, kept => session.Store(input with { Secrets = kept }));
         }, ct);
 }
 
@@ -200,11 +195,6 @@ public static class RevokeInputSecretEndpoint
         SetupApi.ChangeAsync(store, refresh, user, clock, async (session, _, _) =>
         {
             if (await InputViews.LoadVisibleAsync(session, name, user, ct) is not { } input) return SetupOutcome.Refused(SetupApi.NotFound("input", name));
-            if (input.Secrets.All(s => s.Id != secretId)) return SetupOutcome.Refused(SetupApi.NotFound("secret", secretId));
-            // A server or native input without a secret could not authenticate at all: add the new one before revoking the old.
-            if (input.Secrets.Count == 1 && input.Kind != InputKind.Web)
-                return SetupOutcome.Refused(SetupApi.Conflict("secretId", "is the input's only secret: add a new one (POST …/secrets) before revoking it."));
-            session.Store(input with { Secrets = [.. input.Secrets.Where(s => s.Id != secretId)] });
-            return new SetupOutcome(Results.NoContent(), SetupChanges.InputSecretRevoked, $"input {name}", $"secret {secretId}");
+            return SetupSecrets.Revoke(InputViews.Secrets(input), secretId, kept => session.Store(input with { Secrets = kept }));
         }, ct);
 }

@@ -1,34 +1,13 @@
-using System.Security.Cryptography;
 using EventProfiles.Commands.Security;
 using EventProfiles.Domain.Setup;
 using EventProfiles.Domain.Workspaces;
 using JasperFx;
 using Marten;
-using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace EventProfiles.Commands.Setup;
-
-/// <summary>Secrets the server makes and keeps: random keys and secrets, encrypted at rest with Data Protection.</summary>
-public sealed class SetupSecrets(IDataProtectionProvider provider)
-{
-    private const string Alphanumeric = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    private readonly IDataProtector _protector = provider.CreateProtector(SetupStorage.SecretsPurpose);
-
-    /// <summary>32 lower-case hex characters (128 bits), as mParticle's keys look.</summary>
-    public static string NewKey() => RandomNumberGenerator.GetHexString(32, lowercase: true);
-
-    /// <summary>48 letters and digits (~285 bits): safe in Basic credentials, URLs and SDK configuration alike.</summary>
-    public static string NewSecret() => RandomNumberGenerator.GetString(Alphanumeric, 48);
-
-    public static string NewId() => RandomNumberGenerator.GetHexString(12, lowercase: true);
-
-    public StoredSecret Store(string secret, DateTimeOffset now) => new(NewId(), _protector.Protect(secret), now);
-
-    public string Reveal(string protectedSecret) => _protector.Unprotect(protectedSecret);
-}
 
 /// <summary>What appsettings seeds into an empty database (the Development configuration: today's demo).</summary>
 public sealed record SetupSeed(WorkspaceDirectory Directory, IReadOnlyList<(string Name, string Password, IReadOnlyList<int>? Workspaces)> Users);

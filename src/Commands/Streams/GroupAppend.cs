@@ -32,9 +32,8 @@ public sealed class GroupAppend
 {
     private readonly DocumentStore _store;
     private readonly ISerializer _serializer;
+    private readonly string _schema;
     private readonly string _streams;
-    private readonly string _events;
-    private readonly string _sequence;
     private readonly string _profiles;
     private readonly string _profileDotNetType;
     private readonly IdentityIndexWriter _index;
@@ -44,9 +43,8 @@ public sealed class GroupAppend
         _store = (DocumentStore)store;
         var schema = store.Options.DatabaseSchemaName;
         _serializer = store.Options.Serializer();
+        _schema = schema;
         _streams = $"{schema}.mt_streams";
-        _events = $"{schema}.mt_events";
-        _sequence = $"{schema}.mt_events_sequence";
         _profiles = store.Options.FindOrResolveDocumentType(typeof(Profile)).TableName.QualifiedName;
         _profileDotNetType = typeof(Profile).FullName!;
         _index = new IdentityIndexWriter(schema);
@@ -59,12 +57,7 @@ public sealed class GroupAppend
         var newVersions = new List<long>();
         var oldKeys = new List<string>();
         var oldVersions = new List<long>();
-        var ids = new List<Guid>();
-        var streamIds = new List<string>();
-        var versions = new List<long>();
-        var data = new List<string>();
-        var types = new List<string>();
-        var dotnetTypes = new List<string>();
+        var events = new EventRows(_store, _serializer);
         var profileKeys = new List<string>();
         var profileData = new List<string>();
         var profileVersions = new List<long>();
@@ -77,13 +70,7 @@ public sealed class GroupAppend
             var version = stream.StoredVersion ?? 0;
             foreach (var e in stream.Events)
             {
-                var mapping = _store.Events.EventMappingFor(e.GetType());
-                ids.Add(Guid.CreateVersion7());
-                streamIds.Add(key);
-                versions.Add(++version);
-                data.Add(_serializer.ToJson(e));
-                types.Add(mapping.EventTypeName);
-                dotnetTypes.Add(mapping.DotNetTypeName);
+                events.Add(key, ++version, e);
                 index.Add(stream.Mpid, e);
             }
             (stream.StoredVersion is null ? newKeys : oldKeys).Add(key);
@@ -92,7 +79,7 @@ public sealed class GroupAppend
             profileData.Add(_serializer.ToJson(stream.Profile));
             profileVersions.Add(version);
         }
-        if (ids.Count == 0) return;
+        if (events.Count == 0) return;
 
         // Streams first: the events' foreign key needs them. Same values as mt_quick_append_events (type null for
         // Append, the default tenant, now()).
@@ -106,14 +93,8 @@ public sealed class GroupAppend
                 $"update {_streams} s set version = greatest(s.version, u.v), timestamp = now() " +
                 "from unnest(?::varchar[], ?::bigint[]) u(k, v) where s.id = u.k",
                 oldKeys.ToArray(), oldVersions.ToArray());
-        // One insert for every event of the group. Sequence numbers are drawn after the sort (PostgreSQL evaluates
-        // volatile output expressions after ORDER BY), so they follow each stream's versions. The unique
-        // (stream_id, version) key refuses the append if anyone wrote to a stream without its lock.
-        session.QueueSqlCommand(
-            $"insert into {_events} (seq_id, id, stream_id, version, data, type, tenant_id, timestamp, mt_dotnet_type, is_archived) " +
-            $"select nextval('{_sequence}'), i, s, v, d, t, '*DEFAULT*', (now() at time zone 'utc'), n, false " +
-            "from unnest(?::uuid[], ?::varchar[], ?::bigint[], ?::jsonb[], ?::varchar[], ?::varchar[]) with ordinality e(i, s, v, d, t, n, o) order by o",
-            ids.ToArray(), streamIds.ToArray(), versions.ToArray(), data.ToArray(), types.ToArray(), dotnetTypes.ToArray());
+        // One insert for every event of the group, in each stream's version order.
+        events.QueueInsert(session, _schema);
         // The profile documents as the inline projection stores them: the revision is the stream's version.
         session.QueueSqlCommand(
             $"insert into {_profiles} (id, data, mt_version, mt_dotnet_type, mt_last_modified) " +
