@@ -79,20 +79,10 @@ public class SetupPageTests(BrowserFixture host)
         admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:admin-password")));
         var before = (await admin.GetFromJsonAsync<JsonObject>("/api/admin/identity-settings"))!["stored"]!.AsObject();
         var devices = before["merge_guards"]!["devices_per_hour"]!.GetValue<int>();
-        await using var context = await host.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            IgnoreHTTPSErrors = true, BaseURL = host.HostUri.ToString(), ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
-        });
-        var page = await context.NewPageAsync();
-        var browserErrors = new List<string>();
-        page.Console += (_, message) => { if (message.Type == "error") browserErrors.Add(message.Text); };
-        page.PageError += (_, error) => browserErrors.Add(error);
+        await using var console = await host.SignedInAsync("/ui/setup");
+        var page = console.Page;
         try
         {
-            await page.GotoAsync("/ui/setup");
-            await page.GetByLabel("User name").FillAsync("admin");
-            await page.GetByLabel("Password").FillAsync("admin-password");
-            await page.GetByLabel("Password").PressAsync("Enter");
             var identity = page.GetByRole(AriaRole.Region, new() { Name = "Identity settings" });
             await Expect(identity).ToContainTextAsync("Merge guards");
             await Expect(identity).ToContainTextAsync("within seconds");
@@ -103,7 +93,7 @@ public class SetupPageTests(BrowserFixture host)
             await Expect(field).ToHaveAccessibleDescriptionAsync(new System.Text.RegularExpressions.Regex("new devices within an hour"));
             await Expect(identity.GetByLabel("Identity value linked to more than N people")).ToHaveAccessibleDescriptionAsync(new System.Text.RegularExpressions.Regex("held by more than"));
             await Expect(identity.GetByLabel("Identities of one type per person per day")).ToHaveAccessibleDescriptionAsync(new System.Text.RegularExpressions.Regex("within a day"));
-            await EveryControlIsLabelled(page);
+            await console.EveryControlIsLabelledAsync();
 
             // One limit edited and saved: stored, and running on this node when the answer comes.
             var changed = devices + 7;
@@ -116,7 +106,7 @@ public class SetupPageTests(BrowserFixture host)
             shown["running"]!["merge_guards"]!["devices_per_hour"]!.GetValue<int>().ShouldBe(changed);
             shown["stored"]!["merge_guards"]!["people_per_value"]!.GetValue<int>().ShouldBe(before["merge_guards"]!["people_per_value"]!.GetValue<int>());
             await identity.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotFolder(), "setup-3-identity-settings.png") });
-            browserErrors.ShouldBeEmpty();
+            console.Errors.ShouldBeEmpty();
         }
         finally
         {

@@ -145,6 +145,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
 
     public async Task<IResult> SplitAsync(long mpid, SplitPerson body, AdminAccess access, CancellationToken ct)
     {
+        var rules = directory.Identity; // one rule set for the whole split (the identity settings change live)
         var identities = (body.Identities ?? []).Select(i => new IdentityKey(i!.Type!, i.Value!)).Distinct().ToList();
         var inputs = (body.Inputs ?? []).Select(i => i!).Distinct().ToList();
         foreach (var (input, n) in inputs.Select((x, n) => (x, n)))
@@ -167,12 +168,12 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
         var (selection, problem) = PersonMoves.SelectForSplit(stream.Events, identities, inputs);
         if (selection is null) return Results.Problem(Conflict("identities", problem!));
 
-        var heldByOthers = await HeldByOthersAsync(session, selection, [mpid, newMpid], ct);
+        var heldByOthers = await HeldByOthersAsync(session, selection, [mpid, newMpid], rules, ct);
         // What the original keeps is theirs: a unique identity they still hold does not go with the batches.
         var original = PersonMoves.Fold([.. stream.Events, new StoredEvent(stream.Version + 1, 0, default, new PersonSplit("", mpid, newMpid, [], [], [], 0, selection.Hidden, [], "", "", default))]);
         heldByOthers.UnionWith(original?.Identities.Where(i => !identities.Contains(new IdentityKey(i.Type, i.Value))).Select(i => new IdentityKey(i.Type, i.Value)) ?? []);
 
-        var (copies, _) = PersonMoves.Redecide(selection, new PersonMoves.Receiving(newMpid, null, directory.Identity, KindOf, heldByOthers));
+        var (copies, _) = PersonMoves.Redecide(selection, new PersonMoves.Receiving(newMpid, null, rules, KindOf, heldByOthers));
         var now = clock.GetUtcNow();
         var id = Guid.CreateVersion7().ToString("N");
         var batchIds = selection.Batches.Select(b => b.Received.BatchId).ToList();
@@ -182,7 +183,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
         var result = await WriteAsync(session, [
             new Side(mpid, stream, profile, [(Split(selection.Hidden), null)]),
             new Side(newMpid, Stream.None, null, [.. copies.Select(c => (c.Event, (DateTimeOffset?)c.StoredAt)), (Split([]), null)]),
-        ], selection, mpid, newMpid, ct);
+        ], selection, mpid, newMpid, rules, ct);
         await NoticesAsync(session, result, batchIds, "split", id, access.User, body.Reason!, now, ct);
         await session.SaveChangesAsync(ct);
         Metrics.Merge("split");
@@ -198,6 +199,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
     /// <summary>Merges <paramref name="source"/> into <paramref name="destination"/>; with <paramref name="undoes"/>, gives the split's original back what it lost.</summary>
     public async Task<IResult> MergeAsync(long source, long destination, PersonSplit? undoes, string reason, AdminAccess access, CancellationToken ct)
     {
+        var rules = directory.Identity; // one rule set for the whole merge (the identity settings change live)
         await using var session = store.LightweightSession();
         var people = await Privacy.ProfileLifetime.LockAndUnarchiveAsync(session, [source, destination], ct);
         // Merged away, the source keeps no data in any workspace: say so rather than "no such person" (to an admin who sees everything).
@@ -210,7 +212,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
         if (to.Moves.Any(m => m.Gave && m.Kind != "split")) return Results.Problem(Conflict("destination", $"MPID {destination} was merged into another person."));
         // The alias rules of identity.md §9 in their merge form: a login identity (the immutable one included) names one
         // person, so two people with different values of one login type are two people.
-        foreach (var login in from.Identities.Where(i => directory.Identity.IsLogin(i.Type)))
+        foreach (var login in from.Identities.Where(i => rules.IsLogin(i.Type)))
             if (to.Identities.FirstOrDefault(i => i.Type == login.Type) is { } other && other.Value != login.Value && undoes is null)
                 return Results.Problem(Conflict("destination", $"the people hold different {login.Type} values ('{login.Value}', '{other.Value}'): they are two people."));
 
@@ -222,8 +224,8 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
         var restored = undoes?.Hidden ?? [];
         var receiving = PersonMoves.Fold([.. destinationStream.Events, new StoredEvent(destinationStream.Version + 1, 0, default,
             new PeopleMerged("", source, destination, undoes?.SplitId, [], [], 0, [], restored, "", "", default))]);
-        var heldByOthers = await HeldByOthersAsync(session, selection, [source, destination], ct);
-        var (copies, _) = PersonMoves.Redecide(selection, new PersonMoves.Receiving(destination, receiving, directory.Identity, KindOf, heldByOthers));
+        var heldByOthers = await HeldByOthersAsync(session, selection, [source, destination], rules, ct);
+        var (copies, _) = PersonMoves.Redecide(selection, new PersonMoves.Receiving(destination, receiving, rules, KindOf, heldByOthers));
 
         var now = clock.GetUtcNow();
         var id = Guid.CreateVersion7().ToString("N");
@@ -235,7 +237,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
         var result = await WriteAsync(session, [
             new Side(source, sourceStream, from, [(Merged(selection.Hidden, []), null)]),
             new Side(destination, destinationStream, to, [.. copies.Select(c => (c.Event, (DateTimeOffset?)c.StoredAt)), (Merged([], restored), null)]),
-        ], selection, source, destination, ct);
+        ], selection, source, destination, rules, ct);
         // An undo moves back the split's batches (restored on the original) and what the new person received since.
         await NoticesAsync(session, result, [.. (undoes?.BatchIds ?? []).Union(batchIds)], undoes is null ? "merge" : "split_undone", id, access.User, reason, now, ct);
         await session.SaveChangesAsync(ct);
@@ -287,9 +289,9 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
     }
 
     /// <summary>Unique identities of the moved batches that someone other than these people holds: they stay where they are.</summary>
-    private async Task<HashSet<IdentityKey>> HeldByOthersAsync(IDocumentSession session, MoveSelection selection, long[] mpids, CancellationToken ct)
+    private async Task<HashSet<IdentityKey>> HeldByOthersAsync(IDocumentSession session, MoveSelection selection, long[] mpids, IdentitySettings rules, CancellationToken ct)
     {
-        var unique = selection.Batches.SelectMany(b => b.Identities()).Where(i => directory.Identity.IsUnique(i.Type)).Distinct().ToList();
+        var unique = selection.Batches.SelectMany(b => b.Identities()).Where(i => rules.IsUnique(i.Type)).Distinct().ToList();
         var held = new HashSet<IdentityKey>();
         if (unique.Count == 0) return held;
         await using var command = new NpgsqlCommand(
@@ -308,7 +310,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
     /// Queues the appends (our own insert, the <see cref="EventRows"/> <see cref="GroupAppend"/> writes, but with each copy's
     /// original stored time) and both people's documents and index rows as their visible events fold; moves their dedupe keys.
     /// </summary>
-    private async Task<Written> WriteAsync(IDocumentSession session, IReadOnlyList<Side> sides, MoveSelection selection, long giver, long receiver, CancellationToken ct)
+    private async Task<Written> WriteAsync(IDocumentSession session, IReadOnlyList<Side> sides, MoveSelection selection, long giver, long receiver, IdentitySettings rules, CancellationToken ct)
     {
         var schema = store.Options.DatabaseSchemaName;
         var events = new EventRows((DocumentStore)store, store.Options.Serializer(), keepTimes: true);
@@ -343,7 +345,7 @@ public sealed class PeopleRepair(IDocumentStore store, WorkspaceDirectory direct
             foreach (var identity in profile.Identities)
                 session.QueueSqlCommand(
                     $"insert into {index} (identity_type, identity_value, mpid, is_unique, workspace_id, linked_at) values (?, ?, ?, ?, ?, ?)",
-                    identity.Type, identity.Value, profile.Mpid, directory.Identity.IsUnique(identity.Type), identity.WorkspaceId, identity.AddedAt);
+                    identity.Type, identity.Value, profile.Mpid, rules.IsUnique(identity.Type), identity.WorkspaceId, identity.AddedAt);
 
             // The writer's synchronous values (issue 16 §7), folded again from the visible events, so its next batch continues from them.
             if (active.Count > 0)

@@ -40,12 +40,10 @@ public class RebuildTests(AppFixture app)
         var profiles = await Rows(profilesSql);
         var identities = await Rows(identitiesSql);
 
-        var store = app.Services.GetRequiredService<IDocumentStore>();
-        using (var daemon = await store.BuildProjectionDaemonAsync())
-        {
-            await daemon.RebuildProjectionAsync("Profile", TimeSpan.FromMinutes(1), CancellationToken.None);
-            await daemon.RebuildProjectionAsync("IdentityIndex", TimeSpan.FromMinutes(1), CancellationToken.None);
-        }
+        // The rebuild job over every person (Marten's own projection rebuild is refused: it cannot see what splits
+        // moved away, and other tests of this run split people).
+        var job = await app.StartJob(Domain.Operations.OperationKinds.Rebuild, new { projection = "profiles" });
+        await app.Completed(job["id"]!.GetValue<string>(), seconds: 300);
 
         (await Rows(profilesSql)).ShouldBe(profiles);
         (await Rows(identitiesSql)).ShouldBe(identities);
