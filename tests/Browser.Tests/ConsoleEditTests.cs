@@ -29,20 +29,8 @@ public class ConsoleEditTests(BrowserFixture host)
         await using var receiver = await Receiver.StartAsync();
         var outputId = await CreateOutput(receiver.Url, $"Receiver {run}");
 
-        await using var context = await host.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            IgnoreHTTPSErrors = true, BaseURL = host.HostUri.ToString(), ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
-        });
-        var page = await context.NewPageAsync();
-        var browserErrors = new List<string>();
-        page.Console += (_, message) => { if (message.Type == "error") browserErrors.Add(message.Text); };
-        page.PageError += (_, error) => browserErrors.Add(error);
-        var shots = BrowserFixture.ScreenshotFolder();
-
-        await page.GotoAsync("/ui/audiences");
-        await page.GetByLabel("User name", new() { Exact = true }).FillAsync("admin");
-        await page.GetByLabel("Password", new() { Exact = true }).FillAsync("admin-password");
-        await page.GetByLabel("Password", new() { Exact = true }).PressAsync("Enter");
+        await using var console = await host.SignedInAsync("/ui/audiences");
+        var page = console.Page;
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Audiences", Exact = true })).ToBeVisibleAsync();
 
         // Given an active audience connected to the receiver ("viewed Plans at least twice in 7 days and plan is pro": Ana).
@@ -80,8 +68,8 @@ public class ConsoleEditTests(BrowserFixture host)
 
         // A new version: plan is free. Ana leaves (delete message), Bo joins (add message).
         await second.GetByLabel("Value", new() { Exact = true }).FillAsync("free");
-        await EveryControlIsLabelled(page);
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-audiences-4-edit.png"), FullPage = true });
+        await console.EveryControlIsLabelledAsync();
+        await console.ScreenshotAsync("console-audiences-4-edit");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save as a new version" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = name, Exact = true })).ToBeVisibleAsync();
         await Expect(page.GetByText("plan equals free")).ToBeVisibleAsync();
@@ -91,7 +79,7 @@ public class ConsoleEditTests(BrowserFixture host)
         await Expect(status).ToHaveTextAsync("active");
         await Expect(page.GetByText("1 person")).ToBeVisibleAsync();
         await Expect(page.GetByText("criteria changed (a new version: everyone evaluated again)")).ToBeVisibleAsync();
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-audiences-5-edited.png"), FullPage = true });
+        await console.ScreenshotAsync("console-audiences-5-edited");
 
         // An active calculated attribute: opened with its definition, saved with a new window, calculated again.
         var attributeId = (await Send(page, "POST", "/ui/api/calculated-attributes", new
@@ -114,8 +102,8 @@ public class ConsoleEditTests(BrowserFixture host)
         await Expect(page.GetByLabel("Length", new() { Exact = true })).ToHaveValueAsync("30");
         await page.GetByLabel("Length", new() { Exact = true }).FillAsync("7");
         await page.GetByLabel("Description", new() { Exact = true }).FillAsync("views of the page, last week");
-        await EveryControlIsLabelled(page);
-        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-calculated-attributes-4-edit.png"), FullPage = true });
+        await console.EveryControlIsLabelledAsync();
+        await console.ScreenshotAsync("console-calculated-attributes-4-edit");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save and recalculate" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = $"edited_views_{run}", Exact = true })).ToBeVisibleAsync();
         await Expect(page.GetByText("within the last 7 days")).ToBeVisibleAsync();
@@ -125,7 +113,7 @@ public class ConsoleEditTests(BrowserFixture host)
         await page.GetByRole(AriaRole.Button, new() { Name = "Deactivate", Exact = true }).ClickAsync();
         await Expect(status).ToHaveTextAsync("inactive");
 
-        browserErrors.ShouldBeEmpty();
+        console.Errors.ShouldBeEmpty();
     }
 
     /// <summary>A call from the signed-in page itself (its session cookie), as the console's own scripts make it.</summary>
@@ -141,17 +129,6 @@ public class ConsoleEditTests(BrowserFixture host)
         var text = answer.GetProperty("text").GetString()!;
         answer.GetProperty("status").GetInt32().ShouldBeInRange(200, 299, text);
         return text.Length == 0 ? null : JsonNode.Parse(text);
-    }
-
-    /// <summary>Screen readers name every form control (a label, or an aria-label), and every image-like element has a name.</summary>
-    private static async Task EveryControlIsLabelled(IPage page)
-    {
-        var unnamed = await page.EvaluateAsync<string[]>("""
-            () => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, meter, progress, [role=img]')]
-              .filter(e => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || (e.tagName === 'BUTTON' && e.textContent.trim())))
-              .map(e => e.outerHTML.slice(0, 120))
-            """);
-        unnamed.ShouldBeEmpty();
     }
 
     /// <summary>A person with a plan who viewed the plans page a number of times over the last days; answers their MPID.</summary>

@@ -26,24 +26,13 @@ public class ConsoleOutputsTests(BrowserFixture host)
     {
         SetDefaultExpectTimeout(30_000);
         var run = Guid.NewGuid().ToString("N")[..8];
-        var shots = BrowserFixture.ScreenshotFolder();
         var rabbitUri = Environment.GetEnvironmentVariable("EVENTPROFILES_TEST_RABBITMQ"); // build/test starts a node; none: that kind is checked for refusals only
         var created = new List<string>();
         try
         {
-            await using var console = await host.Browser.NewContextAsync(new BrowserNewContextOptions
-            {
-                IgnoreHTTPSErrors = true, BaseURL = host.HostUri.ToString(), ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
-            });
-            var page = await console.NewPageAsync();
-            var browserErrors = new List<string>();
-            page.Console += (_, message) => { if (message.Type == "error") browserErrors.Add(message.Text); };
-            page.PageError += (_, error) => browserErrors.Add(error);
+            await using var console = await host.SignedInAsync("/ui/connections");
+            var page = console.Page;
             page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
-            await page.GotoAsync("/ui/connections");
-            await page.GetByLabel("User name").FillAsync("admin");
-            await page.GetByLabel("Password").FillAsync("admin-password");
-            await page.GetByLabel("Password").PressAsync("Enter");
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Connections", Exact = true })).ToBeVisibleAsync();
             var form = page.GetByRole(AriaRole.Region, new() { Name = "Add an output" });
             var status = page.Locator("#connections-status");
@@ -70,8 +59,8 @@ public class ConsoleOutputsTests(BrowserFixture host)
             await form.GetByRole(AriaRole.Button, new() { Name = "Add warehouse output" }).ClickAsync();
             await Expect(form.Locator("#output-connection-error")).ToContainTextAsync("address not allowed: 192.168.1.10 is");
             await Expect(form.Locator("#output-schema-error")).ToHaveCountAsync(0);
-            await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-outputs-refused.png"), FullPage = true });
-            await EveryControlIsLabelled(page);
+            await console.ScreenshotAsync("console-outputs-refused");
+            await console.EveryControlIsLabelledAsync();
 
             await form.GetByLabel("Kind").SelectOptionAsync("files");
             await form.GetByLabel("Folder").FillAsync("/etc/eventprofiles");
@@ -153,8 +142,8 @@ public class ConsoleOutputsTests(BrowserFixture host)
             }
             File.ReadAllText(Path.Combine(folder, "_manifest.json")).ShouldContain("\"table\": \"events\"");
             (await page.ContentAsync()).ShouldNotContain(password);
-            await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-outputs.png"), FullPage = true });
-            await EveryControlIsLabelled(page);
+            await console.ScreenshotAsync("console-outputs");
+            await console.EveryControlIsLabelledAsync();
 
             // Edit: the warehouse's settings as a form, its password neither shown nor lost; a refusal at its field, then saved.
             var warehouseRow = page.Locator($"tr[data-output='Warehouse {run}']");
@@ -169,8 +158,8 @@ public class ConsoleOutputsTests(BrowserFixture host)
             await editor.GetByLabel("Schema").FillAsync("Still-Bad");
             await editor.GetByRole(AriaRole.Button, new() { Name = "Save output" }).ClickAsync();
             await Expect(editor.Locator("#edit-output-schema-error")).ToContainTextAsync("must be a lower-case PostgreSQL name");
-            await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "console-output-editor.png"), FullPage = true });
-            await EveryControlIsLabelled(page);
+            await console.ScreenshotAsync("console-output-editor");
+            await console.EveryControlIsLabelledAsync();
             await editor.GetByLabel("Schema").FillAsync(schema);
             await editor.GetByRole(AriaRole.Button, new() { Name = "Save output" }).ClickAsync();
             await Expect(status).ToContainTextAsync($"Output Warehouse {run} renamed is saved");
@@ -201,7 +190,7 @@ public class ConsoleOutputsTests(BrowserFixture host)
             (await Outputs()).ShouldNotContain(o => o["id"]!.GetValue<string>() == created[1]);
 
             // The deliberate refusals above are 400 answers, which Chromium reports as failed loads; nothing else may appear.
-            browserErrors.Where(e => !e.Contains("status of 400")).ShouldBeEmpty();
+            console.Errors.Where(e => !e.Contains("status of 400")).ShouldBeEmpty();
         }
         finally
         {
@@ -245,16 +234,5 @@ public class ConsoleOutputsTests(BrowserFixture host)
         request.Headers.Authorization = Basic("demo-key:demo-secret");
         using var response = await host.Client.SendAsync(request);
         response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
-    }
-
-    /// <summary>Screen readers name every form control (a label, or an aria-label), and every image-like element has a name.</summary>
-    private static async Task EveryControlIsLabelled(IPage page)
-    {
-        var unnamed = await page.EvaluateAsync<string[]>("""
-            () => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, [role=img]')]
-              .filter(e => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || (e.tagName === 'BUTTON' && e.textContent.trim())))
-              .map(e => e.outerHTML.slice(0, 120))
-            """);
-        unnamed.ShouldBeEmpty();
     }
 }
