@@ -145,7 +145,13 @@ public static class ProcessDataSubjectRequestHandler
     {
         if (mpids.Count == 0) return ErasureOutcome.Nothing;
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
-        var keys = await StreamLocks.LockAsync(session, mpids, ct);
+        // People who gave these people events by a split or merge keep the originals hidden on their streams: those are
+        // the erased people's data too, so the givers' streams are locked with theirs (one lock order) and their hidden
+        // originals deleted below.
+        var moves = await VisibleEvents.MovesAsync(session.DocumentStore, db, mpids.Select(StreamKey.For).ToList(), ct);
+        var givers = mpids.SelectMany(m => MovedEvents.GiversTo(m, moves.Where(x => x.Stream == StreamKey.For(m)).Select(x => x.Move)))
+            .Except(mpids).Distinct().ToList();
+        var keys = await StreamLocks.LockAsync(session, [.. mpids, .. givers], ct);
         // The daemon must have applied these people's events first (see DeletionCeilingAsync); if not yet, try later.
         if (!await DaemonPastAsync(db, schema, keys, ct)) return null;
 
@@ -219,6 +225,7 @@ public static class ProcessDataSubjectRequestHandler
             session.QueueSqlCommand($"delete from {schema}.{IngestionStorage.MessagesTable} where mpid = any(?)", wholeIds);
             session.QueueSqlCommand($"delete from {schema}.{IngestionStorage.RequestsTable} where mpid = any(?)", wholeIds);
         }
+        if (whole.Count > 0 && givers.Count > 0) EraseGivenOriginals(session, whole, givers, events);
         // Synchronous calculated attributes: gone with the person; for a workspace's part, folded again from what is left.
         if (whole.Count > 0 || part.Count > 0)
             session.QueueSqlCommand(SynchronousCalculationsStorage.DeleteSql(schema), whole.Concat(part).Distinct().ToArray());
@@ -232,6 +239,30 @@ public static class ProcessDataSubjectRequestHandler
             session.HardDelete<DsrExport>(export.Id);
         if (workspaceId is { } fw && files is not null) await DeleteOperationFilesAsync(session, files, fw, ct);
         return new ErasureOutcome(messages, part.Select(StreamKey.For).ToList());
+    }
+
+    /// <summary>
+    /// The originals of what splits and merges gave the erased people, hidden on the givers' streams (issue 21 §1):
+    /// deleted by sequence, as a workspace's part is (the daemon is past them: see DaemonPastAsync). The givers' read
+    /// models do not change, since every fold already left these events out.
+    /// </summary>
+    private static void EraseGivenOriginals(IDocumentSession session, List<long> whole, List<long> givers, IReadOnlyList<IEvent> events)
+    {
+        var schema = session.DocumentStore.Options.DatabaseSchemaName;
+        var erased = whole.ToHashSet();
+        var sequences = new List<long>();
+        foreach (var giver in givers)
+        {
+            var key = StreamKey.For(giver);
+            var stream = events.Where(e => e.StreamKey == key).ToList();
+            var originals = MovedEvents.GivenTo(stream.Select(e => e.Data))
+                .Where(g => erased.Contains(g.Key)).SelectMany(g => g.Value).ToHashSet();
+            sequences.AddRange(stream.Where(e => originals.Contains(e.Version)).Select(e => e.Sequence));
+        }
+        if (sequences.Count == 0) return;
+        var array = sequences.ToArray();
+        session.QueueSqlCommand($"delete from {schema}.mt_events where seq_id = any(?)", (object)array);
+        session.HardDeleteWhere<DeadLetterEvent>(d => array.Contains(d.EventSequence));
     }
 
     private sealed class ExportCoverage

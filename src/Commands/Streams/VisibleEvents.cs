@@ -70,6 +70,17 @@ public static class VisibleEvents
     public static async Task<HiddenEvents> HiddenAsync(IDocumentStore store, NpgsqlDataSource db, IReadOnlyCollection<string>? streams, CancellationToken ct)
     {
         if (streams is { Count: 0 }) return HiddenEvents.None;
+        var moves = await MovesAsync(store, db, streams, ct);
+        if (moves.Count == 0) return HiddenEvents.None;
+        return new HiddenEvents(moves.GroupBy(m => m.Stream, StringComparer.Ordinal)
+            .Select(g => (g.Key, Hidden: MovedEvents.Hidden(g.Select(m => m.Move))))
+            .Where(s => s.Hidden.Count > 0)
+            .ToDictionary(s => s.Key, s => s.Hidden, StringComparer.Ordinal));
+    }
+
+    /// <summary>The split and merge events of these streams (null: of every stream), in stream and version order.</summary>
+    public static async Task<List<(string Stream, object Move)>> MovesAsync(IDocumentStore store, NpgsqlDataSource db, IReadOnlyCollection<string>? streams, CancellationToken ct)
+    {
         var graph = (Marten.Events.EventGraph)((StoreOptions)store.Options).Events;
         var (split, merged) = (graph.EventMappingFor(typeof(PersonSplit)).EventTypeName, graph.EventMappingFor(typeof(PeopleMerged)).EventTypeName);
         await using var command = db.CreateCommand(
@@ -85,10 +96,6 @@ public static class VisibleEvents
                 moves.Add((reader.GetString(0), reader.GetString(1) == split
                     ? serializer.FromJson<PersonSplit>(reader, 2)
                     : serializer.FromJson<PeopleMerged>(reader, 2)));
-        if (moves.Count == 0) return HiddenEvents.None;
-        return new HiddenEvents(moves.GroupBy(m => m.Stream, StringComparer.Ordinal)
-            .Select(g => (g.Key, Hidden: MovedEvents.Hidden(g.Select(m => m.Move))))
-            .Where(s => s.Hidden.Count > 0)
-            .ToDictionary(s => s.Key, s => s.Hidden, StringComparer.Ordinal));
+        return moves;
     }
 }

@@ -71,6 +71,31 @@ public static class MovedEvents
         return hidden;
     }
 
+    /// <summary>
+    /// The people a stream's moves gave events to, with the versions of this stream that are hidden because they went to
+    /// each (a split's new person, a merge's destination; versions an undo restored are this stream's again). An erasure
+    /// of such a receiver deletes these originals too: they are the receiver's data kept hidden here.
+    /// </summary>
+    public static Dictionary<long, List<long>> GivenTo(IEnumerable<object> events)
+    {
+        var receiverOf = new Dictionary<long, long>();
+        foreach (var move in events.OfType<IMovesEvents>())
+        {
+            var receiver = move switch { PersonSplit s => s.NewMpid, PeopleMerged m => m.DestinationMpid, _ => 0 };
+            foreach (var version in move.Hidden) receiverOf[version] = receiver;
+            foreach (var version in move.Restored) receiverOf.Remove(version);
+        }
+        return receiverOf.GroupBy(x => x.Value).ToDictionary(g => g.Key, g => g.Select(x => x.Key).Order().ToList());
+    }
+
+    /// <summary>The people who gave events to the person of this stream (a split's original, a merge's source).</summary>
+    public static IReadOnlyList<long> GiversTo(long receiver, IEnumerable<object> events) => events.Select(e => e switch
+        {
+            PersonSplit s when s.NewMpid == receiver => s.OriginalMpid,
+            PeopleMerged m when m.DestinationMpid == receiver => m.SourceMpid,
+            _ => 0,
+        }).Where(m => m != 0 && m != receiver).Distinct().ToList();
+
     /// <summary>The events every fold of the stream takes: all but the hidden ones (a stream without moves is returned as it is).</summary>
     public static IReadOnlyList<T> Visible<T>(IReadOnlyList<T> events, Func<T, long> version, Func<T, object> data)
     {

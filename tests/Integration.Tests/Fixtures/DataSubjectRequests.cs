@@ -7,14 +7,17 @@ namespace EventProfiles.Integration.Tests.Fixtures;
 public static class DataSubjectRequests
 {
     /// <summary>Submits a GDPR erasure of a customer id through the demo input (no waiting period) and waits until it completed. Returns the request id.</summary>
-    public static async Task<string> EraseCustomerAsync(AppFixture app, string customer)
+    public static Task<string> EraseCustomerAsync(AppFixture app, string customer) => EraseAsync(app, "controller_customer_id", customer);
+
+    /// <summary>The same for any OpenDSR identity type (<c>email</c>, <c>controller_customer_id</c>, …).</summary>
+    public static async Task<string> EraseAsync(AppFixture app, string identityType, string value)
     {
         var id = Guid.NewGuid().ToString();
         using var submit = new HttpRequestMessage(HttpMethod.Post, "/v3/requests");
         submit.Headers.Authorization = AppFixture.Basic(Api.DemoKey, Api.DemoSecret);
         submit.Content = new StringContent($$"""
             { "regulation": "gdpr", "subject_request_id": "{{id}}", "subject_request_type": "erasure", "submitted_time": "2026-11-01T10:00:00Z",
-              "subject_identities": { "controller_customer_id": { "value": "{{customer}}", "encoding": "raw" } }, "api_version": "3.0",
+              "subject_identities": { "{{identityType}}": { "value": "{{value}}", "encoding": "raw" } }, "api_version": "3.0",
               "extensions": { "opendsr.mparticle.com": { "skip_waiting_period": true } } }
             """, Encoding.UTF8, "application/json");
         using var response = await app.Client.SendAsync(submit);

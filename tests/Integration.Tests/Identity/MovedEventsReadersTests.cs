@@ -63,6 +63,45 @@ public sealed class MovedEventsReadersTests(AppFixture app) : WithReceiver(app)
     private static int[] Memberships(JsonObject profile) => profile["audience_memberships"]!.AsArray().Select(m => m!["audience_id"]!.GetValue<int>()).ToArray();
 
     [Fact]
+    public async Task erasing_the_person_a_split_gave_events_to_deletes_the_originals_hidden_on_the_giver_and_nothing_of_the_giver()
+    {
+        var t = await SplitTabletAsync();
+        var key = t.Original.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        async Task<long[]> Versions()
+        {
+            await using var command = App.Db.CreateCommand($"select version from {App.Schema}.mt_events where stream_id = $1 order by version");
+            command.Parameters.AddWithValue(key);
+            var versions = new List<long>();
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) versions.Add(reader.GetInt64(0));
+            return [.. versions];
+        }
+        long[] hidden;
+        await using (var command = App.Db.CreateCommand($"select data::text from {App.Schema}.mt_events where stream_id = $1 and type = 'person_split'"))
+        {
+            command.Parameters.AddWithValue(key);
+            var split = JsonNode.Parse((string)(await command.ExecuteScalarAsync())!)!.AsObject();
+            hidden = split.First(p => p.Key.Equals("hidden", StringComparison.OrdinalIgnoreCase)).Value!.AsArray().Select(v => v!.GetValue<long>()).ToArray();
+        }
+        hidden.Length.ShouldBeGreaterThan(0);
+        var before = await Versions();
+        before.ShouldContain(v => hidden.Contains(v)); // Ben's originals, kept hidden on Ana's stream
+        var anaBefore = await Profile(t.Original);
+
+        await DataSubjectRequests.EraseAsync(App, "email", t.BenEmail);
+
+        // Ben's copies are gone with his stream, and so are his originals on Ana's; everything of Ana's stays as it was.
+        (await Versions()).ShouldBe(before.Where(v => !hidden.Contains(v)).ToArray());
+        using (var gone = await App.GetProfile(t.Ben)) gone.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        var anaAfter = await Profile(t.Original);
+        anaAfter["user_identities"]!.ToJsonString().ShouldBe(anaBefore["user_identities"]!.ToJsonString());
+        anaAfter["user_attributes"]!.ToJsonString().ShouldBe(anaBefore["user_attributes"]!.ToJsonString());
+        using var browser = await App.SignedIn();
+        (await browser.UiJson($"/ui/api/people/{t.Original}/events?size=200"))["events"]!.AsArray()
+            .Select(e => e!["name"]!.GetValue<string>()).ShouldBe([t.Browse]);
+    }
+
+    [Fact]
     public async Task the_timeline_shows_the_moved_events_under_the_new_person_only_and_the_original_page_records_the_split()
     {
         var t = await SplitTabletAsync();
