@@ -1,3 +1,4 @@
+using EventProfiles.Domain.Identity;
 using System.Text.Json;
 using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Profiles;
@@ -82,12 +83,17 @@ public sealed class SynchronousCalculationsStorage
             states[state.Mpid] = state;
         }
         await reader.NextResultAsync();
+        var caughtUp = new List<(long Mpid, long Version, long Sequence, object Data, DateTimeOffset StoredAt)>();
         while (await reader.ReadAsync())
+            caughtUp.Add((reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), _serializer.FromJson(_folded[reader.GetString(3)], reader, 4),
+                reader.GetFieldValue<DateTimeOffset>(5)));
+        // Rows come per person in version order; a person whose range holds a split or merge folds only what it left
+        // visible (issue 21 §1), as every other fold of the stream does.
+        foreach (var person in caughtUp.GroupBy(r => r.Mpid))
         {
-            var mpid = reader.GetInt64(0);
-            if (!states.TryGetValue(mpid, out var state)) states[mpid] = state = SynchronousCalculations.Start(mpid, definitions);
-            var data = _serializer.FromJson(_folded[reader.GetString(3)], reader, 4);
-            state.Fold(data, reader.GetInt64(1), reader.GetInt64(2), reader.GetFieldValue<DateTimeOffset>(5), definitions);
+            if (!states.TryGetValue(person.Key, out var state)) states[person.Key] = state = SynchronousCalculations.Start(person.Key, definitions);
+            foreach (var row in MovedEvents.Visible(person.ToList(), r => r.Version, r => r.Data))
+                state.Fold(row.Data, row.Version, row.Sequence, row.StoredAt, definitions);
         }
         return (storedAt, states);
     }
