@@ -80,6 +80,7 @@ public sealed class RebuildProjections(IDocumentStore store, NpgsqlDataSource db
             .OrderBy(e => e.Sequence)
             .ToListAsync(ct);
         var profiles = Fold(events);
+        var archived = events.Where(e => e.IsArchived).Select(e => e.StreamKey!).ToHashSet(StringComparer.Ordinal);
 
         var index = $"{store.Options.DatabaseSchemaName}.{IdentityIndexProjection.TableName}";
         session.QueueSqlCommand($"delete from {index} where mpid = any(?)", mpids);
@@ -91,7 +92,10 @@ public sealed class RebuildProjections(IDocumentStore store, NpgsqlDataSource db
                 session.Delete<Profile>(key); // no stream (erased meanwhile) or no first event: nothing to serve
                 continue;
             }
-            session.Store(profile);
+            // An archived (aged-out) person has no profile document, as Marten's archiving left them; their identity
+            // rows stay, so a returning person is found and reactivated.
+            if (archived.Contains(key)) session.Delete<Profile>(key);
+            else session.Store(profile);
             foreach (var identity in profile.Identities)
                 session.QueueSqlCommand(
                     $"insert into {index} (identity_type, identity_value, mpid, is_unique, workspace_id, linked_at) values (?, ?, ?, ?, ?, ?)",
