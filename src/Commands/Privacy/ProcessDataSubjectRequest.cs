@@ -225,7 +225,7 @@ public static class ProcessDataSubjectRequestHandler
             session.QueueSqlCommand($"delete from {schema}.{IngestionStorage.MessagesTable} where mpid = any(?)", wholeIds);
             session.QueueSqlCommand($"delete from {schema}.{IngestionStorage.RequestsTable} where mpid = any(?)", wholeIds);
         }
-        if (whole.Count > 0 && givers.Count > 0) EraseGivenOriginals(session, whole, givers, events);
+        if (givers.Count > 0 && (whole.Count > 0 || part.Count > 0)) EraseGivenOriginals(session, whole, part, workspaceId, givers, events);
         // Synchronous calculated attributes: gone with the person; for a workspace's part, folded again from what is left.
         if (whole.Count > 0 || part.Count > 0)
             session.QueueSqlCommand(SynchronousCalculationsStorage.DeleteSql(schema), whole.Concat(part).Distinct().ToArray());
@@ -243,21 +243,26 @@ public static class ProcessDataSubjectRequestHandler
 
     /// <summary>
     /// The originals of what splits and merges gave the erased people, hidden on the givers' streams (issue 21 §1):
-    /// deleted by sequence, as a workspace's part is (the daemon is past them: see DaemonPastAsync). The givers' read
-    /// models do not change, since every fold already left these events out.
+    /// deleted by sequence, as a workspace's part is (the daemon is past them: see DaemonPastAsync) — all of them for
+    /// people erased entirely, the workspace's data for a workspace's part. The givers' read models do not change,
+    /// since every fold already left these events out.
     /// </summary>
-    private static void EraseGivenOriginals(IDocumentSession session, List<long> whole, List<long> givers, IReadOnlyList<IEvent> events)
+    private static void EraseGivenOriginals(IDocumentSession session, List<long> whole, List<long> part, int? workspaceId, List<long> givers,
+        IReadOnlyList<IEvent> events)
     {
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
-        var erased = whole.ToHashSet();
         var sequences = new List<long>();
         foreach (var giver in givers)
         {
             var key = StreamKey.For(giver);
             var stream = events.Where(e => e.StreamKey == key).ToList();
-            var originals = MovedEvents.GivenTo(stream.Select(e => e.Data))
-                .Where(g => erased.Contains(g.Key)).SelectMany(g => g.Value).ToHashSet();
-            sequences.AddRange(stream.Where(e => originals.Contains(e.Version)).Select(e => e.Sequence));
+            var given = MovedEvents.GivenTo(stream.Select(e => e.Data));
+            var wholly = given.Where(g => whole.Contains(g.Key)).SelectMany(g => g.Value).ToHashSet();
+            var partly = given.Where(g => part.Contains(g.Key)).SelectMany(g => g.Value).ToHashSet();
+            sequences.AddRange(stream
+                .Where(e => wholly.Contains(e.Version)
+                    || (partly.Contains(e.Version) && workspaceId is { } w && WorkspaceErasure.IsWorkspaceData(e.Data, w)))
+                .Select(e => e.Sequence));
         }
         if (sequences.Count == 0) return;
         var array = sequences.ToArray();

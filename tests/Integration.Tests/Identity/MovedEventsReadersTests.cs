@@ -62,36 +62,40 @@ public sealed class MovedEventsReadersTests(AppFixture app) : WithReceiver(app)
 
     private static int[] Memberships(JsonObject profile) => profile["audience_memberships"]!.AsArray().Select(m => m!["audience_id"]!.GetValue<int>()).ToArray();
 
+    /// <summary>The versions stored on a stream, with their event types.</summary>
+    private async Task<(long Version, string Type)[]> StoredAsync(long mpid)
+    {
+        await using var command = App.Db.CreateCommand($"select version, type from {App.Schema}.mt_events where stream_id = $1 order by version");
+        command.Parameters.AddWithValue(mpid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var stored = new List<(long, string)>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) stored.Add((reader.GetInt64(0), reader.GetString(1)));
+        return [.. stored];
+    }
+
+    /// <summary>The versions the (one) split of this stream hid.</summary>
+    private async Task<long[]> HiddenBySplitAsync(long mpid)
+    {
+        await using var command = App.Db.CreateCommand($"select data::text from {App.Schema}.mt_events where stream_id = $1 and type = 'person_split'");
+        command.Parameters.AddWithValue(mpid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var split = JsonNode.Parse((string)(await command.ExecuteScalarAsync())!)!.AsObject();
+        return split.First(p => p.Key.Equals("hidden", StringComparison.OrdinalIgnoreCase)).Value!.AsArray().Select(v => v!.GetValue<long>()).ToArray();
+    }
+
     [Fact]
     public async Task erasing_the_person_a_split_gave_events_to_deletes_the_originals_hidden_on_the_giver_and_nothing_of_the_giver()
     {
         var t = await SplitTabletAsync();
-        var key = t.Original.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        async Task<long[]> Versions()
-        {
-            await using var command = App.Db.CreateCommand($"select version from {App.Schema}.mt_events where stream_id = $1 order by version");
-            command.Parameters.AddWithValue(key);
-            var versions = new List<long>();
-            await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync()) versions.Add(reader.GetInt64(0));
-            return [.. versions];
-        }
-        long[] hidden;
-        await using (var command = App.Db.CreateCommand($"select data::text from {App.Schema}.mt_events where stream_id = $1 and type = 'person_split'"))
-        {
-            command.Parameters.AddWithValue(key);
-            var split = JsonNode.Parse((string)(await command.ExecuteScalarAsync())!)!.AsObject();
-            hidden = split.First(p => p.Key.Equals("hidden", StringComparison.OrdinalIgnoreCase)).Value!.AsArray().Select(v => v!.GetValue<long>()).ToArray();
-        }
+        var hidden = await HiddenBySplitAsync(t.Original);
         hidden.Length.ShouldBeGreaterThan(0);
-        var before = await Versions();
+        var before = (await StoredAsync(t.Original)).Select(s => s.Version).ToArray();
         before.ShouldContain(v => hidden.Contains(v)); // Ben's originals, kept hidden on Ana's stream
         var anaBefore = await Profile(t.Original);
 
         await DataSubjectRequests.EraseAsync(App, "email", t.BenEmail);
 
         // Ben's copies are gone with his stream, and so are his originals on Ana's; everything of Ana's stays as it was.
-        (await Versions()).ShouldBe(before.Where(v => !hidden.Contains(v)).ToArray());
+        (await StoredAsync(t.Original)).Select(s => s.Version).ShouldBe(before.Where(v => !hidden.Contains(v)).ToArray());
         using (var gone = await App.GetProfile(t.Ben)) gone.StatusCode.ShouldBe(HttpStatusCode.NotFound);
         var anaAfter = await Profile(t.Original);
         anaAfter["user_identities"]!.ToJsonString().ShouldBe(anaBefore["user_identities"]!.ToJsonString());
@@ -99,6 +103,24 @@ public sealed class MovedEventsReadersTests(AppFixture app) : WithReceiver(app)
         using var browser = await App.SignedIn();
         (await browser.UiJson($"/ui/api/people/{t.Original}/events?size=200"))["events"]!.AsArray()
             .Select(e => e!["name"]!.GetValue<string>()).ShouldBe([t.Browse]);
+    }
+
+    [Fact]
+    public async Task erasing_one_workspace_s_part_of_that_person_deletes_the_batches_and_events_of_that_workspace_among_the_originals()
+    {
+        var t = await SplitTabletAsync();
+        // Ben also uses another workspace: an erasure through the demo input takes workspace 1's part of him only.
+        await App.Ingested(Batch($"\"email\": \"{t.BenEmail}\"", Api.NewId("phone"), Event($"Elsewhere{t.S}", App.Clock.GetUtcNow())),
+            key: AppFixture.LimitedKey, secret: AppFixture.LimitedSecret);
+        var hidden = await HiddenBySplitAsync(t.Original);
+        (await StoredAsync(t.Original)).ShouldContain(s => hidden.Contains(s.Version) && s.Type == "event_captured");
+
+        await DataSubjectRequests.EraseAsync(App, "email", t.BenEmail);
+
+        // His workspace-1 batches and events are gone from Ana's stream too; he keeps his other workspace's data.
+        (await StoredAsync(t.Original)).ShouldNotContain(s => hidden.Contains(s.Version) && (s.Type == "event_captured" || s.Type == "batch_received"));
+        (await StoredAsync(t.Ben)).ShouldNotBeEmpty(); // his stream stays, with his other workspace's data
+        (await StoredAsync(t.Original)).ShouldContain(s => !hidden.Contains(s.Version) && s.Type == "event_captured"); // Ana's browse stays
     }
 
     [Fact]

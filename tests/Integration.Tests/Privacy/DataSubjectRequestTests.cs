@@ -92,12 +92,9 @@ public sealed class DataSubjectRequestTests(AppFixture app) : WithReceiver(app)
         using (var gone = await App.ResolveProfile(customer)) gone.StatusCode.ShouldBe(HttpStatusCode.NotFound);
 
         // Nothing of them can come back from the events: rebuild every projection and look again.
-        var store = App.Services.GetRequiredService<IDocumentStore>();
-        using (var daemon = await store.BuildProjectionDaemonAsync())
-        {
-            await daemon.RebuildProjectionAsync("Profile", TimeSpan.FromMinutes(1), CancellationToken.None);
-            await daemon.RebuildProjectionAsync("IdentityIndex", TimeSpan.FromMinutes(1), CancellationToken.None);
-        }
+        // (The rebuild job over everyone: Marten's own projection rebuild is refused, it cannot see what splits moved away.)
+        var rebuild = await App.StartJob(Domain.Operations.OperationKinds.Rebuild, new { projection = "profiles" });
+        await App.Completed(rebuild["id"]!.GetValue<string>(), seconds: 300);
         await App.RebuildCalculatedAttributes(); // synchronous: done when it returns
         (await Traces(email, customer, secret, mpid)).ShouldBeEmpty();
         (await Status(id))["request_status"]!.GetValue<string>().ShouldBe("completed");
