@@ -8,26 +8,45 @@
 # The Release Host (build it first, or HOST_DIR=<a bin folder>) with the Development settings, 16 connections
 # (CONNECTIONS), SETTLE_SECONDS (20) idle after start-up (a fresh Host's own CPU falls for ~40 s), 8 s of warm-up then 20 s (SECONDS_PER_RUN) of single batches of 5 events for random users among
 # 100,000; each variant in its own Host process, rounds alternating (default 2). CPU = utime+stime from /proc of the
-# Host, and of the postmaster with its children (live and reaped), divided by the batches answered.
+# Host, and of the postmaster with its children (live and reaped), divided by the batches answered. Before the rounds,
+# SEED_SECONDS (60) of the same load through the first variant, so that most people exist when rounds are measured.
+# TRACE=1 also samples the Host's stacks (dotnet-trace) during each measured run and writes topN reports.
+# CS_EXTRA=Keyword=value;… is appended to the connection string (Npgsql's keywords without spaces, e.g. MaxAutoPrepare=32).
+# FLOOR=ingest as a variant's setting runs build/perf/floor instead of the Host: the same batches parsed and stored by
+# the raw limit's per-batch transaction in one round trip (pg-limit.sh's ingest), with nothing of ours in the way.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/build/postgres.sh"
+export PATH="$PATH:$HOME/.dotnet/tools"
 ROUNDS=2
 [ "${1:-}" = "-r" ] && { ROUNDS=$2; shift 2; }
 [ $# -ge 1 ] || { sed -n 2,11p "$0"; exit 2; }
 CONNECTIONS="${CONNECTIONS:-16}"; SECONDS_PER_RUN="${SECONDS_PER_RUN:-20}"
 DIR=$ROOT/.data/host-cost-$(date +%H%M%S); mkdir -p "$DIR"
 cp -r "${HOST_DIR:-$ROOT/src/Host/bin/Release/net10.0}" "$DIR/host"
+dotnet build "$ROOT/build/perf/floor/Floor.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly -o "$DIR/floor" >"$DIR/floor-build.log" 2>&1 \
+  || { cat "$DIR/floor-build.log"; exit 1; }
 PG_PORT="$(pg_free_port 57432)"; pg_start "$DIR/pg" "$PG_PORT" -c shared_buffers=512MB -c max_wal_size=8GB -c synchronous_commit=on -c fsync=on || exit 1
 CS="$(pg_connection_string "$PG_PORT")"
 trap 'pg_stop "$DIR/pg"; rm -rf "$DIR/pg/data" "$DIR/host"' EXIT
 PG_PID=$(head -1 "$DIR/pg/data/postmaster.pid")
 TICK=$(getconf CLK_TCK)
 HOST_PID=""
-start() { # VAR=value ...
+start() { # VAR=value ... (FLOOR=ingest: the floor app instead of the Host)
   HOST_PORT="$(pg_free_port 19080)"
-  ( cd "$DIR/host" && exec env ASPNETCORE_ENVIRONMENT=Development ConnectionStrings__EventProfiles="$CS" ASPNETCORE_URLS="http://127.0.0.1:$HOST_PORT" \
-      Urls="http://127.0.0.1:$HOST_PORT" Logging__LogLevel__Default=Warning "$@" dotnet EventProfiles.Host.dll ) >>"$DIR/host.log" 2>&1 &
+  local floor="" env=() s cs="$CS"
+  for s in "$@"; do case $s in FLOOR=*) floor="${s#FLOOR=}" ;; CS_EXTRA=*) cs="$CS;${s#CS_EXTRA=}" ;; *) env+=("$s") ;; esac; done
+  if [ -n "$floor" ]; then
+    ( cd "$DIR/floor" && exec env ASPNETCORE_URLS="http://127.0.0.1:$HOST_PORT" FLOOR_CONNECTION="$cs" "${env[@]}" dotnet Floor.dll ) >>"$DIR/host.log" 2>&1 &
+    HOST_PID=$!
+    for i in $(seq 1 60); do
+      kill -0 "$HOST_PID" 2>/dev/null || return 1
+      [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HOST_PORT/json/1")" = 200 ] && { sleep "${SETTLE_SECONDS:-20}"; return; }
+      sleep 0.5
+    done; return 1
+  fi
+  ( cd "$DIR/host" && exec env ASPNETCORE_ENVIRONMENT=Development ConnectionStrings__EventProfiles="$cs" ASPNETCORE_URLS="http://127.0.0.1:$HOST_PORT" \
+      Urls="http://127.0.0.1:$HOST_PORT" Logging__LogLevel__Default=Warning "${env[@]}" dotnet EventProfiles.Host.dll ) >>"$DIR/host.log" 2>&1 &
   HOST_PID=$!
   # Ready means our Host answers: if another process took the port first, ours has exited and must not be measured.
   for i in $(seq 1 120); do
@@ -44,17 +63,33 @@ pg_cpu() {
   for c in $(cat /proc/"$PG_PID"/task/*/children 2>/dev/null); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || echo 0))); done
   echo "$t"
 }
+# The first variant's load for SEED_SECONDS (60) before the rounds, so no variant measures an empty database (the same
+# build costs ~0.8 ms of Host CPU per batch on an empty one and 1.1–1.3 ms once most people exist).
+first="$1"; read -r -a settings <<<"${first#*:}"
+start "${settings[@]}" || { echo "host did not start (seeding)"; tail "$DIR/host.log"; exit 1; }
+KEY=demo-key SECRET=demo-secret "$ROOT/build/perf/http-load.sh" -c "$CONNECTIONS" -d "${SEED_SECONDS:-60}" "http://127.0.0.1:$HOST_PORT" >/dev/null 2>&1
+stop
 for round in $(seq 1 "$ROUNDS"); do
   for variant in "$@"; do
     label="${variant%%:*}"; read -r -a settings <<<"${variant#*:}"
     start "${settings[@]}" || { echo "host did not start ($label)"; tail "$DIR/host.log"; exit 1; }
     KEY=demo-key SECRET=demo-secret "$ROOT/build/perf/http-load.sh" -c "$CONNECTIONS" -d 8 "http://127.0.0.1:$HOST_PORT" >/dev/null 2>&1
     h0=$(host_cpu); p0=$(pg_cpu)
+    if [ "${TRACE:-0}" = 1 ]; then # where the Host's time goes: sampled stacks over 15 s of the measured run
+      ( sleep 2; dotnet-trace collect -p "$HOST_PID" --profile dotnet-sampled-thread-time --duration 00:00:00:15 -o "$DIR/$label-$round.nettrace" >/dev/null 2>&1 ) &
+      TRACER=$!
+    fi
     KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/$label-$round.json" "$ROOT/build/perf/http-load.sh" -c "$CONNECTIONS" -d "$SECONDS_PER_RUN" "http://127.0.0.1:$HOST_PORT" >/dev/null 2>&1
     h1=$(host_cpu); p1=$(pg_cpu)
     read -r req non2xx eps <<<"$(node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(j.requests, j.non2xx, Math.round(j.ok_units_per_s))' "$DIR/$label-$round.json")"
     awk -v l="$label" -v r="$round" -v n="$req" -v bad="$non2xx" -v e="$eps" -v h=$((h1 - h0)) -v p=$((p1 - p0)) -v t="$TICK" -v load="$(cut -d' ' -f1 /proc/loadavg)" \
       'BEGIN { printf "%-18s round %s: %6d batches (%d non-2xx), %5d events/s, Host %.3f ms, PostgreSQL %.3f ms per batch; load %s\n", l, r, n, bad, e, 1000*h/t/n, 1000*p/t/n, load }'
+    if [ "${TRACE:-0}" = 1 ]; then
+      wait "$TRACER"
+      dotnet-trace report "$DIR/$label-$round.nettrace" topN -n 300 >"$DIR/$label-$round.top.txt" 2>&1
+      dotnet-trace report "$DIR/$label-$round.nettrace" topN -n 3000 --inclusive >"$DIR/$label-$round.inclusive.txt" 2>&1
+      echo "  samples: $DIR/$label-$round.top.txt (exclusive), .inclusive.txt"
+    fi
     stop
   done
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build/perf/read-cost.sh — the cost of one Profile API read, per read rather than per second (a shared box moves
 # rates, much less the CPU a read takes): Host CPU, PostgreSQL CPU, statements and allocations per read, for variants
-# of the Host (settings or builds) and for the floor (build/perf/read-floor: bare Kestrel), run alternately on one
+# of the Host (settings or builds) and for the floor (build/perf/floor: bare Kestrel), run alternately on one
 # private cluster over the same people:
 #
 #   build/perf/read-cost.sh [-r rounds] "label:VAR=value ..." ...
@@ -38,7 +38,7 @@ SERVER_PID=""
 trap '[ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null; pg_stop "$DIR/pg"; rm -rf "$DIR/pg/data"' EXIT
 PG_PID=$(head -1 "$DIR/pg/data/postmaster.pid")
 TICK=$(getconf CLK_TCK)
-dotnet build "$ROOT/build/perf/read-floor/ReadFloor.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly -o "$DIR/floor" >"$DIR/floor-build.log" 2>&1 \
+dotnet build "$ROOT/build/perf/floor/Floor.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly -o "$DIR/floor" >"$DIR/floor-build.log" 2>&1 \
   || { cat "$DIR/floor-build.log"; exit 1; }
 
 start() { # VAR=value ... (HOST_DIR, FLOOR and READ are ours, the rest goes to the server)
@@ -49,7 +49,7 @@ start() { # VAR=value ... (HOST_DIR, FLOOR and READ are ours, the rest goes to t
   [[ $host_dir = /* ]] || host_dir="$ROOT/$host_dir"
   if [ -n "$floor" ]; then
     ( cd "$DIR/floor" && exec env ASPNETCORE_URLS="http://127.0.0.1:$PORT" FLOOR_CONNECTION="$CS" FLOOR_TABLE="$SCHEMA.mt_doc_profile" "${env[@]}" \
-        dotnet ReadFloor.dll ) >>"$DIR/server.log" 2>&1 &
+        dotnet Floor.dll ) >>"$DIR/server.log" 2>&1 &
     SERVER_PID=$!
     URL="http://127.0.0.1:$PORT/$floor/{id}"; BODY_JSON=""; IDS="$DIR/mpids.txt"
     for i in $(seq 1 60); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/json/1")" = 200 ] && return 0; sleep 0.5; done; return 1
