@@ -19,7 +19,7 @@ namespace EventProfiles.Commands.Ingestion;
 /// plan), decide for the whole group with pure Domain code (<see cref="GroupDecision"/>), then write (reactivations,
 /// events with their profile documents and identity-index rows, dedupe rows, outbound deliveries) and commit. The caller answers 202 only after this returns.
 /// </summary>
-public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime, LiveStream live, TimeProvider clock,
+public sealed class GroupCommit(IDocumentStore store, NpgsqlDataSource ingestion, IWolverineRuntime runtime, LiveStream live, TimeProvider clock,
     EnrichmentDefinitionsCache definitions)
 {
     private readonly string _schema = store.Options.DatabaseSchemaName;
@@ -35,7 +35,9 @@ public sealed class GroupCommit(IDocumentStore store, IWolverineRuntime runtime,
         var group = pending.Select(b => b.ToGrouped()).ToList();
 
         // ---- load
-        await using var session = store.LightweightSession();
+        // On the ingestion pool (Databases.Ingestion): its statements stay prepared between groups.
+        // A closed connection: the session opens it, owns its transaction and closes it (back to the pool) when disposed.
+        await using var session = store.LightweightSession(Marten.Services.SessionOptions.ForConnection(ingestion.CreateConnection()));
         await session.BeginTransactionAsync(CancellationToken.None);
         var connection = (NpgsqlConnection)session.Connection!;
         var keys = StreamLocks.KeysInLockOrder(group.Select(b => b.Resolution.Mpid));

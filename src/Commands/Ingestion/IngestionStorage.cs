@@ -70,6 +70,11 @@ public static class IngestionStorage
     {
         var schema = store.Options.DatabaseSchemaName;
         await using var batch = connection.CreateBatch();
+        // The look-ups below are planned per execution: on the ingestion pool statements stay prepared, and a generic plan
+        // cached while a table was small (a scan) would stay cached as it grows (measured: the contested owners' look-up
+        // at 1.8 ms instead of 0.05 ms through the first minute of a fresh database). The writes after them keep their
+        // cached plans (an insert from unnest has no other plan): the setting ends with the last look-up.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("set local plan_cache_mode = force_custom_plan"));
         if (contested.Count > 0)
         {
             batch.BatchCommands.Add(IdentityLocks.Command(contested));
@@ -83,6 +88,7 @@ public static class IngestionStorage
             $"select m.mpid, m.source_message_id from {schema}.{MessagesTable} m " +
             "join unnest($1::bigint[], $2::text[]) q(mpid, id) on m.mpid = q.mpid and m.source_message_id = q.id",
             [wanted.Select(p => p.Mpid).ToArray(), wanted.Select(p => p.Id).ToArray()]));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("set local plan_cache_mode to default"));
 
         var serializer = store.Options.Serializer();
         var profiles = new Dictionary<long, Profile>();
