@@ -12,7 +12,9 @@
 #   h2 single-batch ingestion: POST /v2/events, one batch of 5 events per request (build/perf/ingest.lua), random users
 #      among 100,000, at each BENCH_HOT_CONNECTIONS; durability: every 202 is a stored batch; with BENCH_SYNC_CALCS=N
 #      (1-3) the same again after N synchronous calculated attributes over those events were activated (issue 16 §7:
-#      computed in the ingestion transaction), printed as a share of plain h2 at the same connections;
+#      computed in the ingestion transaction), printed as a share of plain h2 at the same connections; then the floor
+#      (build/perf/floor: bare Kestrel parsing the same batches, each stored by the raw limit's per-batch transaction)
+#      at the same connections, as a share of raw and ours as a share of it (BENCH_HOT_FLOOR=0 skips it);
 #   h6 native SDK uploads: POST /v2/demo-android-key/events, a realistic Android batch of BENCH_NATIVE_MSGS (20) messages
 #      per request, gzipped and signed beforehand (build/perf/native-batches.js from the fixtures), each batch new,
 #      16 connections; events/s as a share of the raw ingest limit at 16 clients, statements and Host CPU per batch;
@@ -168,6 +170,24 @@ for c in $HOT_CONNS; do
 done
 sleep 2 # answers wrk stopped waiting for at the end of a run may still be committing: stored may exceed answered
 STORED=$(( $(psql_q -c "select count(*) from $HOT_SCHEMA.ep_ingest_requests") - STORED_BEFORE ))
+# The floor beside it (build/perf/floor, FLOOR=ingest of host-cost.sh): a bare Kestrel app that parses the same batches
+# and stores each with the raw limit's per-batch transaction in one round trip. What any HTTP service on this box can
+# reach with this work; the Host keeps running (idle) meanwhile, as the raw limit's cluster did not.
+if [ "${BENCH_HOT_FLOOR:-1}" = 1 ] && dotnet build "$PERF/floor/Floor.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly -o "$DIR/floor" >"$DIR/floor-build.log" 2>&1; then
+  FLOOR_PORT="$(pg_free_port 19380)"
+  ( cd "$DIR/floor" && exec env ASPNETCORE_URLS="http://127.0.0.1:$FLOOR_PORT" FLOOR_CONNECTION="$CS" FLOOR_SCHEMA=public dotnet Floor.dll ) >"$DIR/floor.log" 2>&1 &
+  FLOOR_PID=$!
+  for i in $(seq 1 60); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$FLOOR_PORT/json/1")" = 200 ] && break; sleep 0.5; done
+  for c in $HOT_CONNS; do
+    "$PERF/http-load.sh" -c "$c" -d "$HOT_WARMUP" "http://127.0.0.1:$FLOOR_PORT" >/dev/null 2>&1
+    OUT_JSON="$DIR/h-floor-$c.json" "$PERF/http-load.sh" -c "$c" -d "$HOT_SECONDS" "http://127.0.0.1:$FLOOR_PORT" >/dev/null 2>&1
+    j="$DIR/h-floor-$c.json"; feps="$(jget "$j" 'j.ok_units_per_s.toFixed(0)')"; raw="$(raw_ingest 16 .events_per_s)"; [ -n "$raw" ] || raw="$(raw_ingest "$c" .events_per_s)"
+    ours="$(jget "$DIR/h-ingest-$c.json" 'j.ok_units_per_s.toFixed(0)')"
+    echo "  floor (bare Kestrel + the raw per-batch transaction), $c connections: $feps events/s, p50 $(jget "$j" 'j.p50_ms.toFixed(1)') ms, p99 $(jget "$j" 'j.p99_ms.toFixed(1)') ms → $(pct "$feps" "$raw") of raw at 16; EventProfiles is $(pct "$ours" "$feps") of the floor"
+    hot_row "floor: bare Kestrel, same batches, $c conns" "$feps events/s" "$(jget "$j" 'j.p50_ms.toFixed(1)')" "$(jget "$j" 'j.p99_ms.toFixed(1)')" "$raw events/s (16 cl)" "$(pct "$feps" "$raw") (ours: $(pct "$ours" "$feps") of the floor)"
+  done
+  kill -TERM "$FLOOR_PID" 2>/dev/null; wait "$FLOOR_PID" 2>/dev/null
+fi
 if [ "$STORED" -ge "$ANSWERED" ]; then H2_DURABLE="ok: $ANSWERED batches answered 2xx, $STORED stored (+$((STORED - ANSWERED)) in flight when wrk stopped)"
 else H2_DURABLE="FAILED: $ANSWERED answered 2xx, only $STORED stored"; HOT_RC=1; DURABLE=FAILED; fi
 echo "  durability: $H2_DURABLE"
