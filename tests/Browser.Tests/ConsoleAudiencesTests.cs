@@ -1,8 +1,3 @@
-using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text;
-using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using EventProfiles.Integration.Tests.Fixtures;
 using Microsoft.Playwright;
