@@ -1,8 +1,3 @@
-using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text;
-using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using EventProfiles.Integration.Tests.Fixtures;
 using Microsoft.Playwright;
@@ -26,11 +21,11 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         var run = Guid.NewGuid().ToString("N")[..8];
         var viewed = $"Viewed Pricing {run}";
         var audience = $"Pricing-curious pros {run}";
-        var ana = await Person($"ana-{run}", "pro", viewed, 2);
-        var bo = await Person($"bo-{run}", "free", viewed, 3);
-        await Person($"cy-{run}", "pro", viewed, 1);
+        var ana = await host.PersonAsync($"ana-{run}", "pro", viewed, 2, email: $"ana-{run}@example.org");
+        var bo = await host.PersonAsync($"bo-{run}", "free", viewed, 3, email: $"bo-{run}@example.org");
+        await host.PersonAsync($"cy-{run}", "pro", viewed, 1, email: $"cy-{run}@example.org");
         await using var receiver = await Receiver.StartAsync();
-        var outputId = await CreateOutput(receiver.Url, $"Receiver {run}");
+        var outputId = await host.CreateOutputAsync(receiver.Url, $"Receiver {run}");
 
         await using var console = await host.SignedInAsync("/ui/audiences");
         var page = console.Page;
@@ -72,7 +67,7 @@ public class ConsoleAudiencesTests(BrowserFixture host)
         await Expect(page.GetByRole(AriaRole.Region, new() { Name = "Connected outputs" })).ToContainTextAsync($"Receiver {run} (webhook)");
 
         // Someone who qualifies from now on: the receiver gets the add message.
-        var dee = await Person($"dee-{run}", "pro", viewed, 2);
+        var dee = await host.PersonAsync($"dee-{run}", "pro", viewed, 2, email: $"dee-{run}@example.org");
         await Waiting.Until(() => Task.FromResult(receiver.AudienceActions(audienceId, long.Parse(dee)).Contains("add")), "the add message", 60);
 
         // Why (not) a member.
@@ -148,54 +143,5 @@ public class ConsoleAudiencesTests(BrowserFixture host)
             catch (PlaywrightException) { return false; }
         }, $"the suggestion {name}", 60);
         await control.FillAsync((await option.GetAttributeAsync("value"))!);
-    }
-
-    /// <summary>A person with a plan who viewed pricing a number of times over the last days; answers their MPID.</summary>
-    private async Task<string> Person(string customerId, string plan, string viewed, int views)
-    {
-        var now = DateTimeOffset.UtcNow;
-        var events = string.Join(", ", Enumerable.Range(0, views).Select(i =>
-            $$"""{ "event_type": "custom_event", "data": { "event_name": "{{viewed}}", "custom_event_type": "navigation", "timestamp_unixtime_ms": {{now.AddDays(-i).AddHours(-1).ToUnixTimeMilliseconds()}} } }"""));
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/events")
-        {
-            Content = new StringContent($$"""
-                { "environment": "development", "user_identities": { "customer_id": "{{customerId}}", "email": "{{customerId}}@example.org" },
-                  "user_attributes": { "plan": "{{plan}}" }, "events": [ {{events}} ] }
-                """, Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("demo-key:demo-secret")));
-        using (var response = await host.Client.SendAsync(request))
-            response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
-        string? mpid = null;
-        await Waiting.Until(async () => (mpid = (await Profile(customerId))?["mpid"]?.GetValue<long>().ToString()) is not null, "the profile", 30);
-        return mpid!;
-    }
-
-    /// <summary>A webhook output to the receiver, through the admin API (the Connections page is another page's job).</summary>
-    private async Task<string> CreateOutput(string url, string name)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/admin/outputs")
-        {
-            Content = JsonContent.Create(new { name, kind = "webhook", webhook = new { url } }),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:admin-password")));
-        using var response = await host.Client.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        response.StatusCode.ShouldBe(HttpStatusCode.Created, text);
-        return JsonNode.Parse(text)!["id"]!.GetValue<string>();
-    }
-
-    private async Task<JsonObject?> Profile(string customerId)
-    {
-        using var token = await host.Client.PostAsJsonAsync("/oauth/token",
-            new { client_id = "demo-client", client_secret = "demo-client-secret", grant_type = "client_credentials" });
-        var bearer = (await token.Content.ReadFromJsonAsync<JsonObject>())!["access_token"]!.GetValue<string>();
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/userprofile/v1/resolve/1/1/1?fields=user_attributes")
-        {
-            Content = JsonContent.Create(new { environment_type = "development", identity = new { type = "customer_id", value = customerId } }),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
-        using var response = await host.Client.SendAsync(request);
-        return response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadFromJsonAsync<JsonObject>() : null;
     }
 }

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json.Nodes;
 using EventProfiles.Integration.Tests.Fixtures;
 using Microsoft.Playwright;
@@ -24,10 +20,10 @@ public class ConsoleEditTests(BrowserFixture host)
         var run = Guid.NewGuid().ToString("N")[..8];
         var viewed = $"Viewed Plans {run}";
         var name = $"Plan viewers {run}";
-        var ana = await Person($"ana-{run}", "pro", viewed, 2);
-        var bo = await Person($"bo-{run}", "free", viewed, 3);
+        var ana = await host.PersonAsync($"ana-{run}", "pro", viewed, 2);
+        var bo = await host.PersonAsync($"bo-{run}", "free", viewed, 3);
         await using var receiver = await Receiver.StartAsync();
-        var outputId = await CreateOutput(receiver.Url, $"Receiver {run}");
+        var outputId = await host.CreateOutputAsync(receiver.Url, $"Receiver {run}");
 
         await using var console = await host.SignedInAsync("/ui/audiences");
         var page = console.Page;
@@ -129,53 +125,5 @@ public class ConsoleEditTests(BrowserFixture host)
         var text = answer.GetProperty("text").GetString()!;
         answer.GetProperty("status").GetInt32().ShouldBeInRange(200, 299, text);
         return text.Length == 0 ? null : JsonNode.Parse(text);
-    }
-
-    /// <summary>A person with a plan who viewed the plans page a number of times over the last days; answers their MPID.</summary>
-    private async Task<string> Person(string customerId, string plan, string viewed, int views)
-    {
-        var now = DateTimeOffset.UtcNow;
-        var events = string.Join(", ", Enumerable.Range(0, views).Select(i =>
-            $$"""{ "event_type": "custom_event", "data": { "event_name": "{{viewed}}", "custom_event_type": "navigation", "timestamp_unixtime_ms": {{now.AddDays(-i).AddHours(-1).ToUnixTimeMilliseconds()}} } }"""));
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/events")
-        {
-            Content = new StringContent($$"""
-                { "environment": "development", "user_identities": { "customer_id": "{{customerId}}" },
-                  "user_attributes": { "plan": "{{plan}}" }, "events": [ {{events}} ] }
-                """, Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("demo-key:demo-secret")));
-        using (var response = await host.Client.SendAsync(request))
-            response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
-        string? mpid = null;
-        await Waiting.Until(async () => (mpid = (await Profile(customerId))?["mpid"]?.GetValue<long>().ToString()) is not null, "the profile", 30);
-        return mpid!;
-    }
-
-    private async Task<string> CreateOutput(string url, string name)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/admin/outputs")
-        {
-            Content = JsonContent.Create(new { name, kind = "webhook", webhook = new { url } }),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:admin-password")));
-        using var response = await host.Client.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        response.StatusCode.ShouldBe(HttpStatusCode.Created, text);
-        return JsonNode.Parse(text)!["id"]!.GetValue<string>();
-    }
-
-    private async Task<JsonObject?> Profile(string customerId)
-    {
-        using var token = await host.Client.PostAsJsonAsync("/oauth/token",
-            new { client_id = "demo-client", client_secret = "demo-client-secret", grant_type = "client_credentials" });
-        var bearer = (await token.Content.ReadFromJsonAsync<JsonObject>())!["access_token"]!.GetValue<string>();
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/userprofile/v1/resolve/1/1/1?fields=user_attributes")
-        {
-            Content = JsonContent.Create(new { environment_type = "development", identity = new { type = "customer_id", value = customerId } }),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
-        using var response = await host.Client.SendAsync(request);
-        return response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadFromJsonAsync<JsonObject>() : null;
     }
 }

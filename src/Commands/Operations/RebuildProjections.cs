@@ -80,7 +80,6 @@ public sealed class RebuildProjections(IDocumentStore store, NpgsqlDataSource db
             .OrderBy(e => e.Sequence)
             .ToListAsync(ct);
         var profiles = Fold(events);
-        var archived = events.Where(e => e.IsArchived).Select(e => e.StreamKey!).ToHashSet(StringComparer.Ordinal);
 
         var index = $"{store.Options.DatabaseSchemaName}.{IdentityIndexProjection.TableName}";
         session.QueueSqlCommand($"delete from {index} where mpid = any(?)", mpids);
@@ -92,10 +91,10 @@ public sealed class RebuildProjections(IDocumentStore store, NpgsqlDataSource db
                 session.Delete<Profile>(key); // no stream (erased meanwhile) or no first event: nothing to serve
                 continue;
             }
-            // An archived (aged-out) person has no profile document, as Marten's archiving left them; their identity
-            // rows stay, so a returning person is found and reactivated.
-            if (archived.Contains(key)) session.Delete<Profile>(key);
-            else session.Store(profile);
+            // An archived (aged-out) person keeps their document, folded with AgedOutAt (not live), as ageing out left it
+            // (Marten's archiving does not delete it): ingestion and IDSync reactivate a returning person from it, the
+            // User Activity View shows them aged out. Their identity rows stay too, so a returning person is found.
+            session.Store(profile);
             foreach (var identity in profile.Identities)
                 session.QueueSqlCommand(
                     $"insert into {index} (identity_type, identity_value, mpid, is_unique, workspace_id, linked_at) values (?, ?, ?, ?, ?, ?)",

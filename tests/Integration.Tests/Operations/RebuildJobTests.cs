@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using EventProfiles.Commands.Operations;
+using EventProfiles.Commands.Privacy;
 using EventProfiles.Domain.Operations;
 using EventProfiles.Integration.Tests.Fixtures;
 using Marten;
@@ -134,6 +136,161 @@ public class RebuildJobTests(AppFixture app)
         var after = await ReadModelsOf(mpid);
         JsonNode.DeepEquals(after.Profile, before.Profile).ShouldBeTrue();
         after.Identities.ShouldBe(before.Identities);
+    }
+
+    private async Task<bool> IsArchived(long mpid)
+    {
+        await using var command = app.Db.CreateCommand($"select is_archived from {app.Schema}.mt_streams where id = $1");
+        command.Parameters.AddWithValue(mpid.ToString());
+        return await command.ExecuteScalarAsync() is true;
+    }
+
+    private static string Batch(string identities, string device, string attributes = "{}") => $$"""
+        { "environment": "development", "user_identities": { {{identities}} }, "device_info": { "platform": "iOS", "ios_idfv": "{{device}}" }, "user_attributes": {{attributes}},
+          "events": [ { "event_type": "custom_event", "data": { "event_name": "Open", "custom_event_type": "other" } } ] }
+        """;
+
+    private async Task<long> MpidOf(string customer) => (await app.ProfileOf(customer))["mpid"]!.GetValue<long>();
+
+    /// <summary>The one holder of an identity value, as the identity index says.</summary>
+    private async Task<long> HolderOf(string value)
+    {
+        await using var command = app.Db.CreateCommand($"select distinct mpid from {app.Schema}.ep_identity_index where identity_value = $1");
+        command.Parameters.AddWithValue(value);
+        var holders = new List<long>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) holders.Add(reader.GetInt64(0));
+        return holders.ShouldHaveSingleItem(value);
+    }
+
+    [Fact]
+    public async Task rebuilding_gives_the_live_identity_rows_and_profile_documents_of_every_kind_of_person()
+    {
+        var people = new Dictionary<string, long>();
+
+        // Aged out (first: moving the clock past the 30-day lifetime ages out everyone seen before, so the others come after).
+        var agedOut = Api.NewId("aged");
+        await app.Ingested(Batch($"\"customer_id\": \"{agedOut}\", \"email\": \"{agedOut}@example.org\"", Api.NewId("d"), """{ "plan": "gone" }"""));
+        people["aged out"] = await MpidOf(agedOut);
+        var enforcer = app.Services.GetRequiredService<RetentionEnforcer>();
+        try
+        {
+            app.Clock.Advance(TimeSpan.FromDays(30) + TimeSpan.FromMinutes(1));
+            await enforcer.RunOnceAsync(CancellationToken.None);
+            await app.CatchUpDaemon();
+            await enforcer.RunOnceAsync(CancellationToken.None); // the daemon has applied the ageing out: now archived
+            (await IsArchived(people["aged out"])).ShouldBeTrue();
+        }
+        finally
+        {
+            app.Clock.Reset();
+        }
+
+        // Plain: identities, a device, attributes set and removed, an identity changed.
+        var plain = Api.NewId("plain");
+        await app.Ingested(Batch($"\"customer_id\": \"{plain}\", \"email\": \"{plain}@example.org\"", Api.NewId("d"), """{ "a": "1", "b": "2" }"""));
+        await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{plain}}", "email": "{{plain}}-new@example.org" }, "deleted_user_attributes": [ "b" ], "events": [] }""");
+        people["plain"] = await MpidOf(plain);
+
+        // Aliased: an anonymous device's window of events copied to a known customer (IDSync alias).
+        var anonymousDevice = Api.NewId("das");
+        var t = DateTimeOffset.UtcNow.AddHours(-2).ToUnixTimeMilliseconds();
+        await app.Ingested($$"""
+            { "mp_deviceid": "{{anonymousDevice}}", "user_attributes": { "anon": "x" },
+              "events": [ { "event_type": "custom_event", "data": { "event_name": "in window", "custom_event_type": "other", "timestamp_unixtime_ms": {{t + 1000}} } } ] }
+            """);
+        people["alias source"] = long.Parse((await app.Identity("identify", new { device_application_stamp = anonymousDevice })).Mpid());
+        var aliasCustomer = Api.NewId("dest");
+        people["alias destination"] = long.Parse((await app.Identity("identify", new { customerid = aliasCustomer })).Mpid());
+        using (var alias = await app.Call("/v1/alias", new
+        {
+            request_type = "alias", request_id = Guid.NewGuid().ToString(), environment = "development",
+            data = new { source_mpid = people["alias source"], destination_mpid = people["alias destination"].ToString(), start_unixtime_ms = t, end_unixtime_ms = t + 3_600_000 },
+        }, key: "demo-web-key"))
+            alias.StatusCode.ShouldBe(HttpStatusCode.Accepted, await alias.Content.ReadAsStringAsync());
+        await Waiting.Until(async () => await app.EventCount(people["alias destination"], "profile_aliased_from") == 1, "the alias copy");
+
+        // Merged by an operator: the source's events move to the destination.
+        var (mergeCustomer, mergeEmail) = (Api.NewId("merge"), Api.NewId("merge") + "@example.org");
+        await app.Ingested(Batch($"\"customer_id\": \"{mergeCustomer}\"", Api.NewId("d"), """{ "a": "1" }"""));
+        await app.Ingested(Batch($"\"email\": \"{mergeEmail}\"", Api.NewId("d"), """{ "b": "2" }"""));
+        people["merge destination"] = await MpidOf(mergeCustomer);
+        people["merge source"] = await HolderOf(mergeEmail);
+        using (var merge = await app.AdminClient().PostAsJsonAsync("/api/admin/people/merge",
+            new { source = people["merge source"], destination = people["merge destination"], reason = "support ticket" }))
+            merge.StatusCode.ShouldBe(HttpStatusCode.Created, await merge.Content.ReadAsStringAsync());
+        (await HolderOf(mergeEmail)).ShouldBe(people["merge destination"]);
+
+        // A held merge accepted: the 21st new device of one email in an hour is held (merge guard), then accepted.
+        string[] deviceTypes = ["ios_idfv", "android_uuid", "push_token", "ios_idfa", "android_aaid"];
+        var hotEmail = $"{Api.NewId("hot")}@example.org";
+        var devices = Enumerable.Range(0, 21).Select(i => (Type: deviceTypes[i % deviceTypes.Length], Value: Api.NewId($"hot-device-{i}"))).ToList();
+        foreach (var (type, value) in devices)
+            people["held merge accepted"] = long.Parse((await app.Identity("login", new Dictionary<string, string> { ["email"] = hotEmail, [type] = value })).Mpid());
+        using (var accepted = await app.AdminClient().PostAsync($"/api/admin/people/{people["held merge accepted"]}/held-merges/accept", null))
+        {
+            var text = await accepted.Content.ReadAsStringAsync();
+            accepted.StatusCode.ShouldBe(HttpStatusCode.OK, text);
+            JsonNode.Parse(text)!["linked"]!.AsArray().Count.ShouldBe(1);
+        }
+        (await HolderOf(devices[^1].Value)).ShouldBe(people["held merge accepted"]);
+
+        // Split: Ben logged in on Ana's tablet; his email and its batches are split off into a person of their own.
+        var (ana, benEmail, tablet) = (Api.NewId("ana"), Api.NewId("ben") + "@example.org", Api.NewId("tablet"));
+        await app.Ingested(Batch($"\"customer_id\": \"{ana}\"", tablet, """{ "plan": "family" }"""));
+        await app.Ingested(Batch($"\"email\": \"{benEmail}\"", tablet, """{ "level": "3" }"""));
+        people["split original"] = await MpidOf(ana);
+        (await HolderOf(benEmail)).ShouldBe(people["split original"]);
+        using (var split = await app.AdminClient().PostAsJsonAsync($"/api/admin/people/{people["split original"]}/split",
+            new { identities = new[] { new { type = "email", value = benEmail } }, reason = "shared tablet" }))
+        {
+            var text = await split.Content.ReadAsStringAsync();
+            split.StatusCode.ShouldBe(HttpStatusCode.Created, text);
+            people["split new"] = JsonNode.Parse(text)!["new_mpid"]!.GetValue<long>();
+        }
+
+        // Erased (GDPR erasure through OpenDSR).
+        var erased = Api.NewId("erased");
+        await app.Ingested(Batch($"\"customer_id\": \"{erased}\", \"email\": \"{erased}@example.org\"", Api.NewId("d"), """{ "secret": "s" }"""));
+        people["erased"] = await MpidOf(erased);
+        await Fixtures.DataSubjectRequests.EraseCustomerAsync(app, erased);
+
+        // Live, as the commands left them: an aged-out person keeps identity rows and a document that says so (archiving
+        // leaves it, and a return reactivates from it); a merge source keeps its document (its events moved away).
+        var live = new Dictionary<string, (JsonNode? Profile, string Identities)>();
+        foreach (var (kind, mpid) in people)
+        {
+            var (profile, identities, _) = await ReadModelsOf(mpid);
+            live[kind] = (profile, identities);
+        }
+        live["aged out"].Profile!["AgedOutAt"].ShouldNotBeNull();
+        live["aged out"].Identities.ShouldContain($"email={agedOut}@example.org");
+        live["plain"].Identities.ShouldContain($"email={plain}-new@example.org");
+        live["split new"].Identities.ShouldContain($"email={benEmail}");
+        live["split original"].Identities.ShouldNotContain(benEmail);
+
+        // The rebuild job, person by person (the shared database holds other tests' people: no rebuild of everyone).
+        foreach (var (kind, mpid) in people)
+        {
+            var job = await app.StartJob(OperationKinds.Rebuild, new { projection = "profiles", mpid = mpid.ToString() });
+            (await app.Completed(job["id"]!.GetValue<string>()))["done"]!.GetValue<long>().ShouldBe(1, kind);
+        }
+        await ShouldEqualLive("after rebuilding each person alone");
+
+        // And all of them in one group, as a full rebuild takes them (source and destination in one transaction).
+        await app.Services.GetRequiredService<RebuildProjections>()
+            .RebuildGroupAsync(people.Values.Select(m => m.ToString()).Order(StringComparer.Ordinal).ToList(), CancellationToken.None);
+        await ShouldEqualLive("after rebuilding them in one group");
+
+        async Task ShouldEqualLive(string when)
+        {
+            foreach (var (kind, mpid) in people)
+            {
+                var (profile, identities, _) = await ReadModelsOf(mpid);
+                JsonNode.DeepEquals(profile, live[kind].Profile).ShouldBeTrue($"{when}: the profile of the {kind} person {mpid}:\n{profile}\nlive:\n{live[kind].Profile}");
+                identities.ShouldBe(live[kind].Identities, $"{when}: the identity rows of the {kind} person {mpid}");
+            }
+        }
     }
 
     [Fact]
