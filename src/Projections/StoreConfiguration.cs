@@ -38,7 +38,10 @@ public static class StoreConfiguration
         opts.Projections.RebuildErrors.SkipSerializationErrors = false;
         opts.Projections.RebuildErrors.SkipUnknownEvents = false;
 
-        opts.Schema.For<Domain.Profiles.Profile>().DocumentAlias(ProfileProjection.DocumentAlias).Index(p => p.Mpid).Index(p => p.LastStoredAt)
+        opts.Schema.For<Domain.Profiles.Profile>().DocumentAlias(ProfileProjection.DocumentAlias)
+            // No index on Mpid: the id (the primary key) is the Mpid's text, and every batch rewrites the profile row, so each
+            // index here is one more entry written per batch (issue 15). LastStoredAt serves retention and the lifetime round.
+            .Index(p => p.LastStoredAt)
             // Only the flagged people (merge guards): the admin list and the /metrics gauge read these.
             .Index(p => p.Mpid, index =>
             {
