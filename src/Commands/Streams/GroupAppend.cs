@@ -1,5 +1,6 @@
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Projections.Identity;
+using EventProfiles.Projections.Profiles;
 using Marten;
 using Marten.Services;
 
@@ -61,6 +62,7 @@ public sealed class GroupAppend
         var profileKeys = new List<string>();
         var profileData = new List<string>();
         var profileVersions = new List<long>();
+        var profileStoredAt = new List<DateTimeOffset>();
         var index = new IdentityIndexWriter.Rows();
 
         foreach (var stream in streams)
@@ -78,6 +80,7 @@ public sealed class GroupAppend
             profileKeys.Add(key);
             profileData.Add(_serializer.ToJson(stream.Profile));
             profileVersions.Add(version);
+            profileStoredAt.Add(stream.Profile.LastStoredAt.ToUniversalTime());
         }
         if (events.Count == 0) return;
 
@@ -95,13 +98,14 @@ public sealed class GroupAppend
                 oldKeys.ToArray(), oldVersions.ToArray());
         // One insert for every event of the group, in each stream's version order.
         events.QueueInsert(session, _schema);
-        // The profile documents as the inline projection stores them: the revision is the stream's version.
+        // The profile documents as the inline projection stores them: the revision is the stream's version, and the
+        // duplicated LastStoredAt column beside the document.
         session.QueueSqlCommand(
-            $"insert into {_profiles} (id, data, mt_version, mt_dotnet_type, mt_last_modified) " +
-            "select k, d, v, ?, transaction_timestamp() from unnest(?::varchar[], ?::jsonb[], ?::bigint[]) p(k, d, v) " +
+            $"insert into {_profiles} (id, data, mt_version, mt_dotnet_type, mt_last_modified, {ProfileProjection.LastStoredAtColumn}) " +
+            "select k, d, v, ?, transaction_timestamp(), l from unnest(?::varchar[], ?::jsonb[], ?::bigint[], ?::timestamptz[]) p(k, d, v, l) " +
             "on conflict (id) do update set data = excluded.data, mt_version = excluded.mt_version, " +
-            "mt_dotnet_type = excluded.mt_dotnet_type, mt_last_modified = excluded.mt_last_modified",
-            _profileDotNetType, profileKeys.ToArray(), profileData.ToArray(), profileVersions.ToArray());
+            $"mt_dotnet_type = excluded.mt_dotnet_type, mt_last_modified = excluded.mt_last_modified, {ProfileProjection.LastStoredAtColumn} = excluded.{ProfileProjection.LastStoredAtColumn}",
+            _profileDotNetType, profileKeys.ToArray(), profileData.ToArray(), profileVersions.ToArray(), profileStoredAt.ToArray());
         _index.Queue(session, index, identity);
     }
 }

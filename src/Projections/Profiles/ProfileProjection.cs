@@ -16,6 +16,9 @@ public partial class ProfileProjection : SingleStreamProjection<Profile, string>
     public const string DocumentAlias = "profile";
     public const string TableName = "mt_doc_" + DocumentAlias;
 
+    /// <summary>The column Marten duplicates <see cref="Profile.LastStoredAt"/> into (<see cref="StoreConfiguration"/>), for writers of the table's rows.</summary>
+    public const string LastStoredAtColumn = "last_stored_at";
+
     /// <summary>The aged-out people, as a partial index's predicate and the queries it serves spell it (the same text, so the planner uses the index).</summary>
     public const string AgedOutPredicate = "data ->> 'AgedOutAt' is not null";
     /// <summary>The people with held merges (merge guards), spelled the same way in the partial index and its queries.</summary>

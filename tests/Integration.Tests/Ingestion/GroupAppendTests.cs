@@ -40,13 +40,19 @@ public class GroupAppendTests(AppFixture app)
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    private async Task<(string Data, long Version)> StoredProfile(string key)
+    /// <summary>The profile row: its document, revision and the LastStoredAt column Marten duplicates (retention and the
+    /// lifetime round query the column; the writer fills it beside the document, and it must say what the document says:
+    /// to the microsecond, as Npgsql truncates the document's 100-ns ticks where PostgreSQL's text input rounds them).</summary>
+    private async Task<(string Data, long Version, DateTimeOffset LastStoredAt)> StoredProfile(string key)
     {
-        await using var command = app.Db.CreateCommand($"select data::text, mt_version from {app.Schema}.mt_doc_profile where id = $1");
+        await using var command = app.Db.CreateCommand(
+            $"select data::text, mt_version, last_stored_at, abs(extract(epoch from last_stored_at - {app.Schema}.mt_immutable_timestamptz(data ->> 'LastStoredAt'))) <= 0.000001 from {app.Schema}.mt_doc_profile where id = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = key });
         await using var reader = await command.ExecuteReaderAsync();
         (await reader.ReadAsync()).ShouldBeTrue($"no profile document for {key}");
-        return (reader.GetString(0), reader.GetInt64(1));
+        reader.IsDBNull(3).ShouldBeFalse($"no last_stored_at column value for {key}");
+        reader.GetBoolean(3).ShouldBeTrue($"the last_stored_at column of {key} differs from the document's LastStoredAt");
+        return (reader.GetString(0), reader.GetInt64(1), reader.GetFieldValue<DateTimeOffset>(2));
     }
 
     private async Task<List<string>> IndexRows(long mpid)
@@ -121,7 +127,7 @@ public class GroupAppendTests(AppFixture app)
         var mpids = new List<long>();
         foreach (var c in people) mpids.Add(await MpidOf(c));
         var keys = mpids.Select(StreamKey.For).ToList();
-        var live = new Dictionary<string, (string, long)>();
+        var live = new Dictionary<string, (string, long, DateTimeOffset)>();
         var liveIndex = new Dictionary<long, List<string>>();
         foreach (var (key, mpid) in keys.Zip(mpids))
         {

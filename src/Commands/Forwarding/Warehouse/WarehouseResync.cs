@@ -1,4 +1,3 @@
-using System.Globalization;
 using EventProfiles.Commands.Audiences;
 using EventProfiles.Commands.Operations;
 using EventProfiles.Domain.CalculatedAttributes;
@@ -30,7 +29,8 @@ public sealed class WarehouseResync(IDocumentStore store, WarehouseOutputs wareh
     public async Task<string?> RunAsync(OperationJob job, JobProgress progress, CancellationToken ct)
     {
         var workspaceId = job.WorkspaceId;
-        var cursor = long.TryParse(job.Cursor, CultureInfo.InvariantCulture, out var c) ? c : long.MinValue;
+        // The last profile id done: people are walked in the primary key's order (the profile has no index on Mpid).
+        var cursor = job.Cursor ?? "";
         var (done, written) = (job.Done, job.Events);
         long total;
         await using (var count = store.QuerySession()) total = await count.Query<Profile>().CountAsync(ct);
@@ -45,7 +45,7 @@ public sealed class WarehouseResync(IDocumentStore store, WarehouseOutputs wareh
             var connection = (await session.Query<Connection>().Where(x => x.OutputId == output.Id).ToListAsync(ct))
                 .Where(x => x.Active && inputs.Contains(x.Input)).OrderBy(x => x.Id).FirstOrDefault()
                 ?? throw new InvalidOperationException($"No active connection of workspace {workspaceId} feeds output {output.Id}.");
-            var people = await session.Query<Profile>().Where(p => p.Mpid > cursor).OrderBy(p => p.Mpid).Take(ChunkSize).ToListAsync(ct);
+            var people = await session.QueryAsync<Profile>($"where d.id > ? order by d.id limit {ChunkSize}", ct, cursor);
             if (people.Count == 0) break;
             var mine = people.Where(p => p.IsKnownIn(workspaceId)).ToList();
             if (mine.Count > 0)
@@ -73,9 +73,9 @@ public sealed class WarehouseResync(IDocumentStore store, WarehouseOutputs wareh
                 await warehouse.WriteAsync(output, deliveries, ct);
                 written += deliveries.Count;
             }
-            cursor = people[^1].Mpid;
+            cursor = people[^1].Id;
             done += people.Count;
-            await progress.CheckpointAsync(cursor.ToString(CultureInfo.InvariantCulture), done, written, total, ct);
+            await progress.CheckpointAsync(cursor, done, written, total, ct);
         }
         return $"resynced {written} people of workspace {workspaceId} to warehouse output {job.Parameter("output")}";
     }
