@@ -46,10 +46,31 @@ if (Environment.GetEnvironmentVariable("DETAIL") == "1")
     Measure("  JsonDocument.Parse", i => sink += System.Text.Json.JsonDocument.Parse(bodies[i & 255].AsMemory()).RootElement.GetArrayLengthOrZero());
     Measure("  Deserialize<Batch> (plain)", i => sink += System.Text.Json.JsonSerializer.Deserialize<EventProfiles.Domain.Ingestion.Batch>(bodies[i & 255], plain)!.Events!.Count);
 }
+// The body middleware as the Host runs it on /v2/events (limit, then the JSON check), over a fresh request each time;
+// the request itself (DefaultHttpContext, headers, a stream over the bytes) is measured alone and taken off.
+var middleware = new RequestBodyMiddleware(new BodyLimits(BodyLimits.DefaultMaxUploadBytes));
+Microsoft.AspNetCore.Http.DefaultHttpContext Request(byte[] body)
+{
+    var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+    context.Request.Method = "POST";
+    context.Request.Path = "/v2/events";
+    context.Request.ContentType = "application/json";
+    context.Request.ContentLength = body.Length;
+    context.Request.Body = new MemoryStream(body, writable: false);
+    return context;
+}
+var requestAlone = Measure("  (the request alone)", i => sink += Request(bodies[i & 255]).Request.Body.CanRead ? 1 : 0);
+var withMiddleware = Measure("  (the request + middleware)", i =>
+{
+    var context = Request(bodies[i & 255]);
+    middleware.LimitAsync(context, () => middleware.CheckJsonAsync(context, () => Task.CompletedTask)).GetAwaiter().GetResult();
+    if (context.Response.StatusCode != 200) throw new InvalidOperationException("middleware refused the body");
+});
+Console.WriteLine($"{"body middleware (RequestBodyMiddleware)",-34} {(withMiddleware - requestAlone) / 1024,8:F2} KB/batch");
 Measure("all three", i => { var b = bodies[i & 255]; Check(b); Validate(Read(b)); });
 GC.KeepAlive(sink);
 
-void Measure(string label, Action<int> step)
+double Measure(string label, Action<int> step)
 {
     for (var i = 0; i < 2_000; i++) step(i); // JIT tiers, caches
     GC.Collect();
@@ -59,6 +80,7 @@ void Measure(string label, Action<int> step)
     var spent = Process.GetCurrentProcess().TotalProcessorTime - cpu;
     var bytes = GC.GetAllocatedBytesForCurrentThread() - before;
     Console.WriteLine($"{label,-34} {bytes / (double)iterations / 1024,8:F2} KB/batch {spent.TotalMicroseconds / iterations,8:F1} µs CPU/batch");
+    return bytes / (double)iterations;
 }
 
 static string Body(Random r)
