@@ -19,15 +19,13 @@ public static class JsonBodyCheck
     public const int MaxNumberLength = 64;
 
     /// <summary>Where the reader is: an array and its index, or an object and the current property (decoded only for an error).</summary>
-    /// <remarks>A struct on the stack (at most <see cref="MaxDepth"/> of them): the check runs on every JSON request, and a
-    /// frame object per object and array of the body was most of what it allocated.</remarks>
-    private struct Frame(bool isArray)
+    private sealed class Frame(bool isArray)
     {
-        public readonly bool IsArray = isArray;
-        public int Index = -1;
-        public int NameStart = -1;
-        public int NameLength;
-        public bool NameEscaped;
+        public bool IsArray { get; } = isArray;
+        public int Index { get; set; } = -1;
+        public int NameStart { get; set; } = -1;
+        public int NameLength { get; set; }
+        public bool NameEscaped { get; set; }
     }
 
     public static FieldError? Find(ReadOnlySpan<byte> body) => Find(body, repairable: false);
@@ -66,51 +64,49 @@ public static class JsonBodyCheck
     private static FieldError? Scan(ReadOnlySpan<byte> body, bool repairable, List<Patch>? patches)
     {
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
-        // The reader refuses nesting deeper than MaxDepth, so there are never more frames than that.
-        Span<Frame> stack = stackalloc Frame[MaxDepth + 1];
-        var depth = 0;
+        var frames = new List<Frame>();
         try
         {
             while (reader.Read())
             {
-                if (depth == 0 && reader.TokenType == JsonTokenType.Null)
+                if (frames.Count == 0 && reader.TokenType == JsonTokenType.Null)
                     return new FieldError("", "the body is null; send a JSON object.");
                 switch (reader.TokenType)
                 {
                     case JsonTokenType.PropertyName:
-                        ref var frame = ref stack[depth - 1];
+                        var frame = frames[^1];
                         frame.NameStart = (int)reader.TokenStartIndex + 1; // after the opening quote
                         frame.NameLength = reader.ValueSpan.Length;
                         frame.NameEscaped = reader.ValueIsEscaped;
                         if (StringProblem(ref reader) is { } nameProblem)
                         {
-                            if (!repairable || nameProblem == InvalidUtf8) return new FieldError(PathOf(stack[..depth], body), $"the property name {nameProblem}");
-                            patches?.Add(StringPatch(ref reader, PathOf(stack[..depth], body), "the property name " + nameProblem));
+                            if (!repairable || nameProblem == InvalidUtf8) return new FieldError(PathOf(frames, body), $"the property name {nameProblem}");
+                            patches?.Add(StringPatch(ref reader, PathOf(frames, body), "the property name " + nameProblem));
                         }
                         continue;
                     case JsonTokenType.EndObject:
                     case JsonTokenType.EndArray:
-                        depth--;
+                        frames.RemoveAt(frames.Count - 1);
                         continue;
                 }
-                if (depth > 0 && stack[depth - 1].IsArray) stack[depth - 1].Index++;
+                if (frames.Count > 0 && frames[^1].IsArray) frames[^1].Index++;
                 switch (reader.TokenType)
                 {
-                    case JsonTokenType.StartObject: stack[depth++] = new Frame(false); break;
-                    case JsonTokenType.StartArray: stack[depth++] = new Frame(true); break;
+                    case JsonTokenType.StartObject: frames.Add(new Frame(false)); break;
+                    case JsonTokenType.StartArray: frames.Add(new Frame(true)); break;
                     case JsonTokenType.String:
                         if (StringProblem(ref reader) is { } problem)
                         {
-                            if (!repairable || problem == InvalidUtf8) return new FieldError(PathOf(stack[..depth], body), problem);
-                            patches?.Add(StringPatch(ref reader, PathOf(stack[..depth], body), problem));
+                            if (!repairable || problem == InvalidUtf8) return new FieldError(PathOf(frames, body), problem);
+                            patches?.Add(StringPatch(ref reader, PathOf(frames, body), problem));
                         }
                         break;
                     case JsonTokenType.Number:
                         if (reader.ValueSpan.Length > MaxNumberLength || !reader.TryGetDouble(out var number) || !double.IsFinite(number))
                         {
                             const string tooLarge = "is a number too large (or too long) to store.";
-                            if (!repairable) return new FieldError(PathOf(stack[..depth], body), tooLarge);
-                            patches?.Add(new Patch((int)reader.TokenStartIndex, reader.ValueSpan.Length, "null"u8.ToArray(), PathOf(stack[..depth], body),
+                            if (!repairable) return new FieldError(PathOf(frames, body), tooLarge);
+                            patches?.Add(new Patch((int)reader.TokenStartIndex, reader.ValueSpan.Length, "null"u8.ToArray(), PathOf(frames, body),
                                 tooLarge[..^1] + "; stored as null."));
                         }
                         break;
@@ -203,7 +199,7 @@ public static class JsonBodyCheck
     }
 
     /// <summary><c>events[0].data.custom_attributes.name</c>, as the endpoints' own errors name fields.</summary>
-    private static string PathOf(ReadOnlySpan<Frame> frames, ReadOnlySpan<byte> body)
+    private static string PathOf(List<Frame> frames, ReadOnlySpan<byte> body)
     {
         var path = new StringBuilder();
         foreach (var frame in frames)

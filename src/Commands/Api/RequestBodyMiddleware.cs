@@ -121,9 +121,8 @@ public sealed class RequestBodyMiddleware(BodyLimits limits)
     private static bool HasBody(HttpContext context) =>
         context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? context.Request.ContentLength > 0;
 
-    // No ';', no parameters, so no charset: the usual "application/json" is answered without parsing the header.
     private static bool IsUtf8(string? contentType) =>
-        contentType is null || !contentType.Contains(';') || !MediaTypeHeaderValue.TryParse(contentType, out var media) || !media.Charset.HasValue || media.Charset.Length == 0
+        contentType is null || !MediaTypeHeaderValue.TryParse(contentType, out var media) || !media.Charset.HasValue || media.Charset.Length == 0
         || media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || media.Charset.Equals("utf8", StringComparison.OrdinalIgnoreCase)
         || media.Charset.Equals("\"utf-8\"", StringComparison.OrdinalIgnoreCase);
 
