@@ -51,7 +51,8 @@ public enum BodyShape
 /// </summary>
 public static partial class BatchReader
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
+    // JsonElement values come from the body's own document (BatchElements), not a new document each.
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General) { Converters = { new BatchElements() } };
     // The same reading rules as the serializer options above (depth 64, no comments, no trailing commas).
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
 
@@ -174,7 +175,7 @@ public static partial class BatchReader
         Batch batch;
         try
         {
-            batch = JsonSerializer.Deserialize<Batch>(raw, Json)!;
+            batch = BatchElements.Deserialize<Batch>(element, Json)!;
         }
         catch (JsonException ex)
         {
