@@ -191,12 +191,14 @@ public sealed class EventValidator : AbstractValidator<EventEnvelope>
         [EventTypes.CommerceEvent] = new CommerceEventRules(),
     };
 
+    // An event of these types may come without "data": the rules read it null-safe, so that is a 400 naming the
+    // required field, not an exception (expression trees take no "?.").
     private sealed class UserAttributeChangeRules : AbstractValidator<EventEnvelope>
     {
         public UserAttributeChangeRules()
         {
             WireNames.Use();
-            RuleFor(e => e.Data!.UserAttributeName)
+            RuleFor(e => e.Data == null ? null : e.Data.UserAttributeName)
                 .NotEmpty().WithMessage("is required for user_attribute_change events.")
                 .MaximumLength(BatchLimits.MaxNameLength)
                 .OverridePropertyName("data.user_attribute_name");
@@ -214,7 +216,7 @@ public sealed class EventValidator : AbstractValidator<EventEnvelope>
         public ApplicationStateTransitionRules()
         {
             WireNames.Use();
-            RuleFor(e => e.Data!.ApplicationTransitionType)
+            RuleFor(e => e.Data == null ? null : e.Data.ApplicationTransitionType)
                 .Must(TransitionTypes.Contains)
                 .WithMessage($"is required for application_state_transition events: one of {string.Join(", ", TransitionTypes)}.")
                 .OverridePropertyName("data.application_transition_type");
@@ -226,7 +228,7 @@ public sealed class EventValidator : AbstractValidator<EventEnvelope>
         public PushRegistrationRules()
         {
             WireNames.Use();
-            RuleFor(e => e.Data!.RegistrationToken).NotEmpty().WithMessage("is required for push_registration events.")
+            RuleFor(e => e.Data == null ? null : e.Data.RegistrationToken).NotEmpty().WithMessage("is required for push_registration events.")
                 .OverridePropertyName("data.registration_token");
         }
     }
@@ -236,7 +238,7 @@ public sealed class EventValidator : AbstractValidator<EventEnvelope>
         public BreadcrumbRules()
         {
             WireNames.Use();
-            RuleFor(e => e.Data!.Label).NotEmpty().WithMessage("is required for breadcrumb events.")
+            RuleFor(e => e.Data == null ? null : e.Data.Label).NotEmpty().WithMessage("is required for breadcrumb events.")
                 .OverridePropertyName("data.label");
         }
     }

@@ -37,6 +37,11 @@ public class BadInputTests(AppFixture app)
     [InlineData("""{ "environment": "staging" }""", "environment", "production")]
     [InlineData("""{ "consent_state": { "gdpr": { "marketing": { "timestamp_unixtime_ms": 1 } } } }""", "consent_state.gdpr.marketing.consented", "required")]
     [InlineData("""{ "events": [ { "event_type": "commerce_event", "data": { } } ] }""", "events[0].data", "product_action")]
+    [InlineData("""{ "events": [ { "event_type": "user_attribute_change" } ] }""", "events[0].data.user_attribute_name", "required")]
+    [InlineData("""{ "events": [ { "event_type": "application_state_transition" } ] }""", "events[0].data.application_transition_type", "required")]
+    [InlineData("""{ "events": [ { "event_type": "push_registration" } ] }""", "events[0].data.registration_token", "required")]
+    [InlineData("""{ "events": [ { "event_type": "breadcrumb" } ] }""", "events[0].data.label", "required")]
+    [InlineData("""{ "events": [ { "event_type": "commerce_event" } ] }""", "events[0].data", "product_action")]
     [InlineData("""{ "events": [ { "event_type": "custom_event", "data": { "custom_attributes": { "nested": { "a": 1 } } } } ] }""", "events[0].data.custom_attributes.nested", "must be strings, numbers")]
     [InlineData("""{ "consent_state": { "ccpa": { "sale": { "consented": true } } } }""", "consent_state.ccpa.sale", "one purpose")]
     public async Task wrong_types_and_values_name_the_field_and_the_reason(string json, string field, string reason)
