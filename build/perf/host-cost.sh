@@ -11,6 +11,9 @@
 # Host, and of the postmaster with its children (live and reaped), divided by the batches answered. Before the rounds,
 # SEED_SECONDS (60) of the same load through the first variant, so that most people exist when rounds are measured.
 # TRACE=1 also samples the Host's stacks (dotnet-trace) during each measured run and writes topN reports.
+# HOST_DIR=<a bin folder> as a variant's setting runs that build (e.g. a copy of main's, to compare before/after).
+# ALLOC=1 also counts the Host's allocations per batch (dotnet-counters dotnet.gc.heap.total_allocated over the measured
+# window, as read-cost.sh does).
 # CS_EXTRA=Keyword=value;… is appended to the connection string (Npgsql's keywords without spaces, e.g. MaxAutoPrepare=32).
 # FLOOR=ingest as a variant's setting runs build/perf/floor instead of the Host: the same batches parsed and stored by
 # the raw limit's per-batch transaction in one round trip (pg-limit.sh's ingest), with nothing of ours in the way.
@@ -24,6 +27,7 @@ ROUNDS=2
 CONNECTIONS="${CONNECTIONS:-16}"; SECONDS_PER_RUN="${SECONDS_PER_RUN:-20}"
 DIR=$ROOT/.data/host-cost-$(date +%H%M%S); mkdir -p "$DIR"
 cp -r "${HOST_DIR:-$ROOT/src/Host/bin/Release/net10.0}" "$DIR/host"
+ALLOC="${ALLOC:-0}"
 dotnet build "$ROOT/build/perf/floor/Floor.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly -o "$DIR/floor" >"$DIR/floor-build.log" 2>&1 \
   || { cat "$DIR/floor-build.log"; exit 1; }
 PG_PORT="$(pg_free_port 57432)"; pg_start "$DIR/pg" "$PG_PORT" -c shared_buffers=512MB -c max_wal_size=8GB -c synchronous_commit=on -c fsync=on || exit 1
@@ -34,8 +38,8 @@ TICK=$(getconf CLK_TCK)
 HOST_PID=""
 start() { # VAR=value ... (FLOOR=ingest: the floor app instead of the Host)
   HOST_PORT="$(pg_free_port 19080)"
-  local floor="" env=() s cs="$CS"
-  for s in "$@"; do case $s in FLOOR=*) floor="${s#FLOOR=}" ;; CS_EXTRA=*) cs="$CS;${s#CS_EXTRA=}" ;; *) env+=("$s") ;; esac; done
+  local floor="" env=() s cs="$CS" host_dir="$DIR/host"
+  for s in "$@"; do case $s in FLOOR=*) floor="${s#FLOOR=}" ;; CS_EXTRA=*) cs="$CS;${s#CS_EXTRA=}" ;; HOST_DIR=*) host_dir="${s#HOST_DIR=}" ;; *) env+=("$s") ;; esac; done
   if [ -n "$floor" ]; then
     ( cd "$DIR/floor" && exec env ASPNETCORE_URLS="http://127.0.0.1:$HOST_PORT" FLOOR_CONNECTION="$cs" "${env[@]}" dotnet Floor.dll ) >>"$DIR/host.log" 2>&1 &
     HOST_PID=$!
@@ -45,7 +49,7 @@ start() { # VAR=value ... (FLOOR=ingest: the floor app instead of the Host)
       sleep 0.5
     done; return 1
   fi
-  ( cd "$DIR/host" && exec env ASPNETCORE_ENVIRONMENT=Development ConnectionStrings__EventProfiles="$cs" ASPNETCORE_URLS="http://127.0.0.1:$HOST_PORT" \
+  ( cd "$host_dir" && exec env ASPNETCORE_ENVIRONMENT=Development ConnectionStrings__EventProfiles="$cs" ASPNETCORE_URLS="http://127.0.0.1:$HOST_PORT" \
       Urls="http://127.0.0.1:$HOST_PORT" Logging__LogLevel__Default=Warning "${env[@]}" dotnet EventProfiles.Host.dll ) >>"$DIR/host.log" 2>&1 &
   HOST_PID=$!
   # Ready means our Host answers: if another process took the port first, ours has exited and must not be measured.
@@ -74,6 +78,11 @@ for round in $(seq 1 "$ROUNDS"); do
     label="${variant%%:*}"; read -r -a settings <<<"${variant#*:}"
     start "${settings[@]}" || { echo "host did not start ($label)"; tail "$DIR/host.log"; exit 1; }
     KEY=demo-key SECRET=demo-secret "$ROOT/build/perf/http-load.sh" -c "$CONNECTIONS" -d 8 "http://127.0.0.1:$HOST_PORT" >/dev/null 2>&1
+    if [ "$ALLOC" = 1 ]; then # dotnet-counters writes its file when it stops: a fixed time around the window
+      dotnet-counters collect -p "$HOST_PID" --counters 'System.Runtime[dotnet.gc.heap.total_allocated]' --format csv -o "$DIR/$label-$round.csv" \
+        --duration "00:00:00:$((SECONDS_PER_RUN + 14))" >/dev/null 2>&1 &
+      COUNTERS=$!; sleep 8
+    fi
     h0=$(host_cpu); p0=$(pg_cpu)
     if [ "${TRACE:-0}" = 1 ]; then # where the Host's time goes: sampled stacks over 15 s of the measured run
       ( sleep 2; dotnet-trace collect -p "$HOST_PID" --profile dotnet-sampled-thread-time --duration 00:00:00:15 -o "$DIR/$label-$round.nettrace" >/dev/null 2>&1 ) &
@@ -81,9 +90,14 @@ for round in $(seq 1 "$ROUNDS"); do
     fi
     KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/$label-$round.json" "$ROOT/build/perf/http-load.sh" -c "$CONNECTIONS" -d "$SECONDS_PER_RUN" "http://127.0.0.1:$HOST_PORT" >/dev/null 2>&1
     h1=$(host_cpu); p1=$(pg_cpu)
+    alloc="-"
+    if [ "$ALLOC" = 1 ]; then # rows are per-second increments of the cumulative counter: their sum
+      wait "$COUNTERS" 2>/dev/null
+      alloc=$(awk -F, 'NR > 1 && $3 ~ /total_allocated/ { s += $NF } END { printf "%.0f", s }' "$DIR/$label-$round.csv")
+    fi
     read -r req non2xx eps <<<"$(node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(j.requests, j.non2xx, Math.round(j.ok_units_per_s))' "$DIR/$label-$round.json")"
-    awk -v l="$label" -v r="$round" -v n="$req" -v bad="$non2xx" -v e="$eps" -v h=$((h1 - h0)) -v p=$((p1 - p0)) -v t="$TICK" -v load="$(cut -d' ' -f1 /proc/loadavg)" \
-      'BEGIN { printf "%-18s round %s: %6d batches (%d non-2xx), %5d events/s, Host %.3f ms, PostgreSQL %.3f ms per batch; load %s\n", l, r, n, bad, e, 1000*h/t/n, 1000*p/t/n, load }'
+    awk -v l="$label" -v r="$round" -v n="$req" -v bad="$non2xx" -v e="$eps" -v h=$((h1 - h0)) -v p=$((p1 - p0)) -v t="$TICK" -v a="$alloc" -v load="$(cut -d' ' -f1 /proc/loadavg)" \
+      'BEGIN { printf "%-18s round %s: %6d batches (%d non-2xx), %5d events/s, Host %.3f ms, PostgreSQL %.3f ms per batch%s; load %s\n", l, r, n, bad, e, 1000*h/t/n, 1000*p/t/n, (a == "-" ? "" : sprintf(", %.1f KB allocated", a/n/1024)), load }'
     if [ "${TRACE:-0}" = 1 ]; then
       wait "$TRACER"
       dotnet-trace report "$DIR/$label-$round.nettrace" topN -n 300 >"$DIR/$label-$round.top.txt" 2>&1
