@@ -46,7 +46,7 @@ public sealed class EventRows(DocumentStore store, ISerializer serializer, bool 
         TypedSql.Value[] rows =
         [
             TypedSql.Of(_ids, NpgsqlDbType.Array | NpgsqlDbType.Uuid), TypedSql.Of(_streamIds, NpgsqlDbType.Array | NpgsqlDbType.Varchar),
-            TypedSql.Of(_versions, NpgsqlDbType.Array | NpgsqlDbType.Bigint), TypedSql.Of(_data.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb),
+            TypedSql.Of(_versions, NpgsqlDbType.Array | NpgsqlDbType.Bigint), TypedSql.Of(_data.Rows, NpgsqlDbType.Array | NpgsqlDbType.Jsonb),
             TypedSql.Of(_types, NpgsqlDbType.Array | NpgsqlDbType.Varchar), TypedSql.Of(_dotnetTypes, NpgsqlDbType.Array | NpgsqlDbType.Varchar),
         ];
         statement.Queue(session, keepTimes ? [.. rows, TypedSql.Of(_storedAt, NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)] : rows);

@@ -104,7 +104,7 @@ public sealed class GroupAppend
         // One insert for every event of the group, in each stream's version order.
         events.QueueInsert(session, _schema);
         _upsertProfiles.Queue(session, TypedSql.Of(_profileDotNetType, NpgsqlDbType.Varchar), TypedSql.Of(profileKeys, keys),
-            TypedSql.Of(profileData.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb), TypedSql.Of(profileVersions, versions));
+            TypedSql.Of(profileData.Rows, NpgsqlDbType.Array | NpgsqlDbType.Jsonb), TypedSql.Of(profileVersions, versions));
         _index.Queue(session, index, identity);
     }
 }
