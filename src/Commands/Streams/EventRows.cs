@@ -1,4 +1,6 @@
+using EventProfiles.Projections;
 using Marten;
+using NpgsqlTypes;
 
 namespace EventProfiles.Commands.Streams;
 
@@ -13,7 +15,7 @@ public sealed class EventRows(DocumentStore store, ISerializer serializer, bool 
     private readonly List<Guid> _ids = [];
     private readonly List<string> _streamIds = [];
     private readonly List<long> _versions = [];
-    private readonly List<string> _data = [];
+    private readonly JsonbRows _data = new(serializer);
     private readonly List<string> _types = [];
     private readonly List<string> _dotnetTypes = [];
     private readonly List<DateTimeOffset?> _storedAt = [];
@@ -27,7 +29,7 @@ public sealed class EventRows(DocumentStore store, ISerializer serializer, bool 
         _ids.Add(Guid.CreateVersion7());
         _streamIds.Add(streamKey);
         _versions.Add(version);
-        _data.Add(serializer.ToJson(e));
+        _data.Add(e);
         _types.Add(mapping.EventTypeName);
         _dotnetTypes.Add(mapping.DotNetTypeName);
         if (keepTimes) _storedAt.Add(storedAt?.ToUniversalTime());
@@ -40,12 +42,25 @@ public sealed class EventRows(DocumentStore store, ISerializer serializer, bool 
     /// </summary>
     public void QueueInsert(IDocumentSession session, string schema)
     {
+        var statement = Inserts.GetOrAdd((schema, keepTimes), k => Insert(k.Schema, k.KeepTimes));
+        TypedSql.Value[] rows =
+        [
+            TypedSql.Of(_ids, NpgsqlDbType.Array | NpgsqlDbType.Uuid), TypedSql.Of(_streamIds, NpgsqlDbType.Array | NpgsqlDbType.Varchar),
+            TypedSql.Of(_versions, NpgsqlDbType.Array | NpgsqlDbType.Bigint), TypedSql.Of(_data.Rows, NpgsqlDbType.Array | NpgsqlDbType.Jsonb),
+            TypedSql.Of(_types, NpgsqlDbType.Array | NpgsqlDbType.Varchar), TypedSql.Of(_dotnetTypes, NpgsqlDbType.Array | NpgsqlDbType.Varchar),
+        ];
+        statement.Queue(session, keepTimes ? [.. rows, TypedSql.Of(_storedAt, NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)] : rows);
+    }
+
+    // The statement's text depends only on the schema and the mode: made once, not per group.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Schema, bool KeepTimes), TypedSql> Inserts = new();
+
+    private static TypedSql Insert(string schema, bool keepTimes)
+    {
         var (time, timeArray, timeColumn) = keepTimes ? ("coalesce(ts, now())", ", ?::timestamptz[]", "ts, ") : ("(now() at time zone 'utc')", "", "");
-        object[] rows = [_ids.ToArray(), _streamIds.ToArray(), _versions.ToArray(), _data.ToArray(), _types.ToArray(), _dotnetTypes.ToArray()];
-        session.QueueSqlCommand(
+        return new TypedSql(
             $"insert into {schema}.mt_events (seq_id, id, stream_id, version, data, type, tenant_id, timestamp, mt_dotnet_type, is_archived) " +
             $"select nextval('{schema}.mt_events_sequence'), i, s, v, d, t, '*DEFAULT*', {time}, n, false " +
-            $"from unnest(?::uuid[], ?::varchar[], ?::bigint[], ?::jsonb[], ?::varchar[], ?::varchar[]{timeArray}) with ordinality e(i, s, v, d, t, n, {timeColumn}o) order by o",
-            keepTimes ? [.. rows, _storedAt.ToArray()] : rows);
+            $"from unnest(?::uuid[], ?::varchar[], ?::bigint[], ?::jsonb[], ?::varchar[], ?::varchar[]{timeArray}) with ordinality e(i, s, v, d, t, n, {timeColumn}o) order by o");
     }
 }

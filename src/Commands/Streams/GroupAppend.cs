@@ -1,8 +1,10 @@
 using EventProfiles.Domain.Profiles;
+using EventProfiles.Projections;
 using EventProfiles.Projections.Identity;
 using EventProfiles.Projections.Profiles;
 using Marten;
 using Marten.Services;
+using NpgsqlTypes;
 
 namespace EventProfiles.Commands.Streams;
 
@@ -34,8 +36,9 @@ public sealed class GroupAppend
     private readonly DocumentStore _store;
     private readonly ISerializer _serializer;
     private readonly string _schema;
-    private readonly string _streams;
-    private readonly string _profiles;
+    private readonly TypedSql _insertStreams;
+    private readonly TypedSql _updateStreams;
+    private readonly TypedSql _upsertProfiles;
     private readonly string _profileDotNetType;
     private readonly IdentityIndexWriter _index;
 
@@ -45,9 +48,25 @@ public sealed class GroupAppend
         var schema = store.Options.DatabaseSchemaName;
         _serializer = store.Options.Serializer();
         _schema = schema;
-        _streams = $"{schema}.mt_streams";
-        _profiles = store.Options.FindOrResolveDocumentType(typeof(Profile)).TableName.QualifiedName;
+        var streams = $"{schema}.mt_streams";
+        var profiles = store.Options.FindOrResolveDocumentType(typeof(Profile)).TableName.QualifiedName;
         _profileDotNetType = typeof(Profile).FullName!;
+        // Streams first: the events' foreign key needs them. Same values as mt_quick_append_events (type null for
+        // Append, the default tenant, now()).
+        _insertStreams = new TypedSql(
+            $"insert into {streams} (id, type, version, timestamp, tenant_id) " +
+            "select k, null, v, now(), '*DEFAULT*' from unnest(?::varchar[], ?::bigint[]) s(k, v)");
+        _updateStreams = new TypedSql(
+            $"update {streams} s set version = greatest(s.version, u.v), timestamp = now() " +
+            "from unnest(?::varchar[], ?::bigint[]) u(k, v) where s.id = u.k");
+        // The profile documents as the inline projection stores them: the revision is the stream's version, and the
+        // duplicated LastStoredAt column beside the document.
+        const string storedAt = ProfileProjection.LastStoredAtColumn;
+        _upsertProfiles = new TypedSql(
+            $"insert into {profiles} (id, data, mt_version, mt_dotnet_type, mt_last_modified, {storedAt}) " +
+            "select k, d, v, ?, transaction_timestamp(), l from unnest(?::varchar[], ?::jsonb[], ?::bigint[], ?::timestamptz[]) p(k, d, v, l) " +
+            "on conflict (id) do update set data = excluded.data, mt_version = excluded.mt_version, " +
+            $"mt_dotnet_type = excluded.mt_dotnet_type, mt_last_modified = excluded.mt_last_modified, {storedAt} = excluded.{storedAt}");
         _index = new IdentityIndexWriter(schema);
     }
 
@@ -60,7 +79,7 @@ public sealed class GroupAppend
         var oldVersions = new List<long>();
         var events = new EventRows(_store, _serializer);
         var profileKeys = new List<string>();
-        var profileData = new List<string>();
+        var profileData = new JsonbRows(_serializer);
         var profileVersions = new List<long>();
         var profileStoredAt = new List<DateTimeOffset>();
         var index = new IdentityIndexWriter.Rows();
@@ -78,34 +97,20 @@ public sealed class GroupAppend
             (stream.StoredVersion is null ? newKeys : oldKeys).Add(key);
             (stream.StoredVersion is null ? newVersions : oldVersions).Add(version);
             profileKeys.Add(key);
-            profileData.Add(_serializer.ToJson(stream.Profile));
+            profileData.Add(stream.Profile);
             profileVersions.Add(version);
             profileStoredAt.Add(stream.Profile.LastStoredAt.ToUniversalTime());
         }
         if (events.Count == 0) return;
 
-        // Streams first: the events' foreign key needs them. Same values as mt_quick_append_events (type null for
-        // Append, the default tenant, now()).
-        if (newKeys.Count > 0)
-            session.QueueSqlCommand(
-                $"insert into {_streams} (id, type, version, timestamp, tenant_id) " +
-                "select k, null, v, now(), '*DEFAULT*' from unnest(?::varchar[], ?::bigint[]) s(k, v)",
-                newKeys.ToArray(), newVersions.ToArray());
-        if (oldKeys.Count > 0)
-            session.QueueSqlCommand(
-                $"update {_streams} s set version = greatest(s.version, u.v), timestamp = now() " +
-                "from unnest(?::varchar[], ?::bigint[]) u(k, v) where s.id = u.k",
-                oldKeys.ToArray(), oldVersions.ToArray());
+        const NpgsqlDbType keys = NpgsqlDbType.Array | NpgsqlDbType.Varchar, versions = NpgsqlDbType.Array | NpgsqlDbType.Bigint;
+        if (newKeys.Count > 0) _insertStreams.Queue(session, TypedSql.Of(newKeys, keys), TypedSql.Of(newVersions, versions));
+        if (oldKeys.Count > 0) _updateStreams.Queue(session, TypedSql.Of(oldKeys, keys), TypedSql.Of(oldVersions, versions));
         // One insert for every event of the group, in each stream's version order.
         events.QueueInsert(session, _schema);
-        // The profile documents as the inline projection stores them: the revision is the stream's version, and the
-        // duplicated LastStoredAt column beside the document.
-        session.QueueSqlCommand(
-            $"insert into {_profiles} (id, data, mt_version, mt_dotnet_type, mt_last_modified, {ProfileProjection.LastStoredAtColumn}) " +
-            "select k, d, v, ?, transaction_timestamp(), l from unnest(?::varchar[], ?::jsonb[], ?::bigint[], ?::timestamptz[]) p(k, d, v, l) " +
-            "on conflict (id) do update set data = excluded.data, mt_version = excluded.mt_version, " +
-            $"mt_dotnet_type = excluded.mt_dotnet_type, mt_last_modified = excluded.mt_last_modified, {ProfileProjection.LastStoredAtColumn} = excluded.{ProfileProjection.LastStoredAtColumn}",
-            _profileDotNetType, profileKeys.ToArray(), profileData.ToArray(), profileVersions.ToArray(), profileStoredAt.ToArray());
+        _upsertProfiles.Queue(session, TypedSql.Of(_profileDotNetType, NpgsqlDbType.Varchar), TypedSql.Of(profileKeys, keys),
+            TypedSql.Of(profileData.Rows, NpgsqlDbType.Array | NpgsqlDbType.Jsonb), TypedSql.Of(profileVersions, versions),
+            TypedSql.Of(profileStoredAt, NpgsqlDbType.Array | NpgsqlDbType.TimestampTz));
         _index.Queue(session, index, identity);
     }
 }

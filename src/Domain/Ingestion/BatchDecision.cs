@@ -29,7 +29,14 @@ public sealed record IngestionContext(
 /// </summary>
 public static class BatchDecision
 {
-    public static IReadOnlyList<object> Decide(Profile? current, ParsedBatch parsed, IngestionContext ctx)
+    public static IReadOnlyList<object> Decide(Profile? current, ParsedBatch parsed, IngestionContext ctx) => DecideAndFold(current, parsed, ctx).Events;
+
+    /// <summary>
+    /// The decision's events and the profile they fold to from <paramref name="current"/>. The decision folds each event
+    /// as it emits it (to see its own effect), so the group writer takes this profile instead of folding the events again:
+    /// the fold's record copies were ~7 % of the Host's allocations per batch.
+    /// </summary>
+    public static (IReadOnlyList<object> Events, Profile Profile) DecideAndFold(Profile? current, ParsedBatch parsed, IngestionContext ctx)
     {
         var decided = new List<object>();
         var profile = current;
@@ -91,7 +98,7 @@ public static class BatchDecision
             foreach (var derived in DerivedFromEvent(profile!, type, data, at, parsed.DeviceKey(), ctx)) Emit(derived);
         }
 
-        return decided;
+        return (decided, profile!); // never null: BatchReceived is always emitted
     }
 
     private static UserAttributeSet? SetAttribute(Profile profile, int ws, string name, JsonElement value, DateTimeOffset at, string input)

@@ -81,13 +81,11 @@ public static class GroupDecision
                 mpid, current is null, batch.Input.Workspace.Id, batch.Input.Name, batch.Channel,
                 batch.Environment, batch.BatchId, batch.ReceivedAt, batch.IsHistorical,
                 batch.Resolution.IdentitiesToLink, seen, identity, batch.Resolution.OtherHolders);
-            var events = BatchDecision.Decide(current, batch.Parsed, ctx);
+            var (events, next) = BatchDecision.DecideAndFold(current, batch.Parsed, ctx);
 
             stream.AddRange(events);
-            var next = current;
-            foreach (var e in events) next = next is null ? Profile.Create((ProfileCreated)e) : next.Evolve(e);
             profiles[mpid] = next;
-            decided.Add(new DecidedBatch(batch, current, next!, events));
+            decided.Add(new DecidedBatch(batch, current, next, events));
 
             foreach (var captured in events.OfType<EventCaptured>())
                 if (captured.SourceMessageId is { } id && seen.Add(id)) messageRows.Add(new MessageRow(mpid, id));

@@ -65,21 +65,26 @@ public sealed record Profile
 
     public bool HasIdentity(string type, string value) => Identities.Any(i => i.Type == type && i.Value == value);
 
-    public Profile Apply(BatchReceived e) =>
-        WithWorkspace(e.WorkspaceId, ws => ws.Seen(e.ReceivedAt)) with
-        {
-            LastStoredAt = Max(LastStoredAt, e.ReceivedAt),
-            LastSeenAt = Max(LastSeenAt, e.ReceivedAt),
-        };
+    // One copy of the record, not two (this runs for every batch).
+    public Profile Apply(BatchReceived e) => this with
+    {
+        Workspaces = Workspaces.SetItem(e.WorkspaceId, Workspace(e.WorkspaceId).Seen(e.ReceivedAt)),
+        LastStoredAt = Max(LastStoredAt, e.ReceivedAt),
+        LastSeenAt = Max(LastSeenAt, e.ReceivedAt),
+    };
 
     /// <summary>True once the person sent data to this workspace: only then may the workspace see the profile.</summary>
     public bool IsKnownIn(int workspaceId) => Workspaces.ContainsKey(workspaceId);
 
-    public Profile Apply(EventCaptured e) => this with
-    {
-        FirstSeenAt = e.Timestamp < FirstSeenAt ? e.Timestamp : FirstSeenAt,
-        LastSeenAt = Max(LastSeenAt, e.Timestamp),
-    };
+    // Most captured events move neither bound: then no copy (this runs for every event).
+    public Profile Apply(EventCaptured e) =>
+        e.Timestamp >= FirstSeenAt && e.Timestamp <= LastSeenAt
+            ? this
+            : this with
+            {
+                FirstSeenAt = e.Timestamp < FirstSeenAt ? e.Timestamp : FirstSeenAt,
+                LastSeenAt = Max(LastSeenAt, e.Timestamp),
+            };
 
     // An identity linked through a workspace's input (a batch or an IDSync call) makes the person known there.
     public Profile Apply(UserIdentityAdded e) =>
@@ -266,11 +271,14 @@ public sealed record WorkspaceProfile
     public ConsentRecord? Consent(string regulation, string purpose) =>
         regulation == Regulations.Ccpa ? Ccpa : Gdpr.GetValueOrDefault(purpose);
 
-    internal WorkspaceProfile Seen(DateTimeOffset at) => this with
-    {
-        FirstSeenAt = FirstSeenAt is { } first && first <= at ? first : at,
-        LastSeenAt = LastSeenAt is { } last && last >= at ? last : at,
-    };
+    internal WorkspaceProfile Seen(DateTimeOffset at) =>
+        FirstSeenAt <= at && LastSeenAt >= at
+            ? this // within what is known: no copy, and the workspace map keeps its node
+            : this with
+            {
+                FirstSeenAt = FirstSeenAt is { } first && first <= at ? first : at,
+                LastSeenAt = LastSeenAt is { } last && last >= at ? last : at,
+            };
 
     internal WorkspaceProfile SetAttribute(string name, AttributeEntry entry) =>
         Attributes.TryGetValue(name, out var current) && current.UpdatedAt > entry.UpdatedAt

@@ -3,6 +3,7 @@ using EventProfiles.Domain.Profiles;
 using JasperFx.Events;
 using Marten;
 using Marten.Events.Projections;
+using NpgsqlTypes;
 using Weasel.Postgresql.Tables;
 
 namespace EventProfiles.Projections.Identity;
@@ -90,8 +91,6 @@ public partial class IdentityIndexProjection : EventProjection
 /// </summary>
 public sealed class IdentityIndexWriter(string schema)
 {
-    private readonly string _table = $"{schema}.{IdentityIndexProjection.TableName}";
-
     public sealed class Rows
     {
         internal readonly HashSet<(string Type, string Value, long Mpid)> Unlinked = [];
@@ -107,21 +106,26 @@ public sealed class IdentityIndexWriter(string schema)
         }
     }
 
+    private readonly TypedSql _delete = new(
+        $"delete from {schema}.{IdentityIndexProjection.TableName} t using unnest(?::text[], ?::text[], ?::bigint[]) u(ty, va, mp) " +
+        "where t.identity_type = u.ty and t.identity_value = u.va and t.mpid = u.mp");
+    private readonly TypedSql _insert = new(
+        $"insert into {schema}.{IdentityIndexProjection.TableName} (identity_type, identity_value, mpid, is_unique, workspace_id, linked_at) " +
+        "select * from unnest(?::text[], ?::text[], ?::bigint[], ?::boolean[], ?::integer[], ?::timestamptz[])");
+
     public void Queue(IDocumentOperations ops, Rows rows, IdentitySettings identity)
     {
+        const NpgsqlDbType texts = NpgsqlDbType.Array | NpgsqlDbType.Text, bigints = NpgsqlDbType.Array | NpgsqlDbType.Bigint;
         if (rows.Unlinked.Count > 0)
-            ops.QueueSqlCommand(
-                $"delete from {_table} t using unnest(?::text[], ?::text[], ?::bigint[]) u(ty, va, mp) " +
-                "where t.identity_type = u.ty and t.identity_value = u.va and t.mpid = u.mp",
-                rows.Unlinked.Select(r => r.Type).ToArray(), rows.Unlinked.Select(r => r.Value).ToArray(), rows.Unlinked.Select(r => r.Mpid).ToArray());
+            _delete.Queue(ops, TypedSql.Of(rows.Unlinked.Select(r => r.Type).ToArray(), texts), TypedSql.Of(rows.Unlinked.Select(r => r.Value).ToArray(), texts),
+                TypedSql.Of(rows.Unlinked.Select(r => r.Mpid).ToArray(), bigints));
         // Placeholders are never indexed (the projection's rule).
         var links = rows.Last.Where(r => r.Value is not null && identity.IsMatchable(r.Key.Type, r.Key.Value)).ToList();
         if (links.Count > 0)
-            ops.QueueSqlCommand(
-                $"insert into {_table} (identity_type, identity_value, mpid, is_unique, workspace_id, linked_at) " +
-                "select * from unnest(?::text[], ?::text[], ?::bigint[], ?::boolean[], ?::integer[], ?::timestamptz[])",
-                links.Select(r => r.Key.Type).ToArray(), links.Select(r => r.Key.Value).ToArray(), links.Select(r => r.Key.Mpid).ToArray(),
-                links.Select(r => identity.IsUnique(r.Key.Type)).ToArray(), links.Select(r => r.Value!.Value.WorkspaceId).ToArray(),
-                links.Select(r => r.Value!.Value.At.ToUniversalTime()).ToArray());
+            _insert.Queue(ops, TypedSql.Of(links.Select(r => r.Key.Type).ToArray(), texts), TypedSql.Of(links.Select(r => r.Key.Value).ToArray(), texts),
+                TypedSql.Of(links.Select(r => r.Key.Mpid).ToArray(), bigints),
+                TypedSql.Of(links.Select(r => identity.IsUnique(r.Key.Type)).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Boolean),
+                TypedSql.Of(links.Select(r => r.Value!.Value.WorkspaceId).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Integer),
+                TypedSql.Of(links.Select(r => r.Value!.Value.At.ToUniversalTime()).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz));
     }
 }

@@ -39,6 +39,26 @@ public class BatchDecisionTests
         return (events, profile!);
     }
 
+    /// <summary>The group writer stores the profile the decision folded as it went instead of folding the events again:
+    /// it must be exactly the fold of the events (compared as Marten-like JSON, records holding immutable collections).</summary>
+    [Fact]
+    public void the_decisions_own_fold_is_the_fold_of_its_events()
+    {
+        var batch = Parse(NodeBatch);
+        var (events, folded) = BatchDecision.DecideAndFold(null, batch, Context(batch));
+        JsonSerializer.Serialize(folded).ShouldBe(JsonSerializer.Serialize(DecideAndFold(null, batch, Context(batch)).Profile));
+        events.Count.ShouldBe(BatchDecision.Decide(null, batch, Context(batch)).Count);
+
+        // An existing person, a later batch with older and newer event times than the profile's bounds.
+        var later = Parse(NodeBatch.Replace("1795878718123", "1695878718123").Replace("\"m-1\"", "\"m-2\"").Replace("\"pro\"", "\"gold\""));
+        var ctx = Context(later, isNew: false, receivedAt: ReceivedAt.AddMinutes(1));
+        var (again, foldedAgain) = BatchDecision.DecideAndFold(folded, later, ctx);
+        var byHand = again.Aggregate(folded, (p, e) => p.Evolve(e));
+        JsonSerializer.Serialize(foldedAgain).ShouldBe(JsonSerializer.Serialize(byHand));
+        foldedAgain.FirstSeenAt.ShouldBe(DateTimeOffset.FromUnixTimeMilliseconds(1695878718123));
+        foldedAgain.LastStoredAt.ShouldBe(ReceivedAt.AddMinutes(1));
+    }
+
     [Fact]
     public void a_batch_for_a_new_user_starts_the_stream_and_records_every_fact()
     {

@@ -116,6 +116,43 @@ public class GroupAppendTests(AppFixture app)
         }
     }
 
+    /// <summary>The writer serialises straight to UTF-8 and hands Npgsql the bytes; what is stored must be what Marten's
+    /// ToJson of the same objects gives (the jsonb of both compared as text, as PostgreSQL prints it).</summary>
+    [Fact]
+    public async Task the_stored_json_of_events_and_profiles_is_what_martens_serializer_writes()
+    {
+        var people = Enumerable.Range(0, 3).Select(_ => Api.NewId("gj")).ToList();
+        await SendTogether(people.Select(c => Batch(c, $"{c}@example.org", 3, "free \u00e9\u4e2d \\\"q\\\" <b>&")));
+        await SendTogether(people.Select(c => Batch(c, $"{c}@example.org", 2, "gold")));
+
+        var store = app.Services.GetRequiredService<IDocumentStore>();
+        var serializer = store.Options.Serializer();
+        await using var session = store.QuerySession();
+        async Task<string> AsJsonb(string json)
+        {
+            await using var command = app.Db.CreateCommand("select $1::jsonb::text");
+            command.Parameters.Add(new NpgsqlParameter { Value = json });
+            return (string)(await command.ExecuteScalarAsync())!;
+        }
+        foreach (var customer in people)
+        {
+            var key = StreamKey.For(await MpidOf(customer));
+            var events = await session.Events.FetchStreamAsync(key);
+            await using var command = app.Db.CreateCommand($"select data::text from {app.Schema}.mt_events where stream_id = $1 order by version");
+            command.Parameters.Add(new NpgsqlParameter { Value = key });
+            var stored = new List<string>();
+            await using (var reader = await command.ExecuteReaderAsync())
+                while (await reader.ReadAsync()) stored.Add(reader.GetString(0));
+            stored.Count.ShouldBe(events.Count);
+            for (var i = 0; i < events.Count; i++)
+                stored[i].ShouldBe(await AsJsonb(serializer.ToJson(events[i].Data)), $"event {i + 1} of {key}");
+            stored.ShouldContain(d => d.Contains("free é中", StringComparison.Ordinal), "non-ASCII text survives the UTF-8 path");
+
+            var profile = await session.LoadAsync<Profile>(key);
+            (await StoredProfile(key)).Data.ShouldBe(await AsJsonb(serializer.ToJson(profile)));
+        }
+    }
+
     [Fact]
     public async Task rebuilding_profiles_and_identity_index_gives_what_the_writer_stored()
     {
