@@ -201,7 +201,8 @@ public sealed class EventValidator : AbstractValidator<EventEnvelope>
             RuleFor(e => e.Data == null ? null : e.Data.UserAttributeName)
                 .NotEmpty().WithMessage("is required for user_attribute_change events.")
                 .MaximumLength(BatchLimits.MaxNameLength)
-                .OverridePropertyName("data.user_attribute_name");
+                .OverridePropertyName("data.user_attribute_name")
+                .WithName("user_attribute_name"); // the length message's name, as the member expression gave it
 
             RuleFor(e => e.Data!.New!.Value)
                 .Must(v => BatchValidator.AttributeValueProblem(v) is null)
