@@ -36,7 +36,7 @@ PG_PID=$(head -1 "$DIR/pg/data/postmaster.pid")
 TICK=$(getconf CLK_TCK)
 HOST_PID=""
 start() { # VAR=value ... (FLOOR=ingest: the floor app instead of the Host)
-  HOST_PORT="$(pg_free_port 19080)"
+  HOST_PORT="$(pg_free_port $((19080 + RANDOM % 800)))" # a random start: concurrent runs on one box raced for the same port
   local floor="" env=() s cs="$CS" host="$DIR/host"
   for s in "$@"; do case $s in FLOOR=*) floor="${s#FLOOR=}" ;; CS_EXTRA=*) cs="$CS;${s#CS_EXTRA=}" ;; HOST_DIR=*) host="$(cd "$ROOT" && cd "${s#HOST_DIR=}" && pwd)" ;; *) env+=("$s") ;; esac; done
   if [ -n "$floor" ]; then
