@@ -59,13 +59,8 @@ start() { # VAR=value ... (FLOOR=ingest: the floor app instead of the Host)
   done; return 1
 }
 stop() { kill -TERM "$HOST_PID"; wait "$HOST_PID" 2>/dev/null; HOST_PID=""; }
-host_cpu() { awk '{ print $14 + $15 }' "/proc/$HOST_PID/stat"; }
-# The postmaster's own time, its reaped children's (cutime+cstime) and every live backend's.
-pg_cpu() {
-  local t; t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$PG_PID/stat")
-  for c in $(cat /proc/"$PG_PID"/task/*/children 2>/dev/null); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || echo 0))); done
-  echo "$t"
-}
+source "$ROOT/build/perf/cpu-common.sh"
+host_cpu() { proc_cpu "$HOST_PID"; }
 # The first variant's load for SEED_SECONDS (60) before the rounds, so no variant measures an empty database (the same
 # build costs ~0.8 ms of Host CPU per batch on an empty one and 1.1–1.3 ms once most people exist).
 first="$1"; read -r -a settings <<<"${first#*:}"

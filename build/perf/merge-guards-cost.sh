@@ -46,12 +46,8 @@ start() { # database VAR=value ...
   done; return 1
 }
 stop() { kill -TERM "$HOST_PID"; wait "$HOST_PID" 2>/dev/null; HOST_PID=""; }
-host_cpu() { awk '{ print $14 + $15 }' "/proc/$HOST_PID/stat"; }
-pg_cpu() {
-  local t; t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$PG_PID/stat")
-  for c in $(cat /proc/"$PG_PID"/task/*/children 2>/dev/null); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || echo 0))); done
-  echo "$t"
-}
+source "$ROOT/build/perf/cpu-common.sh"
+host_cpu() { proc_cpu "$HOST_PID"; }
 calls() { psql_db postgres -c "select coalesce(sum(calls), 0) from pg_stat_statements where dbid = (select oid from pg_database where datname = '$1')"; }
 for round in $(seq 1 "$ROUNDS"); do
   for variant in "${VARIANTS[@]}"; do

@@ -65,12 +65,8 @@ start() { # VAR=value ... (HOST_DIR, FLOOR and READ are ours, the rest goes to t
   for i in $(seq 1 120); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health/ready")" = 200 ] && return 0; sleep 0.5; done; return 1
 }
 stop() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""; }
-server_cpu() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
-pg_cpu() { # the postmaster's own time, its reaped children's (cutime+cstime) and every live backend's
-  local t; t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$PG_PID/stat")
-  for c in $(cat /proc/"$PG_PID"/task/*/children 2>/dev/null); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || echo 0))); done
-  echo "$t"
-}
+source "$ROOT/build/perf/cpu-common.sh"
+server_cpu() { proc_cpu "$SERVER_PID"; }
 pg_calls() { psql_q -c "select coalesce(sum(calls), 0) from pg_stat_statements where dbid = (select oid from pg_database where datname = 'postgres')"; }
 token() { curl -s -H 'Content-Type: application/json' -d '{"client_id":"demo-client","client_secret":"demo-client-secret","audience":"https://api.mparticle.com","grant_type":"client_credentials"}' \
   "http://127.0.0.1:$PORT/oauth/token" | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).access_token))'; }
