@@ -103,7 +103,20 @@ public sealed class GroupCommit(IDocumentStore store, NpgsqlDataSource ingestion
         // Added last, so its COMMIT follows everything queued, the outbox's envelopes included (they are queued when sent).
         var commit = new CommitInTheBatch();
         session.Listeners.Add(commit);
-        await session.SaveChangesAsync(CancellationToken.None);
+        var errors = new FirstPostgresError(session.Logger);
+        session.Logger = errors;
+        try
+        {
+            await session.SaveChangesAsync(CancellationToken.None);
+        }
+        catch (Exception ex) when (errors.First is { } first && !Causes(ex).OfType<PostgresException>().Any())
+        {
+            // Marten replays a unit of work after an error PostgreSQL reported as rolled back and transient (a deadlock,
+            // a lock timeout). On our own transaction the replay cannot run (Npgsql refuses the completed transaction, so
+            // nothing runs outside it) and that refusal is what Marten throws: answer with the error that rolled back,
+            // so the group is retried or failed by it, as when Marten owned the transaction.
+            throw new GroupRolledBackException(first, ex);
+        }
         // SaveChanges sends nothing (and so no COMMIT) when nothing was queued: the load's transaction still needs one.
         if (!commit.Queued) await transaction.CommitAsync(CancellationToken.None);
         forwarding.Committed();
@@ -145,6 +158,31 @@ public sealed class GroupCommit(IDocumentStore store, NpgsqlDataSource ingestion
             Queued = true;
             return Task.CompletedTask;
         }
+    }
+
+    /// <summary>Passes everything to Marten's session logger and remembers the first PostgreSQL error of the session.</summary>
+    private sealed class FirstPostgresError(IMartenSessionLogger inner) : IMartenSessionLogger
+    {
+        public PostgresException? First { get; private set; }
+
+        private void Remember(Exception ex) => First ??= Causes(ex).OfType<PostgresException>().FirstOrDefault();
+        public void LogSuccess(NpgsqlCommand command) => inner.LogSuccess(command);
+        public void LogFailure(NpgsqlCommand command, Exception ex) { Remember(ex); inner.LogFailure(command, ex); }
+        public void LogSuccess(NpgsqlBatch batch) => inner.LogSuccess(batch);
+        public void LogFailure(NpgsqlBatch batch, Exception ex) { Remember(ex); inner.LogFailure(batch, ex); }
+        public void LogFailure(Exception ex, string message) { Remember(ex); inner.LogFailure(ex, message); }
+        public void RecordSavedChanges(IDocumentSession session, Marten.Services.IChangeSet commit) => inner.RecordSavedChanges(session, commit);
+        public void OnBeforeExecute(NpgsqlCommand command) => inner.OnBeforeExecute(command);
+        public void OnBeforeExecute(NpgsqlBatch batch) => inner.OnBeforeExecute(batch);
+    }
+
+    /// <summary>PostgreSQL rolled the group back (<paramref name="error"/>, the inner exception); nothing was committed.</summary>
+    public sealed class GroupRolledBackException(PostgresException error, Exception replay)
+        : Exception($"The group was rolled back by PostgreSQL ({error.SqlState}: {error.MessageText}); replaying it failed: {replay.Message}", error);
+
+    private static IEnumerable<Exception> Causes(Exception? error)
+    {
+        for (; error is not null; error = error.InnerException) yield return error;
     }
 
     /// <summary>

@@ -268,4 +268,44 @@ public class GroupAppendTests(AppFixture app)
         await SendTogether([Batch(customer, $"{customer}@example.org", 1, "free")]);
         (await MpidOf(customer)).ShouldNotBe(0);
     }
+
+    [Fact]
+    public async Task a_group_rolled_back_by_a_transient_error_is_retried_and_stored_once()
+    {
+        // The first COMMIT of a marked batch fails as a deadlock would (40P01), later ones pass. Marten replays such a
+        // unit of work itself; on the writer's own transaction that replay cannot run, and the group must still be
+        // retried (not failed), as when Marten owned the transaction.
+        var schema = app.Schema;
+        await using (var create = app.Db.CreateCommand($"""
+            create sequence if not exists {schema}.ep_test_deadlock_once;
+            create or replace function {schema}.ep_test_deadlock_once() returns trigger language plpgsql as $$
+            begin
+              if new.source_request_id like 'deadlock-once-%' and nextval('{schema}.ep_test_deadlock_once') = 1 then
+                raise exception 'deadlock (test)' using errcode = '40P01';
+              end if;
+              return null;
+            end $$;
+            drop trigger if exists ep_test_deadlock_once on {schema}.ep_ingest_requests;
+            create constraint trigger ep_test_deadlock_once after insert on {schema}.ep_ingest_requests
+              deferrable initially deferred for each row execute function {schema}.ep_test_deadlock_once();
+            """))
+            await create.ExecuteNonQueryAsync();
+        var customer = Api.NewId("deadlockonce");
+        try
+        {
+            using var response = await app.PostBatch($$"""
+                { "source_request_id": "deadlock-once-{{Guid.NewGuid()}}", "user_identities": { "customer_id": "{{customer}}" },
+                  "events": [ { "event_type": "custom_event", "data": { "event_name": "retried", "custom_event_type": "other" } } ] }
+                """);
+            ((int)response.StatusCode).ShouldBe(202, await response.Content.ReadAsStringAsync());
+        }
+        finally
+        {
+            await using var drop = app.Db.CreateCommand($"drop trigger if exists ep_test_deadlock_once on {schema}.ep_ingest_requests");
+            await drop.ExecuteNonQueryAsync();
+        }
+        var mpid = await MpidOf(customer);
+        (await app.EventCount(mpid, "batch_received")).ShouldBe(1);
+        (await app.EventCount(mpid, "event_captured")).ShouldBe(1);
+    }
 }
