@@ -36,10 +36,14 @@ public sealed class GroupCommit(IDocumentStore store, NpgsqlDataSource ingestion
 
         // ---- load
         // On the ingestion pool (Databases.Ingestion): its statements stay prepared between groups.
-        // A closed connection: the session opens it, owns its transaction and closes it (back to the pool) when disposed.
-        await using var session = store.LightweightSession(Marten.Services.SessionOptions.ForConnection(ingestion.CreateConnection()));
-        await session.BeginTransactionAsync(CancellationToken.None);
-        var connection = (NpgsqlConnection)session.Connection!;
+        // The transaction is ours, not the session's: Npgsql sends its BEGIN with the load (no round trip of its own), and
+        // its COMMIT travels as the last statement of the session's SaveChanges batch (CommitInTheBatch), not in a round
+        // trip after it. Disposed in reverse order: the session, then the transaction (rolled back unless committed), then
+        // the connection (back to the pool).
+        await using var connection = ingestion.CreateConnection();
+        await connection.OpenAsync(CancellationToken.None);
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted, CancellationToken.None);
+        await using var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction));
         var keys = StreamLocks.KeysInLockOrder(group.Select(b => b.Resolution.Mpid));
         var contested = pending.SelectMany(b => b.Claim!.Contested).Distinct().ToList();
         var loaded = await IngestionStorage.LoadGroupAsync(connection, store, keys, MessageIdsToCheck(group), contested);
@@ -96,7 +100,25 @@ public sealed class GroupCommit(IDocumentStore store, NpgsqlDataSource ingestion
         await forwarding.EnlistAsync(session, runtime);
 
         // Not cancellable: once we start committing, the outcome must be known before we answer.
-        await session.SaveChangesAsync(CancellationToken.None);
+        // Added last, so its COMMIT follows everything queued, the outbox's envelopes included (they are queued when sent).
+        var commit = new CommitInTheBatch();
+        session.Listeners.Add(commit);
+        var errors = new FirstPostgresError(session.Logger);
+        session.Logger = errors;
+        try
+        {
+            await session.SaveChangesAsync(CancellationToken.None);
+        }
+        catch (Exception ex) when (errors.First is { } first && !Causes(ex).OfType<PostgresException>().Any())
+        {
+            // Marten replays a unit of work after an error PostgreSQL reported as rolled back and transient (a deadlock,
+            // a lock timeout). On our own transaction the replay cannot run (Npgsql refuses the completed transaction, so
+            // nothing runs outside it) and that refusal is what Marten throws: answer with the error that rolled back,
+            // so the group is retried or failed by it, as when Marten owned the transaction.
+            throw new GroupRolledBackException(first, ex);
+        }
+        // SaveChanges sends nothing (and so no COMMIT) when nothing was queued: the load's transaction still needs one.
+        if (!commit.Queued) await transaction.CommitAsync(CancellationToken.None);
         forwarding.Committed();
         foreach (var d in outcome.Batches)
             foreach (var e in d.Events)
@@ -115,6 +137,52 @@ public sealed class GroupCommit(IDocumentStore store, NpgsqlDataSource ingestion
         var result = SynchronousGroup.Fold(outcome, existing, states, storedAt, active, SynchronousCalculationsStorage.IsFolded);
         _synchronous.Queue(session, result.States);
         return result;
+    }
+
+    /// <summary>
+    /// Queues <c>commit</c> as the session's last statement, so the writes and the COMMIT go in one round trip.
+    /// Why this is safe (Marten 9.62, Npgsql 10): a session over an external transaction (<c>SessionOptions.ForTransaction</c>,
+    /// not auto-committing) executes its batch and does not commit, then runs the after-commit listeners, among them
+    /// Wolverine's outbox flush, which therefore runs only once this COMMIT succeeded. A statement of the batch that fails
+    /// makes PostgreSQL skip the rest of the pipeline, the COMMIT with it: SaveChanges throws and Marten rolls back. A COMMIT
+    /// that fails (nothing of ours defers a check to it) also throws, nothing committed. Either way no 202. Added in
+    /// BeforeSaveChanges, i.e. after Marten sorted the unit of work, so nothing is ordered behind it.
+    /// </summary>
+    private sealed class CommitInTheBatch : Marten.DocumentSessionListenerBase
+    {
+        public bool Queued { get; private set; }
+
+        public override Task BeforeSaveChangesAsync(IDocumentSession session, CancellationToken token)
+        {
+            session.QueueSqlCommand("commit");
+            Queued = true;
+            return Task.CompletedTask;
+        }
+    }
+
+    /// <summary>Passes everything to Marten's session logger and remembers the first PostgreSQL error of the session.</summary>
+    private sealed class FirstPostgresError(IMartenSessionLogger inner) : IMartenSessionLogger
+    {
+        public PostgresException? First { get; private set; }
+
+        private void Remember(Exception ex) => First ??= Causes(ex).OfType<PostgresException>().FirstOrDefault();
+        public void LogSuccess(NpgsqlCommand command) => inner.LogSuccess(command);
+        public void LogFailure(NpgsqlCommand command, Exception ex) { Remember(ex); inner.LogFailure(command, ex); }
+        public void LogSuccess(NpgsqlBatch batch) => inner.LogSuccess(batch);
+        public void LogFailure(NpgsqlBatch batch, Exception ex) { Remember(ex); inner.LogFailure(batch, ex); }
+        public void LogFailure(Exception ex, string message) { Remember(ex); inner.LogFailure(ex, message); }
+        public void RecordSavedChanges(IDocumentSession session, Marten.Services.IChangeSet commit) => inner.RecordSavedChanges(session, commit);
+        public void OnBeforeExecute(NpgsqlCommand command) => inner.OnBeforeExecute(command);
+        public void OnBeforeExecute(NpgsqlBatch batch) => inner.OnBeforeExecute(batch);
+    }
+
+    /// <summary>PostgreSQL rolled the group back (<paramref name="error"/>, the inner exception); nothing was committed.</summary>
+    public sealed class GroupRolledBackException(PostgresException error, Exception replay)
+        : Exception($"The group was rolled back by PostgreSQL ({error.SqlState}: {error.MessageText}); replaying it failed: {replay.Message}", error);
+
+    private static IEnumerable<Exception> Causes(Exception? error)
+    {
+        for (; error is not null; error = error.InnerException) yield return error;
     }
 
     /// <summary>

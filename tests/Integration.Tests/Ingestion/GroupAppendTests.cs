@@ -218,4 +218,94 @@ public class GroupAppendTests(AppFixture app)
         var profile = await session.LoadAsync<Profile>(key);
         profile!.Identities.Count(i => i.Type.StartsWith("other", StringComparison.Ordinal)).ShouldBe(4, "no profile update was lost between the writers");
     }
+
+    [Fact]
+    public async Task a_group_whose_commit_fails_is_not_answered_202_and_nothing_of_it_is_stored()
+    {
+        // A check PostgreSQL defers to the COMMIT: every statement of the group succeeds, only the COMMIT fails. The writer
+        // sends its COMMIT in the same round trip as the writes, so this is the path where a lost COMMIT error would answer
+        // 202 for a group that was rolled back.
+        var schema = app.Schema;
+        await using (var create = app.Db.CreateCommand($"""
+            create or replace function {schema}.ep_test_fail_at_commit() returns trigger language plpgsql as $$
+            begin
+              if new.source_request_id like 'fail-at-commit-%' then raise exception 'refused at commit'; end if;
+              return null;
+            end $$;
+            drop trigger if exists ep_test_fail_at_commit on {schema}.ep_ingest_requests;
+            create constraint trigger ep_test_fail_at_commit after insert on {schema}.ep_ingest_requests
+              deferrable initially deferred for each row execute function {schema}.ep_test_fail_at_commit();
+            """))
+            await create.ExecuteNonQueryAsync();
+        var customer = Api.NewId("commitfails");
+        var eventName = Api.NewId("never-stored");
+        try
+        {
+            using var response = await app.PostBatch($$"""
+                { "source_request_id": "fail-at-commit-{{Guid.NewGuid()}}", "user_identities": { "customer_id": "{{customer}}" },
+                  "events": [ { "event_type": "custom_event", "data": { "event_name": "{{eventName}}", "custom_event_type": "other" } } ] }
+                """);
+            ((int)response.StatusCode).ShouldNotBe(202, await response.Content.ReadAsStringAsync());
+        }
+        finally
+        {
+            await using var drop = app.Db.CreateCommand($"drop trigger if exists ep_test_fail_at_commit on {schema}.ep_ingest_requests");
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        await using (var stored = app.Db.CreateCommand($"""
+            select (select count(*) from {schema}.ep_identity_index where identity_value = $1)
+                 + (select count(*) from {schema}.ep_ingest_requests where source_request_id like 'fail-at-commit-%')
+                 + (select count(*) from {schema}.mt_events where data::text like '%' || $2 || '%')
+            """))
+        {
+            stored.Parameters.Add(new NpgsqlParameter { Value = customer });
+            stored.Parameters.Add(new NpgsqlParameter { Value = eventName });
+            ((long)(await stored.ExecuteScalarAsync())!).ShouldBe(0, "rows of a group whose COMMIT failed");
+        }
+
+        // The writer goes on: the same person's next batch commits (claims of the failed group were released).
+        await SendTogether([Batch(customer, $"{customer}@example.org", 1, "free")]);
+        (await MpidOf(customer)).ShouldNotBe(0);
+    }
+
+    [Fact]
+    public async Task a_group_rolled_back_by_a_transient_error_is_retried_and_stored_once()
+    {
+        // The first COMMIT of a marked batch fails as a deadlock would (40P01), later ones pass. Marten replays such a
+        // unit of work itself; on the writer's own transaction that replay cannot run, and the group must still be
+        // retried (not failed), as when Marten owned the transaction.
+        var schema = app.Schema;
+        await using (var create = app.Db.CreateCommand($"""
+            create sequence if not exists {schema}.ep_test_deadlock_once;
+            create or replace function {schema}.ep_test_deadlock_once() returns trigger language plpgsql as $$
+            begin
+              if new.source_request_id like 'deadlock-once-%' and nextval('{schema}.ep_test_deadlock_once') = 1 then
+                raise exception 'deadlock (test)' using errcode = '40P01';
+              end if;
+              return null;
+            end $$;
+            drop trigger if exists ep_test_deadlock_once on {schema}.ep_ingest_requests;
+            create constraint trigger ep_test_deadlock_once after insert on {schema}.ep_ingest_requests
+              deferrable initially deferred for each row execute function {schema}.ep_test_deadlock_once();
+            """))
+            await create.ExecuteNonQueryAsync();
+        var customer = Api.NewId("deadlockonce");
+        try
+        {
+            using var response = await app.PostBatch($$"""
+                { "source_request_id": "deadlock-once-{{Guid.NewGuid()}}", "user_identities": { "customer_id": "{{customer}}" },
+                  "events": [ { "event_type": "custom_event", "data": { "event_name": "retried", "custom_event_type": "other" } } ] }
+                """);
+            ((int)response.StatusCode).ShouldBe(202, await response.Content.ReadAsStringAsync());
+        }
+        finally
+        {
+            await using var drop = app.Db.CreateCommand($"drop trigger if exists ep_test_deadlock_once on {schema}.ep_ingest_requests");
+            await drop.ExecuteNonQueryAsync();
+        }
+        var mpid = await MpidOf(customer);
+        (await app.EventCount(mpid, "batch_received")).ShouldBe(1);
+        (await app.EventCount(mpid, "event_captured")).ShouldBe(1);
+    }
 }
