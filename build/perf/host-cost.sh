@@ -42,7 +42,7 @@ TICK=$(getconf CLK_TCK)
 sql() { "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -XAtqc "$1"; }
 [ -n "${PG_STATEMENTS:-}" ] && sql "create extension if not exists pg_stat_statements"
 # WAL position, then (PG_STATEMENTS) statements executed and transactions committed so far.
-pg_counts() { sql "select pg_current_wal_lsn() - '0/0'::pg_lsn, $([ -n "${PG_STATEMENTS:-}" ] && echo "(select sum(calls) from pg_stat_statements)" || echo 0), (select xact_commit from pg_stat_database where datname = 'postgres')" | tr '|' ' '; }
+pg_counts() { sql "select pg_current_wal_lsn() - '0/0'::pg_lsn, $([ -n "${PG_STATEMENTS:-}" ] && echo "(select sum(calls) from pg_stat_statements)" || echo 0), (select xact_commit from pg_stat_database where datname = 'postgres'), (select coalesce(sum(n_tup_ins), 0) from pg_stat_user_tables where relname = 'mt_streams')" | tr '|' ' '; }
 HOST_PID=""
 start() { # VAR=value ... (FLOOR=ingest: the floor app instead of the Host)
   HOST_PORT="$(pg_free_port $((19080 + RANDOM % 800)))" # a random start: concurrent runs on one box raced for the same port
@@ -89,13 +89,13 @@ for round in $(seq 1 "$ROUNDS"); do
       COUNTERS=$!; sleep 8
     fi
     [ -n "${PG_STATEMENTS:-}" ] && sql "select pg_stat_statements_reset()" >/dev/null
-    h0=$(host_cpu); p0=$(pg_cpu); read -r w0 s0 x0 <<<"$(pg_counts)"
+    h0=$(host_cpu); p0=$(pg_cpu); read -r w0 s0 x0 n0 <<<"$(pg_counts)"
     if [ "${TRACE:-0}" = 1 ]; then # where the Host's time goes: sampled stacks over 15 s of the measured run
       ( sleep 2; dotnet-trace collect -p "$HOST_PID" --profile dotnet-sampled-thread-time --duration 00:00:00:15 -o "$DIR/$label-$round.nettrace" >/dev/null 2>&1 ) &
       TRACER=$!
     fi
     KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/$label-$round.json" "$ROOT/build/perf/http-load.sh" -c "$CONNECTIONS" -d "$SECONDS_PER_RUN" "http://127.0.0.1:$HOST_PORT" >/dev/null 2>&1
-    h1=$(host_cpu); p1=$(pg_cpu); read -r w1 s1 x1 <<<"$(pg_counts)"
+    h1=$(host_cpu); p1=$(pg_cpu); read -r w1 s1 x1 n1 <<<"$(pg_counts)"
     [ -n "${PG_STATEMENTS:-}" ] && sql "select calls, round(total_exec_time::numeric, 1) as ms, wal_records, wal_bytes, left(regexp_replace(query, '\s+', ' ', 'g'), 160)
       from pg_stat_statements order by total_exec_time desc limit 25" >"$DIR/$label-$round.statements.txt"
     alloc="-"
@@ -106,8 +106,8 @@ for round in $(seq 1 "$ROUNDS"); do
     fi
     read -r req non2xx eps <<<"$(node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(j.requests, j.non2xx, Math.round(j.ok_units_per_s))' "$DIR/$label-$round.json")"
     awk -v l="$label" -v r="$round" -v n="$req" -v bad="$non2xx" -v e="$eps" -v h=$((h1 - h0)) -v p=$((p1 - p0)) -v t="$TICK" -v a="$alloc" -v load="$(cut -d' ' -f1 /proc/loadavg)" \
-      -v w=$((w1 - w0)) -v st=$((s1 - s0)) -v x=$((x1 - x0)) \
-      'BEGIN { printf "%-18s round %s: %6d batches (%d non-2xx), %5d events/s, Host %.3f ms, PostgreSQL %.3f ms, %s, WAL %.1f KB%s per batch; load %s\n", l, r, n, bad, e, 1000*h/t/n, 1000*p/t/n, (a == "-" ? "alloc -" : sprintf("%.1f KB", a/n/1024)), w/n/1024, (st > 0 ? sprintf(", %.2f statements, %.2f commits", st/n, x/n) : ""), load }'
+      -v w=$((w1 - w0)) -v st=$((s1 - s0)) -v x=$((x1 - x0)) -v new=$((n1 - n0)) \
+      'BEGIN { printf "%-18s round %s: %6d batches (%d non-2xx), %5d events/s, Host %.3f ms, PostgreSQL %.3f ms, %s, WAL %.1f KB%s per batch; load %s\n", l, r, n, bad, e, 1000*h/t/n, 1000*p/t/n, (a == "-" ? "alloc -" : sprintf("%.1f KB", a/n/1024)), w/n/1024, (st > 0 ? sprintf(", %.2f statements, %.2f commits", st/n, x/n) : ""), load; printf "  new streams per batch %.2f\n", new/n }'
     if [ "${TRACE:-0}" = 1 ]; then
       wait "$TRACER"
       dotnet-trace report "$DIR/$label-$round.nettrace" topN -n 300 >"$DIR/$label-$round.top.txt" 2>&1

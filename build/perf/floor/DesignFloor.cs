@@ -12,9 +12,30 @@ static class DesignFloor
         var omit = (Environment.GetEnvironmentVariable("DESIGN_OMIT") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
         bool identity = !omit.Contains("identity"), dedupe = !omit.Contains("dedupe"), profile = !omit.Contains("profile"), events = !omit.Contains("events");
 
+        // DESIGN_DROP (comma-separated: fk, events-unique, profile-indexes) drops those of the design's constraints and
+        // indexes for the ablation, and puts back whatever is not listed (each variant of one run sets its own tables).
+        var drop = (Environment.GetEnvironmentVariable("DESIGN_DROP") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        string[] ddl =
+        [
+            drop.Contains("fk") ? $"alter table {s}.mt_events drop constraint if exists fkey_mt_events_stream_id"
+                : $"do $$ begin if not exists (select 1 from pg_constraint where conname = 'fkey_mt_events_stream_id') then alter table {s}.mt_events add constraint fkey_mt_events_stream_id foreign key (stream_id) references {s}.mt_streams(id) on delete cascade not valid; end if; end $$",
+            drop.Contains("events-unique") ? $"drop index if exists {s}.pk_mt_events_stream_and_version"
+                : $"create unique index if not exists pk_mt_events_stream_and_version on {s}.mt_events (stream_id, version)",
+            drop.Contains("profile-indexes") ? $"drop index if exists {s}.mt_doc_profile_idx_last_stored_at; drop index if exists {s}.ix_profile_held_merges; drop index if exists {s}.ix_profile_aged_out"
+                : $"create index if not exists mt_doc_profile_idx_last_stored_at on {s}.mt_doc_profile (last_stored_at); " +
+                  $"create index if not exists ix_profile_held_merges on {s}.mt_doc_profile (((data ->> 'Mpid')::bigint)) where (data ->> 'HasHeldMerges') = 'true'; " +
+                  $"create index if not exists ix_profile_aged_out on {s}.mt_doc_profile (((data ->> 'Mpid')::bigint)) where (data ->> 'AgedOutAt') is not null",
+        ];
+        if (Environment.GetEnvironmentVariable("DESIGN_DROP") is not null)
+            foreach (var statement in ddl)
+            {
+                await using var alter = dataSource.CreateCommand(statement);
+                await alter.ExecuteNonQueryAsync();
+            }
+
         // Templates: the newest event rows and profile document the Host stored (so jsonb sizes and type names are ours).
         var templateData = new List<string>(); var templateTypes = new List<string>(); var templateDotnet = new List<string>();
-        await using (var read = dataSource.CreateCommand($"select data::text, type, mt_dotnet_type from {s}.mt_events where type <> 'archived' order by seq_id desc limit 5"))
+        await using (var read = dataSource.CreateCommand($"select data::text, type, mt_dotnet_type from {s}.mt_events where type = 'event_captured' order by seq_id desc limit 5"))
         await using (var reader = await read.ExecuteReaderAsync())
             while (await reader.ReadAsync()) { templateData.Add(reader.GetString(0)); templateTypes.Add(reader.GetString(1)); templateDotnet.Add(reader.GetString(2)); }
         if (templateData.Count == 0) throw new InvalidOperationException($"no rows in {s}.mt_events: run the Host first");
@@ -40,7 +61,7 @@ static class DesignFloor
               ix as (insert into {s}.ep_identity_index (identity_type, identity_value, mpid, is_unique, workspace_id, linked_at)
                      select q.t, q.v, p.mpid, true, 1, now() from p, unnest($1::text[], $2::text[]) q(t, v) where p.is_new),
               """
-            : "p as (select $3::bigint as mpid),";
+            : "p as (select $3::bigint as mpid),"; // the MPID from the map read at start (below): no look-up, no index rows
         var sql = new StringBuilder("with ").Append(person).Append($"""
             st as (insert into {s}.mt_streams as st (id, type, version, timestamp, tenant_id)
                    select p.mpid::text, null, $6, now(), '*DEFAULT*' from p
@@ -51,10 +72,14 @@ static class DesignFloor
                    select nextval('{s}.mt_events_sequence'), e.i, st.id, st.version - $6 + e.o, e.d, e.t, '*DEFAULT*', (now() at time zone 'utc'), e.n, false
                    from st, unnest($7::uuid[], $8::jsonb[], $9::varchar[], $10::varchar[]) with ordinality e(i, d, t, n, o) order by e.o)
             """);
+        // A new person's document is the template with its own id and identities; an existing one keeps its own document,
+        // merged server-side (so the Host, run alternately on the same tables, still finds consistent people).
         if (profile) sql.Append($"""
             , pr as (insert into {s}.mt_doc_profile as pr (id, data, mt_version, mt_dotnet_type, mt_last_modified, last_stored_at)
-                   select st.id, $11, st.version, $12, transaction_timestamp(), now() from st
-                   on conflict (id) do update set data = excluded.data, mt_version = excluded.mt_version, mt_dotnet_type = excluded.mt_dotnet_type,
+                   select st.id, jsonb_set(jsonb_set(jsonb_set($11, {"'{Id}'"}, to_jsonb(st.id)), {"'{Mpid}'"}, to_jsonb(p.mpid)), {"'{Identities}'"}, $16),
+                          st.version, $12, transaction_timestamp(), now() from st, p
+                   on conflict (id) do update set data = pr.data || jsonb_build_object('LastSeenAt', now(), 'LastStoredAt', now()),
+                   mt_version = excluded.mt_version, mt_dotnet_type = excluded.mt_dotnet_type,
                    mt_last_modified = excluded.mt_last_modified, last_stored_at = excluded.last_stored_at)
             """);
         if (dedupe) sql.Append($"""
@@ -69,6 +94,13 @@ static class DesignFloor
            .Append(dedupe ? ", (select count(*) from req), (select count(*) from seen)" : "");
         var text = sql.ToString();
 
+        var known = new Dictionary<string, long>();
+        if (!identity)
+        {
+            await using var read = dataSource.CreateCommand($"select identity_value, mpid from {s}.ep_identity_index where identity_type = 'customer_id'");
+            await using var reader = await read.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) known[reader.GetString(0)] = reader.GetInt64(1);
+        }
         var accepted = Encoding.UTF8.GetBytes("{}");
         // FLOOR=design-group: DESIGN_WRITERS (2, as ours) writers, each committing up to 500 queued batches' statements
         // as one Npgsql batch: one round trip, one implicit transaction, one commit for the group.
@@ -103,7 +135,8 @@ static class DesignFloor
             var p = command.Parameters;
             p.Add(new NpgsqlParameter<string[]> { TypedValue = [.. types] });
             p.Add(new NpgsqlParameter<string[]> { TypedValue = [.. values] });
-            p.Add(new NpgsqlParameter<long> { TypedValue = Hash("customer_id", values[types.IndexOf("customer_id")]) & long.MaxValue });
+            var customer = values[types.IndexOf("customer_id")];
+            p.Add(new NpgsqlParameter<long> { TypedValue = known.TryGetValue(customer, out var mpid) ? mpid : Hash("customer_id", customer) & long.MaxValue });
             p.Add(new NpgsqlParameter<int[]> { TypedValue = locks.Select(h => (int)(h >> 32)).ToArray() });
             p.Add(new NpgsqlParameter<int[]> { TypedValue = locks.Select(h => (int)h).ToArray() });
             p.Add(new NpgsqlParameter<long> { TypedValue = n });
@@ -116,6 +149,13 @@ static class DesignFloor
             p.Add(new NpgsqlParameter<string> { TypedValue = input });
             p.Add(new NpgsqlParameter<string> { TypedValue = root.GetProperty("source_request_id").GetString()! });
             p.Add(new NpgsqlParameter<string[]> { TypedValue = [.. messageIds] });
+            var now = DateTimeOffset.UtcNow.ToString("O");
+            p.Add(new NpgsqlParameter<string>
+            {
+                TypedValue = JsonSerializer.Serialize(Enumerable.Range(0, types.Count).Select(k => new Dictionary<string, object>
+                    { ["Type"] = types[k], ["Input"] = input, ["Value"] = values[k], ["AddedAt"] = now, ["WorkspaceId"] = 1 })),
+                NpgsqlDbType = NpgsqlDbType.Jsonb,
+            });
             if (writers is null)
             {
                 // One statement without an explicit transaction: committed when this returns.
@@ -127,7 +167,7 @@ static class DesignFloor
             {
                 // design-group: a writer (by customer id, as ours routes by person) commits what is queued with it.
                 var pending = new Pending(command, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-                await writers[(int)((ulong)Hash("customer_id", values[types.IndexOf("customer_id")]) % (ulong)writers.Length)].Writer.WriteAsync(pending);
+                await writers[(int)((ulong)Hash("customer_id", customer) % (ulong)writers.Length)].Writer.WriteAsync(pending);
                 await pending.Done.Task;
             }
 

@@ -14,7 +14,9 @@
 //   stream's mt_streams row inserted or its version bumped, the events as mt_events rows with Marten's columns, the profile
 //   document upserted with its last_stored_at column, the request's and the events' dedupe rows (and their look-ups).
 //   The rows' jsonb and type names are copied from the newest rows the Host stored, so sizes match ours. DESIGN_OMIT
-//   (comma-separated: identity, dedupe, profile, events) leaves parts out, to weigh each.
+//   (comma-separated: identity, dedupe, profile, events) leaves parts out, to weigh each; DESIGN_DROP (fk,
+//   events-unique, profile-indexes) drops those constraints and indexes of our tables and puts back the others (ablation
+//   only: run it on host-cost.sh's throwaway cluster).
 // - FLOOR=design-group: the same statements, committed in groups of what concurrent requests queued (as our writers do).
 using System.Text;
 using System.Text.Json;
