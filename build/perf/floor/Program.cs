@@ -8,6 +8,16 @@
 //   ingest: bump the stream's version, insert the batch's events as jsonb, merge the user attributes into the profile
 //   row) as one Npgsql batch, one round trip, committed before the 202. Tables floor_streams/floor_events/floor_profile
 //   are created at start in FLOOR_SCHEMA (default public).
+// - FLOOR=design: POST /v2/events stores what the DESIGN requires per batch, in OUR tables (DESIGN_SCHEMA, default
+//   eventprofiles, made by the Host before), in one statement, one round trip, committed before the 202: the batch's
+//   identities looked up in ep_identity_index (and, for a new person, their advisory xact locks and index rows), the
+//   stream's mt_streams row inserted or its version bumped, the events as mt_events rows with Marten's columns, the profile
+//   document upserted with its last_stored_at column, the request's and the events' dedupe rows (and their look-ups).
+//   The rows' jsonb and type names are copied from the newest rows the Host stored, so sizes match ours. DESIGN_OMIT
+//   (comma-separated: identity, dedupe, profile, events) leaves parts out, to weigh each; DESIGN_DROP (fk,
+//   events-unique, profile-indexes) drops those constraints and indexes of our tables and puts back the others (ablation
+//   only: run it on host-cost.sh's throwaway cluster).
+// - FLOOR=design-group: the same statements, committed in groups of what concurrent requests queued (as our writers do).
 using System.Text;
 using System.Text.Json;
 using Npgsql;
@@ -63,7 +73,7 @@ app.MapGet("/sql/{id}", async (string id, HttpContext context) =>
     context.Response.ContentLength = body.Length;
     await context.Response.Body.WriteAsync(body, context.RequestAborted);
 });
-app.MapPost("/v2/events", async (HttpContext context) =>
+if (Environment.GetEnvironmentVariable("FLOOR") is not ("design" or "design-group")) app.MapPost("/v2/events", async (HttpContext context) =>
 {
     using var buffer = new MemoryStream(context.Request.ContentLength is { } length ? (int)length : 4096);
     await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
@@ -100,5 +110,6 @@ app.MapPost("/v2/events", async (HttpContext context) =>
     context.Response.ContentLength = accepted.Length;
     await context.Response.Body.WriteAsync(accepted, context.RequestAborted);
 });
+if (Environment.GetEnvironmentVariable("FLOOR") is "design" or "design-group") await DesignFloor.MapAsync(app, dataSource);
 Console.WriteLine($"floor: {fixedBody.Length}-byte JSON at /json/{{id}}, {sql} at /sql/{{id}}, the raw ingest transaction at /v2/events");
 app.Run();
