@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using EventProfiles.Domain.Consent;
 using EventProfiles.Domain.Identity;
@@ -162,12 +163,19 @@ public sealed class BatchValidator : AbstractValidator<Batch>
         }
     }
 
+    /// <summary>
+    /// Whether a JSON string's value has more than <paramref name="max"/> characters. Each character takes at least one
+    /// byte of its JSON text, so a short text answers without making the string; only a long one is decoded and counted.
+    /// </summary>
+    internal static bool LongerThan(JsonElement value, int max) =>
+        JsonMarshal.GetRawUtf8Value(value).Length > max && value.GetString()!.Length > max;
+
     /// <summary>User attribute values: a string, number, boolean, null (a tag) or a list of strings.</summary>
     internal static string? AttributeValueProblem(JsonElement value)
     {
         switch (value.ValueKind)
         {
-            case JsonValueKind.String when value.GetString()!.Length > BatchLimits.MaxValueLength:
+            case JsonValueKind.String when LongerThan(value, BatchLimits.MaxValueLength):
                 return $"the value is longer than {BatchLimits.MaxValueLength} characters.";
             case JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null:
                 return null;
@@ -177,7 +185,7 @@ public sealed class BatchValidator : AbstractValidator<Batch>
                 {
                     count++;
                     if (entry.ValueKind != JsonValueKind.String) return "a list value may only contain strings.";
-                    if (entry.GetString()!.Length > BatchLimits.MaxListEntryLength)
+                    if (LongerThan(entry, BatchLimits.MaxListEntryLength))
                         return $"list entries may be at most {BatchLimits.MaxListEntryLength} characters long.";
                 }
                 return count > BatchLimits.MaxListEntries ? $"a list may hold at most {BatchLimits.MaxListEntries} entries." : null;
@@ -227,7 +235,7 @@ public sealed class EventValidator : AbstractValidator<EventEnvelope>
         if (attributes.Count > BatchLimits.MaxEventAttributes) return false;
         foreach (var (name, value) in attributes)
             if (name.Length > BatchLimits.MaxNameLength || value.ValueKind is JsonValueKind.Object or JsonValueKind.Array ||
-                value.ValueKind == JsonValueKind.String && value.GetString()!.Length > BatchLimits.MaxValueLength) return false;
+                value.ValueKind == JsonValueKind.String && BatchValidator.LongerThan(value, BatchLimits.MaxValueLength)) return false;
         return true;
     }
 
@@ -336,7 +344,7 @@ public sealed class EventDataValidator : AbstractValidator<EventData>
                     ctx.AddFailure(Path(), $"the name is {name.Length} characters long; at most {BatchLimits.MaxNameLength} are allowed.");
                 if (value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
                     ctx.AddFailure(Path(), "event attribute values must be strings, numbers, booleans or null.");
-                else if (value.ValueKind == JsonValueKind.String && value.GetString()!.Length > BatchLimits.MaxValueLength)
+                else if (value.ValueKind == JsonValueKind.String && BatchValidator.LongerThan(value, BatchLimits.MaxValueLength))
                     ctx.AddFailure(Path(), $"the value is longer than {BatchLimits.MaxValueLength} characters.");
             }
         });
