@@ -6,7 +6,7 @@
 #   e.g. build/perf/host-cost.sh "default:" "no-telemetry:EventProfiles__Telemetry__Prometheus=false"
 #
 # The Release Host (build it first, or HOST_DIR=<a bin folder>) with the Development settings, 16 connections
-# (CONNECTIONS), SETTLE_SECONDS (20) idle after start-up (a fresh Host's own CPU falls for ~40 s), 8 s of warm-up then 20 s (SECONDS_PER_RUN) of single batches of 5 events for random users among
+# (CONNECTIONS), SETTLE_SECONDS (20) idle after start-up (a fresh Host's own CPU falls for ~40 s), WARMUP_SECONDS (8) of load (the JIT still tiers code up in it) then 20 s (SECONDS_PER_RUN) of single batches of 5 events for random users among
 # 100,000; each variant in its own Host process, rounds alternating (default 2). CPU = utime+stime from /proc of the
 # Host, and of the postmaster with its children (live and reaped), divided by the batches answered. Before the rounds,
 # SEED_SECONDS (60) of the same load through the first variant, so that most people exist when rounds are measured.
@@ -80,7 +80,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for variant in "$@"; do
     label="${variant%%:*}"; read -r -a settings <<<"${variant#*:}"
     start "${settings[@]}" || { echo "host did not start ($label)"; tail "$DIR/host.log"; exit 1; }
-    KEY=demo-key SECRET=demo-secret "$ROOT/build/perf/http-load.sh" -c "$CONNECTIONS" -d 8 "http://127.0.0.1:$HOST_PORT" >/dev/null 2>&1
+    KEY=demo-key SECRET=demo-secret "$ROOT/build/perf/http-load.sh" -c "$CONNECTIONS" -d "${WARMUP_SECONDS:-8}" "http://127.0.0.1:$HOST_PORT" >/dev/null 2>&1
     if [ "${ALLOC:-1}" = 1 ]; then
       # As read-cost.sh: dotnet-counters writes its file only when it stops, so it runs for a fixed time around the
       # window (attach, the window, a margin); the idle seconds on each side add a little background allocation.

@@ -85,8 +85,12 @@ public static class IngestSteps
     {
         if (request.Problem is not null) return request.Problem;
         var errors = new List<FieldError>();
+        // Nearly every batch is valid: a plain check of the same rules skips FluentValidation's cost for those; any
+        // batch it is unsure of is validated as before, so errors and their fields come from the validator alone.
+        var plain = !historical && validator is BatchValidator;
         for (var i = 0; i < request.Batches.Count; i++)
         {
+            if (plain && BatchValidator.IsPlainlyValid(request.Batches[i].Batch)) continue;
             var context = new ValidationContext<Domain.Ingestion.Batch>(request.Batches[i].Batch);
             if (historical) context.RootContextData[BatchValidator.HistoricalAsOf] = request.ReceivedAt;
             var result = validator.Validate(context);

@@ -125,4 +125,80 @@ public class EventRulesTests
         Errors("""{ "events": [ { "event_type": "custom_event", "data": {} } ] }""").ShouldBeEmpty();
         Errors("""{ "events": [] }""").ShouldBeEmpty();
     }
+
+    /// <summary>
+    /// Valid batches skip FluentValidation through <see cref="BatchValidator.IsPlainlyValid"/>: it must pass the usual
+    /// SDK batch (else nothing is saved) and refuse every batch that breaks a rule (else the error would be lost).
+    /// </summary>
+    [Fact]
+    public void the_plain_check_passes_valid_batches_and_none_that_break_a_rule()
+    {
+        const string valid = """
+            { "environment": "production", "source_request_id": "r-1", "mp_deviceid": "d-1",
+              "user_identities": { "customer_id": "c1", "email": "a@b.c" },
+              "user_attributes": { "plan": "gold", "interests": ["ski", "jazz"], "ltv": 1.5, "vip": true, "tag": null },
+              "deleted_user_attributes": ["old"],
+              "device_info": { "platform": "iOS", "att_authorization_status": "authorized", "att_timestamp_unixtime_ms": 1 },
+              "consent_state": { "gdpr": { "marketing": { "consented": true, "timestamp_unixtime_ms": 1 } },
+                                 "ccpa": { "data_sale_opt_out": { "consented": false } } },
+              "events": [ { "event_type": "custom_event", "data": { "event_name": "e", "timestamp_unixtime_ms": 1796000000000,
+                            "session_start_unixtime_ms": 1, "source_message_id": "m", "screen_name": "s",
+                            "custom_attributes": { "a": "b", "n": 1, "f": false, "z": null } } },
+                          { "event_type": "screen_view" }, { "event_type": "session_start", "data": {} } ] }
+            """;
+        var n300 = new string('n', 300);
+        var many = string.Join(", ", Enumerable.Range(0, 101).Select(i => $"\"a{i}\": 1")); // 101 attributes
+        string[] broken =
+        [
+            """{ "environment": "staging" }""",
+            $$"""{ "source_request_id": "{{n300}}" }""",
+            $$"""{ "mp_deviceid": "{{new string('d', 4097)}}" }""",
+            """{ "user_identities": { "shoe_size": "42" } }""",
+            """{ "user_identities": { "email": "" } }""",
+            $$"""{ "user_identities": { "email": "{{new string('e', 4097)}}" } }""",
+            $$"""{ "user_attributes": { {{many}} } }""",
+            """{ "user_attributes": { "": 1 } }""",
+            $$"""{ "user_attributes": { "{{n300}}": 1 } }""",
+            """{ "user_attributes": { "o": { "x": 1 } } }""",
+            """{ "user_attributes": { "l": ["a", 1] } }""",
+            """{ "deleted_user_attributes": [" "] }""",
+            """{ "deleted_user_attributes": [null] }""",
+            $$"""{ "deleted_user_attributes": ["{{n300}}"] }""",
+            """{ "device_info": { "platform": "Symbian" } }""",
+            """{ "device_info": { "att_authorization_status": "maybe" } }""",
+            """{ "device_info": { "att_timestamp_unixtime_ms": -1 } }""",
+            """{ "consent_state": { "gdpr": { " ": null } } }""",
+            """{ "consent_state": { "gdpr": { "m": { "timestamp_unixtime_ms": 1 } } } }""",
+            """{ "consent_state": { "gdpr": { "m": { "consented": true, "timestamp_unixtime_ms": -1 } } } }""",
+            """{ "consent_state": { "ccpa": { "other": { "consented": true } } } }""",
+            """{ "events": [ null ] }""",
+            """{ "events": [ { "data": {} } ] }""",
+            """{ "events": [ { "event_type": "no_such_type" } ] }""",
+            """{ "events": [ { "event_type": "custom_event", "data": { "timestamp_unixtime_ms": -1 } } ] }""",
+            """{ "events": [ { "event_type": "custom_event", "data": { "session_start_unixtime_ms": 253402300800000 } } ] }""",
+            $$"""{ "events": [ { "event_type": "custom_event", "data": { "source_message_id": "{{n300}}" } } ] }""",
+            $$"""{ "events": [ { "event_type": "custom_event", "data": { "event_name": "{{n300}}" } } ] }""",
+            $$"""{ "events": [ { "event_type": "screen_view", "data": { "screen_name": "{{n300}}" } } ] }""",
+            $$"""{ "events": [ { "event_type": "custom_event", "data": { "custom_attributes": { {{many}} } } } ] }""",
+            $$"""{ "events": [ { "event_type": "custom_event", "data": { "custom_attributes": { "{{n300}}": 1 } } } ] }""",
+            """{ "events": [ { "event_type": "custom_event", "data": { "custom_attributes": { "a": [1] } } } ] }""",
+            $$"""{ "events": [ { "event_type": "custom_event", "data": { "custom_attributes": { "a": "{{new string('v', 4097)}}" } } } ] }""",
+            """{ "events": [ { "event_type": "breadcrumb", "data": {} } ] }""",
+        ];
+
+        var plain = BatchReader.Parse(Encoding.UTF8.GetBytes(valid), BodyShape.Single, truncate: false).Batches[0].Batch;
+        BatchValidator.IsPlainlyValid(plain).ShouldBeTrue();
+        Validator.Validate(plain).IsValid.ShouldBeTrue();
+        foreach (var json in broken)
+        {
+            var read = BatchReader.Parse(Encoding.UTF8.GetBytes(json), BodyShape.Single, truncate: false);
+            read.Problem.ShouldBeNull(json);
+            var batch = read.Batches[0].Batch;
+            Validator.Validate(batch).IsValid.ShouldBeFalse(json);
+            BatchValidator.IsPlainlyValid(batch).ShouldBeFalse(json);
+        }
+        // An event type with rules of its own is left to the validator even when valid.
+        var breadcrumb = BatchReader.Parse("""{ "events": [ { "event_type": "breadcrumb", "data": { "label": "l" } } ] }"""u8.ToArray(), BodyShape.Single, truncate: false).Batches[0].Batch;
+        BatchValidator.IsPlainlyValid(breadcrumb).ShouldBeFalse();
+    }
 }
