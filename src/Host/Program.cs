@@ -119,6 +119,9 @@ var marten = builder.Services.AddMarten(services =>
         opts.DatabaseSchemaName = settings.Schema;
         opts.ConfigureEventProfiles(() => directory.Identity, services.GetRequiredService<TimeProvider>(),
             services.GetRequiredService<ILoggerFactory>().CreateLogger("EventProfiles.CalculatedAttributes"));
+        // Marten's command logger, ours: it also reshapes the daemon's page fetch so that it cannot become a hash join over
+        // every stream row (CalculationsFetch; docs/operations.md, "stop 29").
+        opts.Logger(new EventProfiles.Projections.CalculatedAttributes.MartenCommandLogger(services.GetRequiredService<ILogger<Marten.IDocumentStore>>()));
         // How often the daemon looks for new events while they arrive / while idle (Marten: 250 ms / 1 s), for tuning.
         if (builder.Configuration.GetValue<int?>("EventProfiles:Calculations:FastPollingMs") is { } fast) opts.Projections.FastPollingTime = TimeSpan.FromMilliseconds(fast);
         if (builder.Configuration.GetValue<int?>("EventProfiles:Calculations:SlowPollingMs") is { } slow) opts.Projections.SlowPollingTime = TimeSpan.FromMilliseconds(slow);
