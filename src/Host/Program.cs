@@ -119,9 +119,6 @@ var marten = builder.Services.AddMarten(services =>
         opts.DatabaseSchemaName = settings.Schema;
         opts.ConfigureEventProfiles(() => directory.Identity, services.GetRequiredService<TimeProvider>(),
             services.GetRequiredService<ILoggerFactory>().CreateLogger("EventProfiles.CalculatedAttributes"));
-        // Marten's command logger, ours: it also reshapes the daemon's page fetch so that it cannot become a hash join over
-        // every stream row (CalculationsFetch; docs/operations.md, "stop 29").
-        opts.Logger(new EventProfiles.Projections.CalculatedAttributes.MartenCommandLogger(services.GetRequiredService<ILogger<Marten.IDocumentStore>>()));
         // How often the daemon looks for new events while they arrive / while idle (Marten: 250 ms / 1 s), for tuning.
         if (builder.Configuration.GetValue<int?>("EventProfiles:Calculations:FastPollingMs") is { } fast) opts.Projections.FastPollingTime = TimeSpan.FromMilliseconds(fast);
         if (builder.Configuration.GetValue<int?>("EventProfiles:Calculations:SlowPollingMs") is { } slow) opts.Projections.SlowPollingTime = TimeSpan.FromMilliseconds(slow);
@@ -310,6 +307,9 @@ builder.Services.AddOpenApi();
 builder.AddEventProfilesTelemetry(); // metrics, /metrics, OTLP traces and logs when configured (Telemetry.cs)
 
 var app = builder.Build();
+// Before anything opens a session or starts the daemon: the daemon's page fetch reshaped so that it cannot become a hash
+// join over every stream row (CalculationsFetch; docs/operations.md, "stop 29"), around Marten's own logger.
+EventProfiles.Projections.CalculatedAttributes.FetchReshapingLogger.Install(((Marten.DocumentStore)app.Services.GetRequiredService<Marten.IDocumentStore>()).Options);
 
 if (tokenOptions.SigningKey is not { Length: > 0 })
     app.Logger.LogWarning("EventProfiles:ProfileApiTokens:SigningKey is not set: Profile API tokens are signed with a per-process key and stop working on restart.");

@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using Marten;
 using Marten.Services;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace EventProfiles.Projections.CalculatedAttributes;
@@ -42,24 +41,34 @@ public static class CalculationsFetch
 }
 
 /// <summary>
-/// Marten's command logger for the store (set with <c>StoreOptions.Logger</c>), written out because Marten's default one
-/// is internal: failures at Error and schema changes at Information as Marten logs them, every command at Debug; and
-/// the one hook Marten gives before a command runs (<see cref="OnBeforeExecute(NpgsqlCommand)"/>) reshapes the async
-/// daemon's page fetch (<see cref="CalculationsFetch"/>). Marten keeps one command per shard's loader, so the text
-/// is rewritten once per loader; every other command costs one ordinal prefix comparison.
+/// Marten's own store logger with one addition: the one hook Marten gives before a command runs
+/// (<see cref="IMartenSessionLogger.OnBeforeExecute(NpgsqlCommand)"/>) reshapes the async daemon's page fetch
+/// (<see cref="CalculationsFetch"/>). It wraps the logger the built store has (installed with <see cref="Install"/>)
+/// rather than replacing it before the store is built: Marten only hands its logger factory to the daemon, the
+/// projections and Npgsql when the store's logger is its default one. Sessions read the store's logger when they open,
+/// so every session opened after <see cref="Install"/> goes through it. Marten keeps one command per shard's loader, so
+/// the text is rewritten once per loader; every other command costs one ordinal prefix comparison.
 /// </summary>
-public sealed class MartenCommandLogger(ILogger logger) : IMartenLogger, IMartenSessionLogger
+public sealed class FetchReshapingLogger(IMartenLogger inner) : IMartenLogger
 {
     private long _fetchesReshaped;
 
     /// <summary>How many daemon fetch commands were reshaped (each loader's command once): 0 with definitions active means Marten's statement changed shape.</summary>
     public long FetchesReshaped => Interlocked.Read(ref _fetchesReshaped);
 
-    public IMartenSessionLogger StartSession(IQuerySession session) => this;
+    /// <summary>Wraps the built store's logger; call before the daemon starts.</summary>
+    public static FetchReshapingLogger Install(StoreOptions options)
+    {
+        var logger = new FetchReshapingLogger(options.Logger());
+        options.Logger(logger);
+        return logger;
+    }
 
-    public void SchemaChange(string sql) => logger.LogInformation("Executed schema update SQL:\n{SQL}", sql);
+    public IMartenSessionLogger StartSession(IQuerySession session) => new Session(this, inner.StartSession(session));
 
-    public void OnBeforeExecute(NpgsqlCommand command)
+    public void SchemaChange(string sql) => inner.SchemaChange(sql);
+
+    private void Reshape(NpgsqlCommand command)
     {
         // Marten's fetch is the only command that starts "select d." and carries the stream type column.
         if (!command.CommandText.StartsWith("select d.", StringComparison.Ordinal)) return;
@@ -68,33 +77,20 @@ public sealed class MartenCommandLogger(ILogger logger) : IMartenLogger, IMarten
         Interlocked.Increment(ref _fetchesReshaped);
     }
 
-    public void OnBeforeExecute(NpgsqlBatch batch)
+    private sealed class Session(FetchReshapingLogger owner, IMartenSessionLogger inner) : IMartenSessionLogger
     {
-    }
+        public void OnBeforeExecute(NpgsqlCommand command)
+        {
+            owner.Reshape(command);
+            inner.OnBeforeExecute(command);
+        }
 
-    public void LogSuccess(NpgsqlCommand command)
-    {
-        if (logger.IsEnabled(LogLevel.Debug)) logger.LogDebug("Marten executed SQL: {SQL}", command.CommandText);
-    }
-
-    public void LogSuccess(NpgsqlBatch batch)
-    {
-        if (!logger.IsEnabled(LogLevel.Debug)) return;
-        foreach (var command in batch.BatchCommands) logger.LogDebug("Marten executed SQL: {SQL}", command.CommandText);
-    }
-
-    // The statement only: Marten's own logger adds the parameter values, which can be personal data.
-    public void LogFailure(NpgsqlCommand command, Exception ex) =>
-        logger.LogError(ex, "Marten encountered an exception executing \n{SQL}", command.CommandText);
-
-    public void LogFailure(NpgsqlBatch batch, Exception ex)
-    {
-        foreach (var command in batch.BatchCommands) logger.LogError(ex, "Marten encountered an exception executing \n{SQL}", command.CommandText);
-    }
-
-    public void LogFailure(Exception ex, string message) => logger.LogError(ex, "Marten encountered an exception with message: {MESSAGE}", message);
-
-    public void RecordSavedChanges(IDocumentSession session, IChangeSet commit)
-    {
+        public void OnBeforeExecute(NpgsqlBatch batch) => inner.OnBeforeExecute(batch);
+        public void LogSuccess(NpgsqlCommand command) => inner.LogSuccess(command);
+        public void LogFailure(NpgsqlCommand command, Exception ex) => inner.LogFailure(command, ex);
+        public void LogSuccess(NpgsqlBatch batch) => inner.LogSuccess(batch);
+        public void LogFailure(NpgsqlBatch batch, Exception ex) => inner.LogFailure(batch, ex);
+        public void LogFailure(Exception ex, string message) => inner.LogFailure(ex, message);
+        public void RecordSavedChanges(IDocumentSession session, IChangeSet commit) => inner.RecordSavedChanges(session, commit);
     }
 }
