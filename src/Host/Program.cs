@@ -307,6 +307,9 @@ builder.Services.AddOpenApi();
 builder.AddEventProfilesTelemetry(); // metrics, /metrics, OTLP traces and logs when configured (Telemetry.cs)
 
 var app = builder.Build();
+// Before anything opens a session or starts the daemon: the daemon's page fetch reshaped so that it cannot become a hash
+// join over every stream row (CalculationsFetch; docs/operations.md, "stop 29"), around Marten's own logger.
+EventProfiles.Projections.CalculatedAttributes.FetchReshapingLogger.Install(((Marten.DocumentStore)app.Services.GetRequiredService<Marten.IDocumentStore>()).Options);
 
 if (tokenOptions.SigningKey is not { Length: > 0 })
     app.Logger.LogWarning("EventProfiles:ProfileApiTokens:SigningKey is not set: Profile API tokens are signed with a per-process key and stop working on restart.");

@@ -79,6 +79,8 @@ public class IdleCalculationsShardTests(AppFixture app)
         var profile = await Profile(client, token, customer);
         profile["user_attributes"]![$"idle_orders_{s}"]!.GetValue<string>().ShouldBe("3");
         (await ShardPosition(schema)).ShouldBeGreaterThanOrEqualTo(await LastSequence(schema));
+        // The live event came through the reshaped page fetch (no join of every stream row: CalculationsFetch).
+        ((EventProfiles.Projections.CalculatedAttributes.FetchReshapingLogger)store.Options.Logger()).FetchesReshaped.ShouldBeGreaterThan(0);
     }
 
     private static string Batch(string customer, string eventName, DateTimeOffset at) =>
