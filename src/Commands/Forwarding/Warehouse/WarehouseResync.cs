@@ -32,7 +32,7 @@ public sealed class WarehouseResync(IDocumentStore store, WarehouseOutputs wareh
         // The last profile id done: people are walked in the primary key's order (the profile has no index on Mpid).
         var cursor = ProfileIdAfter(job.Cursor);
         // A cursor of the earlier MPID walk (a job paused or running through the upgrade) says nothing about id order:
-        // the walk starts again, which writes nobody twice into the warehouse (a person written again adds nothing).
+        // the walk starts again from the first person (a person written again adds nothing to the warehouse).
         var (done, written) = cursor.Length > 0 ? (job.Done, job.Events) : (0L, 0L);
         long total;
         await using (var count = store.QuerySession()) total = await count.Query<Profile>().CountAsync(ct);
