@@ -25,7 +25,6 @@ using FluentValidation;
 using JasperFx;
 using Marten;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Rewrite;
 using Npgsql;

@@ -10,16 +10,18 @@ namespace EventProfiles.Commands.Api;
 /// it is what DI hands out as <see cref="NpgsqlDataSource"/> and what Marten and Wolverine's message store are given.
 /// <see cref="MayLag"/> prefers a standby and falls back to the primary when none answers (Npgsql's
 /// <c>PreferStandby</c>). With a single host both are the same data source and nothing changes.
-/// <see cref="Ingestion"/> is the ingestion writers' and resolver's own pool on the primary.
+/// <see cref="Ingestion"/> is the ingestion writers' own pool on the primary, <see cref="Resolver"/> the resolver's.
 /// </summary>
 public sealed class Databases : IAsyncDisposable
 {
     private readonly NpgsqlDataSource _root;
     private readonly NpgsqlDataSource _ingestionRoot;
+    private readonly NpgsqlDataSource _resolverRoot;
 
     private Databases(NpgsqlDataSource root, NpgsqlDataSource primary, NpgsqlDataSource mayLag, bool hasStandby,
-        NpgsqlDataSource ingestionRoot, NpgsqlDataSource ingestion) =>
-        (_root, Primary, MayLag, HasStandby, _ingestionRoot, Ingestion) = (root, primary, mayLag, hasStandby, ingestionRoot, ingestion);
+        (NpgsqlDataSource Root, NpgsqlDataSource Primary) ingestion, (NpgsqlDataSource Root, NpgsqlDataSource Primary) resolver) =>
+        (_root, Primary, MayLag, HasStandby, _ingestionRoot, Ingestion, _resolverRoot, Resolver) =
+        (root, primary, mayLag, hasStandby, ingestion.Root, ingestion.Primary, resolver.Root, resolver.Primary);
 
     public NpgsqlDataSource Primary { get; }
 
@@ -34,6 +36,15 @@ public sealed class Databases : IAsyncDisposable
     /// </summary>
     public NpgsqlDataSource Ingestion { get; }
 
+    /// <summary>
+    /// The ingestion resolver's pool: <see cref="Ingestion"/>'s settings plus <c>plan_cache_mode=force_custom_plan</c>
+    /// in the connection's startup options. Its look-ups join an unnest of the group's keys to tables that grow from
+    /// empty, and a generic plan cached while a table was small stays as it grows (docs/operations.md, "Prepared
+    /// ingestion statements"). Set per session on a connection of the writers' pool, the setting went back to that pool
+    /// with the connection (no reset) when the resolver replaced it after an error; in a pool of its own it cannot.
+    /// </summary>
+    public NpgsqlDataSource Resolver { get; }
+
     /// <summary>For reads that may show a slightly older state (the User Activity View, Platform API lists).</summary>
     public NpgsqlDataSource MayLag { get; }
 
@@ -45,18 +56,32 @@ public sealed class Databases : IAsyncDisposable
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString) { Name = name };
         var ingestion = new NpgsqlDataSourceBuilder(IngestionConnectionString(connectionString)) { Name = name + "-ingestion" };
+        var resolver = new NpgsqlDataSourceBuilder(ResolverConnectionString(connectionString)) { Name = name + "-resolver" };
         if (!IsMultiHost(connectionString))
         {
             var single = builder.Build();
             var ingestionSingle = ingestion.Build();
-            return new(single, single, single, false, ingestionSingle, ingestionSingle);
+            var resolverSingle = resolver.Build();
+            return new(single, single, single, false, (ingestionSingle, ingestionSingle), (resolverSingle, resolverSingle));
         }
         var multiHost = builder.BuildMultiHost();
         var ingestionMultiHost = ingestion.BuildMultiHost();
+        var resolverMultiHost = resolver.BuildMultiHost();
         return new(multiHost, multiHost.WithTargetSession(TargetSessionAttributes.Primary),
             multiHost.WithTargetSession(TargetSessionAttributes.PreferStandby), true,
-            ingestionMultiHost, ingestionMultiHost.WithTargetSession(TargetSessionAttributes.Primary));
+            (ingestionMultiHost, ingestionMultiHost.WithTargetSession(TargetSessionAttributes.Primary)),
+            (resolverMultiHost, resolverMultiHost.WithTargetSession(TargetSessionAttributes.Primary)));
     }
+
+    /// <summary>The ingestion pool's connection string, every statement planned per execution (the operator's own options kept).</summary>
+    public static string ResolverConnectionString(string connectionString)
+    {
+        var settings = new NpgsqlConnectionStringBuilder(IngestionConnectionString(connectionString));
+        settings.Options = string.IsNullOrWhiteSpace(settings.Options) ? CustomPlans : $"{settings.Options} {CustomPlans}";
+        return settings.ConnectionString;
+    }
+
+    private const string CustomPlans = "-c plan_cache_mode=force_custom_plan";
 
     /// <summary>The operator's connection string with the hot path's settings, unless the operator chose them.</summary>
     public static string IngestionConnectionString(string connectionString)
@@ -72,6 +97,7 @@ public sealed class Databases : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _resolverRoot.DisposeAsync();
         await _ingestionRoot.DisposeAsync();
         await _root.DisposeAsync();
     }

@@ -17,7 +17,20 @@ namespace EventProfiles.Commands.Forwarding;
 
 public sealed record WebhookBody(
     [property: JsonPropertyName("url")] string? Url,
-    [property: JsonPropertyName("secret")] string? Secret);
+    [property: JsonPropertyName("secret")] string? Secret)
+{
+    /// <summary>
+    /// The signing secret to keep: none sent (null or left out) keeps the stored one, which the API never shows and a
+    /// client therefore cannot send back (as for a warehouse or broker password); an empty one removes it, so batches
+    /// go unsigned from then on (docs/outputs.md).
+    /// </summary>
+    public static string? SecretToStore(string? sent, string? stored) => sent switch
+    {
+        null => stored,
+        "" => null,
+        _ => sent,
+    };
+}
 
 /// <summary>A warehouse output's target (docs/outputs.md): a PostgreSQL connection string and the schema to keep our tables in.</summary>
 public sealed record WarehouseBody(
@@ -236,7 +249,7 @@ public static class CreateOutputEndpoint
             : body.Kind == OutputBody.RabbitMqKind
             ? new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.RabbitMq, null, false, clock.GetUtcNow(), body.WorkspaceId, RabbitMq: body.RabbitMq!.ToSettings(null))
             : new Output(Guid.NewGuid().ToString("N"), body.Name!, OutputKind.Webhook,
-                new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret), false, clock.GetUtcNow(), body.WorkspaceId);
+                new WebhookSettings(body.Webhook!.Url!, WebhookBody.SecretToStore(body.Webhook.Secret, null)), false, clock.GetUtcNow(), body.WorkspaceId);
         session.Insert(output);
         return Results.Created($"/api/admin/outputs/{output.Id}", await OutputViews.ViewAsync(output, counters, dead, ct));
     }
@@ -283,13 +296,14 @@ public static class UpdateOutputEndpoint
         if (body.Kind != OutputViews.KindName(output.Kind))
             return Results.Problem(ApiProblems.Invalid([new FieldError("kind", "cannot change; create another output.")]));
         // A missing secret (password) keeps the one set before: the API never shows it, so a client cannot send it back.
+        // A webhook's empty secret removes it (WebhookBody.SecretToStore).
         var updated = output.Kind == OutputKind.Files
             ? output with { Name = body.Name!, Files = Files.FilesTargets.Settings(body.Files!) }
             : output.Kind == OutputKind.Warehouse
             ? output with { Name = body.Name!, Warehouse = WarehouseTargets.Settings(body.Warehouse!, output.Warehouse) }
             : output.Kind == OutputKind.RabbitMq
             ? output with { Name = body.Name!, RabbitMq = body.RabbitMq!.ToSettings(output.RabbitMq) }
-            : output with { Name = body.Name!, Webhook = new WebhookSettings(body.Webhook!.Url!, body.Webhook.Secret ?? output.Webhook?.Secret) };
+            : output with { Name = body.Name!, Webhook = new WebhookSettings(body.Webhook!.Url!, WebhookBody.SecretToStore(body.Webhook.Secret, output.Webhook?.Secret)) };
         session.Store(updated);
         return Results.Ok(await OutputViews.ViewAsync(updated, counters, dead, ct));
     }

@@ -56,7 +56,7 @@ public sealed class IngestionPipeline : BackgroundService
         _directory = directory;
         _claims = new IdentityClaims(directory.Identity, RandomMpid);
         _commit = new GroupCommit(store, databases.Ingestion, runtime, live, clock, definitions);
-        _dataSource = databases.Ingestion;
+        _dataSource = databases.Resolver;
         _options = options.Value;
         _logger = logger;
         _schema = store.Options.DatabaseSchemaName;
@@ -286,12 +286,9 @@ public sealed class IngestionPipeline : BackgroundService
         if (_resolverConnection is { State: System.Data.ConnectionState.Open } open) return open;
         if (_resolverConnection is not null) await _resolverConnection.DisposeAsync();
         _resolverConnection = null;
-        var connection = await _dataSource.OpenConnectionAsync();
-        // The look-ups join an unnest of the group's keys to tables that grow from empty: a generic plan cached while a
-        // table was small (a hash join over a scan) stays cached as it grows, until the next ANALYZE (measured: 0.05 →
-        // 1.8 ms per look-up in the first minute of a fresh database). Planned per execution, they keep their index.
-        await using (var custom = new NpgsqlCommand("set plan_cache_mode = force_custom_plan", connection)) await custom.ExecuteNonQueryAsync();
-        return _resolverConnection = connection;
+        // From the resolver's own pool: it plans every look-up per execution (Databases.Resolver says why), a setting
+        // that must not reach the writers' connections.
+        return _resolverConnection = await _dataSource.OpenConnectionAsync();
     }
 
     // ---------------------------------------------------------------- writers

@@ -95,7 +95,9 @@ public sealed class RebuildProjections(IDocumentStore store, NpgsqlDataSource db
             // (Marten's archiving does not delete it): ingestion and IDSync reactivate a returning person from it, the
             // User Activity View shows them aged out. Their identity rows stay too, so a returning person is found.
             session.Store(profile);
-            foreach (var identity in profile.Identities)
+            // The identity-index projection's rule: a value the org now ignores is not indexed, also for a person who
+            // held it before it was ignored (replay and rebuild write the same rows).
+            foreach (var identity in profile.Identities.Where(i => rules.IsMatchable(i.Type, i.Value)))
                 session.QueueSqlCommand(
                     $"insert into {index} (identity_type, identity_value, mpid, is_unique, workspace_id, linked_at) values (?, ?, ?, ?, ?, ?)",
                     identity.Type, identity.Value, profile.Mpid, rules.IsUnique(identity.Type), identity.WorkspaceId, identity.AddedAt);

@@ -163,6 +163,40 @@ public sealed class ForwardingTests(AppFixture app) : WithReceiver(app)
     }
 
     [Fact]
+    public async Task an_update_without_the_signing_secret_keeps_it_and_an_empty_secret_removes_it()
+    {
+        await Connected(secret: "hook-secret");
+        async Task<JsonObject> Updated(object webhook)
+        {
+            using var update = await App.AdminClient().PutAsJsonAsync($"/api/admin/outputs/{OutputId}", new { name = Api.NewId("hook"), kind = "webhook", webhook });
+            var text = await update.Content.ReadAsStringAsync();
+            update.StatusCode.ShouldBe(HttpStatusCode.OK, text);
+            return JsonNode.Parse(text)!.AsObject();
+        }
+        async Task<string?> SignatureOfABatch()
+        {
+            var customer = Api.NewId("fw-sig");
+            await Send($$"""{ "user_identities": { "customer_id": "{{customer}}" }, "events": [ {{Event("e")}} ] }""");
+            await Waiting.Until(() => Task.FromResult(Receiver.BatchesOf(customer).Count == 1), "the forwarded batch");
+            var batch = Receiver.BatchesOf(customer).Single();
+            return Receiver.Received.Single(r => r.Batch == batch).Signature;
+        }
+
+        // Left out (the API never shows it, so a client cannot send it back): kept.
+        (await Updated(new { url = Receiver.Url }))["webhook"]!["has_secret"]!.GetValue<bool>().ShouldBeTrue();
+        (await SignatureOfABatch())!.ShouldStartWith("sha256=");
+
+        // An empty secret is the way to remove it: batches go unsigned from then on.
+        (await Updated(new { url = Receiver.Url, secret = "" }))["webhook"]!["has_secret"]!.GetValue<bool>().ShouldBeFalse();
+        (await App.Output(OutputId))["webhook"]!["has_secret"]!.GetValue<bool>().ShouldBeFalse();
+        (await SignatureOfABatch()).ShouldBeNullOrEmpty();
+
+        // And a new one signs again.
+        (await Updated(new { url = Receiver.Url, secret = "another-secret" }))["webhook"]!["has_secret"]!.GetValue<bool>().ShouldBeTrue();
+        (await SignatureOfABatch())!.ShouldStartWith("sha256=");
+    }
+
+    [Fact]
     public async Task a_paused_output_keeps_its_deliveries_until_resumed()
     {
         await Connected();

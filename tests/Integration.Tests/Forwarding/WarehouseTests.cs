@@ -276,6 +276,42 @@ public sealed class WarehouseTests(AppFixture app) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task a_resync_paused_with_a_cursor_of_the_earlier_mpid_walk_starts_its_walk_again_and_skips_nobody()
+    {
+        // A person whose id sorts before "9" (in text order, the id walk's), though their MPID is above 9: resuming at
+        // the old cursor "9" as an id would skip them, and everyone else before it.
+        string customer;
+        long mpid;
+        do
+        {
+            customer = Api.NewId("wh-old-cursor");
+            await Send($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}" }, "user_attributes": { "level": "3" }, "events": [] }""");
+            mpid = await MpidOf(customer);
+        } while (mpid.ToString(System.Globalization.CultureInfo.InvariantCulture).StartsWith('9'));
+        await Connected();
+
+        // The job as the previous version left it, paused at an MPID (the previous walk's cursor). No API makes one now.
+        var id = Guid.NewGuid();
+        await using (var session = app.Services.GetRequiredService<Marten.IDocumentStore>().LightweightSession())
+        {
+            session.Store(new EventProfiles.Domain.Operations.OperationJob
+            {
+                Id = id, Kind = "warehouse_resync", WorkspaceId = 1, Parameters = new() { ["output"] = _outputId },
+                Status = "paused", RequestedBy = "admin", CreatedAt = DateTimeOffset.UtcNow, StartedAt = DateTimeOffset.UtcNow,
+                Cursor = "9", Done = 0, Events = 0,
+            });
+            await session.SaveChangesAsync();
+        }
+        using (var resume = await app.AdminClient().PostAsync($"/api/admin/jobs/{id}/resume", null))
+            resume.StatusCode.ShouldBe(HttpStatusCode.Accepted, await resume.Content.ReadAsStringAsync());
+        var done = await app.Completed(id.ToString());
+
+        done["done"]!.GetValue<long>().ShouldBe(done["total"]!.GetValue<long>()); // everyone looked at, from the first person
+        (await Count("profiles", mpid)).ShouldBe(1);
+        (await Count("attribute_updates", mpid)).ShouldBe(1);
+    }
+
+    [Fact]
     public async Task audience_changes_keep_current_memberships_and_their_history()
     {
         var s = Guid.NewGuid().ToString("N")[..8];

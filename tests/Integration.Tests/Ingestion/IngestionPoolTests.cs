@@ -7,7 +7,8 @@ namespace EventProfiles.Integration.Tests.Ingestion;
 
 /// <summary>
 /// The ingestion writers and resolver take their own pool (Databases.Ingestion): statements prepared once per
-/// connection and kept when the connection goes back to the pool, which the other pools' DISCARD ALL would drop.
+/// connection and kept when the connection goes back to the pool, which the other pools' DISCARD ALL would drop. The
+/// resolver plans per execution, in a pool of its own, so that setting never reaches a writer.
 /// </summary>
 [Collection(AppCollection.Name)]
 public class IngestionPoolTests(AppFixture app)
@@ -47,5 +48,34 @@ public class IngestionPoolTests(AppFixture app)
         await using var prepared = new NpgsqlCommand("select count(*) from pg_prepared_statements where statement like '%' || $1 || '%' and statement not like '%pg_prepared_statements%'", check);
         prepared.Parameters.Add(new NpgsqlParameter<string> { TypedValue = marker });
         ((long)(await prepared.ExecuteScalarAsync())!).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task the_resolver_plans_per_execution_on_its_own_pool_and_a_writer_s_connection_never_inherits_it()
+    {
+        var host = app.Services.GetRequiredService<Databases>();
+        host.Resolver.ShouldNotBeSameAs(host.Ingestion);
+        new NpgsqlConnectionStringBuilder(host.Resolver.ConnectionString).NoResetOnClose.ShouldBeTrue();
+        // An operator's own startup options are kept beside ours.
+        new NpgsqlConnectionStringBuilder(Databases.ResolverConnectionString("Host=db;Options=-c work_mem=8MB")).Options
+            .ShouldBe("-c work_mem=8MB -c plan_cache_mode=force_custom_plan");
+
+        // One connection per pool: the writer's slot is the one any connection handed back would reuse.
+        var connectionString = new NpgsqlConnectionStringBuilder(app.Db.ConnectionString) { MaxPoolSize = 1 }.ConnectionString;
+        await using var databases = Databases.For(connectionString, "resolver-pool-test");
+        for (var i = 0; i < 2; i++)
+        {
+            // The resolver's connection, replaced (disposed, back to a pool) as after a failed look-up.
+            await using (var resolver = await databases.Resolver.OpenConnectionAsync())
+                (await PlanCacheMode(resolver)).ShouldBe("force_custom_plan");
+            await using var writer = await databases.Ingestion.OpenConnectionAsync();
+            (await PlanCacheMode(writer)).ShouldBe("auto");
+        }
+    }
+
+    private static async Task<string> PlanCacheMode(NpgsqlConnection connection)
+    {
+        await using var command = new NpgsqlCommand("select current_setting('plan_cache_mode')", connection);
+        return (string)(await command.ExecuteScalarAsync())!;
     }
 }

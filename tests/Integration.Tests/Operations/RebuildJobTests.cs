@@ -138,6 +138,42 @@ public class RebuildJobTests(AppFixture app)
         after.Identities.ShouldBe(before.Identities);
     }
 
+    [Fact]
+    public async Task a_value_made_a_placeholder_after_it_was_linked_is_left_out_of_the_rebuilt_index_as_the_projection_leaves_it_out()
+    {
+        var customer = Api.NewId("ignored");
+        var placeholder = $"placeholder-{customer}";
+        await app.Ingested($$"""{ "environment": "development", "user_identities": { "customer_id": "{{customer}}", "other": "{{placeholder}}" }, "user_attributes": { "plan": "pro" }, "events": [] }""");
+        var mpid = (await app.ProfileOf(customer))["mpid"]!.GetValue<long>();
+        var live = await ReadModelsOf(mpid);
+        live.Identities.ShouldContain($"other={placeholder},");
+
+        using var admin = app.AdminClient();
+        var stored = (await admin.GetFromJsonAsync<JsonObject>("/api/admin/identity-settings"))!["stored"]!.AsObject();
+        try
+        {
+            // The org starts ignoring the value: the live row stays (nothing is re-evaluated), the projection would no
+            // longer write it (IdentityIndexProjection.Link), so a rebuild must not either.
+            var changed = stored.DeepClone().AsObject();
+            changed["ignored_values"] = new JsonArray([.. stored["ignored_values"]!.AsArray().Select(v => (JsonNode?)v!.GetValue<string>()), placeholder]);
+            using (var put = await admin.PutAsJsonAsync("/api/admin/identity-settings", changed))
+                put.StatusCode.ShouldBe(HttpStatusCode.OK, await put.Content.ReadAsStringAsync());
+
+            var job = await app.StartJob(OperationKinds.Rebuild, new { projection = "profiles", mpid = mpid.ToString() });
+            await app.Completed(job["id"]!.GetValue<string>());
+            var rebuilt = await ReadModelsOf(mpid);
+            rebuilt.Identities.ShouldBe(string.Join(";", live.Identities.Split(';').Where(r => !r.StartsWith($"other={placeholder},", StringComparison.Ordinal))));
+            // The person keeps the value on their profile and in their history (docs/identity.md).
+            JsonNode.DeepEquals(rebuilt.Profile, live.Profile).ShouldBeTrue($"{rebuilt.Profile}\nlive:\n{live.Profile}");
+        }
+        finally
+        {
+            // The host is shared: the rules go back to what they were.
+            using var restore = await admin.PutAsJsonAsync("/api/admin/identity-settings", stored);
+            restore.StatusCode.ShouldBe(HttpStatusCode.OK);
+        }
+    }
+
     private async Task<bool> IsArchived(long mpid)
     {
         await using var command = app.Db.CreateCommand($"select is_archived from {app.Schema}.mt_streams where id = $1");

@@ -78,4 +78,14 @@ public class ProfileApiBearerTests(AppFixture app)
         claims.ShouldBeNull();
         failure.ShouldNotBeNull();
     }
+
+    [Fact]
+    public void the_host_depends_on_the_token_library_it_uses_and_not_on_the_jwt_bearer_middleware_it_replaced()
+    {
+        // The Host's dependency closure as built (its deps.json beside the tests): what it ships and loads.
+        using var deps = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "EventProfiles.Host.deps.json")));
+        var libraries = deps.RootElement.GetProperty("libraries").EnumerateObject().Select(l => l.Name.Split('/')[0]).ToList();
+        libraries.ShouldContain("Microsoft.IdentityModel.JsonWebTokens");
+        libraries.ShouldNotContain("Microsoft.AspNetCore.Authentication.JwtBearer");
+    }
 }

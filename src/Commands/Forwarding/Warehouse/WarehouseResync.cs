@@ -13,9 +13,9 @@ namespace EventProfiles.Commands.Forwarding.Warehouse;
 
 /// <summary>
 /// A full resync of one workspace to a warehouse output, as a durable job (progress in <c>/api/admin/jobs</c> and the
-/// command line's <c>resync</c>): every person of the workspace, in MPID order, written as they are now — profile row,
+/// command line's <c>resync</c>): every person of the workspace, in profile id order, written as they are now — profile row,
 /// and history rows for whatever differs from what the warehouse holds (dated the job's start) — through the
-/// connection's filter and consent rules, one micro-batch per chunk. The cursor is the last MPID written, so a paused,
+/// connection's filter and consent rules, one micro-batch per chunk. The cursor is the last profile id written, so a paused,
 /// failed or restarted job goes on from there; writing a chunk again adds nothing. Events are not part of it: a data
 /// replay to the same connection fills the <c>events</c> table (idempotently) for a time range.
 /// </summary>
@@ -30,11 +30,13 @@ public sealed class WarehouseResync(IDocumentStore store, WarehouseOutputs wareh
     {
         var workspaceId = job.WorkspaceId;
         // The last profile id done: people are walked in the primary key's order (the profile has no index on Mpid).
-        var cursor = job.Cursor ?? "";
-        var (done, written) = (job.Done, job.Events);
+        var cursor = ProfileIdAfter(job.Cursor);
+        // A cursor of the earlier MPID walk (a job paused or running through the upgrade) says nothing about id order:
+        // the walk starts again from the first person (a person written again adds nothing to the warehouse).
+        var (done, written) = cursor.Length > 0 ? (job.Done, job.Events) : (0L, 0L);
         long total;
         await using (var count = store.QuerySession()) total = await count.Query<Profile>().CountAsync(ct);
-        await progress.CheckpointAsync(job.Cursor, done, written, total, ct);
+        await progress.CheckpointAsync(cursor.Length > 0 ? job.Cursor : null, done, written, total, ct);
         var at = job.StartedAt ?? clock.GetUtcNow();
         while (true)
         {
@@ -75,8 +77,15 @@ public sealed class WarehouseResync(IDocumentStore store, WarehouseOutputs wareh
             }
             cursor = people[^1].Id;
             done += people.Count;
-            await progress.CheckpointAsync(cursor, done, written, total, ct);
+            await progress.CheckpointAsync(IdCursor + cursor, done, written, total, ct);
         }
         return $"resynced {written} people of workspace {workspaceId} to warehouse output {job.Parameter("output")}";
     }
+
+    /// <summary>Marks a cursor of the id walk: the earlier MPID walk's cursor was the bare MPID, which is also a valid id.</summary>
+    public const string IdCursor = "id:";
+
+    /// <summary>The profile id to go on after, or "" to start from the first person (no cursor, or one of the MPID walk).</summary>
+    public static string ProfileIdAfter(string? cursor) =>
+        cursor is not null && cursor.StartsWith(IdCursor, StringComparison.Ordinal) ? cursor[IdCursor.Length..] : "";
 }
