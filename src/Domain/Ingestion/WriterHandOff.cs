@@ -49,7 +49,7 @@ public sealed class WriterHandOff<T>(int writers, int overlapAt, int maxGroup, F
     {
         lock (_lock)
         {
-            if (_groups >= writers || _waiting.Count == 0) return null;
+            if (_groups >= writers || _waiting.Count == 0 || (_groups > 0 && _waiting.Count < overlapAt)) return null;
             var group = new List<T>();
             var passed = new HashSet<long>(); // persons with a batch left waiting: their later batches wait too
             object? rules = null;
@@ -57,7 +57,8 @@ public sealed class WriterHandOff<T>(int writers, int overlapAt, int maxGroup, F
             {
                 if (group.Count == maxGroup) break;
                 var person = personOf(batch);
-                if (passed.Contains(person)) continue;
+                // A retried batch goes before the later batches of its person that wait behind it.
+                if (passed.Contains(person) && !isRetry(batch)) continue;
                 if (IsHeldFor(batch, person) || (group.Count > 0 && !ReferenceEquals(rules, ruleSetOf(batch))))
                 {
                     passed.Add(person);
@@ -96,14 +97,10 @@ public sealed class WriterHandOff<T>(int writers, int overlapAt, int maxGroup, F
     }
 
     /// <summary>The batch was answered (after a retry, or by any path): its persons go.</summary>
-    /// <returns>Whether batches are waiting (one may now be free to go).</returns>
+    /// <returns>Whether that let a person go while batches wait (one may now be free to go).</returns>
     public bool Answered(T batch)
     {
-        lock (_lock)
-        {
-            if (!_inGroup.Contains(batch)) Let(batch);
-            return _waiting.Count > 0;
-        }
+        lock (_lock) return !_inGroup.Contains(batch) && Let(batch) && _waiting.Count > 0;
     }
 
     private bool IsHeldFor(T batch, long person) =>
@@ -119,14 +116,15 @@ public sealed class WriterHandOff<T>(int writers, int overlapAt, int maxGroup, F
         holders.Add(batch);
     }
 
-    private void Let(T batch)
+    private bool Let(T batch)
     {
-        if (!_held.Remove(batch, out var persons)) return;
+        if (!_held.Remove(batch, out var persons)) return false;
         foreach (var person in persons)
         {
             var holders = _holders[person];
             holders.Remove(batch);
             if (holders.Count == 0) _holders.Remove(person);
         }
+        return true;
     }
 }

@@ -110,9 +110,24 @@ public class WriterHandOffTests
         var retry = handOff.TryTakeGroup()!;
         Names(retry).ShouldBe("a1");
         a1.Answered = true;
-        handOff.Answered(a1).ShouldBeTrue(); // still in its group: the group's end lets its persons go
+        handOff.Answered(a1).ShouldBeFalse(); // still in its group: the group's end lets its persons go
         handOff.TryTakeGroup().ShouldBeNull();
         handOff.GroupEnded(retry);
+        Names(handOff.TryTakeGroup()).ShouldBe("a2");
+    }
+
+    [Fact]
+    public void a_batch_failed_for_good_while_waiting_for_its_retry_lets_its_person_go()
+    {
+        var handOff = HandOff(overlapAt: 1);
+        var a1 = new Item("a1", 1);
+        handOff.Enqueue([a1]);
+        handOff.GroupEnded(handOff.TryTakeGroup()!);
+        handOff.Enqueue([new("a2", 1)]);
+        handOff.TryTakeGroup().ShouldBeNull();
+
+        a1.Answered = true; // e.g. out of attempts, or stopping
+        handOff.Answered(a1).ShouldBeTrue();
         Names(handOff.TryTakeGroup()).ShouldBe("a2");
     }
 
