@@ -7,7 +7,8 @@ namespace EventProfiles.Domain.Ingestion;
 /// <item>A free writer takes everything it may (up to <c>maxGroup</c>) when no group is in flight; while one is, it
 /// starts another only once <c>overlapAt</c> batches could go into it. At low concurrency there is one large group at
 /// a time (its statements and round trips are shared by more batches); under load several groups overlap, so one
-/// group's round trips and COMMIT no longer wait for the other's.</item>
+/// group's round trips and COMMIT no longer wait for the other's. When at least twice <c>overlapAt</c> wait and
+/// several writers are free, a writer takes only its share (at least <c>overlapAt</c>), leaving the rest to the next.</item>
 /// <item>Per-person order: a batch holds its person from the moment a writer takes it until it is answered (committed
 /// or failed), so a person is in at most one group in flight, and a later batch of that person waits, in acceptance
 /// order, also while an earlier one is sent back for a retry. A retried batch waits only for groups in flight (never for
@@ -69,6 +70,11 @@ public sealed class WriterHandOff<T>(int writers, int overlapAt, int maxGroup, F
             }
             // Overlapping a group in flight with a small one would cost more per batch than waiting for it.
             if (group.Count == 0 || (_groups > 0 && group.Count < overlapAt)) return null;
+            // Enough for several groups and several writers free: share it, so the groups overlap at once. (One writer
+            // taking everything would leave the others idle until its clients, all answered at its commit, send again.)
+            var free = writers - _groups;
+            if (free > 1 && group.Count >= 2 * overlapAt)
+                group.RemoveRange(Math.Max(overlapAt, (group.Count + free - 1) / free), group.Count - Math.Max(overlapAt, (group.Count + free - 1) / free));
 
             var taken = new HashSet<T>(group, ReferenceEqualityComparer.Instance);
             _waiting = _waiting.Where(b => !taken.Contains(b)).ToList();

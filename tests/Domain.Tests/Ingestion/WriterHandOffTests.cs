@@ -48,6 +48,16 @@ public class WriterHandOffTests
     }
 
     [Fact]
+    public void enough_for_several_groups_is_shared_among_the_free_writers_in_order()
+    {
+        var handOff = HandOff(writers: 2, overlapAt: 2);
+        handOff.Enqueue(Enumerable.Range(0, 5).Select(i => new Item($"b{i}", i)));
+
+        Names(handOff.TryTakeGroup()).ShouldBe("b0,b1,b2");
+        Names(handOff.TryTakeGroup()).ShouldBe("b3,b4");
+    }
+
+    [Fact]
     public void no_more_groups_than_writers_are_in_flight()
     {
         var handOff = HandOff(writers: 1, overlapAt: 1);
@@ -135,7 +145,7 @@ public class WriterHandOffTests
     public void retried_batches_never_wait_for_each_other()
     {
         // x held person 1 and was resolved again to 2; y held 2 and was resolved again to 1: neither may wait for the other.
-        var handOff = HandOff(overlapAt: 1);
+        var handOff = HandOff(writers: 1, overlapAt: 1);
         var x = new Item("x", 1);
         var y = new Item("y", 2);
         handOff.Enqueue([x, y]);
