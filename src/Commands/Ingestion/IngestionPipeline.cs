@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using EventProfiles.Domain.Identity;
+using EventProfiles.Domain.Ingestion;
 using EventProfiles.Domain.Workspaces;
 using EventProfiles.Commands.Forwarding;
 using EventProfiles.Commands.Identity;
@@ -17,11 +18,12 @@ namespace EventProfiles.Commands.Ingestion;
 
 /// <summary>
 /// Durable group commit for ingestion. Requests hand their batches to a single resolver, which looks up the
-/// identities of many batches in one query and assigns each batch its MPID; the batch then goes to the writer
-/// that owns that MPID (mpid mod writers), so one person's stream is only ever written by one transaction at a time.
-/// Each writer appends everything it has queued in ONE transaction (events, inline profile, identity index, dedupe
+/// identities of many batches in one query and assigns each batch its MPID; the batches then wait in one queue that
+/// every writer takes its group from (<see cref="WriterHandOff{T}"/>: one large group at a time at low concurrency,
+/// overlapping groups under load, and a person in at most one group in flight, in acceptance order).
+/// Each writer appends its group in ONE transaction (events, inline profile, identity index, dedupe
 /// keys) and only then completes the requests: a 202 always means committed.
-/// This class is the queue and the routing; what the resolver promised is <see cref="IdentityClaims"/>, a writer's
+/// This class is the queue and the hand-off; what the resolver promised is <see cref="IdentityClaims"/>, a writer's
 /// transaction (load, decide, write) is <see cref="GroupCommit"/>.
 /// </summary>
 public sealed class IngestionPipeline : BackgroundService
@@ -38,7 +40,11 @@ public sealed class IngestionPipeline : BackgroundService
     private readonly Channel<PendingBatch> _incoming = Channel.CreateUnbounded<PendingBatch>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SemaphoreSlim _capacity;
     private volatile bool _stopping;
-    private readonly Channel<PendingBatch>[] _writers;
+    private readonly WriterHandOff<PendingBatch> _handOff;
+    /// <summary>Completed (and replaced) whenever the hand-off may have a group for a waiting writer.</summary>
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _resolverDone;
+    private long _groupsCommitted, _batchesCommitted;
     private readonly IdentityClaims _claims;
     private readonly InFlightRequests _requests = new();
     private readonly GroupCommit _commit;
@@ -61,9 +67,8 @@ public sealed class IngestionPipeline : BackgroundService
         _logger = logger;
         _schema = store.Options.DatabaseSchemaName;
         _capacity = new SemaphoreSlim(_options.QueueCapacity, _options.QueueCapacity);
-        _writers = Enumerable.Range(0, Math.Max(1, _options.Writers))
-            .Select(_ => Channel.CreateUnbounded<PendingBatch>(new UnboundedChannelOptions { SingleReader = true }))
-            .ToArray();
+        _handOff = new WriterHandOff<PendingBatch>(Math.Max(1, _options.Writers), Math.Max(1, _options.OverlapAt), Math.Max(1, _options.MaxGroupSize),
+            b => b.Resolution!.Mpid, b => b.Rules, b => b.Attempts > 0, b => b.Completion.Task.IsCompleted);
     }
 
     /// <summary>The <c>Retry-After</c> (seconds) of a request answered 429 because the queue stayed full.</summary>
@@ -110,6 +115,8 @@ public sealed class IngestionPipeline : BackgroundService
             {
                 Interlocked.Decrement(ref _outstanding);
                 _capacity.Release();
+                // A batch answered after a retry lets its person go: a later batch of that person may be waiting.
+                if (_handOff.Answered(batch)) Changed();
             }, TaskScheduler.Default);
             _incoming.Writer.TryWrite(batch);
         }
@@ -133,7 +140,7 @@ public sealed class IngestionPipeline : BackgroundService
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var writers = _writers.Select((channel, i) => Task.Run(() => WriteLoopAsync(i, channel.Reader), CancellationToken.None));
+        var writers = Enumerable.Range(0, Math.Max(1, _options.Writers)).Select(i => Task.Run(() => WriteLoopAsync(i), CancellationToken.None));
         var resolver = Task.Run(ResolveLoopAsync, CancellationToken.None);
         return Task.WhenAll(writers.Append(resolver));
     }
@@ -165,11 +172,12 @@ public sealed class IngestionPipeline : BackgroundService
             catch (Exception ex)
             {
                 _logger.LogError(ex, "Identity resolution failed for a group of {Count} batches", group.Count);
-                foreach (var batch in group.Where(b => b.Resolution is null && !b.Completion.Task.IsCompleted)) Requeue(batch, ex);
+                Requeue(group.Where(b => b.Resolution is null && !b.Completion.Task.IsCompleted).Select(b => (b, ex)).ToList());
             }
         }
         if (_resolverConnection is { } connection) await connection.DisposeAsync();
-        foreach (var writer in _writers) writer.Writer.TryComplete();
+        _resolverDone = true;
+        Changed();
     }
 
     private async Task ResolveGroupAsync(List<PendingBatch> group)
@@ -222,11 +230,12 @@ public sealed class IngestionPipeline : BackgroundService
             routed[i].Claim = claims[i];
             routed[i].Rules = rules;
         }
-        foreach (var batch in routed)
-            await _writers[WriterOf(batch.Resolution!.Mpid)].Writer.WriteAsync(batch);
+        _handOff.Enqueue(routed);
+        Changed();
     }
 
-    private int WriterOf(long mpid) => (int)((ulong)mpid % (ulong)_writers.Length);
+    /// <summary>Wakes the writers waiting for a group.</summary>
+    private void Changed() => Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     private sealed record GroupLookup(IdentityLookup Identity, Dictionary<(string, string), long> StoredRequests);
 
@@ -293,34 +302,33 @@ public sealed class IngestionPipeline : BackgroundService
 
     // ---------------------------------------------------------------- writers
 
-    private async Task WriteLoopAsync(int index, ChannelReader<PendingBatch> reader)
+    private async Task WriteLoopAsync(int index)
     {
-        var group = new List<PendingBatch>(_options.MaxGroupSize);
-        while (await reader.WaitToReadAsync())
+        while (true)
         {
-            group.Clear();
-            while (group.Count < _options.MaxGroupSize && reader.TryRead(out var next)) group.Add(next);
-            // One rule set per transaction: batches resolved before and after an identity-settings change (rare) are
-            // committed apart, in the order they came.
-            if (group.TrueForAll(b => ReferenceEquals(b.Rules, group[0].Rules))) await CommitWithRetriesAsync(index, group);
-            else
-                foreach (var run in RunsOfOneRuleSet(group)) await CommitWithRetriesAsync(index, run);
-        }
-    }
-
-    private static IEnumerable<List<PendingBatch>> RunsOfOneRuleSet(List<PendingBatch> group)
-    {
-        var run = new List<PendingBatch>();
-        foreach (var batch in group)
-        {
-            if (run.Count > 0 && !ReferenceEquals(run[0].Rules, batch.Rules))
+            // Read before trying: a change after the attempt completes this one, so no wake-up is lost.
+            var changed = Volatile.Read(ref _changed).Task;
+            if (_handOff.TryTakeGroup() is not { } group)
             {
-                yield return run;
-                run = [];
+                // Everything taken was answered before StopAsync let the resolver finish: nothing more can come.
+                if (_resolverDone && _handOff.Waiting == 0) break;
+                await changed;
+                continue;
             }
-            run.Add(batch);
+            try
+            {
+                await CommitWithRetriesAsync(index, group);
+            }
+            finally
+            {
+                _handOff.GroupEnded(group);
+                Changed();
+            }
         }
-        if (run.Count > 0) yield return run;
+        Changed(); // the other writers see the end too
+        if (Interlocked.Read(ref _groupsCommitted) > 0 && index == 0)
+            _logger.LogInformation("Ingestion writers committed {Batches} batches in {Groups} groups ({Mean:F1} per group)",
+                _batchesCommitted, _groupsCommitted, (double)_batchesCommitted / _groupsCommitted);
     }
 
     private async Task CommitWithRetriesAsync(int writer, List<PendingBatch> group)
@@ -336,7 +344,7 @@ public sealed class IngestionPipeline : BackgroundService
             Metrics.Race("unique_key");
             _logger.LogInformation("Writer {Writer}: a concurrent claim ({Constraint}) sent {Count} batches back to resolution",
                 writer, PostgresErrorOf(ex)!.ConstraintName, group.Count);
-            foreach (var batch in group) Requeue(batch, ex);
+            Requeue(group.Select(b => (b, (Exception)ex)).ToList());
             return;
         }
         catch (GroupCommit.IdentityRaceLostException ex)
@@ -344,13 +352,13 @@ public sealed class IngestionPipeline : BackgroundService
             // The cross-node form of the same race (IdentityLocks): resolve these batches again on what is stored now.
             Metrics.Race("cross_node");
             _logger.LogInformation("Writer {Writer}: {Reason} Sent {Count} batches back to resolution", writer, ex.Message, group.Count);
-            foreach (var batch in group) Requeue(batch, ex);
+            Requeue(group.Select(b => (b, (Exception)ex)).ToList());
             return;
         }
         catch (Exception ex) when (IsRetryable(ex) || group.Count == 1)
         {
             _logger.LogWarning(ex, "Writer {Writer}: committing {Count} batches failed; retrying", writer, group.Count);
-            foreach (var batch in group) Requeue(batch, ex);
+            Requeue(group.Select(b => (b, (Exception)ex)).ToList());
             return;
         }
         catch (Exception ex)
@@ -359,11 +367,25 @@ public sealed class IngestionPipeline : BackgroundService
             _logger.LogWarning(ex, "Writer {Writer}: group of {Count} failed; committing its batches one by one", writer, group.Count);
         }
 
+        // A batch whose person had an earlier batch of this group sent back is sent back with it, behind it (per-person order).
+        var sentBack = new List<(PendingBatch, Exception)>();
+        var persons = new HashSet<long>();
         foreach (var batch in group)
         {
+            var person = batch.Resolution!.Mpid;
+            if (persons.Contains(person))
+            {
+                sentBack.Add((batch, new BehindRetryException()));
+                continue;
+            }
             try { await CommitAsync([batch]); }
-            catch (Exception ex) { Requeue(batch, ex); }
+            catch (Exception ex)
+            {
+                sentBack.Add((batch, ex));
+                if (IsRetryable(ex)) persons.Add(person);
+            }
         }
+        Requeue(sentBack);
     }
 
     /// <summary>Commits the group, then releases its claims and answers its requests: a 202 always means committed.</summary>
@@ -371,6 +393,8 @@ public sealed class IngestionPipeline : BackgroundService
     {
         var started = Stopwatch.GetTimestamp();
         var streams = await _commit.CommitAsync(group, group[0].Rules!);
+        Interlocked.Increment(ref _groupsCommitted);
+        Interlocked.Add(ref _batchesCommitted, group.Count);
         foreach (var batch in group)
         {
             Metrics.Resolution("ingestion", batch.Claim!.IsNewProfile);
@@ -386,17 +410,28 @@ public sealed class IngestionPipeline : BackgroundService
                 group.Count, streams, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
-    private void Requeue(PendingBatch batch, Exception error)
+    /// <summary>
+    /// Sends batches back to resolution after a back-off, together and in their order (a person's later batches wait
+    /// behind them in the hand-off), or fails those out of attempts or whose error a retry cannot cure.
+    /// </summary>
+    private void Requeue(IReadOnlyList<(PendingBatch Batch, Exception Error)> failed)
     {
-        ReleaseUncommitted(batch);
-        batch.Attempts++;
-        if (batch.Attempts >= _options.MaxAttempts || !IsRetryable(error))
+        var again = new List<PendingBatch>(failed.Count);
+        foreach (var (batch, error) in failed)
         {
-            Fail(batch, error);
-            return;
+            ReleaseUncommitted(batch);
+            batch.Attempts++;
+            if (batch.Attempts >= _options.MaxAttempts || !IsRetryable(error)) Fail(batch, error);
+            else again.Add(batch);
         }
-        _ = Task.Delay(TimeSpan.FromMilliseconds(20 * (1 << batch.Attempts)))
-            .ContinueWith(_ => _incoming.Writer.TryWrite(batch), TaskScheduler.Default);
+        if (again.Count == 0) return;
+        var attempts = again.Max(b => b.Attempts);
+        _ = Task.Delay(TimeSpan.FromMilliseconds(20 * (1 << attempts))).ContinueWith(_ =>
+        {
+            foreach (var batch in again)
+                // Stopping and the resolver has finished: no retry can come, the client is told to send it again.
+                if (!_incoming.Writer.TryWrite(batch)) Fail(batch, new ShuttingDownException());
+        }, TaskScheduler.Default);
     }
 
     /// <summary>Nothing of the batch was written: its claims and request id go, and it is resolved afresh if retried.</summary>
@@ -408,7 +443,7 @@ public sealed class IngestionPipeline : BackgroundService
     }
 
     private static bool IsRetryable(Exception error) =>
-        error is GroupCommit.IdentityRaceLostException ||
+        error is GroupCommit.IdentityRaceLostException or BehindRetryException ||
         PostgresErrorOf(error) is { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected }
         || Causes(error).Any(e => e is NpgsqlException { IsTransient: true } or TimeoutException);
 
@@ -437,6 +472,9 @@ public sealed class IngestionPipeline : BackgroundService
         _logger.LogError(error, "Batch {BatchId} from input {Input} could not be stored", batch.BatchId, batch.Input.Name);
         batch.Completion.TrySetResult(new IngestOutcome(IngestOutcomeKind.Failed, mpid, error));
     }
+
+    /// <summary>Not tried: an earlier batch of the same person failed and is being retried first.</summary>
+    private sealed class BehindRetryException() : Exception("An earlier batch of the same person is being retried first.");
 
     private static long RandomMpid() => BitConverter.ToInt64(RandomNumberGenerator.GetBytes(8));
 }

@@ -6,8 +6,14 @@ namespace EventProfiles.Commands.Ingestion;
 
 public sealed class IngestionOptions
 {
-    /// <summary>Concurrent writer transactions; about as many as PostgreSQL has cores.</summary>
+    /// <summary>
+    /// Most writer transactions at once. Every writer takes its group from one queue (<see cref="WriterHandOff{T}"/>);
+    /// a second group starts beside one in flight only once <see cref="OverlapAt"/> batches wait, so low concurrency
+    /// keeps one large group and only load runs groups side by side.
+    /// </summary>
     public int Writers { get; set; } = 2;
+    /// <summary>Batches that must be waiting before a writer starts a group while another group is in flight.</summary>
+    public int OverlapAt { get; set; } = 32;
     /// <summary>Most batches committed in one transaction.</summary>
     public int MaxGroupSize { get; set; } = 500;
     /// <summary>Batches between request and commit; when full, requests wait (back-pressure), at most <see cref="QueueWaitMs"/>.</summary>
