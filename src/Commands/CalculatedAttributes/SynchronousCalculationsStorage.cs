@@ -63,6 +63,11 @@ public sealed class SynchronousCalculationsStorage
         var activations = JsonSerializer.Serialize(definitions.Select(d => d.Activation.ToString()).ToArray());
         var mpids = existing.ToArray();
         await using var batch = connection.CreateBatch();
+        // Planned per execution, as the writer's other look-ups (IngestionStorage.LoadGroupAsync): on the ingestion pool a
+        // statement stays prepared, and the generic plan made while mt_events was small hashed a sequential scan of ALL
+        // of mt_events against the group's people (auto_explain in h4: 4–40 ms per group, growing with the table, where
+        // the (stream_id, version) index reads only their events). The upsert after it keeps its cached plan.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("set local plan_cache_mode = force_custom_plan"));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("select (now() at time zone 'utc')::timestamptz"));
         batch.BatchCommands.Add(Command($"select data from {_table} where mpid = any($1) and activations @> $2::jsonb", mpids, activations));
         batch.BatchCommands.Add(Command(
@@ -71,6 +76,7 @@ public sealed class SynchronousCalculationsStorage
             $"left join {_table} s on s.mpid = k.mpid and s.activations @> $2::jsonb " +
             "where e.version > coalesce(s.stream_version, 0) and e.seq_id > $3 and e.type = any($4) order by k.mpid, e.version",
             mpids, activations, definitions.Min(d => d.LiveAfterSequence), _folded.Keys.ToArray()));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("set local plan_cache_mode to default"));
 
         await using var reader = await batch.ExecuteReaderAsync();
         await reader.ReadAsync();
