@@ -66,6 +66,32 @@ public class GroupAppendTests(AppFixture app)
         return rows;
     }
 
+    /// <summary>
+    /// Runs <paramref name="act"/> with a constraint trigger on ep_ingest_requests that PostgreSQL defers to the COMMIT
+    /// (<paramref name="check"/> is its plpgsql body before <c>return null</c>), then drops it.
+    /// </summary>
+    private async Task WithTriggerAtCommit(string name, string check, Func<Task> act)
+    {
+        var schema = app.Schema;
+        await using (var create = app.Db.CreateCommand($"""
+            create or replace function {schema}.{name}() returns trigger language plpgsql as $$
+            begin
+            {check}
+              return null;
+            end $$;
+            drop trigger if exists {name} on {schema}.ep_ingest_requests;
+            create constraint trigger {name} after insert on {schema}.ep_ingest_requests
+              deferrable initially deferred for each row execute function {schema}.{name}();
+            """))
+            await create.ExecuteNonQueryAsync();
+        try { await act(); }
+        finally
+        {
+            await using var drop = app.Db.CreateCommand($"drop trigger if exists {name} on {schema}.ep_ingest_requests");
+            await drop.ExecuteNonQueryAsync();
+        }
+    }
+
     [Fact]
     public async Task marten_reads_back_the_streams_a_group_appended()
     {
@@ -226,32 +252,18 @@ public class GroupAppendTests(AppFixture app)
         // sends its COMMIT in the same round trip as the writes, so this is the path where a lost COMMIT error would answer
         // 202 for a group that was rolled back.
         var schema = app.Schema;
-        await using (var create = app.Db.CreateCommand($"""
-            create or replace function {schema}.ep_test_fail_at_commit() returns trigger language plpgsql as $$
-            begin
-              if new.source_request_id like 'fail-at-commit-%' then raise exception 'refused at commit'; end if;
-              return null;
-            end $$;
-            drop trigger if exists ep_test_fail_at_commit on {schema}.ep_ingest_requests;
-            create constraint trigger ep_test_fail_at_commit after insert on {schema}.ep_ingest_requests
-              deferrable initially deferred for each row execute function {schema}.ep_test_fail_at_commit();
-            """))
-            await create.ExecuteNonQueryAsync();
         var customer = Api.NewId("commitfails");
         var eventName = Api.NewId("never-stored");
-        try
+        await WithTriggerAtCommit("ep_test_fail_at_commit", """
+            if new.source_request_id like 'fail-at-commit-%' then raise exception 'refused at commit'; end if;
+            """, async () =>
         {
             using var response = await app.PostBatch($$"""
                 { "source_request_id": "fail-at-commit-{{Guid.NewGuid()}}", "user_identities": { "customer_id": "{{customer}}" },
                   "events": [ { "event_type": "custom_event", "data": { "event_name": "{{eventName}}", "custom_event_type": "other" } } ] }
                 """);
             ((int)response.StatusCode).ShouldNotBe(202, await response.Content.ReadAsStringAsync());
-        }
-        finally
-        {
-            await using var drop = app.Db.CreateCommand($"drop trigger if exists ep_test_fail_at_commit on {schema}.ep_ingest_requests");
-            await drop.ExecuteNonQueryAsync();
-        }
+        });
 
         await using (var stored = app.Db.CreateCommand($"""
             select (select count(*) from {schema}.ep_identity_index where identity_value = $1)
@@ -275,35 +287,21 @@ public class GroupAppendTests(AppFixture app)
         // The first COMMIT of a marked batch fails as a deadlock would (40P01), later ones pass. Marten replays such a
         // unit of work itself; on the writer's own transaction that replay cannot run, and the group must still be
         // retried (not failed), as when Marten owned the transaction.
-        var schema = app.Schema;
-        await using (var create = app.Db.CreateCommand($"""
-            create sequence if not exists {schema}.ep_test_deadlock_once;
-            create or replace function {schema}.ep_test_deadlock_once() returns trigger language plpgsql as $$
-            begin
-              if new.source_request_id like 'deadlock-once-%' and nextval('{schema}.ep_test_deadlock_once') = 1 then
-                raise exception 'deadlock (test)' using errcode = '40P01';
-              end if;
-              return null;
-            end $$;
-            drop trigger if exists ep_test_deadlock_once on {schema}.ep_ingest_requests;
-            create constraint trigger ep_test_deadlock_once after insert on {schema}.ep_ingest_requests
-              deferrable initially deferred for each row execute function {schema}.ep_test_deadlock_once();
-            """))
-            await create.ExecuteNonQueryAsync();
+        await using (var sequence = app.Db.CreateCommand($"create sequence if not exists {app.Schema}.ep_test_deadlock_once"))
+            await sequence.ExecuteNonQueryAsync();
         var customer = Api.NewId("deadlockonce");
-        try
+        await WithTriggerAtCommit("ep_test_deadlock_once", $"""
+            if new.source_request_id like 'deadlock-once-%' and nextval('{app.Schema}.ep_test_deadlock_once') = 1 then
+              raise exception 'deadlock (test)' using errcode = '40P01';
+            end if;
+            """, async () =>
         {
             using var response = await app.PostBatch($$"""
                 { "source_request_id": "deadlock-once-{{Guid.NewGuid()}}", "user_identities": { "customer_id": "{{customer}}" },
                   "events": [ { "event_type": "custom_event", "data": { "event_name": "retried", "custom_event_type": "other" } } ] }
                 """);
             ((int)response.StatusCode).ShouldBe(202, await response.Content.ReadAsStringAsync());
-        }
-        finally
-        {
-            await using var drop = app.Db.CreateCommand($"drop trigger if exists ep_test_deadlock_once on {schema}.ep_ingest_requests");
-            await drop.ExecuteNonQueryAsync();
-        }
+        });
         var mpid = await MpidOf(customer);
         (await app.EventCount(mpid, "batch_received")).ShouldBe(1);
         (await app.EventCount(mpid, "event_captured")).ShouldBe(1);
