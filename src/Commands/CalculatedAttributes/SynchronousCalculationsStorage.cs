@@ -1,3 +1,4 @@
+using EventProfiles.Commands.Ingestion;
 using EventProfiles.Domain.Identity;
 using System.Text.Json;
 using EventProfiles.Domain.CalculatedAttributes;
@@ -50,58 +51,64 @@ public sealed class SynchronousCalculationsStorage
     public static bool IsFolded(object data) => PersonCalculationsProjection.EverythingCalculated.Contains(data.GetType());
 
     /// <summary>
-    /// ONE round trip in the writer's transaction, under the streams' locks: the time the group's events will be stored
-    /// with (the transaction's, as GroupAppend writes it), and for each existing stream its state caught up with the
-    /// stream — the stored row when it was folded for every current definition, then the stream's events after it of the
-    /// types the projection reads (events other writers appended: seeds, ageing out, imports, identities), folded with
-    /// their own positions and stored times. A row folded for other activations is ignored and the state folded again
-    /// from the stream (from the earliest activation's position).
+    /// The group's read, sent in the writer's load round trip (<see cref="IGroupRead"/>), under the streams' locks: the time
+    /// the group's events will be stored with (the transaction's, as GroupAppend writes it), and for each of the people
+    /// their state caught up with the stream — the stored row when it was folded for every current definition, then the
+    /// stream's events after it of the types the projection reads (events other writers appended: seeds, ageing out,
+    /// imports, identities), folded with their own positions and stored times. A row folded for other activations is
+    /// ignored and the state folded again from the stream (from the earliest activation's position). A person the group
+    /// creates has no row and no events: nothing is read for them.
     /// </summary>
-    public async Task<(DateTimeOffset StoredAt, Dictionary<long, SynchronousCalculations> States)> LoadAsync(
-        NpgsqlConnection connection, IReadOnlyCollection<long> existing, IReadOnlyList<ActiveDefinition> definitions)
-    {
-        var activations = JsonSerializer.Serialize(definitions.Select(d => d.Activation.ToString()).ToArray());
-        var mpids = existing.ToArray();
-        await using var batch = connection.CreateBatch();
-        // Planned per execution, as the writer's other look-ups (IngestionStorage.LoadGroupAsync): on the ingestion pool a
-        // statement stays prepared, and the generic plan made while mt_events was small hashed a sequential scan of ALL
-        // of mt_events against the group's people (auto_explain in h4: 4–40 ms per group, growing with the table, where
-        // the (stream_id, version) index reads only their events). The upsert after it keeps its cached plan.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("set local plan_cache_mode = force_custom_plan"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("select (now() at time zone 'utc')::timestamptz"));
-        batch.BatchCommands.Add(Command($"select data from {_table} where mpid = any($1) and activations @> $2::jsonb", mpids, activations));
-        batch.BatchCommands.Add(Command(
-            $"select k.mpid, e.version, e.seq_id, e.type, e.data, e.timestamp from unnest($1::bigint[]) k(mpid) " +
-            $"join {_events} e on e.stream_id = k.mpid::text " +
-            $"left join {_table} s on s.mpid = k.mpid and s.activations @> $2::jsonb " +
-            "where e.version > coalesce(s.stream_version, 0) and e.seq_id > $3 and e.type = any($4) order by k.mpid, e.version",
-            mpids, activations, definitions.Min(d => d.LiveAfterSequence), _folded.Keys.ToArray()));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("set local plan_cache_mode to default"));
+    public GroupStates Read(IReadOnlyCollection<long> mpids, IReadOnlyList<ActiveDefinition> definitions) => new(this, mpids.ToArray(), definitions);
 
-        await using var reader = await batch.ExecuteReaderAsync();
-        await reader.ReadAsync();
-        var storedAt = reader.GetFieldValue<DateTimeOffset>(0);
-        await reader.NextResultAsync();
-        var states = new Dictionary<long, SynchronousCalculations>();
-        while (await reader.ReadAsync())
+    /// <summary>The states read for one group: <see cref="StoredAt"/> and <see cref="States"/> once the load has run.</summary>
+    public sealed class GroupStates(SynchronousCalculationsStorage storage, long[] mpids, IReadOnlyList<ActiveDefinition> definitions) : IGroupRead
+    {
+        private readonly string _activations = JsonSerializer.Serialize(definitions.Select(d => d.Activation.ToString()).ToArray());
+
+        public IReadOnlyList<ActiveDefinition> Definitions => definitions;
+        public DateTimeOffset StoredAt { get; private set; }
+        public Dictionary<long, SynchronousCalculations> States { get; } = new();
+
+        // Planned per execution with the rest of the load: the generic plan made while mt_events was small hashed a
+        // sequential scan of ALL of mt_events against the group's people (auto_explain in h4: 4–40 ms per group, growing
+        // with the table), where the (stream_id, version) index reads only their events.
+        public IEnumerable<NpgsqlBatchCommand> Commands() =>
+        [
+            new NpgsqlBatchCommand("select (now() at time zone 'utc')::timestamptz"),
+            Command($"select data from {storage._table} where mpid = any($1) and activations @> $2::jsonb", mpids, _activations),
+            Command(
+                $"select k.mpid, e.version, e.seq_id, e.type, e.data, e.timestamp from unnest($1::bigint[]) k(mpid) " +
+                $"join {storage._events} e on e.stream_id = k.mpid::text " +
+                $"left join {storage._table} s on s.mpid = k.mpid and s.activations @> $2::jsonb " +
+                "where e.version > coalesce(s.stream_version, 0) and e.seq_id > $3 and e.type = any($4) order by k.mpid, e.version",
+                mpids, _activations, definitions.Min(d => d.LiveAfterSequence), storage._folded.Keys.ToArray()),
+        ];
+
+        public async Task ReadAsync(NpgsqlDataReader reader)
         {
-            var state = _serializer.FromJson<SynchronousCalculations>(reader, 0);
-            states[state.Mpid] = state;
+            await reader.ReadAsync();
+            StoredAt = reader.GetFieldValue<DateTimeOffset>(0);
+            await reader.NextResultAsync();
+            while (await reader.ReadAsync())
+            {
+                var state = storage._serializer.FromJson<SynchronousCalculations>(reader, 0);
+                States[state.Mpid] = state;
+            }
+            await reader.NextResultAsync();
+            var caughtUp = new List<(long Mpid, long Version, long Sequence, object Data, DateTimeOffset StoredAt)>();
+            while (await reader.ReadAsync())
+                caughtUp.Add((reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), storage._serializer.FromJson(storage._folded[reader.GetString(3)], reader, 4),
+                    reader.GetFieldValue<DateTimeOffset>(5)));
+            // Rows come per person in version order; a person whose range holds a split or merge folds only what it left
+            // visible (issue 21 §1), as every other fold of the stream does.
+            foreach (var person in caughtUp.GroupBy(r => r.Mpid))
+            {
+                if (!States.TryGetValue(person.Key, out var state)) States[person.Key] = state = SynchronousCalculations.Start(person.Key, definitions);
+                foreach (var row in MovedEvents.Visible(person.ToList(), r => r.Version, r => r.Data))
+                    state.Fold(row.Data, row.Version, row.Sequence, row.StoredAt, definitions);
+            }
         }
-        await reader.NextResultAsync();
-        var caughtUp = new List<(long Mpid, long Version, long Sequence, object Data, DateTimeOffset StoredAt)>();
-        while (await reader.ReadAsync())
-            caughtUp.Add((reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), _serializer.FromJson(_folded[reader.GetString(3)], reader, 4),
-                reader.GetFieldValue<DateTimeOffset>(5)));
-        // Rows come per person in version order; a person whose range holds a split or merge folds only what it left
-        // visible (issue 21 §1), as every other fold of the stream does.
-        foreach (var person in caughtUp.GroupBy(r => r.Mpid))
-        {
-            if (!states.TryGetValue(person.Key, out var state)) states[person.Key] = state = SynchronousCalculations.Start(person.Key, definitions);
-            foreach (var row in MovedEvents.Visible(person.ToList(), r => r.Version, r => r.Data))
-                state.Fold(row.Data, row.Version, row.Sequence, row.StoredAt, definitions);
-        }
-        return (storedAt, states);
     }
 
     /// <summary>Queues the states' upsert in the writer's session: one statement, committed with the events.</summary>

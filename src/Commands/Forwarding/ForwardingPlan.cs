@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using EventProfiles.Commands.Ingestion;
 using EventProfiles.Domain.Audiences;
 using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Forwarding;
@@ -28,6 +29,7 @@ public sealed class ForwardingPlan
     private readonly LiveStream _live;
     private readonly TimeProvider _clock;
     private readonly EnrichmentDefinitionsCache _definitions;
+    private ComputedDocumentsRead? _preloaded;
 
     /// <summary>An enriched batch waiting for its calculated attributes, then for its connections' filters.</summary>
     /// <param name="Synchronous">The person's synchronous calculated attributes right after this batch (issue 16 §7), when any are active.</param>
@@ -63,6 +65,21 @@ public sealed class ForwardingPlan
     /// </summary>
     public void AddReplayed(JsonObject outbound, Profile now, BatchOrigin origin, string input, string environment) =>
         _outbound.Add(new Outbound(outbound, _connections[input].ToList(), now.Workspace(origin.WorkspaceId), origin.WorkspaceId, now.Mpid, origin.BatchId, input, environment));
+
+    /// <summary>
+    /// The read <see cref="EnlistAsync"/> would make for these batches' people (their calculated values and audience
+    /// memberships), for the writer to send in its load round trip; null when no batch of theirs is forwarded with
+    /// either (no connection on its input, nothing computed in its workspace). <see cref="EnlistAsync"/> then reads nothing.
+    /// </summary>
+    public async Task<IGroupRead?> ComputedReadAsync(IDocumentStore store, IEnumerable<(string Input, int WorkspaceId, long Mpid)> batches)
+    {
+        var forwarded = batches.Where(b => _connections[b.Input].Any()).ToList();
+        if (forwarded.Count == 0) return null;
+        var computed = await _definitions.GetAsync(CancellationToken.None);
+        var workspaces = forwarded.Select(b => b.WorkspaceId).ToHashSet();
+        if (computed.Audiences.Count == 0 && !computed.Attributes.Any(c => workspaces.Contains(c.WorkspaceId))) return null;
+        return _preloaded = new ComputedDocumentsRead(store, forwarded.Select(b => b.Mpid).Distinct().ToArray());
+    }
 
     /// <summary>How many deliveries the last <see cref="EnlistAsync"/> put into the transaction.</summary>
     public int Deliveries => _deliveries.Count;
@@ -121,12 +138,19 @@ public sealed class ForwardingPlan
         var audiences = computed.Audiences;
         if (definitions.Count == 0 && audiences.Count == 0) return;
         var mpids = _outbound.Select(o => o.Mpid).Distinct().ToArray();
-        var batch = session.CreateBatchQuery();
-        var live = batch.LoadMany<PersonCalculations>().ById(mpids.Select(StreamKey.For).ToArray());
-        var initialised = batch.Query<InitialisedCalculation>().Where(c => mpids.Contains(c.Mpid)).ToList();
-        await batch.Execute();
-        var liveByMpid = (await live).ToDictionary(l => l.Mpid);
-        var initialisedByMpid = (await initialised).ToLookup(i => i.Mpid);
+        Dictionary<long, PersonCalculations> liveByMpid;
+        ILookup<long, InitialisedCalculation> initialisedByMpid;
+        if (_preloaded is { } read && mpids.All(read.Asked.Contains))
+            (liveByMpid, initialisedByMpid) = (read.Live, read.Initialised);
+        else
+        {
+            var batch = session.CreateBatchQuery();
+            var live = batch.LoadMany<PersonCalculations>().ById(mpids.Select(StreamKey.For).ToArray());
+            var initialised = batch.Query<InitialisedCalculation>().Where(c => mpids.Contains(c.Mpid)).ToList();
+            await batch.Execute();
+            liveByMpid = (await live).ToDictionary(l => l.Mpid);
+            initialisedByMpid = (await initialised).ToLookup(i => i.Mpid);
+        }
         var now = _clock.GetUtcNow();
         foreach (var o in _outbound)
         {
@@ -161,4 +185,42 @@ public sealed class ForwardingPlan
         }).ToArray());
         return json;
     }
+}
+
+/// <summary>
+/// People's documents that forwarding adds to their outbound batches (the async projection's <see cref="PersonCalculations"/>
+/// and the replayed <see cref="InitialisedCalculation"/> parts), read in the writer's load round trip. Plain SQL on
+/// Marten's tables, named through Marten's mappings, the documents read with Marten's serializer and the <c>Mpid</c>
+/// look-up written as the index expression Marten creates (as <see cref="Profiles.ProfileReader"/> reads them).
+/// </summary>
+public sealed class ComputedDocumentsRead(IDocumentStore store, long[] mpids) : IGroupRead
+{
+    public IReadOnlySet<long> Asked { get; } = mpids.ToHashSet();
+    public Dictionary<long, PersonCalculations> Live { get; } = new();
+    public ILookup<long, InitialisedCalculation> Initialised { get; private set; } = Array.Empty<InitialisedCalculation>().ToLookup(i => i.Mpid);
+
+    public IEnumerable<Npgsql.NpgsqlBatchCommand> Commands()
+    {
+        var live = new Npgsql.NpgsqlBatchCommand($"select data from {TableOf<PersonCalculations>()} where id = any($1)");
+        live.Parameters.Add(new Npgsql.NpgsqlParameter { Value = mpids.Select(StreamKey.For).ToArray() });
+        var initialised = new Npgsql.NpgsqlBatchCommand($"select data from {TableOf<InitialisedCalculation>()} where CAST(data ->> 'Mpid' as bigint) = any($1)");
+        initialised.Parameters.Add(new Npgsql.NpgsqlParameter { Value = mpids });
+        return [live, initialised];
+    }
+
+    public async Task ReadAsync(Npgsql.NpgsqlDataReader reader)
+    {
+        var serializer = store.Options.Serializer();
+        while (await reader.ReadAsync())
+        {
+            var person = serializer.FromJson<PersonCalculations>(reader, 0);
+            Live[person.Mpid] = person;
+        }
+        await reader.NextResultAsync();
+        var parts = new List<InitialisedCalculation>();
+        while (await reader.ReadAsync()) parts.Add(serializer.FromJson<InitialisedCalculation>(reader, 0));
+        Initialised = parts.ToLookup(i => i.Mpid);
+    }
+
+    private string TableOf<T>() => store.Options.FindOrResolveDocumentType(typeof(T)).TableName.QualifiedName;
 }

@@ -64,9 +64,10 @@ public static class IngestionStorage
     /// Marten's mapping and the documents read with Marten's serializer, as the Profile API reads them.
     /// Only when the group gives a new person identities nobody held at lookup (<see cref="IdentityClaim.Contested"/>) do
     /// two statements go first: their cross-node locks (<see cref="IdentityLocks"/>) and, under them, their holders now.
+    /// Other features' reads for the group (<paramref name="parts"/>) go last, in the same round trip.
     /// </summary>
     public static async Task<GroupLoad> LoadGroupAsync(NpgsqlConnection connection, IDocumentStore store, string[] keysInLockOrder,
-        IReadOnlyCollection<MessageRow> wanted, IReadOnlyCollection<IdentityKey> contested)
+        IReadOnlyCollection<MessageRow> wanted, IReadOnlyCollection<IdentityKey> contested, IReadOnlyList<IGroupRead>? parts = null)
     {
         var schema = store.Options.DatabaseSchemaName;
         await using var batch = connection.CreateBatch();
@@ -88,6 +89,8 @@ public static class IngestionStorage
             $"select m.mpid, m.source_message_id from {schema}.{MessagesTable} m " +
             "join unnest($1::bigint[], $2::text[]) q(mpid, id) on m.mpid = q.mpid and m.source_message_id = q.id",
             [wanted.Select(p => p.Mpid).ToArray(), wanted.Select(p => p.Id).ToArray()]));
+        foreach (var part in parts ?? [])
+            foreach (var command in part.Commands()) batch.BatchCommands.Add(command);
         batch.BatchCommands.Add(new NpgsqlBatchCommand("set local plan_cache_mode to default"));
 
         var serializer = store.Options.Serializer();
@@ -117,6 +120,11 @@ public static class IngestionStorage
             var mpid = reader.GetInt64(0);
             if (!messageIds.TryGetValue(mpid, out var set)) messageIds[mpid] = set = new HashSet<string>(StringComparer.Ordinal);
             set.Add(reader.GetString(1));
+        }
+        foreach (var part in parts ?? [])
+        {
+            await reader.NextResultAsync();
+            await part.ReadAsync(reader);
         }
         return new GroupLoad(profiles, messageIds.ToDictionary(x => x.Key, x => (IReadOnlySet<string>)x.Value), streams, contestedOwners);
     }
