@@ -22,9 +22,11 @@
 #   h4 the full pipeline (schema eventprofiles_pipe): the same load at 16 connections with one webhook connection to
 #      build/perf/sink.js, 3 live calculated attributes and 1 real-time audience (probed as in part e): ingestion vs
 #      h2, webhook deliveries/s, pending durable envelopes and the calculations' lag, sampled each second; then the
-#      same at half the measured batches/s (paced connections) for the lag at half load. Before its probe audience and
-#      the measured runs: BENCH_HOT_JIT_WARMUP s of the load and an ANALYZE, as for h2; when the calculations shard
-#      first saved progress is printed. The lag is sampled during the measured runs only.
+#      same at half the measured batches/s (paced connections) for the lag at half load. First, in its fresh schema:
+#      BENCH_HOT_JIT_WARMUP s of the plain load and an ANALYZE, as for h2, then plain ingestion measured as the
+#      pipeline's like-for-like reference (same Host, same database state; h2 runs in h5's schema); then the connection
+#      and definitions, BENCH_HOT_PIPE_JIT_WARMUP (60) s of load and ANALYZE again, the probe audience, the measured
+#      runs. When the calculations shard first saved progress is printed; the lag is sampled during the measured runs.
 # wrk is closed-loop (each connection waits for its answer): latency under overload is understated.
 PERF="$ROOT/build/perf"
 HOT_SECONDS="${BENCH_HOT_SECONDS:-20}"
@@ -36,6 +38,7 @@ HOT_WARMUP="${BENCH_HOT_WARMUP:-5}"
 # ANALYZE, as autovacuum keeps the statistics of a running system (on tables minutes old, with none yet, Marten's
 # high-water gap query sorted a sequential scan of all of mt_events each second: 130–170 ms per call in h2).
 HOT_JIT_WARMUP="${BENCH_HOT_JIT_WARMUP:-150}"
+PIPE_JIT_WARMUP="${BENCH_HOT_PIPE_JIT_WARMUP:-60}" # h4 again once its connection and definitions exist (their code JIT-ed)
 HOT_CONNS="${BENCH_HOT_CONNECTIONS:-16 64 256}"
 HOT_PROFILES="${BENCH_HOT_PROFILES:-10000 100000}"
 HOT_STEPS=" ${BENCH_HOT_STEPS:-h1 h5 h3 h2 h6 h4} " # e.g. "h2 h4" for ingestion and the pipeline only (h3 needs h5's people)
@@ -258,22 +261,34 @@ SINK_PID=$!
 until [ -s "$DIR/h-sink.port" ]; do sleep 0.1; done
 SINK="http://127.0.0.1:$(head -n 1 "$DIR/h-sink.port")"
 sink_posts() { curl -s "$SINK/__stats" | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).posts))'; }
-OUTPUT_ID="$(curl -s -u admin:admin-password -H 'Content-Type: application/json' -d "{\"name\":\"bench sink\",\"kind\":\"webhook\",\"webhook\":{\"url\":\"$SINK/hook\"}}" "$HOT_BASE/api/admin/outputs" \
-  | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).id))')"
-curl -s -o /dev/null -w '  webhook connection demo-server → sink: %{http_code}\n' -u admin:admin-password -H 'Content-Type: application/json' \
-  -d "{\"input\":\"demo-server\",\"output_id\":\"$OUTPUT_ID\"}" "$HOT_BASE/api/admin/connections"
-BENCH_MODE=ca-define BENCH_URL="$HOT_BASE/" dotnet "$BENCH_DLL" || HOT_RC=$?
-# When the calculations shard first saved progress (its row appears with its first page of events), from the load's start.
-LOAD_AT="$(date +%s.%N)"
+# When the calculations shard first saved progress (its row appears with its first page of events, defined or not).
 ( for _ in $(seq 1 600); do
     [ "$(psql_q -c "select count(*) from pg_tables where schemaname = '$PIPE_SCHEMA' and tablename = 'mt_event_progression'")" = 1 ] \
       && [ "$(psql_q -c "select count(*) from $PIPE_SCHEMA.mt_event_progression where name = 'PersonCalculations:All'")" = 1 ] && { date +%s.%N >"$DIR/h-shard-started"; exit; }
     sleep 0.25
   done ) &
+# The like-for-like reference: plain single-batch ingestion in this schema and Host (no connection, nothing calculated)
+# after the JIT warm-up, so the pipeline's share compares the same database state and the same process.
+LOAD_AT="$(date +%s.%N)"
 jit_warmup "$DIR/h-pipe-jit.json"
 PIPE_JIT_OK="$(wrk_ok "$DIR/h-pipe-jit.json")"
 SHARD_WAIT="$([ -s "$DIR/h-shard-started" ] && awk -v a="$LOAD_AT" -v b="$(cat "$DIR/h-shard-started")" -v r="$PIPE_READY_AT" 'BEGIN { printf "%.1f s after the load began (%.1f s after the Host was ready)", b - a, b - r }' || echo "not within the first $HOT_JIT_WARMUP s")"
 echo "  calculations shard's first progress: $SHARD_WAIT; ${HOT_JIT_WARMUP} s of load first ($PIPE_JIT_OK batches), then ANALYZE"
+KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-pipe-plain-warm.json" "$PERF/http-load.sh" -c 16 -d "$HOT_WARMUP" "$HOT_BASE" >/dev/null 2>&1
+KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-pipe-plain.json" "$PERF/http-load.sh" -c 16 -d "$HOT_SECONDS" "$HOT_BASE" 2>&1 | grep '^RESULT' || true
+PIPE_PLAIN_EPS="$(jget "$DIR/h-pipe-plain.json" 'j.ok_units_per_s.toFixed(0)')"
+echo "  plain ingestion in this schema first (the pipeline's like-for-like reference): $PIPE_PLAIN_EPS events/s, p99 $(jget "$DIR/h-pipe-plain.json" 'j.p99_ms.toFixed(1)') ms"
+OUTPUT_ID="$(curl -s -u admin:admin-password -H 'Content-Type: application/json' -d "{\"name\":\"bench sink\",\"kind\":\"webhook\",\"webhook\":{\"url\":\"$SINK/hook\"}}" "$HOT_BASE/api/admin/outputs" \
+  | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).id))')"
+curl -s -o /dev/null -w '  webhook connection demo-server → sink: %{http_code}\n' -u admin:admin-password -H 'Content-Type: application/json' \
+  -d "{\"input\":\"demo-server\",\"output_id\":\"$OUTPUT_ID\"}" "$HOT_BASE/api/admin/connections"
+DEFINE_AT="$(date +%s.%N)"
+BENCH_MODE=ca-define BENCH_URL="$HOT_BASE/" dotnet "$BENCH_DLL" || HOT_RC=$?
+echo "  3 calculated attributes defined and ready over the stored events in $(awk -v a="$DEFINE_AT" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+# The pipeline's own code is JIT-ed now: its share of the same warm-up, then ANALYZE again.
+KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-pipe-jit2.json" "$PERF/http-load.sh" -c 16 -d "$PIPE_JIT_WARMUP" "$HOT_BASE" >/dev/null 2>&1
+psql_q -c "analyze" >/dev/null
+PIPE_JIT_OK="$(wrk_ok "$DIR/h-pipe-jit2.json")"
 rm -f "$DIR/h-probe-ready"
 BENCH_MODE=aud-probe BENCH_URL="$HOT_BASE/" BENCH_PROBE_SECONDS=$((HOT_WARMUP + HOT_SECONDS + 5)) \
   BENCH_PROBE_READY_FILE="$DIR/h-probe-ready" BENCH_RESULT_FILE="$DIR/h-aud-probe.env" dotnet "$BENCH_DLL" >"$DIR/h-aud-probe.log" 2>&1 &
@@ -330,7 +345,7 @@ read -r PIPE_LAG_P50 PIPE_LAG_P99 PIPE_LAG_MAX < <(cut -f3 "$PIPE_LOG" | percent
 PIPE_PENDING_MAX="$(cut -f4 "$PIPE_LOG" | sort -n | tail -n 1)"
 echo "  pending durable envelopes, each second: $(cut -f4 "$PIPE_LOG" | tr '\n' ' ')"
 echo "  events behind the calculations, each second: $(cut -f2 "$PIPE_LOG" | tr '\n' ' ')"
-echo "  ingestion $PIPE_EPS events/s ($PIPE_BPS batches/s, p99 $(jget "$DIR/h-pipe.json" 'j.p99_ms.toFixed(1)') ms, non-2xx $(jget "$DIR/h-pipe.json" 'j.non2xx')) = $(pct "$PIPE_EPS" "$H2_BASE_EPS") of h2's at the first connection count;"
+echo "  ingestion $PIPE_EPS events/s ($PIPE_BPS batches/s, p99 $(jget "$DIR/h-pipe.json" 'j.p99_ms.toFixed(1)') ms, non-2xx $(jget "$DIR/h-pipe.json" 'j.non2xx')) = $(pct "$PIPE_EPS" "$H2_BASE_EPS") of h2's at the first connection count, $(pct "$PIPE_EPS" "$PIPE_PLAIN_EPS") of plain ingestion in this schema before;"
 echo "  webhook POSTs $PIPE_DELIVERED/s during the load, all $PIPE_ACCEPTED accepted batches delivered and calculations caught up: $PIPE_DRAINED after the load; pending envelopes max $PIPE_PENDING_MAX"
 echo "  calculations lag (oldest unapplied event, sampled each second): p50 $PIPE_LAG_P50 s, p99 $PIPE_LAG_P99 s, max $PIPE_LAG_MAX s; real-time audience 202 → add: p50 ${aud_p50_ms:-?} ms, p99 ${aud_p99_ms:-?} ms (${aud_received:-?} of ${aud_probes:-?} probes)"
 # Half load (goal 3: calculations lag p99 < 1 s at half the maximum load): the same load paced at half the batches/s just
@@ -354,6 +369,7 @@ HALF_BPS="$(jget "$DIR/h-pipe-half.json" 'j.ok_requests_per_s.toFixed(0)')"
 echo "  at half load ($HALF_BPS batches/s = $(pct "$HALF_BPS" "$PIPE_BPS") of the full run's, each connection waiting ${HALF_DELAY_MS} ms between requests; a second probe audience):"
 echo "  calculations lag p50 $HALF_LAG_P50 s, p99 $HALF_LAG_P99 s, max $HALF_LAG_MAX s; audience 202 → add p50 $HALF_AUD_P50 ms, p99 $HALF_AUD_P99 ms ($HALF_AUD_N probes); ingestion p99 $(jget "$DIR/h-pipe-half.json" 'j.p99_ms.toFixed(1)') ms"
 hot_row "pipeline: 16 conns + webhook + 3 CA + 1 audience" "$PIPE_EPS events/s" "$(jget "$DIR/h-pipe.json" 'j.p50_ms.toFixed(1)')" "$(jget "$DIR/h-pipe.json" 'j.p99_ms.toFixed(1)')" "$H2_BASE_EPS events/s (h2)" "$(pct "$PIPE_EPS" "$H2_BASE_EPS")"
+hot_row "pipeline: the same vs plain ingestion in its schema" "$PIPE_EPS events/s" "-" "-" "$PIPE_PLAIN_EPS events/s (plain)" "$(pct "$PIPE_EPS" "$PIPE_PLAIN_EPS")"
 hot_row "pipeline: webhook deliveries" "$PIPE_DELIVERED POSTs/s" "-" "-" "$PIPE_BPS batches/s" "$(pct "$PIPE_DELIVERED" "$PIPE_BPS")"
 hot_row "pipeline: calculations lag (s)" "-" "$PIPE_LAG_P50 s" "$PIPE_LAG_P99 s" "-" "-"
 hot_row "pipeline: audience 202 → add (ms)" "-" "${aud_p50_ms:-?}" "${aud_p99_ms:-?}" "-" "-"
