@@ -39,6 +39,9 @@ HOT_WARMUP="${BENCH_HOT_WARMUP:-5}"
 # high-water gap query sorted a sequential scan of all of mt_events each second: 130–170 ms per call in h2).
 HOT_JIT_WARMUP="${BENCH_HOT_JIT_WARMUP:-150}"
 PIPE_JIT_WARMUP="${BENCH_HOT_PIPE_JIT_WARMUP:-60}" # h4 again once its connection and definitions exist (their code JIT-ed)
+# h4's parts, to tell what each costs: any of "webhook calculations audience" (the pipeline of goal 3 is all three).
+PIPE_PARTS=" ${BENCH_HOT_PIPE_PARTS:-webhook calculations audience} "
+pipe_part() { [[ "$PIPE_PARTS" == *" $1 "* ]]; }
 HOT_CONNS="${BENCH_HOT_CONNECTIONS:-16 64 256}"
 HOT_PROFILES="${BENCH_HOT_PROFILES:-10000 100000}"
 HOT_STEPS=" ${BENCH_HOT_STEPS:-h1 h5 h3 h2 h6 h4} " # e.g. "h2 h4" for ingestion and the pipeline only (h3 needs h5's people)
@@ -253,7 +256,7 @@ stop_host
 
 # ---------------------------------------------------------------------------------------- h4 the full pipeline
 if hot_step h4; then
-say "(h4) full pipeline (schema $PIPE_SCHEMA): 16 connections of single batches, one webhook connection to build/perf/sink.js, 3 live calculated attributes, 1 real-time audience"
+say "(h4) full pipeline (schema $PIPE_SCHEMA): 16 connections of single batches, one webhook connection to build/perf/sink.js, 3 live calculated attributes, 1 real-time audience (parts:$PIPE_PARTS)"
 start_host EventProfiles__Schema="$PIPE_SCHEMA"
 PIPE_READY_AT="$(date +%s.%N)"
 node "$PERF/sink.js" >"$DIR/h-sink.port" 2>"$DIR/h-sink.log" &
@@ -278,22 +281,29 @@ KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-pipe-plain-warm.json" "$PERF/ht
 KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-pipe-plain.json" "$PERF/http-load.sh" -c 16 -d "$HOT_SECONDS" "$HOT_BASE" 2>&1 | grep '^RESULT' || true
 PIPE_PLAIN_EPS="$(jget "$DIR/h-pipe-plain.json" 'j.ok_units_per_s.toFixed(0)')"
 echo "  plain ingestion in this schema first (the pipeline's like-for-like reference): $PIPE_PLAIN_EPS events/s, p99 $(jget "$DIR/h-pipe-plain.json" 'j.p99_ms.toFixed(1)') ms"
-OUTPUT_ID="$(curl -s -u admin:admin-password -H 'Content-Type: application/json' -d "{\"name\":\"bench sink\",\"kind\":\"webhook\",\"webhook\":{\"url\":\"$SINK/hook\"}}" "$HOT_BASE/api/admin/outputs" \
-  | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).id))')"
-curl -s -o /dev/null -w '  webhook connection demo-server → sink: %{http_code}\n' -u admin:admin-password -H 'Content-Type: application/json' \
-  -d "{\"input\":\"demo-server\",\"output_id\":\"$OUTPUT_ID\"}" "$HOT_BASE/api/admin/connections"
-DEFINE_AT="$(date +%s.%N)"
-BENCH_MODE=ca-define BENCH_URL="$HOT_BASE/" dotnet "$BENCH_DLL" || HOT_RC=$?
-echo "  3 calculated attributes defined and ready over the stored events in $(awk -v a="$DEFINE_AT" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+if pipe_part webhook; then
+  OUTPUT_ID="$(curl -s -u admin:admin-password -H 'Content-Type: application/json' -d "{\"name\":\"bench sink\",\"kind\":\"webhook\",\"webhook\":{\"url\":\"$SINK/hook\"}}" "$HOT_BASE/api/admin/outputs" \
+    | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).id))')"
+  curl -s -o /dev/null -w '  webhook connection demo-server → sink: %{http_code}\n' -u admin:admin-password -H 'Content-Type: application/json' \
+    -d "{\"input\":\"demo-server\",\"output_id\":\"$OUTPUT_ID\"}" "$HOT_BASE/api/admin/connections"
+fi
+if pipe_part calculations; then
+  DEFINE_AT="$(date +%s.%N)"
+  BENCH_MODE=ca-define BENCH_URL="$HOT_BASE/" dotnet "$BENCH_DLL" || HOT_RC=$?
+  echo "  3 calculated attributes defined and ready over the stored events in $(awk -v a="$DEFINE_AT" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+fi
 # The pipeline's own code is JIT-ed now: its share of the same warm-up, then ANALYZE again.
 KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-pipe-jit2.json" "$PERF/http-load.sh" -c 16 -d "$PIPE_JIT_WARMUP" "$HOT_BASE" >/dev/null 2>&1
 psql_q -c "analyze" >/dev/null
 PIPE_JIT_OK="$(wrk_ok "$DIR/h-pipe-jit2.json")"
-rm -f "$DIR/h-probe-ready"
-BENCH_MODE=aud-probe BENCH_URL="$HOT_BASE/" BENCH_PROBE_SECONDS=$((HOT_WARMUP + HOT_SECONDS + 5)) \
-  BENCH_PROBE_READY_FILE="$DIR/h-probe-ready" BENCH_RESULT_FILE="$DIR/h-aud-probe.env" dotnet "$BENCH_DLL" >"$DIR/h-aud-probe.log" 2>&1 &
-PIPE_PROBE=$!
-until [ -f "$DIR/h-probe-ready" ]; do host_alive || exit 1; sleep 0.2; done
+PIPE_PROBE=""
+if pipe_part audience; then
+  rm -f "$DIR/h-probe-ready"
+  BENCH_MODE=aud-probe BENCH_URL="$HOT_BASE/" BENCH_PROBE_SECONDS=$((HOT_WARMUP + HOT_SECONDS + 5)) \
+    BENCH_PROBE_READY_FILE="$DIR/h-probe-ready" BENCH_RESULT_FILE="$DIR/h-aud-probe.env" dotnet "$BENCH_DLL" >"$DIR/h-aud-probe.log" 2>&1 &
+  PIPE_PROBE=$!
+  until [ -f "$DIR/h-probe-ready" ]; do host_alive || exit 1; sleep 0.2; done
+fi
 pipe_progress="coalesce((select last_seq_id from $PIPE_SCHEMA.mt_event_progression where name = 'PersonCalculations:All'), 0)"
 pipe_mark="coalesce((select last_seq_id from $PIPE_SCHEMA.mt_event_progression where name = 'HighWaterMark'), 0)"
 # time, events behind, age of the oldest unapplied event (s), durable envelopes not yet handled (Wolverine keeps handled
@@ -329,15 +339,15 @@ PIPE_ACCEPTED=$(( PIPE_JIT_OK + $(wrk_ok "$DIR/h-pipe-warm.json") + $(wrk_ok "$D
 # Drain: every accepted batch delivered (POSTs at the sink; the probe audience has a receiver of its own), at most 120 s.
 DRAIN0=$(date +%s.%N); PIPE_DRAINED="no (gave up after 120 s)"
 for _ in $(seq 1 600); do
-  if [ "$(sink_posts)" -ge "$PIPE_ACCEPTED" ] && [ "$(psql_q -c "select coalesce((select max(seq_id) from $PIPE_SCHEMA.mt_events), 0) - $pipe_progress")" -le 0 ]; then
+  if { ! pipe_part webhook || [ "$(sink_posts)" -ge "$PIPE_ACCEPTED" ]; } && [ "$(psql_q -c "select coalesce((select max(seq_id) from $PIPE_SCHEMA.mt_events), 0) - $pipe_progress")" -le 0 ]; then
     PIPE_DRAINED="$(awk -v a="$DRAIN0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }')"; break
   fi
   sleep 0.2
 done
-wait "$PIPE_PROBE" || HOT_RC=$?
+[ -z "$PIPE_PROBE" ] || wait "$PIPE_PROBE" || HOT_RC=$?
 kill "$PIPE_SAMPLER" 2>/dev/null || true; wait "$PIPE_SAMPLER" 2>/dev/null || true
 # shellcheck disable=SC1091
-. "$DIR/h-aud-probe.env"
+[ -z "$PIPE_PROBE" ] || . "$DIR/h-aud-probe.env"
 PIPE_EPS="$(jget "$DIR/h-pipe.json" 'j.ok_units_per_s.toFixed(0)')"
 PIPE_BPS="$(jget "$DIR/h-pipe.json" 'j.ok_requests_per_s.toFixed(0)')"
 PIPE_DELIVERED="$(awk -v a="$P0" -v b="$P1" -v s="$T0" -v e="$T1" 'BEGIN { printf "%.0f", (b - a) / (e - s) }')"
@@ -351,19 +361,22 @@ echo "  calculations lag (oldest unapplied event, sampled each second): p50 $PIP
 # Half load (goal 3: calculations lag p99 < 1 s at half the maximum load): the same load paced at half the batches/s just
 # measured (each of the 16 connections waits between its requests), with a second probe audience timing 202 → add.
 HALF_DELAY_MS=$(awk -v b="$PIPE_BPS" -v p="$(jget "$DIR/h-pipe.json" 'j.p50_ms')" 'BEGIN { d = (b > 0 ? 16 * 1000 / (b / 2) : 0) - p / 2; printf "%.0f", (d > 1 ? d : 1) }')
-rm -f "$DIR/h-probe-ready"
-BENCH_MODE=aud-probe BENCH_URL="$HOT_BASE/" BENCH_PROBE_SECONDS=$((HOT_SECONDS + 5)) \
-  BENCH_PROBE_READY_FILE="$DIR/h-probe-ready" BENCH_RESULT_FILE="$DIR/h-aud-probe-half.env" dotnet "$BENCH_DLL" >"$DIR/h-aud-probe-half.log" 2>&1 &
-HALF_PROBE=$!
-until [ -f "$DIR/h-probe-ready" ]; do host_alive || exit 1; sleep 0.2; done
+HALF_PROBE=""
+if pipe_part audience; then
+  rm -f "$DIR/h-probe-ready"
+  BENCH_MODE=aud-probe BENCH_URL="$HOT_BASE/" BENCH_PROBE_SECONDS=$((HOT_SECONDS + 5)) \
+    BENCH_PROBE_READY_FILE="$DIR/h-probe-ready" BENCH_RESULT_FILE="$DIR/h-aud-probe-half.env" dotnet "$BENCH_DLL" >"$DIR/h-aud-probe-half.log" 2>&1 &
+  HALF_PROBE=$!
+  until [ -f "$DIR/h-probe-ready" ]; do host_alive || exit 1; sleep 0.2; done
+fi
 HALF_LOG="$DIR/h-pipeline-half.tsv"
 pipe_sampler "$HALF_LOG" &
 HALF_SAMPLER=$!
 DELAY_MS="$HALF_DELAY_MS" KEY=demo-key SECRET=demo-secret OUT_JSON="$DIR/h-pipe-half.json" "$PERF/http-load.sh" -c 16 -d "$HOT_SECONDS" "$HOT_BASE" 2>&1 | grep '^RESULT' || true
-wait "$HALF_PROBE" || HOT_RC=$?
+[ -z "$HALF_PROBE" ] || wait "$HALF_PROBE" || HOT_RC=$?
 kill "$HALF_SAMPLER" 2>/dev/null || true; wait "$HALF_SAMPLER" 2>/dev/null || true
 read -r HALF_LAG_P50 HALF_LAG_P99 HALF_LAG_MAX < <(cut -f3 "$HALF_LOG" | percentiles)
-read -r HALF_AUD_P50 HALF_AUD_P99 HALF_AUD_N < <(. "$DIR/h-aud-probe-half.env"; echo "${aud_p50_ms:-?} ${aud_p99_ms:-?} ${aud_received:-?}/${aud_probes:-?}")
+read -r HALF_AUD_P50 HALF_AUD_P99 HALF_AUD_N < <([ -z "$HALF_PROBE" ] || . "$DIR/h-aud-probe-half.env"; echo "${aud_p50_ms:-?} ${aud_p99_ms:-?} ${aud_received:-?}/${aud_probes:-?}")
 HALF_EPS="$(jget "$DIR/h-pipe-half.json" 'j.ok_units_per_s.toFixed(0)')"
 HALF_BPS="$(jget "$DIR/h-pipe-half.json" 'j.ok_requests_per_s.toFixed(0)')"
 echo "  at half load ($HALF_BPS batches/s = $(pct "$HALF_BPS" "$PIPE_BPS") of the full run's, each connection waiting ${HALF_DELAY_MS} ms between requests; a second probe audience):"

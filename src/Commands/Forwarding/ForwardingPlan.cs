@@ -110,15 +110,19 @@ public sealed class ForwardingPlan
         var groups = new Dictionary<string, Guid>();
         var rows = new List<(Guid GroupId, int Position, DeliverBatch Delivery, int WorkspaceId)>();
         foreach (var o in _outbound)
+        {
+            string? unfiltered = null; // serialised once for all the connections that block nothing
             foreach (var connection in o.Connections)
                 if (ConnectionFilter.Apply(o.Batch, connection, o.Workspace) is { } payload)
                 {
+                    var json = ReferenceEquals(payload, o.Batch) ? unfiltered ??= payload.ToJsonString() : payload.ToJsonString();
                     var delivery = new DeliverBatch(connection.OutputId, connection.Id, Guid.CreateVersion7(), o.BatchId, o.Mpid,
-                        o.Input, o.Environment, payload.ToJsonString());
+                        o.Input, o.Environment, json);
                     _deliveries.Add(delivery);
                     if (!groups.TryGetValue(delivery.OutputId, out var groupId)) groups[delivery.OutputId] = groupId = Guid.CreateVersion7();
                     rows.Add((groupId, rows.Count, delivery, o.WorkspaceId)); // the person and workspace: what an erasure deletes it by
                 }
+        }
         if (_deliveries.Count == 0) return;
         session.QueueDeliveries(rows);
         var outbox = new MartenOutbox(runtime, session);

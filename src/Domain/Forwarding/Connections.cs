@@ -43,6 +43,9 @@ public sealed record DataFilter(
     IReadOnlyList<string> BlockedIdentityTypes)
 {
     public static readonly DataFilter None = new([], [], [], [], []);
+
+    public bool BlocksNothing() => BlockedEventTypes.Count == 0 && BlockedEventNames.Count == 0 && BlockedEventAttributes.Count == 0
+        && BlockedUserAttributes.Count == 0 && BlockedIdentityTypes.Count == 0;
 }
 
 public enum ConsentRuleKind
@@ -66,10 +69,15 @@ public sealed record ConsentRule(ConsentRuleKind Kind, string? Purpose = null)
 /// <summary>A connection's view of an outbound batch: consent rules first, then the data filter; null when nothing may leave.</summary>
 public static class ConnectionFilter
 {
+    /// <summary>
+    /// The batch this connection may receive: <paramref name="outbound"/> itself when its filter blocks nothing (most
+    /// connections; not copied, so callers must not change it), a filtered copy otherwise, null when nothing may leave.
+    /// </summary>
     public static JsonObject? Apply(JsonObject outbound, Connection connection, WorkspaceProfile workspace)
     {
         if (!connection.Active || !connection.ConsentRules.All(r => r.Allows(workspace))) return null;
         var filter = connection.Filter;
+        if (filter.BlocksNothing()) return outbound["events"] is JsonArray { Count: > 0 } ? outbound : null;
         var batch = outbound.DeepClone().AsObject();
 
         var events = new JsonArray();

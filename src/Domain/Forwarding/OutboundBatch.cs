@@ -28,7 +28,7 @@ public static class OutboundBatch
         var events = decided.OfType<EventCaptured>().ToList();
         if (events.Count == 0 || origin.IsHistorical) return null;
 
-        var outbound = Complete(JsonNode.Parse(batch.Envelope.GetRawText())!.AsObject(), after, origin, events,
+        var outbound = Complete(JsonObject.Create(batch.Envelope)!, after, origin, events,
             i => decided.OfType<UserIdentityAdded>().Any(a => a.IdentityType == i.Type && a.Value == i.Value));
         var notifications = ConsentNotifications(before?.Workspace(origin.WorkspaceId), decided);
         if (notifications.Count > 0) outbound["system_notifications"] = notifications;
@@ -43,7 +43,7 @@ public static class OutboundBatch
     public static JsonObject? Replayed(JsonElement storedBatch, IReadOnlyList<EventCaptured> events, Profile now, BatchOrigin origin, Guid replayId, DateTimeOffset replayedAt)
     {
         if (events.Count == 0 || origin.IsHistorical) return null;
-        var outbound = Complete(JsonNode.Parse(storedBatch.GetRawText())!.AsObject(), now, origin, events, _ => false);
+        var outbound = Complete(JsonObject.Create(storedBatch)!, now, origin, events, _ => false);
         outbound["source_info"]!["is_replay"] = true;
         outbound["replay"] = new JsonObject { ["replay_id"] = replayId.ToString(), ["replayed_at_unixtime_ms"] = replayedAt.ToUnixTimeMilliseconds() };
         return outbound;
@@ -77,7 +77,7 @@ public static class OutboundBatch
             }).ToArray());
         var attributes = new JsonObject();
         foreach (var (name, value) in workspace.CurrentAttributes())
-            attributes[name] = value is { } v ? JsonNode.Parse(v.GetRawText()) : null;
+            attributes[name] = value is { } v ? Node(v) : null;
         outbound["user_attributes"] = attributes;
         outbound["consent_state"] = Consent(workspace);
         outbound.Remove("deleted_user_attributes"); // applied to the profile; the outbound attributes are the result
@@ -91,10 +91,22 @@ public static class OutboundBatch
 
     private static JsonObject EventData(EventCaptured e)
     {
-        var data = JsonNode.Parse(e.Data.GetRawText())!.AsObject();
+        var data = JsonObject.Create(e.Data)!;
         data["timestamp_unixtime_ms"] = e.Timestamp.ToUnixTimeMilliseconds(); // the server time when the client sent none
         return data;
     }
+
+    /// <summary>
+    /// A node over an element already parsed (read lazily, written as it is), rather than its text parsed again: the
+    /// outbound batch is built for every forwarded batch on the ingestion writer's path.
+    /// </summary>
+    private static JsonNode? Node(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => JsonObject.Create(element),
+        JsonValueKind.Array => JsonArray.Create(element),
+        JsonValueKind.Null or JsonValueKind.Undefined => null,
+        _ => JsonValue.Create(element),
+    };
 
     internal static JsonObject Consent(WorkspaceProfile workspace)
     {

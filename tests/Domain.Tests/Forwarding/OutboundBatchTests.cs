@@ -117,5 +117,28 @@ public class OutboundBatchTests
             after.Workspace(1)).ShouldNotBeNull();
         ConnectionFilter.Apply(outbound, connection with { Filter = DataFilter.None with { BlockedEventTypes = ["custom_event", "screen_view"] } },
             after.Workspace(1)).ShouldBeNull();
+        // A connection that blocks nothing gets the shared batch itself (serialised once for all such connections).
+        ConnectionFilter.Apply(outbound, connection with { Filter = DataFilter.None }, after.Workspace(1)).ShouldBeSameAs(outbound);
+        ConnectionFilter.Apply(outbound, connection with { Filter = DataFilter.None, Active = false }, after.Workspace(1)).ShouldBeNull();
+    }
+
+    [Fact]
+    public void the_outbound_batch_writes_the_values_as_they_were_sent()
+    {
+        // Built over the parsed elements (not their text parsed again): numbers, escapes and nesting leave as they came.
+        var batch = Parse("""
+            { "user_identities": { "customer_id": "c-1" }, "user_attributes": { "ratio": 1.50, "tags": ["a", "b"], "nested": { "x": null }, "quote": "say \"hi\"" },
+              "events": [ { "event_type": "custom_event", "data": { "event_name": "Play", "custom_event_type": "other", "custom_attributes": { "price": 10.0, "big": 12345678901234567890 } } } ] }
+            """);
+        var (after, decided) = Ingest(null, batch);
+        var json = OutboundBatch.Build(batch, null, after, decided, Origin)!.ToJsonString();
+
+        var written = JsonNode.Parse(json)!;
+        written["user_attributes"]!["ratio"]!.ToJsonString().ShouldBe("1.50");
+        written["user_attributes"]!["tags"]!.ToJsonString().ShouldBe("""["a","b"]""");
+        written["user_attributes"]!["nested"]!.ToJsonString().ShouldBe("""{"x":null}""");
+        written["user_attributes"]!["quote"]!.GetValue<string>().ShouldBe("say \"hi\"");
+        written["events"]![0]!["data"]!["custom_attributes"]!.ToJsonString().ShouldBe("""{"price":10.0,"big":12345678901234567890}""");
+        written["events"]![0]!["data"]!["timestamp_unixtime_ms"]!.GetValue<long>().ShouldBe(ReceivedAt.ToUnixTimeMilliseconds());
     }
 }
