@@ -1,7 +1,9 @@
 // Audiences for build/bench part (e):
 //   BENCH_MODE=aud-probe     a real-time audience on a "Probe" event, connected to a webhook receiver in this process;
 //                            while the main load runs, a fresh user sends one Probe batch every 250 ms: the time from
-//                            its 202 to the arrival of its "add" message is the membership latency under load;
+//                            its 202 to the arrival of its "add" message is the membership latency under load
+//                            (BENCH_PROBE_READY_FILE is written once the audience is active; with BENCH_PROBE_GO_FILE
+//                            the probes start only once that file exists);
 //   BENCH_MODE=aud-standard  a standard audience over all stored data, timed from activation to ready.
 using System.Collections.Concurrent;
 using System.Diagnostics;
@@ -68,6 +70,9 @@ static class AudiencesBench
         Console.WriteLine($"  probe audience {audienceId} active; sending a probe every 250 ms for {seconds} s");
         var ready = ForwardingBench.Env("BENCH_PROBE_READY_FILE", "");
         if (ready.Length > 0) await File.WriteAllTextAsync(ready, "ready");
+        // The caller may hold the probes back (until the activation's evaluation of everyone stored has finished).
+        var go = ForwardingBench.Env("BENCH_PROBE_GO_FILE", "");
+        while (go.Length > 0 && !File.Exists(go)) await Task.Delay(100);
 
         // ---- probes: one fresh user each, 202 time by MPID
         using var events = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(2) };
