@@ -27,6 +27,8 @@
 #      pipeline's like-for-like reference (same Host, same database state; h2 runs in h5's schema); then the connection
 #      and definitions, BENCH_HOT_PIPE_JIT_WARMUP (60) s of load and ANALYZE again, the probe audience, the measured
 #      runs. When the calculations shard first saved progress is printed; the lag is sampled during the measured runs.
+#      A probe audience is active once its counters are ready, then evaluates everyone stored (a one-off sweep, timed
+#      and printed); its probes and the measured run start after that. BENCH_HOT_PIPE_PARTS leaves parts out.
 # wrk is closed-loop (each connection waits for its answer): latency under overload is understated.
 PERF="$ROOT/build/perf"
 HOT_SECONDS="${BENCH_HOT_SECONDS:-20}"
