@@ -85,21 +85,27 @@ public sealed class RetentionEnforcer(IDocumentStore store, NpgsqlDataSource db,
 {
     private const int RowsPerStatement = 5_000;
     private const int ProfilesPerRound = 100;
+
     private long _cursor;
+    private DateTimeOffset? _passStartedAt;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1));
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            try { await RunOnceAsync(stoppingToken, maxStatements: 200); }
+            var now = clock.GetUtcNow();
+            // Profiles, exports and finished work every minute; the event sweep goes on with its pass, or starts a new one when due.
+            var sweep = EventSweep.IsDue(_cursor, _passStartedAt, now);
+            if (sweep && _cursor == 0) _passStartedAt = now;
+            try { await RunOnceAsync(stoppingToken, maxStatements: sweep ? 200 : 0); }
             catch (Exception ex) when (ex is not OperationCanceledException) { logger.LogWarning(ex, "Retention round failed; it runs again in a minute"); }
         }
     }
 
     /// <summary>
     /// One round: up to <paramref name="maxStatements"/> steps of the event sweep (continuing where the last round stopped,
-    /// starting over at the end of the table; a full sweep from the start when unlimited), then the expired profiles.
+    /// starting over at the end of the table; a full sweep from the start when unlimited; none with 0), then the expired profiles.
     /// Returns (events deleted, people removed).
     /// </summary>
     public async Task<(long Events, int People)> RunOnceAsync(CancellationToken ct, int maxStatements = int.MaxValue)
@@ -113,7 +119,7 @@ public sealed class RetentionEnforcer(IDocumentStore store, NpgsqlDataSource db,
         var captured = graph.EventMappingFor(typeof(EventCaptured)).EventTypeName;
         var received = graph.EventMappingFor(typeof(BatchReceived)).EventTypeName;
 
-        var ceiling = await ProcessDataSubjectRequestHandler.DeletionCeilingAsync(db, schema, ct);
+        var ceiling = maxStatements > 0 ? await ProcessDataSubjectRequestHandler.DeletionCeilingAsync(db, schema, ct) : 0;
         long deleted = 0;
         if (maxStatements == int.MaxValue) _cursor = 0;
         for (var step = 0; step < maxStatements; step++)

@@ -102,4 +102,15 @@ public class LifetimeAndRetentionTests
         request.Mpid.ShouldBeNull();
         request.EncodedRequest.ShouldBeNull();
     }
+
+    [Fact]
+    public void the_event_sweep_finishes_its_pass_then_waits_for_the_interval_from_the_pass_start()
+    {
+        EventSweep.IsDue(cursor: 0, passStartedAt: null, T0).ShouldBeTrue(); // the first pass
+        EventSweep.IsDue(cursor: 5_000, passStartedAt: T0, T0.AddMinutes(1)).ShouldBeTrue(); // under way: goes on
+        EventSweep.IsDue(cursor: 5_000, passStartedAt: T0, T0.AddHours(3)).ShouldBeTrue(); // a long pass is not cut short
+        EventSweep.IsDue(cursor: 0, passStartedAt: T0, T0.AddMinutes(2)).ShouldBeFalse(); // ended: no new pass yet
+        EventSweep.IsDue(cursor: 0, passStartedAt: T0, T0 + EventSweep.Interval - TimeSpan.FromSeconds(1)).ShouldBeFalse();
+        EventSweep.IsDue(cursor: 0, passStartedAt: T0, T0 + EventSweep.Interval).ShouldBeTrue();
+    }
 }
