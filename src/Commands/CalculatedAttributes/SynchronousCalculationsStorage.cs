@@ -70,7 +70,7 @@ public sealed class SynchronousCalculationsStorage
         public DateTimeOffset StoredAt { get; private set; }
         public Dictionary<long, SynchronousCalculations> States { get; } = new();
 
-        // Planned per execution with the rest of the load: the generic plan made while mt_events was small hashed a
+        // Planned with the rest of the load (LookupPlans): a generic plan made while mt_events was small hashed a
         // sequential scan of ALL of mt_events against the group's people (auto_explain in h4: 4–40 ms per group, growing
         // with the table), where the (stream_id, version) index reads only their events.
         public IEnumerable<NpgsqlBatchCommand> Commands() =>

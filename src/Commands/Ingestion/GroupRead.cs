@@ -5,7 +5,7 @@ namespace EventProfiles.Commands.Ingestion;
 /// <summary>
 /// A read another feature needs for a writer group (the synchronous calculations' states, the forwarded batches'
 /// calculated values), sent in the writer's load round trip (<see cref="IngestionStorage.LoadGroupAsync"/>) instead of
-/// a round trip of its own: after the streams' locks, planned per execution like the load's own look-ups.
+/// a round trip of its own: after the streams' locks, planned like the load's own look-ups (LookupPlans).
 /// </summary>
 public interface IGroupRead
 {

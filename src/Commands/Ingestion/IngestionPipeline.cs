@@ -295,8 +295,8 @@ public sealed class IngestionPipeline : BackgroundService
         if (_resolverConnection is { State: System.Data.ConnectionState.Open } open) return open;
         if (_resolverConnection is not null) await _resolverConnection.DisposeAsync();
         _resolverConnection = null;
-        // From the resolver's own pool: it plans every look-up per execution (Databases.Resolver says why), a setting
-        // that must not reach the writers' connections.
+        // From the resolver's own pool: its look-ups' planner settings (Databases.Resolver) must not reach the writers'
+        // connections.
         return _resolverConnection = await _dataSource.OpenConnectionAsync();
     }
 

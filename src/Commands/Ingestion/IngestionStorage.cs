@@ -1,3 +1,4 @@
+using EventProfiles.Commands.Api;
 using EventProfiles.Commands.Identity;
 using EventProfiles.Commands.Streams;
 using EventProfiles.Domain.Identity;
@@ -71,11 +72,9 @@ public static class IngestionStorage
     {
         var schema = store.Options.DatabaseSchemaName;
         await using var batch = connection.CreateBatch();
-        // The look-ups below are planned per execution: on the ingestion pool statements stay prepared, and a generic plan
-        // cached while a table was small (a scan) would stay cached as it grows (measured: the contested owners' look-up
-        // at 1.8 ms instead of 0.05 ms through the first minute of a fresh database). The writes after them keep their
-        // cached plans (an insert from unnest has no other plan): the setting ends with the last look-up.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("set local plan_cache_mode = force_custom_plan"));
+        // The look-ups below keep one plan per connection with index paths only (LookupPlans says why); the writes after
+        // them go back to the session's settings with the last look-up.
+        foreach (var set in LookupPlans.Set) batch.BatchCommands.Add(new NpgsqlBatchCommand(set));
         if (contested.Count > 0)
         {
             batch.BatchCommands.Add(IdentityLocks.Command(contested));
@@ -91,7 +90,7 @@ public static class IngestionStorage
             [wanted.Select(p => p.Mpid).ToArray(), wanted.Select(p => p.Id).ToArray()]));
         foreach (var part in parts ?? [])
             foreach (var command in part.Commands()) batch.BatchCommands.Add(command);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("set local plan_cache_mode to default"));
+        foreach (var reset in LookupPlans.Reset) batch.BatchCommands.Add(new NpgsqlBatchCommand(reset));
 
         var serializer = store.Options.Serializer();
         var profiles = new Dictionary<long, Profile>();
