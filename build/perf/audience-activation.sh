@@ -4,8 +4,8 @@
 # Release Host built from a git ref (so two versions can be compared on the same box).
 #   PEOPLE=100000   people created first (build/Bench, one batch each, 20 batches per request)
 #   REF=HEAD        the commit to build and run (a copy under .data/, the working tree is not touched)
-# "Ready" = the audience is active, the calculations shard has applied every stored event, and the member count has
-# not moved for 2 s (every initial member recorded). Prints the people count, events before/after, seconds to ready.
+# "Ready" = the audience is active, its evaluation of everyone stored has finished, the calculations shard has applied
+# every stored event, and the member count has not moved for 2 s (every initial member recorded). Prints the people count, events before/after, seconds to ready.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../postgres.sh
@@ -48,6 +48,8 @@ BENCH_URL="$BASE/" BENCH_USERS="$PEOPLE" BENCH_BATCHES_PER_USER=1 BENCH_CLIENTS=
   BENCH_HOST_PID="$HOST_PID" BENCH_RESULT_FILE="$DIR/seed.env" dotnet "$BENCH_DLL" >"$DIR/seed.log" 2>&1
 shard_behind() { psql_q -c "select (select coalesce(max(seq_id), 0) from $SCHEMA.mt_events) - coalesce((select last_seq_id from $SCHEMA.mt_event_progression where name = 'PersonCalculations:All'), 0)"; }
 members() { psql_q -c "select count(*) from $SCHEMA.mt_doc_audience_member"; }
+# The activation's one-off evaluation of everyone stored (a set-based job after the audience turns active): finished?
+initialised() { psql_q -c "select count(*) from $SCHEMA.mt_doc_audience_initialisation where id = $1 and data ->> 'FinishedAt' is not null"; }
 events() { psql_q -c "select count(*) from $SCHEMA.mt_events"; }
 people="$(psql_q -c "select count(*) from $SCHEMA.mt_doc_profile")"
 
@@ -68,7 +70,7 @@ last=-1; stable=0
 while :; do
   status="$(api "$BASE/v1/audiences/$id?accountId=1" | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).status))')"
   m="$(members)"
-  if [ "$status" = active ] && [ "$(shard_behind)" -le 0 ] && [ "$m" = "$last" ]; then stable=$((stable + 1)); else stable=0; fi
+  if [ "$status" = active ] && [ "$(initialised "$id")" = 1 ] && [ "$(shard_behind)" -le 0 ] && [ "$m" = "$last" ]; then stable=$((stable + 1)); else stable=0; fi
   last="$m"
   [ "$stable" -ge 4 ] && break
   sleep 0.5
@@ -76,4 +78,5 @@ done
 ready="$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s - 2 }')"
 after="$(events)"
 echo "activation over $people people at $(git -C "$ROOT" rev-parse --short "$REF"): $((after - before)) events appended (stored events $before -> $after), $m members, ready in $ready s"
+echo "   its evaluation of everyone stored: $(psql_q -c "select concat_ws(', ', (data ->> 'People') || ' people', (data ->> 'Members') || ' members', (data ->> 'ReevaluatedThroughStream') || ' through their streams', 'started ' || (data ->> 'StartedAt'), 'finished ' || (data ->> 'FinishedAt')) from $SCHEMA.mt_doc_audience_initialisation where id = $id")"
 grep -h "initialised" "$DIR/host.log" | tail -n 3 || true
