@@ -84,39 +84,52 @@ public class IngestionPoolTests(AppFixture app)
             $"insert into {table} select 'email', 'p' || i, i from generate_series(1, 200) i; analyze {table}"))
             await setup.ExecuteNonQueryAsync();
         var lookUp = $"select t.mpid from {table} t join unnest($1::text[], $2::text[]) q(t, v) on t.identity_type = q.t and t.identity_value = q.v";
-
-        // Planned once with the default settings, a scan of the whole table is what it keeps: the trap.
-        var host = app.Services.GetRequiredService<Databases>();
-        await using (var plain = await host.Primary.OpenConnectionAsync())
+        try
         {
-            await using var _ = await plain.BeginTransactionAsync();
-            (await GenericPlanAsync(plain, lookUp, ["set local plan_cache_mode = force_generic_plan"])).ShouldContain("Seq Scan");
-        }
+            // Planned once with the default settings, a scan of the whole table is what it keeps: the trap.
+            var host = app.Services.GetRequiredService<Databases>();
+            await using (var plain = await host.Primary.OpenConnectionAsync())
+            {
+                await using var _ = await plain.BeginTransactionAsync();
+                (await GenericPlanAsync(plain, lookUp, ["set local plan_cache_mode = force_generic_plan"])).ShouldContain("Seq Scan");
+            }
 
-        await using (var resolver = await host.Resolver.OpenConnectionAsync())
-            (await GenericPlanAsync(resolver, lookUp, [])).ShouldSatisfyAllConditions(
+            await using (var resolver = await host.Resolver.OpenConnectionAsync())
+                (await GenericPlanAsync(resolver, lookUp, [])).ShouldSatisfyAllConditions(
+                    plan => plan.ShouldContain("Index"), plan => plan.ShouldNotContain("Seq Scan"), plan => plan.ShouldNotContain("Hash"));
+
+            await using var writer = await host.Ingestion.OpenConnectionAsync();
+            await using var transaction = await writer.BeginTransactionAsync();
+            (await GenericPlanAsync(writer, lookUp, LookupPlans.Set)).ShouldSatisfyAllConditions(
                 plan => plan.ShouldContain("Index"), plan => plan.ShouldNotContain("Seq Scan"), plan => plan.ShouldNotContain("Hash"));
-
-        await using var writer = await host.Ingestion.OpenConnectionAsync();
-        await using var transaction = await writer.BeginTransactionAsync();
-        (await GenericPlanAsync(writer, lookUp, LookupPlans.Set)).ShouldSatisfyAllConditions(
-            plan => plan.ShouldContain("Index"), plan => plan.ShouldNotContain("Seq Scan"), plan => plan.ShouldNotContain("Hash"));
-        foreach (var reset in LookupPlans.Reset) await new NpgsqlCommand(reset, writer).ExecuteNonQueryAsync();
-        (await PlanCacheMode(writer)).ShouldBe("auto"); // the group's writes after the look-ups: the session's settings
+            foreach (var reset in LookupPlans.Reset) await ExecuteAsync(writer, reset);
+            (await PlanCacheMode(writer)).ShouldBe("auto"); // the group's writes after the look-ups: the session's settings
+        }
+        finally
+        {
+            await using var drop = app.Db.CreateCommand($"drop table if exists {table}");
+            await drop.ExecuteNonQueryAsync();
+        }
     }
 
     /// <summary>The plan PostgreSQL keeps for <paramref name="sql"/> when it makes one plan for every execution.</summary>
     private static async Task<string> GenericPlanAsync(NpgsqlConnection connection, string sql, IEnumerable<string> settings)
     {
         var name = $"q_{Guid.NewGuid():N}";
-        foreach (var set in settings) await new NpgsqlCommand(set, connection).ExecuteNonQueryAsync();
-        await new NpgsqlCommand($"prepare {name}(text[], text[]) as {sql}", connection).ExecuteNonQueryAsync();
+        foreach (var set in settings) await ExecuteAsync(connection, set);
+        await ExecuteAsync(connection, $"prepare {name}(text[], text[]) as {sql}");
         var lines = new List<string>();
         await using (var explain = new NpgsqlCommand($"explain execute {name}('{{email}}', '{{p7}}')", connection))
         await using (var reader = await explain.ExecuteReaderAsync())
             while (await reader.ReadAsync()) lines.Add(reader.GetString(0));
-        await new NpgsqlCommand($"deallocate {name}", connection).ExecuteNonQueryAsync();
+        await ExecuteAsync(connection, $"deallocate {name}");
         return string.Join('\n', lines);
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
     }
 
     private static async Task<string> PlanCacheMode(NpgsqlConnection connection)
