@@ -32,14 +32,27 @@ namespace EventProfiles.Commands.Audiences;
 /// </summary>
 public static class AudienceMembershipsChangedHandler
 {
-    public static async Task<OutgoingMessages> Handle(AudienceMembershipsChanged[] batch, IDocumentSession session, WorkspaceDirectory directory, CancellationToken ct)
+    public static Task<OutgoingMessages> Handle(AudienceMembershipsChanged[] batch, IDocumentSession session, WorkspaceDirectory directory, CancellationToken ct) =>
+        RecordAsync(batch.SelectMany(b => b.Changes).ToList(), session, directory, ct);
+
+    /// <summary>
+    /// Records these changes in the session (the change records, the member list, the outputs' deliveries) and returns
+    /// the delivery messages to send with it. Also called directly by an activation's evaluation of everyone, in its own
+    /// transaction: its initial members need no message of their own.
+    /// </summary>
+    /// <param name="loaded">Profiles the caller has loaded already (the people's identities go into the outputs' messages).</param>
+    public static async Task<OutgoingMessages> RecordAsync(IReadOnlyList<MembershipChange> changes, IDocumentSession session, WorkspaceDirectory directory,
+        CancellationToken ct, IReadOnlyDictionary<long, Profile>? loaded = null)
     {
         var messages = new OutgoingMessages();
-        var changes = batch.SelectMany(b => b.Changes).ToList();
+        if (changes.Count == 0) return messages;
         var audienceIds = changes.Select(c => c.AudienceId).Distinct().ToArray();
         var audiences = (await session.LoadManyAsync<Audience>(ct, audienceIds)).ToDictionary(a => a.Id);
         var connections = (await session.Query<AudienceConnection>().Where(c => audienceIds.Contains(c.AudienceId)).ToListAsync(ct)).ToLookup(c => c.AudienceId);
-        var profiles = (await session.LoadManyAsync<Profile>(ct, changes.Select(c => StreamKey.For(c.Mpid)).Distinct().ToArray())).ToDictionary(p => p.Mpid);
+        // Only a connected audience's changes are sent anywhere.
+        var unloaded = changes.Where(c => connections[c.AudienceId].Any() && loaded?.ContainsKey(c.Mpid) != true).Select(c => StreamKey.For(c.Mpid)).Distinct().ToArray();
+        var profiles = unloaded.Length == 0 ? new Dictionary<long, Profile>() : (await session.LoadManyAsync<Profile>(ct, unloaded)).ToDictionary(p => p.Mpid);
+        if (loaded is not null) foreach (var (mpid, profile) in loaded) profiles.TryAdd(mpid, profile);
         // Members of an earlier definition: an addition under the new one keeps them (no message, the same "since").
         var added = changes.Where(c => c.Added).Select(c => AudienceMember.IdFor(c.AudienceId, c.Mpid)).Distinct().ToArray();
         var members = added.Length == 0 ? new Dictionary<string, AudienceMember>() : (await session.LoadManyAsync<AudienceMember>(ct, added)).ToDictionary(m => m.Id);
@@ -70,6 +83,7 @@ public static class AudienceMembershipsChangedHandler
                 members.Remove(memberId);
                 session.Delete<AudienceMember>(memberId);
             }
+            if (!connections[change.AudienceId].Any()) continue;
             var accountId = directory.WorkspaceById(audience.WorkspaceIds[0])?.AccountId ?? 0;
             var payload = Message(id, change, audience, accountId, profiles.GetValueOrDefault(change.Mpid)).ToJsonString();
             foreach (var connection in connections[change.AudienceId])
