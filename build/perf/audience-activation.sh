@@ -4,6 +4,7 @@
 # Release Host built from a git ref (so two versions can be compared on the same box).
 #   PEOPLE=100000   people created first (build/Bench, one batch each, 20 batches per request)
 #   REF=HEAD        the commit to build and run (a copy under .data/, the working tree is not touched)
+#   STATEMENTS=1    also print PostgreSQL's top statements by time from the activation to ready (pg_stat_statements)
 # "Ready" = the audience is active, its evaluation of everyone stored has finished, the calculations shard has applied
 # every stored event, and the member count has not moved for 2 s (every initial member recorded). Prints the people count, events before/after, seconds to ready.
 set -euo pipefail
@@ -36,7 +37,9 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
-pg_start "$DIR/pg" "$PG_PORT" -c shared_buffers=512MB -c max_wal_size=8GB -c synchronous_commit=on -c fsync=on >/dev/null
+pg_start "$DIR/pg" "$PG_PORT" -c shared_buffers=512MB -c max_wal_size=8GB -c synchronous_commit=on -c fsync=on \
+  ${STATEMENTS:+-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all} >/dev/null
+[ -n "${STATEMENTS:-}" ] && psql_q -c "create extension if not exists pg_stat_statements" >/dev/null
 ( cd "$HOST_BIN" && exec env ASPNETCORE_ENVIRONMENT=Development ConnectionStrings__EventProfiles="$CS" \
     ASPNETCORE_URLS="$BASE" Urls="$BASE" Logging__LogLevel__Default=Warning \
     Logging__LogLevel__EventProfiles.Commands.Audiences=Information dotnet EventProfiles.Host.dll ) >>"$DIR/host.log" 2>&1 &
@@ -64,6 +67,7 @@ id="$(api -d '{ "name": "activation probe", "workspaces": [1], "criteria": [
 for _ in $(seq 1 1800); do [ "$(shard_behind)" -le 0 ] && break; sleep 0.5; done
 echo "   events the calculations shard had not applied when the audience was activated: $(shard_behind)"
 before="$(events)"
+[ -n "${STATEMENTS:-}" ] && psql_q -c "select pg_stat_statements_reset()" >/dev/null
 start="$(date +%s.%N)"
 api -X POST -o /dev/null "$BASE/v1/audiences/$id/activation?accountId=1"
 last=-1; stable=0
@@ -80,3 +84,8 @@ after="$(events)"
 echo "activation over $people people at $(git -C "$ROOT" rev-parse --short "$REF"): $((after - before)) events appended (stored events $before -> $after), $m members, ready in $ready s"
 echo "   its evaluation of everyone stored: $(psql_q -c "select concat_ws(', ', (data ->> 'People') || ' people', (data ->> 'Members') || ' members', (data ->> 'ReevaluatedThroughStream') || ' through their streams', 'started ' || (data ->> 'StartedAt'), 'finished ' || (data ->> 'FinishedAt')) from $SCHEMA.mt_doc_audience_initialisation where id = $id")"
 grep -h "initialised" "$DIR/host.log" | tail -n 3 || true
+if [ -n "${STATEMENTS:-}" ]; then
+  echo "PostgreSQL's statements from the activation to ready, by total time (ms, calls, ms per call, rows):"
+  psql_q -F $'\t' -c "select round(total_exec_time::numeric), calls, round((total_exec_time / calls)::numeric, 3), rows,
+      left(regexp_replace(query, '\s+', ' ', 'g'), 130) from pg_stat_statements order by total_exec_time desc limit 15"
+fi
