@@ -88,4 +88,5 @@ if [ -n "${STATEMENTS:-}" ]; then
   echo "PostgreSQL's statements from the activation to ready, by total time (ms, calls, ms per call, rows):"
   psql_q -F $'\t' -c "select round(total_exec_time::numeric), calls, round((total_exec_time / calls)::numeric, 3), rows,
       left(regexp_replace(query, '\s+', ' ', 'g'), 130) from pg_stat_statements order by total_exec_time desc limit 15"
+  echo "profile documents: $(psql_q -c "select round(avg(pg_column_size(data))) || ' bytes stored (compressed), ' || round(avg(octet_length(data::text))) || ' as text' from $SCHEMA.mt_doc_profile")"
 fi
