@@ -5,12 +5,14 @@
 #   PEOPLE=100000   people created first (build/Bench, one batch each, 20 batches per request)
 #   REF=HEAD        the commit to build and run (a copy under .data/, the working tree is not touched)
 #   STATEMENTS=1    also print PostgreSQL's top statements by time from the activation to ready (pg_stat_statements)
+#   TRACE=1         also sample the Host's stacks (dotnet-trace) for TRACE_SECONDS (8) from the evaluation's start; topN reports under .data/
 # "Ready" = the audience is active, its evaluation of everyone stored has finished, the calculations shard has applied
 # every stored event, and the member count has not moved for 2 s (every initial member recorded). Prints the people count, events before/after, seconds to ready.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../postgres.sh
 source "$ROOT/build/postgres.sh"
+export PATH="$PATH:$HOME/.dotnet/tools" # dotnet-trace (TRACE=1)
 PEOPLE="${PEOPLE:-100000}"
 REF="${REF:-HEAD}"
 SCHEMA=eventprofiles
@@ -70,8 +72,13 @@ before="$(events)"
 [ -n "${STATEMENTS:-}" ] && psql_q -c "select pg_stat_statements_reset()" >/dev/null
 start="$(date +%s.%N)"
 api -X POST -o /dev/null "$BASE/v1/audiences/$id/activation?accountId=1"
-last=-1; stable=0
+last=-1; stable=0; tracer=""
+started() { psql_q -c "select count(*) from $SCHEMA.mt_doc_audience_initialisation where id = $1"; }
 while :; do
+  if [ "${TRACE:-0}" = 1 ] && [ -z "$tracer" ] && [ "$(started "$id")" = 1 ]; then
+    dotnet-trace collect -p "$HOST_PID" --profile dotnet-sampled-thread-time --duration "00:00:00:$(printf %02d "${TRACE_SECONDS:-8}")" -o "$DIR/evaluation.nettrace" >/dev/null 2>&1 &
+    tracer=$!
+  fi
   status="$(api "$BASE/v1/audiences/$id?accountId=1" | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).status))')"
   m="$(members)"
   if [ "$status" = active ] && [ "$(initialised "$id")" = 1 ] && [ "$(shard_behind)" -le 0 ] && [ "$m" = "$last" ]; then stable=$((stable + 1)); else stable=0; fi
@@ -89,4 +96,10 @@ if [ -n "${STATEMENTS:-}" ]; then
   psql_q -F $'\t' -c "select round(total_exec_time::numeric), calls, round((total_exec_time / calls)::numeric, 3), rows,
       left(regexp_replace(query, '\s+', ' ', 'g'), 130) from pg_stat_statements order by total_exec_time desc limit 15"
   echo "profile documents: $(psql_q -c "select round(avg(pg_column_size(data))) || ' bytes stored (compressed), ' || round(avg(octet_length(data::text))) || ' as text' from $SCHEMA.mt_doc_profile")"
+fi
+if [ -n "$tracer" ]; then
+  wait "$tracer" || true
+  dotnet-trace report "$DIR/evaluation.nettrace" topN -n 300 >"$DIR/evaluation.top.txt" 2>&1 || true
+  dotnet-trace report "$DIR/evaluation.nettrace" topN -n 3000 --inclusive >"$DIR/evaluation.inclusive.txt" 2>&1 || true
+  echo "the Host's samples during the evaluation: $DIR/evaluation.top.txt (exclusive), evaluation.inclusive.txt"
 fi
