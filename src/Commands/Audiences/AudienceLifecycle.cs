@@ -9,7 +9,6 @@ using Marten;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using EventProfiles.Projections.Privacy;
 using Wolverine;
 using Wolverine.Attributes;
 using Wolverine.Marten;
@@ -345,7 +344,7 @@ public static class InitialiseAudienceHandler
                     session.Store(new ScheduledReevaluation { Id = key, Mpid = mpid, DueAt = at });
             }
 
-            await SendAsync(await AudienceMembershipsChangedHandler.RecordAsync(changes, session, directory, ct, profileByMpid), session);
+            await SendAsync(await AudienceMembershipsChangedHandler.RecordAsync(changes, session, directory, profileByMpid, ct), session);
             await previous;
             if (firstPass) progress.DoneThrough = chunk[^1];
             var evaluated = chunk.Except(deferred).ToHashSet(StringComparer.Ordinal);
@@ -381,7 +380,7 @@ public static class InitialiseAudienceHandler
                     progress.Dropped++;
                     changes.Add(new MembershipChange(audience.Id, progress.Activation, member.Mpid, false, now, "not in the audience's workspaces"));
                 }
-                await SendAsync(await AudienceMembershipsChangedHandler.RecordAsync(changes, session, directory, ct), session);
+                await SendAsync(await AudienceMembershipsChangedHandler.RecordAsync(changes, session, directory, profiles, ct), session);
                 await session.SaveChangesAsync(ct);
             }
         }

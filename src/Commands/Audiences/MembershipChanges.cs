@@ -33,7 +33,7 @@ namespace EventProfiles.Commands.Audiences;
 public static class AudienceMembershipsChangedHandler
 {
     public static Task<OutgoingMessages> Handle(AudienceMembershipsChanged[] batch, IDocumentSession session, WorkspaceDirectory directory, CancellationToken ct) =>
-        RecordAsync(batch.SelectMany(b => b.Changes).ToList(), session, directory, ct);
+        RecordAsync(batch.SelectMany(b => b.Changes).ToList(), session, directory, loaded: null, ct);
 
     /// <summary>
     /// Records these changes in the session (the change records, the member list, the outputs' deliveries) and returns
@@ -42,7 +42,7 @@ public static class AudienceMembershipsChangedHandler
     /// </summary>
     /// <param name="loaded">Profiles the caller has loaded already (the people's identities go into the outputs' messages).</param>
     public static async Task<OutgoingMessages> RecordAsync(IReadOnlyList<MembershipChange> changes, IDocumentSession session, WorkspaceDirectory directory,
-        CancellationToken ct, IReadOnlyDictionary<long, Profile>? loaded = null)
+        IReadOnlyDictionary<long, Profile>? loaded, CancellationToken ct)
     {
         var messages = new OutgoingMessages();
         if (changes.Count == 0) return messages;
@@ -51,8 +51,8 @@ public static class AudienceMembershipsChangedHandler
         var connections = (await session.Query<AudienceConnection>().Where(c => audienceIds.Contains(c.AudienceId)).ToListAsync(ct)).ToLookup(c => c.AudienceId);
         // Only a connected audience's changes are sent anywhere.
         var unloaded = changes.Where(c => connections[c.AudienceId].Any() && loaded?.ContainsKey(c.Mpid) != true).Select(c => StreamKey.For(c.Mpid)).Distinct().ToArray();
-        var profiles = unloaded.Length == 0 ? new Dictionary<long, Profile>() : (await session.LoadManyAsync<Profile>(ct, unloaded)).ToDictionary(p => p.Mpid);
-        if (loaded is not null) foreach (var (mpid, profile) in loaded) profiles.TryAdd(mpid, profile);
+        var read = unloaded.Length == 0 ? new Dictionary<long, Profile>() : (await session.LoadManyAsync<Profile>(ct, unloaded)).ToDictionary(p => p.Mpid);
+        Profile? ProfileOf(long mpid) => loaded?.GetValueOrDefault(mpid) ?? read.GetValueOrDefault(mpid);
         // Members of an earlier definition: an addition under the new one keeps them (no message, the same "since").
         var added = changes.Where(c => c.Added).Select(c => AudienceMember.IdFor(c.AudienceId, c.Mpid)).Distinct().ToArray();
         var members = added.Length == 0 ? new Dictionary<string, AudienceMember>() : (await session.LoadManyAsync<AudienceMember>(ct, added)).ToDictionary(m => m.Id);
@@ -85,7 +85,7 @@ public static class AudienceMembershipsChangedHandler
             }
             if (!connections[change.AudienceId].Any()) continue;
             var accountId = directory.WorkspaceById(audience.WorkspaceIds[0])?.AccountId ?? 0;
-            var payload = Message(id, change, audience, accountId, profiles.GetValueOrDefault(change.Mpid)).ToJsonString();
+            var payload = Message(id, change, audience, accountId, ProfileOf(change.Mpid)).ToJsonString();
             foreach (var connection in connections[change.AudienceId])
             {
                 var delivery = new DeliverBatch(connection.OutputId, connection.Id, id, id, change.Mpid, $"audience:{audience.Id}", "production", payload);
