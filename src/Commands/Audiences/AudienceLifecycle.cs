@@ -118,11 +118,13 @@ public sealed class AudienceInitialisation
     /// <summary>People who stayed behind the daemon through every pass: recorded <see cref="AudiencesReevaluationDue"/> instead.</summary>
     public long ReevaluatedThroughStream { get; set; }
 
-    public AudienceInitialisation Copy() => new()
+    /// <summary>A copy to store while this one goes on counting (its only reference field, the list, copied too).</summary>
+    public AudienceInitialisation Copy()
     {
-        Id = Id, Activation = Activation, StartedAt = StartedAt, FinishedAt = FinishedAt, DoneThrough = DoneThrough, Deferred = [.. Deferred],
-        People = People, Members = Members, Dropped = Dropped, ReevaluatedThroughStream = ReevaluatedThroughStream,
-    };
+        var copy = (AudienceInitialisation)MemberwiseClone();
+        copy.Deferred = [.. Deferred];
+        return copy;
+    }
 }
 
 /// <summary>
