@@ -6,6 +6,8 @@
 #   REF=HEAD        the commit to build and run (a copy under .data/, the working tree is not touched)
 #   STATEMENTS=1    also print PostgreSQL's top statements by time from the activation to ready (pg_stat_statements)
 #   TRACE=1         also sample the Host's stacks (dotnet-trace) for TRACE_SECONDS (8) from the evaluation's start; topN reports under .data/
+#                   (TRACE_AT=activation: from the activation, i.e. the counters' initialisation by replay)
+#   KEEP_CLUSTER=1  keep the cluster's data afterwards (stopped; the last line says how to start it) for EXPLAIN and the like
 # "Ready" = the audience is active, its evaluation of everyone stored has finished, the calculations shard has applied
 # every stored event, and the member count has not moved for 2 s (every initial member recorded). Prints the people count, events before/after, seconds to ready.
 set -euo pipefail
@@ -35,7 +37,12 @@ cleanup() {
   local rc=$?
   if [ -n "$HOST_PID" ]; then kill -TERM "$HOST_PID" 2>/dev/null || true; wait "$HOST_PID" 2>/dev/null || true; fi
   pg_stop "$DIR/pg"
-  rm -rf "$DIR/pg/data" "$DIR/src"
+  if [ "${KEEP_CLUSTER:-0}" = 1 ]; then
+    rm -rf "$DIR/src"
+    echo "kept: source build/postgres.sh && pg_start $DIR/pg $PG_PORT   (then psql -h 127.0.0.1 -p $PG_PORT -U postgres)"
+  else
+    rm -rf "$DIR/pg/data" "$DIR/src"
+  fi
   exit $rc
 }
 trap cleanup EXIT
@@ -44,7 +51,8 @@ pg_start "$DIR/pg" "$PG_PORT" -c shared_buffers=512MB -c max_wal_size=8GB -c syn
 [ -n "${STATEMENTS:-}" ] && psql_q -c "create extension if not exists pg_stat_statements" >/dev/null
 ( cd "$HOST_BIN" && exec env ASPNETCORE_ENVIRONMENT=Development ConnectionStrings__EventProfiles="$CS" \
     ASPNETCORE_URLS="$BASE" Urls="$BASE" Logging__LogLevel__Default=Warning \
-    Logging__LogLevel__EventProfiles.Commands.Audiences=Information dotnet EventProfiles.Host.dll ) >>"$DIR/host.log" 2>&1 &
+    Logging__LogLevel__EventProfiles.Commands.Audiences=Information \
+    Logging__LogLevel__EventProfiles.Commands.CalculatedAttributes=Information dotnet EventProfiles.Host.dll ) >>"$DIR/host.log" 2>&1 &
 HOST_PID=$!
 for _ in $(seq 1 120); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/health/ready")" = 200 ] && break; sleep 0.5; done
 
@@ -75,7 +83,7 @@ api -X POST -o /dev/null "$BASE/v1/audiences/$id/activation?accountId=1"
 last=-1; stable=0; tracer=""
 started() { psql_q -c "select count(*) from $SCHEMA.mt_doc_audience_initialisation where id = $1"; }
 while :; do
-  if [ "${TRACE:-0}" = 1 ] && [ -z "$tracer" ] && [ "$(started "$id")" = 1 ]; then
+  if [ "${TRACE:-0}" = 1 ] && [ -z "$tracer" ] && { [ "${TRACE_AT:-evaluation}" = activation ] || [ "$(started "$id")" = 1 ]; }; then
     dotnet-trace collect -p "$HOST_PID" --profile dotnet-sampled-thread-time --duration "00:00:00:$(printf %02d "${TRACE_SECONDS:-8}")" -o "$DIR/evaluation.nettrace" >/dev/null 2>&1 &
     tracer=$!
   fi
