@@ -2,6 +2,7 @@ using EventProfiles.Domain.CalculatedAttributes;
 using EventProfiles.Domain.Profiles;
 using EventProfiles.Projections.CalculatedAttributes;
 using Marten;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Wolverine.Attributes;
@@ -19,12 +20,13 @@ public sealed record InitialiseCalculatedAttribute(int DefinitionId, Guid Activa
 /// </summary>
 public static class InitialiseCalculatedAttributeHandler
 {
-    private const int PeoplePerChunk = 500;
+    /// <summary>People per transaction (<c>EventProfiles:CalculatedAttributes:ReplayChunk</c>).</summary>
+    public const int PeoplePerChunk = 500;
 
     [MessageTimeout(24 * 60 * 60)] // a replay over millions of events runs for minutes, not the default 60 s
     public static async Task Handle(
         InitialiseCalculatedAttribute job, IDocumentStore store, NpgsqlDataSource db, CalculatedAttributeLimits limits,
-        TimeProvider clock, ILogger<InitialiseCalculatedAttribute> logger, CancellationToken ct)
+        TimeProvider clock, IConfiguration configuration, ILogger<InitialiseCalculatedAttribute> logger, CancellationToken ct)
     {
         await using var query = store.QuerySession();
         var attribute = await query.LoadAsync<CalculatedAttribute>(job.DefinitionId, ct);
@@ -38,28 +40,47 @@ public static class InitialiseCalculatedAttributeHandler
         // Events a split or merge moved away count for the person who received them (issue 21).
         var hidden = await Streams.VisibleEvents.HiddenAsync(store, db, null, ct);
         var selection = new Selection(store, definition, from, progress.DoneThroughStream, hidden);
-        if (progress.EventsTotal == 0) progress.EventsTotal = await selection.CountAsync(db, ct);
+        // Only the progress report needs the total: counted beside the read (a second pass over the events) and
+        // recorded with the first chunk saved after it is known (a resumed job counts what is left and adds what was done).
+        using var stopCounting = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var doneBefore = progress.EventsDone;
+        async Task<long> TotalAsync() => doneBefore + await selection.CountAsync(db, stopCounting.Token);
+        var counting = progress.EventsTotal == 0 ? TotalAsync() : Task.FromResult(progress.EventsTotal);
 
+        var peoplePerChunk = Math.Max(1, configuration.GetValue("EventProfiles:CalculatedAttributes:ReplayChunk", PeoplePerChunk));
         var chunk = new List<InitialisedCalculation>();
         string? currentStream = null;
         Calculation? current = null;
         long events = 0;
+        // The previous chunk's commit (false: the definition changed meanwhile): a chunk commits while the next is read.
+        var committed = Task.FromResult(true);
 
-        async Task<bool> FlushAsync(string? doneThrough)
+        async Task<bool> SaveAsync(InitialisedCalculation[] parts, Initialisation saved, Task<bool> previous)
         {
             await using var session = store.LightweightSession();
             // Stop when the definition changed meanwhile: its state would be ignored anyway.
             var latest = await session.LoadAsync<CalculatedAttribute>(job.DefinitionId, ct);
             if (latest?.Activation != job.Activation) return false;
-            session.Store(chunk.ToArray());
+            session.Store(parts);
+            // In order: a restarted job resumes after the last chunk committed, so no chunk commits before the one ahead.
+            if (!await previous) return false;
+            session.Store(saved);
+            await session.SaveChangesAsync(ct);
+            return true;
+        }
+
+        // Hands the chunk to its commit and waits for the one before it. False when the definition changed meanwhile.
+        Task<bool> FlushAsync(string? doneThrough)
+        {
             progress.People += chunk.Count;
             progress.EventsDone += events;
             progress.DoneThroughStream = doneThrough ?? progress.DoneThroughStream;
-            session.Store(progress);
-            await session.SaveChangesAsync(ct);
+            if (counting.IsCompletedSuccessfully) progress.EventsTotal = counting.Result;
+            var previous = committed;
+            committed = SaveAsync([.. chunk], progress.Copy(), previous);
             chunk.Clear();
             events = 0;
-            return true;
+            return previous;
         }
 
         void Finish(string streamId, Calculation calculation)
@@ -73,32 +94,43 @@ public static class InitialiseCalculatedAttributeHandler
             });
         }
 
-        await foreach (var (streamId, data) in selection.ReadAsync(db, ct))
+        try
         {
-            if (streamId != currentStream)
+            await foreach (var (streamId, data) in selection.ReadAsync(db, ct))
             {
-                if (currentStream is not null)
+                if (streamId != currentStream)
                 {
-                    Finish(currentStream, current!);
-                    if (chunk.Count >= PeoplePerChunk && !await FlushAsync(currentStream)) return;
+                    if (currentStream is not null)
+                    {
+                        Finish(currentStream, current!);
+                        if (chunk.Count >= peoplePerChunk && !await FlushAsync(currentStream)) return;
+                    }
+                    currentStream = streamId;
+                    current = Calculation.For(definition);
                 }
-                currentStream = streamId;
-                current = Calculation.For(definition);
+                events++;
+                switch (data)
+                {
+                    case EventCaptured captured when captured.Timestamp >= from:
+                        foreach (var observation in definition.Observe(captured)) current!.Observe(definition, observation, now);
+                        break;
+                    case CalculatedAttributeSeeded seed when definition.AcceptsSeed(seed):
+                        current!.TakeSeed(definition, seed);
+                        break;
+                }
             }
-            events++;
-            switch (data)
-            {
-                case EventCaptured captured when captured.Timestamp >= from:
-                    foreach (var observation in definition.Observe(captured)) current!.Observe(definition, observation, now);
-                    break;
-                case CalculatedAttributeSeeded seed when definition.AcceptsSeed(seed):
-                    current!.TakeSeed(definition, seed);
-                    break;
-            }
+            if (currentStream is not null) Finish(currentStream, current!);
+            progress.EventsTotal = await counting;
+            progress.FinishedAt = clock.GetUtcNow();
+            if (!await FlushAsync(currentStream) || !await committed) return;
         }
-        if (currentStream is not null) Finish(currentStream, current!);
-        progress.FinishedAt = clock.GetUtcNow();
-        if (!await FlushAsync(currentStream)) return;
+        finally
+        {
+            // Thrown out of the read: the chunk still committing finishes (or fails) before the job is retried.
+            await ((Task)committed).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await stopCounting.CancelAsync();
+            await ((Task)counting).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
         logger.LogInformation("Calculated attribute {Id} initialised: {People} people, {Events} events in {Seconds:0.0} s",
             definition.Id, progress.People, progress.EventsDone, (progress.FinishedAt.Value - progress.StartedAt).TotalSeconds);
     }

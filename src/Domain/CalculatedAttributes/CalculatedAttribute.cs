@@ -87,6 +87,9 @@ public sealed class Initialisation
     public DateTimeOffset? FinishedAt { get; set; }
 
     public bool IsFinished => FinishedAt is not null;
+
+    /// <summary>A copy to save while the original counts on.</summary>
+    public Initialisation Copy() => (Initialisation)MemberwiseClone();
 }
 
 /// <summary>Limits of the org's plan that calculated attributes check (§A3, §C12).</summary>

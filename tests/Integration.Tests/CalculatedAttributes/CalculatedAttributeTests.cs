@@ -84,6 +84,8 @@ public class CalculatedAttributeTests(AppFixture app)
         var resource = await app.CalculatedAttribute(later);
         resource["initialization"]!["percent"]!.GetValue<double>().ShouldBe(100);
         resource["initialization"]!["events_done"]!.GetValue<long>().ShouldBeGreaterThanOrEqualTo(6);
+        resource["initialization"]!["events_total"]!.GetValue<long>().ShouldBe(resource["initialization"]!["events_done"]!.GetValue<long>());
+        resource["initialization"]!["people"]!.GetValue<long>().ShouldBe(3); // saved in two chunks (ReplayChunk 2 in the tests)
         resource["active_definition"]!["calculation_type"]!.GetValue<string>().ShouldBe("average");
         (await app.CalculatedAttribute(live))["status"]!.GetValue<string>().ShouldBe("ready");
 

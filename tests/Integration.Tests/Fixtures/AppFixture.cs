@@ -105,6 +105,7 @@ public sealed class AppFixture : IAsyncLifetime
         Set("EventProfiles__Forwarding__RetryDelaysMs__2", "400");
         Set("EventProfiles__Forwarding__RetryDelaysMs__3", "800");
         Set("EventProfiles__Forwarding__RetryDelaysMs__4", "1600");
+        Set("EventProfiles__CalculatedAttributes__ReplayChunk", "2"); // a replay saves several chunks, one committing while the next is read
         Set("EventProfiles__Audiences__EvaluationChunk", "50"); // an activation evaluates everyone in several transactions, one committing while the next is read
         Set("EventProfiles__Forwarding__Warehouse__IntervalMs", "1000"); // warehouse micro-batches every second, so a test sees its rows soon
         Set("EventProfiles__Forwarding__Files__IntervalMs", "1000"); // files outputs flush every second too
