@@ -60,9 +60,6 @@ echo ">> creating $PEOPLE people"
 BENCH_URL="$BASE/" BENCH_USERS="$PEOPLE" BENCH_BATCHES_PER_USER=1 BENCH_CLIENTS=32 BENCH_BULK=20 BENCH_MAX_SECONDS=3600 \
   BENCH_HOST_PID="$HOST_PID" BENCH_RESULT_FILE="$DIR/seed.env" dotnet "$BENCH_DLL" >"$DIR/seed.log" 2>&1
 shard_behind() { psql_q -c "select (select coalesce(max(seq_id), 0) from $SCHEMA.mt_events) - coalesce((select last_seq_id from $SCHEMA.mt_event_progression where name = 'PersonCalculations:All'), 0)"; }
-members() { psql_q -c "select count(*) from $SCHEMA.mt_doc_audience_member"; }
-# The activation's one-off evaluation of everyone stored (a set-based job after the audience turns active): finished?
-initialised() { psql_q -c "select count(*) from $SCHEMA.mt_doc_audience_initialisation where id = $1 and data ->> 'FinishedAt' is not null"; }
 events() { psql_q -c "select count(*) from $SCHEMA.mt_events"; }
 people="$(psql_q -c "select count(*) from $SCHEMA.mt_doc_profile")"
 
@@ -81,15 +78,30 @@ before="$(events)"
 start="$(date +%s.%N)"
 api -X POST -o /dev/null "$BASE/v1/audiences/$id/activation?accountId=1"
 last=-1; stable=0; tracer=""
-started() { psql_q -c "select count(*) from $SCHEMA.mt_doc_audience_initialisation where id = $1"; }
+# One statement per poll (a curl and node per poll cost more CPU than the look-ups): the audience's stored status
+# (2 = active), its evaluation started and finished, the events the calculations shard has not applied, the members.
+poll() { psql_q -F ' ' -c "select (select data ->> 'Status' from $SCHEMA.mt_doc_audience where id = $id),
+    (select count(*) from $SCHEMA.mt_doc_audience_initialisation where id = $id),
+    (select count(*) from $SCHEMA.mt_doc_audience_initialisation where id = $id and data ->> 'FinishedAt' is not null),
+    (select coalesce(max(seq_id), 0) from $SCHEMA.mt_events) - coalesce((select last_seq_id from $SCHEMA.mt_event_progression where name = 'PersonCalculations:All'), 0),
+    (select count(*) from $SCHEMA.mt_doc_audience_member)"; }
+# CPU time in clock ticks: the Host's, and PostgreSQL's (postmaster, its live children, and its reaped children's).
+host_ticks() { awk '{ print $14 + $15 }' "/proc/$HOST_PID/stat"; }
+pg_ticks() {
+  local pm t c; pm="$(head -n 1 "$DIR/pg/data/postmaster.pid")"; t="$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat")"
+  for c in $(pgrep -P "$pm"); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+cpu_at_start="$(host_ticks) $(pg_ticks)"; cpu_at_evaluation=""; cpu_at_evaluated=""
 while :; do
-  if [ "${TRACE:-0}" = 1 ] && [ -z "$tracer" ] && { [ "${TRACE_AT:-evaluation}" = activation ] || [ "$(started "$id")" = 1 ]; }; then
+  read -r status started finished behind m <<<"$(poll)"
+  [ -z "$cpu_at_evaluation" ] && [ "$started" = 1 ] && cpu_at_evaluation="$(host_ticks) $(pg_ticks)"
+  [ -z "$cpu_at_evaluated" ] && [ "$finished" = 1 ] && cpu_at_evaluated="$(host_ticks) $(pg_ticks)"
+  if [ "${TRACE:-0}" = 1 ] && [ -z "$tracer" ] && { [ "${TRACE_AT:-evaluation}" = activation ] || [ "$started" = 1 ]; }; then
     dotnet-trace collect -p "$HOST_PID" --profile dotnet-sampled-thread-time --duration "00:00:00:$(printf %02d "${TRACE_SECONDS:-8}")" -o "$DIR/evaluation.nettrace" >/dev/null 2>&1 &
     tracer=$!
   fi
-  status="$(api "$BASE/v1/audiences/$id?accountId=1" | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).status))')"
-  m="$(members)"
-  if [ "$status" = active ] && [ "$(initialised "$id")" = 1 ] && [ "$(shard_behind)" -le 0 ] && [ "$m" = "$last" ]; then stable=$((stable + 1)); else stable=0; fi
+  if [ "$status" = 2 ] && [ "$finished" = 1 ] && [ "$behind" -le 0 ] && [ "$m" = "$last" ]; then stable=$((stable + 1)); else stable=0; fi
   last="$m"
   [ "$stable" -ge 4 ] && break
   sleep 0.5
@@ -97,6 +109,13 @@ done
 ready="$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s - 2 }')"
 after="$(events)"
 echo "activation over $people people at $(git -C "$ROOT" rev-parse --short "$REF"): $((after - before)) events appended (stored events $before -> $after), $m members, ready in $ready s"
+cpu() { # <label> <ticks before> <ticks after>: the Host's and PostgreSQL's CPU seconds between two samples, and per person
+  awk -v l="$1" -v b="$2" -v a="$3" -v n="$people" -v hz="$(getconf CLK_TCK)" 'BEGIN { split(b, x, " "); split(a, y, " ");
+    h = (y[1] - x[1]) / hz; p = (y[2] - x[2]) / hz;
+    printf "   CPU %s: Host %.1f s, PostgreSQL %.1f s (%.0f + %.0f us per person)\n", l, h, p, 1e6 * h / n, 1e6 * p / n }'
+}
+[ -n "$cpu_at_evaluation" ] && cpu "from the activation to the evaluation's start (the counters' replay)" "$cpu_at_start" "$cpu_at_evaluation"
+[ -n "$cpu_at_evaluated" ] && cpu "during the evaluation of everyone" "$cpu_at_evaluation" "$cpu_at_evaluated"
 echo "   its evaluation of everyone stored: $(psql_q -c "select concat_ws(', ', (data ->> 'People') || ' people', (data ->> 'Members') || ' members', (data ->> 'ReevaluatedThroughStream') || ' through their streams', 'started ' || (data ->> 'StartedAt'), 'finished ' || (data ->> 'FinishedAt')) from $SCHEMA.mt_doc_audience_initialisation where id = $id")"
 grep -h "initialised" "$DIR/host.log" | tail -n 3 || true
 if [ -n "${STATEMENTS:-}" ]; then
