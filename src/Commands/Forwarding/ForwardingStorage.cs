@@ -158,6 +158,12 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, Ti
     private string Table => $"{store.Options.DatabaseSchemaName}.{ForwardingStorage.CountersTable}";
     private string Minutes => $"{store.Options.DatabaseSchemaName}.{ForwardingStorage.MinutesTable}";
     private DateTimeOffset _prunedAt;
+    /// <summary>
+    /// Held while a flush moves counts from memory to the tables, and by readers while they add both up: a read in
+    /// between would see the moved counts in neither (delivered falling for a moment, pending and failures rising).
+    /// Counting (<see cref="Delivered"/>, <see cref="Failed"/>) never waits for it.
+    /// </summary>
+    private readonly SemaphoreSlim _moving = new(1, 1);
 
     private static DateTimeOffset MinuteOf(DateTimeOffset at) => new(at.Year, at.Month, at.Day, at.Hour, at.Minute, 0, TimeSpan.Zero);
 
@@ -177,6 +183,13 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, Ti
 
     public async Task<(long Enqueued, long Delivered)> ReadAsync(string outputId, CancellationToken ct)
     {
+        await _moving.WaitAsync(ct);
+        try { return await ReadUnmovingAsync(outputId, ct); }
+        finally { _moving.Release(); }
+    }
+
+    private async Task<(long Enqueued, long Delivered)> ReadUnmovingAsync(string outputId, CancellationToken ct)
+    {
         await using var command = db.CreateCommand($"select coalesce(sum(enqueued), 0)::bigint, coalesce(sum(delivered), 0)::bigint from {Table} where output_id = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = outputId });
         await using var reader = await command.ExecuteReaderAsync(ct);
@@ -186,6 +199,13 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, Ti
 
     /// <summary>Delivered and failed attempts since <paramref name="since"/>, and the last error recorded (and when).</summary>
     public async Task<(long Delivered, long Failed, string? LastError, DateTimeOffset? LastErrorAt)> RecentAsync(string outputId, DateTimeOffset since, CancellationToken ct)
+    {
+        await _moving.WaitAsync(ct);
+        try { return await RecentUnmovingAsync(outputId, since, ct); }
+        finally { _moving.Release(); }
+    }
+
+    private async Task<(long Delivered, long Failed, string? LastError, DateTimeOffset? LastErrorAt)> RecentUnmovingAsync(string outputId, DateTimeOffset since, CancellationToken ct)
     {
         since = MinuteOf(since); // whole minutes, as they are kept
         await using var command = db.CreateCommand(
@@ -212,6 +232,13 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, Ti
     }
 
     private async Task FlushAsync()
+    {
+        await _moving.WaitAsync();
+        try { await MoveAsync(); }
+        finally { _moving.Release(); }
+    }
+
+    private async Task MoveAsync()
     {
         var taken = new Dictionary<string, long>();
         foreach (var key in _unflushed.Keys)

@@ -62,6 +62,29 @@ public sealed class OutputHealthTests(AppFixture app) : WithReceiver(app)
     }
 
     [Fact]
+    public async Task an_outputs_delivered_count_never_falls_while_this_nodes_counts_are_written_to_the_tables()
+    {
+        await NewOutputAsync();
+        await App.Connect(AppFixture.ForwardingInput, OutputId);
+        // Deliveries are counted in memory and written every half second; a read adds both up while they keep moving.
+        var sending = Task.WhenAll(Enumerable.Range(0, 4).Select(sender => Task.Run(async () =>
+        {
+            for (var i = 0; i < 50; i++) await Send(Api.NewId($"moving{sender}-{i}"));
+        })));
+        var seen = new List<long>();
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (DateTime.UtcNow < deadline)
+        {
+            var counters = (await App.Output(OutputId))["counters"]!;
+            seen.Add(counters["delivered"]!.GetValue<long>());
+            if (sending.IsCompleted && counters["pending"]!.GetValue<long>() == 0 && counters["enqueued"]!.GetValue<long>() > 0) break;
+        }
+        await sending;
+        seen.Zip(seen.Skip(1)).Where(pair => pair.Second < pair.First).ShouldBeEmpty();
+        seen[^1].ShouldBe((await App.Output(OutputId))["counters"]!["enqueued"]!.GetValue<long>());
+    }
+
+    [Fact]
     public async Task a_workspace_limited_user_sees_only_outputs_of_their_workspace_and_needs_a_session_or_basic()
     {
         await NewOutputAsync(); // org-wide: not the support user's
