@@ -9,7 +9,8 @@
 #                   (TRACE_AT=activation: from the activation, i.e. the counters' initialisation by replay)
 #   KEEP_CLUSTER=1  keep the cluster's data afterwards (stopped; the last line says how to start it) for EXPLAIN and the like
 # "Ready" = the audience is active, its evaluation of everyone stored has finished, the calculations shard has applied
-# every stored event, and the member count has not moved for 2 s (every initial member recorded). Prints the people count, events before/after, seconds to ready.
+# every stored event, and the member count has not moved for 2 s (every initial member recorded). Prints the people count,
+# events before/after, seconds to ready, and the Host's and PostgreSQL's CPU for the counters' replay and the evaluation.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../postgres.sh
