@@ -147,23 +147,34 @@ public sealed record AudienceResource(
         var outputs = connections.Count == 0 ? [] : await session.LoadManyAsync<Output>(ct, connections.Select(c => c.OutputId).ToArray());
         CalculationView? calculation = null;
         if (audience.Kind == AudienceKinds.Standard && await session.LoadAsync<StandardCalculation>(audience.Id, ct) is { } c && c.Activation == audience.Activation)
-            calculation = new CalculationView(c.PeopleTotal, c.PeopleDone, c.EventsRead,
-                c.FinishedAt is not null ? 100 : c.PeopleTotal == 0 ? 0 : Math.Round(100.0 * c.PeopleDone / c.PeopleTotal, 1), c.StartedAt, c.FinishedAt);
+            calculation = new CalculationView(c.PeopleTotal, c.PeopleDone, c.EventsRead, Percent(c.PeopleDone, c.PeopleTotal, c.FinishedAt), c.StartedAt, c.FinishedAt);
+        // A real-time audience's evaluation of everyone already known (its counters' replays come before it).
+        if (audience.Kind == AudienceKinds.RealTime && audience.Status == AudienceStatus.Active
+            && await session.LoadAsync<AudienceInitialisation>(audience.Id, ct) is { } e && e.Activation == audience.Activation)
+            calculation = new CalculationView(e.PeopleTotal, e.PeopleDone, 0, Percent(e.PeopleDone, e.PeopleTotal, e.FinishedAt), e.StartedAt, e.FinishedAt);
+        var status = StatusOf(audience, now, evaluating: calculation is { FinishedOn: null });
         DataWindow? window = null;
         if (audience.Kind == AudienceKinds.RealTime && await Privacy.RetentionSettingsStore.LoadAsync(session, ct) is { } retention)
             window = new DataWindow(limits.RealTimeLookbackDays, retention.ProfileLifetimeDays, retention.LifetimeProfiles);
         return new AudienceResource(audience.Id, audience.Name, audience.ExternalName, size, added, dropped,
-            StatusOf(audience, now), audience.Status is AudienceStatus.Active or AudienceStatus.Ready, audience.Kind, audience.DateRange, window, calculation,
+            status, audience.Status is AudienceStatus.Active or AudienceStatus.Ready && status != "calculating", audience.Kind, audience.DateRange, window, calculation,
             audience.WorkspaceIds.Select(w => new AudienceWorkspace(w, directory.WorkspaceById(w)?.Name ?? "", "workspace", audience.CreatedOn)).ToList(),
             outputs.Select(o => new ConnectedOutput(o.Kind.ToString().ToLowerInvariant(), [new() { ["name"] = o.Name }], "audience_output")).ToList(),
             audience.Criteria, audience.CreatedBy, audience.LastModifiedBy, audience.LastModifiedOn, "audience");
     }
 
     /// <summary>draft, calculating, active, inactive; standard audiences: ready, then expired 30 days after calculation.</summary>
-    public static string StatusOf(Audience audience, DateTimeOffset now) =>
-        audience.Status == AudienceStatus.Ready && audience.CalculatedOn is { } on && now - on > AudienceKinds.StandardLifetime
-            ? "expired"
-            : audience.Status.ToString().ToLowerInvariant();
+    /// <param name="evaluating">
+    /// An active real-time audience whose evaluation of everyone already known is still under way: shown as calculating,
+    /// as its memberships are not complete yet (the projection already evaluates it on people's new events).
+    /// </param>
+    public static string StatusOf(Audience audience, DateTimeOffset now, bool evaluating = false) =>
+        audience.Status == AudienceStatus.Ready && audience.CalculatedOn is { } on && now - on > AudienceKinds.StandardLifetime ? "expired"
+        : audience.Status == AudienceStatus.Active && evaluating ? "calculating"
+        : audience.Status.ToString().ToLowerInvariant();
+
+    private static double Percent(long done, long total, DateTimeOffset? finishedAt) =>
+        finishedAt is not null ? 100 : total == 0 ? 0 : Math.Min(99.9, Math.Round(100.0 * done / total, 1));
 }
 
 /// <summary>

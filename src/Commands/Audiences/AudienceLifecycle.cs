@@ -111,6 +111,11 @@ public sealed class AudienceInitialisation
     public DateTimeOffset? FinishedAt { get; set; }
     public string? DoneThrough { get; set; }
     public List<string> Deferred { get; set; } = [];
+    /// <summary>Everyone the evaluation takes (set when the job starts or restarts); with <see cref="PeopleDone"/>, its progress.</summary>
+    public long PeopleTotal { get; set; }
+    /// <summary>People whose turn is over: evaluated, left to the projection's own verdict, gone meanwhile or handed to their streams.</summary>
+    public long PeopleDone { get; set; }
+    /// <summary>People evaluated by this job (the projection had no verdict of its own for them).</summary>
     public long People { get; set; }
     public long Members { get; set; }
     /// <summary>Members of an earlier definition (the audience was edited) the new one no longer holds: removed, with the message.</summary>
@@ -181,6 +186,7 @@ public static class InitialiseAudienceHandler
         var pending = await run.PeopleAsync(ct);
         // A restarted job: who was deferred before the restart waits for the next pass with whoever is deferred now.
         var carried = progress.Deferred.ToList();
+        progress.PeopleTotal = progress.PeopleDone + pending.Count + carried.Count;
         // A chunk's transaction commits while the next chunk is locked, read and evaluated (in order: each records the
         // progress through its end after the one before it committed).
         var committed = Task.CompletedTask;
@@ -348,6 +354,7 @@ public static class InitialiseAudienceHandler
 
             await SendAsync(await AudienceMembershipsChangedHandler.RecordAsync(changes, session, directory, profileByMpid, ct), session);
             await previous;
+            progress.PeopleDone += chunk.Length - deferred.Count;
             if (firstPass) progress.DoneThrough = chunk[^1];
             var evaluated = chunk.Except(deferred).ToHashSet(StringComparer.Ordinal);
             progress.Deferred = [.. progress.Deferred.Where(d => !evaluated.Contains(d)), .. deferred.Where(d => !progress.Deferred.Contains(d))];
