@@ -2,7 +2,8 @@
 //   BENCH_MODE=aud-probe     a real-time audience on a "Probe" event, connected to a webhook receiver in this process;
 //                            while the main load runs, a fresh user sends one Probe batch every 250 ms: the time from
 //                            its 202 to the arrival of its "add" message is the membership latency under load
-//                            (BENCH_PROBE_READY_FILE is written once the audience is active; with BENCH_PROBE_GO_FILE
+//                            (BENCH_PROBE_READY_FILE is written once the audience is active, that is its counters
+//                            replayed and everyone stored evaluated; with BENCH_PROBE_GO_FILE
 //                            the probes start only once that file exists);
 //   BENCH_MODE=aud-standard  a standard audience over all stored data, timed from activation to ready.
 using System.Collections.Concurrent;
@@ -65,9 +66,11 @@ static class AudiencesBench
             """));
         var audienceId = (await audience.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<int>();
         using (await admin.PostAsJsonAsync("api/admin/audience-connections", new { audience_id = audienceId, output_id = outputId })) { }
+        var activatedAt = Stopwatch.GetTimestamp();
         using (await platform.PostAsync($"v1/audiences/{audienceId}/activation?accountId=1", null)) { }
+        // Active once its counters are replayed and everyone stored is evaluated (calculating until then).
         while ((await platform.GetFromJsonAsync<JsonObject>($"v1/audiences/{audienceId}?accountId=1"))!["status"]!.GetValue<string>() != "active") await Task.Delay(250);
-        Console.WriteLine($"  probe audience {audienceId} active; sending a probe every 250 ms for {seconds} s");
+        Console.WriteLine($"  probe audience {audienceId} active {Stopwatch.GetElapsedTime(activatedAt).TotalSeconds:0.0} s after its activation; sending a probe every 250 ms for {seconds} s");
         var ready = ForwardingBench.Env("BENCH_PROBE_READY_FILE", "");
         if (ready.Length > 0) await File.WriteAllTextAsync(ready, "ready");
         // The caller may hold the probes back (until the activation's evaluation of everyone stored has finished).
