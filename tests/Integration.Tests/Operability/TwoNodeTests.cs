@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json.Nodes;
 using EventProfiles.Integration.Tests.Fixtures;
 using Npgsql;
@@ -59,6 +60,9 @@ public class TwoNodeTests(AppFixture app, ITestOutputHelper output)
 
         // Load: 8 clients, each request to the other node than the last one.
         var accepted = new ConcurrentBag<string>();
+        // For a failure's message: which node answered each 202, and when after the kill (null: before it).
+        var sentTo = new ConcurrentDictionary<string, (string Node, TimeSpan? AfterKill)>();
+        Stopwatch? killedAt = null;
         var acceptedBySurvivor = 0;
         using var stop = new CancellationTokenSource();
         var holder = await AgentNodeAsync(CalculationsAgent) ?? throw new InvalidOperationException("no node runs the calculations agent");
@@ -74,6 +78,7 @@ public class TwoNodeTests(AppFixture app, ITestOutputHelper output)
                     using var response = await processes[node].Client.SendAsync(Batch(customer, eventName));
                     if (response.StatusCode != HttpStatusCode.Accepted) continue;
                     accepted.Add(customer);
+                    sentTo[customer] = (processes[node].Name, killedAt?.Elapsed);
                     if (node == survivor) Interlocked.Increment(ref acceptedBySurvivor);
                 }
                 catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException) { } // never acknowledged
@@ -81,7 +86,7 @@ public class TwoNodeTests(AppFixture app, ITestOutputHelper output)
         })).ToList();
 
         await Waiting.Until(() => Task.FromResult(accepted.Count >= 300), "300 batches answered 202 before the kill", 120);
-        var killedAt = Stopwatch.StartNew();
+        killedAt = Stopwatch.StartNew();
         await processes[holder].Process.KillAsync();
         var takenOver = await WaitFor(async () => await AgentNodeAsync(CalculationsAgent) == survivor ? (Guid?)survivor : null,
             "the survivor to take the calculations agent over", 90);
@@ -115,7 +120,8 @@ public class TwoNodeTests(AppFixture app, ITestOutputHelper output)
         foreach (var customer in customers.Take(40))
             (await UserAttributesAsync(client, token, customer))[attribute]?.ToString().ShouldBe("1", $"{attribute} of {customer}");
         var live = await CalculationsOfAsync(customers);
-        live.Count.ShouldBe(customers.Length);
+        if (live.Count != customers.Length)
+            live.Count.ShouldBe(customers.Length, await MissingCalculationsAsync(customers, live, sentTo, processes.Values.Select(p => (p.Name, p.Process)).ToArray()));
         using var survivorAdmin = Client(new Uri(client.BaseAddress!.ToString()).Port);
         survivorAdmin.DefaultRequestHeaders.Authorization = admin.DefaultRequestHeaders.Authorization;
         var job = await CreatedJobAsync(await survivorAdmin.PostAsJsonAsync("/api/admin/jobs", new { kind = "rebuild", parameters = new { projection = "calculations" } }));
@@ -272,6 +278,45 @@ public class TwoNodeTests(AppFixture app, ITestOutputHelper output)
     }
 
     /// <summary>The calculated-attribute state of these people, as stored (jsonb text, so equal documents compare equal).</summary>
+    /// <summary>
+    /// What a failure needs to be told apart: the people without calculations by the node that answered and the time
+    /// after the kill, their events' sequence numbers beside the shard's and the high-water mark's, and the nodes' log
+    /// lines on the shard and on sequence gaps.
+    /// </summary>
+    private async Task<string> MissingCalculationsAsync(string[] customers, Dictionary<string, string> live,
+        ConcurrentDictionary<string, (string Node, TimeSpan? AfterKill)> sentTo, (string Name, HostProcess Process)[] nodes)
+    {
+        var report = new StringBuilder();
+        await using (var command = app.Db.CreateCommand($"""
+            select i.identity_value, i.mpid, e.seq_id, e.type from {Schema}.ep_identity_index i
+            left join {Schema}.mt_events e on e.stream_id = i.mpid::text
+            where i.identity_value = any($1) and i.mpid::text <> all($2) order by e.seq_id
+            """))
+        {
+            command.Parameters.AddWithValue(customers);
+            command.Parameters.AddWithValue(live.Keys.ToArray());
+            await using var reader = await command.ExecuteReaderAsync();
+            var rows = new List<string>();
+            while (await reader.ReadAsync())
+            {
+                var customer = reader.GetString(0);
+                var (node, after) = sentTo.GetValueOrDefault(customer);
+                rows.Add($"{customer} mpid {reader.GetInt64(1)} seq {(reader.IsDBNull(2) ? "-" : reader.GetInt64(2))} {(reader.IsDBNull(3) ? "" : reader.GetString(3))} " +
+                         $"via {node} {(after is { } a ? $"{a.TotalSeconds:F1} s after the kill" : "before the kill")}");
+            }
+            report.AppendLine($"{rows.Count} event rows of people without calculations; the first and last 10:");
+            foreach (var row in rows.Take(10).Concat(rows.Skip(Math.Max(10, rows.Count - 10)))) report.AppendLine("  " + row);
+        }
+        await using (var command = app.Db.CreateCommand($"select name, last_seq_id from {Schema}.mt_event_progression order by name"))
+        await using (var reader = await command.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) report.AppendLine($"progression {reader.GetString(0)}: {reader.GetInt64(1)}");
+        string[] topics = ["calculations shard", "gap", "high water", "skip", "personcalculations"];
+        foreach (var (name, process) in nodes)
+            foreach (var line in process.Output.Split('\n').Where(l => topics.Any(t => l.Contains(t, StringComparison.OrdinalIgnoreCase))).TakeLast(40))
+                report.AppendLine($"node {name}: {line}");
+        return report.ToString();
+    }
+
     private async Task<Dictionary<string, string>> CalculationsOfAsync(string[] customers)
     {
         await using var command = app.Db.CreateCommand($"""
