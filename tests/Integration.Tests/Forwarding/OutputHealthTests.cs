@@ -72,16 +72,21 @@ public sealed class OutputHealthTests(AppFixture app) : WithReceiver(app)
             for (var i = 0; i < 50; i++) await Send(Api.NewId($"moving{sender}-{i}"));
         })));
         var seen = new List<long>();
+        var reads = new List<string>();
         var deadline = DateTime.UtcNow.AddSeconds(90);
         while (DateTime.UtcNow < deadline)
         {
+            // Taken before the read: a send that completes during the read may be missing from what it counted.
+            var sent = sending.IsCompleted;
             var counters = (await App.Output(OutputId))["counters"]!;
             seen.Add(counters["delivered"]!.GetValue<long>());
-            if (sending.IsCompleted && counters["pending"]!.GetValue<long>() == 0 && counters["enqueued"]!.GetValue<long>() > 0) break;
+            reads.Add($"{counters.ToJsonString()}, every send answered before the read: {sent}");
+            if (sent && counters["pending"]!.GetValue<long>() == 0 && counters["enqueued"]!.GetValue<long>() > 0) break;
         }
         await sending;
         seen.Zip(seen.Skip(1)).Where(pair => pair.Second < pair.First).ShouldBeEmpty();
-        seen[^1].ShouldBe((await App.Output(OutputId))["counters"]!["enqueued"]!.GetValue<long>());
+        var final = (await App.Output(OutputId))["counters"]!;
+        seen[^1].ShouldBe(final["enqueued"]!.GetValue<long>(), string.Join("\n", reads.TakeLast(8)) + "\nfinal " + final.ToJsonString());
     }
 
     [Fact]
