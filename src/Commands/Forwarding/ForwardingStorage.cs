@@ -181,12 +181,15 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, Ti
         _lastErrors[outputId] = (error, at);
     }
 
-    public async Task<(long Enqueued, long Delivered)> ReadAsync(string outputId, CancellationToken ct)
+    private async Task<T> NotWhileMovingAsync<T>(Func<Task<T>> work, CancellationToken ct)
     {
         await _moving.WaitAsync(ct);
-        try { return await ReadUnmovingAsync(outputId, ct); }
+        try { return await work(); }
         finally { _moving.Release(); }
     }
+
+    public Task<(long Enqueued, long Delivered)> ReadAsync(string outputId, CancellationToken ct) =>
+        NotWhileMovingAsync(() => ReadUnmovingAsync(outputId, ct), ct);
 
     private async Task<(long Enqueued, long Delivered)> ReadUnmovingAsync(string outputId, CancellationToken ct)
     {
@@ -198,12 +201,8 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, Ti
     }
 
     /// <summary>Delivered and failed attempts since <paramref name="since"/>, and the last error recorded (and when).</summary>
-    public async Task<(long Delivered, long Failed, string? LastError, DateTimeOffset? LastErrorAt)> RecentAsync(string outputId, DateTimeOffset since, CancellationToken ct)
-    {
-        await _moving.WaitAsync(ct);
-        try { return await RecentUnmovingAsync(outputId, since, ct); }
-        finally { _moving.Release(); }
-    }
+    public Task<(long Delivered, long Failed, string? LastError, DateTimeOffset? LastErrorAt)> RecentAsync(string outputId, DateTimeOffset since, CancellationToken ct) =>
+        NotWhileMovingAsync(() => RecentUnmovingAsync(outputId, since, ct), ct);
 
     private async Task<(long Delivered, long Failed, string? LastError, DateTimeOffset? LastErrorAt)> RecentUnmovingAsync(string outputId, DateTimeOffset since, CancellationToken ct)
     {
@@ -231,14 +230,10 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, Ti
         await FlushAsync(); // what was counted before the stop
     }
 
-    private async Task FlushAsync()
-    {
-        await _moving.WaitAsync();
-        try { await MoveAsync(); }
-        finally { _moving.Release(); }
-    }
+    private Task<bool> FlushAsync() => NotWhileMovingAsync(MoveAsync, CancellationToken.None);
 
-    private async Task MoveAsync()
+    /// <summary>Writes what was counted in memory to the tables; whether anything was written.</summary>
+    private async Task<bool> MoveAsync()
     {
         var taken = new Dictionary<string, long>();
         foreach (var key in _unflushed.Keys)
@@ -251,7 +246,7 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, Ti
             if (_lastErrors.TryRemove(key, out var e)) errors[key] = e;
         foreach (var (output, (error, at)) in errors) // the last error rides on the row of its own minute
             minutes[(output, MinuteOf(at))] = minutes.TryGetValue((output, MinuteOf(at)), out var row) ? row with { Error = error, At = at } : (0, 0, error, at);
-        if (taken.Count == 0 && minutes.Count == 0) return;
+        if (taken.Count == 0 && minutes.Count == 0) return false;
         var rows = minutes.ToList();
         try
         {
@@ -282,6 +277,7 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, Ti
                 await prune.ExecuteNonQueryAsync();
                 _prunedAt = now;
             }
+            return true;
         }
         catch (NpgsqlException)
         {
@@ -290,6 +286,7 @@ public sealed class OutputCounters(NpgsqlDataSource db, IDocumentStore store, Ti
             foreach (var (key, m) in minutes)
                 _minutes.AddOrUpdate(key, (m.Delivered, m.Failed), (_, o) => (o.Delivered + m.Delivered, o.Failed + m.Failed));
             foreach (var (key, e) in errors) _lastErrors.TryAdd(key, e);
+            return false;
         }
     }
 }
