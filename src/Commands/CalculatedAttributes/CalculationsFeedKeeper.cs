@@ -135,18 +135,23 @@ public sealed class CalculationsFeedKeeper(CalculationsShard shard, IDocumentSto
         }
     }
 
-    private async Task WidenAsync(long rewindTo, CancellationToken ct) =>
+    private async Task WidenAsync(long rewindTo, CancellationToken ct)
+    {
+        // Before the agent stops, not while it is stopped: with several nodes Wolverine's assignment check may notice the
+        // stopped agent and start it again before this restart does (the settling below takes up to a second), and an
+        // agent started with the narrow filter would skip every event until its next start. Fetching more is always safe.
+        Projection.FetchEverything(true);
         await shard.RestartHereAsync(async () =>
         {
             var settled = await SettledPositionAsync(ct);
             if (settled > rewindTo)
                 await ((IEventStore<IDocumentOperations, IQuerySession>)store).RewindSubscriptionProgressAsync(
                     (IEventDatabase)store.Storage.Database, ShardName, ct, rewindTo);
-            Projection.FetchEverything(true);
             _feed = CalculationsFeed.AtStart;
             logger.LogInformation("Something is calculated: the calculations shard reads every event type again, from sequence {From} (it stood at {Settled})",
                 Math.Min(settled, rewindTo), settled);
         }, ct);
+    }
 
     /// <summary>Whether anything is calculated (the projection's definitions and audiences, or one being initialised), and the earliest live start.</summary>
     private async Task<(bool Active, long? EarliestLiveAfter)> ActiveAsync(CancellationToken ct)
